@@ -1,0 +1,37 @@
+// Audio files in and out. Every reader returns 16 kHz mono float in [-1, 1]:
+// channels are averaged first, then the signal is resampled with soxr (HQ).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace acoustok {
+
+constexpr int kSampleRate = 16000;
+
+struct AudioFileInfo {
+  int sample_rate = 0;
+  int channels = 0;
+  int64_t frames = 0;
+  std::string format;  // libsndfile's name for the major format
+};
+
+// Header of any file libsndfile reads (WAV, FLAC, OGG, MP3, ...).
+AudioFileInfo probe_audio(const std::string& path);
+
+// Whole file as 16 kHz mono float. Throws acoustok::Error naming the file when
+// it cannot be opened, holds no audio, or is shorter than its header says.
+std::vector<float> read_audio_16k_mono(const std::string& path);
+
+// Downmix interleaved frames to mono by averaging the channels.
+std::vector<float> downmix(const std::vector<float>& interleaved, int channels);
+
+// Resample mono float with soxr's high quality preset.
+std::vector<float> resample(const std::vector<float>& x, double in_rate, double out_rate);
+
+// 16-bit PCM WAV, written to a temporary name and renamed into place.
+void write_wav_pcm16(const std::string& path, const float* samples, size_t count,
+                     int sample_rate = kSampleRate);
+
+}  // namespace acoustok

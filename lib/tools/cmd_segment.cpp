@@ -1,0 +1,198 @@
+// acoustok segment IN... -o DIR: phase 0, cut recordings at silences.
+//
+// Per input the segment WAVs are written first, then a state file
+// DIR/.segment-state/<stem>.json that records them; only an input with a state
+// file matching its size, mtime and the options counts as done, so an
+// interrupted run resumes without trusting half-written output.
+// DIR/segments.jsonl is rebuilt from the state files at the end.
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "acoustok/audio_io.hpp"
+#include "acoustok/error.hpp"
+#include "acoustok/fs_util.hpp"
+#include "acoustok/progress.hpp"
+#include "acoustok/silence.hpp"
+#include "commands.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace acoustok::tools {
+namespace {
+
+struct SegmentArgs {
+  std::vector<std::string> inputs;
+  std::string out_dir;
+  SilenceOptions silence;
+  int jobs = 1;
+  bool quiet = false;
+};
+
+json options_json(const SilenceOptions& o) {
+  return {{"threshold_db", o.threshold_db}, {"min_silence", o.min_silence}, {"keep_silence", o.keep_silence},
+          {"min_segment", o.min_segment}, {"max_segment", o.max_segment}};
+}
+
+json source_identity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return nullptr;
+  return {{"size", static_cast<int64_t>(st.st_size)}, {"mtime_ns", static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec}};
+}
+
+std::string segment_file_name(const std::string& stem, int64_t index) {
+  char num[16];
+  std::snprintf(num, sizeof num, "%05lld", static_cast<long long>(index));
+  return stem + "_" + num + ".wav";
+}
+
+// The state file of one input, or null when it is absent or unreadable.
+json read_state(const fs::path& state_path) {
+  std::error_code ec;
+  if (!fs::exists(state_path, ec)) return nullptr;
+  try {
+    return json::parse(read_text_file(state_path.string()));
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+bool state_is_current(const json& state, const std::string& input, const SilenceOptions& opts) {
+  return state.is_object() && state.value("source", "") == input && state["identity"] == source_identity(input) &&
+         state["options"] == options_json(opts) && state.contains("segments");
+}
+
+json segment_one_input(const std::string& input, const std::string& stem, const fs::path& out_dir,
+                       const fs::path& state_path, const SilenceOptions& opts) {
+  const json identity = source_identity(input);
+  std::vector<float> audio = read_audio_16k_mono(input);
+  std::vector<Segment> segments = split_on_silence(audio, opts);
+
+  // Files of an earlier, different run of this input would otherwise linger.
+  json old = read_state(state_path);
+  if (old.is_object() && old.contains("segments")) {
+    for (const auto& rec : old["segments"]) {
+      if (rec.contains("file")) fs::remove(out_dir / rec["file"].get<std::string>());
+    }
+  }
+  fs::remove(state_path);
+
+  json records = json::array();
+  for (const Segment& seg : segments) {
+    const std::string name = segment_file_name(stem, seg.index);
+    write_wav_pcm16((out_dir / name).string(), audio.data() + seg.start, static_cast<size_t>(seg.end - seg.start));
+    records.push_back({{"source", input},
+                       {"index", seg.index},
+                       {"start", static_cast<double>(seg.start) / kSampleRate},
+                       {"end", static_cast<double>(seg.end) / kSampleRate},
+                       {"file", name}});
+  }
+  json state = {{"source", input}, {"identity", identity}, {"options", options_json(opts)},
+                {"duration", static_cast<double>(audio.size()) / kSampleRate}, {"segments", records}};
+  write_text_file(state_path.string(), state.dump());
+  return state;
+}
+
+void run_segment(const SegmentArgs& args) {
+  args.silence.validate();
+  const fs::path out_dir(args.out_dir);
+  const fs::path state_dir = out_dir / ".segment-state";
+  std::error_code ec;
+  fs::create_directories(state_dir, ec);
+  if (ec) throw file_error(args.out_dir, "cannot create output folder: " + ec.message());
+
+  std::vector<std::string> stems;
+  std::map<std::string, std::string> stem_owner;
+  for (const auto& in : args.inputs) {
+    std::string stem = fs::path(in).stem().string();
+    auto [it, fresh] = stem_owner.emplace(stem, in);
+    if (!fresh) throw Error("inputs " + it->second + " and " + in + " have the same name '" + stem +
+                            "': their segment files would collide");
+    stems.push_back(stem);
+  }
+
+  const size_t n = args.inputs.size();
+  std::vector<json> states(n);
+  std::vector<std::string> failures(n);
+  std::atomic<size_t> next{0};
+  std::atomic<int> skipped{0};
+  Progress progress("segment", static_cast<int64_t>(n), !args.quiet);
+
+  auto worker = [&]() {
+    for (size_t i = next++; i < n; i = next++) {
+      const std::string& input = args.inputs[i];
+      const fs::path state_path = state_dir / (stems[i] + ".json");
+      try {
+        json state = read_state(state_path);
+        if (state_is_current(state, input, args.silence)) {
+          ++skipped;
+        } else {
+          state = segment_one_input(input, stems[i], out_dir, state_path, args.silence);
+        }
+        states[i] = std::move(state);
+      } catch (const std::exception& e) {
+        failures[i] = e.what();
+      }
+      progress.add(1);
+    }
+  };
+  const int jobs = std::max(1, std::min<int>(args.jobs, static_cast<int>(n)));
+  std::vector<std::thread> pool;
+  for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  progress.finish();
+
+  // segments.jsonl lists every completed input, in command-line order.
+  std::string lines;
+  size_t segment_count = 0, failed = 0;
+  double speech = 0, total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (!failures[i].empty()) {
+      std::fprintf(stderr, "acoustok: %s (skipped)\n", failures[i].c_str());
+      ++failed;
+      continue;
+    }
+    total += states[i].value("duration", 0.0);
+    for (const auto& rec : states[i]["segments"]) {
+      lines += rec.dump() + "\n";
+      speech += rec["end"].get<double>() - rec["start"].get<double>();
+      ++segment_count;
+    }
+  }
+  write_text_file((out_dir / "segments.jsonl").string(), lines);
+  if (!args.quiet) {
+    std::fprintf(stderr, "segment: %zu input(s), %d already done, %zu failed; %zu segments, %.1f s of %.1f s kept -> %s\n",
+                 n, skipped.load(), failed, segment_count, speech, total, (out_dir / "segments.jsonl").c_str());
+  }
+  if (failed > 0) exit_status = 1;
+}
+
+}  // namespace
+
+void add_segment_command(CLI::App& app) {
+  auto args = std::make_shared<SegmentArgs>();
+  CLI::App* cmd = app.add_subcommand("segment", "Phase 0: cut recordings at silences into 16 kHz mono WAV segments");
+  cmd->add_option("inputs", args->inputs, "Audio files (WAV, FLAC, OGG, MP3; any rate and channels)")->required();
+  cmd->add_option("-o,--output", args->out_dir, "Output folder: <stem>_NNNNN.wav and segments.jsonl")->required();
+  cmd->add_option("--threshold-db", args->silence.threshold_db, "Silence threshold in dBFS")->capture_default_str();
+  cmd->add_option("--min-silence", args->silence.min_silence, "Shortest pause that splits, seconds")->capture_default_str();
+  cmd->add_option("--keep-silence", args->silence.keep_silence, "Silence kept around each segment, seconds")->capture_default_str();
+  cmd->add_option("--min-segment", args->silence.min_segment, "Merge segments shorter than this into a neighbour, seconds (0: off)")->capture_default_str();
+  cmd->add_option("--max-segment", args->silence.max_segment, "Split longer speech at its quietest point, seconds (0: off)")->capture_default_str();
+  cmd->add_option("-j,--jobs", args->jobs, "Inputs processed in parallel")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_flag("-q,--quiet", args->quiet, "No progress or summary on stderr");
+  cmd->callback([args]() { run_segment(*args); });
+}
+
+}  // namespace acoustok::tools

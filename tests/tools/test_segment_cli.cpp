@@ -1,0 +1,123 @@
+// `acoustok segment` end to end: outputs, resume, bad inputs, usage errors.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "acoustok/audio_io.hpp"
+#include "acoustok/silence.hpp"
+#include "test_util.hpp"
+
+namespace fs = std::filesystem;
+using acoustok::test::acoustok_bin;
+using acoustok::test::fixture;
+using acoustok::test::make_temp_dir;
+using acoustok::test::run_command;
+using nlohmann::json;
+
+namespace {
+
+std::vector<json> read_jsonl(const std::string& path) {
+  std::vector<json> out;
+  std::istringstream in(acoustok::test::read_file(path));
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) out.push_back(json::parse(line));
+  }
+  return out;
+}
+
+std::string inputs() {
+  return fixture("silence/speech_pauses.wav") + " " + fixture("silence/speech_noisy.wav") + " " +
+         fixture("silence/speech_8k_stereo.mp3");
+}
+
+}  // namespace
+
+TEST(SegmentCli, WritesSegmentsAndIndexEqualToTheCore) {
+  const std::string out = make_temp_dir("seg");
+  std::string log;
+  ASSERT_EQ(run_command(acoustok_bin() + " segment " + inputs() + " -o " + out + " --jobs 2", &log), 0) << log;
+  const auto recs = read_jsonl(out + "/segments.jsonl");
+  const auto audio = acoustok::read_audio_16k_mono(fixture("silence/speech_pauses.wav"));
+  const auto core = acoustok::split_on_silence(audio, acoustok::SilenceOptions{});
+  std::vector<json> first;
+  for (const auto& r : recs) {
+    if (r["source"] == fixture("silence/speech_pauses.wav")) first.push_back(r);
+  }
+  ASSERT_EQ(first.size(), core.size());
+  for (size_t k = 0; k < core.size(); ++k) {
+    EXPECT_EQ(first[k]["index"].get<int64_t>(), core[k].index);
+    EXPECT_DOUBLE_EQ(first[k]["start"].get<double>(), core[k].start / 16000.0);
+    EXPECT_DOUBLE_EQ(first[k]["end"].get<double>(), core[k].end / 16000.0);
+    const std::string file = out + "/" + first[k]["file"].get<std::string>();
+    const auto info = acoustok::probe_audio(file);
+    EXPECT_EQ(info.sample_rate, 16000);
+    EXPECT_EQ(info.channels, 1);
+    EXPECT_EQ(info.frames, core[k].end - core[k].start);
+  }
+  EXPECT_TRUE(fs::exists(out + "/speech_pauses_00000.wav"));
+  EXPECT_TRUE(fs::exists(out + "/speech_8k_stereo_00000.wav"));
+  // Inputs appear in command-line order.
+  EXPECT_EQ(recs.front()["source"], fixture("silence/speech_pauses.wav"));
+  EXPECT_EQ(recs.back()["source"], fixture("silence/speech_8k_stereo.mp3"));
+}
+
+TEST(SegmentCli, ResumesAfterAKilledRunWithIdenticalResults) {
+  const std::string clean = make_temp_dir("clean");
+  const std::string resumed = make_temp_dir("resumed");
+  ASSERT_EQ(run_command(acoustok_bin() + " segment -q " + inputs() + " -o " + clean), 0);
+
+  // A run killed part-way: the first input completed, the second left a
+  // half-written segment and no state file.
+  ASSERT_EQ(run_command(acoustok_bin() + " segment -q " + fixture("silence/speech_pauses.wav") + " -o " + resumed), 0);
+  std::ofstream(resumed + "/speech_noisy_00000.wav", std::ios::binary) << "RIFF half";
+  std::ofstream(resumed + "/speech_noisy_00001.wav.tmp-1-0", std::ios::binary) << "junk";
+
+  std::string log;
+  ASSERT_EQ(run_command(acoustok_bin() + " segment " + inputs() + " -o " + resumed, &log), 0) << log;
+  EXPECT_NE(log.find("1 already done"), std::string::npos) << log;
+  EXPECT_EQ(acoustok::test::read_file(clean + "/segments.jsonl"), acoustok::test::read_file(resumed + "/segments.jsonl"));
+  for (const auto& r : read_jsonl(clean + "/segments.jsonl")) {
+    const std::string f = r["file"];
+    EXPECT_EQ(acoustok::test::read_file(clean + "/" + f), acoustok::test::read_file(resumed + "/" + f)) << f;
+  }
+  // Killing for real: SIGKILL mid-run, then a rerun completes the same output.
+  const std::string killed = make_temp_dir("killed");
+  run_command("timeout -s KILL 0.05 " + acoustok_bin() + " segment -q " + inputs() + " -o " + killed);
+  ASSERT_EQ(run_command(acoustok_bin() + " segment -q " + inputs() + " -o " + killed), 0);
+  EXPECT_EQ(acoustok::test::read_file(clean + "/segments.jsonl"), acoustok::test::read_file(killed + "/segments.jsonl"));
+}
+
+TEST(SegmentCli, ABadInputIsReportedAndSkippedAndTheOthersAreDone) {
+  const std::string out = make_temp_dir("badin");
+  std::ofstream(out + "/broken.wav", std::ios::binary) << "not audio at all";
+  std::string log;
+  const int rc = run_command(acoustok_bin() + " segment " + out + "/broken.wav " + fixture("silence/speech_pauses.wav") +
+                                 " -o " + out + "/segs",
+                             &log);
+  EXPECT_EQ(rc, 1) << log;
+  EXPECT_NE(log.find(out + "/broken.wav"), std::string::npos) << log;
+  EXPECT_EQ(log.find("Segmentation fault"), std::string::npos);
+  const auto recs = read_jsonl(out + "/segs/segments.jsonl");
+  EXPECT_EQ(recs.size(), 5u);
+}
+
+TEST(SegmentCli, UsageErrorsExitWith2AndHelpWith0) {
+  std::string log;
+  EXPECT_EQ(run_command(acoustok_bin() + " segment", &log), 2) << log;
+  EXPECT_EQ(run_command(acoustok_bin() + " segment a.wav -o /tmp/x --jobs 0", &log), 2) << log;
+  EXPECT_EQ(run_command(acoustok_bin() + " nosuchcommand", &log), 2) << log;
+  EXPECT_EQ(run_command(acoustok_bin(), &log), 2) << log;
+  EXPECT_EQ(run_command(acoustok_bin() + " segment --help", &log), 0) << log;
+  EXPECT_NE(log.find("--threshold-db"), std::string::npos);
+  EXPECT_EQ(run_command(acoustok_bin() + " --help", &log), 0) << log;
+  EXPECT_NE(log.find("segment"), std::string::npos);
+  EXPECT_EQ(run_command(acoustok_bin() + " --version", &log), 0) << log;
+  EXPECT_NE(log.find("acoustok 0."), std::string::npos);
+  // A bad value of an option is a failed run with one clear line.
+  EXPECT_EQ(run_command(acoustok_bin() + " segment " + fixture("silence/speech_pauses.wav") +
+                            " -o /tmp/acoustok-never --threshold-db 5", &log), 1) << log;
+  EXPECT_NE(log.find("threshold-db"), std::string::npos) << log;
+}
