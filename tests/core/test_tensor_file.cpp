@@ -1,0 +1,83 @@
+// safetensors and .npy: round trips, NumPy interop, and hostile files.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "acoustok/error.hpp"
+#include "acoustok/tensor_file.hpp"
+#include "test_util.hpp"
+
+using acoustok::test::make_temp_dir;
+using acoustok::test::run_command;
+
+TEST(TensorFile, SafetensorsRoundTripWithMetadata) {
+  const std::string dir = make_temp_dir("st");
+  std::vector<acoustok::NamedTensor> ts = {{"centroids", {2, 3}, {1, 2, 3, 4, 5, 6}}, {"bias", {3}, {0.5f, -1, 2}}};
+  acoustok::write_safetensors(dir + "/m.safetensors", ts, {{"k", "2"}});
+  acoustok::SafetensorsFile f(dir + "/m.safetensors");
+  EXPECT_EQ(f.metadata().at("k"), "2");
+  EXPECT_EQ(f.at("centroids").shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(f.float32("bias"), (std::vector<float>{0.5f, -1, 2}));
+  EXPECT_THROW(f.at("nope"), acoustok::Error);
+}
+
+TEST(TensorFile, HostileSafetensorsAreErrorsNotCrashes) {
+  const std::string dir = make_temp_dir("st-bad");
+  std::vector<acoustok::NamedTensor> ts = {{"w", {4, 4}, std::vector<float>(16, 1.0f)}};
+  acoustok::write_safetensors(dir + "/ok.safetensors", ts);
+  const std::string good = acoustok::test::read_file(dir + "/ok.safetensors");
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
+    return dir + "/" + name;
+  };
+  auto expect_error = [](const std::string& path, const std::string& words) {
+    try {
+      acoustok::SafetensorsFile f(path);
+      ADD_FAILURE() << "accepted " << path;
+    } catch (const acoustok::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+  };
+  expect_error(write("truncated.safetensors", good.substr(0, good.size() - 10)), "outside the file");
+  expect_error(write("short.safetensors", "abc"), "too short");
+  std::string huge = good;
+  huge[7] = '\x7f';
+  expect_error(write("huge.safetensors", huge), "header length");
+  std::string bad_json = good;
+  bad_json[8] = '[';
+  expect_error(write("json.safetensors", bad_json), "header");
+  std::string shape = good;
+  shape.replace(shape.find("[4,4]"), 5, "[4,5]");
+  expect_error(write("shape.safetensors", shape), "byte count");
+}
+
+TEST(TensorFile, NpyInteropWithNumpy) {
+  const std::string dir = make_temp_dir("npy");
+  const std::vector<float> v = {1.5f, -2, 3, 4, 5, 6};
+  acoustok::write_npy(dir + "/a.npy", v.data(), {2, 3});
+  acoustok::write_npy(dir + "/b.npy", v.data(), {6});
+  std::string out;
+  ASSERT_EQ(run_command("/usr/bin/python3 -c \"import numpy as np; a=np.load('" + dir + "/a.npy'); b=np.load('" + dir +
+                            "/b.npy'); print(a.shape, b.shape, a.dtype, a[0,0]); np.save('" + dir +
+                            "/c.npy', a.astype(np.float16)); np.save('" + dir + "/d.npy', a.astype(np.float64))\"",
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("(2, 3) (6,) float32 1.5"), std::string::npos) << out;
+  for (const char* name : {"/c.npy", "/d.npy"}) {
+    const auto arr = acoustok::read_npy(dir + name);
+    EXPECT_EQ(arr.shape, (std::vector<int64_t>{2, 3}));
+    EXPECT_EQ(arr.values, v);
+  }
+  const std::string bytes = acoustok::test::read_file(dir + "/a.npy");
+  std::ofstream(dir + "/t.npy", std::ios::binary) << bytes.substr(0, bytes.size() - 4);
+  EXPECT_THROW(acoustok::read_npy(dir + "/t.npy"), acoustok::Error);
+}
+
+TEST(TensorFile, HalfConversionsAreExact) {
+  for (float f : {0.0f, 1.0f, -2.5f, 65504.0f, 6.1035156e-05f, 5.9604645e-08f}) {
+    EXPECT_EQ(acoustok::half_to_float(acoustok::float_to_half(f)), f) << f;
+  }
+  EXPECT_EQ(acoustok::bfloat16_to_float(0x3f80), 1.0f);
+}
