@@ -1,0 +1,46 @@
+// wav2vec2 / XLSR-53 / HuBERT features of one span of audio (phase 1).
+// No LibTorch type appears here: the implementation lives behind a pimpl so
+// most translation units never include torch headers.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace acoustok {
+
+// Row-major [frames, dim] float32.
+struct Features {
+  int64_t frames = 0;
+  int64_t dim = 0;
+  std::vector<float> data;
+};
+
+// floor((n - 400) / 320) + 1 frames for n samples at 16 kHz, 0 when n < 400.
+int64_t feature_frames(int64_t samples);
+
+struct FeatureOptions {
+  int layer = 14;             // 1-based transformer block whose output is returned
+  std::string device = "cpu";  // "cpu" or "cuda"
+  int threads = 0;            // intra-op threads, 0 = library default
+};
+
+class FeatureExtractor {
+ public:
+  // Loads a Hugging Face model folder (config.json, preprocessor_config.json,
+  // model.safetensors or pytorch_model.bin). Throws acoustok::Error naming the
+  // file and the key on any problem.
+  static std::unique_ptr<FeatureExtractor> load(const std::string& model_dir, const FeatureOptions& options);
+  virtual ~FeatureExtractor() = default;
+
+  virtual int64_t dim() const = 0;
+  virtual int layer() const = 0;
+  virtual int num_layers() const = 0;  // transformer blocks in the model
+  virtual const std::string& model_name() const = 0;
+  // Features of 16 kHz mono samples, normalised first when the model asks for
+  // it. Fewer than 400 samples give zero frames; NaN/Inf samples throw.
+  virtual Features extract(const float* samples, size_t count) = 0;
+};
+
+}  // namespace acoustok
