@@ -80,8 +80,13 @@ class TorchFeatureExtractor : public FeatureExtractor {
     }
 
     c10::InferenceMode guard;
-    torch::Tensor input = torch::from_blob(x.data(), {1, static_cast<int64_t>(count)}, torch::kFloat32).to(device_);
-    torch::Tensor y = model_->forward(input).squeeze(0).to(torch::kCPU).contiguous();  // [frames, dim]
+    torch::Tensor y;
+    try {
+      torch::Tensor input = torch::from_blob(x.data(), {1, static_cast<int64_t>(count)}, torch::kFloat32).to(device_);
+      y = model_->forward(input).squeeze(0).to(torch::kCPU).contiguous();  // [frames, dim]
+    } catch (const c10::Error& e) {  // out of memory, CUDA failures
+      throw Error(std::string("feature extraction failed in LibTorch: ") + e.what_without_backtrace());
+    }
     if (y.size(0) != out.frames) {
       throw Error("internal error: model made " + std::to_string(y.size(0)) + " frames, expected " + std::to_string(out.frames));
     }
