@@ -15,14 +15,18 @@ int64_t WeightInfo::numel() const {
 }
 
 std::vector<float> WeightSource::read_float32(const std::string& name) {
+  std::vector<float> out(static_cast<size_t>(info(name).numel()));
+  read_float32_into(name, out.data());
+  return out;
+}
+
+void WeightSource::read_float32_into(const std::string& name, float* out) {
   const WeightInfo wi = info(name);
   if (wi.dtype != DType::F32 && wi.dtype != DType::F16 && wi.dtype != DType::BF16 && wi.dtype != DType::F64) {
     throw file_error(path(), "tensor '" + name + "' has dtype " + dtype_name(wi.dtype) + ", not a floating-point type");
   }
-  std::vector<float> out(static_cast<size_t>(wi.numel()));
-  bytes_read_ += read_into(name, out.data());
+  bytes_read_ += read_into(name, out);
   names_read_.insert(name);
-  return out;
 }
 
 WeightInfo SafetensorsWeights::info(const std::string& name) const {
@@ -32,8 +36,12 @@ WeightInfo SafetensorsWeights::info(const std::string& name) const {
 
 uint64_t SafetensorsWeights::read_into(const std::string& name, float* out) {
   const TensorView& v = file_.at(name);
-  const std::vector<float> values = to_float32(v);
-  std::memcpy(out, values.data(), values.size() * sizeof(float));
+  if (v.dtype == DType::F32) {
+    std::memcpy(out, v.data, v.nbytes);
+  } else {
+    const std::vector<float> values = to_float32(v);
+    std::memcpy(out, values.data(), values.size() * sizeof(float));
+  }
   file_.release(v);
   return v.nbytes;
 }

@@ -32,6 +32,8 @@ class WeightSource {
   virtual WeightInfo info(const std::string& name) const = 0;
   // Row-major float32 values of a floating-point tensor, info(name).numel() of them.
   std::vector<float> read_float32(const std::string& name);
+  // The same into caller memory of info(name).numel() floats.
+  void read_float32_into(const std::string& name, float* out);
 
   // What the loader touched: names and payload bytes (tests check that
   // blocks above the asked layer are never read).

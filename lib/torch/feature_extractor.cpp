@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "acoustok/error.hpp"
@@ -44,8 +46,14 @@ class TorchFeatureExtractor : public FeatureExtractor {
     model_->eval();
     if (device_.is_cuda()) {
       model_->to(device_);
-    } else if (at::hasMKLDNN()) {
-      model_->pack_for_mkldnn();
+    } else {
+      // oneDNN runs the products 4-8x faster than the generic BLAS Debian's
+      // LibTorch calls. ACOUSTOK_MATMUL=blas keeps the CPU path on the BLAS,
+      // =plain runs the modules as they are (the CUDA path), for comparisons.
+      const char* force_env = std::getenv("ACOUSTOK_MATMUL");
+      const std::string force = force_env ? force_env : "";
+      const bool mkldnn = at::hasMKLDNN() && force != "blas";
+      if (force != "plain") model_->prepare_cpu(mkldnn, mkldnn);
     }
   }
 

@@ -23,8 +23,9 @@ torch::Tensor read_tensor(WeightSource& w, const std::string& key, const std::ve
     throw file_error(w.path(), "tensor '" + key + "' has shape " + shape_text(info.shape) + ", but config.json implies " +
                                    shape_text(shape));
   }
-  std::vector<float> values = w.read_float32(key);
-  return torch::from_blob(values.data(), shape, torch::kFloat32).clone();
+  torch::Tensor t = torch::empty(shape, torch::kFloat32);
+  w.read_float32_into(key, t.data_ptr<float>());
+  return t;
 }
 
 // The checkpoint's prefix: keys of a *ForPreTraining / *ForCTC model carry the
@@ -61,9 +62,9 @@ void load_wav2vec2_weights(Wav2Vec2Impl& model, const Wav2Vec2Config& config, We
     const std::string& name = item.key();
     torch::Tensor& param = item.value();
     const std::vector<int64_t> shape = param.sizes().vec();
-    torch::Tensor value = name == "encoder.pos_conv_embed.conv.weight" ? positional_conv_weight(weights, prefix, shape)
-                                                                        : read_tensor(weights, prefix + name, shape);
-    param.copy_(value);
+    // Straight into the parameter's memory: no second copy of a block's weights.
+    param.set_data(name == "encoder.pos_conv_embed.conv.weight" ? positional_conv_weight(weights, prefix, shape)
+                                                                 : read_tensor(weights, prefix + name, shape));
   }
 }
 

@@ -20,8 +20,18 @@
 
 namespace acoustok::xlsr {
 
-// nn.Linear with the same parameter names, that can pack its weight for oneDNN
-// (mkldnn), several times faster than the generic BLAS Debian's LibTorch uses.
+// A weight [out, in] ready for products x [rows, in] -> [rows, out], either
+// in oneDNN (mkldnn) layout or as a plain tensor for the BLAS: the CPU
+// inference path uses whichever is faster here (see blas_tuning.hpp).
+struct PackedWeight {
+  torch::Tensor w;
+  bool mkldnn = false;
+  static PackedWeight make(const torch::Tensor& w, bool mkldnn);
+  bool defined() const { return w.defined(); }
+  torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& bias = {}) const;
+};
+
+// nn.Linear with the same parameter names, whose weight can be packed.
 struct DenseOptions {
   DenseOptions(int64_t in, int64_t out) : in_(in), out_(out) {}
   TORCH_ARG(int64_t, in);
@@ -31,13 +41,13 @@ class DenseImpl : public torch::nn::Module {
  public:
   explicit DenseImpl(const DenseOptions& o);
   torch::Tensor forward(const torch::Tensor& x);  // [..., in] -> [..., out]
-  // Replaces the dense weight by a oneDNN copy (CPU only, after loading).
-  void pack_for_mkldnn();
+  // Replaces the weight by a packed one (CPU only, after loading).
+  void prepare_cpu(bool mkldnn);
   torch::Tensor weight, bias;
 
  private:
   DenseOptions options_;
-  torch::Tensor packed_;
+  PackedWeight packed_;
 };
 TORCH_MODULE(Dense);
 
@@ -55,9 +65,13 @@ class ConvBlockImpl : public torch::nn::Module {
  public:
   explicit ConvBlockImpl(const ConvBlockOptions& o);
   torch::Tensor forward(const torch::Tensor& x);  // [B, in, T] -> [B, out, T']
+  // Time-major path (after prepare_cpu): [T, in] -> [T', out].
+  torch::Tensor forward_time_major(const torch::Tensor& x);
+  void prepare_cpu(bool mkldnn);
 
  private:
   ConvBlockOptions options_;
+  PackedWeight packed_;  // [out, kernel * in], tap-major: one window of a time-major input
   torch::nn::Conv1d conv{nullptr};
   torch::nn::GroupNorm group_norm{nullptr};
   torch::nn::LayerNorm layer_norm{nullptr};
@@ -68,8 +82,16 @@ class FeatureEncoderImpl : public torch::nn::Module {
  public:
   explicit FeatureEncoderImpl(const Wav2Vec2Config& c);
   torch::Tensor forward(const torch::Tensor& samples);  // [B, samples] -> [B, frames, C]
+  void prepare_cpu(bool mkldnn);
 
  private:
+  // One signal [samples] -> [frames, C] through the time-major path,
+  // in spans of frames (with their receptive fields) when no group norm
+  // needs the whole signal: the first convs' outputs of a minute of audio
+  // would take gigabytes.
+  torch::Tensor forward_packed(const torch::Tensor& samples);
+  Wav2Vec2Config config_;
+  bool packed_ = false;
   torch::nn::ModuleList conv_layers;
 };
 TORCH_MODULE(FeatureEncoder);
@@ -92,10 +114,12 @@ class PositionalConvImpl : public torch::nn::Module {
  public:
   explicit PositionalConvImpl(const Wav2Vec2Config& c);
   torch::Tensor forward(const torch::Tensor& x);  // [B, frames, D] -> [B, frames, D]
+  void prepare_cpu(bool mkldnn);
   torch::nn::Conv1d conv{nullptr};
 
  private:
-  int64_t kernel_;
+  int64_t kernel_, groups_;
+  std::vector<PackedWeight> packed_;  // per group [D/G out, K * D/G in], tap-major
 };
 TORCH_MODULE(PositionalConv);
 
@@ -103,9 +127,14 @@ class SelfAttentionImpl : public torch::nn::Module {
  public:
   SelfAttentionImpl(int64_t dim, int64_t heads);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
+  void prepare_cpu(bool mkldnn) {
+    blocked_ = true;
+    mkldnn_ = mkldnn;
+  }
 
  private:
   int64_t dim_, heads_;
+  bool blocked_ = false, mkldnn_ = false;
   Dense q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
 };
 TORCH_MODULE(SelfAttention);
@@ -152,8 +181,10 @@ class Wav2Vec2Impl : public torch::nn::Module {
  public:
   Wav2Vec2Impl(const Wav2Vec2Config& c, int64_t blocks);
   torch::Tensor forward(const torch::Tensor& samples);
-  // Packs every linear weight for oneDNN (CPU inference).
-  void pack_for_mkldnn();
+  // CPU inference: time-major convs, blocked attention, weights packed for
+  // oneDNN (mkldnn = true) or left to the BLAS; the linear layers' own choice
+  // is `mkldnn_dense` (a well-tuned BLAS beats oneDNN on those).
+  void prepare_cpu(bool mkldnn, bool mkldnn_dense);
 
  private:
   FeatureEncoder feature_extractor{nullptr};

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -100,6 +101,29 @@ INSTANTIATE_TEST_SUITE_P(Models, Parity,
                          [](const auto& info) {
                            return std::string(info.param.folder) + "_L" + std::to_string(info.param.layer);
                          });
+
+// Four copies of the speech at gains 1, 0.5, 0.25, 1 (as the generator's long_speech).
+std::vector<float> long_speech() {
+  std::vector<float> x;
+  for (float g : {1.0f, 0.5f, 0.25f, 1.0f}) {
+    for (float v : speech()) x.push_back(v * g);
+  }
+  return x;
+}
+
+// 601 frames: the CPU path's conv spans (layer-norm models), query blocks and
+// feed-forward row blocks; and the same through the BLAS and the plain
+// modules (the CUDA path).
+TEST(Xlsr, LongInputMatchesInEveryMatmulMode) {
+  const std::vector<float> x = long_speech();
+  for (const char* mode : {"", "blas", "plain"}) {
+    setenv("ACOUSTOK_MATMUL", mode, 1);
+    expect_matches_reference(load(model("xlsr_st"), 3)->extract(x.data(), x.size()), "xlsr_long_L3");
+    expect_matches_reference(load(model("base_bin"), 2)->extract(x.data(), x.size()), "base_long_L2");
+    expect_matches_reference(load(model("hubert_bin"), 1)->extract(speech().data(), speech().size()), "hubert_L1");
+  }
+  unsetenv("ACOUSTOK_MATMUL");
+}
 
 TEST(Xlsr, FramesFollowTheConvArithmetic) {
   const auto c = acoustok::read_wav2vec2_config(model("xlsr_st"));
