@@ -11,5 +11,8 @@ namespace acoustok::tools {
 extern int exit_status;
 
 void add_segment_command(CLI::App& app);
+#ifdef ACOUSTOK_HAVE_SENTENCEPIECE
+void add_bpe_command(CLI::App& app);
+#endif
 
 }  // namespace acoustok::tools

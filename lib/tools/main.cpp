@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("acoustok ") + ACOUSTOK_VERSION);
   app.require_subcommand(1);
   acoustok::tools::add_segment_command(app);
+#ifdef ACOUSTOK_HAVE_SENTENCEPIECE
+  acoustok::tools::add_bpe_command(app);
+#endif
 
   try {
     app.parse(argc, argv);
