@@ -147,7 +147,9 @@ static void gst_silence_split_class_init(GstSilenceSplitClass* klass) {
   gst_element_class_add_static_pad_template(element_class, &src_template);
   gst_element_class_set_static_metadata(
       element_class, "Silence splitter", "Filter/Analyzer/Audio",
-      "Cuts speech into segments at pauses (pydub-exact), marking each with an acoustok-segment event",
+      "Cuts speech into segments at pauses (pydub-exact), marking each with an acoustok-segment event. "
+      "Example: gst-launch-1.0 -m filesrc location=talk.mp3 ! decodebin ! audioconvert ! audioresample ! "
+      "silencesplit ! fakesink",
       "acoustok developers");
   element_class->change_state = GST_DEBUG_FUNCPTR(gst_silence_split_change_state);
 
