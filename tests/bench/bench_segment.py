@@ -22,7 +22,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "build"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
-from gen_silence_fixtures import SENTENCES, speak, to_pcm16  # noqa: E402
+from gen_silence_fixtures import SENTENCES, padded, speak, to_pcm16  # noqa: E402
 
 
 def make_recording(path, minutes=10):
@@ -69,8 +69,12 @@ def main():
             ours = [json.loads(line) for line in f]
 
         seconds = len(audio) / 1000
-        print(f"recording: {seconds:.0f} s, pydub segments {len(ranges)}, ours {len(ours)} "
-              f"({'same' if len(ranges) == len(ours) else 'DIFFERENT'})")
+        want = padded(ranges, 100, len(audio))
+        worst = max((max(abs(o["start"] * 1000 - w[0]), abs(o["end"] * 1000 - w[1])) for o, w in zip(ours, want)),
+                    default=0.0)
+        same = len(want) == len(ours) and worst <= 1.0
+        print(f"recording: {seconds:.0f} s, pydub segments {len(ranges)}, ours {len(ours)}, "
+              f"largest boundary difference {worst:.3f} ms ({'same' if same else 'DIFFERENT'})")
         print(f"pydub detect_nonsilent:     {t_pydub:8.3f} s")
         print(f"acoustok core detection:    {t_core:8.3f} s   {t_pydub / t_core:8.0f}x pydub")
         print(f"acoustok segment (end2end): {t_cli:8.3f} s   {seconds / t_cli:8.0f}x real time")
