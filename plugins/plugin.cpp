@@ -2,10 +2,16 @@
 #include <gst/gst.h>
 
 GST_ELEMENT_REGISTER_DECLARE(silencesplit);
+#ifdef ACOUSTOK_HAVE_SENTENCEPIECE
+GST_ELEMENT_REGISTER_DECLARE(bpemotif);
+#endif
 
 static gboolean plugin_init(GstPlugin* plugin) {
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER(silencesplit, plugin);
+#ifdef ACOUSTOK_HAVE_SENTENCEPIECE
+  ok |= GST_ELEMENT_REGISTER(bpemotif, plugin);
+#endif
   return ok;
 }
 
