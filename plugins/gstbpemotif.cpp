@@ -283,7 +283,10 @@ static GstBuffer* motif_buffer(const GstBpeMotif* self, const acoustok::Encoding
 static GstFlowReturn gst_bpe_motif_flush_segment(GstBpeMotif* self, bool keep_empty = false) {
   MotifState& st = *self->state;
   if (st.frames.empty() && !keep_empty) return GST_FLOW_OK;
-  if (!self->src_caps_set && !gst_bpe_motif_negotiate(self)) return GST_FLOW_NOT_NEGOTIATED;
+  // Downstream may change what it accepts (RECONFIGURE) between segments.
+  if ((!self->src_caps_set || gst_pad_check_reconfigure(self->srcpad)) && !gst_bpe_motif_negotiate(self)) {
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
   GstBuffer* out = nullptr;
   if (!acoustok::gst::guarded(GST_ELEMENT(self), false, [&] { out = motif_buffer(self, self->model->encode(st.frames)); })) {
     return GST_FLOW_ERROR;
