@@ -183,7 +183,9 @@ void write_binary_file(const std::string& path, const std::string& bytes) {
 void BpeTrainOptions::validate() const {
   if (vocab_size < 1) throw Error("--vocab-size must be positive");
   if (max_motif_length < 1 || max_motif_length > 512) throw Error("--max-motif-length must be in 1..512");
-  if (sample_lines < 0) throw Error("--sample-lines must be 0 (all) or positive");
+  if (sample_lines < 0 || (sample_lines > 0 && sample_lines <= 100)) {
+    throw Error("--sample-lines must be 0 (every line) or more than 100 (SentencePiece's smallest sample)");
+  }
   if (top < 0) throw Error("--top must not be negative");
 }
 

@@ -78,18 +78,31 @@ void add_bpe_command(CLI::App& app) {
   cmd->add_option("-o,--output", args->out_dir, "Output folder: bpe.model, bpe.vocab, motif_analysis.json");
   cmd->add_option("--vocab-size", args->train.vocab_size,
                   "Pieces in the model; lowered (with a note) when the corpus cannot support it")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--dedup", args->train.dedup,
                 "Collapse repeated units (5 5 7 -> 5 7) before training; the model remembers it and "
                 "encoding does the same, durations still count every frame");
   cmd->add_option("--max-motif-length", args->train.max_motif_length, "Longest motif, in units (1..512)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::Range(1, 512));
   cmd->add_option("--sample-lines", args->train.sample_lines,
-                  "Train on a random sample of this many lines (0: all); the analysis still reads every line")
-      ->capture_default_str();
+                  "Train on a random sample of this many lines (0: all, else > 100); the analysis still reads every line")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            long long n = -1;
+            if (!CLI::detail::lexical_cast(v, n)) return "must be an integer";
+            return n == 0 || n > 100 ? "" : "must be 0 (every line) or more than 100";
+          },
+          "0 or >100"));
   cmd->add_option("--seed", args->train.seed, "Seed of the line sample")->capture_default_str();
-  cmd->add_option("--top", args->train.top, "Motifs listed in motif_analysis.json")->capture_default_str();
-  cmd->add_option("-j,--jobs", args->train.threads, "SentencePiece threads (0: every core)")->capture_default_str();
+  cmd->add_option("--top", args->train.top, "Motifs listed in motif_analysis.json")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-j,--jobs", args->train.threads, "SentencePiece threads (0: every core)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("-q,--quiet", args->train.quiet, "No progress or summary on stderr");
   cmd->add_flag("-v,--verbose", args->train.verbose, "SentencePiece's own log on stderr");
 

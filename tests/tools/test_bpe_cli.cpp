@@ -202,6 +202,9 @@ TEST(BpeCli, UsageAndHelp) {
   EXPECT_NE(log.find("--output is required"), std::string::npos) << log;
   EXPECT_EQ(run_command(acoustok_bin() + " bpe encode", &log), 2) << log;
   EXPECT_EQ(run_command(acoustok_bin() + " bpe --vocab-size x a.txt -o b", &log), 2) << log;
+  for (const char* bad : {"--vocab-size 0", "--max-motif-length 513", "--sample-lines 50", "--sample-lines x", "--top -1"}) {
+    EXPECT_EQ(run_command(acoustok_bin() + " bpe " + fixture("bpe/tiny.txt") + " -o b " + bad, &log), 2) << bad << ": " << log;
+  }
   EXPECT_EQ(run_command(acoustok_bin() + " bpe --help", &log), 0);
   EXPECT_NE(log.find("--vocab-size"), std::string::npos);
   EXPECT_NE(log.find("encode"), std::string::npos);
