@@ -233,8 +233,14 @@ BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_d
   MotifAnalysis analysis(model);
   {
     UnitLineReader reader(units_path, !options.quiet, "bpe: analysis");
-    std::vector<int> frames;
-    while (reader.next(&frames)) analysis.add(model.encode(frames));
+    std::vector<std::vector<int>> batch(512);
+    for (bool more = true; more;) {
+      size_t n = 0;
+      while (n < batch.size() && (more = reader.next(&batch[n]))) ++n;
+      batch.resize(n);
+      for (const Encoding& e : model.encode_lines(batch, options.threads)) analysis.add(e);
+      batch.resize(512);
+    }
   }
   nlohmann::ordered_json vocab = {{"requested", r.vocab_requested}, {"used", r.vocab_used}};
   if (!r.vocab_note.empty()) vocab["reason"] = r.vocab_note;

@@ -2,7 +2,12 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <fstream>
 
@@ -106,6 +111,34 @@ Encoding MotifModel::encode(const std::vector<int>& frames) const {
     m.frame_end = first_frame[m.unit_end];
     out.motifs.push_back(m);
   }
+  return out;
+}
+
+std::vector<Encoding> MotifModel::encode_lines(const std::vector<std::vector<int>>& lines, int threads) const {
+  std::vector<Encoding> out(lines.size());
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), lines.size()));
+  if (threads <= 1) {
+    for (size_t i = 0; i < lines.size(); ++i) out[i] = encode(lines[i]);
+    return out;
+  }
+  // SentencePieceProcessor::Encode is const and thread-safe.
+  std::atomic<size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+  auto work = [&] {
+    try {
+      for (size_t i = next++; i < lines.size(); i = next++) out[i] = encode(lines[i]);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
   return out;
 }
 

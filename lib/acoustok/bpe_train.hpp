@@ -14,7 +14,7 @@ struct BpeTrainOptions {
   int max_motif_length = 64;     // longest piece, in units (SentencePiece allows 1..512)
   int64_t sample_lines = 0;      // train on a random sample of this many lines; 0: all
   unsigned seed = 1;             // for the sample
-  int threads = 0;               // 0: every core
+  int threads = 0;               // SentencePiece and analysis threads; 0: every core
   int top = 50;                  // motifs listed in motif_analysis.json
   bool quiet = false;            // no progress on stderr (a lowered vocabulary is still said)
   bool verbose = false;          // SentencePiece's own log on stderr

@@ -58,6 +58,8 @@ class MotifModel {
 
   // frames: one unit id per frame, each in [0, kMaxUnitId].
   Encoding encode(const std::vector<int>& frames) const;
+  // encode() of every line, spread over `threads` threads (0: every core).
+  std::vector<Encoding> encode_lines(const std::vector<std::vector<int>>& lines, int threads = 0) const;
 
  private:
   void check_unit_model();

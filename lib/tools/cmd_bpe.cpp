@@ -29,6 +29,7 @@ struct BpeArgs {
 struct EncodeArgs {
   std::string model;
   std::string input;  // empty or "-": stdin
+  int jobs = 0;
 };
 
 void run_bpe(const BpeArgs& args) {
@@ -54,15 +55,27 @@ void run_encode(const EncodeArgs& args) {
   }
   std::istream& in = from_stdin ? std::cin : file;
   std::ios::sync_with_stdio(false);
+  // Lines are parsed in order (errors name the first bad line), encoded in
+  // parallel a batch at a time, and written in order.
+  constexpr size_t kBatch = 512;
+  std::vector<std::vector<int>> batch;
   std::string line, out;
-  std::vector<int> frames;
-  for (int64_t line_no = 1; std::getline(in, line); ++line_no) {
-    parse_unit_line(line, &frames, name, line_no);
-    out = model.encode(frames).text();
-    out.push_back('\n');
-    std::fwrite(out.data(), 1, out.size(), stdout);
+  int64_t line_no = 0;
+  auto flush = [&] {
+    for (const Encoding& e : model.encode_lines(batch, args.jobs)) {
+      out = e.text();
+      out.push_back('\n');
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    }
+    batch.clear();
+  };
+  while (std::getline(in, line)) {
+    batch.emplace_back();
+    parse_unit_line(line, &batch.back(), name, ++line_no);
+    if (batch.size() == kBatch) flush();
   }
   if (in.bad()) throw file_error(name, "read error");
+  flush();
   if (std::fflush(stdout) != 0) throw Error("<stdout>: write failed");
 }
 
@@ -100,7 +113,7 @@ void add_bpe_command(CLI::App& app) {
   cmd->add_option("--top", args->train.top, "Motifs listed in motif_analysis.json")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("-j,--jobs", args->train.threads, "SentencePiece threads (0: every core)")
+  cmd->add_option("-j,--jobs", args->train.threads, "Threads of SentencePiece and of the analysis (0: every core)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("-q,--quiet", args->train.quiet, "No progress or summary on stderr");
@@ -109,6 +122,9 @@ void add_bpe_command(CLI::App& app) {
   CLI::App* encode = cmd->add_subcommand("encode", "Write the motifs of each unit line (ids joined by '-', space separated)");
   encode->add_option("model", enc->model, "BPE model (bpe.model from `acoustok bpe`)")->required();
   encode->add_option("units", enc->input, "Unit lines (default or '-': standard input)");
+  encode->add_option("-j,--jobs", enc->jobs, "Encoding threads (0: every core)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   encode->callback([enc]() { run_encode(*enc); });
 
   cmd->callback([cmd, args]() {
