@@ -251,6 +251,7 @@ BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_d
                         {"frame_seconds", kFrameSeconds},
                         {"max_motif_length", options.max_motif_length},
                         {"training_lines", corpus.sentences()},
+                        {"sample_lines", options.sample_lines},
                         {"vocab_size", vocab}};
   doc.update(analysis.to_json(static_cast<size_t>(options.top)));
 

@@ -337,3 +337,14 @@ TEST(BpeMotifElement, ModelErrorsBeforeDataFlows) {
     gst_object_unref(e);
   }
 }
+
+// The model is read on NULL->READY: a later change would silently not apply.
+TEST(BpeMotifElement, ModelIsMutableOnlyInNullOrReady) {
+  GstHarness* h = make_harness("ref.model", kUnitCaps, kTextCaps);
+  g_object_set(h->element, "model", fixture("bpe/ref_dedup.model").c_str(), nullptr);  // ignored, with a warning
+  gchar* model = nullptr;
+  g_object_get(h->element, "model", &model, nullptr);
+  EXPECT_EQ(std::string(model), fixture("bpe/ref.model"));
+  g_free(model);
+  gst_harness_teardown(h);
+}
