@@ -11,5 +11,6 @@ namespace acoustok::tools {
 extern int exit_status;
 
 void add_segment_command(CLI::App& app);
+void add_kmeans_command(CLI::App& app);
 
 }  // namespace acoustok::tools

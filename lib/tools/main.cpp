@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("acoustok ") + ACOUSTOK_VERSION);
   app.require_subcommand(1);
   acoustok::tools::add_segment_command(app);
+  acoustok::tools::add_kmeans_command(app);
 
   try {
     app.parse(argc, argv);
