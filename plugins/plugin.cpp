@@ -2,10 +2,12 @@
 #include <gst/gst.h>
 
 GST_ELEMENT_REGISTER_DECLARE(silencesplit);
+GST_ELEMENT_REGISTER_DECLARE(kmeansunits);
 
 static gboolean plugin_init(GstPlugin* plugin) {
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER(silencesplit, plugin);
+  ok |= GST_ELEMENT_REGISTER(kmeansunits, plugin);
   return ok;
 }
 
