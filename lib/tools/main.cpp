@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   acoustok::tools::add_segment_command(app);
   acoustok::tools::add_kmeans_command(app);
+  acoustok::tools::add_units_command(app);
 
   try {
     app.parse(argc, argv);
