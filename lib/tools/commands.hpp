@@ -13,5 +13,6 @@ extern int exit_status;
 void add_segment_command(CLI::App& app);
 void add_kmeans_command(CLI::App& app);
 void add_units_command(CLI::App& app);
+void add_features_command(CLI::App& app);
 
 }  // namespace acoustok::tools

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   acoustok::tools::add_segment_command(app);
   acoustok::tools::add_kmeans_command(app);
   acoustok::tools::add_units_command(app);
+  acoustok::tools::add_features_command(app);
 
   try {
     app.parse(argc, argv);

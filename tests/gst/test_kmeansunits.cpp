@@ -236,3 +236,60 @@ TEST(KMeansUnitsElement, DocumentsItselfForGstInspect) {
   gst_object_unref(e);
   gst_object_unref(f);
 }
+
+// The element over features of each segment (`acoustok features`, float32)
+// against `acoustok units` on the same segments (float16 feature cache):
+// the only difference is the cache's rounding, which may move a frame that
+// lies almost exactly between two centroids.
+TEST(KMeansUnitsElement, AgreesWithAcoustokUnitsOnTheSameSegments) {
+  using acoustok::test::acoustok_bin;
+  using acoustok::test::run_command;
+  const std::string dir = acoustok::test::make_temp_dir("kmu-units");
+  const std::string model = fixture("xlsr/xlsr_st");
+  std::string log;
+  ASSERT_EQ(run_command(acoustok_bin() + " segment -q " + fixture("silence/speech_pauses.wav") + " -o " + dir + "/seg", &log), 0) << log;
+  if (run_command(acoustok_bin() + " units -q --model " + model + " --layer 2 --k 10 " + dir + "/seg -o " + dir + "/out", &log) != 0) {
+    if (log.find("torch") != std::string::npos || log.find("LibTorch") != std::string::npos) GTEST_SKIP() << log;
+    FAIL() << log;
+  }
+  std::vector<std::string> want;
+  {
+    std::istringstream in(acoustok::test::read_file(dir + "/out/all_units_for_bpe.txt"));
+    for (std::string line; std::getline(in, line);) want.push_back(line + "\n");
+  }
+  GstHarness* h = gst_harness_new_parse(("kmeansunits model=" + dir + "/out/kmeans.safetensors").c_str());
+  gst_harness_set_sink_caps_str(h, "text/x-raw, format=utf8");
+  gst_harness_set_src_caps_str(h, "application/x-acoustok-features, dim=32, layer=2, frame-rate=50/1");
+  for (size_t s = 0; s < want.size(); ++s) {
+    char name[64];
+    std::snprintf(name, sizeof name, "speech_pauses_%05zu", s);
+    ASSERT_EQ(run_command(acoustok_bin() + " features -q --model " + model + " --layer 2 " + dir + "/seg/" + name +
+                              ".wav -o " + dir + "/" + name + ".npy", &log), 0) << log;
+    const auto x = acoustok::read_npy(dir + "/" + name + ".npy");
+    GstBuffer* b = gst_buffer_new_allocate(nullptr, x.values.size() * sizeof(float), nullptr);
+    gst_buffer_fill(b, 0, x.values.data(), x.values.size() * sizeof(float));
+    GST_BUFFER_PTS(b) = s * 10 * GST_SECOND;
+    ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+    gst_harness_push_event(h, gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM,
+                                                   gst_structure_new("acoustok-segment", "index", G_TYPE_UINT64,
+                                                                     guint64(s), nullptr)));
+  }
+  gst_harness_push_event(h, gst_event_new_eos());
+  ASSERT_EQ(gst_harness_buffers_in_queue(h), want.size());
+  size_t same = 0, total = 0;
+  for (size_t s = 0; s < want.size(); ++s) {
+    GstBuffer* b = gst_harness_pull(h);
+    std::istringstream a(text_of(b)), e(want[s]);
+    gst_buffer_unref(b);
+    std::vector<int> got_ids, want_ids;
+    for (int v; a >> v;) got_ids.push_back(v);
+    for (int v; e >> v;) want_ids.push_back(v);
+    ASSERT_EQ(got_ids.size(), want_ids.size()) << "segment " << s;
+    for (size_t i = 0; i < got_ids.size(); ++i) same += got_ids[i] == want_ids[i];
+    total += got_ids.size();
+  }
+  ASSERT_GT(total, 100u);
+  std::printf("kmeansunits vs acoustok units: %zu of %zu frames agree (%.2f%%)\n", same, total, 100.0 * same / total);
+  EXPECT_GE(static_cast<double>(same), 0.99 * static_cast<double>(total));
+  gst_harness_teardown(h);
+}
