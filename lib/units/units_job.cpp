@@ -204,7 +204,7 @@ class AppendFile {
 // Read-only map of a cache file.
 class MappedFile {
  public:
-  MappedFile(const std::string& path, size_t bytes) : size_(bytes) {
+  MappedFile(const std::string& path, size_t bytes, bool random_access = false) : size_(bytes) {
     if (bytes == 0) return;
     const int fd = ::open(path.c_str(), O_RDONLY);
     if (fd < 0) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
@@ -220,7 +220,7 @@ class MappedFile {
       throw file_error(path, std::string("cannot map: ") + std::strerror(errno));
     }
     // Mini-batches read scattered rows: read-ahead would only waste I/O.
-    ::madvise(map_, bytes, MADV_RANDOM);
+    if (random_access) ::madvise(map_, bytes, MADV_RANDOM);
   }
   ~MappedFile() {
     if (map_) ::munmap(map_, size_);
@@ -421,7 +421,7 @@ class UnitsJob {
       throw file_error(o_.segments_dir, "k=" + std::to_string(o_.kmeans.k) +
                                             " is larger than the number of feature frames (" + std::to_string(n) + ")");
     }
-    MappedFile map((cache_ / "features.f16").string(), static_cast<size_t>(n * dim * 2));
+    MappedFile map((cache_ / "features.f16").string(), static_cast<size_t>(n * dim * 2), true);
     const uint16_t* halfs = map.halfs();
     const std::vector<float>& table = half_table();
     const RowReader read = [&](const int64_t* rows, int64_t count, float* out) {
