@@ -50,6 +50,9 @@ class SafetensorsFile {
   // Throws "<file>: missing tensor '<name>'".
   const TensorView& at(const std::string& name) const;
   std::vector<float> float32(const std::string& name) const { return to_float32(at(name)); }
+  // Drops the mapped pages of a tensor already copied out, so a loader that
+  // copies weights one by one does not hold the file and the copies at once.
+  void release(const TensorView& t) const;
 
  private:
   std::string path_;

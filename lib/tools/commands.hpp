@@ -14,5 +14,8 @@ void add_segment_command(CLI::App& app);
 #ifdef ACOUSTOK_HAVE_SENTENCEPIECE
 void add_bpe_command(CLI::App& app);
 #endif
+void add_kmeans_command(CLI::App& app);
+void add_units_command(CLI::App& app);
+void add_features_command(CLI::App& app);
 
 }  // namespace acoustok::tools

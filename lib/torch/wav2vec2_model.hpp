@@ -1,0 +1,165 @@
+// wav2vec2 / XLSR-53 / HuBERT encoder in LibTorch, up to a chosen transformer
+// block. Registered module names follow the Hugging Face checkpoint keys
+// (without the "wav2vec2." / "hubert." prefix): they are the loading contract.
+//
+//   feature_extractor.conv_layers.N.{conv,layer_norm}   conv stack, [B, 1, samples] -> [B, C, frames]
+//   feature_projection.{layer_norm,projection}          [B, frames, C] -> [B, frames, D]
+//   encoder.pos_conv_embed.conv                          weight-normed grouped conv (folded at load)
+//   encoder.layer_norm                                   post-LN models only (before block 1)
+//   encoder.layers.N.{attention,layer_norm,feed_forward,final_layer_norm}
+//
+// Only blocks 1..L exist, so weights above L are never asked for. The output
+// of block L is returned as is: for pre-LN models the encoder's final layer
+// norm comes after the last block and is not part of any hidden state below it
+// (torchaudio extract_features, Hugging Face hidden_states[L]).
+#pragma once
+
+#include <torch/torch.h>
+
+#include "acoustok/wav2vec2_config.hpp"
+
+namespace acoustok::xlsr {
+
+// nn.Linear with the same parameter names, that can pack its weight for oneDNN
+// (mkldnn), several times faster than the generic BLAS Debian's LibTorch uses.
+struct DenseOptions {
+  DenseOptions(int64_t in, int64_t out) : in_(in), out_(out) {}
+  TORCH_ARG(int64_t, in);
+  TORCH_ARG(int64_t, out);
+};
+class DenseImpl : public torch::nn::Module {
+ public:
+  explicit DenseImpl(const DenseOptions& o);
+  torch::Tensor forward(const torch::Tensor& x);  // [..., in] -> [..., out]
+  // Replaces the dense weight by a oneDNN copy (CPU only, after loading).
+  void pack_for_mkldnn();
+  torch::Tensor weight, bias;
+
+ private:
+  DenseOptions options_;
+  torch::Tensor packed_;
+};
+TORCH_MODULE(Dense);
+
+enum class ConvNorm { None, Group, Layer };
+struct ConvBlockOptions {
+  ConvBlockOptions(int64_t in, int64_t out, int64_t kernel, int64_t stride) : in_(in), out_(out), kernel_(kernel), stride_(stride) {}
+  TORCH_ARG(int64_t, in);
+  TORCH_ARG(int64_t, out);
+  TORCH_ARG(int64_t, kernel);
+  TORCH_ARG(int64_t, stride);
+  TORCH_ARG(bool, bias) = false;
+  TORCH_ARG(ConvNorm, norm) = ConvNorm::None;
+};
+class ConvBlockImpl : public torch::nn::Module {
+ public:
+  explicit ConvBlockImpl(const ConvBlockOptions& o);
+  torch::Tensor forward(const torch::Tensor& x);  // [B, in, T] -> [B, out, T']
+
+ private:
+  ConvBlockOptions options_;
+  torch::nn::Conv1d conv{nullptr};
+  torch::nn::GroupNorm group_norm{nullptr};
+  torch::nn::LayerNorm layer_norm{nullptr};
+};
+TORCH_MODULE(ConvBlock);
+
+class FeatureEncoderImpl : public torch::nn::Module {
+ public:
+  explicit FeatureEncoderImpl(const Wav2Vec2Config& c);
+  torch::Tensor forward(const torch::Tensor& samples);  // [B, samples] -> [B, frames, C]
+
+ private:
+  torch::nn::ModuleList conv_layers;
+};
+TORCH_MODULE(FeatureEncoder);
+
+class FeatureProjectionImpl : public torch::nn::Module {
+ public:
+  explicit FeatureProjectionImpl(const Wav2Vec2Config& c);
+  torch::Tensor forward(const torch::Tensor& x);  // [B, frames, C] -> [B, frames, D]
+
+ private:
+  torch::nn::LayerNorm layer_norm{nullptr};
+  Dense projection{nullptr};
+};
+TORCH_MODULE(FeatureProjection);
+
+// Conv over time (kernel K, groups G, padding K/2) then GELU; an even kernel
+// makes one frame too many, which is dropped. The checkpoint holds it weight-
+// normed (g, v); the loader folds it into `conv.weight`.
+class PositionalConvImpl : public torch::nn::Module {
+ public:
+  explicit PositionalConvImpl(const Wav2Vec2Config& c);
+  torch::Tensor forward(const torch::Tensor& x);  // [B, frames, D] -> [B, frames, D]
+  torch::nn::Conv1d conv{nullptr};
+
+ private:
+  int64_t kernel_;
+};
+TORCH_MODULE(PositionalConv);
+
+class SelfAttentionImpl : public torch::nn::Module {
+ public:
+  SelfAttentionImpl(int64_t dim, int64_t heads);
+  torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
+
+ private:
+  int64_t dim_, heads_;
+  Dense q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
+};
+TORCH_MODULE(SelfAttention);
+
+class FeedForwardImpl : public torch::nn::Module {
+ public:
+  FeedForwardImpl(int64_t dim, int64_t inner);
+  torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
+
+ private:
+  Dense intermediate_dense{nullptr}, output_dense{nullptr};
+};
+TORCH_MODULE(FeedForward);
+
+class EncoderLayerImpl : public torch::nn::Module {
+ public:
+  explicit EncoderLayerImpl(const Wav2Vec2Config& c);
+  torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
+
+ private:
+  bool pre_ln_;
+  SelfAttention attention{nullptr};
+  torch::nn::LayerNorm layer_norm{nullptr};
+  FeedForward feed_forward{nullptr};
+  torch::nn::LayerNorm final_layer_norm{nullptr};
+};
+TORCH_MODULE(EncoderLayer);
+
+class EncoderImpl : public torch::nn::Module {
+ public:
+  EncoderImpl(const Wav2Vec2Config& c, int64_t blocks);
+  torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> output of the last block, [B, T, D]
+
+ private:
+  bool pre_ln_;
+  PositionalConv pos_conv_embed{nullptr};
+  torch::nn::LayerNorm layer_norm{nullptr};  // post-LN only
+  torch::nn::ModuleList layers;
+};
+TORCH_MODULE(Encoder);
+
+// Samples [B, samples] (already normalised) -> layer `blocks` [B, frames, D].
+class Wav2Vec2Impl : public torch::nn::Module {
+ public:
+  Wav2Vec2Impl(const Wav2Vec2Config& c, int64_t blocks);
+  torch::Tensor forward(const torch::Tensor& samples);
+  // Packs every linear weight for oneDNN (CPU inference).
+  void pack_for_mkldnn();
+
+ private:
+  FeatureEncoder feature_extractor{nullptr};
+  FeatureProjection feature_projection{nullptr};
+  Encoder encoder{nullptr};
+};
+TORCH_MODULE(Wav2Vec2);
+
+}  // namespace acoustok::xlsr

@@ -1,0 +1,304 @@
+// wav2vec2 / XLSR-53 / HuBERT features against torchaudio's extract_features
+// (fixtures from tests/fixtures/gen_xlsr_fixtures.py), and hostile model files.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "acoustok/audio_io.hpp"
+#include "acoustok/error.hpp"
+#include "acoustok/features.hpp"
+#include "acoustok/tensor_file.hpp"
+#include "acoustok/torch_zip.hpp"
+#include "acoustok/wav2vec2_config.hpp"
+#include "acoustok/weight_source.hpp"
+#include "test_util.hpp"
+#include "wav2vec2_loader.hpp"
+
+namespace fs = std::filesystem;
+using acoustok::test::fixture;
+using acoustok::test::make_temp_dir;
+
+namespace {
+
+std::string model(const std::string& name) { return fixture("xlsr/" + name); }
+
+const std::vector<float>& speech() {
+  static const std::vector<float> s = acoustok::read_audio_16k_mono(fixture("xlsr/speech_pt.wav"));
+  return s;
+}
+
+std::unique_ptr<acoustok::FeatureExtractor> load(const std::string& dir, int layer) {
+  acoustok::FeatureOptions o;
+  o.layer = layer;
+  o.threads = 2;
+  return acoustok::FeatureExtractor::load(dir, o);
+}
+
+// max |ours - ref| <= 1e-4 max |ref|, same frame count and dim.
+void expect_matches_reference(const acoustok::Features& f, const std::string& ref_name) {
+  const acoustok::NpyArray ref = acoustok::read_npy(fixture("xlsr/refs/" + ref_name + ".npy"));
+  ASSERT_EQ(ref.shape.size(), 2u);
+  ASSERT_EQ(f.frames, ref.shape[0]) << ref_name;
+  ASSERT_EQ(f.dim, ref.shape[1]) << ref_name;
+  ASSERT_EQ(f.data.size(), ref.values.size());
+  float max_ref = 0, max_err = 0;
+  for (size_t i = 0; i < ref.values.size(); ++i) {
+    max_ref = std::max(max_ref, std::abs(ref.values[i]));
+    max_err = std::max(max_err, std::abs(ref.values[i] - f.data[i]));
+  }
+  EXPECT_GT(max_ref, 0.1f);
+  EXPECT_LE(max_err, 1e-4f * max_ref) << ref_name << ": max error " << max_err << " of max " << max_ref;
+}
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const acoustok::Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+void copy_folder(const std::string& from, const std::string& to) {
+  fs::create_directories(to);
+  for (const auto& e : fs::directory_iterator(from)) fs::copy_file(e.path(), fs::path(to) / e.path().filename());
+}
+
+std::string read_bytes(const std::string& path) { return acoustok::test::read_file(path); }
+void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
+
+}  // namespace
+
+struct ParityCase {
+  const char* folder;
+  const char* family;
+  int layer;
+};
+
+class Parity : public ::testing::TestWithParam<ParityCase> {};
+
+TEST_P(Parity, MatchesTorchaudioExtractFeatures) {
+  const ParityCase& c = GetParam();
+  auto fx = load(model(c.folder), c.layer);
+  EXPECT_EQ(fx->layer(), c.layer);
+  const acoustok::Features f = fx->extract(speech().data(), speech().size());
+  expect_matches_reference(f, std::string(c.family) + "_L" + std::to_string(c.layer));
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Parity,
+                         ::testing::Values(ParityCase{"xlsr_st", "xlsr", 1}, ParityCase{"xlsr_st", "xlsr", 2},
+                                           ParityCase{"xlsr_st", "xlsr", 3}, ParityCase{"xlsr_bin", "xlsr", 1},
+                                           ParityCase{"xlsr_bin", "xlsr", 3}, ParityCase{"base_st", "base", 1},
+                                           ParityCase{"base_st", "base", 2}, ParityCase{"base_bin", "base", 1},
+                                           ParityCase{"base_bin", "base", 2}, ParityCase{"hubert_bin", "hubert", 1},
+                                           ParityCase{"hubert_bin", "hubert", 3}),
+                         [](const auto& info) {
+                           return std::string(info.param.folder) + "_L" + std::to_string(info.param.layer);
+                         });
+
+TEST(Xlsr, FramesFollowTheConvArithmetic) {
+  const auto c = acoustok::read_wav2vec2_config(model("xlsr_st"));
+  EXPECT_EQ(c.receptive_field(), 400);
+  EXPECT_EQ(c.hop(), 320);
+  for (int64_t n : {0, 1, 399, 400, 719, 720, 721, 16000, 48123}) {
+    EXPECT_EQ(c.frames_for(n), acoustok::feature_frames(n)) << n;
+  }
+}
+
+TEST(Xlsr, BlocksAboveTheLayerAreNeverRead) {
+  // Their storages are absent from the archive: layer 1 loads and is right,
+  // layer 2 fails naming the first missing tensor.
+  auto fx = load(model("xlsr_upper_missing"), 1);
+  expect_matches_reference(fx->extract(speech().data(), speech().size()), "xlsr_L1");
+  const std::string e = error_of([] { load(model("xlsr_upper_missing"), 2); });
+  EXPECT_NE(e.find("pytorch_model.bin"), std::string::npos) << e;
+  EXPECT_NE(e.find("wav2vec2.encoder.layers.1."), std::string::npos) << e;
+  EXPECT_NE(e.find("missing from the archive"), std::string::npos) << e;
+}
+
+TEST(Xlsr, LoaderReadsOnlyTheBlocksItRunsAndNoPretrainingKeys) {
+  for (const char* folder : {"xlsr_st", "xlsr_bin"}) {
+    const auto config = acoustok::read_wav2vec2_config(model(folder));
+    auto weights = acoustok::open_model_weights(model(folder));
+    acoustok::xlsr::Wav2Vec2 net(config, 1);
+    acoustok::xlsr::load_wav2vec2_weights(*net, config, *weights);
+    uint64_t total = 0, lower = 0;
+    for (const auto& name : weights->names()) {
+      const auto info = weights->info(name);
+      const uint64_t bytes = static_cast<uint64_t>(info.numel()) * acoustok::dtype_size(info.dtype);
+      total += bytes;
+      const bool upper = name.find("encoder.layers.1.") != std::string::npos || name.find("encoder.layers.2.") != std::string::npos;
+      const bool pretraining = name.rfind("wav2vec2.", 0) != 0 || name.find("masked_spec_embed") != std::string::npos;
+      const bool final_norm = name == "wav2vec2.encoder.layer_norm.weight" || name == "wav2vec2.encoder.layer_norm.bias";
+      EXPECT_EQ(weights->names_read().count(name), upper || pretraining || final_norm ? 0u : 1u) << folder << " " << name;
+      if (!upper && !pretraining && !final_norm) lower += bytes;
+    }
+    EXPECT_EQ(weights->bytes_read(), lower) << folder;
+    EXPECT_LT(weights->bytes_read(), total);
+  }
+}
+
+TEST(Xlsr, LayerOutOfRangeIsAnError) {
+  for (int layer : {0, -1, 4, 24}) {
+    const std::string e = error_of([&] { load(model("xlsr_st"), layer); });
+    EXPECT_NE(e.find("out of range"), std::string::npos) << e;
+    EXPECT_NE(e.find("1..3"), std::string::npos) << e;
+  }
+}
+
+TEST(Xlsr, AudioShorterThanOneFrameGivesZeroFrames) {
+  auto fx = load(model("base_st"), 1);
+  for (size_t n : {0, 1, 399}) {
+    const auto f = fx->extract(speech().data(), n);
+    EXPECT_EQ(f.frames, 0) << n;
+    EXPECT_EQ(f.dim, 32);
+    EXPECT_TRUE(f.data.empty());
+  }
+  EXPECT_EQ(fx->extract(speech().data() + 8000, 400).frames, 1);
+  EXPECT_EQ(fx->extract(speech().data() + 8000, 720).frames, 2);
+}
+
+TEST(Xlsr, NanOrInfSamplesAreAnError) {
+  auto fx = load(model("base_st"), 1);
+  std::vector<float> x(speech().begin(), speech().begin() + 4000);
+  x[1234] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_NE(error_of([&] { fx->extract(x.data(), x.size()); }).find("NaN"), std::string::npos);
+  x[1234] = std::numeric_limits<float>::infinity();
+  EXPECT_NE(error_of([&] { fx->extract(x.data(), x.size()); }).find("infinite"), std::string::npos);
+  x[1234] = 0;
+  EXPECT_EQ(fx->extract(x.data(), x.size()).frames, acoustok::feature_frames(4000));
+}
+
+TEST(Xlsr, ConstantAudioIsFinite) {
+  // Zero variance: the 1e-7 of the normalisation keeps it finite.
+  auto fx = load(model("base_st"), 2);
+  std::vector<float> x(3200, 0.25f);
+  const auto f = fx->extract(x.data(), x.size());
+  for (float v : f.data) ASSERT_TRUE(std::isfinite(v));
+}
+
+// ---- bad folders and files ---------------------------------------------------
+
+TEST(XlsrFiles, ConfigErrorsNameFileAndField) {
+  const std::string dir = make_temp_dir("xlsr-config");
+  copy_folder(model("xlsr_st"), dir + "/m");
+  const std::string cfg_path = dir + "/m/config.json";
+  const nlohmann::json good = nlohmann::json::parse(read_bytes(cfg_path));
+  auto with = [&](const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json j = good;
+    edit(j);
+    write_bytes(cfg_path, j.dump());
+    return error_of([&] { load(dir + "/m", 1); });
+  };
+  std::string e = with([](auto& j) { j["model_type"] = "whisper"; });
+  EXPECT_NE(e.find(cfg_path), std::string::npos) << e;
+  EXPECT_NE(e.find("unknown model_type 'whisper'"), std::string::npos) << e;
+  e = with([](auto& j) { j.erase("hidden_size"); });
+  EXPECT_NE(e.find("'hidden_size'"), std::string::npos) << e;
+  e = with([](auto& j) { j["hidden_size"] = 64; });  // weights are 32 wide
+  EXPECT_NE(e.find("model.safetensors"), std::string::npos) << e;
+  EXPECT_NE(e.find("tensor 'wav2vec2."), std::string::npos) << e;
+  EXPECT_NE(e.find("config.json implies"), std::string::npos) << e;
+  e = with([](auto& j) { j["num_hidden_layers"] = 5; });  // the file has 3 blocks
+  EXPECT_EQ(error_of([&] { load(dir + "/m", 3); }), "<no error>");
+  e = error_of([&] { load(dir + "/m", 4); });
+  EXPECT_NE(e.find("missing tensor 'wav2vec2.encoder.layers.3."), std::string::npos) << e;
+  write_bytes(cfg_path, "{not json");
+  EXPECT_NE(error_of([&] { load(dir + "/m", 1); }).find("not valid JSON"), std::string::npos);
+  fs::remove(cfg_path);
+  EXPECT_NE(error_of([&] { load(dir + "/m", 1); }).find("config.json"), std::string::npos);
+  EXPECT_NE(error_of([&] { load(dir + "/nowhere", 1); }).find("nowhere"), std::string::npos);
+}
+
+TEST(XlsrFiles, PreprocessorConfigControlsNormalisation) {
+  const std::string dir = make_temp_dir("xlsr-pre");
+  copy_folder(model("base_st"), dir + "/m");
+  fs::remove(dir + "/m/preprocessor_config.json");  // absent: normalise
+  auto a = load(dir + "/m", 2)->extract(speech().data(), speech().size());
+  expect_matches_reference(a, "base_L2");
+  write_bytes(dir + "/m/preprocessor_config.json", R"({"do_normalize": false})");
+  std::vector<float> scaled(speech());
+  for (float& v : scaled) v *= 0.1f;  // only normalisation would undo this
+  auto b = load(dir + "/m", 2)->extract(scaled.data(), scaled.size());
+  float diff = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) diff = std::max(diff, std::abs(a.data[i] - b.data[i]));
+  EXPECT_GT(diff, 0.01f);
+}
+
+TEST(XlsrFiles, MissingWeightsFileIsAnError) {
+  const std::string dir = make_temp_dir("xlsr-noweights");
+  copy_folder(model("xlsr_st"), dir + "/m");
+  fs::remove(dir + "/m/model.safetensors");
+  const std::string e = error_of([&] { load(dir + "/m", 1); });
+  EXPECT_NE(e.find("model.safetensors or pytorch_model.bin"), std::string::npos) << e;
+}
+
+TEST(XlsrFiles, PickleGlobalsOutsideAStateDictAreRefused) {
+  const std::string e = error_of([] { acoustok::TorchZipWeights w(model("evil_bin/pytorch_model.bin")); });
+  EXPECT_NE(e.find("refuses pickle global 'posix.system'"), std::string::npos) << e;
+  EXPECT_NE(e.find("evil_bin/pytorch_model.bin"), std::string::npos) << e;
+}
+
+TEST(XlsrFiles, BinReaderHandlesStridesOffsetsAndHalfStorages) {
+  // base_bin holds a column-major q_proj weight and two biases sharing one
+  // storage; base_st holds the same values plainly.
+  acoustok::TorchZipWeights bin(model("base_bin/pytorch_model.bin"));
+  acoustok::SafetensorsWeights st(model("base_st/model.safetensors"));
+  for (const char* key : {"wav2vec2.encoder.layers.0.attention.q_proj.weight", "wav2vec2.encoder.layers.1.attention.k_proj.bias",
+                          "wav2vec2.encoder.layers.1.attention.v_proj.bias", "wav2vec2.feature_projection.projection.weight"}) {
+    EXPECT_EQ(bin.info(key).shape, st.info(key).shape) << key;
+    EXPECT_EQ(bin.read_float32(key), st.read_float32(key)) << key;
+  }
+  acoustok::TorchZipWeights half(model("hubert_bin/pytorch_model.bin"));
+  EXPECT_EQ(half.info("hubert.feature_projection.projection.weight").dtype, acoustok::DType::F16);
+}
+
+// Truncations and byte flips anywhere in either format: an acoustok::Error or a
+// working model, never a crash or another exception type.
+void hammer(const std::string& folder, const std::string& file, int layer) {
+  const std::string dir = make_temp_dir("xlsr-hammer");
+  copy_folder(model(folder), dir + "/m");
+  const std::string path = dir + "/m/" + file;
+  const std::string good = read_bytes(path);
+  std::mt19937 rng(7);
+  int errors = 0, loads = 0;
+  auto attempt = [&](const std::string& bytes) {
+    write_bytes(path, bytes);
+    try {
+      auto fx = load(dir + "/m", layer);
+      fx->extract(speech().data(), 4000);
+      ++loads;
+    } catch (const acoustok::Error& e) {
+      ++errors;
+      EXPECT_NE(std::string(e.what()).find(dir), std::string::npos) << e.what();
+    }
+  };
+  for (size_t cut : {size_t{0}, size_t{7}, size_t{21}, size_t{100}, good.size() / 3, good.size() / 2, good.size() - 1}) {
+    attempt(good.substr(0, cut));
+  }
+  for (int round = 0; round < 40; ++round) {
+    std::string bad = good;
+    // Flip in the first and last KB (headers, pickle, zip directory) more often than in the data.
+    for (int k = 0; k < 4; ++k) {
+      size_t at = rng() % bad.size();
+      if (round % 2 == 0) at = rng() % std::min<size_t>(1024, bad.size());
+      if (round % 4 == 1) at = bad.size() - 1 - rng() % std::min<size_t>(2048, bad.size());
+      bad[at] = static_cast<char>(rng());
+    }
+    attempt(bad);
+  }
+  attempt(std::string(good.size(), '\x00'));
+  std::string garbage(4096, ' ');
+  for (char& c : garbage) c = static_cast<char>(rng());
+  attempt(garbage);
+  EXPECT_GE(errors, 9) << "every truncation and the garbage must be refused";
+  std::printf("%s: %d refused, %d loaded\n", file.c_str(), errors, loads);
+}
+
+TEST(XlsrFiles, HostileBinFilesAreErrorsNotCrashes) { hammer("xlsr_bin", "pytorch_model.bin", 3); }
+TEST(XlsrFiles, HostileSafetensorsFilesAreErrorsNotCrashes) { hammer("xlsr_st", "model.safetensors", 3); }
