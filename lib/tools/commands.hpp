@@ -11,5 +11,9 @@ namespace acoustok::tools {
 extern int exit_status;
 
 void add_segment_command(CLI::App& app);
+#if ACOUSTOK_HAVE_TORCH
+void add_vocoder_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
+#endif
 
 }  // namespace acoustok::tools

@@ -17,6 +17,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("acoustok ") + ACOUSTOK_VERSION);
   app.require_subcommand(1);
   acoustok::tools::add_segment_command(app);
+#if ACOUSTOK_HAVE_TORCH
+  acoustok::tools::add_vocoder_command(app);
+  acoustok::tools::add_synth_command(app);
+#endif
 
   try {
     app.parse(argc, argv);
