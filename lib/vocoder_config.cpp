@@ -30,6 +30,7 @@ VocoderConfig VocoderConfig::preset(const std::string& name) {
     c.mpd_channels = {4, 8, 16, 32, 32};
     c.msd_channels = {8, 8, 16, 32, 32, 32, 32};
     c.msd_groups = {1, 2, 4, 4, 4, 4, 1};
+    c.segment_frames = 16;  // 0.32 s windows: the discriminators dominate a CPU step
     return c;
   }
   throw Error("--config: unknown vocoder config '" + name + "' (tiny, small, v1 or a .json file)");
