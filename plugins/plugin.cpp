@@ -2,10 +2,16 @@
 #include <gst/gst.h>
 
 GST_ELEMENT_REGISTER_DECLARE(silencesplit);
+#if ACOUSTOK_HAVE_TORCH
+GST_ELEMENT_REGISTER_DECLARE(unitvocoder);
+#endif
 
 static gboolean plugin_init(GstPlugin* plugin) {
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER(silencesplit, plugin);
+#if ACOUSTOK_HAVE_TORCH
+  ok |= GST_ELEMENT_REGISTER(unitvocoder, plugin);
+#endif
   return ok;
 }
 
