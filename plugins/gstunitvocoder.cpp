@@ -353,6 +353,12 @@ static gboolean gst_unit_vocoder_sink_event(GstPad* pad, GstObject* parent, GstE
     }
     case GST_EVENT_SEGMENT:
       gst_event_copy_segment(event, &self->segment);
+      if (self->segment.format != GST_FORMAT_TIME) {
+        // Text from filesrc comes in bytes; the audio goes out in time.
+        gst_segment_init(&self->segment, GST_FORMAT_TIME);
+        gst_event_unref(event);
+        return gst_pad_push_event(self->srcpad, gst_event_new_segment(&self->segment));
+      }
       break;
     case GST_EVENT_CUSTOM_DOWNSTREAM:
       // The end of a speech segment ends the utterance: flush it before the event.
@@ -360,7 +366,18 @@ static gboolean gst_unit_vocoder_sink_event(GstPad* pad, GstObject* parent, GstE
         acoustok::gst::guarded(GST_ELEMENT(self), false, [&] { finish_utterance(self); });
       break;
     case GST_EVENT_EOS:
-      if (self->state) acoustok::gst::guarded(GST_ELEMENT(self), false, [&] { finish_utterance(self); });
+      if (self->state) {
+        acoustok::gst::guarded(GST_ELEMENT(self), false, [&] {
+          // A last text line may lack its newline.
+          StreamState& st = *self->state;
+          if (st.text && !st.pending_text.empty()) {
+            const auto parsed = acoustok::parse_unit_lines(st.pending_text, "unitvocoder: text input");
+            st.pending_text.clear();
+            if (!parsed.empty() && !parsed[0].empty()) add_units(self, parsed[0], GST_CLOCK_TIME_NONE);
+          }
+          finish_utterance(self);
+        });
+      }
       break;
     case GST_EVENT_FLUSH_STOP:
       gst_segment_init(&self->segment, GST_FORMAT_TIME);

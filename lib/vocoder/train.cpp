@@ -16,6 +16,7 @@
 #include "acoustok/vocoder_data.hpp"
 #include "acoustok/vocoder_train.hpp"
 #include "checkpoint.hpp"
+#include "train_step.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -23,8 +24,7 @@ using nlohmann::json;
 namespace acoustok {
 namespace {
 
-constexpr double kMelWeight = 45.0;
-constexpr double kFeatureWeight = 2.0;
+using vocoder::kMelWeight;
 constexpr double kLrDecay = 0.999;
 constexpr int kHeldoutMaxFrames = 500;       // held-out segments are scored on their first 10 s
 constexpr double kCollapseLoss = 0.01;       // per sub-discriminator
@@ -299,49 +299,16 @@ EpochLosses Trainer::train_epoch(Progress& progress) {
     }
     auto x = torch::tensor(units, torch::kInt64).view({batch, frames}).to(device_);
     auto y = torch::tensor(audio).view({batch, 1, samples}).to(device_);
-
-    auto y_hat = gen_->forward(x);  // [batch, 1, samples]
-
-    // Discriminators: real -> 1, generated -> 0 (least squares).
-    auto real = disc_->forward(y);
-    auto fake = disc_->forward(y_hat.detach());
-    torch::Tensor loss_d = torch::zeros({}, y.options());
-    for (size_t i = 0; i < real.size(); ++i)
-      loss_d = loss_d + torch::mean(torch::pow(1.0 - real[i].score, 2)) + torch::mean(torch::pow(fake[i].score, 2));
-    opt_d_->zero_grad();
-    loss_d.backward();
-    opt_d_->step();
-
-    // Generator: mel L1 x45 + feature matching x2 + least-squares adversarial.
-    torch::Tensor mel_y;
-    {
-      torch::NoGradGuard no_grad;
-      mel_y = mel_->mel(y);
-    }
-    auto loss_mel = torch::l1_loss(mel_->mel(y_hat), mel_y) * kMelWeight;
-    auto real_g = disc_->forward(y);
-    auto fake_g = disc_->forward(y_hat);
-    torch::Tensor loss_fm = torch::zeros({}, y.options()), loss_adv = torch::zeros({}, y.options());
-    for (size_t i = 0; i < fake_g.size(); ++i) {
-      for (size_t l = 0; l < fake_g[i].fmaps.size(); ++l)
-        loss_fm = loss_fm + torch::mean(torch::abs(real_g[i].fmaps[l].detach() - fake_g[i].fmaps[l]));
-      loss_adv = loss_adv + torch::mean(torch::pow(1.0 - fake_g[i].score, 2));
-    }
-    loss_fm = loss_fm * kFeatureWeight;
-    auto loss_g = loss_mel + loss_fm + loss_adv;
-    opt_g_->zero_grad();
-    loss_g.backward();
-    opt_g_->step();
-
-    const double d = loss_d.item<double>();
-    if (!std::isfinite(d) || !std::isfinite(loss_g.item<double>()))
+    const vocoder::StepLosses l = vocoder::train_step(gen_, disc_, *opt_g_, *opt_d_, *mel_, x, y);
+    const double d = l.d;
+    if (!std::isfinite(d) || !std::isfinite(l.g))
       throw Error(opt_.out_dir + ": training diverged (NaN/Inf loss) at epoch " + std::to_string(epoch_ + 1) +
                   "; lower --lr or resume from an earlier vocoder_epoch_XXXX.pt copied to vocoder_latest.pt");
     sum.d += d;
-    sum.g += loss_g.item<double>();
-    sum.mel += loss_mel.item<double>();
-    sum.fm += loss_fm.item<double>();
-    sum.adv += loss_adv.item<double>();
+    sum.g += l.g;
+    sum.mel += l.mel;
+    sum.fm += l.fm;
+    sum.adv += l.adv;
     ++sum.steps;
     ++steps_;
     collapse_run_ = d < kCollapseLoss * n_disc ? collapse_run_ + 1 : 0;
