@@ -168,7 +168,7 @@ void Trainer::build_or_resume() {
   const bool resume = fs::exists(latest, ec);
   std::unique_ptr<vocoder::CheckpointReader> reader;
   if (resume) {
-    reader = std::make_unique<vocoder::CheckpointReader>(latest, torch::kCPU);
+    reader = std::make_unique<vocoder::CheckpointReader>(latest, device_);  // optimiser states land on the device
     config_ = reader->config();
     if (!reader->has_training_state()) throw file_error(latest, "not a training checkpoint (no discriminator/optimiser states)");
   } else {
@@ -187,6 +187,8 @@ void Trainer::build_or_resume() {
   torch::manual_seed(opt_.seed);
   gen_ = vocoder::Generator(config_);
   disc_ = vocoder::Discriminator(config_);
+  gen_->to(device_);  // before the optimisers, whose states must live beside the weights
+  disc_->to(device_);
   auto adam = [&]() { return torch::optim::AdamOptions(opt_.lr).betas({0.8, 0.99}); };
   opt_g_ = std::make_unique<torch::optim::Adam>(gen_->parameters(), adam());
   opt_d_ = std::make_unique<torch::optim::Adam>(disc_->parameters(), adam());
@@ -224,8 +226,6 @@ void Trainer::build_or_resume() {
       std::fprintf(stderr, "vocoder train: resuming %s at epoch %d (config %s, k=%d)\n", latest.c_str(), epoch_,
                    config_.name.c_str(), config_.num_units);
   }
-  gen_->to(device_);
-  disc_->to(device_);
   mel_ = std::make_unique<vocoder::MelLoss>(device_);
 }
 

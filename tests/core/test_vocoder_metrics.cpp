@@ -143,6 +143,11 @@ TEST(VocoderMetrics, MatchNumpyReference) {
   }
 }
 
+TEST(VocoderMetrics, UnitAgreement) {
+  EXPECT_DOUBLE_EQ(unit_agreement({1, 2, 3, 4}, {1, 0, 3, 4, 9}), 0.75);
+  EXPECT_TRUE(std::isnan(unit_agreement({}, {1})));
+}
+
 TEST(VocoderConfig, PresetsRoundTripAndValidate) {
   for (const char* name : {"tiny", "small", "v1"}) {
     const VocoderConfig c = VocoderConfig::preset(name);
