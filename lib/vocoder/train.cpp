@@ -394,8 +394,10 @@ void Trainer::run() {
     lr_ *= kLrDecay;  // ExponentialLR(0.999) stepped per epoch
     set_lr(*opt_g_, lr_);
     set_lr(*opt_d_, lr_);
-    save_latest_and_periodic(epoch_);
+    // The log first: a crash before the checkpoint only leaves a record that
+    // the resumed run drops (it keeps epochs <= the checkpoint's).
     write_text_file(out("training_log.json"), log_.dump(1));
+    save_latest_and_periodic(epoch_);
     if (!opt_.quiet)
       std::fprintf(stderr, "\nepoch %d/%d: D %.3f G %.3f (mel %.3f fm %.3f adv %.3f) held-out mel %.3f (best %.3f @%d, patience %d/%d) lr %.3g, %.1f s\n",
                    epoch_, opt_.epochs, losses.d, losses.g, losses.mel, losses.fm, losses.adv, held, best_,
