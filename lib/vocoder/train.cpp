@@ -171,6 +171,9 @@ void Trainer::build_or_resume() {
     reader = std::make_unique<vocoder::CheckpointReader>(latest, device_);  // optimiser states land on the device
     config_ = reader->config();
     if (!reader->has_training_state()) throw file_error(latest, "not a training checkpoint (no discriminator/optimiser states)");
+    if (opt_.config != config_.name && !opt_.quiet)
+      std::fprintf(stderr, "vocoder train: resuming keeps the checkpoint's config '%s' (--config %s ignored)\n",
+                   config_.name.c_str(), opt_.config.c_str());
   } else {
     config_ = VocoderConfig::from_argument(opt_.config);
   }
