@@ -37,16 +37,7 @@ WNConv1dImpl::WNConv1dImpl(const WNConv1dOptions& o) : options(o) {
   bias = register_parameter("bias", b);
 }
 
-torch::Tensor WNConv1dImpl::weight() {
-  if (torch::GradMode::is_enabled() || !c10::InferenceMode::is_enabled()) return torch::_weight_norm(weight_v, weight_g, 0);
-  if (!cached_.defined() || cached_g_version_ != static_cast<int64_t>(weight_g._version()) ||
-      cached_v_version_ != static_cast<int64_t>(weight_v._version())) {
-    cached_ = torch::_weight_norm(weight_v, weight_g, 0);
-    cached_g_version_ = static_cast<int64_t>(weight_g._version());
-    cached_v_version_ = static_cast<int64_t>(weight_v._version());
-  }
-  return cached_;
-}
+torch::Tensor WNConv1dImpl::weight() const { return torch::_weight_norm(weight_v, weight_g, 0); }
 
 torch::Tensor WNConv1dImpl::forward(const torch::Tensor& x) {
   const auto& o = options;

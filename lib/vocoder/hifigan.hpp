@@ -37,14 +37,10 @@ class WNConv1dImpl : public torch::nn::Module {
   explicit WNConv1dImpl(const WNConv1dOptions& options);
   // [batch, in, time] -> [batch, out, time']
   torch::Tensor forward(const torch::Tensor& x);
-  // g * v / ||v||; in inference (no grad) computed once per change of g or v.
-  torch::Tensor weight();
+  // g * v / ||v||, recomputed per call (caching it made CPU inference slower).
+  torch::Tensor weight() const;
   WNConv1dOptions options;
   torch::Tensor weight_g, weight_v, bias;
-
- private:
-  torch::Tensor cached_;
-  int64_t cached_g_version_ = -1, cached_v_version_ = -1;
 };
 TORCH_MODULE(WNConv1d);
 
