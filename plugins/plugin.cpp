@@ -6,11 +6,17 @@
 
 GST_ELEMENT_REGISTER_DECLARE(silencesplit);
 GST_ELEMENT_REGISTER_DECLARE(kmeansunits);
+#if ACOUSTOK_HAVE_TORCH
+GST_ELEMENT_REGISTER_DECLARE(unitvocoder);
+#endif
 
 static gboolean plugin_init(GstPlugin* plugin) {
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER(silencesplit, plugin);
   ok |= GST_ELEMENT_REGISTER(kmeansunits, plugin);
+#if ACOUSTOK_HAVE_TORCH
+  ok |= GST_ELEMENT_REGISTER(unitvocoder, plugin);
+#endif
   return ok;
 }
 

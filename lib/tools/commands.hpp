@@ -17,5 +17,9 @@ void add_bpe_command(CLI::App& app);
 void add_kmeans_command(CLI::App& app);
 void add_units_command(CLI::App& app);
 void add_features_command(CLI::App& app);
+#if ACOUSTOK_HAVE_TORCH
+void add_vocoder_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
+#endif
 
 }  // namespace acoustok::tools

@@ -56,11 +56,15 @@ int main(int argc, char** argv) {
   acoustok::tools::add_bpe_command(app);
 #else
   acoustok::tools::add_segment_command(app);
+  acoustok::tools::add_features_command(app);
   acoustok::tools::add_kmeans_command(app);
   acoustok::tools::add_units_command(app);
-  acoustok::tools::add_features_command(app);
 #ifdef ACOUSTOK_HAVE_SENTENCEPIECE
   add_bpe_forwarder(app);
+#endif
+#if ACOUSTOK_HAVE_TORCH
+  acoustok::tools::add_vocoder_command(app);
+  acoustok::tools::add_synth_command(app);
 #endif
 #endif
 
