@@ -1,14 +1,25 @@
-// The GStreamer plugin "acoustok": registers every element.
+// The GStreamer plugin "acoustok": registers its elements. bpemotif lives in
+// the separate plugin "acoustokbpe" (plugin_bpe.cpp): SentencePiece's private
+// protobuf must not share a load scope with LibTorch's libprotobuf, and
+// GStreamer loads each plugin file with local symbol binding.
 #include <gst/gst.h>
 
 GST_ELEMENT_REGISTER_DECLARE(silencesplit);
+GST_ELEMENT_REGISTER_DECLARE(kmeansunits);
+#if ACOUSTOK_HAVE_TORCH
+GST_ELEMENT_REGISTER_DECLARE(unitvocoder);
+#endif
 
 static gboolean plugin_init(GstPlugin* plugin) {
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER(silencesplit, plugin);
+  ok |= GST_ELEMENT_REGISTER(kmeansunits, plugin);
+#if ACOUSTOK_HAVE_TORCH
+  ok |= GST_ELEMENT_REGISTER(unitvocoder, plugin);
+#endif
   return ok;
 }
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, acoustok,
-                  "Speech to acoustic units, motifs and back (wav2vec2 units, BPE motifs, unit HiFi-GAN)",
+                  "Speech to acoustic units and back (silence splitting, wav2vec2 units, unit HiFi-GAN)",
                   plugin_init, ACOUSTOK_VERSION, "MIT", GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

@@ -20,7 +20,7 @@ ACOUSTOK_PACKAGES=(
   # run and test
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   python3 python3-numpy python3-torch python3-torchaudio python3-sklearn
-  python3-sentencepiece python3-pydub espeak-ng sox lame
+  python3-sentencepiece python3-pydub python3-scipy espeak-ng sox lame
 )
 
 acoustok_install_packages() {

@@ -11,6 +11,15 @@ namespace acoustok::tools {
 extern int exit_status;
 
 void add_segment_command(CLI::App& app);
+#ifdef ACOUSTOK_HAVE_SENTENCEPIECE
+void add_bpe_command(CLI::App& app);
+#endif
+void add_kmeans_command(CLI::App& app);
+void add_units_command(CLI::App& app);
 void add_features_command(CLI::App& app);
+#if ACOUSTOK_HAVE_TORCH
+void add_vocoder_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
+#endif
 
 }  // namespace acoustok::tools

@@ -1,8 +1,13 @@
 // acoustok: the command line of the offline trainers (see README.md).
 // Exit status: 0 success, 2 bad usage, 1 failed run (one line on stderr).
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "acoustok/error.hpp"
 #include "commands.hpp"
@@ -11,13 +16,57 @@ namespace acoustok::tools {
 int exit_status = 0;
 }
 
+namespace {
+
+#if defined(ACOUSTOK_HAVE_SENTENCEPIECE) && !defined(ACOUSTOK_TOOL_BPE)
+// `acoustok bpe ...` becomes `acoustok-bpe bpe ...`, the companion program
+// installed beside this one: SentencePiece's private protobuf and LibTorch's
+// libprotobuf crash when loaded into one process.
+void add_bpe_forwarder(CLI::App& app) {
+  CLI::App* bpe = app.add_subcommand("bpe", "Phase 2: BPE motifs over unit sequences (train, encode); see `acoustok bpe --help`");
+  bpe->set_help_flag();  // --help goes to the companion
+  bpe->prefix_command();
+  bpe->allow_extras();
+  bpe->callback([bpe]() {
+    char self[4096];
+    const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
+    dir = dir.substr(0, dir.find_last_of('/') + 1);
+    const std::string companion = dir + "acoustok-bpe";
+    std::vector<std::string> args = {"acoustok", "bpe"};
+    for (const auto& a : bpe->remaining()) args.push_back(a);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::fflush(nullptr);
+    ::execv(companion.c_str(), argv.data());
+    throw acoustok::file_error(companion, std::string("cannot run the bpe companion program: ") + std::strerror(errno));
+  });
+}
+#endif
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"acoustok: speech to discrete units, motifs and back"};
   app.name("acoustok");
   app.set_version_flag("--version", std::string("acoustok ") + ACOUSTOK_VERSION);
   app.require_subcommand(1);
+#ifdef ACOUSTOK_TOOL_BPE
+  acoustok::tools::add_bpe_command(app);
+#else
   acoustok::tools::add_segment_command(app);
   acoustok::tools::add_features_command(app);
+  acoustok::tools::add_kmeans_command(app);
+  acoustok::tools::add_units_command(app);
+#ifdef ACOUSTOK_HAVE_SENTENCEPIECE
+  add_bpe_forwarder(app);
+#endif
+#if ACOUSTOK_HAVE_TORCH
+  acoustok::tools::add_vocoder_command(app);
+  acoustok::tools::add_synth_command(app);
+#endif
+#endif
 
   try {
     app.parse(argc, argv);

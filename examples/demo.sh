@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The main job end to end on bundled speech (see README.md).
+# On a fresh Debian 12 machine as root: installs what is missing, builds, then
+#   phase 0: segments a generated Portuguese reading (a few minutes) with
+#            `acoustok segment`, and an MP3 with gst-launch-1.0 + silencesplit;
+#   phase 1: units with `acoustok units` (models/xlsr53 when present, else a
+#            small stand-in feature model built offline);
+#   phase 2: BPE motifs; phase 3: a short `tiny` vocoder training, its test,
+#            and synthesis of one segment's units.
+# Output goes to $DEMO_DIR (default: ./demo-output). DEMO_EPOCHS (default 20)
+# sets the vocoder's training length.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/setup.sh"
+
+DEMO_DIR=${DEMO_DIR:-$PWD/demo-output}
+ACOUSTOK="$ACOUSTOK_BUILD/lib/tools/acoustok"
+export GST_PLUGIN_PATH="$ACOUSTOK_BUILD/plugins${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
+mkdir -p "$DEMO_DIR"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "Bundled speech: Portuguese readings by espeak-ng (examples/make_demo_corpus.py)"
+"$PY" "$ACOUSTOK_ROOT/examples/make_demo_corpus.py" "$DEMO_DIR/recordings" --recordings 6
+ls -l "$DEMO_DIR/recordings"
+
+step "Phase 0: acoustok segment (threshold -40 dBFS, pauses >= 0.5 s, 0.1 s kept)"
+"$ACOUSTOK" segment "$DEMO_DIR"/recordings/reading_*.wav "$DEMO_DIR"/recordings/*.mp3 \
+  -o "$DEMO_DIR/segments" --jobs 2
+"$PY" - "$DEMO_DIR/segments/segments.jsonl" <<'PYEOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+for r in rows[:8]:
+    print(f"  {r['file']:<24} {r['start']:7.3f} s .. {r['end']:7.3f} s  ({r['end'] - r['start']:5.2f} s)  from {r['source'].split('/')[-1]}")
+print(f"  ... {len(rows)} segments from {len(set(r['source'] for r in rows))} recordings")
+PYEOF
+
+step "Phase 0 in GStreamer: MP3 -> silencesplit, one bus message per segment"
+gst-launch-1.0 -m filesrc location="$DEMO_DIR/recordings/reading_00_copy.mp3" ! decodebin ! audioconvert ! \
+  audioresample ! silencesplit ! fakesink 2>&1 | sed -n 's/.*(element): silencesplit, /  silencesplit: /p'
+
+step "Phase 1: features and k-means units (acoustok units)"
+if [ -f "$ACOUSTOK_ROOT/models/xlsr53/config.json" ]; then
+  MODEL="$ACOUSTOK_ROOT/models/xlsr53" LAYER=14 K=100
+  echo "feature model: XLSR-53 (models/xlsr53), layer 14"
+else
+  MODEL="$DEMO_DIR/demo-feature-model" LAYER=3 K=50
+  [ -f "$MODEL/config.json" ] || "$PY" "$ACOUSTOK_ROOT/models/make_demo_model.py" "$MODEL"
+  printf '\033[33mfeature model: a small random-weight STAND-IN for XLSR-53 (its units only show the\n'
+  printf 'pipeline). For real units run models/fetch-xlsr53.sh (1.27 GB) and rerun this demo.\033[0m\n'
+fi
+"$ACOUSTOK" units --model "$MODEL" --layer "$LAYER" --k "$K" "$DEMO_DIR/segments" -o "$DEMO_DIR/units"
+echo "  units/all_units_for_bpe.txt, first line:"
+head -c 300 "$DEMO_DIR/units/all_units_for_bpe.txt"; echo " ..."
+
+step "Phase 2: motifs (acoustok bpe)"
+"$ACOUSTOK" bpe "$DEMO_DIR/units/all_units_for_bpe.txt" -o "$DEMO_DIR/bpe" --vocab-size 300
+"$PY" - "$DEMO_DIR/bpe/motif_analysis.json" <<'PYEOF'
+import json, sys
+a = json.load(open(sys.argv[1]))
+print(f"  vocabulary {a['vocab_size']['used']} (asked {a['vocab_size']['requested']}), coverage {a['coverage']:.2f}, "
+      f"{a['units_per_token']:.2f} units per token, normalised entropy {a['normalized_entropy']:.2f}")
+for m in a["top_motifs"][:8]:
+    print(f"  motif {m['motif']:<20} x{m['occurrences']:<5} {m['mean_duration']:.3f} s")
+PYEOF
+
+step "Phase 3: a short vocoder training (config tiny), then its test"
+"$ACOUSTOK" vocoder train --config tiny --units "$DEMO_DIR/units" --audio "$DEMO_DIR/segments" \
+  -o "$DEMO_DIR/vocoder" --epochs "${DEMO_EPOCHS:-20}" --samples-per-epoch 200 --batch-size 8 --save-every 10
+"$ACOUSTOK" vocoder test --checkpoint "$DEMO_DIR/vocoder/vocoder_final.pt" --units "$DEMO_DIR/units" \
+  --audio "$DEMO_DIR/segments" --num-samples 4 -o "$DEMO_DIR/vocoder-test"
+head -n 1 "$DEMO_DIR/units/all_units_for_bpe.txt" > "$DEMO_DIR/one_segment_units.txt"
+"$ACOUSTOK" synth --checkpoint "$DEMO_DIR/vocoder/vocoder_final.pt" "$DEMO_DIR/one_segment_units.txt" \
+  -o "$DEMO_DIR/resynthesised.wav"
+
+step "Done: outputs in $DEMO_DIR"
+echo "  segments/            phase 0 segment WAVs and segments.jsonl"
+echo "  units/               kmeans.safetensors, corpus_timestamped.json, all_units_for_bpe.txt"
+echo "  bpe/                 bpe.model, bpe.vocab, motif_analysis.json"
+echo "  vocoder/             checkpoints, training_log.json, samples"
+echo "  vocoder-test/        orig_/synth_ WAVs and metrics.json"
+echo "  resynthesised.wav    the first segment's units spoken by the vocoder"

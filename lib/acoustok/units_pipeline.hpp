@@ -1,0 +1,53 @@
+// Phase 1 as a resumable job: features of every segment -> mini-batch
+// k-means -> units of every segment, with timestamps (`acoustok units`).
+//
+// Memory does not grow with the corpus: features are cached on disk as
+// float16 (DIR/cache/features.f16, rows appended in segment order) and read
+// back through a memory map; k-means draws its mini-batches from that cache.
+// float16 rather than recomputing because the feature model is by far the
+// dominant cost (recomputing would double the run) while disk is cheap:
+// 84 h of 1024-dim XLSR-53 features take ~31 GB instead of ~62 GB in
+// float32, and float16's 11-bit mantissa moves a feature by < 0.05 %.
+//
+// Every --checkpoint-every seconds the job writes checkpoint.json and
+// processed_files.txt (atomically, after flushing the caches); a rerun
+// truncates the caches to what the checkpoint covers and continues. Every
+// random draw of k-means depends only on (seed, step), so a resumed run ends
+// with exactly the files of an uninterrupted one.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "acoustok/features.hpp"
+#include "acoustok/kmeans.hpp"
+
+namespace acoustok {
+
+// Features of one segment file (16 kHz mono WAV path) -> [frames, dim].
+using SegmentFeatureFn = std::function<Features(const std::string& wav_path)>;
+
+struct UnitsJobOptions {
+  std::string segments_dir;
+  std::string out_dir;
+  std::string feature_model;  // name stored in the outputs
+  int layer = 14;
+  KMeansOptions kmeans;
+  double checkpoint_every = 300;  // seconds; 0 = after every segment / step
+  int shard_index = 0, shard_count = 1;
+  bool quiet = false;
+};
+
+struct UnitsJobResult {
+  int64_t segments = 0, skipped = 0, frames = 0;
+  double inertia = 0;
+  bool complete = false;  // false: a --shard run, whose features wait for the final run
+};
+
+// Runs (or resumes) the job. Throws acoustok::Error for a failed run
+// (nothing usable in SEGMENTS_DIR, k > frames, a checkpoint of other
+// options...); bad segments are reported on stderr by name and skipped.
+UnitsJobResult run_units_job(const UnitsJobOptions& options, const SegmentFeatureFn& features);
+
+}  // namespace acoustok

@@ -1,0 +1,31 @@
+// Phase 3: training of the unit HiFi-GAN (`acoustok vocoder train`).
+// Implemented in the torch-only library; this header has no LibTorch type.
+#pragma once
+
+#include <string>
+
+namespace acoustok {
+
+struct VocoderTrainOptions {
+  std::string units_dir;   // holds corpus_timestamped.json
+  std::string audio_dir;   // the segment WAVs the corpus names
+  std::string out_dir;
+  std::string config = "v1";  // tiny | small | v1 | FILE.json (a resumed run keeps its checkpoint's)
+  int epochs = 500;
+  int batch_size = 16;
+  double lr = 2e-4;
+  int samples_per_epoch = 10000;  // random 1 s windows per epoch
+  int patience = 50;              // epochs without a held-out improvement before stopping
+  double min_delta = 0.5;         // improvement that counts, in held-out mel loss units (L1 x 45)
+  int save_every = 20;
+  std::string device = "auto";
+  int threads = 0;      // CPU intra-op threads, 0 = LibTorch's default
+  uint64_t seed = 1234;
+  bool quiet = false;
+};
+
+// Trains, resuming from out_dir/vocoder_latest.pt when it exists. Throws
+// acoustok::Error naming the file on bad input and on running out of memory.
+void train_vocoder(const VocoderTrainOptions& options);
+
+}  // namespace acoustok

@@ -1,0 +1,138 @@
+// acoustok bpe UNITS.txt -o DIR: phase 2, BPE motifs over unit lines.
+// acoustok bpe encode BPE.model [UNITS.txt]: the motifs of each line.
+//
+// `bpe` takes a positional corpus and also has the subcommand `encode`; CLI11
+// recognises a subcommand name before filling positionals, so the corpus and
+// -o are checked in the callback, only when `encode` was not given.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "acoustok/bpe_train.hpp"
+#include "acoustok/error.hpp"
+#include "acoustok/motif_model.hpp"
+#include "acoustok/unit_text.hpp"
+#include "commands.hpp"
+
+namespace acoustok::tools {
+namespace {
+
+struct BpeArgs {
+  std::string corpus;
+  std::string out_dir;
+  BpeTrainOptions train;
+};
+
+struct EncodeArgs {
+  std::string model;
+  std::string input;  // empty or "-": stdin
+  int jobs = 0;
+};
+
+void run_bpe(const BpeArgs& args) {
+  const BpeTrainResult r = train_bpe(args.corpus, args.out_dir, args.train);
+  if (!args.train.quiet) {
+    std::fprintf(stderr,
+                 "bpe: %d pieces over %lld lines (%lld frames, %lld units) in %.1f s -> %s; "
+                 "%.2f units per token, %.1f%% of frames inside multi-unit motifs\n",
+                 r.vocab_used, static_cast<long long>(r.lines), static_cast<long long>(r.frames),
+                 static_cast<long long>(r.units), r.seconds, args.out_dir.c_str(), r.units_per_token,
+                 100.0 * r.coverage);
+  }
+}
+
+void run_encode(const EncodeArgs& args) {
+  const MotifModel model(args.model);
+  const bool from_stdin = args.input.empty() || args.input == "-";
+  const std::string name = from_stdin ? "<stdin>" : args.input;
+  std::ifstream file;
+  if (!from_stdin) {
+    file.open(args.input, std::ios::binary);
+    if (!file) throw file_error(args.input, "cannot open");
+  }
+  std::istream& in = from_stdin ? std::cin : file;
+  std::ios::sync_with_stdio(false);
+  // Lines are parsed in order (errors name the first bad line), encoded in
+  // parallel a batch at a time, and written in order.
+  constexpr size_t kBatch = 512;
+  std::vector<std::vector<int>> batch;
+  std::string line, out;
+  int64_t line_no = 0;
+  auto flush = [&] {
+    for (const Encoding& e : model.encode_lines(batch, args.jobs)) {
+      out = e.text();
+      out.push_back('\n');
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    }
+    batch.clear();
+  };
+  while (std::getline(in, line)) {
+    batch.emplace_back();
+    parse_unit_line(line, &batch.back(), name, ++line_no);
+    if (batch.size() == kBatch) flush();
+  }
+  if (in.bad()) throw file_error(name, "read error");
+  flush();
+  if (std::fflush(stdout) != 0) throw Error("<stdout>: write failed");
+}
+
+}  // namespace
+
+void add_bpe_command(CLI::App& app) {
+  auto args = std::make_shared<BpeArgs>();
+  auto enc = std::make_shared<EncodeArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "bpe", "Phase 2: train a SentencePiece BPE model over unit lines (motifs), with a motif analysis");
+  cmd->footer("Usage: acoustok bpe UNITS.txt -o DIR [OPTIONS]\n       acoustok bpe encode BPE.model [UNITS.txt]");
+  cmd->add_option("units", args->corpus, "Unit lines: space-separated ids 0..35327, one segment per line");
+  cmd->add_option("-o,--output", args->out_dir, "Output folder: bpe.model, bpe.vocab, motif_analysis.json");
+  cmd->add_option("--vocab-size", args->train.vocab_size,
+                  "Pieces in the model; lowered (with a note) when the corpus cannot support it")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--dedup", args->train.dedup,
+                "Collapse repeated units (5 5 7 -> 5 7) before training; the model remembers it and "
+                "encoding does the same, durations still count every frame");
+  cmd->add_option("--max-motif-length", args->train.max_motif_length, "Longest motif, in units (1..512)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 512));
+  cmd->add_option("--sample-lines", args->train.sample_lines,
+                  "Train on a random sample of this many lines (0: all, else > 100); the analysis still reads every line")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            long long n = -1;
+            if (!CLI::detail::lexical_cast(v, n)) return "must be an integer";
+            return n == 0 || n > 100 ? "" : "must be 0 (every line) or more than 100";
+          },
+          "0 or >100"));
+  cmd->add_option("--seed", args->train.seed, "Seed of the line sample")->capture_default_str();
+  cmd->add_option("--top", args->train.top, "Motifs listed in motif_analysis.json")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-j,--jobs", args->train.threads, "Threads of SentencePiece and of the analysis (0: every core)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("-q,--quiet", args->train.quiet, "No progress or summary on stderr");
+  cmd->add_flag("-v,--verbose", args->train.verbose, "SentencePiece's own log on stderr");
+
+  CLI::App* encode = cmd->add_subcommand("encode", "Write the motifs of each unit line (ids joined by '-', space separated)");
+  encode->add_option("model", enc->model, "BPE model (bpe.model from `acoustok bpe`)")->required();
+  encode->add_option("units", enc->input, "Unit lines (default or '-': standard input)");
+  encode->add_option("-j,--jobs", enc->jobs, "Encoding threads (0: every core)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  encode->callback([enc]() { run_encode(*enc); });
+
+  cmd->callback([cmd, args]() {
+    if (cmd->got_subcommand("encode")) return;
+    if (args->corpus.empty()) throw CLI::RequiredError("UNITS.txt (the unit corpus)");
+    if (args->out_dir.empty()) throw CLI::RequiredError("-o,--output");
+    run_bpe(*args);
+  });
+}
+
+}  // namespace acoustok::tools

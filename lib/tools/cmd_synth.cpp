@@ -1,0 +1,55 @@
+// acoustok synth --checkpoint CKPT UNITS.txt -o OUT.wav: units to speech.
+// Every line of UNITS.txt is one utterance; they are joined in order.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "acoustok/audio_io.hpp"
+#include "acoustok/error.hpp"
+#include "acoustok/fs_util.hpp"
+#include "acoustok/vocoder.hpp"
+#include "acoustok/vocoder_data.hpp"
+#include "commands.hpp"
+
+namespace acoustok::tools {
+namespace {
+
+struct SynthArgs {
+  std::string checkpoint, units, out;
+  std::string device = "auto";
+  int threads = 0;
+};
+
+void run_synth(const SynthArgs& a) {
+  auto vocoder = Vocoder::load(a.checkpoint, a.device, a.threads);
+  const std::string text = read_text_file(a.units);
+  const auto lines = parse_unit_lines(text, a.units);
+  std::vector<float> audio;
+  size_t frames = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    check_units_in_range(lines[i], vocoder->num_units(),
+                         a.units + ": line " + std::to_string(i + 1) + " (the vocoder has k=" + std::to_string(vocoder->num_units()) + ")");
+  }
+  for (const auto& line : lines) {
+    const auto part = vocoder->synthesize(line.data(), line.size());
+    audio.insert(audio.end(), part.begin(), part.end());
+    frames += line.size();
+  }
+  if (frames == 0) throw file_error(a.units, "holds no units");
+  write_wav_pcm16(a.out, audio.data(), audio.size());
+}
+
+}  // namespace
+
+void add_synth_command(CLI::App& app) {
+  auto a = std::make_shared<SynthArgs>();
+  CLI::App* cmd = app.add_subcommand("synth", "Units to 16 kHz speech with a vocoder checkpoint");
+  cmd->add_option("--checkpoint", a->checkpoint, "Vocoder checkpoint (vocoder_final.pt)")->required();
+  cmd->add_option("units", a->units, "Unit text: space-separated ids, one utterance per line (joined in order)")->required();
+  cmd->add_option("-o,--output", a->out, "Output WAV (16 kHz mono PCM16, 320 samples per unit)")->required();
+  cmd->add_option("--device", a->device, "auto, cpu or cuda[:N]")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd->callback([a]() { run_synth(*a); });
+}
+
+}  // namespace acoustok::tools

@@ -1,0 +1,118 @@
+// acoustok units: phase 1, resumable (see acoustok/units_pipeline.hpp).
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "acoustok/audio_io.hpp"
+#include "acoustok/error.hpp"
+#include "acoustok/features.hpp"
+#include "acoustok/tensor_file.hpp"
+#include "acoustok/units_pipeline.hpp"
+#include "commands.hpp"
+
+namespace fs = std::filesystem;
+
+namespace acoustok::tools {
+namespace {
+
+struct UnitsArgs {
+  UnitsJobOptions job;
+  std::string model_dir;
+  std::string features_dir;
+  std::string shard;
+  std::string device = "cpu";
+};
+
+// Features precomputed elsewhere: DIR/<segment stem>.npy, float32 [frames, dim].
+Features npy_features(const std::string& dir, const std::string& wav_path) {
+  const std::string path = (fs::path(dir) / fs::path(wav_path).stem()).string() + ".npy";
+  NpyArray a = read_npy(path);
+  if (a.shape.size() != 2) throw file_error(path, "features must be a 2-D [frames, dim] array");
+  Features f;
+  f.frames = a.shape[0];
+  f.dim = a.shape[1];
+  f.data = std::move(a.values);
+  return f;
+}
+
+void run_units(UnitsArgs args) {
+  if (!args.shard.empty()) {
+    int i = -1, n = 0;
+    char tail = 0;
+    if (std::sscanf(args.shard.c_str(), "%d/%d%c", &i, &n, &tail) != 2 || n < 1 || i < 0 || i >= n)
+      throw Error("--shard must be I/N with 0 <= I < N, not '" + args.shard + "'");
+    args.job.shard_index = i;
+    args.job.shard_count = n;
+  }
+  if (args.model_dir.empty() == args.features_dir.empty())
+    throw Error("give either --model MODEL_DIR (compute features) or --features DIR (precomputed .npy)");
+
+  SegmentFeatureFn fn;
+  std::unique_ptr<FeatureExtractor> extractor;
+  if (!args.model_dir.empty()) {
+    FeatureOptions fo;
+    fo.layer = args.job.layer;
+    fo.device = args.device;
+    extractor = FeatureExtractor::load(args.model_dir, fo);
+    if (args.job.feature_model.empty()) args.job.feature_model = extractor->model_name();
+    FeatureExtractor* ex = extractor.get();
+    fn = [ex](const std::string& wav) {
+      const std::vector<float> audio = read_audio_16k_mono(wav);
+      return ex->extract(audio.data(), audio.size());
+    };
+  } else {
+    if (args.job.feature_model.empty()) args.job.feature_model = "precomputed";
+    const std::string dir = args.features_dir;
+    fn = [dir](const std::string& wav) { return npy_features(dir, wav); };
+  }
+  const UnitsJobResult r = run_units_job(args.job, fn);
+  if (!args.job.quiet) {
+    if (r.complete) {
+      std::fprintf(stderr, "units: %lld segments, %lld frames, inertia %.6e, %lld skipped -> %s\n",
+                   static_cast<long long>(r.segments), static_cast<long long>(r.frames), r.inertia,
+                   static_cast<long long>(r.skipped), args.job.out_dir.c_str());
+    } else {
+      std::fprintf(stderr, "units: shard %s: features of %lld segments cached; run without --shard to fit and predict\n",
+                   args.shard.c_str(), static_cast<long long>(r.segments));
+    }
+  }
+  if (r.skipped > 0) exit_status = 1;
+}
+
+}  // namespace
+
+void add_units_command(CLI::App& app) {
+  auto args = std::make_shared<UnitsArgs>();
+  args->job.kmeans.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  CLI::App* cmd = app.add_subcommand(
+      "units", "Phase 1: features of every segment, mini-batch k-means, units with timestamps (resumable)");
+  cmd->add_option("segments", args->job.segments_dir, "Folder of segment WAVs (and segments.jsonl) from acoustok segment")
+      ->required();
+  cmd->add_option("-o,--output", args->job.out_dir,
+                  "Output folder: kmeans.safetensors, corpus_timestamped.json, all_units_for_bpe.txt, checkpoint")
+      ->required();
+  cmd->add_option("--model", args->model_dir, "Feature model folder (Hugging Face wav2vec2 / XLSR-53 / HuBERT)");
+  cmd->add_option("--features", args->features_dir,
+                  "Instead of --model: precomputed features, DIR/<segment stem>.npy float32 [frames, dim]");
+  cmd->add_option("--feature-model", args->job.feature_model, "Feature model name for the outputs (default: the model's)");
+  cmd->add_option("--layer", args->job.layer, "Transformer layer (1-based)")->capture_default_str();
+  cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
+  cmd->add_option("--k", args->job.kmeans.k, "Number of units")->capture_default_str()->check(CLI::Range(1, 65535));
+  cmd->add_option("--batch-size", args->job.kmeans.batch_size, "k-means mini-batch rows")->capture_default_str();
+  cmd->add_option("--max-iter", args->job.kmeans.max_iter, "Most k-means passes over the frames")->capture_default_str();
+  cmd->add_option("--max-no-improvement", args->job.kmeans.max_no_improvement,
+                  "Stop k-means after this many steps without a better smoothed inertia (0: never)")->capture_default_str();
+  cmd->add_option("--n-init", args->job.kmeans.n_init, "k-means++ initialisations")->capture_default_str();
+  cmd->add_option("--seed", args->job.kmeans.seed, "Random seed (same seed, same result)")->capture_default_str();
+  cmd->add_option("--threads", args->job.kmeans.threads, "k-means threads (results do not depend on it)")->capture_default_str();
+  cmd->add_option("--checkpoint-every", args->job.checkpoint_every, "Seconds between checkpoints")->capture_default_str();
+  cmd->add_option("--shard", args->shard,
+                  "I/N: only cache the features of every N-th segment from the I-th (0-based); a final run without "
+                  "--shard on the same -o folder uses them");
+  cmd->add_flag("-q,--quiet", args->job.quiet, "No progress or summary on stderr");
+  cmd->callback([args]() { run_units(*args); });
+}
+
+}  // namespace acoustok::tools

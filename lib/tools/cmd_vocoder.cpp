@@ -1,0 +1,218 @@
+// acoustok vocoder train | test: phase 3, the unit HiFi-GAN and its quality
+// report (metrics defined in acoustok/vocoder_metrics.hpp and README.md).
+#include <cmath>
+#include <limits>
+#include <map>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "acoustok/audio_io.hpp"
+#include "acoustok/error.hpp"
+#include "acoustok/fs_util.hpp"
+#include "acoustok/progress.hpp"
+#include "acoustok/vocoder.hpp"
+#include "acoustok/vocoder_data.hpp"
+#include "acoustok/vocoder_metrics.hpp"
+#include "acoustok/vocoder_train.hpp"
+#include "commands.hpp"
+#if ACOUSTOK_HAVE_FEATURE_EXTRACTOR
+#include "acoustok/features.hpp"
+#include "acoustok/tensor_file.hpp"
+#endif
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace acoustok::tools {
+namespace {
+
+struct TestArgs {
+  std::string checkpoint, units_dir, audio_dir, out_dir;
+  int num_samples = 20;
+  std::string feature_model, kmeans;
+  int layer = 14;
+  std::string device = "auto";
+  int threads = 0;
+  bool quiet = false;
+};
+
+json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+// Re-encodes synthesised speech into units: features of the feature model,
+// nearest k-means centroid (squared Euclidean).
+class UnitReencoder {
+ public:
+#if ACOUSTOK_HAVE_FEATURE_EXTRACTOR
+  UnitReencoder(const TestArgs& a) {
+    FeatureOptions fo;
+    fo.layer = a.layer;
+    fo.device = a.device == "auto" ? "cpu" : a.device;
+    fo.threads = a.threads;
+    extractor_ = FeatureExtractor::load(a.feature_model, fo);
+    SafetensorsFile km(a.kmeans);
+    const TensorView& c = km.at("centroids");
+    if (c.shape.size() != 2 || c.shape[1] != extractor_->dim())
+      throw file_error(a.kmeans, "centroids must be [k, " + std::to_string(extractor_->dim()) + "]");
+    k_ = c.shape[0];
+    centroids_ = to_float32(c);
+  }
+  int64_t k() const { return k_; }
+  std::vector<int32_t> encode(const std::vector<float>& audio) {
+    const Features f = extractor_->extract(audio.data(), audio.size());
+    std::vector<int32_t> units(static_cast<size_t>(f.frames));
+    for (int64_t t = 0; t < f.frames; ++t) {
+      const float* row = f.data.data() + t * f.dim;
+      double best = std::numeric_limits<double>::infinity();
+      for (int64_t c = 0; c < k_; ++c) {
+        const float* cen = centroids_.data() + c * f.dim;
+        double d = 0;
+        for (int64_t i = 0; i < f.dim; ++i) d += (row[i] - cen[i]) * static_cast<double>(row[i] - cen[i]);
+        if (d < best) { best = d; units[static_cast<size_t>(t)] = static_cast<int32_t>(c); }
+      }
+    }
+    return units;
+  }
+ private:
+  std::unique_ptr<FeatureExtractor> extractor_;
+  int64_t k_ = 0;
+  std::vector<float> centroids_;
+#else
+  explicit UnitReencoder(const TestArgs&) {
+    throw Error("vocoder test: --feature-model/--kmeans: unit agreement needs the wav2vec2 feature extractor, "
+                "which this build of acoustok does not have yet");
+  }
+  int64_t k() const { return 0; }
+  std::vector<int32_t> encode(const std::vector<float>&) { return {}; }
+#endif
+};
+
+void run_test(const TestArgs& a) {
+  if (a.num_samples < 1) throw Error("vocoder test: --num-samples must be at least 1");
+  const bool reencode = !a.feature_model.empty() || !a.kmeans.empty();
+  if (reencode && (a.feature_model.empty() || a.kmeans.empty()))
+    throw Error("vocoder test: unit agreement needs both --feature-model and --kmeans");
+  auto vocoder = Vocoder::load(a.checkpoint, a.device, a.threads);
+  const UnitCorpus corpus = read_unit_corpus(a.units_dir);
+  if (corpus.k != vocoder->num_units())
+    throw file_error(a.checkpoint, "vocoder was trained for k=" + std::to_string(vocoder->num_units()) + " units but " +
+                                       corpus.path + " has k=" + std::to_string(corpus.k));
+  std::unique_ptr<UnitReencoder> reencoder;
+  if (reencode) {
+    reencoder = std::make_unique<UnitReencoder>(a);
+    if (reencoder->k() != corpus.k)
+      throw file_error(a.kmeans, "has k=" + std::to_string(reencoder->k()) + ", the corpus k=" + std::to_string(corpus.k));
+  }
+  std::error_code ec;
+  fs::create_directories(a.out_dir, ec);
+  if (ec) throw file_error(a.out_dir, "cannot create output folder: " + ec.message());
+
+  // Evenly spread over the corpus, the same every run.
+  const size_t total = corpus.segments.size();
+  const size_t n = std::min<size_t>(static_cast<size_t>(a.num_samples), total);
+  json samples = json::array();
+  const char* keys[] = {"snr_db", "mcd_db", "length_ratio", "f0_rmse_hz", "voicing_error", "unit_agreement"};
+  std::map<std::string, std::pair<double, int>> sums;
+  Progress progress("vocoder test", static_cast<int64_t>(n), !a.quiet);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t id = static_cast<size_t>((static_cast<double>(i) + 0.5) * static_cast<double>(total) / static_cast<double>(n));
+    const UnitSegment& seg = corpus.segments[id];
+    const std::vector<float> orig = read_audio_16k_mono((fs::path(a.audio_dir) / seg.file).string());
+    const std::vector<float> synth = vocoder->synthesize(seg.units.data(), seg.units.size());
+    char name[32];
+    std::snprintf(name, sizeof name, "%04zu", i);
+    write_wav_pcm16((fs::path(a.out_dir) / (std::string("orig_") + name + ".wav")).string(), orig.data(), orig.size());
+    write_wav_pcm16((fs::path(a.out_dir) / (std::string("synth_") + name + ".wav")).string(), synth.data(), synth.size());
+    // Metrics on what the WAV files hold (16-bit), so they can be recomputed from them.
+    const std::vector<float> synth16 = read_audio_16k_mono((fs::path(a.out_dir) / (std::string("synth_") + name + ".wav")).string());
+    const PitchErrors pe = pitch_errors(yin_pitch(orig.data(), orig.size()), yin_pitch(synth16.data(), synth16.size()));
+    json rec = {{"name", name},
+                {"segment", seg.file},
+                {"units", seg.units.size()},
+                {"snr_db", number_or_null(snr_db(orig.data(), orig.size(), synth16.data(), synth16.size()))},
+                {"mcd_db", number_or_null(mcd_db(orig.data(), orig.size(), synth16.data(), synth16.size()))},
+                {"length_ratio", number_or_null(length_ratio(synth16.size(), orig.size()))},
+                {"f0_rmse_hz", number_or_null(pe.f0_rmse_hz)},
+                {"voicing_error", number_or_null(pe.voicing_error)}};
+    if (reencoder) rec["unit_agreement"] = number_or_null(unit_agreement(seg.units, reencoder->encode(synth16)));
+    for (const char* k : keys) {
+      if (rec.contains(k) && rec[k].is_number()) {
+        sums[k].first += rec[k].get<double>();
+        sums[k].second += 1;
+      }
+    }
+    samples.push_back(rec);
+    progress.add(1);
+  }
+  progress.finish();
+  json mean = json::object();
+  for (const char* k : keys)
+    if (sums.count(k)) mean[k] = sums[k].first / sums[k].second;
+    else if (std::string(k) != "unit_agreement" || reencoder) mean[k] = nullptr;
+  const json report = {{"checkpoint", a.checkpoint}, {"samples", samples}, {"mean", mean}};
+  write_text_file((fs::path(a.out_dir) / "metrics.json").string(), report.dump(1) + "\n");
+
+  // Summary table.
+  auto cell = [](const json& v, const char* fmt) {
+    char buf[32];
+    if (v.is_number()) std::snprintf(buf, sizeof buf, fmt, v.get<double>());
+    else std::snprintf(buf, sizeof buf, "%s", "-");
+    return std::string(buf);
+  };
+  std::printf("%-6s %9s %9s %9s %11s %9s%s\n", "sample", "SNR dB", "MCD dB", "length", "F0 RMSE Hz", "V/UV err",
+              reencoder ? "  unit agr" : "");
+  auto row = [&](const std::string& label, const json& r) {
+    std::printf("%-6s %9s %9s %9s %11s %9s", label.c_str(), cell(r["snr_db"], "%.2f").c_str(), cell(r["mcd_db"], "%.2f").c_str(),
+                cell(r["length_ratio"], "%.4f").c_str(), cell(r["f0_rmse_hz"], "%.1f").c_str(),
+                cell(r["voicing_error"], "%.3f").c_str());
+    if (reencoder) std::printf(" %9s", cell(r.value("unit_agreement", json(nullptr)), "%.3f").c_str());
+    std::printf("\n");
+  };
+  for (const auto& r : samples) row(r["name"].get<std::string>(), r);
+  row("mean", mean);
+}
+
+}  // namespace
+
+void add_vocoder_command(CLI::App& app) {
+  CLI::App* voc = app.add_subcommand("vocoder", "Phase 3: train the unit HiFi-GAN vocoder and measure its quality");
+  voc->require_subcommand(1);
+
+  auto t = std::make_shared<VocoderTrainOptions>();
+  CLI::App* train = voc->add_subcommand("train", "Train (or resume) the unit vocoder on segments and their units");
+  train->add_option("--units", t->units_dir, "Folder with corpus_timestamped.json (acoustok units)")->required();
+  train->add_option("--audio", t->audio_dir, "Folder of the segment WAVs the corpus names (acoustok segment)")->required();
+  train->add_option("-o,--output", t->out_dir, "Output folder; rerunning resumes from its vocoder_latest.pt")->required();
+  train->add_option("--epochs", t->epochs, "Last epoch to train (raise it to continue a finished run)")->capture_default_str();
+  train->add_option("--batch-size", t->batch_size, "1 s windows per step (lower it when out of memory)")->capture_default_str();
+  train->add_option("--lr", t->lr, "Adam learning rate (decays x0.999 per epoch)")->capture_default_str();
+  train->add_option("--samples-per-epoch", t->samples_per_epoch, "Random 1 s windows drawn per epoch")->capture_default_str();
+  train->add_option("--patience", t->patience, "Stop after this many epochs without held-out improvement")->capture_default_str();
+  train->add_option("--min-delta", t->min_delta, "Smallest held-out mel loss improvement that counts (L1 x 45 scale)")->capture_default_str();
+  train->add_option("--save-every", t->save_every, "Write vocoder_epoch_XXXX.pt and sample_epoch_XXXX.wav every N epochs (0: never)")->capture_default_str();
+  train->add_option("--device", t->device, "auto (CUDA when available), cpu or cuda[:N]")->capture_default_str();
+  train->add_option("--config", t->config, "Model size: tiny, small, v1 or a JSON file ({\"base\": \"v1\", ...})")->capture_default_str();
+  train->add_option("--threads", t->threads, "CPU threads (0: all cores)")->capture_default_str();
+  train->add_option("--seed", t->seed, "Seed of the initial weights and the window draws")->capture_default_str();
+  train->add_flag("-q,--quiet", t->quiet, "No progress on stderr");
+  train->callback([t]() { train_vocoder(*t); });
+
+  auto a = std::make_shared<TestArgs>();
+  CLI::App* test = voc->add_subcommand("test", "Resynthesise segments from their units and measure SNR, MCD, F0 and length");
+  test->add_option("--checkpoint", a->checkpoint, "Vocoder checkpoint (vocoder_final.pt)")->required();
+  test->add_option("--units", a->units_dir, "Folder with corpus_timestamped.json")->required();
+  test->add_option("--audio", a->audio_dir, "Folder of the segment WAVs")->required();
+  test->add_option("-o,--output", a->out_dir, "Output folder: orig_XXXX.wav, synth_XXXX.wav, metrics.json")->required();
+  test->add_option("--num-samples", a->num_samples, "Segments to test, spread evenly over the corpus")->capture_default_str();
+  test->add_option("--feature-model", a->feature_model, "Feature model folder: also report unit agreement after re-encoding");
+  test->add_option("--layer", a->layer, "Transformer layer of the feature model")->capture_default_str();
+  test->add_option("--kmeans", a->kmeans, "k-means file (safetensors with centroids [k, dim]) for re-encoding");
+  test->add_option("--device", a->device, "auto, cpu or cuda[:N]")->capture_default_str();
+  test->add_option("--threads", a->threads, "CPU threads (0: all cores)")->capture_default_str();
+  test->add_flag("-q,--quiet", a->quiet, "No progress on stderr");
+  test->callback([a]() { run_test(*a); });
+}
+
+}  // namespace acoustok::tools

@@ -1,0 +1,574 @@
+#include "acoustok/units_pipeline.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "acoustok/error.hpp"
+#include "acoustok/fs_util.hpp"
+#include "acoustok/progress.hpp"
+#include "acoustok/tensor_file.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+namespace acoustok {
+namespace {
+
+constexpr int kFrameRate = 50;
+
+// One processed segment: its rows in the caches, or why it was skipped.
+struct SegmentRecord {
+  std::string file;
+  int64_t row = 0, frames = 0;
+  std::string error;
+};
+
+// Everything a rerun needs; written whole and atomically.
+struct Checkpoint {
+  std::string phase = "features";  // features -> kmeans -> units -> done (shard runs: features -> shard-done)
+  json options;
+  int64_t dim = 0;
+  int64_t feature_rows = 0;
+  std::vector<SegmentRecord> segments;
+  bool have_kmeans = false;
+  KMeansState km;
+  int64_t units_done = 0;  // records whose units are in the units cache
+  double inertia = 0;
+};
+
+json state_json(const KMeansState& s) {
+  return {{"k", s.k}, {"dim", s.dim}, {"centroids", s.centroids}, {"counts", s.counts}, {"steps", s.steps},
+          {"since_reassign", s.since_reassign}, {"have_ewa", s.have_ewa}, {"ewa_inertia", s.ewa_inertia},
+          {"ewa_min", s.ewa_min}, {"no_improvement", s.no_improvement}, {"converged", s.converged}};
+}
+
+KMeansState state_from_json(const json& j) {
+  KMeansState s;
+  s.k = j.at("k");
+  s.dim = j.at("dim");
+  s.centroids = j.at("centroids").get<std::vector<float>>();
+  s.counts = j.at("counts").get<std::vector<double>>();
+  s.steps = j.at("steps");
+  s.since_reassign = j.at("since_reassign");
+  s.have_ewa = j.at("have_ewa");
+  s.ewa_inertia = j.at("ewa_inertia");
+  s.ewa_min = j.at("ewa_min");
+  s.no_improvement = j.at("no_improvement");
+  s.converged = j.at("converged");
+  return s;
+}
+
+json checkpoint_json(const Checkpoint& c) {
+  json segs = json::array();
+  for (const auto& r : c.segments) {
+    json s = {{"file", r.file}, {"row", r.row}, {"frames", r.frames}};
+    if (!r.error.empty()) s["error"] = r.error;
+    segs.push_back(std::move(s));
+  }
+  json j = {{"version", 1}, {"phase", c.phase}, {"options", c.options}, {"dim", c.dim},
+            {"feature_rows", c.feature_rows}, {"segments", segs}, {"units_done", c.units_done},
+            {"inertia", c.inertia}};
+  if (c.have_kmeans) j["kmeans"] = state_json(c.km);
+  return j;
+}
+
+Checkpoint checkpoint_from_json(const json& j) {
+  Checkpoint c;
+  c.phase = j.at("phase");
+  c.options = j.at("options");
+  c.dim = j.at("dim");
+  c.feature_rows = j.at("feature_rows");
+  for (const auto& s : j.at("segments")) {
+    c.segments.push_back({s.at("file"), s.at("row"), s.at("frames"), s.value("error", "")});
+  }
+  c.units_done = j.at("units_done");
+  c.inertia = j.at("inertia");
+  if (j.contains("kmeans")) {
+    c.have_kmeans = true;
+    c.km = state_from_json(j.at("kmeans"));
+  }
+  return c;
+}
+
+// What must match for a rerun to continue a checkpoint (not the thread
+// count: results do not depend on it).
+json options_json(const UnitsJobOptions& o) {
+  const KMeansOptions& k = o.kmeans;
+  return {{"segments_dir", fs::absolute(o.segments_dir).lexically_normal().string()},
+          {"feature_model", o.feature_model}, {"layer", o.layer}, {"k", k.k}, {"batch_size", k.batch_size},
+          {"max_iter", k.max_iter}, {"max_no_improvement", k.max_no_improvement}, {"n_init", k.n_init},
+          {"init_size", k.init_size}, {"reassignment_ratio", k.reassignment_ratio}, {"seed", k.seed},
+          {"shard", std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count)}};
+}
+
+bool ends_with_wav(const std::string& name) {
+  if (name.size() < 4) return false;
+  std::string ext = name.substr(name.size() - 4);
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  return ext == ".wav";
+}
+
+// Segment files of SEGMENTS_DIR, sorted by name (byte order).
+std::vector<std::string> list_segments(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw file_error(dir, "not a folder");
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (e.is_regular_file() && ends_with_wav(name) && name.find(".tmp-") == std::string::npos) names.push_back(name);
+  }
+  if (ec) throw file_error(dir, "cannot list: " + ec.message());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+struct SourceInfo {
+  json source = nullptr;
+  double start = 0;
+};
+
+// file -> (source recording, start) from segments.jsonl of `acoustok segment`.
+std::map<std::string, SourceInfo> read_segment_index(const std::string& dir) {
+  std::map<std::string, SourceInfo> out;
+  const std::string path = (fs::path(dir) / "segments.jsonl").string();
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return out;
+  std::istringstream in(read_text_file(path));
+  int line_no = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      const json j = json::parse(line);
+      out[j.at("file").get<std::string>()] = {j.at("source"), j.at("start").get<double>()};
+    } catch (const std::exception& e) {
+      throw file_error(path, "line " + std::to_string(line_no) + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+// float16 bit pattern -> float, by table (the cache is read a lot).
+const std::vector<float>& half_table() {
+  static const std::vector<float> table = [] {
+    std::vector<float> t(65536);
+    for (uint32_t h = 0; h < 65536; ++h) t[h] = half_to_float(static_cast<uint16_t>(h));
+    return t;
+  }();
+  return table;
+}
+
+// An append-only cache file whose committed length is in the checkpoint.
+class AppendFile {
+ public:
+  AppendFile(std::string path, int64_t committed_bytes) : path_(std::move(path)) {
+    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT, 0644);
+    if (fd_ < 0) throw file_error(path_, std::string("cannot open: ") + std::strerror(errno));
+    // Whatever a killed run wrote after its last checkpoint goes.
+    if (::ftruncate(fd_, committed_bytes) != 0 || ::lseek(fd_, committed_bytes, SEEK_SET) < 0)
+      throw file_error(path_, std::string("cannot truncate: ") + std::strerror(errno));
+  }
+  ~AppendFile() { ::close(fd_); }
+  void append(const void* data, size_t bytes) {
+    const char* p = static_cast<const char*>(data);
+    while (bytes > 0) {
+      const ssize_t n = ::write(fd_, p, bytes);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw file_error(path_, std::string("write failed: ") + std::strerror(errno));
+      p += n;
+      bytes -= static_cast<size_t>(n);
+    }
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Read-only map of a cache file.
+class MappedFile {
+ public:
+  MappedFile(const std::string& path, size_t bytes, bool random_access = false) : size_(bytes) {
+    if (bytes == 0) return;
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || static_cast<size_t>(st.st_size) < bytes) {
+      ::close(fd);
+      throw file_error(path, "cache is shorter than the checkpoint says; delete the output folder's checkpoint.json to start over");
+    }
+    map_ = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
+    ::close(fd);
+    if (map_ == MAP_FAILED) {
+      map_ = nullptr;
+      throw file_error(path, std::string("cannot map: ") + std::strerror(errno));
+    }
+    // Mini-batches read scattered rows: read-ahead would only waste I/O.
+    if (random_access) ::madvise(map_, bytes, MADV_RANDOM);
+  }
+  ~MappedFile() {
+    if (map_) ::munmap(map_, size_);
+  }
+  const uint16_t* halfs() const { return static_cast<const uint16_t*>(map_); }
+
+ private:
+  void* map_ = nullptr;
+  size_t size_ = 0;
+};
+
+double round_time(double t) { return std::round(t * 1e6) / 1e6; }
+
+class UnitsJob {
+ public:
+  UnitsJob(const UnitsJobOptions& o, const SegmentFeatureFn& fn) : o_(o), fn_(fn) {
+    o_.kmeans.validate();
+    if (o_.shard_count < 1 || o_.shard_index < 0 || o_.shard_index >= o_.shard_count)
+      throw Error("--shard must be I/N with 0 <= I < N");
+    out_ = fs::path(o_.out_dir);
+    // Shards run side by side: each keeps its own cache and checkpoint,
+    // which the final unsharded run takes the features from.
+    if (o_.shard_count > 1)
+      out_ /= fs::path("shards") / (std::to_string(o_.shard_index) + "-of-" + std::to_string(o_.shard_count));
+    cache_ = out_ / "cache";
+    last_checkpoint_ = std::chrono::steady_clock::now();
+  }
+
+  UnitsJobResult run() {
+    std::vector<std::string> names = list_segments(o_.segments_dir);
+    if (o_.shard_count > 1) {
+      std::vector<std::string> mine;
+      for (size_t i = 0; i < names.size(); ++i)
+        if (static_cast<int>(i % static_cast<size_t>(o_.shard_count)) == o_.shard_index) mine.push_back(names[i]);
+      names.swap(mine);
+    }
+    if (names.empty()) throw file_error(o_.segments_dir, "no .wav segments to process");
+    index_ = read_segment_index(o_.segments_dir);
+
+    std::error_code ec;
+    fs::create_directories(cache_, ec);
+    if (ec) throw file_error(cache_.string(), "cannot create: " + ec.message());
+    load_checkpoint();
+
+    if (ck_.phase == "features") features_phase(names);
+    if (o_.shard_count > 1) return summary(false);
+    if (ck_.phase == "kmeans") kmeans_phase();
+    if (ck_.phase == "units") units_phase();
+    if (resumed_done_ && !o_.quiet) std::fprintf(stderr, "units: %s is already complete\n", o_.out_dir.c_str());
+    return summary(true);
+  }
+
+ private:
+  UnitsJobResult summary(bool complete) const {
+    UnitsJobResult r;
+    r.complete = complete;
+    for (const auto& s : ck_.segments) {
+      if (s.error.empty()) ++r.segments; else ++r.skipped;
+      r.frames += s.frames;
+    }
+    r.inertia = ck_.inertia;
+    return r;
+  }
+
+  std::string checkpoint_path() const { return (out_ / "checkpoint.json").string(); }
+
+  void load_checkpoint() {
+    ck_.options = options_json(o_);
+    std::error_code ec;
+    if (!fs::exists(checkpoint_path(), ec)) return;
+    Checkpoint old;
+    try {
+      old = checkpoint_from_json(json::parse(read_text_file(checkpoint_path())));
+    } catch (const std::exception& e) {
+      throw file_error(checkpoint_path(), std::string("unreadable checkpoint (") + e.what() +
+                                              "); delete it to start over");
+    }
+    if (old.options != ck_.options) {
+      throw file_error(checkpoint_path(), "made by a run with other options (" + old.options.dump() +
+                                              "); use another output folder or delete it to start over");
+    }
+    ck_ = std::move(old);
+    resumed_done_ = ck_.phase == "done";
+    if (!o_.quiet && !resumed_done_) {
+      std::fprintf(stderr, "units: resuming from %s (phase %s, %zu segments cached)\n", checkpoint_path().c_str(),
+                   ck_.phase.c_str(), ck_.segments.size());
+    }
+  }
+
+  // Caches are flushed (write(2) hands them to the kernel: a killed process
+  // loses nothing written), then the checkpoint replaces the old one.
+  void save_checkpoint() {
+    write_text_file(checkpoint_path(), checkpoint_json(ck_).dump());
+    std::string names;
+    for (const auto& s : ck_.segments)
+      if (s.error.empty()) names += s.file + "\n";
+    write_text_file((out_ / "processed_files.txt").string(), names);
+    last_checkpoint_ = std::chrono::steady_clock::now();
+  }
+
+  void maybe_checkpoint() {
+    const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_checkpoint_).count();
+    if (since >= o_.checkpoint_every) save_checkpoint();
+  }
+
+  // Features that --shard runs have cached: file -> (shard cache, row, frames).
+  struct ShardRows {
+    std::shared_ptr<MappedFile> map;
+    int64_t row, frames, dim;
+  };
+  std::map<std::string, ShardRows> shard_features() const {
+    std::map<std::string, ShardRows> out;
+    std::error_code ec;
+    const fs::path shards = out_ / "shards";
+    if (o_.shard_count > 1 || !fs::is_directory(shards, ec)) return out;
+    for (const auto& e : fs::directory_iterator(shards, ec)) {
+      const std::string ck_path = (e.path() / "checkpoint.json").string();
+      if (!fs::exists(ck_path, ec)) continue;
+      Checkpoint c;
+      try {
+        c = checkpoint_from_json(json::parse(read_text_file(ck_path)));
+      } catch (const std::exception&) {
+        continue;
+      }
+      json mine = ck_.options, theirs = c.options;
+      mine.erase("shard");
+      theirs.erase("shard");
+      if (mine != theirs || c.dim == 0) continue;  // another job's shard
+      auto map = std::make_shared<MappedFile>((e.path() / "cache" / "features.f16").string(),
+                                              static_cast<size_t>(c.feature_rows * c.dim * 2));
+      for (const auto& r : c.segments)
+        if (r.error.empty()) out[r.file] = {map, r.row, r.frames, c.dim};
+    }
+    return out;
+  }
+
+  void features_phase(const std::vector<std::string>& names) {
+    const auto from_shards = shard_features();
+    if (!from_shards.empty() && !o_.quiet)
+      std::fprintf(stderr, "units: %zu segments' features come from --shard runs\n", from_shards.size());
+    std::set<std::string> done;
+    for (const auto& s : ck_.segments) done.insert(s.file);
+    AppendFile cache((cache_ / "features.f16").string(), ck_.feature_rows * ck_.dim * 2);
+    Progress progress("features", static_cast<int64_t>(names.size()), !o_.quiet);
+    progress.add(static_cast<int64_t>(done.size()));
+    std::vector<uint16_t> halfs;
+    for (const auto& name : names) {
+      if (done.count(name)) continue;
+      const std::string path = (fs::path(o_.segments_dir) / name).string();
+      SegmentRecord rec{name, ck_.feature_rows, 0, ""};
+      try {
+        Features f;
+        const auto shard = from_shards.find(name);
+        if (shard != from_shards.end()) {
+          const ShardRows& r = shard->second;
+          f.frames = r.frames;
+          f.dim = r.dim;
+          f.data.resize(static_cast<size_t>(r.frames * r.dim));
+          const uint16_t* src = r.map->halfs() + r.row * r.dim;
+          for (size_t j = 0; j < f.data.size(); ++j) f.data[j] = half_table()[src[j]];
+        } else {
+          f = fn_(path);
+        }
+        if (f.frames < 0 || f.data.size() != static_cast<size_t>(f.frames * f.dim))
+          throw file_error(path, "feature extractor returned a malformed matrix");
+        if (f.frames > 0) {
+          if (ck_.dim == 0) ck_.dim = f.dim;
+          if (f.dim != ck_.dim)
+            throw file_error(path, "feature dimension " + std::to_string(f.dim) + " differs from " +
+                                       std::to_string(ck_.dim) + " of the earlier segments");
+          check_finite(f.data.data(), f.frames, f.dim, path + ": features");
+          halfs.resize(f.data.size());
+          for (size_t i = 0; i < f.data.size(); ++i) {
+            halfs[i] = float_to_half(f.data[i]);
+            if ((halfs[i] & 0x7c00u) == 0x7c00u)
+              throw file_error(path, "feature value " + std::to_string(f.data[i]) + " is outside the float16 range of the cache");
+          }
+          cache.append(halfs.data(), halfs.size() * 2);
+        }
+        rec.frames = f.frames;
+        ck_.feature_rows += f.frames;
+      } catch (const std::exception& e) {
+        rec.error = e.what();
+        std::fprintf(stderr, "acoustok: %s (skipped)\n", e.what());
+      }
+      ck_.segments.push_back(std::move(rec));
+      progress.add(1);
+      maybe_checkpoint();
+    }
+    progress.finish();
+    ck_.phase = o_.shard_count > 1 ? "shard-done" : "kmeans";
+    save_checkpoint();
+  }
+
+  void kmeans_phase() {
+    const int64_t n = ck_.feature_rows, dim = ck_.dim;
+    if (n < o_.kmeans.k) {
+      throw file_error(o_.segments_dir, "k=" + std::to_string(o_.kmeans.k) +
+                                            " is larger than the number of feature frames (" + std::to_string(n) + ")");
+    }
+    MappedFile map((cache_ / "features.f16").string(), static_cast<size_t>(n * dim * 2), true);
+    const uint16_t* halfs = map.halfs();
+    const std::vector<float>& table = half_table();
+    const RowReader read = [&](const int64_t* rows, int64_t count, float* out) {
+      for (int64_t i = 0; i < count; ++i) {
+        const uint16_t* src = halfs + rows[i] * dim;
+        for (int64_t d = 0; d < dim; ++d) out[i * dim + d] = table[src[d]];
+      }
+    };
+    MiniBatchKMeans km(dim, o_.kmeans);
+    if (ck_.have_kmeans) {
+      km.set_state(ck_.km);
+    } else {
+      km.init(n, read);
+      ck_.km = km.state();
+      ck_.have_kmeans = true;
+      save_checkpoint();
+    }
+    Progress progress("kmeans steps (at most)", km.total_steps(n), !o_.quiet);
+    progress.add(km.state().steps);
+    km.run_steps(n, read, [&]() {
+      progress.add(1);
+      const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_checkpoint_).count();
+      if (since >= o_.checkpoint_every) {
+        ck_.km = km.state();
+        save_checkpoint();
+      }
+      return true;
+    });
+    progress.finish();
+    ck_.km = km.state();
+    ck_.phase = "units";
+    ck_.units_done = 0;
+    ck_.inertia = 0;
+    save_checkpoint();
+  }
+
+  void units_phase() {
+    const int64_t dim = ck_.dim;
+    const KMeansModel model(ck_.km.centroids, o_.kmeans.k, dim);
+    MappedFile map((cache_ / "features.f16").string(), static_cast<size_t>(ck_.feature_rows * dim * 2));
+    int64_t unit_rows = 0;
+    for (int64_t i = 0; i < ck_.units_done; ++i) unit_rows += ck_.segments[static_cast<size_t>(i)].frames;
+    {
+      AppendFile units((cache_ / "units.u16").string(), unit_rows * 2);
+      const std::vector<float>& table = half_table();
+      Progress progress("units", static_cast<int64_t>(ck_.segments.size()), !o_.quiet);
+      progress.add(ck_.units_done);
+      std::vector<float> x;
+      std::vector<int32_t> labels;
+      std::vector<uint16_t> u;
+      while (ck_.units_done < static_cast<int64_t>(ck_.segments.size())) {
+        const SegmentRecord& rec = ck_.segments[static_cast<size_t>(ck_.units_done)];
+        if (rec.error.empty() && rec.frames > 0) {
+          x.resize(static_cast<size_t>(rec.frames * dim));
+          const uint16_t* src = map.halfs() + rec.row * dim;
+          for (size_t j = 0; j < x.size(); ++j) x[j] = table[src[j]];
+          labels.resize(static_cast<size_t>(rec.frames));
+          ck_.inertia += model.predict(x.data(), rec.frames, labels.data(), o_.kmeans.threads);
+          u.assign(labels.begin(), labels.end());
+          units.append(u.data(), u.size() * 2);
+        }
+        ++ck_.units_done;
+        progress.add(1);
+        maybe_checkpoint();
+      }
+      progress.finish();
+    }
+    write_outputs(model);
+    ck_.phase = "done";
+    save_checkpoint();
+  }
+
+  void write_outputs(KMeansModel model) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.17g", ck_.inertia);
+    model.metadata() = {{"feature_model", o_.feature_model}, {"layer", std::to_string(o_.layer)},
+                        {"inertia", buf}, {"frames", std::to_string(ck_.feature_rows)},
+                        {"steps", std::to_string(ck_.km.steps)}, {"seed", std::to_string(o_.kmeans.seed)}};
+    model.save((out_ / "kmeans.safetensors").string());
+
+    int64_t total_units = 0;
+    for (const auto& s : ck_.segments) total_units += s.error.empty() ? s.frames : 0;
+    MappedFile units((cache_ / "units.u16").string(), static_cast<size_t>(total_units * 2));
+    // Records hold feature rows; units were appended in the same order with
+    // the same counts, so a record's first unit is at its feature row.
+    std::vector<size_t> order;
+    for (size_t i = 0; i < ck_.segments.size(); ++i)
+      if (ck_.segments[i].error.empty()) order.push_back(i);
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ck_.segments[a].file < ck_.segments[b].file; });
+
+    AtomicFile json_out((out_ / "corpus_timestamped.json").string());
+    AtomicFile text_out((out_ / "all_units_for_bpe.txt").string());
+    {
+      std::ofstream js(json_out.temp_path(), std::ios::binary), tx(text_out.temp_path(), std::ios::binary);
+      if (!js || !tx) throw file_error(o_.out_dir, std::string("cannot write outputs: ") + std::strerror(errno));
+      js << "{\"feature_model\": " << json(o_.feature_model).dump() << ", \"layer\": " << o_.layer
+         << ", \"k\": " << o_.kmeans.k << ", \"frame_rate\": " << kFrameRate << ", \"segments\": [";
+      bool first = true;
+      for (size_t i : order) {
+        const SegmentRecord& rec = ck_.segments[i];
+        const auto info = index_.find(rec.file);
+        const json source = info != index_.end() ? info->second.source : json(nullptr);
+        const double offset = info != index_.end() ? info->second.start : 0.0;
+        std::vector<int> ids(static_cast<size_t>(rec.frames));
+        std::vector<double> unit_times(ids.size()), source_times(ids.size());
+        std::string line;
+        for (int64_t f = 0; f < rec.frames; ++f) {
+          ids[static_cast<size_t>(f)] = units.halfs()[rec.row + f];
+          unit_times[static_cast<size_t>(f)] = round_time(0.02 * static_cast<double>(f));
+          source_times[static_cast<size_t>(f)] = round_time(offset + 0.02 * static_cast<double>(f));
+          if (f) line += ' ';
+          line += std::to_string(ids[static_cast<size_t>(f)]);
+        }
+        ordered_json seg;
+        seg["file"] = rec.file;
+        seg["source"] = source;
+        seg["offset"] = offset;
+        seg["units"] = ids;
+        seg["unit_times"] = unit_times;
+        seg["source_times"] = source_times;
+        js << (first ? "\n" : ",\n") << seg.dump();
+        tx << line << '\n';
+        first = false;
+      }
+      js << "\n]}\n";
+      js.flush();
+      tx.flush();
+      if (!js || !tx) throw file_error(o_.out_dir, "writing outputs failed (disk full?)");
+    }
+    json_out.commit();
+    text_out.commit();
+  }
+
+  UnitsJobOptions o_;
+  const SegmentFeatureFn& fn_;
+  fs::path out_, cache_;
+  Checkpoint ck_;
+  bool resumed_done_ = false;
+  std::map<std::string, SourceInfo> index_;
+  std::chrono::steady_clock::time_point last_checkpoint_;
+};
+
+}  // namespace
+
+UnitsJobResult run_units_job(const UnitsJobOptions& options, const SegmentFeatureFn& features) {
+  UnitsJob job(options, features);
+  return job.run();
+}
+
+}  // namespace acoustok

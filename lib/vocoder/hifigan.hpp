@@ -1,0 +1,136 @@
+// The unit HiFi-GAN in LibTorch: generator (unit embedding -> 320x
+// upsampling) and the multi-period + multi-scale discriminators. Registered
+// names follow speech-resynthesis/HiFi-GAN ("dict.weight",
+// "ups.0.weight_g", "resblocks.3.convs1.2.weight_v", ...): they are the
+// checkpoint contract (tests/torch/test_vocoder_model.cpp checks them).
+// Torch-only header: include it only from lib/vocoder/*.cpp and torch tests.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <utility>
+#include <vector>
+
+#include "acoustok/vocoder_config.hpp"
+
+namespace acoustok::vocoder {
+
+constexpr double kLeakySlope = 0.1;
+
+// Convolutions with PyTorch's weight normalisation (dim 0): weight =
+// g * v / ||v||, parameters weight_g, weight_v and bias.
+struct WNConv1dOptions {
+  WNConv1dOptions(int64_t in, int64_t out, int64_t kernel) : in_(in), out_(out), kernel_(kernel) {}
+  TORCH_ARG(int64_t, in);
+  TORCH_ARG(int64_t, out);
+  TORCH_ARG(int64_t, kernel);
+  TORCH_ARG(int64_t, stride) = 1;
+  TORCH_ARG(int64_t, dilation) = 1;
+  TORCH_ARG(int64_t, padding) = 0;
+  TORCH_ARG(int64_t, groups) = 1;
+  TORCH_ARG(bool, transposed) = false;  // ConvTranspose1d (weight [in, out, k])
+  TORCH_ARG(double, init_std) = 0.0;    // > 0: normal(0, std) as HiFi-GAN's generator; else PyTorch's default
+};
+
+class WNConv1dImpl : public torch::nn::Module {
+ public:
+  explicit WNConv1dImpl(const WNConv1dOptions& options);
+  // [batch, in, time] -> [batch, out, time']
+  torch::Tensor forward(const torch::Tensor& x);
+  // g * v / ||v||, recomputed per call (caching it made CPU inference slower).
+  torch::Tensor weight() const;
+  WNConv1dOptions options;
+  torch::Tensor weight_g, weight_v, bias;
+};
+TORCH_MODULE(WNConv1d);
+
+// Conv2d with kernel (k, 1) over [batch, ch, time/period, period] (the
+// multi-period discriminator's layout).
+struct WNConv2dOptions {
+  WNConv2dOptions(int64_t in, int64_t out, int64_t kernel) : in_(in), out_(out), kernel_(kernel) {}
+  TORCH_ARG(int64_t, in);
+  TORCH_ARG(int64_t, out);
+  TORCH_ARG(int64_t, kernel);
+  TORCH_ARG(int64_t, stride) = 1;
+  TORCH_ARG(int64_t, padding) = 0;
+};
+
+class WNConv2dImpl : public torch::nn::Module {
+ public:
+  explicit WNConv2dImpl(const WNConv2dOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+  WNConv2dOptions options;
+  torch::Tensor weight_g, weight_v, bias;
+};
+TORCH_MODULE(WNConv2d);
+
+// HiFi-GAN residual block type 1: per dilation d, x += conv(lrelu(conv_d(lrelu(x)))).
+class ResBlock1Impl : public torch::nn::Module {
+ public:
+  ResBlock1Impl(int64_t channels, int64_t kernel, const std::vector<int>& dilations);
+  torch::Tensor forward(torch::Tensor x);  // [batch, ch, time] -> same
+  torch::nn::ModuleList convs1{nullptr}, convs2{nullptr};
+};
+TORCH_MODULE(ResBlock1);
+
+class GeneratorImpl : public torch::nn::Module {
+ public:
+  explicit GeneratorImpl(const VocoderConfig& config);
+  // units [batch, frames] int64 in [0, k] (k = padding) -> audio [batch, 1, frames * 320]
+  torch::Tensor forward(const torch::Tensor& units);
+  VocoderConfig config;
+  torch::nn::Embedding dict{nullptr};
+  WNConv1d conv_pre{nullptr}, conv_post{nullptr};
+  torch::nn::ModuleList ups{nullptr}, resblocks{nullptr};
+};
+TORCH_MODULE(Generator);
+
+// Score and feature maps of one sub-discriminator.
+struct DiscOutput {
+  torch::Tensor score;               // [batch, n]
+  std::vector<torch::Tensor> fmaps;  // every layer's activation
+};
+
+class PeriodDiscriminatorImpl : public torch::nn::Module {
+ public:
+  PeriodDiscriminatorImpl(int64_t period, const std::vector<int>& channels);
+  DiscOutput forward(torch::Tensor x);  // [batch, 1, time]
+  int64_t period;
+  torch::nn::ModuleList convs{nullptr};
+  WNConv2d conv_post{nullptr};
+};
+TORCH_MODULE(PeriodDiscriminator);
+
+class ScaleDiscriminatorImpl : public torch::nn::Module {
+ public:
+  ScaleDiscriminatorImpl(const std::vector<int>& channels, const std::vector<int>& groups);
+  DiscOutput forward(torch::Tensor x);  // [batch, 1, time]
+  torch::nn::ModuleList convs{nullptr};
+  WNConv1d conv_post{nullptr};
+};
+TORCH_MODULE(ScaleDiscriminator);
+
+// Multi-period ("mpd.discriminators.N") and multi-scale ("msd.discriminators.N")
+// discriminators together.
+class DiscriminatorImpl : public torch::nn::Module {
+ public:
+  explicit DiscriminatorImpl(const VocoderConfig& config);
+  // One output per sub-discriminator: the periods first, then the scales.
+  std::vector<DiscOutput> forward(const torch::Tensor& audio);  // [batch, 1, time]
+  std::vector<PeriodDiscriminator> periods;
+  std::vector<ScaleDiscriminator> scales;
+};
+TORCH_MODULE(Discriminator);
+
+// Log-mel spectrogram of the training loss: HiFi-GAN's recipe (reflect pad
+// (1024-256)/2, 1024-point periodic Hann, hop 256, magnitude, 80 HTK mel
+// bands 0-8000 Hz, ln with floor 1e-5), computed on `device`.
+class MelLoss {
+ public:
+  explicit MelLoss(torch::Device device);
+  torch::Tensor mel(const torch::Tensor& audio) const;  // [batch, 1, time] -> [batch, 80, frames]
+ private:
+  torch::Tensor window_, fbank_;
+};
+
+}  // namespace acoustok::vocoder

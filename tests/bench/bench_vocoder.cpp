@@ -1,0 +1,69 @@
+// Vocoder speed: synthesis real-time factor and training step time.
+// Usage: bench_vocoder [THREADS=2] [BATCH=4] [DEVICE=cpu] [CONFIGS=tiny,small,v1]
+// Prints one JSON object per measurement (tests/bench/bench_vocoder.py reads them).
+#include <chrono>
+#include <cstdio>
+#include <sstream>
+#include <string>
+
+#include "acoustok/vocoder_config.hpp"
+#include "checkpoint.hpp"
+#include "hifigan.hpp"
+#include "train_step.hpp"
+
+using namespace acoustok;
+using Clock = std::chrono::steady_clock;
+
+int main(int argc, char** argv) {
+  const int threads = argc > 1 ? std::stoi(argv[1]) : 2;
+  const int batch = argc > 2 ? std::stoi(argv[2]) : 4;
+  const torch::Device device = vocoder::resolve_device(argc > 3 ? argv[3] : "cpu");
+  std::string configs = argc > 4 ? argv[4] : "tiny,small,v1";
+  torch::set_num_threads(threads);
+  torch::manual_seed(0);
+  std::stringstream list(configs);
+  std::string name;
+  while (std::getline(list, name, ',')) {
+    VocoderConfig c = VocoderConfig::preset(name);
+    c.num_units = 100;
+    vocoder::Generator g(c);
+    g->to(device);
+    g->eval();
+    // Synthesis: 10 s of units, best of 3 after a warm-up.
+    const int64_t frames = 500;
+    auto units = torch::randint(0, 100, {1, frames}, torch::kInt64).to(device);
+    double best = 1e30;
+    {
+      c10::InferenceMode guard;
+      g->forward(units);
+      for (int r = 0; r < 3; ++r) {
+        const auto t0 = Clock::now();
+        auto y = g->forward(units).to(torch::kCPU);
+        best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+      }
+    }
+    std::printf("{\"what\": \"synthesis\", \"config\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"audio_s\": 10.0, "
+                "\"seconds\": %.4f, \"rtf\": %.4f}\n",
+                name.c_str(), device.str().c_str(), threads, best, best / 10.0);
+    std::fflush(stdout);
+    // Training: D + G step on 1 s windows (the config's window), mean of N steps after a warm-up.
+    g->train();
+    vocoder::Discriminator d(c);
+    d->to(device);
+    torch::optim::Adam og(g->parameters(), torch::optim::AdamOptions(2e-4).betas({0.8, 0.99}));
+    torch::optim::Adam od(d->parameters(), torch::optim::AdamOptions(2e-4).betas({0.8, 0.99}));
+    vocoder::MelLoss mel(device);
+    const int64_t window = 50;
+    auto x = torch::randint(0, 100, {batch, window}, torch::kInt64).to(device);
+    auto y = (torch::randn({batch, 1, window * 320}) * 0.1).to(device);
+    vocoder::train_step(g, d, og, od, mel, x, y);
+    const int steps = name == "v1" ? 2 : 5;
+    const auto t0 = Clock::now();
+    for (int s = 0; s < steps; ++s) vocoder::train_step(g, d, og, od, mel, x, y);
+    const double step = std::chrono::duration<double>(Clock::now() - t0).count() / steps;
+    std::printf("{\"what\": \"train_step\", \"config\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %d, "
+                "\"window_s\": 1.0, \"seconds_per_step\": %.4f, \"windows_per_s\": %.3f}\n",
+                name.c_str(), device.str().c_str(), threads, batch, step, batch / step);
+    std::fflush(stdout);
+  }
+}

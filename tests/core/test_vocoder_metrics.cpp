@@ -1,0 +1,259 @@
+// Vocoder metrics, config and unit parsing, and chunked synthesis logic:
+// known answers and the NumPy reference of fixtures/gen_vocoder_fixtures.py.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "acoustok/audio_io.hpp"
+#include "acoustok/error.hpp"
+#include "acoustok/fs_util.hpp"
+#include "acoustok/spectral.hpp"
+#include "acoustok/vocoder.hpp"
+#include "acoustok/vocoder_config.hpp"
+#include "acoustok/vocoder_data.hpp"
+#include "acoustok/vocoder_metrics.hpp"
+#include "test_util.hpp"
+
+using namespace acoustok;
+using nlohmann::json;
+
+namespace {
+
+std::vector<float> sine(double hz, double seconds, double amp = 0.5) {
+  std::vector<float> x(static_cast<size_t>(seconds * 16000));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(amp * std::sin(2 * M_PI * hz * i / 16000.0));
+  return x;
+}
+
+}  // namespace
+
+TEST(VocoderMetrics, SnrKnownAnswers) {
+  const auto x = sine(220, 1.0);
+  std::vector<float> y = x;
+  for (auto& v : y) v *= 1.1f;  // error = 0.1 x -> 20 dB
+  EXPECT_NEAR(snr_db(x.data(), x.size(), y.data(), y.size()), 20.0, 1e-4);
+  EXPECT_TRUE(std::isinf(snr_db(x.data(), x.size(), x.data(), x.size())));
+  // Only the first min(len) samples count.
+  EXPECT_NEAR(snr_db(x.data(), x.size(), y.data(), 8000), 20.0, 1e-4);
+  EXPECT_DOUBLE_EQ(length_ratio(15680, 16000), 0.98);
+}
+
+TEST(VocoderMetrics, MelFilterbankIsHtkPeakOne) {
+  const auto fb = htk_mel_filterbank(1024, 80, 16000, 0, 8000);
+  ASSERT_EQ(fb.size(), 80u * 513u);
+  for (int m = 0; m < 80; ++m) {
+    float peak = 0;
+    for (int k = 0; k < 513; ++k) peak = std::max(peak, fb[static_cast<size_t>(m) * 513 + static_cast<size_t>(k)]);
+    EXPECT_GT(peak, 0.3f) << m;  // narrow low bands miss their exact centre bin
+    EXPECT_LE(peak, 1.0f) << m;
+  }
+  const auto d = dct2_ortho_matrix(4, 4);  // orthonormal: D D^T = I
+  for (int a = 0; a < 4; ++a)
+    for (int b = 0; b < 4; ++b) {
+      double s = 0;
+      for (int n = 0; n < 4; ++n) s += d[static_cast<size_t>(a * 4 + n)] * d[static_cast<size_t>(b * 4 + n)];
+      EXPECT_NEAR(s, a == b ? 1.0 : 0.0, 1e-12);
+    }
+}
+
+TEST(VocoderMetrics, McdKnownAnswers) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> noise(0, 0.1f);
+  std::vector<float> x(16000);
+  for (auto& v : x) v = noise(rng);
+  EXPECT_NEAR(mcd_db(x.data(), x.size(), x.data(), x.size()), 0.0, 1e-9);
+  // A gain shifts every log-mel band by ln(g): only c0 moves, c1..c24 do not.
+  std::vector<float> y = x;
+  for (auto& v : y) v *= 0.5f;
+  EXPECT_NEAR(mcd_db(x.data(), x.size(), y.data(), y.size()), 0.0, 1e-6);
+  // Frame count: floor((n - 1024) / 256) + 1, nothing below one frame.
+  EXPECT_EQ(mel_cepstra(x.data(), 1024).size(), 1u);
+  EXPECT_EQ(mel_cepstra(x.data(), 16000).size(), 59u);
+  EXPECT_TRUE(std::isnan(mcd_db(x.data(), 1000, x.data(), x.size())));
+  // White noise against a sine is far away.
+  const auto s = sine(440, 1.0);
+  EXPECT_GT(mcd_db(x.data(), x.size(), s.data(), s.size()), 10.0);
+}
+
+TEST(VocoderMetrics, DtwFollowsRepeatsAtZeroCost) {
+  const std::vector<std::vector<double>> a{{0}, {1}, {2}}, b{{0}, {0}, {1}, {2}, {2}};
+  const auto p = dtw_path_costs(a, b);
+  ASSERT_EQ(p.size(), 5u);
+  for (double c : p) EXPECT_EQ(c, 0.0);
+  const std::vector<std::vector<double>> c{{3}, {4}};
+  const auto q = dtw_path_costs(a, c);  // (0,0) (1,0) (2,0)? no: diagonal first
+  ASSERT_EQ(q.size(), 3u);
+  EXPECT_DOUBLE_EQ(q.front(), 3.0);
+  EXPECT_DOUBLE_EQ(q.back(), 2.0);
+}
+
+TEST(VocoderMetrics, YinKnownPitches) {
+  // A harmonic tone at 150 Hz and a pure 230 Hz sine: f0 within 0.5 Hz, all voiced.
+  std::vector<float> h(16000);
+  for (size_t i = 0; i < h.size(); ++i)
+    for (int k = 1; k <= 5; ++k) h[i] += static_cast<float>(0.15 / k * std::sin(2 * M_PI * 150 * k * i / 16000.0));
+  for (const auto& [sig, f] : {std::make_pair(h, 150.0), std::make_pair(sine(230, 1.0), 230.0)}) {
+    const PitchTrack p = yin_pitch(sig.data(), sig.size());
+    ASSERT_EQ(p.f0.size(), (16000u - 666u) / 160u + 1u);
+    for (size_t t = 0; t < p.f0.size(); ++t) {
+      ASSERT_TRUE(p.voiced[t]) << t;
+      EXPECT_NEAR(p.f0[t], f, 0.5) << t;
+    }
+  }
+  // Silence and white noise are unvoiced.
+  std::vector<float> z(16000, 0.0f);
+  for (bool v : yin_pitch(z.data(), z.size()).voiced) EXPECT_FALSE(v);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> noise(0, 0.3f);
+  for (auto& v : z) v = noise(rng);
+  int voiced = 0;
+  for (bool v : yin_pitch(z.data(), z.size()).voiced) voiced += v;
+  EXPECT_LT(voiced, 5);
+  // Errors: same track -> 0; an octave up everywhere -> RMSE = f0.
+  const auto a = sine(200, 0.5), b = sine(400, 0.5);
+  const PitchErrors same = pitch_errors(yin_pitch(a.data(), a.size()), yin_pitch(a.data(), a.size()));
+  EXPECT_EQ(same.f0_rmse_hz, 0.0);
+  EXPECT_EQ(same.voicing_error, 0.0);
+  const PitchErrors oct = pitch_errors(yin_pitch(a.data(), a.size()), yin_pitch(b.data(), b.size()));
+  EXPECT_NEAR(oct.f0_rmse_hz, 200.0, 1.0);
+  const PitchErrors none = pitch_errors(yin_pitch(a.data(), a.size()), yin_pitch(z.data(), z.size()));
+  EXPECT_GT(none.voicing_error, 0.95);
+}
+
+TEST(VocoderMetrics, MatchNumpyReference) {
+  const json ref = json::parse(test::read_file(test::fixture("vocoder/metrics/metrics.json")));
+  const auto x = read_audio_16k_mono(test::fixture("vocoder/metrics/reference.wav"));
+  ASSERT_EQ(ref["pairs"].size(), 4u);
+  for (const auto& p : ref["pairs"]) {
+    const std::string name = p["name"];
+    const auto y = read_audio_16k_mono(test::fixture("vocoder/metrics/" + name + ".wav"));
+    EXPECT_NEAR(snr_db(x.data(), x.size(), y.data(), y.size()), p["snr_db"].get<double>(), 1e-6) << name;
+    EXPECT_NEAR(length_ratio(y.size(), x.size()), p["length_ratio"].get<double>(), 1e-12) << name;
+    EXPECT_NEAR(mcd_db(x.data(), x.size(), y.data(), y.size()), p["mcd_db"].get<double>(), 1e-6 * p["mcd_db"].get<double>()) << name;
+    const PitchTrack px = yin_pitch(x.data(), x.size()), py = yin_pitch(y.data(), y.size());
+    int voiced = 0;
+    for (bool v : px.voiced) voiced += v;
+    EXPECT_EQ(voiced, p["reference_voiced_frames"].get<int>()) << name;
+    const PitchErrors e = pitch_errors(px, py);
+    EXPECT_EQ(e.voiced_both, p["voiced_both"].get<int>()) << name;
+    EXPECT_NEAR(e.voicing_error, p["voicing_error"].get<double>(), 1e-12) << name;
+    EXPECT_NEAR(e.f0_rmse_hz, p["f0_rmse_hz"].get<double>(), 1e-6) << name;
+  }
+}
+
+TEST(VocoderMetrics, UnitAgreement) {
+  EXPECT_DOUBLE_EQ(unit_agreement({1, 2, 3, 4}, {1, 0, 3, 4, 9}), 0.75);
+  EXPECT_TRUE(std::isnan(unit_agreement({}, {1})));
+}
+
+TEST(VocoderConfig, PresetsRoundTripAndValidate) {
+  for (const char* name : {"tiny", "small", "v1"}) {
+    const VocoderConfig c = VocoderConfig::preset(name);
+    c.validate(name);
+    EXPECT_EQ(c.hop_samples(), 320);
+    const VocoderConfig back = VocoderConfig::from_json(c.to_json(), "test");
+    EXPECT_EQ(back.to_json(), c.to_json());
+  }
+  const VocoderConfig v1 = VocoderConfig::preset("v1");
+  EXPECT_EQ(v1.upsample_rates, (std::vector<int>{5, 4, 4, 2, 2}));
+  EXPECT_EQ(v1.upsample_kernel_sizes, (std::vector<int>{11, 8, 8, 4, 4}));
+  EXPECT_EQ(v1.upsample_initial_channel, 512);
+  EXPECT_EQ(v1.embedding_dim, 128);
+  EXPECT_EQ(v1.resblock_kernel_sizes, (std::vector<int>{3, 7, 11}));
+  EXPECT_EQ(v1.mpd_periods, (std::vector<int>{2, 3, 5, 7, 11}));
+  EXPECT_EQ(v1.msd_scales, 3);
+  EXPECT_EQ(v1.segment_frames, 50);
+  // V1 reaches about 0.5 s to each side.
+  EXPECT_EQ(v1.receptive_field_frames(), 26);
+  EXPECT_THROW(VocoderConfig::preset("huge"), Error);
+  EXPECT_THROW(VocoderConfig::from_json(R"({"upsample_rates": [5, 4, 4, 2, 1]})", "x"), Error);
+  EXPECT_THROW(VocoderConfig::from_json("[1, 2]", "x"), Error);
+  EXPECT_THROW(VocoderConfig::from_json("{bad", "x"), Error);
+  const VocoderConfig over = VocoderConfig::from_json(R"({"base": "tiny", "segment_frames": 20})", "x");
+  EXPECT_EQ(over.name, "tiny");
+  EXPECT_EQ(over.segment_frames, 20);
+}
+
+TEST(VocoderData, ParsesUnitLinesAndRejectsGarbage) {
+  const auto lines = parse_unit_lines("1 2 3\n\n 40  5\r\n", "u.txt");
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0], (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_TRUE(lines[1].empty());
+  EXPECT_EQ(lines[2], (std::vector<int32_t>{40, 5}));
+  EXPECT_THROW(parse_unit_lines("1 2 x\n", "u.txt"), Error);
+  EXPECT_THROW(parse_unit_lines("1 -2\n", "u.txt"), Error);
+  EXPECT_THROW(check_units_in_range({1, 2, 24}, 24, "u"), Error);
+  EXPECT_NO_THROW(check_units_in_range({0, 23}, 24, "u"));
+}
+
+TEST(VocoderData, ReadsTheFixtureCorpus) {
+  const UnitCorpus c = read_unit_corpus(test::fixture("vocoder/units"));
+  EXPECT_EQ(c.k, 24);
+  ASSERT_GE(c.segments.size(), 8u);
+  for (const auto& s : c.segments) {
+    const auto audio = read_audio_16k_mono(test::fixture("vocoder/segments/" + s.file));
+    EXPECT_EQ(static_cast<int64_t>(s.units.size()), (static_cast<int64_t>(audio.size()) - 400) / 320 + 1) << s.file;
+  }
+  const std::string dir = test::make_temp_dir("corpus");
+  json j = json::parse(test::read_file(test::fixture("vocoder/units/corpus_timestamped.json")));
+  j["segments"][2]["units"][5] = 24;
+  write_text_file(dir + "/corpus_timestamped.json", j.dump());
+  try {
+    read_unit_corpus(dir);
+    FAIL() << "unit >= k accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("outside the vocabulary"), std::string::npos) << e.what();
+  }
+}
+
+// A stand-in generator whose sample block i depends on units i-R..i+R with
+// zero padding at the ends, as a convolutional generator does.
+class WindowVocoder : public Vocoder {
+ public:
+  explicit WindowVocoder(int reach) { config_.num_units = 100; reach_ = reach; }
+  const VocoderConfig& config() const override { return config_; }
+  std::vector<float> synthesize(const int32_t* u, size_t n) override {
+    std::vector<float> out(n * 320);
+    for (size_t i = 0; i < n; ++i) {
+      double v = 0;
+      for (int d = -reach_; d <= reach_; ++d) {
+        const auto j = static_cast<int64_t>(i) + d;
+        if (j >= 0 && j < static_cast<int64_t>(n)) v += u[j] * (d + 2.0 * reach_ + 1);
+      }
+      for (int s = 0; s < 320; ++s) out[i * 320 + static_cast<size_t>(s)] = static_cast<float>(v + s);
+    }
+    return out;
+  }
+ private:
+  VocoderConfig config_;
+  int reach_;
+};
+
+TEST(StreamingVocoder, ChunksEqualWholeWithEnoughContext) {
+  WindowVocoder voc(4);
+  std::vector<int32_t> units(237);
+  for (size_t i = 0; i < units.size(); ++i) units[i] = static_cast<int32_t>((i * 7919) % 100);
+  const auto whole = voc.synthesize(units.data(), units.size());
+  for (int chunk : {1, 7, 50}) {
+    StreamingVocoder s(voc, chunk, 4);
+    std::vector<float> out;
+    for (size_t i = 0; i < units.size(); i += 13) {
+      const auto part = s.push(units.data() + i, std::min<size_t>(13, units.size() - i));
+      EXPECT_EQ(part.size() % 320, 0u);
+      out.insert(out.end(), part.begin(), part.end());
+      EXPECT_LE(s.frames_pushed() - s.frames_emitted(), s.latency_frames());
+    }
+    const auto tail = s.finish();
+    out.insert(out.end(), tail.begin(), tail.end());
+    EXPECT_EQ(out, whole) << "chunk " << chunk;
+  }
+  // Too little context shows seams: the test can fail.
+  StreamingVocoder short_ctx(voc, 10, 2);
+  auto out = short_ctx.push(units.data(), units.size());
+  const auto tail = short_ctx.finish();
+  out.insert(out.end(), tail.begin(), tail.end());
+  ASSERT_EQ(out.size(), whole.size());
+  EXPECT_NE(out, whole);
+}

@@ -1,0 +1,295 @@
+// The kmeansunits element with GstHarness: units equal to scikit-learn's
+// predict for the same centroids, binary and text output, timestamps,
+// segment events, caps refusal, model errors, latency, EOS and flush.
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <sstream>
+
+#include "acoustok/tensor_file.hpp"
+#include "test_util.hpp"
+
+using acoustok::test::fixture;
+
+namespace {
+
+constexpr const char* kFeatureCaps16 = "application/x-acoustok-features, dim=16, layer=14, frame-rate=50/1";
+
+class GstEnv : public ::testing::Environment {
+ public:
+  void SetUp() override { gst_init(nullptr, nullptr); }
+};
+const auto* const gst_env = ::testing::AddGlobalTestEnvironment(new GstEnv);
+
+struct Data {
+  acoustok::NpyArray x = acoustok::read_npy(fixture("kmeans/mix16.npy"));
+  std::vector<int> labels;  // sklearn's predict for mix16_centroids.npy
+  Data() {
+    std::istringstream in(acoustok::test::read_file(fixture("kmeans/mix16_labels.txt")));
+    for (int v; in >> v;) labels.push_back(v);
+  }
+};
+const Data& data() {
+  static const Data d;
+  return d;
+}
+
+std::string launch() { return "kmeansunits model=" + fixture("kmeans/mix16_centroids.npy"); }
+
+// Frames [from, to) of mix16 as one buffer, stamped on the audio timeline.
+GstBuffer* frames(int64_t from, int64_t to, GstClockTime base = 0) {
+  const auto& x = data().x;
+  const size_t bytes = static_cast<size_t>(to - from) * 16 * sizeof(float);
+  GstBuffer* b = gst_buffer_new_allocate(nullptr, bytes, nullptr);
+  gst_buffer_fill(b, 0, x.values.data() + from * 16, bytes);
+  GST_BUFFER_PTS(b) = base + from * 20 * GST_MSECOND;
+  GST_BUFFER_DURATION(b) = (to - from) * 20 * GST_MSECOND;
+  GST_BUFFER_OFFSET(b) = static_cast<guint64>(from);
+  return b;
+}
+
+std::string line_of(int64_t from, int64_t to) {
+  std::string s;
+  for (int64_t i = from; i < to; ++i) s += (i > from ? " " : "") + std::to_string(data().labels[static_cast<size_t>(i)]);
+  return s + "\n";
+}
+
+std::string text_of(GstBuffer* b) {
+  GstMapInfo map;
+  gst_buffer_map(b, &map, GST_MAP_READ);
+  std::string s(reinterpret_cast<const char*>(map.data), map.size);
+  gst_buffer_unmap(b, &map);
+  return s;
+}
+
+std::string error_text(GstBus* bus) {
+  std::string all;
+  while (GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR)) {
+    GError* err = nullptr;
+    gst_message_parse_error(m, &err, nullptr);
+    all += std::string(err->message) + "\n";
+    g_error_free(err);
+    gst_message_unref(m);
+  }
+  return all;
+}
+
+}  // namespace
+
+TEST(KMeansUnitsElement, BinaryUnitsAreSklearnLabelsWithTheInputTimestamps) {
+  GstHarness* h = gst_harness_new_parse(launch().c_str());
+  gst_harness_set_src_caps_str(h, kFeatureCaps16);
+  for (int b = 0; b < 5; ++b) ASSERT_EQ(gst_harness_push(h, frames(b * 50, b * 50 + 50, GST_SECOND)), GST_FLOW_OK);
+  GstCaps* caps = gst_pad_get_current_caps(h->sinkpad);
+  ASSERT_TRUE(caps);
+  const GstStructure* s = gst_caps_get_structure(caps, 0);
+  EXPECT_TRUE(gst_structure_has_name(s, "application/x-acoustok-units"));
+  gint vocab = 0;
+  EXPECT_TRUE(gst_structure_get_int(s, "vocab-size", &vocab));
+  EXPECT_EQ(vocab, 12);
+  gst_caps_unref(caps);
+  for (int b = 0; b < 5; ++b) {
+    GstBuffer* out = gst_harness_pull(h);
+    ASSERT_TRUE(out);
+    EXPECT_EQ(GST_BUFFER_PTS(out), GST_SECOND + b * GST_SECOND);
+    EXPECT_EQ(GST_BUFFER_DURATION(out), GST_SECOND);
+    EXPECT_EQ(GST_BUFFER_OFFSET(out), static_cast<guint64>(b * 50));
+    EXPECT_EQ(GST_BUFFER_OFFSET_END(out), static_cast<guint64>(b * 50 + 50));
+    GstMapInfo map;
+    gst_buffer_map(out, &map, GST_MAP_READ);
+    ASSERT_EQ(map.size, 50 * sizeof(guint16));
+    const auto* u = reinterpret_cast<const guint16*>(map.data);
+    for (int i = 0; i < 50; ++i) EXPECT_EQ(u[i], data().labels[static_cast<size_t>(b * 50 + i)]) << b << "/" << i;
+    gst_buffer_unmap(out, &map);
+    gst_buffer_unref(out);
+  }
+  gst_harness_teardown(h);
+}
+
+TEST(KMeansUnitsElement, TextIsOneLinePerSegmentBeforeItsEventAndAtEos) {
+  GstHarness* h = gst_harness_new_parse(launch().c_str());
+  gst_harness_set_sink_caps_str(h, "text/x-raw, format=utf8");
+  gst_harness_set_src_caps_str(h, kFeatureCaps16);
+  auto segment_event = [](guint64 i) {
+    GstStructure* s = gst_structure_new("acoustok-segment", "index", G_TYPE_UINT64, i, "start", G_TYPE_UINT64,
+                                        guint64(0), "stop", G_TYPE_UINT64, guint64(GST_SECOND), nullptr);
+    return gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM, s);
+  };
+  ASSERT_EQ(gst_harness_push(h, frames(0, 60)), GST_FLOW_OK);
+  ASSERT_EQ(gst_harness_push(h, frames(60, 100)), GST_FLOW_OK);
+  EXPECT_EQ(gst_harness_buffers_received(h), 0u);  // the line waits for its segment's end
+  ASSERT_TRUE(gst_harness_push_event(h, segment_event(0)));
+  ASSERT_EQ(gst_harness_push(h, frames(100, 150)), GST_FLOW_OK);
+  ASSERT_TRUE(gst_harness_push_event(h, segment_event(1)));
+  ASSERT_TRUE(gst_harness_push_event(h, segment_event(2)));  // a segment without a whole frame
+  ASSERT_EQ(gst_harness_push(h, frames(150, 230)), GST_FLOW_OK);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+
+  const std::vector<std::string> want = {line_of(0, 100), line_of(100, 150), "\n", line_of(150, 230)};
+  ASSERT_EQ(gst_harness_buffers_in_queue(h), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    GstBuffer* b = gst_harness_pull(h);
+    EXPECT_EQ(text_of(b), want[i]) << i;
+    if (i == 1) {
+      EXPECT_EQ(GST_BUFFER_PTS(b), 100 * 20 * GST_MSECOND);
+      EXPECT_EQ(GST_BUFFER_DURATION(b), 50 * 20 * GST_MSECOND);
+      EXPECT_EQ(GST_BUFFER_OFFSET(b), 100u);
+    }
+    gst_buffer_unref(b);
+  }
+  int segment_events = 0;
+  while (GstEvent* e = gst_harness_try_pull_event(h)) {
+    const GstStructure* s = gst_event_get_structure(e);
+    if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && s && gst_structure_has_name(s, "acoustok-segment")) {
+      guint64 index = 99;
+      gst_structure_get_uint64(s, "index", &index);
+      EXPECT_EQ(index, static_cast<guint64>(segment_events));
+      ++segment_events;
+    }
+    gst_event_unref(e);
+  }
+  EXPECT_EQ(segment_events, 3);
+  gst_harness_teardown(h);
+}
+
+TEST(KMeansUnitsElement, RefusesAnotherFeatureDimensionNamingBoth) {
+  GstHarness* h = gst_harness_new_parse(launch().c_str());
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  gst_harness_set_src_caps_str(h, "application/x-acoustok-features, dim=1024, layer=14, frame-rate=50/1");
+  const std::string err = error_text(bus);
+  EXPECT_NE(err.find("feature dimension 1024 of the input differs from the k-means model's 16"), std::string::npos) << err;
+  EXPECT_NE(err.find("mix16_centroids.npy"), std::string::npos) << err;
+  gst_element_set_bus(h->element, nullptr);
+  gst_object_unref(bus);
+  gst_harness_teardown(h);
+}
+
+TEST(KMeansUnitsElement, MissingOrBadModelFailsOnNullToReadyNamingTheFile) {
+  const std::string dir = acoustok::test::make_temp_dir("kmu");
+  {
+    FILE* f = std::fopen((dir + "/bad.safetensors").c_str(), "wb");
+    std::fputs("garbage", f);
+    std::fclose(f);
+  }
+  for (const std::string& path : {dir + "/missing.safetensors", dir + "/bad.safetensors", std::string()}) {
+    GstElement* e = gst_element_factory_make("kmeansunits", nullptr);
+    ASSERT_TRUE(e);
+    if (!path.empty()) g_object_set(e, "model", path.c_str(), nullptr);
+    GstBus* bus = gst_bus_new();
+    gst_element_set_bus(e, bus);
+    EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE) << path;
+    const std::string err = error_text(bus);
+    EXPECT_NE(err.find(path.empty() ? "no model set" : path), std::string::npos) << err;
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_element_set_bus(e, nullptr);
+    gst_object_unref(bus);
+    gst_object_unref(e);
+  }
+}
+
+TEST(KMeansUnitsElement, FlushStopDropsThePartialLine) {
+  GstHarness* h = gst_harness_new_parse(launch().c_str());
+  gst_harness_set_sink_caps_str(h, "text/x-raw, format=utf8");
+  gst_harness_set_src_caps_str(h, kFeatureCaps16);
+  ASSERT_EQ(gst_harness_push(h, frames(0, 40)), GST_FLOW_OK);
+  gst_harness_push_event(h, gst_event_new_flush_start());
+  gst_harness_push_event(h, gst_event_new_flush_stop(TRUE));
+  GstSegment seg;
+  gst_segment_init(&seg, GST_FORMAT_TIME);
+  gst_harness_push_event(h, gst_event_new_segment(&seg));
+  ASSERT_EQ(gst_harness_push(h, frames(300, 380)), GST_FLOW_OK);
+  gst_harness_push_event(h, gst_event_new_eos());
+  ASSERT_EQ(gst_harness_buffers_in_queue(h), 1u);
+  GstBuffer* b = gst_harness_pull(h);
+  EXPECT_EQ(text_of(b), line_of(300, 380));
+  gst_buffer_unref(b);
+  gst_harness_teardown(h);
+}
+
+TEST(KMeansUnitsElement, AddsNoLatencyToBinaryUnits) {
+  GstHarness* h = gst_harness_new_parse(launch().c_str());
+  gst_harness_set_src_caps_str(h, kFeatureCaps16);
+  gst_harness_set_upstream_latency(h, 30 * GST_MSECOND);
+  GstQuery* q = gst_query_new_latency();
+  ASSERT_TRUE(gst_pad_peer_query(h->sinkpad, q));
+  gboolean live;
+  GstClockTime min, max;
+  gst_query_parse_latency(q, &live, &min, &max);
+  EXPECT_EQ(min, 30 * GST_MSECOND);
+  gst_query_unref(q);
+  gst_harness_teardown(h);
+}
+
+TEST(KMeansUnitsElement, DocumentsItselfForGstInspect) {
+  GstElementFactory* f = gst_element_factory_find("kmeansunits");
+  ASSERT_TRUE(f);
+  EXPECT_STREQ(gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_KLASS), "Filter/Analyzer/Audio");
+  EXPECT_NE(std::string(gst_element_factory_get_metadata(f, GST_ELEMENT_METADATA_DESCRIPTION)).find("gst-launch-1.0"),
+            std::string::npos);
+  GstElement* e = gst_element_factory_create(f, nullptr);
+  GParamSpec* p = g_object_class_find_property(G_OBJECT_GET_CLASS(e), "model");
+  ASSERT_TRUE(p);
+  EXPECT_GT(strlen(g_param_spec_get_blurb(p)), 10u);
+  gst_object_unref(e);
+  gst_object_unref(f);
+}
+
+// The element over features of each segment (`acoustok features`, float32)
+// against `acoustok units` on the same segments (float16 feature cache):
+// the only difference is the cache's rounding, which may move a frame that
+// lies almost exactly between two centroids.
+TEST(KMeansUnitsElement, AgreesWithAcoustokUnitsOnTheSameSegments) {
+  using acoustok::test::acoustok_bin;
+  using acoustok::test::run_command;
+  const std::string dir = acoustok::test::make_temp_dir("kmu-units");
+  const std::string model = fixture("xlsr/xlsr_st");
+  std::string log;
+  ASSERT_EQ(run_command(acoustok_bin() + " segment -q " + fixture("silence/speech_pauses.wav") + " -o " + dir + "/seg", &log), 0) << log;
+  if (run_command(acoustok_bin() + " units -q --model " + model + " --layer 2 --k 10 " + dir + "/seg -o " + dir + "/out", &log) != 0) {
+    if (log.find("torch") != std::string::npos || log.find("LibTorch") != std::string::npos) GTEST_SKIP() << log;
+    FAIL() << log;
+  }
+  std::vector<std::string> want;
+  {
+    std::istringstream in(acoustok::test::read_file(dir + "/out/all_units_for_bpe.txt"));
+    for (std::string line; std::getline(in, line);) want.push_back(line + "\n");
+  }
+  GstHarness* h = gst_harness_new_parse(("kmeansunits model=" + dir + "/out/kmeans.safetensors").c_str());
+  gst_harness_set_sink_caps_str(h, "text/x-raw, format=utf8");
+  gst_harness_set_src_caps_str(h, "application/x-acoustok-features, dim=32, layer=2, frame-rate=50/1");
+  for (size_t s = 0; s < want.size(); ++s) {
+    char name[64];
+    std::snprintf(name, sizeof name, "speech_pauses_%05zu", s);
+    ASSERT_EQ(run_command(acoustok_bin() + " features -q --model " + model + " --layer 2 " + dir + "/seg/" + name +
+                              ".wav -o " + dir + "/" + name + ".npy", &log), 0) << log;
+    const auto x = acoustok::read_npy(dir + "/" + name + ".npy");
+    GstBuffer* b = gst_buffer_new_allocate(nullptr, x.values.size() * sizeof(float), nullptr);
+    gst_buffer_fill(b, 0, x.values.data(), x.values.size() * sizeof(float));
+    GST_BUFFER_PTS(b) = s * 10 * GST_SECOND;
+    ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+    gst_harness_push_event(h, gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM,
+                                                   gst_structure_new("acoustok-segment", "index", G_TYPE_UINT64,
+                                                                     guint64(s), nullptr)));
+  }
+  gst_harness_push_event(h, gst_event_new_eos());
+  ASSERT_EQ(gst_harness_buffers_in_queue(h), want.size());
+  size_t same = 0, total = 0;
+  for (size_t s = 0; s < want.size(); ++s) {
+    GstBuffer* b = gst_harness_pull(h);
+    std::istringstream a(text_of(b)), e(want[s]);
+    gst_buffer_unref(b);
+    std::vector<int> got_ids, want_ids;
+    for (int v; a >> v;) got_ids.push_back(v);
+    for (int v; e >> v;) want_ids.push_back(v);
+    ASSERT_EQ(got_ids.size(), want_ids.size()) << "segment " << s;
+    for (size_t i = 0; i < got_ids.size(); ++i) same += got_ids[i] == want_ids[i];
+    total += got_ids.size();
+  }
+  ASSERT_GT(total, 100u);
+  std::printf("kmeansunits vs acoustok units: %zu of %zu frames agree (%.2f%%)\n", same, total, 100.0 * same / total);
+  EXPECT_GE(static_cast<double>(same), 0.99 * static_cast<double>(total));
+  gst_harness_teardown(h);
+}

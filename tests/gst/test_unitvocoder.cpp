@@ -1,0 +1,199 @@
+// The unitvocoder element with GstHarness: streamed synthesis equals whole
+// utterance synthesis, 320 samples per unit, timestamps, text input, segment
+// events, LATENCY, model errors.
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "acoustok/vocoder.hpp"
+#include "checkpoint.hpp"
+#include "hifigan.hpp"
+#include "test_util.hpp"
+
+using namespace acoustok;
+
+namespace {
+
+class GstEnv : public ::testing::Environment {
+ public:
+  void SetUp() override { gst_init(nullptr, nullptr); }
+};
+const auto* const gst_env = ::testing::AddGlobalTestEnvironment(new GstEnv);
+
+constexpr int kK = 24;
+
+// A tiny generator with random weights: enough to test the streaming logic.
+const std::string& checkpoint() {
+  static std::string path;
+  if (path.empty()) {
+    torch::manual_seed(5);
+    VocoderConfig c = VocoderConfig::preset("tiny");
+    c.num_units = kK;
+    vocoder::Generator g(c);
+    path = test::make_temp_dir("unitvocoder") + "/tiny.pt";
+    vocoder::write_checkpoint(path, c, {}, {&g});
+  }
+  return path;
+}
+
+std::vector<int32_t> some_units(size_t n, int seed) {
+  std::vector<int32_t> u(n);
+  for (size_t i = 0; i < n; ++i) u[i] = static_cast<int32_t>((i * 13 + static_cast<size_t>(seed) * 7 + i / 4) % kK);
+  return u;
+}
+
+GstHarness* make_harness(const std::string& caps, int chunk) {
+  GstElement* e = gst_element_factory_make("unitvocoder", nullptr);
+  g_object_set(e, "model", checkpoint().c_str(), "chunk-frames", chunk, nullptr);
+  GstHarness* h = gst_harness_new_with_element(e, "sink", "src");
+  gst_object_unref(e);
+  gst_harness_set_src_caps_str(h, caps.c_str());
+  return h;
+}
+
+GstBuffer* units_buffer(const int32_t* u, size_t n, GstClockTime pts) {
+  GstBuffer* b = gst_buffer_new_allocate(nullptr, n * 2, nullptr);
+  GstMapInfo map;
+  gst_buffer_map(b, &map, GST_MAP_WRITE);
+  for (size_t i = 0; i < n; ++i) {
+    const auto v = static_cast<guint16>(u[i]);
+    std::memcpy(map.data + 2 * i, &v, 2);
+  }
+  gst_buffer_unmap(b, &map);
+  GST_BUFFER_PTS(b) = pts;
+  GST_BUFFER_DURATION(b) = n * 20 * GST_MSECOND;
+  return b;
+}
+
+struct Pulled {
+  std::vector<float> audio;
+  std::vector<GstClockTime> pts, duration;
+  std::vector<size_t> samples;
+};
+
+Pulled pull_all(GstHarness* h) {
+  Pulled p;
+  while (GstBuffer* b = gst_harness_try_pull(h)) {
+    GstMapInfo map;
+    gst_buffer_map(b, &map, GST_MAP_READ);
+    const auto* f = reinterpret_cast<const float*>(map.data);
+    p.audio.insert(p.audio.end(), f, f + map.size / 4);
+    p.samples.push_back(map.size / 4);
+    p.pts.push_back(GST_BUFFER_PTS(b));
+    p.duration.push_back(GST_BUFFER_DURATION(b));
+    gst_buffer_unmap(b, &map);
+    gst_buffer_unref(b);
+  }
+  return p;
+}
+
+float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  float worst = 0;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
+  return worst;
+}
+
+const char* kUnitsCaps = "application/x-acoustok-units, vocab-size=(int)24, frame-rate=(fraction)50/1";
+
+}  // namespace
+
+TEST(UnitVocoder, StreamEqualsWholeUtteranceWithTimestamps) {
+  auto voc = Vocoder::load(checkpoint(), "cpu");
+  const auto units = some_units(173, 1);
+  const auto whole = voc->synthesize(units.data(), units.size());
+
+  GstHarness* h = make_harness(kUnitsCaps, 10);
+  const GstClockTime base = 3 * GST_SECOND;
+
+  size_t out_during = 0;
+  for (size_t i = 0; i < units.size(); i += 11) {
+    const size_t n = std::min<size_t>(11, units.size() - i);
+    ASSERT_EQ(gst_harness_push(h, units_buffer(units.data() + i, n, base + i * 20 * GST_MSECOND)), GST_FLOW_OK);
+
+    out_during += gst_harness_buffers_in_queue(h);
+  }
+  EXPECT_GT(out_during, 0u) << "nothing came out before EOS: not streaming";
+  gst_harness_push_event(h, gst_event_new_eos());
+  Pulled p = pull_all(h);
+  // Exactly 320 samples per unit, equal to whole synthesis within 1e-5.
+  ASSERT_EQ(p.audio.size(), units.size() * 320);
+  EXPECT_LT(max_diff(p.audio, whole), 1e-5f);
+  // Each buffer starts at its first unit's time and lasts 20 ms per unit.
+  GstClockTime expect = base;
+  for (size_t b = 0; b < p.pts.size(); ++b) {
+    EXPECT_EQ(p.pts[b], expect) << b;
+    EXPECT_EQ(p.duration[b], p.samples[b] / 320 * 20 * GST_MSECOND) << b;
+    expect += p.duration[b];
+  }
+  gst_harness_teardown(h);
+}
+
+TEST(UnitVocoder, TextLinesAndSegmentEventsEndUtterances) {
+  auto voc = Vocoder::load(checkpoint(), "cpu");
+  const auto a = some_units(40, 2), b = some_units(25, 3);
+  auto wa = voc->synthesize(a.data(), a.size());
+  const auto wb = voc->synthesize(b.data(), b.size());
+  wa.insert(wa.end(), wb.begin(), wb.end());
+
+  // Text: two lines in one buffer split across two pushes.
+  GstHarness* h = make_harness("text/x-raw, format=(string)utf8", 25);
+  std::string text;
+  for (auto u : a) text += std::to_string(u) + " ";
+  text += "\n";
+  for (auto u : b) text += std::to_string(u) + " ";
+  text += "\n";
+  const std::string first = text.substr(0, 30), rest = text.substr(30);
+  gst_harness_push(h, gst_buffer_new_wrapped(g_strdup(first.c_str()), first.size()));
+  gst_harness_push(h, gst_buffer_new_wrapped(g_strdup(rest.c_str()), rest.size()));
+  Pulled p = pull_all(h);  // lines are complete: no EOS needed
+  ASSERT_EQ(p.audio.size(), (a.size() + b.size()) * 320);
+  EXPECT_LT(max_diff(p.audio, wa), 1e-5f);
+  gst_harness_teardown(h);
+
+  // Binary units with an acoustok-segment event between two utterances.
+  h = make_harness(kUnitsCaps, 25);
+  gst_harness_push(h, units_buffer(a.data(), a.size(), 0));
+  GstStructure* s = gst_structure_new("acoustok-segment", "index", G_TYPE_UINT64, G_GUINT64_CONSTANT(0), "start",
+                                      G_TYPE_UINT64, G_GUINT64_CONSTANT(0), "stop", G_TYPE_UINT64, 800 * GST_MSECOND, nullptr);
+  gst_harness_push_event(h, gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM, s));
+  Pulled q = pull_all(h);
+  EXPECT_EQ(q.audio.size(), a.size() * 320);  // flushed by the event
+  gst_harness_push(h, units_buffer(b.data(), b.size(), 2 * GST_SECOND));
+  gst_harness_push_event(h, gst_event_new_eos());
+  Pulled r = pull_all(h);
+  ASSERT_EQ(r.audio.size(), b.size() * 320);
+  EXPECT_EQ(r.pts.front(), 2 * GST_SECOND);
+  q.audio.insert(q.audio.end(), r.audio.begin(), r.audio.end());
+  EXPECT_LT(max_diff(q.audio, wa), 1e-5f);
+  gst_harness_teardown(h);
+}
+
+TEST(UnitVocoder, AnswersLatency) {
+  GstHarness* h = make_harness(kUnitsCaps, 10);
+  GstQuery* q = gst_query_new_latency();
+  ASSERT_TRUE(gst_pad_peer_query(h->sinkpad, q));
+  gboolean live;
+  GstClockTime min, max;
+  gst_query_parse_latency(q, &live, &min, &max);
+  VocoderConfig c = VocoderConfig::preset("tiny");
+  EXPECT_EQ(min, static_cast<GstClockTime>(10 + c.receptive_field_frames() - 1) * 20 * GST_MSECOND);
+  gst_query_unref(q);
+  gst_harness_teardown(h);
+}
+
+TEST(UnitVocoder, BadModelAndBadUnitsAreElementErrors) {
+  GstElement* e = gst_element_factory_make("unitvocoder", nullptr);
+  ASSERT_NE(e, nullptr);
+  g_object_set(e, "model", "/nonexistent/vocoder.pt", nullptr);
+  EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+  gst_element_set_state(e, GST_STATE_NULL);
+  gst_object_unref(e);
+
+  GstHarness* h = make_harness(kUnitsCaps, 10);
+  const std::vector<int32_t> bad{1, 2, kK};
+  EXPECT_EQ(gst_harness_push(h, units_buffer(bad.data(), bad.size(), 0)), GST_FLOW_ERROR);
+  gst_harness_teardown(h);
+}

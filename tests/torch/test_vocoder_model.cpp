@@ -1,0 +1,191 @@
+// The LibTorch vocoder: registered names (the checkpoint contract), shapes,
+// checkpoints and chunked synthesis.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+
+#include "acoustok/error.hpp"
+#include "acoustok/vocoder.hpp"
+#include "checkpoint.hpp"
+#include "hifigan.hpp"
+#include "test_util.hpp"
+
+using namespace acoustok;
+using namespace acoustok::vocoder;
+
+namespace {
+
+std::map<std::string, std::vector<int64_t>> shapes(torch::nn::Module& m) {
+  std::map<std::string, std::vector<int64_t>> out;
+  for (const auto& p : m.named_parameters(true)) out[p.key()] = p.value().sizes().vec();
+  for (const auto& b : m.named_buffers(true)) out[b.key()] = b.value().sizes().vec();
+  return out;
+}
+
+void add_wn(std::map<std::string, std::vector<int64_t>>& m, const std::string& name, std::vector<int64_t> v) {
+  m[name + ".weight_g"] = {v[0], 1, 1};
+  if (v.size() == 4) m[name + ".weight_g"].push_back(1);
+  m[name + ".bias"] = {v.size() == 3 && name.rfind("ups.", 0) == 0 ? v[1] : v[0]};
+  m[name + ".weight_v"] = std::move(v);
+}
+
+// HiFi-GAN/speech-resynthesis names and shapes, written out from the config.
+std::map<std::string, std::vector<int64_t>> expected_generator(const VocoderConfig& c) {
+  std::map<std::string, std::vector<int64_t>> m;
+  m["dict.weight"] = {c.num_units + 1, c.embedding_dim};
+  add_wn(m, "conv_pre", {c.upsample_initial_channel, c.embedding_dim, 7});
+  int64_t ch = c.upsample_initial_channel;
+  int r = 0;
+  for (size_t i = 0; i < c.upsample_rates.size(); ++i) {
+    add_wn(m, "ups." + std::to_string(i), {ch, ch / 2, c.upsample_kernel_sizes[i]});
+    ch /= 2;
+    for (size_t j = 0; j < c.resblock_kernel_sizes.size(); ++j, ++r)
+      for (size_t d = 0; d < c.resblock_dilation_sizes[j].size(); ++d)
+        for (const char* conv : {"convs1", "convs2"})
+          add_wn(m, "resblocks." + std::to_string(r) + "." + conv + "." + std::to_string(d), {ch, ch, c.resblock_kernel_sizes[j]});
+  }
+  add_wn(m, "conv_post", {1, ch, 7});
+  return m;
+}
+
+std::map<std::string, std::vector<int64_t>> expected_discriminator(const VocoderConfig& c) {
+  std::map<std::string, std::vector<int64_t>> m;
+  for (size_t p = 0; p < c.mpd_periods.size(); ++p) {
+    const std::string base = "mpd.discriminators." + std::to_string(p);
+    int64_t in = 1;
+    for (int i = 0; i < 5; ++i) {
+      add_wn(m, base + ".convs." + std::to_string(i), {c.mpd_channels[static_cast<size_t>(i)], in, 5, 1});
+      in = c.mpd_channels[static_cast<size_t>(i)];
+    }
+    add_wn(m, base + ".conv_post", {1, in, 3, 1});
+  }
+  const int kernels[7] = {15, 41, 41, 41, 41, 41, 5};
+  for (int s = 0; s < c.msd_scales; ++s) {
+    const std::string base = "msd.discriminators." + std::to_string(s);
+    int64_t in = 1;
+    for (size_t i = 0; i < 7; ++i) {
+      add_wn(m, base + ".convs." + std::to_string(i), {c.msd_channels[i], in / c.msd_groups[i], kernels[i]});
+      in = c.msd_channels[i];
+    }
+    add_wn(m, base + ".conv_post", {1, in, 3});
+  }
+  return m;
+}
+
+VocoderConfig tiny(int k) {
+  VocoderConfig c = VocoderConfig::preset("tiny");
+  c.num_units = k;
+  return c;
+}
+
+}  // namespace
+
+TEST(VocoderModel, RegisteredNamesAndShapes) {
+  for (const char* name : {"tiny", "v1"}) {
+    VocoderConfig c = VocoderConfig::preset(name);
+    c.num_units = 100;
+    Generator g(c);
+    Discriminator d(c);
+    EXPECT_EQ(shapes(*g), expected_generator(c)) << name;
+    EXPECT_EQ(shapes(*d), expected_discriminator(c)) << name;
+  }
+  VocoderConfig v1 = VocoderConfig::preset("v1");
+  v1.num_units = 100;
+  Generator g(v1);
+  int64_t params = 0;
+  for (const auto& p : g->parameters()) params += p.numel();
+  // 13.27 M: V1's channels with the 320x rates of speech-resynthesis.
+  EXPECT_EQ(params, 13271170);
+}
+
+TEST(VocoderModel, OutputShapes) {
+  torch::manual_seed(0);
+  const VocoderConfig c = tiny(24);
+  Generator g(c);
+  Discriminator d(c);
+  auto units = torch::randint(0, 24, {2, 7}, torch::kInt64);
+  auto y = g->forward(units);
+  EXPECT_EQ(y.sizes().vec(), (std::vector<int64_t>{2, 1, 7 * 320}));
+  EXPECT_LE(y.abs().max().item<float>(), 1.0f);
+  auto outs = d->forward(y);
+  ASSERT_EQ(outs.size(), 8u);  // 5 periods + 3 scales
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(outs[i].fmaps.size(), 6u);
+  for (size_t i = 5; i < 8; ++i) EXPECT_EQ(outs[i].fmaps.size(), 8u);
+  MelLoss mel(torch::kCPU);
+  EXPECT_EQ(mel.mel(torch::zeros({1, 1, 16000})).sizes().vec(), (std::vector<int64_t>{1, 80, 62}));
+  // The padding id is a zero embedding.
+  EXPECT_EQ(g->dict->weight[24].abs().sum().item<float>(), 0.0f);
+}
+
+TEST(VocoderModel, CheckpointRoundTripAndBadFiles) {
+  torch::manual_seed(1);
+  const std::string dir = test::make_temp_dir("ckpt");
+  const VocoderConfig c = tiny(24);
+  Generator g(c);
+  write_checkpoint(dir + "/g.pt", c, {{"epoch", 3}}, {&g});
+  auto voc = Vocoder::load(dir + "/g.pt", "cpu");
+  EXPECT_EQ(voc->num_units(), 24);
+  std::vector<int32_t> units{1, 5, 23, 0, 7};
+  const auto audio = voc->synthesize(units.data(), units.size());
+  ASSERT_EQ(audio.size(), 5u * 320u);
+  {
+    torch::NoGradGuard ng;
+    g->eval();
+    auto ref = g->forward(torch::tensor(std::vector<int64_t>{1, 5, 23, 0, 7}).view({1, -1})).reshape({-1});
+    for (size_t i = 0; i < audio.size(); ++i) ASSERT_FLOAT_EQ(audio[i], ref[static_cast<int64_t>(i)].item<float>());
+  }
+  std::vector<int32_t> bad{1, 24};
+  EXPECT_THROW(voc->synthesize(bad.data(), bad.size()), Error);
+
+  auto message = [](const std::string& path) {
+    try {
+      Vocoder::load(path, "cpu");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // Truncated, garbage, missing.
+  const std::string bytes = test::read_file(dir + "/g.pt");
+  std::ofstream(dir + "/trunc.pt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+  std::ofstream(dir + "/junk.pt") << "not a checkpoint";
+  for (const char* f : {"/trunc.pt", "/junk.pt", "/none.pt"}) {
+    const std::string m = message(dir + f);
+    EXPECT_NE(m.find(dir + f), std::string::npos) << m;
+  }
+  EXPECT_NE(message(dir + "/junk.pt").find("not a vocoder checkpoint"), std::string::npos);
+  // A LibTorch archive that is not ours.
+  torch::serialize::OutputArchive other;
+  other.write("weight", torch::zeros({2}));
+  other.save_to(dir + "/other.pt");
+  EXPECT_NE(message(dir + "/other.pt").find("not an acoustok vocoder checkpoint"), std::string::npos);
+}
+
+TEST(VocoderModel, StreamedEqualsWhole) {
+  torch::manual_seed(2);
+  const std::string dir = test::make_temp_dir("stream");
+  for (const char* name : {"tiny", "v1"}) {
+    VocoderConfig c = VocoderConfig::preset(name);
+    c.num_units = 24;
+    Generator g(c);
+    write_checkpoint(dir + "/g.pt", c, {}, {&g});
+    auto voc = Vocoder::load(dir + "/g.pt", "cpu", 2);
+    std::vector<int32_t> units(name == std::string("v1") ? 130 : 300);
+    for (size_t i = 0; i < units.size(); ++i) units[i] = static_cast<int32_t>((i * 37 + i / 3) % 24);
+    const auto whole = voc->synthesize(units.data(), units.size());
+    StreamingVocoder s(*voc, 20);
+    std::vector<float> out;
+    for (size_t i = 0; i < units.size(); i += 9) {
+      const auto part = s.push(units.data() + i, std::min<size_t>(9, units.size() - i));
+      out.insert(out.end(), part.begin(), part.end());
+    }
+    const auto tail = s.finish();
+    out.insert(out.end(), tail.begin(), tail.end());
+    ASSERT_EQ(out.size(), whole.size()) << name;
+    float worst = 0;
+    for (size_t i = 0; i < out.size(); ++i) worst = std::max(worst, std::abs(out[i] - whole[i]));
+    // Stated tolerance: 1e-5 (float rounding of differently sized convolutions).
+    EXPECT_LT(worst, 1e-5f) << name;
+  }
+}
