@@ -7,6 +7,7 @@
 GST_ELEMENT_REGISTER_DECLARE(silencesplit);
 GST_ELEMENT_REGISTER_DECLARE(kmeansunits);
 #if ACOUSTOK_HAVE_TORCH
+GST_ELEMENT_REGISTER_DECLARE(xlsrfeat);
 GST_ELEMENT_REGISTER_DECLARE(unitvocoder);
 #endif
 
@@ -15,6 +16,7 @@ static gboolean plugin_init(GstPlugin* plugin) {
   ok |= GST_ELEMENT_REGISTER(silencesplit, plugin);
   ok |= GST_ELEMENT_REGISTER(kmeansunits, plugin);
 #if ACOUSTOK_HAVE_TORCH
+  ok |= GST_ELEMENT_REGISTER(xlsrfeat, plugin);
   ok |= GST_ELEMENT_REGISTER(unitvocoder, plugin);
 #endif
   return ok;
