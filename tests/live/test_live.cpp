@@ -1,0 +1,153 @@
+// Live: appsrc (is-live, fed in real time from speech) ! silencesplit !
+// xlsrfeat ! kmeansunits ! unitvocoder ! synced sink, with the demo models.
+// Requires that no buffer is dropped as late for 30 s of audio, that every
+// element answers LATENCY, and prints the end-to-end latency.
+#include <gst/app/gstappsrc.h>
+#include <gst/gst.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "acoustok/audio_io.hpp"
+#include "acoustok/vocoder_config.hpp"
+#include "checkpoint.hpp"
+#include "hifigan.hpp"
+#include "test_util.hpp"
+
+using namespace acoustok;
+
+namespace {
+
+class GstEnv : public ::testing::Environment {
+ public:
+  void SetUp() override { gst_init(nullptr, nullptr); }
+};
+const auto* const gst_env = ::testing::AddGlobalTestEnvironment(new GstEnv);
+
+constexpr int kUnits = 32;
+
+struct DemoModels {
+  std::string feature_model, kmeans, vocoder;
+};
+
+// The demo feature model (built offline by models/make_demo_model.py),
+// k-means fitted on its features of the fixture speech, and a tiny vocoder
+// with random weights: the speed of the demo models, not their quality.
+const DemoModels& demo_models() {
+  static DemoModels m;
+  if (!m.vocoder.empty()) return m;
+  const std::string dir = test::make_temp_dir("live");
+  const std::string root = test::fixtures_dir() + "/../..";
+  std::string log;
+  m.feature_model = dir + "/demo-model";
+  EXPECT_EQ(test::run_command("/usr/bin/python3 " + root + "/models/make_demo_model.py " + m.feature_model, &log), 0)
+      << log;
+  EXPECT_EQ(test::run_command(test::acoustok_bin() + " features --model " + m.feature_model + " --layer 3 " +
+                                  test::fixture("silence/speech_pauses.wav") + " -o " + dir + "/f.npy",
+                              &log),
+            0)
+      << log;
+  m.kmeans = dir + "/km.safetensors";
+  EXPECT_EQ(test::run_command(test::acoustok_bin() + " kmeans fit " + dir + "/f.npy --k " + std::to_string(kUnits) +
+                                  " -o " + m.kmeans,
+                              &log),
+            0)
+      << log;
+  VocoderConfig c = VocoderConfig::preset("tiny");
+  c.num_units = kUnits;
+  vocoder::Generator g(c);
+  m.vocoder = dir + "/tiny.pt";
+  vocoder::write_checkpoint(m.vocoder, c, {}, {&g});
+  return m;
+}
+
+}  // namespace
+
+TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
+  const DemoModels& m = demo_models();
+  // 30 s of speech: the fixture looped.
+  const auto speech = read_audio_16k_mono(test::fixture("silence/speech_pauses.wav"));
+  std::vector<float> audio;
+  while (audio.size() < 30u * 16000u) audio.insert(audio.end(), speech.begin(), speech.end());
+  audio.resize(30u * 16000u);
+
+  const std::string launch =
+      "appsrc name=src is-live=true format=time do-timestamp=false "
+      "caps=audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved ! "
+      "silencesplit max-segment-time=3000000000 ! xlsrfeat model=" + m.feature_model +
+      " layer=3 max-window-time=3000000000 context-time=500000000 ! kmeansunits model=" + m.kmeans + " ! unitvocoder model=" + m.vocoder +
+      " ! fakesink name=sink sync=true qos=true";
+  GError* err = nullptr;
+  GstElement* pipeline = gst_parse_launch(launch.c_str(), &err);
+  ASSERT_TRUE(pipeline) << (err ? err->message : "");
+  GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
+  GstBus* bus = gst_element_get_bus(pipeline);
+  ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+
+  // Feed 20 ms buffers at the pace of the clock.
+  std::atomic<bool> stop{false};
+  std::thread feeder([&] {
+    const size_t chunk = 320;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (size_t pos = 0; pos < audio.size() && !stop; pos += chunk) {
+      std::this_thread::sleep_until(t0 + std::chrono::microseconds(pos * 1000000 / 16000));
+      GstBuffer* b = gst_buffer_new_allocate(nullptr, chunk * sizeof(float), nullptr);
+      gst_buffer_fill(b, 0, audio.data() + pos, chunk * sizeof(float));
+      GstClock* clock = gst_element_get_clock(pipeline);
+      const GstClockTime now = clock ? gst_clock_get_time(clock) - gst_element_get_base_time(pipeline) : 0;
+      if (clock) gst_object_unref(clock);
+      GST_BUFFER_PTS(b) = now;
+      GST_BUFFER_DURATION(b) = 20 * GST_MSECOND;
+      if (gst_app_src_push_buffer(GST_APP_SRC(src), b) != GST_FLOW_OK) break;
+    }
+    gst_app_src_end_of_stream(GST_APP_SRC(src));
+  });
+
+  guint64 dropped = 0;
+  bool eos = false, error = false;
+  GstClockTime latency = GST_CLOCK_TIME_NONE;
+  while (!eos && !error) {
+    GstMessage* msg = gst_bus_timed_pop(bus, 60 * GST_SECOND);
+    if (!msg) break;
+    switch (GST_MESSAGE_TYPE(msg)) {
+      case GST_MESSAGE_QOS: {
+        guint64 processed = 0, qos_dropped = 0;
+        GstFormat fmt;
+        gst_message_parse_qos_stats(msg, &fmt, &processed, &qos_dropped);
+        dropped = std::max(dropped, qos_dropped);
+        break;
+      }
+      case GST_MESSAGE_LATENCY: {
+        gst_bin_recalculate_latency(GST_BIN(pipeline));
+        GstQuery* q = gst_query_new_latency();
+        if (gst_element_query(pipeline, q)) gst_query_parse_latency(q, nullptr, &latency, nullptr);
+        gst_query_unref(q);
+        break;
+      }
+      case GST_MESSAGE_ERROR: {
+        GError* e = nullptr;
+        gst_message_parse_error(msg, &e, nullptr);
+        ADD_FAILURE() << e->message;
+        g_error_free(e);
+        error = true;
+        break;
+      }
+      case GST_MESSAGE_EOS: eos = true; break;
+      default: break;
+    }
+    gst_message_unref(msg);
+  }
+  stop = true;
+  feeder.join();
+  EXPECT_TRUE(eos);
+  EXPECT_EQ(dropped, 0u) << "buffers dropped as late at the synced sink";
+  ASSERT_TRUE(GST_CLOCK_TIME_IS_VALID(latency));
+  std::printf("[ live ] end-to-end latency of the pipeline: %.3f s\n", static_cast<double>(latency) / GST_SECOND);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(bus);
+  gst_object_unref(src);
+  gst_object_unref(pipeline);
+}
