@@ -6,7 +6,9 @@
 #   phase 1: units with `acoustok units` (models/xlsr53 when present, else a
 #            small stand-in feature model built offline);
 #   phase 2: BPE motifs; phase 3: a short `tiny` vocoder training, its test,
-#            and synthesis of one segment's units.
+#            and synthesis of one segment's units;
+#   then one recording through a single gst-launch-1.0 pipeline to units,
+#   motifs and back to a WAV.
 # Output goes to $DEMO_DIR (default: ./demo-output). DEMO_EPOCHS (default 20)
 # sets the vocoder's training length.
 set -euo pipefail
@@ -71,10 +73,30 @@ head -n 1 "$DEMO_DIR/units/all_units_for_bpe.txt" > "$DEMO_DIR/one_segment_units
 "$ACOUSTOK" synth --checkpoint "$DEMO_DIR/vocoder/vocoder_final.pt" "$DEMO_DIR/one_segment_units.txt" \
   -o "$DEMO_DIR/resynthesised.wav"
 
+step "All in GStreamer: one recording to units, motifs and back to speech"
+REC="$DEMO_DIR/recordings/reading_01.wav"
+echo "gst-launch-1.0 filesrc location=$REC ! decodebin ! audioconvert ! audioresample ! silencesplit !"
+echo "    xlsrfeat model=$MODEL layer=$LAYER ! kmeansunits model=units/kmeans.safetensors ! text/x-raw,format=utf8 ! tee name=t"
+echo "    t. ! queue ! filesink location=gst_units.txt"
+echo "    t. ! queue ! bpemotif model=bpe/bpe.model ! text/x-raw,format=utf8 ! filesink location=gst_motifs.txt"
+echo "    t. ! queue ! unitvocoder model=vocoder/vocoder_final.pt ! audioconvert ! wavenc ! filesink location=gst_resynthesised.wav"
+gst-launch-1.0 -q filesrc location="$REC" ! decodebin ! audioconvert ! audioresample ! silencesplit ! \
+  xlsrfeat model="$MODEL" layer="$LAYER" ! kmeansunits model="$DEMO_DIR/units/kmeans.safetensors" ! \
+  text/x-raw,format=utf8 ! tee name=t \
+  t. ! queue ! filesink location="$DEMO_DIR/gst_units.txt" \
+  t. ! queue ! bpemotif model="$DEMO_DIR/bpe/bpe.model" ! text/x-raw,format=utf8 ! filesink location="$DEMO_DIR/gst_motifs.txt" \
+  t. ! queue ! unitvocoder model="$DEMO_DIR/vocoder/vocoder_final.pt" ! audioconvert ! wavenc ! \
+  filesink location="$DEMO_DIR/gst_resynthesised.wav"
+echo "  $(wc -l < "$DEMO_DIR/gst_units.txt") segments; first segment's units and motifs:"
+echo "  units:  $(head -n 1 "$DEMO_DIR/gst_units.txt" | cut -c1-110) ..."
+echo "  motifs: $(head -n 1 "$DEMO_DIR/gst_motifs.txt" | cut -c1-110) ..."
+echo "  speech: gst_resynthesised.wav ($(soxi -D "$DEMO_DIR/gst_resynthesised.wav" 2>/dev/null) s)"
+
 step "Done: outputs in $DEMO_DIR"
 echo "  segments/            phase 0 segment WAVs and segments.jsonl"
 echo "  units/               kmeans.safetensors, corpus_timestamped.json, all_units_for_bpe.txt"
 echo "  bpe/                 bpe.model, bpe.vocab, motif_analysis.json"
 echo "  vocoder/             checkpoints, training_log.json, samples"
 echo "  vocoder-test/        orig_/synth_ WAVs and metrics.json"
-echo "  resynthesised.wav    the first segment's units spoken by the vocoder"
+echo "  resynthesised.wav    the first segment's units spoken by the vocoder (acoustok synth)"
+echo "  gst_units.txt, gst_motifs.txt, gst_resynthesised.wav   the same through one GStreamer pipeline"

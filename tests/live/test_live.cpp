@@ -11,7 +11,13 @@
 #include <cstdio>
 #include <thread>
 
+#include <unistd.h>
+
+#include <cstdlib>
+
 #include "acoustok/audio_io.hpp"
+#include "acoustok/features.hpp"
+#include "acoustok/silence.hpp"
 #include "acoustok/vocoder_config.hpp"
 #include "checkpoint.hpp"
 #include "hifigan.hpp"
@@ -150,4 +156,56 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
   gst_object_unref(bus);
   gst_object_unref(src);
   gst_object_unref(pipeline);
+}
+
+namespace {
+
+std::vector<acoustok::Segment> expected_segments() {
+  return split_on_silence(read_audio_16k_mono(test::fixture("silence/speech_pauses.wav")), SilenceOptions{});
+}
+
+}  // namespace
+
+TEST(Examples, EmbedProgramPrintsOneLinePerSegmentWithItsUnits) {
+  const DemoModels& m = demo_models();
+  const char* bin = std::getenv("ACOUSTOK_EMBED_BIN");
+  ASSERT_TRUE(bin) << "ACOUSTOK_EMBED_BIN not set";
+  std::string out;
+  ASSERT_EQ(test::run_command(std::string(bin) + " " + test::fixture("silence/speech_pauses.wav") + " " +
+                                  m.feature_model + " " + m.kmeans + " 3",
+                              &out),
+            0)
+      << out;
+  const auto segs = expected_segments();
+  size_t lines = 0, pos = 0;
+  while ((pos = out.find("segment ", pos)) != std::string::npos) {
+    // "segment I  A-B s  N units: ..." with N = the segment's feature frames
+    const size_t eol = out.find('\n', pos);
+    const std::string line = out.substr(pos, eol - pos);
+    ASSERT_LT(lines, segs.size()) << line;
+    const int64_t frames = feature_frames(segs[lines].end - segs[lines].start);
+    EXPECT_NE(line.find(" " + std::to_string(frames) + " units:"), std::string::npos) << line;
+    ++lines;
+    pos = eol;
+  }
+  EXPECT_EQ(lines, segs.size()) << out;
+}
+
+TEST(Examples, UnitsTravelOverTcpAndAreSynthesisedOnTheFarSide) {
+  const DemoModels& m = demo_models();
+  const std::string dir = test::make_temp_dir("tcp");
+  const std::string script = test::fixtures_dir() + "/../../examples/units_over_tcp.sh";
+  std::string out;
+  ASSERT_EQ(test::run_command("timeout 120 bash " + script + " " + test::fixture("silence/speech_pauses.wav") + " " +
+                                  m.feature_model + " 3 " + m.kmeans + " " + m.vocoder + " " + dir +
+                                  "/far.wav 127.0.0.1 " + std::to_string(20000 + (::getpid() % 20000)),
+                              &out),
+            0)
+      << out;
+  // The far side spoke every unit of every segment: 320 samples each.
+  int64_t units = 0;
+  for (const auto& s : expected_segments()) units += feature_frames(s.end - s.start);
+  const auto info = probe_audio(dir + "/far.wav");
+  EXPECT_EQ(info.sample_rate, 16000);
+  EXPECT_EQ(info.frames, units * 320);
 }
