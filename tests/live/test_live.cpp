@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <sstream>
 
 #include "acoustok/audio_io.hpp"
 #include "acoustok/features.hpp"
@@ -208,4 +209,49 @@ TEST(Examples, UnitsTravelOverTcpAndAreSynthesisedOnTheFarSide) {
   const auto info = probe_audio(dir + "/far.wav");
   EXPECT_EQ(info.sample_rate, 16000);
   EXPECT_EQ(info.frames, units * 320);
+}
+
+// Issue contract: units from `silencesplit ! xlsrfeat ! kmeansunits` on a file
+// agree with `acoustok units` on that file's segments (same k-means model).
+// The command line reads PCM16 segment files and caches features as float16,
+// so a few frames may move; the agreement is printed and must stay high.
+TEST(Examples, PipelineUnitsAgreeWithTheCommandLine) {
+  const DemoModels& m = demo_models();
+  const std::string dir = test::make_temp_dir("agree");
+  const std::string wav = test::fixture("silence/speech_pauses.wav");
+  std::string log;
+  ASSERT_EQ(test::run_command(test::acoustok_bin() + " segment -q " + wav + " -o " + dir + "/seg", &log), 0) << log;
+  ASSERT_EQ(test::run_command(test::acoustok_bin() + " units --model " + m.feature_model + " --layer 3 --k 16 " + dir +
+                                  "/seg -o " + dir + "/units",
+                              &log),
+            0)
+      << log;
+  ASSERT_EQ(test::run_command("gst-launch-1.0 -q filesrc location=" + wav +
+                                  " ! wavparse ! audioconvert ! silencesplit ! xlsrfeat model=" + m.feature_model +
+                                  " layer=3 ! kmeansunits model=" + dir +
+                                  "/units/kmeans.safetensors ! text/x-raw,format=utf8 ! filesink location=" + dir +
+                                  "/gst_units.txt",
+                              &log),
+            0)
+      << log;
+  const std::string cli = test::read_file(dir + "/units/all_units_for_bpe.txt");
+  const std::string gst = test::read_file(dir + "/gst_units.txt");
+  std::istringstream a(cli), b(gst);
+  std::string la, lb;
+  size_t lines = 0, frames = 0, equal = 0;
+  while (std::getline(a, la) && std::getline(b, lb)) {
+    std::istringstream ua(la), ub(lb);
+    std::vector<int> va, vb;
+    for (int u; ua >> u;) va.push_back(u);
+    for (int u; ub >> u;) vb.push_back(u);
+    EXPECT_EQ(va.size(), vb.size()) << "segment " << lines;
+    for (size_t i = 0; i < std::min(va.size(), vb.size()); ++i) equal += va[i] == vb[i];
+    frames += va.size();
+    ++lines;
+  }
+  EXPECT_EQ(lines, expected_segments().size());
+  ASSERT_GT(frames, 0u);
+  const double agreement = static_cast<double>(equal) / static_cast<double>(frames);
+  std::printf("[ agree ] pipeline vs acoustok units: %zu of %zu frames (%.1f %%)\n", equal, frames, 100 * agreement);
+  EXPECT_GE(agreement, 0.95);
 }
