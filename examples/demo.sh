@@ -92,6 +92,20 @@ echo "  units:  $(head -n 1 "$DEMO_DIR/gst_units.txt" | cut -c1-110) ..."
 echo "  motifs: $(head -n 1 "$DEMO_DIR/gst_motifs.txt" | cut -c1-110) ..."
 echo "  speech: gst_resynthesised.wav ($(soxi -D "$DEMO_DIR/gst_resynthesised.wav" 2>/dev/null) s)"
 
+step "Unit text through GStreamer: to motifs (bpemotif) and to speech (unitvocoder)"
+gst-launch-1.0 -q filesrc location="$DEMO_DIR/units/all_units_for_bpe.txt" ! text/x-raw,format=utf8 ! \
+  bpemotif model="$DEMO_DIR/bpe/bpe.model" ! text/x-raw,format=utf8 ! filesink location="$DEMO_DIR/gst_all_motifs.txt"
+"$ACOUSTOK" bpe encode "$DEMO_DIR/bpe/bpe.model" "$DEMO_DIR/units/all_units_for_bpe.txt" > "$DEMO_DIR/cli_all_motifs.txt"
+if cmp -s "$DEMO_DIR/gst_all_motifs.txt" "$DEMO_DIR/cli_all_motifs.txt"; then
+  echo "  bpemotif motifs of $(wc -l < "$DEMO_DIR/cli_all_motifs.txt") segments = acoustok bpe encode"
+else
+  echo "  bpemotif and acoustok bpe encode DIFFER" >&2; exit 1
+fi
+gst-launch-1.0 -q filesrc location="$DEMO_DIR/one_segment_units.txt" ! text/x-raw,format=utf8 ! \
+  unitvocoder model="$DEMO_DIR/vocoder/vocoder_final.pt" ! audioconvert ! wavenc ! \
+  filesink location="$DEMO_DIR/gst_one_segment.wav"
+echo "  unitvocoder: one_segment_units.txt -> gst_one_segment.wav ($(soxi -D "$DEMO_DIR/gst_one_segment.wav" 2>/dev/null) s)"
+
 step "Done: outputs in $DEMO_DIR"
 echo "  segments/            phase 0 segment WAVs and segments.jsonl"
 echo "  units/               kmeans.safetensors, corpus_timestamped.json, all_units_for_bpe.txt"
