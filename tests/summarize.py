@@ -34,6 +34,8 @@ for name, result in sorted(results.items()):
                 p += 1
     if result not in ("OK", "EXPECTEDFAIL", "SKIP") and f == 0:
         f = 1  # crashed, timed out, or failed outside any case
+    if not xmls and result == "OK":
+        p = 1  # a plain (non-GoogleTest) test counts once
     passed, failed, skipped = passed + p, failed + f, skipped + s
     print(f"  {name}: {p} passed, {f} failed" + (f", {s} skipped" if s else ""))
 print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
