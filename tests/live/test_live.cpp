@@ -71,6 +71,13 @@ const DemoModels& demo_models() {
   return m;
 }
 
+// ACOUSTOK_LIVE_EXTRA="identity sleep-time=2000000" (2 s per 0.5 s output buffer)
+// shows the test failing when the chain cannot keep up.
+std::string extra_element() {
+  const char* e = std::getenv("ACOUSTOK_LIVE_EXTRA");
+  return e && *e ? std::string(e) + " ! " : std::string();
+}
+
 }  // namespace
 
 TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
@@ -86,7 +93,7 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
       "caps=audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved ! "
       "silencesplit max-segment-time=3000000000 ! xlsrfeat model=" + m.feature_model +
       " layer=3 max-window-time=3000000000 context-time=500000000 ! kmeansunits model=" + m.kmeans + " ! unitvocoder model=" + m.vocoder +
-      " ! fakesink name=sink sync=true qos=true";
+      " ! " + extra_element() + "fakesink name=sink sync=true qos=true max-lateness=" + std::to_string(20 * GST_MSECOND);
   GError* err = nullptr;
   GstElement* pipeline = gst_parse_launch(launch.c_str(), &err);
   ASSERT_TRUE(pipeline) << (err ? err->message : "");
@@ -113,7 +120,7 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
     gst_app_src_end_of_stream(GST_APP_SRC(src));
   });
 
-  guint64 dropped = 0;
+  guint64 dropped = 0, qos_messages = 0;
   bool eos = false, error = false;
   GstClockTime latency = GST_CLOCK_TIME_NONE;
   while (!eos && !error) {
@@ -125,6 +132,7 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
         GstFormat fmt;
         gst_message_parse_qos_stats(msg, &fmt, &processed, &qos_dropped);
         dropped = std::max(dropped, qos_dropped);
+        ++qos_messages;
         break;
       }
       case GST_MESSAGE_LATENCY: {
@@ -152,7 +160,9 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
   EXPECT_TRUE(eos);
   EXPECT_EQ(dropped, 0u) << "buffers dropped as late at the synced sink";
   ASSERT_TRUE(GST_CLOCK_TIME_IS_VALID(latency));
-  std::printf("[ live ] end-to-end latency of the pipeline: %.3f s\n", static_cast<double>(latency) / GST_SECOND);
+  std::printf("[ live ] end-to-end latency of the pipeline: %.3f s; %llu QoS messages, %llu buffers dropped\n",
+              static_cast<double>(latency) / GST_SECOND, static_cast<unsigned long long>(qos_messages),
+              static_cast<unsigned long long>(dropped));
   gst_element_set_state(pipeline, GST_STATE_NULL);
   gst_object_unref(bus);
   gst_object_unref(src);
