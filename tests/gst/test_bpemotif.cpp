@@ -22,12 +22,6 @@ constexpr const char* kUnitCaps = "application/x-acoustok-units, vocab-size=(int
 constexpr const char* kTextCaps = "text/x-raw, format=(string)utf8";
 constexpr GstClockTime kFrame = 20 * GST_MSECOND;
 
-class GstEnv : public ::testing::Environment {
- public:
-  void SetUp() override { gst_init(nullptr, nullptr); }
-};
-const auto* const gst_env = ::testing::AddGlobalTestEnvironment(new GstEnv);
-
 json expected() { return json::parse(acoustok::test::read_file(fixture("bpe/expected.json"))); }
 
 std::vector<std::vector<int>> heldout_lines() {

@@ -17,12 +17,6 @@ namespace {
 
 constexpr const char* kFeatureCaps16 = "application/x-acoustok-features, dim=16, layer=14, frame-rate=50/1";
 
-class GstEnv : public ::testing::Environment {
- public:
-  void SetUp() override { gst_init(nullptr, nullptr); }
-};
-const auto* const gst_env = ::testing::AddGlobalTestEnvironment(new GstEnv);
-
 struct Data {
   acoustok::NpyArray x = acoustok::read_npy(fixture("kmeans/mix16.npy"));
   std::vector<int> labels;  // sklearn's predict for mix16_centroids.npy

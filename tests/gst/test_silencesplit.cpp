@@ -27,12 +27,6 @@ struct Output {
   std::vector<guint64> buffer_offset;
 };
 
-class GstEnv : public ::testing::Environment {
- public:
-  void SetUp() override { gst_init(nullptr, nullptr); }
-};
-const auto* const gst_env = ::testing::AddGlobalTestEnvironment(new GstEnv);
-
 std::vector<float> speech() { return acoustok::read_audio_16k_mono(acoustok::test::fixture("silence/speech_pauses.wav")); }
 
 GstBuffer* make_buffer(const float* x, size_t n, GstClockTime pts) {

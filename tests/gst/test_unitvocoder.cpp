@@ -17,12 +17,6 @@ using namespace acoustok;
 
 namespace {
 
-class GstEnv : public ::testing::Environment {
- public:
-  void SetUp() override { gst_init(nullptr, nullptr); }
-};
-const auto* const gst_env = ::testing::AddGlobalTestEnvironment(new GstEnv);
-
 constexpr int kK = 24;
 
 // A tiny generator with random weights: enough to test the streaming logic.

@@ -16,12 +16,6 @@ using acoustok::test::fixture;
 
 namespace {
 
-class GstEnv : public ::testing::Environment {
- public:
-  void SetUp() override { gst_init(nullptr, nullptr); }
-};
-const auto* const gst_env = ::testing::AddGlobalTestEnvironment(new GstEnv);
-
 constexpr const char* kAudioCaps = "audio/x-raw, format=F32LE, rate=16000, channels=1, layout=interleaved";
 
 const std::vector<float>& speech() {

@@ -28,12 +28,6 @@ using namespace acoustok;
 
 namespace {
 
-class GstEnv : public ::testing::Environment {
- public:
-  void SetUp() override { gst_init(nullptr, nullptr); }
-};
-const auto* const gst_env = ::testing::AddGlobalTestEnvironment(new GstEnv);
-
 constexpr int kUnits = 32;
 
 struct DemoModels {
