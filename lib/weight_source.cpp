@@ -25,7 +25,9 @@ void WeightSource::read_float32_into(const std::string& name, float* out) {
   if (wi.dtype != DType::F32 && wi.dtype != DType::F16 && wi.dtype != DType::BF16 && wi.dtype != DType::F64) {
     throw file_error(path(), "tensor '" + name + "' has dtype " + dtype_name(wi.dtype) + ", not a floating-point type");
   }
-  bytes_read_ += read_into(name, out);
+  const uint64_t bytes = read_into(name, out);
+  std::lock_guard<std::mutex> lock(bookkeeping_);
+  bytes_read_ += bytes;
   names_read_.insert(name);
 }
 

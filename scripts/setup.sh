@@ -15,7 +15,7 @@ ACOUSTOK_PACKAGES=(
   # build
   g++ meson ninja-build pkg-config cmake
   libsndfile1-dev libsoxr-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
-  libsentencepiece-dev libtorch-dev libopenblas0-pthread
+  libsentencepiece-dev libtorch-dev libdnnl-dev libopenblas0-pthread
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgtest-dev
   # run and test
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
@@ -32,7 +33,8 @@ class WeightSource {
   virtual WeightInfo info(const std::string& name) const = 0;
   // Row-major float32 values of a floating-point tensor, info(name).numel() of them.
   std::vector<float> read_float32(const std::string& name);
-  // The same into caller memory of info(name).numel() floats.
+  // The same into caller memory of info(name).numel() floats. Several
+  // threads may read different tensors at once.
   void read_float32_into(const std::string& name, float* out);
 
   // What the loader touched: names and payload bytes (tests check that
@@ -41,10 +43,12 @@ class WeightSource {
   uint64_t bytes_read() const { return bytes_read_; }
 
  protected:
-  // Fills `out` (numel floats) and returns the payload bytes it consumed.
+  // Fills `out` (numel floats) and returns the payload bytes it consumed;
+  // called from several threads at once.
   virtual uint64_t read_into(const std::string& name, float* out) = 0;
 
  private:
+  std::mutex bookkeeping_;
   std::set<std::string> names_read_;
   uint64_t bytes_read_ = 0;
 };

@@ -1,5 +1,7 @@
 #include "wav2vec2_loader.hpp"
 
+#include <ATen/Parallel.h>
+
 #include <sstream>
 
 #include "acoustok/error.hpp"
@@ -7,6 +9,8 @@
 namespace acoustok::xlsr {
 
 namespace {
+
+constexpr const char* kPositionalConvWeight = "encoder.pos_conv_embed.conv.weight";
 
 std::string shape_text(const std::vector<int64_t>& s) {
   std::ostringstream o;
@@ -58,14 +62,30 @@ torch::Tensor positional_conv_weight(WeightSource& w, const std::string& prefix,
 void load_wav2vec2_weights(Wav2Vec2Impl& model, const Wav2Vec2Config& config, WeightSource& weights) {
   torch::NoGradGuard no_grad;
   const std::string prefix = key_prefix(weights, config);
-  for (auto& item : model.named_parameters(/*recurse=*/true)) {
+  auto params = model.named_parameters(/*recurse=*/true);
+  // Checked in order first, so the error names the first bad tensor; then read
+  // on every thread: most of a load is page faults and copies, which spread.
+  std::vector<std::pair<std::string, torch::Tensor>> items;
+  for (auto& item : params) {
     const std::string& name = item.key();
-    torch::Tensor& param = item.value();
-    const std::vector<int64_t> shape = param.sizes().vec();
-    // Straight into the parameter's memory: no second copy of a block's weights.
-    param.set_data(name == "encoder.pos_conv_embed.conv.weight" ? positional_conv_weight(weights, prefix, shape)
-                                                                 : read_tensor(weights, prefix + name, shape));
+    if (name == kPositionalConvWeight) continue;  // weight-normed: checked when read
+    const WeightInfo info = weights.info(prefix + name);
+    if (info.shape != item.value().sizes().vec()) {
+      throw file_error(weights.path(), "tensor '" + prefix + name + "' has shape " + shape_text(info.shape) +
+                                           ", but config.json implies " + shape_text(item.value().sizes().vec()));
+    }
+    items.emplace_back(name, item.value());
   }
+  if (torch::Tensor* pos = params.find(kPositionalConvWeight)) {
+    pos->set_data(positional_conv_weight(weights, prefix, pos->sizes().vec()));
+  }
+  at::parallel_for(0, static_cast<int64_t>(items.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      auto& [name, param] = items[static_cast<size_t>(i)];
+      // Straight into the parameter's memory: no second copy of a block's weights.
+      param.set_data(read_tensor(weights, prefix + name, param.sizes().vec()));
+    }
+  });
 }
 
 }  // namespace acoustok::xlsr

@@ -1,5 +1,7 @@
 #include "wav2vec2_model.hpp"
 
+#include "onednn_ops.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -7,54 +9,41 @@ namespace acoustok::xlsr {
 
 namespace F = torch::nn::functional;
 
-// ---- oneDNN helpers -------------------------------------------------------------
+// ---- CPU products ----------------------------------------------------------------
 
 namespace {
 
-// [rows, in] x packed [out, in]^T (+ bias) -> [rows, out], in blocks of rows so
-// the copies (windows made contiguous, oneDNN layouts) stay small.
-torch::Tensor matmul_rows(const torch::Tensor& x, const PackedWeight& packed, const torch::Tensor& bias,
-                          int64_t block_rows) {
-  const int64_t rows = x.size(0);
-  if (rows <= block_rows) return packed.apply(x.contiguous(), bias);
-  torch::Tensor out = torch::empty({rows, packed.w.size(0)});
-  for (int64_t r = 0; r < rows; r += block_rows) {
-    const int64_t n = std::min(block_rows, rows - r);
-    out.narrow(0, r, n).copy_(packed.apply(x.narrow(0, r, n).contiguous(), bias));
-  }
-  return out;
-}
-
-// Conv over time of a time-major signal [T, C] with a tap-major packed weight
-// [out, k * C]: each output row's window is k consecutive input rows, i.e. one
-// contiguous run of k * C floats (a strided view, no copy until a block is used).
-torch::Tensor conv_time_major(const torch::Tensor& x, const PackedWeight& packed, const torch::Tensor& bias, int64_t k,
-                              int64_t stride) {
+// Conv over time of a time-major signal [T, C] with a tap-major weight
+// [out, k * C]: output row t's window is input rows [stride t, stride t + k),
+// one contiguous run of k * C floats. Windows are copied out in blocks of
+// about 4 MB (they overlap when k > stride) and multiplied in oneDNN.
+torch::Tensor conv_time_major(const torch::Tensor& x, const torch::Tensor& tap_major, const torch::Tensor& bias,
+                              int64_t k, int64_t stride) {
   const int64_t T = x.size(0), C = x.size(1);
   TORCH_CHECK(T >= k, "conv input of ", T, " steps is shorter than its kernel ", k);
   const int64_t out_T = (T - k) / stride + 1;
   const torch::Tensor xc = x.contiguous();
+  torch::Tensor out = torch::empty({out_T, tap_major.size(0)});
+  const auto options = onednn::MatmulOptions().bias(bias);
+  if (k == stride) {  // windows tile the input: no copy
+    onednn::matmul(xc.narrow(0, 0, out_T * k).view({out_T, k * C}), tap_major.t(), out, options);
+    return out;
+  }
   const torch::Tensor windows = xc.as_strided({out_T, k * C}, {stride * C, 1});
-  // About 4 MB of windows per oneDNN call.
   const int64_t block = std::max<int64_t>(64, (int64_t{1} << 20) / (k * C));
-  return matmul_rows(windows, packed, bias, block);
+  for (int64_t r = 0; r < out_T; r += block) {
+    const int64_t n = std::min(block, out_T - r);
+    onednn::matmul(windows.narrow(0, r, n).contiguous(), tap_major.t(), out.narrow(0, r, n), options);
+  }
+  return out;
 }
 
 // [out, in, k] -> [out, k * in], tap-major.
-PackedWeight pack_conv_weight(const torch::Tensor& w, bool mkldnn) {
-  return PackedWeight::make(w.permute({0, 2, 1}).reshape({w.size(0), -1}).contiguous(), mkldnn);
+torch::Tensor tap_major_weight(const torch::Tensor& w) {
+  return w.permute({0, 2, 1}).reshape({w.size(0), -1}).contiguous();
 }
 
 }  // namespace
-
-PackedWeight PackedWeight::make(const torch::Tensor& w, bool mkldnn) {
-  return {mkldnn ? w.contiguous().to_mkldnn() : w, mkldnn};
-}
-
-torch::Tensor PackedWeight::apply(const torch::Tensor& x, const torch::Tensor& bias) const {
-  if (mkldnn) return at::mkldnn_linear(x.contiguous().to_mkldnn(), w, bias).to_dense();
-  return bias.defined() ? torch::addmm(bias, x, w.t()) : torch::mm(x, w.t());
-}
 
 // ---- Dense ------------------------------------------------------------------
 
@@ -64,18 +53,17 @@ DenseImpl::DenseImpl(const DenseOptions& o) : options_(o) {
 }
 
 torch::Tensor DenseImpl::forward(const torch::Tensor& x) {
-  if (!packed_.mkldnn) return torch::linear(x, weight, bias);
-  // oneDNN takes a 2-D input.
+  if (!onednn_) return torch::linear(x, weight, bias);
   auto shape = x.sizes().vec();
   shape.back() = options_.out();
-  return packed_.apply(x.reshape({-1, options_.in()}), bias).view(shape);
+  torch::Tensor out = torch::empty(shape);
+  forward_into(x.reshape({-1, options_.in()}), out.view({-1, options_.out()}));
+  return out;
 }
 
-void DenseImpl::prepare_cpu(bool mkldnn) {
-  if (!mkldnn) return;
-  packed_ = PackedWeight::make(weight, true);
-  // The registered tensor keeps its name (the checkpoint contract) but not its memory.
-  weight.set_data(torch::empty({0}));
+void DenseImpl::forward_into(const torch::Tensor& x, const torch::Tensor& dst, bool gelu) {
+  onednn::matmul(x, weight.t(), dst,
+                 onednn::MatmulOptions().bias(bias).activation(gelu ? onednn::Activation::Gelu : onednn::Activation::None));
 }
 
 // ---- feature encoder ---------------------------------------------------------
@@ -90,13 +78,14 @@ ConvBlockImpl::ConvBlockImpl(const ConvBlockOptions& o) : options_(o) {
   }
 }
 
-void ConvBlockImpl::prepare_cpu(bool mkldnn) {
-  packed_ = pack_conv_weight(conv->weight, mkldnn);
+void ConvBlockImpl::prepare_cpu() {
+  tap_major_ = tap_major_weight(conv->weight);
+  // The registered tensor keeps its name (the checkpoint contract) but not its memory.
   conv->weight.set_data(torch::empty({0}));
 }
 
 torch::Tensor ConvBlockImpl::forward_time_major(const torch::Tensor& x) {
-  torch::Tensor y = conv_time_major(x, packed_, options_.bias() ? conv->bias : torch::Tensor(), options_.kernel(),
+  torch::Tensor y = conv_time_major(x, tap_major_, options_.bias() ? conv->bias : torch::Tensor(), options_.kernel(),
                                     options_.stride());  // [T', out]
   if (group_norm) y = group_norm(y.t().unsqueeze(0)).squeeze(0).t();
   if (layer_norm) y = layer_norm(y);
@@ -122,8 +111,8 @@ FeatureEncoderImpl::FeatureEncoderImpl(const Wav2Vec2Config& c) : config_(c) {
   }
 }
 
-void FeatureEncoderImpl::prepare_cpu(bool mkldnn) {
-  for (const auto& layer : *conv_layers) layer->as<ConvBlock>()->prepare_cpu(mkldnn);
+void FeatureEncoderImpl::prepare_cpu() {
+  for (const auto& layer : *conv_layers) layer->as<ConvBlock>()->prepare_cpu();
   packed_ = true;
 }
 
@@ -137,7 +126,7 @@ torch::Tensor FeatureEncoderImpl::forward_packed(const torch::Tensor& samples) {
     return x;  // [frames, C]
   };
   // Frame i sees samples [hop i, hop i + rf): spans of frames are exact.
-  constexpr int64_t kSpanFrames = 250;
+  constexpr int64_t kSpanFrames = 50;
   if (config_.feat_extract_layer_norm == false || frames <= kSpanFrames) return run(samples);
   std::vector<torch::Tensor> parts;
   for (int64_t a = 0; a < frames; a += kSpanFrames) {
@@ -178,21 +167,21 @@ PositionalConvImpl::PositionalConvImpl(const Wav2Vec2Config& c)
                                                        .groups(c.num_conv_pos_embedding_groups)));
 }
 
-void PositionalConvImpl::prepare_cpu(bool mkldnn) {
+void PositionalConvImpl::prepare_cpu() {
   const int64_t per = conv->weight.size(0) / groups_;
-  for (int64_t g = 0; g < groups_; ++g) packed_.push_back(pack_conv_weight(conv->weight.narrow(0, g * per, per), mkldnn));
+  tap_major_ = tap_major_weight(conv->weight).view({groups_, per, -1});
   conv->weight.set_data(torch::empty({0}));
 }
 
 torch::Tensor PositionalConvImpl::forward(const torch::Tensor& x) {
-  if (!packed_.empty()) {
+  if (tap_major_.defined()) {
     const int64_t B = x.size(0), T = x.size(1), D = x.size(2), per = D / groups_;
     torch::Tensor out = torch::empty({B, T, D});
     for (int64_t b = 0; b < B; ++b) {
       const torch::Tensor padded = F::pad(x[b].t().unsqueeze(0), F::PadFuncOptions({kernel_ / 2, kernel_ / 2})).squeeze(0).t();  // [T + 2p, D]
       for (int64_t g = 0; g < groups_; ++g) {
         const torch::Tensor xg = padded.narrow(1, g * per, per).contiguous();  // [T + 2p, D/G]
-        const torch::Tensor yg = conv_time_major(xg, packed_[g], conv->bias.narrow(0, g * per, per), kernel_, 1);
+        const torch::Tensor yg = conv_time_major(xg, tap_major_[g], conv->bias.narrow(0, g * per, per).contiguous(), kernel_, 1);
         out[b].narrow(1, g * per, per).copy_(yg.narrow(0, 0, T));  // an even kernel's extra frame is dropped
       }
     }
@@ -210,34 +199,59 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t dim, int64_t heads) : dim_(dim), he
   out_proj = register_module("out_proj", Dense(DenseOptions(dim, dim)));
 }
 
+void SelfAttentionImpl::prepare_cpu() {
+  const double scaling = 1.0 / std::sqrt(static_cast<double>(dim_ / heads_));  // a power of two for 64: exact
+  qkv_weight_ = torch::cat({q_proj->weight * scaling, k_proj->weight, v_proj->weight}, 0);
+  qkv_bias_ = torch::cat({q_proj->bias * scaling, k_proj->bias, v_proj->bias}, 0);
+  for (Dense* d : {&q_proj, &k_proj, &v_proj}) {
+    (*d)->weight.set_data(torch::empty({0}));
+    (*d)->bias.set_data(torch::empty({0}));
+  }
+  out_proj->prepare_cpu();
+}
+
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), hd = dim_ / heads_;
-  const double scaling = 1.0 / std::sqrt(static_cast<double>(hd));
-  const torch::Tensor q = (q_proj(x) * scaling).view({B, T, heads_, hd});  // [B, T, H, hd]
-  const torch::Tensor k = k_proj(x).view({B, T, heads_, hd});
-  const torch::Tensor v = v_proj(x).view({B, T, heads_, hd});
-  if (!blocked_) {
-    const torch::Tensor w = torch::softmax(torch::matmul(q.transpose(1, 2), k.permute({0, 2, 3, 1})), -1);  // [B, H, T, T]
-    return out_proj(torch::matmul(w, v.transpose(1, 2)).transpose(1, 2).reshape({B, T, dim_}));
+  if (qkv_weight_.defined()) {
+    std::vector<torch::Tensor> out;
+    for (int64_t b = 0; b < B; ++b) out.push_back(forward_blocked(x[b]));
+    return torch::stack(out, 0);
   }
-  // CPU: one head at a time and queries in blocks: the [T, T] weights of all
-  // heads would not fit in cache (nor, for a minute of audio, comfortably in
-  // memory).
-  constexpr int64_t kRows = 256;
-  torch::Tensor out = torch::empty({B, T, heads_, hd});
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t h = 0; h < heads_; ++h) {
-      const torch::Tensor qh = q.select(0, b).select(1, h).contiguous();                   // [T, hd]
-      const auto kh = PackedWeight::make(k.select(0, b).select(1, h).contiguous(), mkldnn_);      // [T, hd]
-      const auto vt = PackedWeight::make(v.select(0, b).select(1, h).t().contiguous(), mkldnn_);  // [hd, T]
-      for (int64_t r = 0; r < T; r += kRows) {
-        const int64_t n = std::min(kRows, T - r);
-        const torch::Tensor s = torch::softmax(kh.apply(qh.narrow(0, r, n)), -1);  // [n, T]
-        out.select(0, b).select(1, h).narrow(0, r, n).copy_(vt.apply(s));
-      }
+  const double scaling = 1.0 / std::sqrt(static_cast<double>(hd));
+  const torch::Tensor q = (q_proj(x) * scaling).view({B, T, heads_, hd}).transpose(1, 2);  // [B, H, T, hd]
+  const torch::Tensor k = k_proj(x).view({B, T, heads_, hd}).transpose(1, 2);
+  const torch::Tensor v = v_proj(x).view({B, T, heads_, hd}).transpose(1, 2);
+  const torch::Tensor w = torch::softmax(torch::matmul(q, k.transpose(2, 3)), -1);  // [B, H, T, T]
+  return out_proj(torch::matmul(w, v).transpose(1, 2).reshape({B, T, dim_}));
+}
+
+torch::Tensor SelfAttentionImpl::forward_blocked(const torch::Tensor& x) {
+  const int64_t T = x.size(0), H = heads_, hd = dim_ / heads_;
+  torch::Tensor qkv = torch::empty({T, 3 * dim_});
+  onednn::matmul(x.contiguous(), qkv_weight_.t(), qkv, onednn::MatmulOptions().bias(qkv_bias_));
+  // Head-major copies [3, H, T, hd]: each head's rows contiguous, which lets
+  // oneDNN pick its fastest kernels.
+  const torch::Tensor heads = qkv.view({T, 3, H, hd}).permute({1, 2, 0, 3}).contiguous();
+  qkv = torch::Tensor();
+  // Queries in blocks of 512 (fastest of 128..1024 here): a block's scores
+  // [rows, T] are a few MB, never the [H, T, T] weights of all heads.
+  constexpr int64_t kRows = 512;
+  torch::Tensor scores = torch::empty({std::min(kRows, T), T});
+  torch::Tensor inv_sum = torch::empty({H, T});
+  torch::Tensor context = torch::empty({H, T, hd});
+  for (int64_t h = 0; h < H; ++h) {
+    const torch::Tensor q = heads[0][h], k = heads[1][h], v = heads[2][h];  // [T, hd]
+    for (int64_t r = 0; r < T; r += kRows) {
+      const int64_t n = std::min(kRows, T - r);
+      const torch::Tensor s = scores.narrow(0, 0, n);
+      onednn::matmul(q.narrow(0, r, n), k.t(), s);                // [n, T]
+      onednn::softmax_numerators(s, inv_sum[h].narrow(0, r, n));  // exp(s - max) and 1 / sum
+      onednn::matmul(s, v, context[h].narrow(0, r, n));           // [n, hd]
     }
   }
-  return out_proj(out.view({B, T, dim_}));
+  // softmax's division, on [T, hd] instead of [T, T], in the copy back to [T, D].
+  const torch::Tensor merged = (context * inv_sum.unsqueeze(-1)).permute({1, 0, 2}).reshape({T, dim_});
+  return out_proj(merged);
 }
 
 FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t inner) {
@@ -248,13 +262,16 @@ FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t inner) {
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
   // Rows are independent: in spans, the [rows, inner] intermediate of a long
   // input stays a few MB instead of hundreds.
+  if (!onednn_) return output_dense(torch::gelu(intermediate_dense(x)));
   constexpr int64_t kRows = 512;
-  const torch::Tensor flat = x.reshape({-1, x.size(-1)});
-  if (flat.size(0) <= kRows) return output_dense(torch::gelu(intermediate_dense(x)));
+  const torch::Tensor flat = x.reshape({-1, x.size(-1)}).contiguous();
+  const int64_t rows = flat.size(0);
   torch::Tensor out = torch::empty_like(flat);
-  for (int64_t r = 0; r < flat.size(0); r += kRows) {
-    const int64_t n = std::min(kRows, flat.size(0) - r);
-    out.narrow(0, r, n).copy_(output_dense(torch::gelu(intermediate_dense(flat.narrow(0, r, n)))));
+  torch::Tensor inner = torch::empty({std::min(kRows, rows), intermediate_dense->weight.size(0)});
+  for (int64_t r = 0; r < rows; r += kRows) {
+    const int64_t n = std::min(kRows, rows - r);
+    intermediate_dense->forward_into(flat.narrow(0, r, n), inner.narrow(0, 0, n), /*gelu=*/true);
+    output_dense->forward_into(inner.narrow(0, 0, n), out.narrow(0, r, n));
   }
   return out.view(x.sizes());
 }
@@ -305,13 +322,14 @@ torch::Tensor Wav2Vec2Impl::forward(const torch::Tensor& samples) {
   return encoder(feature_projection(feature_extractor(samples)));
 }
 
-void Wav2Vec2Impl::prepare_cpu(bool mkldnn, bool mkldnn_dense) {
+void Wav2Vec2Impl::prepare_cpu() {
   for (auto& m : modules(/*include_self=*/false)) {
-    if (auto* d = m->as<DenseImpl>()) d->prepare_cpu(mkldnn_dense);
-    if (auto* a = m->as<SelfAttentionImpl>()) a->prepare_cpu(mkldnn);
-    if (auto* p = m->as<PositionalConvImpl>()) p->prepare_cpu(mkldnn);
+    if (auto* a = m->as<SelfAttentionImpl>()) a->prepare_cpu();  // takes q, k, v; prepares out_proj
+    if (auto* f = m->as<FeedForwardImpl>()) f->prepare_cpu();
+    if (auto* p = m->as<PositionalConvImpl>()) p->prepare_cpu();
   }
-  feature_extractor->prepare_cpu(mkldnn);
+  feature_projection->prepare_cpu();
+  feature_extractor->prepare_cpu();
 }
 
 }  // namespace acoustok::xlsr

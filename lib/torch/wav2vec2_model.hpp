@@ -20,18 +20,8 @@
 
 namespace acoustok::xlsr {
 
-// A weight [out, in] ready for products x [rows, in] -> [rows, out], either
-// in oneDNN (mkldnn) layout or as a plain tensor for the BLAS: the CPU
-// inference path uses whichever is faster here (see blas_tuning.hpp).
-struct PackedWeight {
-  torch::Tensor w;
-  bool mkldnn = false;
-  static PackedWeight make(const torch::Tensor& w, bool mkldnn);
-  bool defined() const { return w.defined(); }
-  torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& bias = {}) const;
-};
-
-// nn.Linear with the same parameter names, whose weight can be packed.
+// nn.Linear with the same parameter names; on the CPU its product runs in oneDNN
+// (onednn_ops.hpp) straight on the plain weight.
 struct DenseOptions {
   DenseOptions(int64_t in, int64_t out) : in_(in), out_(out) {}
   TORCH_ARG(int64_t, in);
@@ -41,13 +31,15 @@ class DenseImpl : public torch::nn::Module {
  public:
   explicit DenseImpl(const DenseOptions& o);
   torch::Tensor forward(const torch::Tensor& x);  // [..., in] -> [..., out]
-  // Replaces the weight by a packed one (CPU only, after loading).
-  void prepare_cpu(bool mkldnn);
+  // CPU, after loading: products through oneDNN from now on.
+  void prepare_cpu() { onednn_ = true; }
+  // oneDNN path: dst [rows, out] = x [rows, in] W^T + b, then GELU if asked.
+  void forward_into(const torch::Tensor& x, const torch::Tensor& dst, bool gelu = false);
   torch::Tensor weight, bias;
 
  private:
   DenseOptions options_;
-  PackedWeight packed_;
+  bool onednn_ = false;
 };
 TORCH_MODULE(Dense);
 
@@ -67,11 +59,11 @@ class ConvBlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  // [B, in, T] -> [B, out, T']
   // Time-major path (after prepare_cpu): [T, in] -> [T', out].
   torch::Tensor forward_time_major(const torch::Tensor& x);
-  void prepare_cpu(bool mkldnn);
+  void prepare_cpu();
 
  private:
   ConvBlockOptions options_;
-  PackedWeight packed_;  // [out, kernel * in], tap-major: one window of a time-major input
+  torch::Tensor tap_major_;  // [out, kernel * in]: one window of a time-major input
   torch::nn::Conv1d conv{nullptr};
   torch::nn::GroupNorm group_norm{nullptr};
   torch::nn::LayerNorm layer_norm{nullptr};
@@ -82,7 +74,7 @@ class FeatureEncoderImpl : public torch::nn::Module {
  public:
   explicit FeatureEncoderImpl(const Wav2Vec2Config& c);
   torch::Tensor forward(const torch::Tensor& samples);  // [B, samples] -> [B, frames, C]
-  void prepare_cpu(bool mkldnn);
+  void prepare_cpu();
 
  private:
   // One signal [samples] -> [frames, C] through the time-major path,
@@ -100,6 +92,7 @@ class FeatureProjectionImpl : public torch::nn::Module {
  public:
   explicit FeatureProjectionImpl(const Wav2Vec2Config& c);
   torch::Tensor forward(const torch::Tensor& x);  // [B, frames, C] -> [B, frames, D]
+  void prepare_cpu() { projection->prepare_cpu(); }
 
  private:
   torch::nn::LayerNorm layer_norm{nullptr};
@@ -114,12 +107,12 @@ class PositionalConvImpl : public torch::nn::Module {
  public:
   explicit PositionalConvImpl(const Wav2Vec2Config& c);
   torch::Tensor forward(const torch::Tensor& x);  // [B, frames, D] -> [B, frames, D]
-  void prepare_cpu(bool mkldnn);
+  void prepare_cpu();
   torch::nn::Conv1d conv{nullptr};
 
  private:
   int64_t kernel_, groups_;
-  std::vector<PackedWeight> packed_;  // per group [D/G out, K * D/G in], tap-major
+  torch::Tensor tap_major_;  // [G, D/G out, K * D/G in]
 };
 TORCH_MODULE(PositionalConv);
 
@@ -127,14 +120,14 @@ class SelfAttentionImpl : public torch::nn::Module {
  public:
   SelfAttentionImpl(int64_t dim, int64_t heads);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
-  void prepare_cpu(bool mkldnn) {
-    blocked_ = true;
-    mkldnn_ = mkldnn;
-  }
+  // CPU: q, k, v in one product (the 1/sqrt(head dim) folded into q's rows),
+  // heads one after another, queries in blocks.
+  void prepare_cpu();
 
  private:
+  torch::Tensor forward_blocked(const torch::Tensor& x);  // [T, D] -> [T, D]
   int64_t dim_, heads_;
-  bool blocked_ = false, mkldnn_ = false;
+  torch::Tensor qkv_weight_, qkv_bias_;  // [3D, D], [3D] after prepare_cpu
   Dense q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
 };
 TORCH_MODULE(SelfAttention);
@@ -143,8 +136,10 @@ class FeedForwardImpl : public torch::nn::Module {
  public:
   FeedForwardImpl(int64_t dim, int64_t inner);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
+  void prepare_cpu() { onednn_ = true; }
 
  private:
+  bool onednn_ = false;
   Dense intermediate_dense{nullptr}, output_dense{nullptr};
 };
 TORCH_MODULE(FeedForward);
@@ -181,10 +176,10 @@ class Wav2Vec2Impl : public torch::nn::Module {
  public:
   Wav2Vec2Impl(const Wav2Vec2Config& c, int64_t blocks);
   torch::Tensor forward(const torch::Tensor& samples);
-  // CPU inference: time-major convs, blocked attention, weights packed for
-  // oneDNN (mkldnn = true) or left to the BLAS; the linear layers' own choice
-  // is `mkldnn_dense` (a well-tuned BLAS beats oneDNN on those).
-  void prepare_cpu(bool mkldnn, bool mkldnn_dense);
+  // CPU inference, after loading: time-major convs, blocked attention, every
+  // product in oneDNN (onednn_ops.hpp). Without it the modules run as
+  // written (the CUDA path, and the reference the tests compare with).
+  void prepare_cpu();
 
  private:
   FeatureEncoder feature_extractor{nullptr};

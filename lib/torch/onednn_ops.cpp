@@ -1,0 +1,197 @@
+#include "onednn_ops.hpp"
+
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <unordered_map>
+
+#include "acoustok/error.hpp"
+
+namespace acoustok::xlsr::onednn {
+
+namespace {
+
+using dnnl::memory;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+memory::desc describe(const torch::Tensor& t) {
+  TORCH_CHECK(t.scalar_type() == torch::kFloat32 && t.device().is_cpu(), "oneDNN path takes float32 CPU tensors");
+  return memory::desc(t.sizes().vec(), memory::data_type::f32, t.strides().vec());
+}
+
+// Bias [N] as oneDNN wants it: [1, N] or [1, 1, N].
+memory::desc bias_desc(const torch::Tensor& dst) {
+  memory::dims dims(dst.dim(), 1);
+  dims.back() = dst.size(-1);
+  return memory::desc(dims, memory::data_type::f32, dst.dim() == 2 ? memory::format_tag::ab : memory::format_tag::abc);
+}
+
+void append_layout(std::string& key, const torch::Tensor& t) {
+  for (int64_t v : t.sizes()) key += std::to_string(v) + ',';
+  key += '/';
+  for (int64_t v : t.strides()) key += std::to_string(v) + ',';
+  key += ';';
+}
+
+// One primitive per layout and options, made on first use: creating one
+// generates code (milliseconds), running one is the product alone.
+dnnl::matmul cached_matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst,
+                           const MatmulOptions& o) {
+  std::string key;
+  append_layout(key, a);
+  append_layout(key, b);
+  append_layout(key, dst);
+  key += o.bias().defined() ? 'b' : '-';
+  key += o.accumulate() ? 's' : '-';
+  key += o.activation() == Activation::Gelu ? 'g' : '-';
+
+  static std::mutex mutex;
+  static std::unordered_map<std::string, dnnl::matmul> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+
+  dnnl::post_ops post;
+  if (o.accumulate()) post.append_sum(1.0f);
+  if (o.activation() == Activation::Gelu) post.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(post);
+  const memory::desc a_md = describe(a), b_md = describe(b), dst_md = describe(dst);
+  dnnl::matmul::primitive_desc pd;
+  if (o.bias().defined()) {
+    const memory::desc bias_md = bias_desc(dst);
+    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, bias_md, dst_md), attr, cpu_engine());
+  } else {
+    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, dst_md), attr, cpu_engine());
+  }
+  return cache.emplace(key, dnnl::matmul(pd)).first->second;
+}
+
+// ---- softmax numerators ----------------------------------------------------------
+
+#if defined(__x86_64__)
+// GCC 12 flags the _mm512_undefined_ps() inside its own intrinsics.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// exp(x) for x <= 0 in 16 lanes: x = n ln2 + f with |f| <= ln2/2, e^f by its
+// Taylor series to f^7 (remainder below 5e-9 relative), times 2^n.
+__attribute__((target("avx512f"))) inline __m512 exp_nonpositive(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));  // below that e^x underflows float anyway
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);  // ln2 split in two for exactness
+  f = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), f);
+  __m512 p = _mm512_set1_ps(1.0f / 5040);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 720));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// Across the 16 lanes (GCC 12's _mm512_reduce_* warn in the same way).
+template <class Op>
+__attribute__((target("avx512f"))) float horizontal(__m512 v, Op op) {
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, v);
+  float r = lanes[0];
+  for (int i = 1; i < 16; ++i) r = op(r, lanes[i]);
+  return r;
+}
+
+__attribute__((target("avx512f"))) float exp_row_avx512(float* row, int64_t n) {
+  const int64_t full = n & ~int64_t{15};
+  const __mmask16 tail = static_cast<__mmask16>((1u << (n - full)) - 1);
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < full; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(row + i));
+  m = _mm512_mask_max_ps(m, tail, m, _mm512_maskz_loadu_ps(tail, row + full));
+  const __m512 max = _mm512_set1_ps(horizontal(m, [](float a, float b) { return std::max(a, b); }));
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < full; i += 16) {
+    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + i), max));
+    _mm512_storeu_ps(row + i, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  if (tail) {
+    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row + full), max));
+    _mm512_mask_storeu_ps(row + full, tail, e);
+    sum = _mm512_mask_add_ps(sum, tail, sum, e);
+  }
+  return horizontal(sum, [](float a, float b) { return a + b; });
+}
+
+#pragma GCC diagnostic pop
+
+bool have_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f");
+  return yes;
+}
+#else
+bool have_avx512() { return false; }
+float exp_row_avx512(float*, int64_t) { return 0; }
+#endif
+
+float exp_row_scalar(float* row, int64_t n) {
+  const float max = *std::max_element(row, row + n);
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += row[i] = std::exp(row[i] - max);
+  return sum;
+}
+
+}  // namespace
+
+void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst, const MatmulOptions& options) {
+  TORCH_CHECK(a.dim() == b.dim() && a.dim() == dst.dim() && (a.dim() == 2 || a.dim() == 3),
+              "matmul takes 2-D or 3-D tensors of equal rank");
+  TORCH_CHECK(a.size(-1) == b.size(-2) && dst.size(-2) == a.size(-2) && dst.size(-1) == b.size(-1),
+              "matmul shapes disagree: ", a.sizes(), " @ ", b.sizes(), " -> ", dst.sizes());
+  try {
+    const dnnl::matmul prim = cached_matmul(a, b, dst, options);
+    auto& engine = cpu_engine();
+    thread_local dnnl::stream stream(engine);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, memory(describe(a), engine, a.data_ptr())},
+        {DNNL_ARG_WEIGHTS, memory(describe(b), engine, b.data_ptr())},
+        {DNNL_ARG_DST, memory(describe(dst), engine, dst.data_ptr())},
+    };
+    if (options.bias().defined()) {
+      TORCH_CHECK(options.bias().is_contiguous() && options.bias().numel() == dst.size(-1), "bias must be [N], contiguous");
+      args.emplace(DNNL_ARG_BIAS, memory(bias_desc(dst), engine, options.bias().data_ptr()));
+    }
+    prim.execute(stream, args);
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("oneDNN matmul failed: ") + e.what());
+  }
+}
+
+void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum) {
+  TORCH_CHECK(scores.dim() == 2 && scores.is_contiguous() && scores.scalar_type() == torch::kFloat32,
+              "softmax_numerators takes a contiguous float32 [rows, cols] block");
+  TORCH_CHECK(inv_sum.is_contiguous() && inv_sum.numel() == scores.size(0), "inv_sum needs one value per row");
+  const int64_t cols = scores.size(1);
+  float* data = scores.data_ptr<float>();
+  float* inv = inv_sum.data_ptr<float>();
+  const bool simd = have_avx512();
+  at::parallel_for(0, scores.size(0), 4, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* row = data + r * cols;
+      inv[r] = 1.0f / (simd ? exp_row_avx512(row, cols) : exp_row_scalar(row, cols));
+    }
+  });
+}
+
+}  // namespace acoustok::xlsr::onednn

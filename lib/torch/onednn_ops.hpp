@@ -1,0 +1,36 @@
+// Float32 CPU kernels of the wav2vec2 forward pass, called on LibTorch tensors
+// but run by oneDNN primitives directly: no conversion to or from oneDNN's own
+// tensor type, any row/column strides (a head of a [T, D] matrix, a weight
+// read transposed), bias, scale, GELU and accumulation fused into the product.
+// ATen's own mkldnn_linear copies every input and output, re-packs an
+// activation used as a weight on every call and leaves softmax to AVX2 code;
+// these calls reached 230-290 GFLOPS on 2 cores where that path made 130.
+//
+// oneDNN headers stay inside onednn_ops.cpp.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace acoustok::xlsr::onednn {
+
+enum class Activation { None, Gelu };
+
+struct MatmulOptions {
+  TORCH_ARG(torch::Tensor, bias);            // [N], added to every row
+  TORCH_ARG(float, alpha) = 1.0f;            // dst = alpha * a @ b (+ bias)
+  TORCH_ARG(bool, accumulate) = false;       // dst += ... instead of dst = ...
+  TORCH_ARG(Activation, activation) = Activation::None;  // applied last (exact erf GELU)
+};
+
+// dst [M, N] = a [M, K] @ b [K, N] per MatmulOptions; also batched
+// ([B, M, K] @ [B, K, N] -> [B, M, N]). Float32 CPU tensors of any strides
+// (a weight w [N, K] is passed as w.t()); dst must not overlap a or b.
+// Primitives are made once per shape and stride pattern and cached.
+void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst, const MatmulOptions& options = {});
+
+// Row-wise exp(x - max(row)) in place over a contiguous [rows, cols] block,
+// returning 1 / sum(row) per row in inv_sum [rows]: softmax without its last
+// division, which the caller applies to the much smaller product with V.
+void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum);
+
+}  // namespace acoustok::xlsr::onednn
