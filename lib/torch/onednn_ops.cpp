@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
@@ -29,27 +30,40 @@ memory::desc describe(const torch::Tensor& t) {
 }
 
 // Bias [N] as oneDNN wants it: [1, N] or [1, 1, N].
-memory::desc bias_desc(const torch::Tensor& dst) {
-  memory::dims dims(dst.dim(), 1);
-  dims.back() = dst.size(-1);
-  return memory::desc(dims, memory::data_type::f32, dst.dim() == 2 ? memory::format_tag::ab : memory::format_tag::abc);
+memory::desc bias_desc(const memory::desc& dst) {
+  const int ndims = dst.data.ndims;
+  memory::dims dims(static_cast<size_t>(ndims), 1);
+  dims.back() = dst.data.dims[ndims - 1];
+  return memory::desc(dims, memory::data_type::f32, ndims == 2 ? memory::format_tag::ab : memory::format_tag::abc);
 }
 
-void append_layout(std::string& key, const torch::Tensor& t) {
-  for (int64_t v : t.sizes()) key += std::to_string(v) + ',';
-  key += '/';
-  for (int64_t v : t.strides()) key += std::to_string(v) + ',';
+// What tells two memory layouts apart, as text for the primitive cache.
+void append_layout(std::string& key, const memory::desc& md) {
+  const dnnl_memory_desc_t& d = md.data;
+  auto add = [&](int64_t v) { key += std::to_string(v) + ','; };
+  add(d.ndims);
+  for (int i = 0; i < d.ndims; ++i) add(d.dims[i]);
+  add(d.format_kind);
+  add(d.offset0);
+  if (d.format_kind == dnnl_blocked) {
+    const dnnl_blocking_desc_t& b = d.format_desc.blocking;
+    for (int i = 0; i < d.ndims; ++i) add(b.strides[i]);
+    for (int i = 0; i < b.inner_nblks; ++i) {
+      add(b.inner_blks[i]);
+      add(b.inner_idxs[i]);
+    }
+  }
   key += ';';
 }
 
-// One primitive per layout and options, made on first use: creating one
+// One primitive per layouts and options, made on first use: creating one
 // generates code (milliseconds), running one is the product alone.
-dnnl::matmul cached_matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst,
+dnnl::matmul cached_matmul(const memory::desc& a_md, const memory::desc& b_md, const memory::desc& dst_md,
                            const MatmulOptions& o) {
   std::string key;
-  append_layout(key, a);
-  append_layout(key, b);
-  append_layout(key, dst);
+  append_layout(key, a_md);
+  append_layout(key, b_md);
+  append_layout(key, dst_md);
   key += o.bias().defined() ? 'b' : '-';
   key += o.accumulate() ? 's' : '-';
   key += o.activation() == Activation::Gelu ? 'g' : '-';
@@ -65,15 +79,41 @@ dnnl::matmul cached_matmul(const torch::Tensor& a, const torch::Tensor& b, const
   if (o.activation() == Activation::Gelu) post.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
   dnnl::primitive_attr attr;
   attr.set_post_ops(post);
-  const memory::desc a_md = describe(a), b_md = describe(b), dst_md = describe(dst);
   dnnl::matmul::primitive_desc pd;
   if (o.bias().defined()) {
-    const memory::desc bias_md = bias_desc(dst);
-    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, bias_md, dst_md), attr, cpu_engine());
+    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, bias_desc(dst_md), dst_md), attr, cpu_engine());
   } else {
     pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, dst_md), attr, cpu_engine());
   }
   return cache.emplace(key, dnnl::matmul(pd)).first->second;
+}
+
+void check_shapes(const torch::Tensor& a, int64_t b_rows, int64_t b_cols, const torch::Tensor& dst) {
+  TORCH_CHECK((a.dim() == 2 || a.dim() == 3) && a.dim() == dst.dim(), "matmul takes 2-D or 3-D tensors of equal rank");
+  TORCH_CHECK(a.size(-1) == b_rows && dst.size(-2) == a.size(-2) && dst.size(-1) == b_cols, "matmul shapes disagree: ",
+              a.sizes(), " @ [", b_rows, ", ", b_cols, "] -> ", dst.sizes());
+}
+
+void execute(const memory::desc& a_md, const torch::Tensor& a, const memory::desc& b_md, void* b,
+             const memory::desc& dst_md, const torch::Tensor& dst, const MatmulOptions& options) {
+  try {
+    const dnnl::matmul prim = cached_matmul(a_md, b_md, dst_md, options);
+    auto& engine = cpu_engine();
+    thread_local dnnl::stream stream(engine);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, memory(a_md, engine, a.data_ptr())},
+        {DNNL_ARG_WEIGHTS, memory(b_md, engine, b)},
+        {DNNL_ARG_DST, memory(dst_md, engine, dst.data_ptr())},
+    };
+    if (options.bias().defined()) {
+      TORCH_CHECK(options.bias().is_contiguous() && options.bias().numel() == dst.size(-1), "bias must be [N], contiguous");
+      args.emplace(DNNL_ARG_BIAS, memory(bias_desc(dst_md), engine, options.bias().data_ptr()));
+    }
+    prim.execute(stream, args);
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("oneDNN matmul failed: ") + e.what());
+  }
 }
 
 // ---- softmax numerators ----------------------------------------------------------
@@ -154,28 +194,67 @@ float exp_row_scalar(float* row, int64_t n) {
 }  // namespace
 
 void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst, const MatmulOptions& options) {
-  TORCH_CHECK(a.dim() == b.dim() && a.dim() == dst.dim() && (a.dim() == 2 || a.dim() == 3),
-              "matmul takes 2-D or 3-D tensors of equal rank");
-  TORCH_CHECK(a.size(-1) == b.size(-2) && dst.size(-2) == a.size(-2) && dst.size(-1) == b.size(-1),
-              "matmul shapes disagree: ", a.sizes(), " @ ", b.sizes(), " -> ", dst.sizes());
+  TORCH_CHECK(a.dim() == b.dim(), "matmul takes tensors of equal rank");
+  check_shapes(a, b.size(-2), b.size(-1), dst);
+  execute(describe(a), a, describe(b), b.data_ptr(), describe(dst), dst, options);
+}
+
+struct PackedWeight::Impl {
+  torch::Tensor storage;  // owns the packed values
+  memory::desc desc;
+  int64_t out = 0, in = 0;
+};
+
+PackedWeight PackedWeight::pack(torch::Tensor weight) {
+  TORCH_CHECK(weight.dim() == 2 && weight.scalar_type() == torch::kFloat32, "a packed weight is float32 [out, in]");
+  // Its own tensor object over the same memory: a caller that then empties
+  // a registered parameter (set_data) leaves this one intact.
+  weight = weight.contiguous().detach();
+  const int64_t out = weight.size(0), in = weight.size(1);
   try {
-    const dnnl::matmul prim = cached_matmul(a, b, dst, options);
+    // The layout oneDNN prefers for a typical block of rows; the kernels it
+    // picks for other row counts read the same layout.
+    constexpr int64_t kTypicalRows = 512;
+    const memory::desc a_md({kTypicalRows, in}, memory::data_type::f32, memory::format_tag::ab);
+    const memory::desc b_any({in, out}, memory::data_type::f32, memory::format_tag::any);
+    const memory::desc dst_md({kTypicalRows, out}, memory::data_type::f32, memory::format_tag::ab);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, dst_md), cpu_engine());
+    const memory::desc packed_md = pd.weights_desc();
+    const size_t bytes = packed_md.get_size();
+
+    // Reordered through a per-thread scratch and copied back into the
+    // weight's own memory when it fits (no padding): the weights' pages are
+    // then faulted in once, not twice, which halves the time packing takes.
+    thread_local torch::Tensor scratch;
+    const int64_t floats = static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float));
+    if (!scratch.defined() || scratch.numel() < floats) scratch = torch::empty({floats});
     auto& engine = cpu_engine();
-    thread_local dnnl::stream stream(engine);
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, memory(describe(a), engine, a.data_ptr())},
-        {DNNL_ARG_WEIGHTS, memory(describe(b), engine, b.data_ptr())},
-        {DNNL_ARG_DST, memory(describe(dst), engine, dst.data_ptr())},
-    };
-    if (options.bias().defined()) {
-      TORCH_CHECK(options.bias().is_contiguous() && options.bias().numel() == dst.size(-1), "bias must be [N], contiguous");
-      args.emplace(DNNL_ARG_BIAS, memory(bias_desc(dst), engine, options.bias().data_ptr()));
-    }
-    prim.execute(stream, args);
+    memory plain(memory::desc({in, out}, memory::data_type::f32, memory::format_tag::ba), engine, weight.data_ptr());
+    memory packed(packed_md, engine, scratch.data_ptr());
+    dnnl::stream stream(engine);
+    dnnl::reorder(plain, packed).execute(stream, plain, packed);
     stream.wait();
+
+    PackedWeight p;
+    p.impl_ = std::make_shared<Impl>();
+    p.impl_->storage = bytes <= weight.nbytes() ? weight : torch::empty({floats});
+    std::memcpy(p.impl_->storage.data_ptr(), scratch.data_ptr(), bytes);
+    p.impl_->desc = packed_md;
+    p.impl_->out = out;
+    p.impl_->in = in;
+    return p;
   } catch (const dnnl::error& e) {
-    throw Error(std::string("oneDNN matmul failed: ") + e.what());
+    throw Error(std::string("oneDNN could not pack a weight: ") + e.what());
   }
+}
+
+int64_t PackedWeight::out() const { return impl_->out; }
+int64_t PackedWeight::in() const { return impl_->in; }
+
+void linear(const torch::Tensor& x, const PackedWeight& w, const torch::Tensor& dst, const MatmulOptions& options) {
+  TORCH_CHECK(w.defined() && x.dim() == 2, "linear takes x [rows, in] and a packed weight");
+  check_shapes(x, w.in(), w.out(), dst);
+  execute(describe(x), x, w.impl_->desc, w.impl_->storage.data_ptr(), describe(dst), dst, options);
 }
 
 void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum) {

@@ -2,7 +2,10 @@
 
 #include "onednn_ops.hpp"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
+#include <functional>
 #include <cmath>
 
 namespace acoustok::xlsr {
@@ -17,30 +20,30 @@ namespace {
 // [out, k * C]: output row t's window is input rows [stride t, stride t + k),
 // one contiguous run of k * C floats. Windows are copied out in blocks of
 // about 4 MB (they overlap when k > stride) and multiplied in oneDNN.
-torch::Tensor conv_time_major(const torch::Tensor& x, const torch::Tensor& tap_major, const torch::Tensor& bias,
+torch::Tensor conv_time_major(const torch::Tensor& x, const onednn::PackedWeight& tap_major, const torch::Tensor& bias,
                               int64_t k, int64_t stride) {
   const int64_t T = x.size(0), C = x.size(1);
   TORCH_CHECK(T >= k, "conv input of ", T, " steps is shorter than its kernel ", k);
   const int64_t out_T = (T - k) / stride + 1;
   const torch::Tensor xc = x.contiguous();
-  torch::Tensor out = torch::empty({out_T, tap_major.size(0)});
+  torch::Tensor out = torch::empty({out_T, tap_major.out()});
   const auto options = onednn::MatmulOptions().bias(bias);
   if (k == stride) {  // windows tile the input: no copy
-    onednn::matmul(xc.narrow(0, 0, out_T * k).view({out_T, k * C}), tap_major.t(), out, options);
+    onednn::linear(xc.narrow(0, 0, out_T * k).view({out_T, k * C}), tap_major, out, options);
     return out;
   }
   const torch::Tensor windows = xc.as_strided({out_T, k * C}, {stride * C, 1});
   const int64_t block = std::max<int64_t>(64, (int64_t{1} << 20) / (k * C));
   for (int64_t r = 0; r < out_T; r += block) {
     const int64_t n = std::min(block, out_T - r);
-    onednn::matmul(windows.narrow(0, r, n).contiguous(), tap_major.t(), out.narrow(0, r, n), options);
+    onednn::linear(windows.narrow(0, r, n).contiguous(), tap_major, out.narrow(0, r, n), options);
   }
   return out;
 }
 
-// [out, in, k] -> [out, k * in], tap-major.
-torch::Tensor tap_major_weight(const torch::Tensor& w) {
-  return w.permute({0, 2, 1}).reshape({w.size(0), -1}).contiguous();
+// [out, in, k] -> [out, k * in], tap-major, packed for oneDNN.
+onednn::PackedWeight tap_major_weight(const torch::Tensor& w) {
+  return onednn::PackedWeight::pack(w.permute({0, 2, 1}).reshape({w.size(0), -1}));
 }
 
 }  // namespace
@@ -52,8 +55,14 @@ DenseImpl::DenseImpl(const DenseOptions& o) : options_(o) {
   bias = register_parameter("bias", torch::empty({o.out()}), false);
 }
 
+void DenseImpl::prepare_cpu() {
+  packed_ = onednn::PackedWeight::pack(weight);
+  // The registered tensor keeps its name (the checkpoint contract) but not its memory.
+  weight.set_data(torch::empty({0}));
+}
+
 torch::Tensor DenseImpl::forward(const torch::Tensor& x) {
-  if (!onednn_) return torch::linear(x, weight, bias);
+  if (!packed_.defined()) return torch::linear(x, weight, bias);
   auto shape = x.sizes().vec();
   shape.back() = options_.out();
   torch::Tensor out = torch::empty(shape);
@@ -61,9 +70,12 @@ torch::Tensor DenseImpl::forward(const torch::Tensor& x) {
   return out;
 }
 
-void DenseImpl::forward_into(const torch::Tensor& x, const torch::Tensor& dst, bool gelu) {
-  onednn::matmul(x, weight.t(), dst,
-                 onednn::MatmulOptions().bias(bias).activation(gelu ? onednn::Activation::Gelu : onednn::Activation::None));
+void DenseImpl::forward_into(const torch::Tensor& x, const torch::Tensor& dst, bool gelu, bool accumulate) {
+  onednn::linear(x, packed_, dst,
+                 onednn::MatmulOptions()
+                     .bias(bias)
+                     .activation(gelu ? onednn::Activation::Gelu : onednn::Activation::None)
+                     .accumulate(accumulate));
 }
 
 // ---- feature encoder ---------------------------------------------------------
@@ -169,12 +181,12 @@ PositionalConvImpl::PositionalConvImpl(const Wav2Vec2Config& c)
 
 void PositionalConvImpl::prepare_cpu() {
   const int64_t per = conv->weight.size(0) / groups_;
-  tap_major_ = tap_major_weight(conv->weight).view({groups_, per, -1});
+  for (int64_t g = 0; g < groups_; ++g) tap_major_.push_back(tap_major_weight(conv->weight.narrow(0, g * per, per)));
   conv->weight.set_data(torch::empty({0}));
 }
 
 torch::Tensor PositionalConvImpl::forward(const torch::Tensor& x) {
-  if (tap_major_.defined()) {
+  if (!tap_major_.empty()) {
     const int64_t B = x.size(0), T = x.size(1), D = x.size(2), per = D / groups_;
     torch::Tensor out = torch::empty({B, T, D});
     for (int64_t b = 0; b < B; ++b) {
@@ -201,7 +213,7 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t dim, int64_t heads) : dim_(dim), he
 
 void SelfAttentionImpl::prepare_cpu() {
   const double scaling = 1.0 / std::sqrt(static_cast<double>(dim_ / heads_));  // a power of two for 64: exact
-  qkv_weight_ = torch::cat({q_proj->weight * scaling, k_proj->weight, v_proj->weight}, 0);
+  qkv_weight_ = onednn::PackedWeight::pack(torch::cat({q_proj->weight * scaling, k_proj->weight, v_proj->weight}, 0));
   qkv_bias_ = torch::cat({q_proj->bias * scaling, k_proj->bias, v_proj->bias}, 0);
   for (Dense* d : {&q_proj, &k_proj, &v_proj}) {
     (*d)->weight.set_data(torch::empty({0}));
@@ -212,10 +224,10 @@ void SelfAttentionImpl::prepare_cpu() {
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), hd = dim_ / heads_;
-  if (qkv_weight_.defined()) {
-    std::vector<torch::Tensor> out;
-    for (int64_t b = 0; b < B; ++b) out.push_back(forward_blocked(x[b]));
-    return torch::stack(out, 0);
+  if (prepared()) {
+    torch::Tensor out = torch::zeros_like(x);
+    for (int64_t b = 0; b < B; ++b) add_to(x[b], out[b]);
+    return out;
   }
   const double scaling = 1.0 / std::sqrt(static_cast<double>(hd));
   const torch::Tensor q = (q_proj(x) * scaling).view({B, T, heads_, hd}).transpose(1, 2);  // [B, H, T, hd]
@@ -225,17 +237,23 @@ torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
   return out_proj(torch::matmul(w, v).transpose(1, 2).reshape({B, T, dim_}));
 }
 
-torch::Tensor SelfAttentionImpl::forward_blocked(const torch::Tensor& x) {
+void SelfAttentionImpl::add_to(const torch::Tensor& x, const torch::Tensor& residual) {
   const int64_t T = x.size(0), H = heads_, hd = dim_ / heads_;
-  torch::Tensor qkv = torch::empty({T, 3 * dim_});
-  onednn::matmul(x.contiguous(), qkv_weight_.t(), qkv, onednn::MatmulOptions().bias(qkv_bias_));
-  // Head-major copies [3, H, T, hd]: each head's rows contiguous, which lets
-  // oneDNN pick its fastest kernels.
-  const torch::Tensor heads = qkv.view({T, 3, H, hd}).permute({1, 2, 0, 3}).contiguous();
-  qkv = torch::Tensor();
+  // q, k, v of a block of rows at a time, scattered head-major [3, H, T, hd]:
+  // each head's rows contiguous (oneDNN's fastest kernels want that), and no
+  // [T, 3D] intermediate next to it.
+  constexpr int64_t kRows = 512;
+  const torch::Tensor xc = x.contiguous();
+  torch::Tensor heads = torch::empty({3, H, T, hd});
+  torch::Tensor qkv = torch::empty({std::min(kRows, T), 3 * dim_});
+  for (int64_t r = 0; r < T; r += kRows) {
+    const int64_t n = std::min(kRows, T - r);
+    const torch::Tensor block = qkv.narrow(0, 0, n);
+    onednn::linear(xc.narrow(0, r, n), qkv_weight_, block, onednn::MatmulOptions().bias(qkv_bias_));
+    heads.narrow(2, r, n).copy_(block.view({n, 3, H, hd}).permute({1, 2, 0, 3}));
+  }
   // Queries in blocks of 512 (fastest of 128..1024 here): a block's scores
   // [rows, T] are a few MB, never the [H, T, T] weights of all heads.
-  constexpr int64_t kRows = 512;
   torch::Tensor scores = torch::empty({std::min(kRows, T), T});
   torch::Tensor inv_sum = torch::empty({H, T});
   torch::Tensor context = torch::empty({H, T, hd});
@@ -250,8 +268,8 @@ torch::Tensor SelfAttentionImpl::forward_blocked(const torch::Tensor& x) {
     }
   }
   // softmax's division, on [T, hd] instead of [T, T], in the copy back to [T, D].
-  const torch::Tensor merged = (context * inv_sum.unsqueeze(-1)).permute({1, 0, 2}).reshape({T, dim_});
-  return out_proj(merged);
+  const torch::Tensor merged = context.mul_(inv_sum.unsqueeze(-1)).permute({1, 0, 2}).reshape({T, dim_});
+  out_proj->forward_into(merged, residual, /*gelu=*/false, /*accumulate=*/true);
 }
 
 FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t inner) {
@@ -259,21 +277,31 @@ FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t inner) {
   output_dense = register_module("output_dense", Dense(DenseOptions(inner, dim)));
 }
 
+void FeedForwardImpl::prepare_cpu() {
+  intermediate_dense->prepare_cpu();
+  output_dense->prepare_cpu();
+  onednn_ = true;
+}
+
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
-  // Rows are independent: in spans, the [rows, inner] intermediate of a long
-  // input stays a few MB instead of hundreds.
   if (!onednn_) return output_dense(torch::gelu(intermediate_dense(x)));
-  constexpr int64_t kRows = 512;
   const torch::Tensor flat = x.reshape({-1, x.size(-1)}).contiguous();
-  const int64_t rows = flat.size(0);
-  torch::Tensor out = torch::empty_like(flat);
-  torch::Tensor inner = torch::empty({std::min(kRows, rows), intermediate_dense->weight.size(0)});
+  torch::Tensor out = torch::zeros_like(flat);
+  add_to(flat, out);
+  return out.view(x.sizes());
+}
+
+void FeedForwardImpl::add_to(const torch::Tensor& x, const torch::Tensor& residual) {
+  // Rows are independent: in blocks, the [rows, inner] intermediate of a long
+  // input stays a few MB instead of hundreds.
+  constexpr int64_t kRows = 512;
+  const int64_t rows = x.size(0);
+  torch::Tensor inner = torch::empty({std::min(kRows, rows), intermediate_dense->out_features()});
   for (int64_t r = 0; r < rows; r += kRows) {
     const int64_t n = std::min(kRows, rows - r);
-    intermediate_dense->forward_into(flat.narrow(0, r, n), inner.narrow(0, 0, n), /*gelu=*/true);
-    output_dense->forward_into(inner.narrow(0, 0, n), out.narrow(0, r, n));
+    intermediate_dense->forward_into(x.narrow(0, r, n), inner.narrow(0, 0, n), /*gelu=*/true);
+    output_dense->forward_into(inner.narrow(0, 0, n), residual.narrow(0, r, n), /*gelu=*/false, /*accumulate=*/true);
   }
-  return out.view(x.sizes());
 }
 
 EncoderLayerImpl::EncoderLayerImpl(const Wav2Vec2Config& c) : pre_ln_(c.do_stable_layer_norm) {
@@ -285,6 +313,23 @@ EncoderLayerImpl::EncoderLayerImpl(const Wav2Vec2Config& c) : pre_ln_(c.do_stabl
 }
 
 torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x) {
+  if (attention->prepared()) {
+    // CPU: residual sums accumulated in place by the output products. The
+    // input is this encoder's own intermediate, free to be overwritten.
+    for (int64_t b = 0; b < x.size(0); ++b) {
+      const torch::Tensor y = x[b];  // [T, D]
+      if (pre_ln_) {
+        attention->add_to(layer_norm(y), y);
+        feed_forward->add_to(final_layer_norm(y), y);
+      } else {
+        attention->add_to(y, y);
+        y.copy_(layer_norm(y));
+        feed_forward->add_to(y, y);
+        y.copy_(final_layer_norm(y));
+      }
+    }
+    return x;
+  }
   if (pre_ln_) {
     torch::Tensor y = x + attention(layer_norm(x));
     return y + feed_forward(final_layer_norm(y));
@@ -323,13 +368,18 @@ torch::Tensor Wav2Vec2Impl::forward(const torch::Tensor& samples) {
 }
 
 void Wav2Vec2Impl::prepare_cpu() {
+  // Packing copies every weight once: spread over the threads like loading.
+  std::vector<std::function<void()>> tasks;
   for (auto& m : modules(/*include_self=*/false)) {
-    if (auto* a = m->as<SelfAttentionImpl>()) a->prepare_cpu();  // takes q, k, v; prepares out_proj
-    if (auto* f = m->as<FeedForwardImpl>()) f->prepare_cpu();
-    if (auto* p = m->as<PositionalConvImpl>()) p->prepare_cpu();
+    if (auto* a = m->as<SelfAttentionImpl>()) tasks.emplace_back([a] { a->prepare_cpu(); });  // q, k, v and out_proj
+    if (auto* f = m->as<FeedForwardImpl>()) tasks.emplace_back([f] { f->prepare_cpu(); });
+    if (auto* p = m->as<PositionalConvImpl>()) tasks.emplace_back([p] { p->prepare_cpu(); });
   }
-  feature_projection->prepare_cpu();
-  feature_extractor->prepare_cpu();
+  tasks.emplace_back([this] { feature_projection->prepare_cpu(); });
+  tasks.emplace_back([this] { feature_extractor->prepare_cpu(); });
+  at::parallel_for(0, static_cast<int64_t>(tasks.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) tasks[static_cast<size_t>(i)]();
+  });
 }
 
 }  // namespace acoustok::xlsr

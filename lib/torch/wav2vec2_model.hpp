@@ -17,11 +17,12 @@
 #include <torch/torch.h>
 
 #include "acoustok/wav2vec2_config.hpp"
+#include "onednn_ops.hpp"
 
 namespace acoustok::xlsr {
 
 // nn.Linear with the same parameter names; on the CPU its product runs in oneDNN
-// (onednn_ops.hpp) straight on the plain weight.
+// (onednn_ops.hpp) on a packed copy of the weight.
 struct DenseOptions {
   DenseOptions(int64_t in, int64_t out) : in_(in), out_(out) {}
   TORCH_ARG(int64_t, in);
@@ -32,14 +33,15 @@ class DenseImpl : public torch::nn::Module {
   explicit DenseImpl(const DenseOptions& o);
   torch::Tensor forward(const torch::Tensor& x);  // [..., in] -> [..., out]
   // CPU, after loading: products through oneDNN from now on.
-  void prepare_cpu() { onednn_ = true; }
-  // oneDNN path: dst [rows, out] = x [rows, in] W^T + b, then GELU if asked.
-  void forward_into(const torch::Tensor& x, const torch::Tensor& dst, bool gelu = false);
+  void prepare_cpu();
+  // oneDNN path: dst [rows, out] (+)= x [rows, in] W^T + b, then GELU if asked.
+  void forward_into(const torch::Tensor& x, const torch::Tensor& dst, bool gelu = false, bool accumulate = false);
+  int64_t out_features() const { return options_.out(); }
   torch::Tensor weight, bias;
 
  private:
   DenseOptions options_;
-  bool onednn_ = false;
+  onednn::PackedWeight packed_;
 };
 TORCH_MODULE(Dense);
 
@@ -63,7 +65,7 @@ class ConvBlockImpl : public torch::nn::Module {
 
  private:
   ConvBlockOptions options_;
-  torch::Tensor tap_major_;  // [out, kernel * in]: one window of a time-major input
+  onednn::PackedWeight tap_major_;  // [out, kernel * in]: one window of a time-major input
   torch::nn::Conv1d conv{nullptr};
   torch::nn::GroupNorm group_norm{nullptr};
   torch::nn::LayerNorm layer_norm{nullptr};
@@ -112,7 +114,7 @@ class PositionalConvImpl : public torch::nn::Module {
 
  private:
   int64_t kernel_, groups_;
-  torch::Tensor tap_major_;  // [G, D/G out, K * D/G in]
+  std::vector<onednn::PackedWeight> tap_major_;  // per group [D/G out, K * D/G in]
 };
 TORCH_MODULE(PositionalConv);
 
@@ -123,11 +125,15 @@ class SelfAttentionImpl : public torch::nn::Module {
   // CPU: q, k, v in one product (the 1/sqrt(head dim) folded into q's rows),
   // heads one after another, queries in blocks.
   void prepare_cpu();
+  bool prepared() const { return qkv_weight_.defined(); }
+  // After prepare_cpu: residual [T, D] += attention(x [T, D]), x read first
+  // (so residual may be x itself).
+  void add_to(const torch::Tensor& x, const torch::Tensor& residual);
 
  private:
-  torch::Tensor forward_blocked(const torch::Tensor& x);  // [T, D] -> [T, D]
   int64_t dim_, heads_;
-  torch::Tensor qkv_weight_, qkv_bias_;  // [3D, D], [3D] after prepare_cpu
+  onednn::PackedWeight qkv_weight_;  // [3D, D] after prepare_cpu
+  torch::Tensor qkv_bias_;           // [3D]
   Dense q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
 };
 TORCH_MODULE(SelfAttention);
@@ -136,7 +142,10 @@ class FeedForwardImpl : public torch::nn::Module {
  public:
   FeedForwardImpl(int64_t dim, int64_t inner);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
-  void prepare_cpu() { onednn_ = true; }
+  void prepare_cpu();
+  // After prepare_cpu: residual [rows, D] += feed_forward(x [rows, D]); each
+  // block of rows is read before it is written (residual may be x itself).
+  void add_to(const torch::Tensor& x, const torch::Tensor& residual);
 
  private:
   bool onednn_ = false;
