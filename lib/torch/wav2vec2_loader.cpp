@@ -74,6 +74,7 @@ void load_wav2vec2_weights(Wav2Vec2Impl& model, const Wav2Vec2Config& config, We
       throw file_error(weights.path(), "tensor '" + prefix + name + "' has shape " + shape_text(info.shape) +
                                            ", but config.json implies " + shape_text(item.value().sizes().vec()));
     }
+    TORCH_CHECK(item.value().is_contiguous() && item.value().scalar_type() == torch::kFloat32, name, " is not a dense float32 tensor");
     items.emplace_back(name, item.value());
   }
   if (torch::Tensor* pos = params.find(kPositionalConvWeight)) {
@@ -82,8 +83,9 @@ void load_wav2vec2_weights(Wav2Vec2Impl& model, const Wav2Vec2Config& config, We
   at::parallel_for(0, static_cast<int64_t>(items.size()), 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       auto& [name, param] = items[static_cast<size_t>(i)];
-      // Straight into the parameter's memory: no second copy of a block's weights.
-      param.set_data(read_tensor(weights, prefix + name, param.sizes().vec()));
+      // Straight into the parameter's own memory (for q, k and v, the
+      // merged product's operand): no second copy of a block's weights.
+      weights.read_float32_into(prefix + name, param.data_ptr<float>());
     }
   });
 }

@@ -80,8 +80,13 @@ void DenseImpl::forward_into(const torch::Tensor& x, const torch::Tensor& dst, b
 
 // ---- feature encoder ---------------------------------------------------------
 
+ConvParamsImpl::ConvParamsImpl(int64_t in, int64_t out, int64_t kernel, int64_t groups, bool with_bias) {
+  weight = register_parameter("weight", torch::empty({out, in / groups, kernel}), false);
+  if (with_bias) bias = register_parameter("bias", torch::empty({out}), false);
+}
+
 ConvBlockImpl::ConvBlockImpl(const ConvBlockOptions& o) : options_(o) {
-  conv = register_module("conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(o.in(), o.out(), o.kernel()).stride(o.stride()).bias(o.bias())));
+  conv = register_module("conv", ConvParams(o.in(), o.out(), o.kernel(), 1, o.bias()));
   // Both norms carry the Hugging Face name "layer_norm".
   if (o.norm() == ConvNorm::Group) {
     group_norm = register_module("layer_norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(o.out(), o.out())));
@@ -105,7 +110,7 @@ torch::Tensor ConvBlockImpl::forward_time_major(const torch::Tensor& x) {
 }
 
 torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x) {
-  torch::Tensor y = conv(x);                                                   // [B, out, T']
+  torch::Tensor y = torch::conv1d(x, conv->weight, conv->bias, options_.stride());  // [B, out, T']
   if (group_norm) y = group_norm(y);                                           // per-channel over time
   if (layer_norm) y = layer_norm(y.transpose(1, 2)).transpose(1, 2);           // over channels, per frame
   return torch::gelu(y);
@@ -174,9 +179,7 @@ torch::Tensor FeatureProjectionImpl::forward(const torch::Tensor& x) {
 
 PositionalConvImpl::PositionalConvImpl(const Wav2Vec2Config& c)
     : kernel_(c.num_conv_pos_embeddings), groups_(c.num_conv_pos_embedding_groups) {
-  conv = register_module("conv", torch::nn::Conv1d(torch::nn::Conv1dOptions(c.hidden_size, c.hidden_size, kernel_)
-                                                       .padding(kernel_ / 2)
-                                                       .groups(c.num_conv_pos_embedding_groups)));
+  conv = register_module("conv", ConvParams(c.hidden_size, c.hidden_size, kernel_, groups_, true));
 }
 
 void PositionalConvImpl::prepare_cpu() {
@@ -199,7 +202,7 @@ torch::Tensor PositionalConvImpl::forward(const torch::Tensor& x) {
     }
     return torch::gelu_(out);
   }
-  torch::Tensor y = conv(x.transpose(1, 2));  // [B, D, T (+1 for an even kernel)]
+  torch::Tensor y = torch::conv1d(x.transpose(1, 2), conv->weight, conv->bias, 1, kernel_ / 2, 1, groups_);  // [B, D, T (+1 for an even kernel)]
   if (kernel_ % 2 == 0) y = y.narrow(2, 0, y.size(2) - 1);
   return torch::gelu(y).transpose(1, 2);
 }
@@ -209,12 +212,22 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t dim, int64_t heads) : dim_(dim), he
   v_proj = register_module("v_proj", Dense(DenseOptions(dim, dim)));
   q_proj = register_module("q_proj", Dense(DenseOptions(dim, dim)));
   out_proj = register_module("out_proj", Dense(DenseOptions(dim, dim)));
+  qkv_weight_plain_ = torch::empty({3 * dim, dim});
+  qkv_bias_ = torch::empty({3 * dim});
+  int64_t row = 0;
+  for (Dense* d : {&q_proj, &k_proj, &v_proj}) {
+    (*d)->weight.set_data(qkv_weight_plain_.narrow(0, row, dim));
+    (*d)->bias.set_data(qkv_bias_.narrow(0, row, dim));
+    row += dim;
+  }
 }
 
 void SelfAttentionImpl::prepare_cpu() {
   const double scaling = 1.0 / std::sqrt(static_cast<double>(dim_ / heads_));  // a power of two for 64: exact
-  qkv_weight_ = onednn::PackedWeight::pack(torch::cat({q_proj->weight * scaling, k_proj->weight, v_proj->weight}, 0));
-  qkv_bias_ = torch::cat({q_proj->bias * scaling, k_proj->bias, v_proj->bias}, 0);
+  qkv_weight_plain_.narrow(0, 0, dim_).mul_(scaling);
+  qkv_bias_.narrow(0, 0, dim_).mul_(scaling);
+  qkv_weight_ = onednn::PackedWeight::pack(qkv_weight_plain_);  // takes the memory over
+  qkv_weight_plain_ = torch::Tensor();
   for (Dense* d : {&q_proj, &k_proj, &v_proj}) {
     (*d)->weight.set_data(torch::empty({0}));
     (*d)->bias.set_data(torch::empty({0}));

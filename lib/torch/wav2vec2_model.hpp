@@ -45,6 +45,16 @@ class DenseImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Dense);
 
+// A conv's weight [out, in / groups, kernel] and bias [out] under the names
+// nn.Conv1d gives them, without its random initialisation (the checkpoint
+// overwrites them; drawing 12 M random numbers took 50 ms of every load).
+class ConvParamsImpl : public torch::nn::Module {
+ public:
+  ConvParamsImpl(int64_t in, int64_t out, int64_t kernel, int64_t groups, bool bias);
+  torch::Tensor weight, bias;
+};
+TORCH_MODULE(ConvParams);
+
 enum class ConvNorm { None, Group, Layer };
 struct ConvBlockOptions {
   ConvBlockOptions(int64_t in, int64_t out, int64_t kernel, int64_t stride) : in_(in), out_(out), kernel_(kernel), stride_(stride) {}
@@ -66,7 +76,7 @@ class ConvBlockImpl : public torch::nn::Module {
  private:
   ConvBlockOptions options_;
   onednn::PackedWeight tap_major_;  // [out, kernel * in]: one window of a time-major input
-  torch::nn::Conv1d conv{nullptr};
+  ConvParams conv{nullptr};
   torch::nn::GroupNorm group_norm{nullptr};
   torch::nn::LayerNorm layer_norm{nullptr};
 };
@@ -110,7 +120,7 @@ class PositionalConvImpl : public torch::nn::Module {
   explicit PositionalConvImpl(const Wav2Vec2Config& c);
   torch::Tensor forward(const torch::Tensor& x);  // [B, frames, D] -> [B, frames, D]
   void prepare_cpu();
-  torch::nn::Conv1d conv{nullptr};
+  ConvParams conv{nullptr};
 
  private:
   int64_t kernel_, groups_;
@@ -132,8 +142,10 @@ class SelfAttentionImpl : public torch::nn::Module {
 
  private:
   int64_t dim_, heads_;
-  onednn::PackedWeight qkv_weight_;  // [3D, D] after prepare_cpu
-  torch::Tensor qkv_bias_;           // [3D]
+  // q, k and v's weights and biases are views of these ([3D, D], [3D]): the
+  // checkpoint is read straight into the merged product's operands.
+  torch::Tensor qkv_weight_plain_, qkv_bias_;
+  onednn::PackedWeight qkv_weight_;  // after prepare_cpu
   Dense q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
 };
 TORCH_MODULE(SelfAttention);
