@@ -2,6 +2,10 @@
 
 #include <ATen/Parallel.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdint>
 #include <sstream>
 
 #include "acoustok/error.hpp"
@@ -18,6 +22,20 @@ std::string shape_text(const std::vector<int64_t>& s) {
   for (size_t i = 0; i < s.size(); ++i) o << (i ? ", " : "") << s[i];
   o << "]";
   return o.str();
+}
+
+// Maps a fresh tensor's pages in one call before it is first written: one
+// page fault per 4 kB was a third of the load time. (Linux 5.14 and later;
+// elsewhere the call fails and the pages fault in as they are written.)
+void prefault(const torch::Tensor& t) {
+#ifdef MADV_POPULATE_WRITE
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
+  const uintptr_t first = (begin + page - 1) & ~(page - 1), last = (begin + t.nbytes()) & ~(page - 1);
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE);
+#else
+  (void)t;
+#endif
 }
 
 // Reads `key` into a float tensor of exactly `shape`.
@@ -85,6 +103,7 @@ void load_wav2vec2_weights(Wav2Vec2Impl& model, const Wav2Vec2Config& config, We
       auto& [name, param] = items[static_cast<size_t>(i)];
       // Straight into the parameter's own memory (for q, k and v, the
       // merged product's operand): no second copy of a block's weights.
+      prefault(param);
       weights.read_float32_into(prefix + name, param.data_ptr<float>());
     }
   });

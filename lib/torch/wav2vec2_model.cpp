@@ -20,23 +20,26 @@ namespace {
 // [out, k * C]: output row t's window is input rows [stride t, stride t + k),
 // one contiguous run of k * C floats. Windows are copied out in blocks of
 // about 4 MB (they overlap when k > stride) and multiplied in oneDNN.
+// `epilogue`, when given, runs on each block of output rows in place while
+// the block is still in cache (a per-row norm and activation).
 torch::Tensor conv_time_major(const torch::Tensor& x, const onednn::PackedWeight& tap_major, const torch::Tensor& bias,
-                              int64_t k, int64_t stride) {
+                              int64_t k, int64_t stride,
+                              const std::function<void(const torch::Tensor&)>& epilogue = {}) {
   const int64_t T = x.size(0), C = x.size(1);
   TORCH_CHECK(T >= k, "conv input of ", T, " steps is shorter than its kernel ", k);
   const int64_t out_T = (T - k) / stride + 1;
   const torch::Tensor xc = x.contiguous();
   torch::Tensor out = torch::empty({out_T, tap_major.out()});
   const auto options = onednn::MatmulOptions().bias(bias);
-  if (k == stride) {  // windows tile the input: no copy
-    onednn::linear(xc.narrow(0, 0, out_T * k).view({out_T, k * C}), tap_major, out, options);
-    return out;
-  }
   const torch::Tensor windows = xc.as_strided({out_T, k * C}, {stride * C, 1});
   const int64_t block = std::max<int64_t>(64, (int64_t{1} << 20) / (k * C));
   for (int64_t r = 0; r < out_T; r += block) {
     const int64_t n = std::min(block, out_T - r);
-    onednn::linear(windows.narrow(0, r, n).contiguous(), tap_major, out.narrow(0, r, n), options);
+    // Windows tile the input when k == stride (a view); otherwise they
+    // overlap and are copied out.
+    const torch::Tensor in = k == stride ? windows.narrow(0, r, n) : windows.narrow(0, r, n).contiguous();
+    onednn::linear(in, tap_major, out.narrow(0, r, n), options);
+    if (epilogue) epilogue(out.narrow(0, r, n));
   }
   return out;
 }
@@ -102,11 +105,15 @@ void ConvBlockImpl::prepare_cpu() {
 }
 
 torch::Tensor ConvBlockImpl::forward_time_major(const torch::Tensor& x) {
-  torch::Tensor y = conv_time_major(x, tap_major_, options_.bias() ? conv->bias : torch::Tensor(), options_.kernel(),
-                                    options_.stride());  // [T', out]
-  if (group_norm) y = group_norm(y.t().unsqueeze(0)).squeeze(0).t();
-  if (layer_norm) y = layer_norm(y);
-  return torch::gelu_(y);
+  const torch::Tensor bias = options_.bias() ? conv->bias : torch::Tensor();
+  if (group_norm) {  // statistics over the whole signal: after the conv
+    torch::Tensor y = conv_time_major(x, tap_major_, bias, options_.kernel(), options_.stride());  // [T', out]
+    y = group_norm(y.t().unsqueeze(0)).squeeze(0).t();
+    return torch::gelu_(y);
+  }
+  return conv_time_major(x, tap_major_, bias, options_.kernel(), options_.stride(), [this](const torch::Tensor& rows) {
+    rows.copy_(torch::gelu(layer_norm ? layer_norm(rows) : rows));
+  });
 }
 
 torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x) {
