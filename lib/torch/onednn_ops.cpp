@@ -199,6 +199,30 @@ void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor&
   execute(describe(a), a, describe(b), b.data_ptr(), describe(dst), dst, options);
 }
 
+namespace {
+
+// `plain` (described by plain_md) reordered to packed_md, through a per-thread
+// scratch and copied back into plain's own memory when it fits (no padding):
+// the weights' pages are then faulted in once, not twice, which halves the
+// time packing takes. Returns the tensor that owns the packed values.
+torch::Tensor reorder_in_place(const torch::Tensor& plain, const memory::desc& plain_md, const memory::desc& packed_md) {
+  const size_t bytes = packed_md.get_size();
+  thread_local torch::Tensor scratch;
+  const int64_t floats = static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float));
+  if (!scratch.defined() || scratch.numel() < floats) scratch = torch::empty({floats});
+  auto& engine = cpu_engine();
+  memory from(plain_md, engine, plain.data_ptr());
+  memory to(packed_md, engine, scratch.data_ptr());
+  dnnl::stream stream(engine);
+  dnnl::reorder(from, to).execute(stream, from, to);
+  stream.wait();
+  torch::Tensor owner = bytes <= plain.nbytes() ? plain : torch::empty({floats});
+  std::memcpy(owner.data_ptr(), scratch.data_ptr(), bytes);
+  return owner;
+}
+
+}  // namespace
+
 struct PackedWeight::Impl {
   torch::Tensor storage;  // owns the packed values
   memory::desc desc;
@@ -222,23 +246,10 @@ PackedWeight PackedWeight::pack(torch::Tensor weight) {
     const memory::desc packed_md = pd.weights_desc();
     const size_t bytes = packed_md.get_size();
 
-    // Reordered through a per-thread scratch and copied back into the
-    // weight's own memory when it fits (no padding): the weights' pages are
-    // then faulted in once, not twice, which halves the time packing takes.
-    thread_local torch::Tensor scratch;
-    const int64_t floats = static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float));
-    if (!scratch.defined() || scratch.numel() < floats) scratch = torch::empty({floats});
-    auto& engine = cpu_engine();
-    memory plain(memory::desc({in, out}, memory::data_type::f32, memory::format_tag::ba), engine, weight.data_ptr());
-    memory packed(packed_md, engine, scratch.data_ptr());
-    dnnl::stream stream(engine);
-    dnnl::reorder(plain, packed).execute(stream, plain, packed);
-    stream.wait();
-
+    (void)bytes;
     PackedWeight p;
     p.impl_ = std::make_shared<Impl>();
-    p.impl_->storage = bytes <= weight.nbytes() ? weight : torch::empty({floats});
-    std::memcpy(p.impl_->storage.data_ptr(), scratch.data_ptr(), bytes);
+    p.impl_->storage = reorder_in_place(weight, memory::desc({in, out}, memory::data_type::f32, memory::format_tag::ba), packed_md);
     p.impl_->desc = packed_md;
     p.impl_->out = out;
     p.impl_->in = in;
@@ -255,6 +266,115 @@ void linear(const torch::Tensor& x, const PackedWeight& w, const torch::Tensor& 
   TORCH_CHECK(w.defined() && x.dim() == 2, "linear takes x [rows, in] and a packed weight");
   check_shapes(x, w.in(), w.out(), dst);
   execute(describe(x), x, w.impl_->desc, w.impl_->storage.data_ptr(), describe(dst), dst, options);
+}
+
+struct PackedConv::Impl {
+  torch::Tensor storage;
+  memory::desc desc;
+  int64_t in = 0, out = 0, kernel = 0, stride = 1, groups = 1;
+};
+
+namespace {
+
+memory::dims conv_weight_dims(int64_t in, int64_t out, int64_t kernel, int64_t groups) {
+  if (groups == 1) return {out, in, kernel};
+  return {groups, out / groups, in / groups, kernel};
+}
+
+// A time-major signal [T, C] (rows contiguous, any row stride) as oneDNN's
+// 1-D "nwc" with one batch item.
+memory::desc time_major_desc(const torch::Tensor& t) {
+  TORCH_CHECK(t.dim() == 2 && t.stride(1) == 1 && t.scalar_type() == torch::kFloat32, "time-major conv takes [T, C] rows");
+  return memory::desc({1, t.size(1), t.size(0)}, memory::data_type::f32, {t.size(0) * t.stride(0), 1, t.stride(0)});
+}
+
+dnnl::convolution_forward::primitive_desc conv_desc(const memory::desc& src, const memory::desc& weights, bool bias,
+                                                     const memory::desc& dst, int64_t stride) {
+  const memory::desc bias_md({dst.data.dims[1]}, memory::data_type::f32, memory::format_tag::a);
+  const auto d = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                                        src, weights, bias_md, dst, {stride}, {0}, {0})
+                      : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                                        src, weights, dst, {stride}, {0}, {0});
+  return dnnl::convolution_forward::primitive_desc(d, cpu_engine());
+}
+
+}  // namespace
+
+PackedConv PackedConv::pack(torch::Tensor weight, int64_t stride, int64_t groups) {
+  TORCH_CHECK(weight.dim() == 3 && weight.scalar_type() == torch::kFloat32, "a packed conv weight is float32 [out, in / groups, k]");
+  weight = weight.contiguous().detach();
+  const int64_t out = weight.size(0), in = weight.size(1) * groups, kernel = weight.size(2);
+  try {
+    // The layout chosen for a typical block of 512 output steps; other
+    // lengths run with the same layout.
+    constexpr int64_t kTypicalSteps = 512;
+    const int64_t steps_in = (kTypicalSteps - 1) * stride + kernel;
+    const memory::desc src({1, in, steps_in}, memory::data_type::f32, memory::format_tag::nwc);
+    const memory::desc dst({1, out, kTypicalSteps}, memory::data_type::f32, memory::format_tag::nwc);
+    const memory::dims wdims = conv_weight_dims(in, out, kernel, groups);
+    const memory::desc any(wdims, memory::data_type::f32, memory::format_tag::any);
+    const memory::desc packed_md = conv_desc(src, any, true, dst, stride).weights_desc();
+    const memory::desc plain_md(wdims, memory::data_type::f32, groups == 1 ? memory::format_tag::oiw : memory::format_tag::goiw);
+    PackedConv p;
+    p.impl_ = std::make_shared<Impl>();
+    p.impl_->storage = reorder_in_place(weight, plain_md, packed_md);
+    p.impl_->desc = packed_md;
+    p.impl_->in = in;
+    p.impl_->out = out;
+    p.impl_->kernel = kernel;
+    p.impl_->stride = stride;
+    p.impl_->groups = groups;
+    return p;
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("oneDNN could not pack a conv weight: ") + e.what());
+  }
+}
+
+int64_t PackedConv::out() const { return impl_->out; }
+int64_t PackedConv::kernel() const { return impl_->kernel; }
+int64_t PackedConv::stride() const { return impl_->stride; }
+
+void PackedConv::run(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& dst) const {
+  const Impl& c = *impl_;
+  TORCH_CHECK(x.dim() == 2 && x.size(1) == c.in && dst.dim() == 2 && dst.size(1) == c.out, "conv shapes disagree: ", x.sizes(),
+              " -> ", dst.sizes());
+  TORCH_CHECK(x.size(0) >= (dst.size(0) - 1) * c.stride + c.kernel, "conv input of ", x.size(0), " steps is too short for ",
+              dst.size(0), " outputs");
+  // Exactly the input the outputs read.
+  const torch::Tensor in = x.narrow(0, 0, (dst.size(0) - 1) * c.stride + c.kernel);
+  const memory::desc src_md = time_major_desc(in), dst_md = time_major_desc(dst);
+  const bool with_bias = bias.defined();
+  try {
+    std::string key;
+    append_layout(key, src_md);
+    append_layout(key, c.desc);
+    append_layout(key, dst_md);
+    key += std::to_string(c.stride) + (with_bias ? "b" : "-");
+    static std::mutex mutex;
+    static std::unordered_map<std::string, dnnl::convolution_forward> cache;
+    dnnl::convolution_forward prim;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      auto it = cache.find(key);
+      if (it == cache.end()) it = cache.emplace(key, dnnl::convolution_forward(conv_desc(src_md, c.desc, with_bias, dst_md, c.stride))).first;
+      prim = it->second;
+    }
+    auto& engine = cpu_engine();
+    thread_local dnnl::stream stream(engine);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, memory(src_md, engine, in.data_ptr())},
+        {DNNL_ARG_WEIGHTS, memory(c.desc, engine, c.storage.data_ptr())},
+        {DNNL_ARG_DST, memory(dst_md, engine, dst.data_ptr())},
+    };
+    if (with_bias) {
+      TORCH_CHECK(bias.is_contiguous() && bias.numel() == c.out, "conv bias must be [out], contiguous");
+      args.emplace(DNNL_ARG_BIAS, memory(memory::desc({c.out}, memory::data_type::f32, memory::format_tag::a), engine, bias.data_ptr()));
+    }
+    prim.execute(stream, args);
+    stream.wait();
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("oneDNN convolution failed: ") + e.what());
+  }
 }
 
 void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum) {

@@ -50,6 +50,25 @@ class PackedWeight {
 // dst [rows, out] = x [rows, in] @ w^T per MatmulOptions (x, dst any strides).
 void linear(const torch::Tensor& x, const PackedWeight& w, const torch::Tensor& dst, const MatmulOptions& options = {});
 
+// A 1-D convolution over time-major signals, [T, in] -> [T', out] with
+// T' = (T - kernel) / stride + 1 (no padding), its weight packed once.
+class PackedConv {
+ public:
+  // Float32 [out, in / groups, kernel]; takes the memory over like PackedWeight.
+  static PackedConv pack(torch::Tensor weight, int64_t stride, int64_t groups = 1);
+  bool defined() const { return impl_ != nullptr; }
+  int64_t out() const;
+  int64_t kernel() const;
+  int64_t stride() const;
+  // dst [T', out] = conv(x) + bias (bias may be undefined). Rows of x and dst
+  // contiguous, any row stride; x may be longer than dst needs.
+  void run(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& dst) const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
 // Row-wise exp(x - max(row)) in place over a contiguous [rows, cols] block,
 // returning 1 / sum(row) per row in inv_sum [rows]: softmax without its last
 // division, which the caller applies to the much smaller product with V.

@@ -32,7 +32,9 @@ torch::Tensor conv_time_major(const torch::Tensor& x, const onednn::PackedWeight
   torch::Tensor out = torch::empty({out_T, tap_major.out()});
   const auto options = onednn::MatmulOptions().bias(bias);
   const torch::Tensor windows = xc.as_strided({out_T, k * C}, {stride * C, 1});
-  const int64_t block = std::max<int64_t>(64, (int64_t{1} << 20) / (k * C));
+  // Blocks of about 1 MB of windows and of output, so that the epilogue
+  // finds its rows in cache.
+  const int64_t block = std::max<int64_t>(16, (int64_t{1} << 18) / std::max(k * C, tap_major.out()));
   for (int64_t r = 0; r < out_T; r += block) {
     const int64_t n = std::min(block, out_T - r);
     // Windows tile the input when k == stride (a view); otherwise they
@@ -99,21 +101,42 @@ ConvBlockImpl::ConvBlockImpl(const ConvBlockOptions& o) : options_(o) {
 }
 
 void ConvBlockImpl::prepare_cpu() {
-  tap_major_ = tap_major_weight(conv->weight);
+  if (options_.in() == 1) {
+    tap_major_ = tap_major_weight(conv->weight);
+  } else {
+    packed_conv_ = onednn::PackedConv::pack(conv->weight, options_.stride());
+  }
   // The registered tensor keeps its name (the checkpoint contract) but not its memory.
   conv->weight.set_data(torch::empty({0}));
 }
 
 torch::Tensor ConvBlockImpl::forward_time_major(const torch::Tensor& x) {
   const torch::Tensor bias = options_.bias() ? conv->bias : torch::Tensor();
-  if (group_norm) {  // statistics over the whole signal: after the conv
-    torch::Tensor y = conv_time_major(x, tap_major_, bias, options_.kernel(), options_.stride());  // [T', out]
-    y = group_norm(y.t().unsqueeze(0)).squeeze(0).t();
-    return torch::gelu_(y);
+  const int64_t k = options_.kernel(), stride = options_.stride();
+  // Layer norm and GELU per block of output rows while it is in cache; a
+  // group norm needs the statistics of the whole signal first.
+  std::function<void(const torch::Tensor&)> epilogue;
+  if (!group_norm) epilogue = [this](const torch::Tensor& rows) { rows.copy_(torch::gelu(layer_norm ? layer_norm(rows) : rows)); };
+  torch::Tensor y;
+  if (tap_major_.defined()) {
+    y = conv_time_major(x, tap_major_, bias, k, stride, epilogue);
+  } else {
+    const torch::Tensor xc = x.contiguous();
+    TORCH_CHECK(xc.size(0) >= k, "conv input of ", xc.size(0), " steps is shorter than its kernel ", k);
+    const int64_t out_T = (xc.size(0) - k) / stride + 1;
+    y = torch::empty({out_T, options_.out()});
+    constexpr int64_t kBlock = 512;  // output steps: about 1 MB of 512 channels
+    for (int64_t r = 0; r < out_T; r += kBlock) {
+      const int64_t n = std::min(kBlock, out_T - r);
+      packed_conv_.run(xc.narrow(0, r * stride, (n - 1) * stride + k), bias, y.narrow(0, r, n));
+      if (epilogue) epilogue(y.narrow(0, r, n));
+    }
   }
-  return conv_time_major(x, tap_major_, bias, options_.kernel(), options_.stride(), [this](const torch::Tensor& rows) {
-    rows.copy_(torch::gelu(layer_norm ? layer_norm(rows) : rows));
-  });
+  if (group_norm) {
+    y = group_norm(y.t().unsqueeze(0)).squeeze(0).t();
+    torch::gelu_(y);
+  }
+  return y;
 }
 
 torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x) {
@@ -190,22 +213,18 @@ PositionalConvImpl::PositionalConvImpl(const Wav2Vec2Config& c)
 }
 
 void PositionalConvImpl::prepare_cpu() {
-  const int64_t per = conv->weight.size(0) / groups_;
-  for (int64_t g = 0; g < groups_; ++g) tap_major_.push_back(tap_major_weight(conv->weight.narrow(0, g * per, per)));
+  packed_ = onednn::PackedConv::pack(conv->weight, 1, groups_);
   conv->weight.set_data(torch::empty({0}));
 }
 
 torch::Tensor PositionalConvImpl::forward(const torch::Tensor& x) {
-  if (!tap_major_.empty()) {
-    const int64_t B = x.size(0), T = x.size(1), D = x.size(2), per = D / groups_;
+  if (packed_.defined()) {
+    const int64_t B = x.size(0), T = x.size(1), D = x.size(2), pad = kernel_ / 2;
     torch::Tensor out = torch::empty({B, T, D});
+    torch::Tensor padded = torch::zeros({T + 2 * pad, D});  // time-major, zeros at both ends
     for (int64_t b = 0; b < B; ++b) {
-      const torch::Tensor padded = F::pad(x[b].t().unsqueeze(0), F::PadFuncOptions({kernel_ / 2, kernel_ / 2})).squeeze(0).t();  // [T + 2p, D]
-      for (int64_t g = 0; g < groups_; ++g) {
-        const torch::Tensor xg = padded.narrow(1, g * per, per).contiguous();  // [T + 2p, D/G]
-        const torch::Tensor yg = conv_time_major(xg, tap_major_[g], conv->bias.narrow(0, g * per, per).contiguous(), kernel_, 1);
-        out[b].narrow(1, g * per, per).copy_(yg.narrow(0, 0, T));  // an even kernel's extra frame is dropped
-      }
+      padded.narrow(0, pad, T).copy_(x[b]);
+      packed_.run(padded, conv->bias, out[b]);  // T outputs: an even kernel's extra frame is never made
     }
     return torch::gelu_(out);
   }

@@ -75,6 +75,9 @@ class ConvBlockImpl : public torch::nn::Module {
 
  private:
   ConvBlockOptions options_;
+  // After prepare_cpu: a oneDNN convolution, or for a single input channel
+  // (the first layer, whose windows are 10 samples) a product over windows.
+  onednn::PackedConv packed_conv_;
   onednn::PackedWeight tap_major_;  // [out, kernel * in]: one window of a time-major input
   ConvParams conv{nullptr};
   torch::nn::GroupNorm group_norm{nullptr};
@@ -124,7 +127,7 @@ class PositionalConvImpl : public torch::nn::Module {
 
  private:
   int64_t kernel_, groups_;
-  std::vector<onednn::PackedWeight> tap_major_;  // per group [D/G out, K * D/G in]
+  onednn::PackedConv packed_;  // grouped, after prepare_cpu
 };
 TORCH_MODULE(PositionalConv);
 
