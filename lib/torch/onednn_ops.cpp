@@ -173,6 +173,49 @@ __attribute__((target("avx512f"))) float exp_row_avx512(float* row, int64_t n) {
   return horizontal(sum, [](float a, float b) { return a + b; });
 }
 
+// erf(x) for x >= 0 (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7).
+__attribute__((target("avx512f"))) inline __m512 erf_nonnegative(__m512 x) {
+  const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(x, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
+  __m512 p = _mm512_set1_ps(1.061405429f);
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+  p = _mm512_mul_ps(p, t);
+  const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(x, x)));
+  return _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
+}
+
+// GELU(y) = y / 2 (1 + erf(y / sqrt 2)), erf being odd.
+__attribute__((target("avx512f"))) inline __m512 gelu(__m512 y) {
+  const __m512 a = _mm512_abs_ps(_mm512_mul_ps(y, _mm512_set1_ps(0.70710678118654752f)));
+  __m512 erf = erf_nonnegative(a);
+  erf = _mm512_mask_sub_ps(erf, _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_ps(), erf);
+  return _mm512_mul_ps(_mm512_mul_ps(y, _mm512_set1_ps(0.5f)), _mm512_add_ps(erf, _mm512_set1_ps(1.0f)));
+}
+
+// One row of n (a multiple of 16) values: layer norm, then GELU if asked.
+__attribute__((target("avx512f"))) void norm_row_avx512(const float* x, float* y, int64_t n, const float* gamma,
+                                                        const float* beta, float eps, bool with_gelu) {
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) sum = _mm512_add_ps(sum, _mm512_loadu_ps(x + i));
+  const float mean = horizontal(sum, [](float a, float b) { return a + b; }) / static_cast<float>(n);
+  const __m512 m = _mm512_set1_ps(mean);
+  __m512 sq = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i), m);
+    sq = _mm512_fmadd_ps(d, d, sq);
+  }
+  const float var = horizontal(sq, [](float a, float b) { return a + b; }) / static_cast<float>(n);
+  const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(var + eps));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), m), rstd);
+    __m512 v = _mm512_fmadd_ps(d, _mm512_loadu_ps(gamma + i), _mm512_loadu_ps(beta + i));
+    if (with_gelu) v = gelu(v);
+    _mm512_storeu_ps(y + i, v);
+  }
+}
+
 #pragma GCC diagnostic pop
 
 bool have_avx512() {
@@ -182,6 +225,7 @@ bool have_avx512() {
 #else
 bool have_avx512() { return false; }
 float exp_row_avx512(float*, int64_t) { return 0; }
+void norm_row_avx512(const float*, float*, int64_t, const float*, const float*, float, bool) {}
 #endif
 
 float exp_row_scalar(float* row, int64_t n) {
@@ -375,6 +419,27 @@ void PackedConv::run(const torch::Tensor& x, const torch::Tensor& bias, const to
   } catch (const dnnl::error& e) {
     throw Error(std::string("oneDNN convolution failed: ") + e.what());
   }
+}
+
+void layer_norm_rows(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta, double eps, bool with_gelu,
+                     const torch::Tensor& dst) {
+  TORCH_CHECK(x.dim() == 2 && dst.sizes() == x.sizes() && x.stride(1) == 1 && dst.stride(1) == 1,
+              "layer_norm_rows takes [rows, C] with contiguous rows");
+  const int64_t C = x.size(1);
+  if (!have_avx512() || C % 16 != 0) {
+    const torch::Tensor y = torch::layer_norm(x, {C}, gamma, beta, eps);
+    dst.copy_(with_gelu ? torch::gelu(y) : y);
+    return;
+  }
+  const torch::Tensor g = gamma.contiguous(), b = beta.contiguous();
+  const float* xp = x.data_ptr<float>();
+  float* yp = dst.data_ptr<float>();
+  const int64_t xs = x.stride(0), ys = dst.stride(0);
+  at::parallel_for(0, x.size(0), 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      norm_row_avx512(xp + r * xs, yp + r * ys, C, g.data_ptr<float>(), b.data_ptr<float>(), static_cast<float>(eps), with_gelu);
+    }
+  });
 }
 
 void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum) {

@@ -69,6 +69,12 @@ class PackedConv {
   std::shared_ptr<Impl> impl_;
 };
 
+// dst = LayerNorm(x) over each row (then exact-erf GELU if asked) in one pass
+// over a row in cache: AVX-512 when the CPU has it and C is a multiple of 16,
+// LibTorch's kernels otherwise. dst may be x.
+void layer_norm_rows(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta, double eps, bool gelu,
+                     const torch::Tensor& dst);
+
 // Row-wise exp(x - max(row)) in place over a contiguous [rows, cols] block,
 // returning 1 / sum(row) per row in inv_sum [rows]: softmax without its last
 // division, which the caller applies to the much smaller product with V.

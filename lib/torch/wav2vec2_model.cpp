@@ -116,7 +116,15 @@ torch::Tensor ConvBlockImpl::forward_time_major(const torch::Tensor& x) {
   // Layer norm and GELU per block of output rows while it is in cache; a
   // group norm needs the statistics of the whole signal first.
   std::function<void(const torch::Tensor&)> epilogue;
-  if (!group_norm) epilogue = [this](const torch::Tensor& rows) { rows.copy_(torch::gelu(layer_norm ? layer_norm(rows) : rows)); };
+  if (!group_norm) {
+    epilogue = [this](const torch::Tensor& rows) {
+      if (layer_norm) {
+        onednn::layer_norm_rows(rows, layer_norm->weight, layer_norm->bias, layer_norm->options.eps(), /*gelu=*/true, rows);
+      } else {
+        rows.copy_(torch::gelu(rows));
+      }
+    };
+  }
   torch::Tensor y;
   if (tap_major_.defined()) {
     y = conv_time_major(x, tap_major_, bias, k, stride, epilogue);
@@ -357,14 +365,18 @@ torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x) {
     // input is this encoder's own intermediate, free to be overwritten.
     for (int64_t b = 0; b < x.size(0); ++b) {
       const torch::Tensor y = x[b];  // [T, D]
+      const auto norm = [](const torch::nn::LayerNorm& ln, const torch::Tensor& in, const torch::Tensor& out) {
+        onednn::layer_norm_rows(in, ln->weight, ln->bias, ln->options.eps(), /*gelu=*/false, out);
+        return out;
+      };
       if (pre_ln_) {
-        attention->add_to(layer_norm(y), y);
-        feed_forward->add_to(final_layer_norm(y), y);
+        attention->add_to(norm(layer_norm, y, torch::empty_like(y)), y);
+        feed_forward->add_to(norm(final_layer_norm, y, torch::empty_like(y)), y);
       } else {
         attention->add_to(y, y);
-        y.copy_(layer_norm(y));
+        norm(layer_norm, y, y);
         feed_forward->add_to(y, y);
-        y.copy_(final_layer_norm(y));
+        norm(final_layer_norm, y, y);
       }
     }
     return x;
