@@ -19,6 +19,8 @@ namespace {
 
 using dnnl::memory;
 
+constexpr size_t kMaxCachedPrimitives = 256;
+
 dnnl::engine& cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
   return engine;
@@ -73,6 +75,9 @@ dnnl::matmul cached_matmul(const memory::desc& a_md, const memory::desc& b_md, c
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
+  // Bounded: every new signal length brings a few new shapes. oneDNN keeps
+  // its own cache of recent primitives, so starting afresh costs little.
+  if (cache.size() >= kMaxCachedPrimitives) cache.clear();
 
   dnnl::post_ops post;
   if (o.accumulate()) post.append_sum(1.0f);
@@ -400,7 +405,10 @@ void PackedConv::run(const torch::Tensor& x, const torch::Tensor& bias, const to
     {
       std::lock_guard<std::mutex> lock(mutex);
       auto it = cache.find(key);
-      if (it == cache.end()) it = cache.emplace(key, dnnl::convolution_forward(conv_desc(src_md, c.desc, with_bias, dst_md, c.stride))).first;
+      if (it == cache.end()) {
+        if (cache.size() >= kMaxCachedPrimitives) cache.clear();
+        it = cache.emplace(key, dnnl::convolution_forward(conv_desc(src_md, c.desc, with_bias, dst_md, c.stride))).first;
+      }
       prim = it->second;
     }
     auto& engine = cpu_engine();
