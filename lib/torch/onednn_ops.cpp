@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
@@ -58,8 +60,28 @@ void append_layout(std::string& key, const memory::desc& md) {
   key += ';';
 }
 
-// One primitive per layouts and options, made on first use: creating one
-// generates code (milliseconds), running one is the product alone.
+// One primitive per key (layouts and options), made on first use: creating
+// one generates code (milliseconds), running one is the work alone. Bounded:
+// every new signal length brings a few new shapes; oneDNN keeps its own cache
+// of recent primitives, so starting afresh costs little.
+template <class Primitive>
+Primitive cached(const std::string& key, const std::function<Primitive()>& make) {
+  static std::mutex mutex;
+  static std::unordered_map<std::string, Primitive> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= kMaxCachedPrimitives) cache.clear();
+  return cache.emplace(key, make()).first->second;
+}
+
+// Runs a primitive on this thread's stream and waits for it.
+void execute_primitive(const dnnl::primitive& primitive, const std::unordered_map<int, memory>& args) {
+  thread_local dnnl::stream stream(cpu_engine());
+  primitive.execute(stream, args);
+  stream.wait();
+}
+
 dnnl::matmul cached_matmul(const memory::desc& a_md, const memory::desc& b_md, const memory::desc& dst_md,
                            const MatmulOptions& o) {
   std::string key;
@@ -69,28 +91,16 @@ dnnl::matmul cached_matmul(const memory::desc& a_md, const memory::desc& b_md, c
   key += o.bias().defined() ? 'b' : '-';
   key += o.accumulate() ? 's' : '-';
   key += o.activation() == Activation::Gelu ? 'g' : '-';
-
-  static std::mutex mutex;
-  static std::unordered_map<std::string, dnnl::matmul> cache;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-  // Bounded: every new signal length brings a few new shapes. oneDNN keeps
-  // its own cache of recent primitives, so starting afresh costs little.
-  if (cache.size() >= kMaxCachedPrimitives) cache.clear();
-
-  dnnl::post_ops post;
-  if (o.accumulate()) post.append_sum(1.0f);
-  if (o.activation() == Activation::Gelu) post.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
-  dnnl::primitive_attr attr;
-  attr.set_post_ops(post);
-  dnnl::matmul::primitive_desc pd;
-  if (o.bias().defined()) {
-    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, bias_desc(dst_md), dst_md), attr, cpu_engine());
-  } else {
-    pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_md, dst_md), attr, cpu_engine());
-  }
-  return cache.emplace(key, dnnl::matmul(pd)).first->second;
+  return cached<dnnl::matmul>(key, [&] {
+    dnnl::post_ops post;
+    if (o.accumulate()) post.append_sum(1.0f);
+    if (o.activation() == Activation::Gelu) post.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(post);
+    const auto desc = o.bias().defined() ? dnnl::matmul::desc(a_md, b_md, bias_desc(dst_md), dst_md)
+                                         : dnnl::matmul::desc(a_md, b_md, dst_md);
+    return dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, cpu_engine()));
+  });
 }
 
 void check_shapes(const torch::Tensor& a, int64_t b_rows, int64_t b_cols, const torch::Tensor& dst) {
@@ -104,7 +114,6 @@ void execute(const memory::desc& a_md, const torch::Tensor& a, const memory::des
   try {
     const dnnl::matmul prim = cached_matmul(a_md, b_md, dst_md, options);
     auto& engine = cpu_engine();
-    thread_local dnnl::stream stream(engine);
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, memory(a_md, engine, a.data_ptr())},
         {DNNL_ARG_WEIGHTS, memory(b_md, engine, b)},
@@ -114,8 +123,7 @@ void execute(const memory::desc& a_md, const torch::Tensor& a, const memory::des
       TORCH_CHECK(options.bias().is_contiguous() && options.bias().numel() == dst.size(-1), "bias must be [N], contiguous");
       args.emplace(DNNL_ARG_BIAS, memory(bias_desc(dst_md), engine, options.bias().data_ptr()));
     }
-    prim.execute(stream, args);
-    stream.wait();
+    execute_primitive(prim, args);
   } catch (const dnnl::error& e) {
     throw Error(std::string("oneDNN matmul failed: ") + e.what());
   }
@@ -223,9 +231,11 @@ __attribute__((target("avx512f"))) void norm_row_avx512(const float* x, float* y
 
 #pragma GCC diagnostic pop
 
+// ACOUSTOK_NO_AVX512=1 takes the portable paths on any CPU (the tests run
+// them that way too).
 bool have_avx512() {
-  static const bool yes = __builtin_cpu_supports("avx512f");
-  return yes;
+  static const bool cpu = __builtin_cpu_supports("avx512f");
+  return cpu && !std::getenv("ACOUSTOK_NO_AVX512");
 }
 #else
 bool have_avx512() { return false; }
@@ -262,9 +272,7 @@ torch::Tensor reorder_in_place(const torch::Tensor& plain, const memory::desc& p
   auto& engine = cpu_engine();
   memory from(plain_md, engine, plain.data_ptr());
   memory to(packed_md, engine, scratch.data_ptr());
-  dnnl::stream stream(engine);
-  dnnl::reorder(from, to).execute(stream, from, to);
-  stream.wait();
+  execute_primitive(dnnl::reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
   torch::Tensor owner = bytes <= plain.nbytes() ? plain : torch::empty({floats});
   std::memcpy(owner.data_ptr(), scratch.data_ptr(), bytes);
   return owner;
@@ -293,9 +301,6 @@ PackedWeight PackedWeight::pack(torch::Tensor weight) {
     const memory::desc dst_md({kTypicalRows, out}, memory::data_type::f32, memory::format_tag::ab);
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, dst_md), cpu_engine());
     const memory::desc packed_md = pd.weights_desc();
-    const size_t bytes = packed_md.get_size();
-
-    (void)bytes;
     PackedWeight p;
     p.impl_ = std::make_shared<Impl>();
     p.impl_->storage = reorder_in_place(weight, memory::desc({in, out}, memory::data_type::f32, memory::format_tag::ba), packed_md);
@@ -399,20 +404,9 @@ void PackedConv::run(const torch::Tensor& x, const torch::Tensor& bias, const to
     append_layout(key, c.desc);
     append_layout(key, dst_md);
     key += std::to_string(c.stride) + (with_bias ? "b" : "-");
-    static std::mutex mutex;
-    static std::unordered_map<std::string, dnnl::convolution_forward> cache;
-    dnnl::convolution_forward prim;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      auto it = cache.find(key);
-      if (it == cache.end()) {
-        if (cache.size() >= kMaxCachedPrimitives) cache.clear();
-        it = cache.emplace(key, dnnl::convolution_forward(conv_desc(src_md, c.desc, with_bias, dst_md, c.stride))).first;
-      }
-      prim = it->second;
-    }
+    const auto prim = cached<dnnl::convolution_forward>(
+        key, [&] { return dnnl::convolution_forward(conv_desc(src_md, c.desc, with_bias, dst_md, c.stride)); });
     auto& engine = cpu_engine();
-    thread_local dnnl::stream stream(engine);
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, memory(src_md, engine, in.data_ptr())},
         {DNNL_ARG_WEIGHTS, memory(c.desc, engine, c.storage.data_ptr())},
@@ -422,8 +416,7 @@ void PackedConv::run(const torch::Tensor& x, const torch::Tensor& bias, const to
       TORCH_CHECK(bias.is_contiguous() && bias.numel() == c.out, "conv bias must be [out], contiguous");
       args.emplace(DNNL_ARG_BIAS, memory(memory::desc({c.out}, memory::data_type::f32, memory::format_tag::a), engine, bias.data_ptr()));
     }
-    prim.execute(stream, args);
-    stream.wait();
+    execute_primitive(prim, args);
   } catch (const dnnl::error& e) {
     throw Error(std::string("oneDNN convolution failed: ") + e.what());
   }

@@ -16,36 +16,6 @@ namespace F = torch::nn::functional;
 
 namespace {
 
-// Conv over time of a time-major signal [T, C] with a tap-major weight
-// [out, k * C]: output row t's window is input rows [stride t, stride t + k),
-// one contiguous run of k * C floats. Windows are copied out in blocks of
-// about 4 MB (they overlap when k > stride) and multiplied in oneDNN.
-// `epilogue`, when given, runs on each block of output rows in place while
-// the block is still in cache (a per-row norm and activation).
-torch::Tensor conv_time_major(const torch::Tensor& x, const onednn::PackedWeight& tap_major, const torch::Tensor& bias,
-                              int64_t k, int64_t stride,
-                              const std::function<void(const torch::Tensor&)>& epilogue = {}) {
-  const int64_t T = x.size(0), C = x.size(1);
-  TORCH_CHECK(T >= k, "conv input of ", T, " steps is shorter than its kernel ", k);
-  const int64_t out_T = (T - k) / stride + 1;
-  const torch::Tensor xc = x.contiguous();
-  torch::Tensor out = torch::empty({out_T, tap_major.out()});
-  const auto options = onednn::MatmulOptions().bias(bias);
-  const torch::Tensor windows = xc.as_strided({out_T, k * C}, {stride * C, 1});
-  // Blocks of about 1 MB of windows and of output, so that the epilogue
-  // finds its rows in cache.
-  const int64_t block = std::max<int64_t>(16, (int64_t{1} << 18) / std::max(k * C, tap_major.out()));
-  for (int64_t r = 0; r < out_T; r += block) {
-    const int64_t n = std::min(block, out_T - r);
-    // Windows tile the input when k == stride (a view); otherwise they
-    // overlap and are copied out.
-    const torch::Tensor in = k == stride ? windows.narrow(0, r, n) : windows.narrow(0, r, n).contiguous();
-    onednn::linear(in, tap_major, out.narrow(0, r, n), options);
-    if (epilogue) epilogue(out.narrow(0, r, n));
-  }
-  return out;
-}
-
 // dst [out_T, out] = conv(x [T, C]) + bias in blocks of exactly `block`
 // output steps, so that one oneDNN primitive serves every signal length (a
 // new length would otherwise cost a new one, ~10 ms of code generation): the
@@ -71,11 +41,6 @@ void conv_in_blocks(const onednn::PackedConv& conv, const torch::Tensor& x, cons
     }
     if (epilogue) epilogue(rows);
   }
-}
-
-// [out, in, k] -> [out, k * in], tap-major, packed for oneDNN.
-onednn::PackedWeight tap_major_weight(const torch::Tensor& w) {
-  return onednn::PackedWeight::pack(w.permute({0, 2, 1}).reshape({w.size(0), -1}));
 }
 
 }  // namespace
@@ -128,11 +93,7 @@ ConvBlockImpl::ConvBlockImpl(const ConvBlockOptions& o) : options_(o) {
 }
 
 void ConvBlockImpl::prepare_cpu() {
-  if (options_.in() == 1) {
-    tap_major_ = tap_major_weight(conv->weight);
-  } else {
-    packed_conv_ = onednn::PackedConv::pack(conv->weight, options_.stride());
-  }
+  packed_conv_ = onednn::PackedConv::pack(conv->weight, options_.stride());
   // The registered tensor keeps its name (the checkpoint contract) but not its memory.
   conv->weight.set_data(torch::empty({0}));
 }
@@ -152,17 +113,12 @@ torch::Tensor ConvBlockImpl::forward_time_major(const torch::Tensor& x) {
       }
     };
   }
-  torch::Tensor y;
-  if (tap_major_.defined()) {
-    y = conv_time_major(x, tap_major_, bias, k, stride, epilogue);
-  } else {
-    const torch::Tensor xc = x.contiguous();
-    TORCH_CHECK(xc.size(0) >= k, "conv input of ", xc.size(0), " steps is shorter than its kernel ", k);
-    y = torch::empty({(xc.size(0) - k) / stride + 1, options_.out()});
-    // 128 steps: a quarter MB of 512 channels, and little padding wasted on
-    // the last block of the deeper layers (200 steps per second of audio).
-    conv_in_blocks(packed_conv_, xc, bias, y, 128, epilogue);
-  }
+  const torch::Tensor xc = x.contiguous();
+  TORCH_CHECK(xc.size(0) >= k, "conv input of ", xc.size(0), " steps is shorter than its kernel ", k);
+  torch::Tensor y = torch::empty({(xc.size(0) - k) / stride + 1, options_.out()});
+  // 128 steps: a quarter MB of 512 channels, and little padding wasted on
+  // the last block of the deeper layers (200 steps per second of audio).
+  conv_in_blocks(packed_conv_, xc, bias, y, 128, epilogue);
   if (group_norm) {
     y = group_norm(y.t().unsqueeze(0)).squeeze(0).t();
     torch::gelu_(y);
@@ -295,11 +251,7 @@ void SelfAttentionImpl::prepare_cpu() {
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
   const int64_t B = x.size(0), T = x.size(1), hd = dim_ / heads_;
-  if (prepared()) {
-    torch::Tensor out = torch::zeros_like(x);
-    for (int64_t b = 0; b < B; ++b) add_to(x[b], out[b]);
-    return out;
-  }
+  TORCH_CHECK(!prepared(), "after prepare_cpu, self-attention runs through add_to");
   const double scaling = 1.0 / std::sqrt(static_cast<double>(hd));
   const torch::Tensor q = (q_proj(x) * scaling).view({B, T, heads_, hd}).transpose(1, 2);  // [B, H, T, hd]
   const torch::Tensor k = k_proj(x).view({B, T, heads_, hd}).transpose(1, 2);
@@ -359,11 +311,8 @@ void FeedForwardImpl::prepare_cpu() {
 }
 
 torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
-  if (!onednn_) return output_dense(torch::gelu(intermediate_dense(x)));
-  const torch::Tensor flat = x.reshape({-1, x.size(-1)}).contiguous();
-  torch::Tensor out = torch::zeros_like(flat);
-  add_to(flat, out);
-  return out.view(x.sizes());
+  TORCH_CHECK(!onednn_, "after prepare_cpu, the feed-forward block runs through add_to");
+  return output_dense(torch::gelu(intermediate_dense(x)));
 }
 
 void FeedForwardImpl::add_to(const torch::Tensor& x, const torch::Tensor& residual) {

@@ -75,10 +75,7 @@ class ConvBlockImpl : public torch::nn::Module {
 
  private:
   ConvBlockOptions options_;
-  // After prepare_cpu: a oneDNN convolution, or for a single input channel
-  // (the first layer, whose windows are 10 samples) a product over windows.
-  onednn::PackedConv packed_conv_;
-  onednn::PackedWeight tap_major_;  // [out, kernel * in]: one window of a time-major input
+  onednn::PackedConv packed_conv_;  // after prepare_cpu
   ConvParams conv{nullptr};
   torch::nn::GroupNorm group_norm{nullptr};
   torch::nn::LayerNorm layer_norm{nullptr};

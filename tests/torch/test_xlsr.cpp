@@ -111,16 +111,20 @@ std::vector<float> long_speech() {
   return x;
 }
 
-// 601 frames: the CPU path's conv spans (layer-norm models), query blocks and
-// feed-forward row blocks; and the same through the plain modules (the CUDA
-// path).
+// 601 frames: the CPU path's conv spans (layer-norm models), conv blocks with
+// a padded last one, query blocks and feed-forward row blocks; the same with
+// the portable softmax and layer norm instead of the AVX-512 ones; and through
+// the plain modules (the CUDA path).
 TEST(Xlsr, LongInputMatchesInEveryMatmulMode) {
   const std::vector<float> x = long_speech();
-  for (const char* mode : {"", "plain"}) {
-    setenv("ACOUSTOK_MATMUL", mode, 1);
+  for (const auto& [matmul, no_avx512] : std::vector<std::pair<const char*, bool>>{{"", false}, {"", true}, {"plain", false}}) {
+    setenv("ACOUSTOK_MATMUL", matmul, 1);
+    if (no_avx512) setenv("ACOUSTOK_NO_AVX512", "1", 1);
+    SCOPED_TRACE(std::string("ACOUSTOK_MATMUL=") + matmul + (no_avx512 ? " ACOUSTOK_NO_AVX512=1" : ""));
     expect_matches_reference(load(model("xlsr_st"), 3)->extract(x.data(), x.size()), "xlsr_long_L3");
     expect_matches_reference(load(model("base_bin"), 2)->extract(x.data(), x.size()), "base_long_L2");
     expect_matches_reference(load(model("hubert_bin"), 1)->extract(speech().data(), speech().size()), "hubert_L1");
+    unsetenv("ACOUSTOK_NO_AVX512");
   }
   unsetenv("ACOUSTOK_MATMUL");
 }
