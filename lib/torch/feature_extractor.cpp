@@ -42,11 +42,12 @@ class TorchFeatureExtractor : public FeatureExtractor {
     name_ = std::filesystem::path(model_dir).filename().string();
     if (name_.empty()) name_ = std::filesystem::path(model_dir).parent_path().filename().string();
 
-    // Every weight in its own mapping while loading and preparing: what the
-    // preparation frees (q, k, v merged; conv weights reordered) then goes
-    // back to the system instead of leaving holes in the heap (1.4 GB peak
-    // instead of 1.0 GB for XLSR-53 to layer 14). A process-wide glibc
-    // setting, restored below to the largest value glibc picks by itself.
+    // Every weight in its own mapping while loading and preparing: whatever
+    // is freed then (tensors made at construction and replaced by loaded or
+    // merged ones, packing scratch) goes back to the system instead of
+    // leaving holes in the heap between long-lived weights (measured: 1.4 GB
+    // peak instead of 1.0 GB for XLSR-53 to layer 14). A process-wide glibc
+    // setting, changed below for the forward pass.
     mallopt(M_MMAP_THRESHOLD, 256 << 10);
     model_ = xlsr::Wav2Vec2(config_, layer_);
     auto weights = open_model_weights(model_dir);
