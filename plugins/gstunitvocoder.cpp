@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "acoustok/error.hpp"
+#include "acoustok/frame_grid.hpp"
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_data.hpp"
 #include "common.hpp"
@@ -48,7 +49,7 @@ enum {
 
 namespace {
 
-constexpr int kHop = acoustok::kUnitHop;
+constexpr int kHop = acoustok::grid::kHop;
 
 // Streaming state, made on READY->PAUSED (and at FLUSH_STOP).
 struct StreamState {

@@ -32,6 +32,7 @@
 
 #include "acoustok/error.hpp"
 #include "acoustok/features.hpp"
+#include "acoustok/process.hpp"
 #include "common.hpp"
 
 GST_DEBUG_CATEGORY_STATIC(xlsr_feat_debug);
@@ -249,7 +250,7 @@ static bool gst_xlsr_feat_load(GstXlsrFeat* self) {
   acoustok::FeatureOptions options;
   options.layer = self->layer;
   options.device = self->device ? self->device : DEFAULT_DEVICE;
-  options.threads = self->threads;
+  const int threads = self->threads;
   const guint64 window = self->max_window_time, context = self->context_time;
   GST_OBJECT_UNLOCK(self);
   return acoustok::gst::guarded(GST_ELEMENT(self), true, [&] {
@@ -261,6 +262,10 @@ static bool gst_xlsr_feat_load(GstXlsrFeat* self) {
     if ((2 * fresh->context_frames + 1) * kHop + kField > fresh->window_samples) {
       throw acoustok::Error("xlsrfeat: context-time must be less than half of max-window-time");
     }
+    acoustok::ProcessOptions process;
+    process.threads = threads;
+    process.tune_allocator = true;
+    acoustok::configure_process(process);
     fresh->extractor = acoustok::FeatureExtractor::load(path, options);
     delete self->state;
     self->state = fresh.release();

@@ -2,11 +2,13 @@
 // the separate plugin "acoustokbpe" (plugin_bpe.cpp): SentencePiece's private
 // protobuf must not share a load scope with LibTorch's libprotobuf, and
 // GStreamer loads each plugin file with local symbol binding.
+#include "config.h"
+
 #include <gst/gst.h>
 
 GST_ELEMENT_REGISTER_DECLARE(silencesplit);
 GST_ELEMENT_REGISTER_DECLARE(kmeansunits);
-#if ACOUSTOK_HAVE_TORCH
+#if HAVE_TORCH
 GST_ELEMENT_REGISTER_DECLARE(xlsrfeat);
 GST_ELEMENT_REGISTER_DECLARE(unitvocoder);
 #endif
@@ -15,7 +17,7 @@ static gboolean plugin_init(GstPlugin* plugin) {
   gboolean ok = FALSE;
   ok |= GST_ELEMENT_REGISTER(silencesplit, plugin);
   ok |= GST_ELEMENT_REGISTER(kmeansunits, plugin);
-#if ACOUSTOK_HAVE_TORCH
+#if HAVE_TORCH
   ok |= GST_ELEMENT_REGISTER(xlsrfeat, plugin);
   ok |= GST_ELEMENT_REGISTER(unitvocoder, plugin);
 #endif
@@ -24,4 +26,4 @@ static gboolean plugin_init(GstPlugin* plugin) {
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, acoustok,
                   "Speech to acoustic units and back (silence splitting, wav2vec2 units, unit HiFi-GAN)",
-                  plugin_init, ACOUSTOK_VERSION, "MIT", GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
+                  plugin_init, ACOUSTOK_VERSION, GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

@@ -1,6 +1,8 @@
 // The GStreamer plugin "acoustokbpe": bpemotif, over SentencePiece. Kept
 // apart from the "acoustok" plugin so SentencePiece's private protobuf never
 // shares a load scope with LibTorch's libprotobuf (see plugin.cpp).
+#include "config.h"
+
 #include <gst/gst.h>
 
 GST_ELEMENT_REGISTER_DECLARE(bpemotif);
@@ -9,4 +11,4 @@ static gboolean plugin_init(GstPlugin* plugin) { return GST_ELEMENT_REGISTER(bpe
 
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, acoustokbpe,
                   "Recurring unit motifs (SentencePiece BPE over acoustic units)", plugin_init, ACOUSTOK_VERSION,
-                  "MIT", GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
+                  GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)

@@ -18,7 +18,8 @@ if os.path.exists(log):
         rec = json.loads(line)
         results[rec["name"]] = rec["result"]
 for name, result in sorted(results.items()):
-    xmls = glob.glob(os.path.join(build, "**", name + ".xml"), recursive=True)
+    # "acoustok:suite / test_x": the XML is named after the test alone.
+    xmls = glob.glob(os.path.join(build, "**", name.split(" / ")[-1] + ".xml"), recursive=True)
     p = f = s = 0
     for path in xmls:
         try:

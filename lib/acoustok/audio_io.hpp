@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-namespace acoustok {
+#include "acoustok/frame_grid.hpp"
 
-constexpr int kSampleRate = 16000;
+namespace acoustok {
 
 struct AudioFileInfo {
   int sample_rate = 0;
@@ -32,6 +32,6 @@ std::vector<float> resample(const std::vector<float>& x, double in_rate, double 
 
 // 16-bit PCM WAV, written to a temporary name and renamed into place.
 void write_wav_pcm16(const std::string& path, const float* samples, size_t count,
-                     int sample_rate = kSampleRate);
+                     int sample_rate = grid::kSampleRate);
 
 }  // namespace acoustok

@@ -23,7 +23,6 @@ int64_t feature_frames(int64_t samples);
 struct FeatureOptions {
   int layer = 14;             // 1-based transformer block whose output is returned
   std::string device = "cpu";  // "cpu" or "cuda"
-  int threads = 0;            // intra-op threads, 0 = library default
 };
 
 class FeatureExtractor {

@@ -36,6 +36,10 @@ float half_to_float(uint16_t h);
 float bfloat16_to_float(uint16_t b);
 uint16_t float_to_half(float f);
 
+namespace common {
+class MappedFile;
+}
+
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path);
@@ -56,8 +60,7 @@ class SafetensorsFile {
 
  private:
   std::string path_;
-  void* map_ = nullptr;
-  size_t map_size_ = 0;
+  std::unique_ptr<common::MappedFile> file_;
   std::map<std::string, TensorView> tensors_;
   std::map<std::string, std::string> metadata_;
 };

@@ -11,12 +11,13 @@
 #include <string_view>
 #include <vector>
 
+#include "acoustok/frame_grid.hpp"
+
 namespace acoustok {
 
 constexpr char32_t kFirstUnitCodePoint = 0x4E00;
 constexpr int kMaxUnitId = 0xD7FF - 0x4E00;  // 35327
 constexpr int kUnitUtf8Bytes = 3;
-constexpr double kFrameSeconds = 0.02;  // one unit frame: 20 ms
 
 // Parses one line of unit text into `units` (cleared first). A bad token
 // throws acoustok::Error "<where>: line <line_no>: <reason>": not a decimal

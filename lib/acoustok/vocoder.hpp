@@ -14,11 +14,10 @@ namespace acoustok {
 
 class Vocoder {
  public:
-  // device: "cpu", "cuda" or "auto" (CUDA when LibTorch has it); threads: 0 =
-  // library default. Throws acoustok::Error naming the checkpoint when it is
-  // missing, corrupt, or not a vocoder checkpoint.
-  static std::unique_ptr<Vocoder> load(const std::string& checkpoint, const std::string& device = "cpu",
-                                       int threads = 0);
+  // device: "cpu", "cuda" or "auto" (CUDA when LibTorch has it). Throws
+  // acoustok::Error naming the checkpoint when it is missing, corrupt, or not
+  // a vocoder checkpoint. CPU threads: configure_process (acoustok/process.hpp).
+  static std::unique_ptr<Vocoder> load(const std::string& checkpoint, const std::string& device = "cpu");
   virtual ~Vocoder() = default;
 
   virtual const VocoderConfig& config() const = 0;

@@ -6,10 +6,9 @@
 #include <string>
 #include <vector>
 
-namespace acoustok {
+#include "acoustok/frame_grid.hpp"
 
-// Samples per unit frame at 16 kHz (50 frames per second).
-constexpr int kUnitHop = 320;
+namespace acoustok {
 
 struct VocoderConfig {
   std::string name = "v1";

@@ -19,7 +19,6 @@ struct VocoderTrainOptions {
   double min_delta = 0.5;         // improvement that counts, in held-out mel loss units (L1 x 45)
   int save_every = 20;
   std::string device = "auto";
-  int threads = 0;      // CPU intra-op threads, 0 = LibTorch's default
   uint64_t seed = 1234;
   bool quiet = false;
 };

@@ -4,6 +4,8 @@
 // `bpe` takes a positional corpus and also has the subcommand `encode`; CLI11
 // recognises a subcommand name before filling positionals, so the corpus and
 // -o are checked in the callback, only when `encode` was not given.
+#include "config.h"
+
 #include <cstdio>
 #include <fstream>
 #include <iostream>

@@ -1,5 +1,7 @@
 // acoustok features --model DIR IN -o OUT.npy: one file's wav2vec2 features
 // (layer L, float32 [frames, dim]) as NumPy, what np.load reads.
+#include "config.h"
+
 #include <chrono>
 #include <cstdlib>
 #include <cstdio>
@@ -7,6 +9,7 @@
 #include <string>
 
 #include "acoustok/audio_io.hpp"
+#include "acoustok/frame_grid.hpp"
 #include "acoustok/error.hpp"
 #include "acoustok/features.hpp"
 #include "acoustok/tensor_file.hpp"
@@ -18,11 +21,13 @@ namespace {
 struct FeaturesArgs {
   std::string model_dir, input, output;
   FeatureOptions options;
+  int threads = 0;
   bool quiet = false;
 };
 
 void run_features(const FeaturesArgs& args) {
   using clock = std::chrono::steady_clock;
+  configure_process_for(args.threads, true);
   const auto t0 = clock::now();
   auto extractor = FeatureExtractor::load(args.model_dir, args.options);
   const auto t1 = clock::now();
@@ -44,7 +49,7 @@ void run_features(const FeaturesArgs& args) {
     const double run_s = std::chrono::duration<double>(t2 - t1).count();
     std::fprintf(stderr, "features: %s: %lld frames x %lld (layer %d of %s), load %.2f s, audio %.1f s in %.2f s -> %s\n",
                  args.input.c_str(), static_cast<long long>(f.frames), static_cast<long long>(f.dim), extractor->layer(),
-                 extractor->model_name().c_str(), load_s, static_cast<double>(audio.size()) / kSampleRate, run_s,
+                 extractor->model_name().c_str(), load_s, static_cast<double>(audio.size()) / grid::kSampleRate, run_s,
                  args.output.c_str());
   }
   // Everything is written: leave without tearing down a gigabyte of weights
@@ -65,7 +70,7 @@ void add_features_command(CLI::App& app) {
   cmd->add_option("input", args->input, "Audio file (any rate and channels; converted to 16 kHz mono)")->required();
   cmd->add_option("-o,--output", args->output, "Output .npy")->required();
   cmd->add_option("--device", args->options.device, "cpu or cuda")->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_option("--threads", args->options.threads, "Intra-op threads (0: LibTorch's default)")
+  cmd->add_option("--threads", args->threads, "Intra-op threads (0: LibTorch's default)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("-q,--quiet", args->quiet, "No summary on stderr");

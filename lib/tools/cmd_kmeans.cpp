@@ -1,4 +1,6 @@
 // acoustok kmeans fit / predict: k-means alone, on feature .npy files.
+#include "config.h"
+
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -6,7 +8,7 @@
 #include <vector>
 
 #include "acoustok/error.hpp"
-#include "acoustok/fs_util.hpp"
+#include "common/fs_util.hpp"
 #include "acoustok/kmeans.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "commands.hpp"
@@ -93,7 +95,7 @@ void run_predict(const PredictArgs& args) {
     line += std::to_string(labels[i]);
   }
   line += '\n';
-  write_text_file(args.output, line);
+  common::write_text_file(args.output, line);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 // file matching its size, mtime and the options counts as done, so an
 // interrupted run resumes without trusting half-written output.
 // DIR/segments.jsonl is rebuilt from the state files at the end.
+#include "config.h"
+
 #include <sys/stat.h>
 
 #include <atomic>
@@ -19,9 +21,10 @@
 #include <vector>
 
 #include "acoustok/audio_io.hpp"
+#include "acoustok/frame_grid.hpp"
 #include "acoustok/error.hpp"
-#include "acoustok/fs_util.hpp"
-#include "acoustok/progress.hpp"
+#include "common/fs_util.hpp"
+#include "common/progress.hpp"
 #include "acoustok/silence.hpp"
 #include "commands.hpp"
 
@@ -61,7 +64,7 @@ json read_state(const fs::path& state_path) {
   std::error_code ec;
   if (!fs::exists(state_path, ec)) return nullptr;
   try {
-    return json::parse(read_text_file(state_path.string()));
+    return json::parse(common::read_text_file(state_path.string()));
   } catch (const std::exception&) {
     return nullptr;
   }
@@ -93,13 +96,13 @@ json segment_one_input(const std::string& input, const std::string& stem, const 
     write_wav_pcm16((out_dir / name).string(), audio.data() + seg.start, static_cast<size_t>(seg.end - seg.start));
     records.push_back({{"source", input},
                        {"index", seg.index},
-                       {"start", static_cast<double>(seg.start) / kSampleRate},
-                       {"end", static_cast<double>(seg.end) / kSampleRate},
+                       {"start", static_cast<double>(seg.start) / grid::kSampleRate},
+                       {"end", static_cast<double>(seg.end) / grid::kSampleRate},
                        {"file", name}});
   }
   json state = {{"source", input}, {"identity", identity}, {"options", options_json(opts)},
-                {"duration", static_cast<double>(audio.size()) / kSampleRate}, {"segments", records}};
-  write_text_file(state_path.string(), state.dump());
+                {"duration", static_cast<double>(audio.size()) / grid::kSampleRate}, {"segments", records}};
+  common::write_text_file(state_path.string(), state.dump());
   return state;
 }
 
@@ -126,7 +129,7 @@ void run_segment(const SegmentArgs& args) {
   std::vector<std::string> failures(n);
   std::atomic<size_t> next{0};
   std::atomic<int> skipped{0};
-  Progress progress("segment", static_cast<int64_t>(n), !args.quiet);
+  common::Progress progress("segment", static_cast<int64_t>(n), !args.quiet);
 
   auto worker = [&]() {
     for (size_t i = next++; i < n; i = next++) {
@@ -170,7 +173,7 @@ void run_segment(const SegmentArgs& args) {
       ++segment_count;
     }
   }
-  write_text_file((out_dir / "segments.jsonl").string(), lines);
+  common::write_text_file((out_dir / "segments.jsonl").string(), lines);
   if (!args.quiet) {
     std::fprintf(stderr, "segment: %zu input(s), %d already done, %zu failed; %zu segments, %.1f s of %.1f s kept -> %s\n",
                  n, skipped.load(), failed, segment_count, speech, total, (out_dir / "segments.jsonl").c_str());

@@ -1,12 +1,14 @@
 // acoustok synth --checkpoint CKPT UNITS.txt -o OUT.wav: units to speech.
 // Every line of UNITS.txt is one utterance; they are joined in order.
+#include "config.h"
+
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "acoustok/audio_io.hpp"
 #include "acoustok/error.hpp"
-#include "acoustok/fs_util.hpp"
+#include "common/fs_util.hpp"
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_data.hpp"
 #include "commands.hpp"
@@ -21,8 +23,9 @@ struct SynthArgs {
 };
 
 void run_synth(const SynthArgs& a) {
-  auto vocoder = Vocoder::load(a.checkpoint, a.device, a.threads);
-  const std::string text = read_text_file(a.units);
+  configure_process_for(a.threads, false);
+  auto vocoder = Vocoder::load(a.checkpoint, a.device);
+  const std::string text = common::read_text_file(a.units);
   const auto lines = parse_unit_lines(text, a.units);
   std::vector<float> audio;
   size_t frames = 0;

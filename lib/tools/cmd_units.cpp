@@ -1,4 +1,6 @@
 // acoustok units: phase 1, resumable (see acoustok/units_pipeline.hpp).
+#include "config.h"
+
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -9,7 +11,7 @@
 #include "acoustok/error.hpp"
 #include "acoustok/features.hpp"
 #include "acoustok/tensor_file.hpp"
-#include "acoustok/units_pipeline.hpp"
+#include "acoustok/units_job.hpp"
 #include "commands.hpp"
 
 namespace fs = std::filesystem;
@@ -55,6 +57,7 @@ void run_units(UnitsArgs args) {
     FeatureOptions fo;
     fo.layer = args.job.layer;
     fo.device = args.device;
+    configure_process_for(0, true);
     extractor = FeatureExtractor::load(args.model_dir, fo);
     if (args.job.feature_model.empty()) args.job.feature_model = extractor->model_name();
     FeatureExtractor* ex = extractor.get();

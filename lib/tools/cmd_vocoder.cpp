@@ -1,5 +1,7 @@
 // acoustok vocoder train | test: phase 3, the unit HiFi-GAN and its quality
 // report (metrics defined in acoustok/vocoder_metrics.hpp and README.md).
+#include "config.h"
+
 #include <cmath>
 #include <limits>
 #include <map>
@@ -11,14 +13,14 @@
 
 #include "acoustok/audio_io.hpp"
 #include "acoustok/error.hpp"
-#include "acoustok/fs_util.hpp"
-#include "acoustok/progress.hpp"
+#include "common/fs_util.hpp"
+#include "common/progress.hpp"
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_data.hpp"
 #include "acoustok/vocoder_metrics.hpp"
 #include "acoustok/vocoder_train.hpp"
 #include "commands.hpp"
-#if ACOUSTOK_HAVE_FEATURE_EXTRACTOR
+#if HAVE_TORCH
 #include "acoustok/features.hpp"
 #include "acoustok/tensor_file.hpp"
 #endif
@@ -45,12 +47,11 @@ json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr
 // nearest k-means centroid (squared Euclidean).
 class UnitReencoder {
  public:
-#if ACOUSTOK_HAVE_FEATURE_EXTRACTOR
+#if HAVE_TORCH
   UnitReencoder(const TestArgs& a) {
     FeatureOptions fo;
     fo.layer = a.layer;
     fo.device = a.device == "auto" ? "cpu" : a.device;
-    fo.threads = a.threads;
     extractor_ = FeatureExtractor::load(a.feature_model, fo);
     SafetensorsFile km(a.kmeans);
     const TensorView& c = km.at("centroids");
@@ -94,7 +95,8 @@ void run_test(const TestArgs& a) {
   const bool reencode = !a.feature_model.empty() || !a.kmeans.empty();
   if (reencode && (a.feature_model.empty() || a.kmeans.empty()))
     throw Error("vocoder test: unit agreement needs both --feature-model and --kmeans");
-  auto vocoder = Vocoder::load(a.checkpoint, a.device, a.threads);
+  configure_process_for(a.threads, reencode);
+  auto vocoder = Vocoder::load(a.checkpoint, a.device);
   const UnitCorpus corpus = read_unit_corpus(a.units_dir);
   if (corpus.k != vocoder->num_units())
     throw file_error(a.checkpoint, "vocoder was trained for k=" + std::to_string(vocoder->num_units()) + " units but " +
@@ -115,7 +117,7 @@ void run_test(const TestArgs& a) {
   json samples = json::array();
   const char* keys[] = {"snr_db", "mcd_db", "length_ratio", "f0_rmse_hz", "voicing_error", "unit_agreement"};
   std::map<std::string, std::pair<double, int>> sums;
-  Progress progress("vocoder test", static_cast<int64_t>(n), !a.quiet);
+  common::Progress progress("vocoder test", static_cast<int64_t>(n), !a.quiet);
   for (size_t i = 0; i < n; ++i) {
     const size_t id = static_cast<size_t>((static_cast<double>(i) + 0.5) * static_cast<double>(total) / static_cast<double>(n));
     const UnitSegment& seg = corpus.segments[id];
@@ -152,7 +154,7 @@ void run_test(const TestArgs& a) {
     if (sums.count(k)) mean[k] = sums[k].first / sums[k].second;
     else if (std::string(k) != "unit_agreement" || reencoder) mean[k] = nullptr;
   const json report = {{"checkpoint", a.checkpoint}, {"samples", samples}, {"mean", mean}};
-  write_text_file((fs::path(a.out_dir) / "metrics.json").string(), report.dump(1) + "\n");
+  common::write_text_file((fs::path(a.out_dir) / "metrics.json").string(), report.dump(1) + "\n");
 
   // Summary table.
   auto cell = [](const json& v, const char* fmt) {
@@ -181,6 +183,7 @@ void add_vocoder_command(CLI::App& app) {
   voc->require_subcommand(1);
 
   auto t = std::make_shared<VocoderTrainOptions>();
+  auto train_threads = std::make_shared<int>(0);
   CLI::App* train = voc->add_subcommand("train", "Train (or resume) the unit vocoder on segments and their units");
   train->add_option("--units", t->units_dir, "Folder with corpus_timestamped.json (acoustok units)")->required();
   train->add_option("--audio", t->audio_dir, "Folder of the segment WAVs the corpus names (acoustok segment)")->required();
@@ -194,10 +197,13 @@ void add_vocoder_command(CLI::App& app) {
   train->add_option("--save-every", t->save_every, "Write vocoder_epoch_XXXX.pt and sample_epoch_XXXX.wav every N epochs (0: never)")->capture_default_str();
   train->add_option("--device", t->device, "auto (CUDA when available), cpu or cuda[:N]")->capture_default_str();
   train->add_option("--config", t->config, "Model size: tiny, small, v1 or a JSON file ({\"base\": \"v1\", ...})")->capture_default_str();
-  train->add_option("--threads", t->threads, "CPU threads (0: all cores)")->capture_default_str();
+  train->add_option("--threads", *train_threads, "CPU threads (0: all cores)")->capture_default_str();
   train->add_option("--seed", t->seed, "Seed of the initial weights and the window draws")->capture_default_str();
   train->add_flag("-q,--quiet", t->quiet, "No progress on stderr");
-  train->callback([t]() { train_vocoder(*t); });
+  train->callback([t, train_threads]() {
+    configure_process_for(*train_threads, false);
+    train_vocoder(*t);
+  });
 
   auto a = std::make_shared<TestArgs>();
   CLI::App* test = voc->add_subcommand("test", "Resynthesise segments from their units and measure SNR, MCD, F0 and length");

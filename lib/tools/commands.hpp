@@ -3,6 +3,8 @@
 // non-zero status through `exit_status` for partial failures.
 #pragma once
 
+#include "config.h"
+
 #include <CLI/CLI.hpp>
 
 namespace acoustok::tools {
@@ -10,14 +12,19 @@ namespace acoustok::tools {
 // Set by a subcommand that finished but had failures to report (exit 1).
 extern int exit_status;
 
+// The process settings of the command line (acoustok/process.hpp): LibTorch
+// threads from --threads (0: LibTorch's default) and, for commands that run
+// the feature model, the allocator settings measured for it.
+void configure_process_for(int threads, bool runs_feature_model);
+
 void add_segment_command(CLI::App& app);
-#ifdef ACOUSTOK_HAVE_SENTENCEPIECE
+#ifdef HAVE_SENTENCEPIECE
 void add_bpe_command(CLI::App& app);
 #endif
 void add_kmeans_command(CLI::App& app);
 void add_units_command(CLI::App& app);
 void add_features_command(CLI::App& app);
-#if ACOUSTOK_HAVE_TORCH
+#if HAVE_TORCH
 void add_vocoder_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 #endif

@@ -1,5 +1,7 @@
 // acoustok: the command line of the offline trainers (see README.md).
 // Exit status: 0 success, 2 bad usage, 1 failed run (one line on stderr).
+#include "config.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,15 +12,27 @@
 #include <vector>
 
 #include "acoustok/error.hpp"
+#include "acoustok/process.hpp"
 #include "commands.hpp"
 
 namespace acoustok::tools {
+
 int exit_status = 0;
+
+#ifndef ACOUSTOK_TOOL_BPE
+void configure_process_for(int threads, bool runs_feature_model) {
+  ProcessOptions options;
+  options.threads = threads;
+  options.tune_allocator = runs_feature_model;
+  configure_process(options);
 }
+#endif
+
+}  // namespace acoustok::tools
 
 namespace {
 
-#if defined(ACOUSTOK_HAVE_SENTENCEPIECE) && !defined(ACOUSTOK_TOOL_BPE)
+#if defined(HAVE_SENTENCEPIECE) && !defined(ACOUSTOK_TOOL_BPE)
 // `acoustok bpe ...` becomes `acoustok-bpe bpe ...`, the companion program
 // installed beside this one: SentencePiece's private protobuf and LibTorch's
 // libprotobuf crash when loaded into one process.
@@ -59,10 +73,10 @@ int main(int argc, char** argv) {
   acoustok::tools::add_features_command(app);
   acoustok::tools::add_kmeans_command(app);
   acoustok::tools::add_units_command(app);
-#ifdef ACOUSTOK_HAVE_SENTENCEPIECE
+#ifdef HAVE_SENTENCEPIECE
   add_bpe_forwarder(app);
 #endif
-#if ACOUSTOK_HAVE_TORCH
+#if HAVE_TORCH
   acoustok::tools::add_vocoder_command(app);
   acoustok::tools::add_synth_command(app);
 #endif

@@ -1,7 +1,7 @@
-#include "acoustok/units_pipeline.hpp"
+#include "acoustok/units_job.hpp"
+#include "acoustok/frame_grid.hpp"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,8 +19,9 @@
 #include <sstream>
 
 #include "acoustok/error.hpp"
-#include "acoustok/fs_util.hpp"
-#include "acoustok/progress.hpp"
+#include "common/mapped_file.hpp"
+#include "common/fs_util.hpp"
+#include "common/progress.hpp"
 #include "acoustok/tensor_file.hpp"
 
 namespace fs = std::filesystem;
@@ -149,7 +150,7 @@ std::map<std::string, SourceInfo> read_segment_index(const std::string& dir) {
   const std::string path = (fs::path(dir) / "segments.jsonl").string();
   std::error_code ec;
   if (!fs::exists(path, ec)) return out;
-  std::istringstream in(read_text_file(path));
+  std::istringstream in(common::read_text_file(path));
   int line_no = 0;
   for (std::string line; std::getline(in, line);) {
     ++line_no;
@@ -201,35 +202,21 @@ class AppendFile {
   int fd_ = -1;
 };
 
-// Read-only map of a cache file.
-class MappedFile {
+// Read-only map of a cache file that must hold at least `bytes` bytes.
+class CacheMap {
  public:
-  MappedFile(const std::string& path, size_t bytes, bool random_access = false) : size_(bytes) {
+  CacheMap(const std::string& path, size_t bytes, bool random_access = false) {
     if (bytes == 0) return;
-    const int fd = ::open(path.c_str(), O_RDONLY);
-    if (fd < 0) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || static_cast<size_t>(st.st_size) < bytes) {
-      ::close(fd);
+    file_ = std::make_unique<common::MappedFile>(path);
+    if (file_->size() < bytes) {
       throw file_error(path, "cache is shorter than the checkpoint says; delete the output folder's checkpoint.json to start over");
     }
-    map_ = ::mmap(nullptr, bytes, PROT_READ, MAP_SHARED, fd, 0);
-    ::close(fd);
-    if (map_ == MAP_FAILED) {
-      map_ = nullptr;
-      throw file_error(path, std::string("cannot map: ") + std::strerror(errno));
-    }
-    // Mini-batches read scattered rows: read-ahead would only waste I/O.
-    if (random_access) ::madvise(map_, bytes, MADV_RANDOM);
+    if (random_access) file_->advise_random();  // mini-batches read scattered rows
   }
-  ~MappedFile() {
-    if (map_) ::munmap(map_, size_);
-  }
-  const uint16_t* halfs() const { return static_cast<const uint16_t*>(map_); }
+  const uint16_t* halfs() const { return file_ ? reinterpret_cast<const uint16_t*>(file_->data()) : nullptr; }
 
  private:
-  void* map_ = nullptr;
-  size_t size_ = 0;
+  std::unique_ptr<common::MappedFile> file_;
 };
 
 double round_time(double t) { return std::round(t * 1e6) / 1e6; }
@@ -293,7 +280,7 @@ class UnitsJob {
     if (!fs::exists(checkpoint_path(), ec)) return;
     Checkpoint old;
     try {
-      old = checkpoint_from_json(json::parse(read_text_file(checkpoint_path())));
+      old = checkpoint_from_json(json::parse(common::read_text_file(checkpoint_path())));
     } catch (const std::exception& e) {
       throw file_error(checkpoint_path(), std::string("unreadable checkpoint (") + e.what() +
                                               "); delete it to start over");
@@ -313,11 +300,11 @@ class UnitsJob {
   // Caches are flushed (write(2) hands them to the kernel: a killed process
   // loses nothing written), then the checkpoint replaces the old one.
   void save_checkpoint() {
-    write_text_file(checkpoint_path(), checkpoint_json(ck_).dump());
+    common::write_text_file(checkpoint_path(), checkpoint_json(ck_).dump());
     std::string names;
     for (const auto& s : ck_.segments)
       if (s.error.empty()) names += s.file + "\n";
-    write_text_file((out_ / "processed_files.txt").string(), names);
+    common::write_text_file((out_ / "processed_files.txt").string(), names);
     last_checkpoint_ = std::chrono::steady_clock::now();
   }
 
@@ -328,7 +315,7 @@ class UnitsJob {
 
   // Features that --shard runs have cached: file -> (shard cache, row, frames).
   struct ShardRows {
-    std::shared_ptr<MappedFile> map;
+    std::shared_ptr<CacheMap> map;
     int64_t row, frames, dim;
   };
   std::map<std::string, ShardRows> shard_features() const {
@@ -341,7 +328,7 @@ class UnitsJob {
       if (!fs::exists(ck_path, ec)) continue;
       Checkpoint c;
       try {
-        c = checkpoint_from_json(json::parse(read_text_file(ck_path)));
+        c = checkpoint_from_json(json::parse(common::read_text_file(ck_path)));
       } catch (const std::exception&) {
         continue;
       }
@@ -349,7 +336,7 @@ class UnitsJob {
       mine.erase("shard");
       theirs.erase("shard");
       if (mine != theirs || c.dim == 0) continue;  // another job's shard
-      auto map = std::make_shared<MappedFile>((e.path() / "cache" / "features.f16").string(),
+      auto map = std::make_shared<CacheMap>((e.path() / "cache" / "features.f16").string(),
                                               static_cast<size_t>(c.feature_rows * c.dim * 2));
       for (const auto& r : c.segments)
         if (r.error.empty()) out[r.file] = {map, r.row, r.frames, c.dim};
@@ -364,7 +351,7 @@ class UnitsJob {
     std::set<std::string> done;
     for (const auto& s : ck_.segments) done.insert(s.file);
     AppendFile cache((cache_ / "features.f16").string(), ck_.feature_rows * ck_.dim * 2);
-    Progress progress("features", static_cast<int64_t>(names.size()), !o_.quiet);
+    common::Progress progress("features", static_cast<int64_t>(names.size()), !o_.quiet);
     progress.add(static_cast<int64_t>(done.size()));
     std::vector<uint16_t> halfs;
     for (const auto& name : names) {
@@ -421,7 +408,7 @@ class UnitsJob {
       throw file_error(o_.segments_dir, "k=" + std::to_string(o_.kmeans.k) +
                                             " is larger than the number of feature frames (" + std::to_string(n) + ")");
     }
-    MappedFile map((cache_ / "features.f16").string(), static_cast<size_t>(n * dim * 2), true);
+    CacheMap map((cache_ / "features.f16").string(), static_cast<size_t>(n * dim * 2), true);
     const uint16_t* halfs = map.halfs();
     const std::vector<float>& table = half_table();
     const RowReader read = [&](const int64_t* rows, int64_t count, float* out) {
@@ -439,7 +426,7 @@ class UnitsJob {
       ck_.have_kmeans = true;
       save_checkpoint();
     }
-    Progress progress("kmeans steps (at most)", km.total_steps(n), !o_.quiet);
+    common::Progress progress("kmeans steps (at most)", km.total_steps(n), !o_.quiet);
     progress.add(km.state().steps);
     km.run_steps(n, read, [&]() {
       progress.add(1);
@@ -461,13 +448,13 @@ class UnitsJob {
   void units_phase() {
     const int64_t dim = ck_.dim;
     const KMeansModel model(ck_.km.centroids, o_.kmeans.k, dim);
-    MappedFile map((cache_ / "features.f16").string(), static_cast<size_t>(ck_.feature_rows * dim * 2));
+    CacheMap map((cache_ / "features.f16").string(), static_cast<size_t>(ck_.feature_rows * dim * 2));
     int64_t unit_rows = 0;
     for (int64_t i = 0; i < ck_.units_done; ++i) unit_rows += ck_.segments[static_cast<size_t>(i)].frames;
     {
       AppendFile units((cache_ / "units.u16").string(), unit_rows * 2);
       const std::vector<float>& table = half_table();
-      Progress progress("units", static_cast<int64_t>(ck_.segments.size()), !o_.quiet);
+      common::Progress progress("units", static_cast<int64_t>(ck_.segments.size()), !o_.quiet);
       progress.add(ck_.units_done);
       std::vector<float> x;
       std::vector<int32_t> labels;
@@ -504,7 +491,7 @@ class UnitsJob {
 
     int64_t total_units = 0;
     for (const auto& s : ck_.segments) total_units += s.error.empty() ? s.frames : 0;
-    MappedFile units((cache_ / "units.u16").string(), static_cast<size_t>(total_units * 2));
+    CacheMap units((cache_ / "units.u16").string(), static_cast<size_t>(total_units * 2));
     // Records hold feature rows; units were appended in the same order with
     // the same counts, so a record's first unit is at its feature row.
     std::vector<size_t> order;
@@ -512,8 +499,8 @@ class UnitsJob {
       if (ck_.segments[i].error.empty()) order.push_back(i);
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ck_.segments[a].file < ck_.segments[b].file; });
 
-    AtomicFile json_out((out_ / "corpus_timestamped.json").string());
-    AtomicFile text_out((out_ / "all_units_for_bpe.txt").string());
+    common::AtomicFile json_out((out_ / "corpus_timestamped.json").string());
+    common::AtomicFile text_out((out_ / "all_units_for_bpe.txt").string());
     {
       std::ofstream js(json_out.temp_path(), std::ios::binary), tx(text_out.temp_path(), std::ios::binary);
       if (!js || !tx) throw file_error(o_.out_dir, std::string("cannot write outputs: ") + std::strerror(errno));
@@ -530,8 +517,8 @@ class UnitsJob {
         std::string line;
         for (int64_t f = 0; f < rec.frames; ++f) {
           ids[static_cast<size_t>(f)] = units.halfs()[rec.row + f];
-          unit_times[static_cast<size_t>(f)] = round_time(0.02 * static_cast<double>(f));
-          source_times[static_cast<size_t>(f)] = round_time(offset + 0.02 * static_cast<double>(f));
+          unit_times[static_cast<size_t>(f)] = round_time(grid::kFrameSeconds * static_cast<double>(f));
+          source_times[static_cast<size_t>(f)] = round_time(offset + grid::kFrameSeconds * static_cast<double>(f));
           if (f) line += ' ';
           line += std::to_string(ids[static_cast<size_t>(f)]);
         }

@@ -7,9 +7,9 @@
 #include <string>
 
 #include "acoustok/vocoder_config.hpp"
-#include "checkpoint.hpp"
-#include "hifigan.hpp"
-#include "train_step.hpp"
+#include "vocoder/torch/checkpoint.hpp"
+#include "vocoder/torch/hifigan.hpp"
+#include "vocoder/torch/train_step.hpp"
 
 using namespace acoustok;
 using Clock = std::chrono::steady_clock;

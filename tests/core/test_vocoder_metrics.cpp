@@ -8,8 +8,8 @@
 
 #include "acoustok/audio_io.hpp"
 #include "acoustok/error.hpp"
-#include "acoustok/fs_util.hpp"
-#include "acoustok/spectral.hpp"
+#include "common/fs_util.hpp"
+#include "audio/spectral.hpp"
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_config.hpp"
 #include "acoustok/vocoder_data.hpp"
@@ -41,7 +41,7 @@ TEST(VocoderMetrics, SnrKnownAnswers) {
 }
 
 TEST(VocoderMetrics, MelFilterbankIsHtkPeakOne) {
-  const auto fb = htk_mel_filterbank(1024, 80, 16000, 0, 8000);
+  const auto fb = audio::htk_mel_filterbank(1024, 80, 16000, 0, 8000);
   ASSERT_EQ(fb.size(), 80u * 513u);
   for (int m = 0; m < 80; ++m) {
     float peak = 0;
@@ -49,7 +49,7 @@ TEST(VocoderMetrics, MelFilterbankIsHtkPeakOne) {
     EXPECT_GT(peak, 0.3f) << m;  // narrow low bands miss their exact centre bin
     EXPECT_LE(peak, 1.0f) << m;
   }
-  const auto d = dct2_ortho_matrix(4, 4);  // orthonormal: D D^T = I
+  const auto d = audio::dct2_ortho_matrix(4, 4);  // orthonormal: D D^T = I
   for (int a = 0; a < 4; ++a)
     for (int b = 0; b < 4; ++b) {
       double s = 0;
@@ -199,7 +199,7 @@ TEST(VocoderData, ReadsTheFixtureCorpus) {
   const std::string dir = test::make_temp_dir("corpus");
   json j = json::parse(test::read_file(test::fixture("vocoder/units/corpus_timestamped.json")));
   j["segments"][2]["units"][5] = 24;
-  write_text_file(dir + "/corpus_timestamped.json", j.dump());
+  common::write_text_file(dir + "/corpus_timestamped.json", j.dump());
   try {
     read_unit_corpus(dir);
     FAIL() << "unit >= k accepted";

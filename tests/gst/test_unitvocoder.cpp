@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "acoustok/vocoder.hpp"
-#include "checkpoint.hpp"
-#include "hifigan.hpp"
+#include "vocoder/torch/checkpoint.hpp"
+#include "vocoder/torch/hifigan.hpp"
 #include "test_util.hpp"
 
 using namespace acoustok;

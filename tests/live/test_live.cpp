@@ -20,8 +20,8 @@
 #include "acoustok/features.hpp"
 #include "acoustok/silence.hpp"
 #include "acoustok/vocoder_config.hpp"
-#include "checkpoint.hpp"
-#include "hifigan.hpp"
+#include "vocoder/torch/checkpoint.hpp"
+#include "vocoder/torch/hifigan.hpp"
 #include "test_util.hpp"
 
 using namespace acoustok;

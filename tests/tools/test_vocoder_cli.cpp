@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "acoustok/audio_io.hpp"
-#include "acoustok/fs_util.hpp"
+#include "common/fs_util.hpp"
 #include "test_util.hpp"
 
 using namespace acoustok;
@@ -80,14 +80,14 @@ TEST(VocoderTrain, BadInputGivesClearErrors) {
   json j = json::parse(test::read_file(units_dir() + "/corpus_timestamped.json"));
   j["segments"][1]["units"][3] = 24;
   fs::create_directories(dir + "/units");
-  write_text_file(dir + "/units/corpus_timestamped.json", j.dump());
+  common::write_text_file(dir + "/units/corpus_timestamped.json", j.dump());
   EXPECT_EQ(test::run_command(test::acoustok_bin() + " vocoder train --config tiny --units " + dir + "/units --audio " +
                                   audio_dir() + " -o " + dir + "/o1", &out), 1);
   EXPECT_NE(out.find("outside the vocabulary 0..23"), std::string::npos) << out;
   // Resuming with a checkpoint trained for another k.
   j = json::parse(test::read_file(units_dir() + "/corpus_timestamped.json"));
   j["k"] = 30;
-  write_text_file(dir + "/units/corpus_timestamped.json", j.dump());
+  common::write_text_file(dir + "/units/corpus_timestamped.json", j.dump());
   fs::create_directories(dir + "/o2");
   fs::copy_file(trained_dir() + "/vocoder_latest.pt", dir + "/o2/vocoder_latest.pt");
   EXPECT_EQ(test::run_command(test::acoustok_bin() + " vocoder train --units " + dir + "/units --audio " + audio_dir() +
@@ -96,7 +96,7 @@ TEST(VocoderTrain, BadInputGivesClearErrors) {
   EXPECT_NE(out.find("k=30"), std::string::npos) << out;
   // A corrupt latest checkpoint.
   fs::create_directories(dir + "/o3");
-  write_text_file(dir + "/o3/vocoder_latest.pt", "PK garbage");
+  common::write_text_file(dir + "/o3/vocoder_latest.pt", "PK garbage");
   EXPECT_EQ(test::run_command(train_cmd(dir + "/o3", "--epochs 1"), &out), 1);
   EXPECT_NE(out.find("o3/vocoder_latest.pt: not a vocoder checkpoint"), std::string::npos) << out;
   // Usage errors exit 2.
@@ -105,12 +105,12 @@ TEST(VocoderTrain, BadInputGivesClearErrors) {
 
 TEST(Synth, LengthIsExactly320PerUnitAndBadUnitsFail) {
   const std::string dir = test::make_temp_dir("vsynth");
-  write_text_file(dir + "/u.txt", "1 2 3 4 5\n0 23 7\n");
+  common::write_text_file(dir + "/u.txt", "1 2 3 4 5\n0 23 7\n");
   std::string out;
   ASSERT_EQ(test::run_command(test::acoustok_bin() + " synth --checkpoint " + trained_dir() + "/vocoder_final.pt " + dir +
                                   "/u.txt -o " + dir + "/o.wav", &out), 0) << out;
   EXPECT_EQ(read_audio_16k_mono(dir + "/o.wav").size(), 8u * 320u);
-  write_text_file(dir + "/bad.txt", "1 2 24\n");
+  common::write_text_file(dir + "/bad.txt", "1 2 24\n");
   EXPECT_EQ(test::run_command(test::acoustok_bin() + " synth --checkpoint " + trained_dir() + "/vocoder_final.pt " + dir +
                                   "/bad.txt -o " + dir + "/b.wav", &out), 1);
   EXPECT_NE(out.find("outside the vocabulary 0..23"), std::string::npos) << out;
@@ -143,7 +143,7 @@ TEST(VocoderTest, WritesPairsAndMetrics) {
   json j = json::parse(test::read_file(units_dir() + "/corpus_timestamped.json"));
   j["k"] = 30;
   fs::create_directories(dir + "/units");
-  write_text_file(dir + "/units/corpus_timestamped.json", j.dump());
+  common::write_text_file(dir + "/units/corpus_timestamped.json", j.dump());
   EXPECT_EQ(test::run_command(test::acoustok_bin() + " vocoder test --checkpoint " + trained_dir() +
                                   "/vocoder_final.pt --units " + dir + "/units --audio " + audio_dir() + " -o " + dir + "/o", &out), 1);
   EXPECT_NE(out.find("trained for k=24"), std::string::npos) << out;

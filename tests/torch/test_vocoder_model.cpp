@@ -6,9 +6,10 @@
 #include <set>
 
 #include "acoustok/error.hpp"
+#include "acoustok/process.hpp"
 #include "acoustok/vocoder.hpp"
-#include "checkpoint.hpp"
-#include "hifigan.hpp"
+#include "vocoder/torch/checkpoint.hpp"
+#include "vocoder/torch/hifigan.hpp"
 #include "test_util.hpp"
 
 using namespace acoustok;
@@ -170,7 +171,10 @@ TEST(VocoderModel, StreamedEqualsWhole) {
     c.num_units = 24;
     Generator g(c);
     write_checkpoint(dir + "/g.pt", c, {}, {&g});
-    auto voc = Vocoder::load(dir + "/g.pt", "cpu", 2);
+    acoustok::ProcessOptions process;
+    process.threads = 2;
+    acoustok::configure_process(process);
+    auto voc = Vocoder::load(dir + "/g.pt", "cpu");
     std::vector<int32_t> units(name == std::string("v1") ? 130 : 300);
     for (size_t i = 0; i < units.size(); ++i) units[i] = static_cast<int32_t>((i * 37 + i / 3) % 24);
     const auto whole = voc->synthesize(units.data(), units.size());

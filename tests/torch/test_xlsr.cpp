@@ -13,12 +13,13 @@
 #include "acoustok/audio_io.hpp"
 #include "acoustok/error.hpp"
 #include "acoustok/features.hpp"
+#include "acoustok/process.hpp"
 #include "acoustok/tensor_file.hpp"
-#include "acoustok/torch_zip.hpp"
-#include "acoustok/wav2vec2_config.hpp"
-#include "acoustok/weight_source.hpp"
+#include "features/torch_zip.hpp"
+#include "features/wav2vec2_config.hpp"
+#include "features/weight_source.hpp"
 #include "test_util.hpp"
-#include "wav2vec2_loader.hpp"
+#include "features/torch/wav2vec2_loader.hpp"
 
 namespace fs = std::filesystem;
 using acoustok::test::fixture;
@@ -36,7 +37,9 @@ const std::vector<float>& speech() {
 std::unique_ptr<acoustok::FeatureExtractor> load(const std::string& dir, int layer) {
   acoustok::FeatureOptions o;
   o.layer = layer;
-  o.threads = 2;
+  acoustok::ProcessOptions process;
+  process.threads = 2;
+  acoustok::configure_process(process);
   return acoustok::FeatureExtractor::load(dir, o);
 }
 
@@ -130,7 +133,7 @@ TEST(Xlsr, LongInputMatchesInEveryMatmulMode) {
 }
 
 TEST(Xlsr, FramesFollowTheConvArithmetic) {
-  const auto c = acoustok::read_wav2vec2_config(model("xlsr_st"));
+  const auto c = acoustok::features::read_wav2vec2_config(model("xlsr_st"));
   EXPECT_EQ(c.receptive_field(), 400);
   EXPECT_EQ(c.hop(), 320);
   for (int64_t n : {0, 1, 399, 400, 719, 720, 721, 16000, 48123}) {
@@ -151,10 +154,10 @@ TEST(Xlsr, BlocksAboveTheLayerAreNeverRead) {
 
 TEST(Xlsr, LoaderReadsOnlyTheBlocksItRunsAndNoPretrainingKeys) {
   for (const char* folder : {"xlsr_st", "xlsr_bin"}) {
-    const auto config = acoustok::read_wav2vec2_config(model(folder));
-    auto weights = acoustok::open_model_weights(model(folder));
-    acoustok::xlsr::Wav2Vec2 net(config, 1);
-    acoustok::xlsr::load_wav2vec2_weights(*net, config, *weights);
+    const auto config = acoustok::features::read_wav2vec2_config(model(folder));
+    auto weights = acoustok::features::open_model_weights(model(folder));
+    acoustok::features::Wav2Vec2 net(config, 1);
+    acoustok::features::load_wav2vec2_weights(*net, config, *weights);
     uint64_t total = 0, lower = 0;
     for (const auto& name : weights->names()) {
       const auto info = weights->info(name);
@@ -267,7 +270,7 @@ TEST(XlsrFiles, MissingWeightsFileIsAnError) {
 }
 
 TEST(XlsrFiles, PickleGlobalsOutsideAStateDictAreRefused) {
-  const std::string e = error_of([] { acoustok::TorchZipWeights w(model("evil_bin/pytorch_model.bin")); });
+  const std::string e = error_of([] { acoustok::features::TorchZipWeights w(model("evil_bin/pytorch_model.bin")); });
   EXPECT_NE(e.find("refuses pickle global 'posix.system'"), std::string::npos) << e;
   EXPECT_NE(e.find("evil_bin/pytorch_model.bin"), std::string::npos) << e;
 }
@@ -275,14 +278,14 @@ TEST(XlsrFiles, PickleGlobalsOutsideAStateDictAreRefused) {
 TEST(XlsrFiles, BinReaderHandlesStridesOffsetsAndHalfStorages) {
   // base_bin holds a column-major q_proj weight and two biases sharing one
   // storage; base_st holds the same values plainly.
-  acoustok::TorchZipWeights bin(model("base_bin/pytorch_model.bin"));
-  acoustok::SafetensorsWeights st(model("base_st/model.safetensors"));
+  acoustok::features::TorchZipWeights bin(model("base_bin/pytorch_model.bin"));
+  acoustok::features::SafetensorsWeights st(model("base_st/model.safetensors"));
   for (const char* key : {"wav2vec2.encoder.layers.0.attention.q_proj.weight", "wav2vec2.encoder.layers.1.attention.k_proj.bias",
                           "wav2vec2.encoder.layers.1.attention.v_proj.bias", "wav2vec2.feature_projection.projection.weight"}) {
     EXPECT_EQ(bin.info(key).shape, st.info(key).shape) << key;
     EXPECT_EQ(bin.read_float32(key), st.read_float32(key)) << key;
   }
-  acoustok::TorchZipWeights half(model("hubert_bin/pytorch_model.bin"));
+  acoustok::features::TorchZipWeights half(model("hubert_bin/pytorch_model.bin"));
   EXPECT_EQ(half.info("hubert.feature_projection.projection.weight").dtype, acoustok::DType::F16);
 }
 

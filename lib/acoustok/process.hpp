@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+// Process-wide settings, made only when a program asks for them. Loading a
+// model or running it never changes the process on its own: the `acoustok`
+// command line and the GStreamer plugins call configure_process() by choice,
+// an embedder calls it or not.
+//
+// Thread-safety: call it from one thread, before models run (LibTorch's
+// thread count is one for the whole process).
+#pragma once
+
+namespace acoustok {
+
+struct ProcessOptions {
+  // Intra-op threads of LibTorch (and so of OpenMP and oneDNN inside it):
+  // > 0 sets that many; 0 leaves LibTorch's own default.
+  int threads = 0;
+  // glibc malloc settings for the feature model (Linux): keep large buffers of
+  // the forward pass in the heap between calls (mmap threshold 32 MB, trim
+  // threshold 64 MB) instead of faulting them in afresh each time, and give
+  // every weight its own mapping while a model loads so the heap keeps no
+  // holes. Measured on XLSR-53 to layer 14: peak RSS 1.0 GB instead of 1.4 GB,
+  // 0.3 s less per minute of audio.
+  bool tune_allocator = false;
+};
+
+void configure_process(const ProcessOptions& options);
+
+// The CPUs this process may run on (its affinity mask), at least 1.
+int available_cpus();
+
+}  // namespace acoustok

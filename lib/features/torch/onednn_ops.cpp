@@ -1,0 +1,462 @@
+#include "features/torch/onednn_ops.hpp"
+
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <unordered_map>
+
+#include "acoustok/error.hpp"
+
+namespace acoustok::features::onednn {
+
+namespace {
+
+using dnnl::memory;
+
+constexpr size_t kMaxCachedPrimitives = 256;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+memory::desc describe(const torch::Tensor& t) {
+  TORCH_CHECK(t.scalar_type() == torch::kFloat32 && t.device().is_cpu(), "oneDNN path takes float32 CPU tensors");
+  return memory::desc(t.sizes().vec(), memory::data_type::f32, t.strides().vec());
+}
+
+// Bias [N] as oneDNN wants it: [1, N] or [1, 1, N].
+memory::desc bias_desc(const memory::desc& dst) {
+  const int ndims = dst.data.ndims;
+  memory::dims dims(static_cast<size_t>(ndims), 1);
+  dims.back() = dst.data.dims[ndims - 1];
+  return memory::desc(dims, memory::data_type::f32, ndims == 2 ? memory::format_tag::ab : memory::format_tag::abc);
+}
+
+// What tells two memory layouts apart, as text for the primitive cache.
+void append_layout(std::string& key, const memory::desc& md) {
+  const dnnl_memory_desc_t& d = md.data;
+  auto add = [&](int64_t v) { key += std::to_string(v) + ','; };
+  add(d.ndims);
+  for (int i = 0; i < d.ndims; ++i) add(d.dims[i]);
+  add(d.format_kind);
+  add(d.offset0);
+  if (d.format_kind == dnnl_blocked) {
+    const dnnl_blocking_desc_t& b = d.format_desc.blocking;
+    for (int i = 0; i < d.ndims; ++i) add(b.strides[i]);
+    for (int i = 0; i < b.inner_nblks; ++i) {
+      add(b.inner_blks[i]);
+      add(b.inner_idxs[i]);
+    }
+  }
+  key += ';';
+}
+
+// One primitive per key (layouts and options), made on first use: creating
+// one generates code (milliseconds), running one is the work alone. Bounded:
+// every new signal length brings a few new shapes; oneDNN keeps its own cache
+// of recent primitives, so starting afresh costs little.
+template <class Primitive>
+Primitive cached(const std::string& key, const std::function<Primitive()>& make) {
+  static std::mutex mutex;
+  static std::unordered_map<std::string, Primitive> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  if (cache.size() >= kMaxCachedPrimitives) cache.clear();
+  return cache.emplace(key, make()).first->second;
+}
+
+// Runs a primitive on this thread's stream and waits for it.
+void execute_primitive(const dnnl::primitive& primitive, const std::unordered_map<int, memory>& args) {
+  thread_local dnnl::stream stream(cpu_engine());
+  primitive.execute(stream, args);
+  stream.wait();
+}
+
+dnnl::matmul cached_matmul(const memory::desc& a_md, const memory::desc& b_md, const memory::desc& dst_md,
+                           const MatmulOptions& o) {
+  std::string key;
+  append_layout(key, a_md);
+  append_layout(key, b_md);
+  append_layout(key, dst_md);
+  key += o.bias().defined() ? 'b' : '-';
+  key += o.accumulate() ? 's' : '-';
+  key += o.activation() == Activation::Gelu ? 'g' : '-';
+  return cached<dnnl::matmul>(key, [&] {
+    dnnl::post_ops post;
+    if (o.accumulate()) post.append_sum(1.0f);
+    if (o.activation() == Activation::Gelu) post.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(post);
+    const auto desc = o.bias().defined() ? dnnl::matmul::desc(a_md, b_md, bias_desc(dst_md), dst_md)
+                                         : dnnl::matmul::desc(a_md, b_md, dst_md);
+    return dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, cpu_engine()));
+  });
+}
+
+void check_shapes(const torch::Tensor& a, int64_t b_rows, int64_t b_cols, const torch::Tensor& dst) {
+  TORCH_CHECK((a.dim() == 2 || a.dim() == 3) && a.dim() == dst.dim(), "matmul takes 2-D or 3-D tensors of equal rank");
+  TORCH_CHECK(a.size(-1) == b_rows && dst.size(-2) == a.size(-2) && dst.size(-1) == b_cols, "matmul shapes disagree: ",
+              a.sizes(), " @ [", b_rows, ", ", b_cols, "] -> ", dst.sizes());
+}
+
+void execute(const memory::desc& a_md, const torch::Tensor& a, const memory::desc& b_md, void* b,
+             const memory::desc& dst_md, const torch::Tensor& dst, const MatmulOptions& options) {
+  try {
+    const dnnl::matmul prim = cached_matmul(a_md, b_md, dst_md, options);
+    auto& engine = cpu_engine();
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, memory(a_md, engine, a.data_ptr())},
+        {DNNL_ARG_WEIGHTS, memory(b_md, engine, b)},
+        {DNNL_ARG_DST, memory(dst_md, engine, dst.data_ptr())},
+    };
+    if (options.bias().defined()) {
+      TORCH_CHECK(options.bias().is_contiguous() && options.bias().numel() == dst.size(-1), "bias must be [N], contiguous");
+      args.emplace(DNNL_ARG_BIAS, memory(bias_desc(dst_md), engine, options.bias().data_ptr()));
+    }
+    execute_primitive(prim, args);
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("oneDNN matmul failed: ") + e.what());
+  }
+}
+
+// ---- softmax numerators ----------------------------------------------------------
+
+#if defined(__x86_64__)
+// GCC 12 flags the _mm512_undefined_ps() inside its own intrinsics.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// exp(x) for x <= 0 in 16 lanes: x = n ln2 + f with |f| <= ln2/2, e^f by its
+// Taylor series to f^7 (remainder below 5e-9 relative), times 2^n.
+__attribute__((target("avx512f"))) inline __m512 exp_nonpositive(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));  // below that e^x underflows float anyway
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);  // ln2 split in two for exactness
+  f = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), f);
+  __m512 p = _mm512_set1_ps(1.0f / 5040);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 720));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+// Across the 16 lanes (GCC 12's _mm512_reduce_* warn in the same way).
+template <class Op>
+__attribute__((target("avx512f"))) float horizontal(__m512 v, Op op) {
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, v);
+  float r = lanes[0];
+  for (int i = 1; i < 16; ++i) r = op(r, lanes[i]);
+  return r;
+}
+
+__attribute__((target("avx512f"))) float exp_row_avx512(float* row, int64_t n) {
+  const int64_t full = n & ~int64_t{15};
+  const __mmask16 tail = static_cast<__mmask16>((1u << (n - full)) - 1);
+  __m512 m = _mm512_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < full; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(row + i));
+  m = _mm512_mask_max_ps(m, tail, m, _mm512_maskz_loadu_ps(tail, row + full));
+  const __m512 max = _mm512_set1_ps(horizontal(m, [](float a, float b) { return std::max(a, b); }));
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < full; i += 16) {
+    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + i), max));
+    _mm512_storeu_ps(row + i, e);
+    sum = _mm512_add_ps(sum, e);
+  }
+  if (tail) {
+    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row + full), max));
+    _mm512_mask_storeu_ps(row + full, tail, e);
+    sum = _mm512_mask_add_ps(sum, tail, sum, e);
+  }
+  return horizontal(sum, [](float a, float b) { return a + b; });
+}
+
+// erf(x) for x >= 0 (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7).
+__attribute__((target("avx512f"))) inline __m512 erf_nonnegative(__m512 x) {
+  const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(x, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
+  __m512 p = _mm512_set1_ps(1.061405429f);
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
+  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
+  p = _mm512_mul_ps(p, t);
+  const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(x, x)));
+  return _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
+}
+
+// GELU(y) = y / 2 (1 + erf(y / sqrt 2)), erf being odd.
+__attribute__((target("avx512f"))) inline __m512 gelu(__m512 y) {
+  const __m512 a = _mm512_abs_ps(_mm512_mul_ps(y, _mm512_set1_ps(0.70710678118654752f)));
+  __m512 erf = erf_nonnegative(a);
+  erf = _mm512_mask_sub_ps(erf, _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_ps(), erf);
+  return _mm512_mul_ps(_mm512_mul_ps(y, _mm512_set1_ps(0.5f)), _mm512_add_ps(erf, _mm512_set1_ps(1.0f)));
+}
+
+// One row of n (a multiple of 16) values: layer norm, then GELU if asked.
+__attribute__((target("avx512f"))) void norm_row_avx512(const float* x, float* y, int64_t n, const float* gamma,
+                                                        const float* beta, float eps, bool with_gelu) {
+  __m512 sum = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) sum = _mm512_add_ps(sum, _mm512_loadu_ps(x + i));
+  const float mean = horizontal(sum, [](float a, float b) { return a + b; }) / static_cast<float>(n);
+  const __m512 m = _mm512_set1_ps(mean);
+  __m512 sq = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i), m);
+    sq = _mm512_fmadd_ps(d, d, sq);
+  }
+  const float var = horizontal(sq, [](float a, float b) { return a + b; }) / static_cast<float>(n);
+  const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(var + eps));
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), m), rstd);
+    __m512 v = _mm512_fmadd_ps(d, _mm512_loadu_ps(gamma + i), _mm512_loadu_ps(beta + i));
+    if (with_gelu) v = gelu(v);
+    _mm512_storeu_ps(y + i, v);
+  }
+}
+
+#pragma GCC diagnostic pop
+
+// ACOUSTOK_NO_AVX512=1 takes the portable paths on any CPU (the tests run
+// them that way too).
+bool have_avx512() {
+  static const bool cpu = __builtin_cpu_supports("avx512f");
+  return cpu && !std::getenv("ACOUSTOK_NO_AVX512");
+}
+#else
+bool have_avx512() { return false; }
+float exp_row_avx512(float*, int64_t) { return 0; }
+void norm_row_avx512(const float*, float*, int64_t, const float*, const float*, float, bool) {}
+#endif
+
+float exp_row_scalar(float* row, int64_t n) {
+  const float max = *std::max_element(row, row + n);
+  float sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += row[i] = std::exp(row[i] - max);
+  return sum;
+}
+
+}  // namespace
+
+void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst, const MatmulOptions& options) {
+  TORCH_CHECK(a.dim() == b.dim(), "matmul takes tensors of equal rank");
+  check_shapes(a, b.size(-2), b.size(-1), dst);
+  execute(describe(a), a, describe(b), b.data_ptr(), describe(dst), dst, options);
+}
+
+namespace {
+
+// `plain` (described by plain_md) reordered to packed_md, through a per-thread
+// scratch and copied back into plain's own memory when it fits (no padding):
+// the weights' pages are then faulted in once, not twice, which halves the
+// time packing takes. Returns the tensor that owns the packed values.
+torch::Tensor reorder_in_place(const torch::Tensor& plain, const memory::desc& plain_md, const memory::desc& packed_md) {
+  const size_t bytes = packed_md.get_size();
+  thread_local torch::Tensor scratch;
+  const int64_t floats = static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float));
+  if (!scratch.defined() || scratch.numel() < floats) scratch = torch::empty({floats});
+  auto& engine = cpu_engine();
+  memory from(plain_md, engine, plain.data_ptr());
+  memory to(packed_md, engine, scratch.data_ptr());
+  execute_primitive(dnnl::reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+  torch::Tensor owner = bytes <= plain.nbytes() ? plain : torch::empty({floats});
+  std::memcpy(owner.data_ptr(), scratch.data_ptr(), bytes);
+  return owner;
+}
+
+}  // namespace
+
+struct PackedWeight::Impl {
+  torch::Tensor storage;  // owns the packed values
+  memory::desc desc;
+  int64_t out = 0, in = 0;
+};
+
+PackedWeight PackedWeight::pack(torch::Tensor weight) {
+  TORCH_CHECK(weight.dim() == 2 && weight.scalar_type() == torch::kFloat32, "a packed weight is float32 [out, in]");
+  // Its own tensor object over the same memory: a caller that then empties
+  // a registered parameter (set_data) leaves this one intact.
+  weight = weight.contiguous().detach();
+  const int64_t out = weight.size(0), in = weight.size(1);
+  try {
+    // The layout oneDNN prefers for a typical block of rows; the kernels it
+    // picks for other row counts read the same layout.
+    constexpr int64_t kTypicalRows = 512;
+    const memory::desc a_md({kTypicalRows, in}, memory::data_type::f32, memory::format_tag::ab);
+    const memory::desc b_any({in, out}, memory::data_type::f32, memory::format_tag::any);
+    const memory::desc dst_md({kTypicalRows, out}, memory::data_type::f32, memory::format_tag::ab);
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, dst_md), cpu_engine());
+    const memory::desc packed_md = pd.weights_desc();
+    PackedWeight p;
+    p.impl_ = std::make_shared<Impl>();
+    p.impl_->storage = reorder_in_place(weight, memory::desc({in, out}, memory::data_type::f32, memory::format_tag::ba), packed_md);
+    p.impl_->desc = packed_md;
+    p.impl_->out = out;
+    p.impl_->in = in;
+    return p;
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("oneDNN could not pack a weight: ") + e.what());
+  }
+}
+
+int64_t PackedWeight::out() const { return impl_->out; }
+int64_t PackedWeight::in() const { return impl_->in; }
+
+void linear(const torch::Tensor& x, const PackedWeight& w, const torch::Tensor& dst, const MatmulOptions& options) {
+  TORCH_CHECK(w.defined() && x.dim() == 2, "linear takes x [rows, in] and a packed weight");
+  check_shapes(x, w.in(), w.out(), dst);
+  execute(describe(x), x, w.impl_->desc, w.impl_->storage.data_ptr(), describe(dst), dst, options);
+}
+
+struct PackedConv::Impl {
+  torch::Tensor storage;
+  memory::desc desc;
+  int64_t in = 0, out = 0, kernel = 0, stride = 1, groups = 1;
+};
+
+namespace {
+
+memory::dims conv_weight_dims(int64_t in, int64_t out, int64_t kernel, int64_t groups) {
+  if (groups == 1) return {out, in, kernel};
+  return {groups, out / groups, in / groups, kernel};
+}
+
+// A time-major signal [T, C] (rows contiguous, any row stride) as oneDNN's
+// 1-D "nwc" with one batch item.
+memory::desc time_major_desc(const torch::Tensor& t) {
+  TORCH_CHECK(t.dim() == 2 && t.stride(1) == 1 && t.scalar_type() == torch::kFloat32, "time-major conv takes [T, C] rows");
+  return memory::desc({1, t.size(1), t.size(0)}, memory::data_type::f32, {t.size(0) * t.stride(0), 1, t.stride(0)});
+}
+
+dnnl::convolution_forward::primitive_desc conv_desc(const memory::desc& src, const memory::desc& weights, bool bias,
+                                                     const memory::desc& dst, int64_t stride) {
+  const memory::desc bias_md({dst.data.dims[1]}, memory::data_type::f32, memory::format_tag::a);
+  const auto d = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                                        src, weights, bias_md, dst, {stride}, {0}, {0})
+                      : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                                        src, weights, dst, {stride}, {0}, {0});
+  return dnnl::convolution_forward::primitive_desc(d, cpu_engine());
+}
+
+}  // namespace
+
+PackedConv PackedConv::pack(torch::Tensor weight, int64_t stride, int64_t groups) {
+  TORCH_CHECK(weight.dim() == 3 && weight.scalar_type() == torch::kFloat32, "a packed conv weight is float32 [out, in / groups, k]");
+  weight = weight.contiguous().detach();
+  const int64_t out = weight.size(0), in = weight.size(1) * groups, kernel = weight.size(2);
+  try {
+    // The layout chosen for a typical block of 512 output steps; other
+    // lengths run with the same layout.
+    constexpr int64_t kTypicalSteps = 512;
+    const int64_t steps_in = (kTypicalSteps - 1) * stride + kernel;
+    const memory::desc src({1, in, steps_in}, memory::data_type::f32, memory::format_tag::nwc);
+    const memory::desc dst({1, out, kTypicalSteps}, memory::data_type::f32, memory::format_tag::nwc);
+    const memory::dims wdims = conv_weight_dims(in, out, kernel, groups);
+    const memory::desc any(wdims, memory::data_type::f32, memory::format_tag::any);
+    const memory::desc packed_md = conv_desc(src, any, true, dst, stride).weights_desc();
+    const memory::desc plain_md(wdims, memory::data_type::f32, groups == 1 ? memory::format_tag::oiw : memory::format_tag::goiw);
+    PackedConv p;
+    p.impl_ = std::make_shared<Impl>();
+    p.impl_->storage = reorder_in_place(weight, plain_md, packed_md);
+    p.impl_->desc = packed_md;
+    p.impl_->in = in;
+    p.impl_->out = out;
+    p.impl_->kernel = kernel;
+    p.impl_->stride = stride;
+    p.impl_->groups = groups;
+    return p;
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("oneDNN could not pack a conv weight: ") + e.what());
+  }
+}
+
+int64_t PackedConv::out() const { return impl_->out; }
+int64_t PackedConv::kernel() const { return impl_->kernel; }
+int64_t PackedConv::stride() const { return impl_->stride; }
+
+void PackedConv::run(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& dst) const {
+  const Impl& c = *impl_;
+  TORCH_CHECK(x.dim() == 2 && x.size(1) == c.in && dst.dim() == 2 && dst.size(1) == c.out, "conv shapes disagree: ", x.sizes(),
+              " -> ", dst.sizes());
+  TORCH_CHECK(x.size(0) >= (dst.size(0) - 1) * c.stride + c.kernel, "conv input of ", x.size(0), " steps is too short for ",
+              dst.size(0), " outputs");
+  // Exactly the input the outputs read.
+  const torch::Tensor in = x.narrow(0, 0, (dst.size(0) - 1) * c.stride + c.kernel);
+  const memory::desc src_md = time_major_desc(in), dst_md = time_major_desc(dst);
+  const bool with_bias = bias.defined();
+  try {
+    std::string key;
+    append_layout(key, src_md);
+    append_layout(key, c.desc);
+    append_layout(key, dst_md);
+    key += std::to_string(c.stride) + (with_bias ? "b" : "-");
+    const auto prim = cached<dnnl::convolution_forward>(
+        key, [&] { return dnnl::convolution_forward(conv_desc(src_md, c.desc, with_bias, dst_md, c.stride)); });
+    auto& engine = cpu_engine();
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, memory(src_md, engine, in.data_ptr())},
+        {DNNL_ARG_WEIGHTS, memory(c.desc, engine, c.storage.data_ptr())},
+        {DNNL_ARG_DST, memory(dst_md, engine, dst.data_ptr())},
+    };
+    if (with_bias) {
+      TORCH_CHECK(bias.is_contiguous() && bias.numel() == c.out, "conv bias must be [out], contiguous");
+      args.emplace(DNNL_ARG_BIAS, memory(memory::desc({c.out}, memory::data_type::f32, memory::format_tag::a), engine, bias.data_ptr()));
+    }
+    execute_primitive(prim, args);
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("oneDNN convolution failed: ") + e.what());
+  }
+}
+
+void layer_norm_rows(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta, double eps, bool with_gelu,
+                     const torch::Tensor& dst) {
+  TORCH_CHECK(x.dim() == 2 && dst.sizes() == x.sizes() && x.stride(1) == 1 && dst.stride(1) == 1,
+              "layer_norm_rows takes [rows, C] with contiguous rows");
+  const int64_t C = x.size(1);
+  if (!have_avx512() || C % 16 != 0) {
+    const torch::Tensor y = torch::layer_norm(x, {C}, gamma, beta, eps);
+    dst.copy_(with_gelu ? torch::gelu(y) : y);
+    return;
+  }
+  const torch::Tensor g = gamma.contiguous(), b = beta.contiguous();
+  const float* xp = x.data_ptr<float>();
+  float* yp = dst.data_ptr<float>();
+  const int64_t xs = x.stride(0), ys = dst.stride(0);
+  at::parallel_for(0, x.size(0), 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      norm_row_avx512(xp + r * xs, yp + r * ys, C, g.data_ptr<float>(), b.data_ptr<float>(), static_cast<float>(eps), with_gelu);
+    }
+  });
+}
+
+void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum) {
+  TORCH_CHECK(scores.dim() == 2 && scores.is_contiguous() && scores.scalar_type() == torch::kFloat32,
+              "softmax_numerators takes a contiguous float32 [rows, cols] block");
+  TORCH_CHECK(inv_sum.is_contiguous() && inv_sum.numel() == scores.size(0), "inv_sum needs one value per row");
+  const int64_t cols = scores.size(1);
+  float* data = scores.data_ptr<float>();
+  float* inv = inv_sum.data_ptr<float>();
+  const bool simd = have_avx512();
+  at::parallel_for(0, scores.size(0), 4, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* row = data + r * cols;
+      inv[r] = 1.0f / (simd ? exp_row_avx512(row, cols) : exp_row_scalar(row, cols));
+    }
+  });
+}
+
+}  // namespace acoustok::features::onednn

@@ -1,0 +1,83 @@
+// Float32 CPU kernels of the wav2vec2 forward pass, called on LibTorch tensors
+// but run by oneDNN primitives directly: no conversion to or from oneDNN's own
+// tensor type, any row/column strides (a head of a [T, D] matrix, a weight
+// read transposed), bias, scale, GELU and accumulation fused into the product.
+// ATen's own mkldnn_linear copies every input and output, re-packs an
+// activation used as a weight on every call and leaves softmax to AVX2 code;
+// these calls reached 230-290 GFLOPS on 2 cores where that path made 130.
+//
+// oneDNN headers stay inside onednn_ops.cpp.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+
+namespace acoustok::features::onednn {
+
+enum class Activation { None, Gelu };
+
+struct MatmulOptions {
+  TORCH_ARG(torch::Tensor, bias);            // [N], added to every row
+  TORCH_ARG(float, alpha) = 1.0f;            // dst = alpha * a @ b (+ bias)
+  TORCH_ARG(bool, accumulate) = false;       // dst += ... instead of dst = ...
+  TORCH_ARG(Activation, activation) = Activation::None;  // applied last (exact erf GELU)
+};
+
+// dst [M, N] = a [M, K] @ b [K, N] per MatmulOptions; also batched
+// ([B, M, K] @ [B, K, N] -> [B, M, N]). Float32 CPU tensors of any strides
+// (a weight w [N, K] is passed as w.t()); dst must not overlap a or b.
+// Primitives are made once per shape and stride pattern and cached.
+void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst, const MatmulOptions& options = {});
+
+// A constant weight [out, in] reordered once into the blocked layout
+// oneDNN's kernels read fastest (5-8 % over reading it transposed in place).
+class PackedWeight {
+ public:
+  // Float32 [out, in]. Takes over the weight's memory when it is contiguous
+  // (the caller must not use `weight` afterwards).
+  static PackedWeight pack(torch::Tensor weight);
+  bool defined() const { return impl_ != nullptr; }
+  int64_t out() const;
+  int64_t in() const;
+
+ private:
+  friend void linear(const torch::Tensor&, const PackedWeight&, const torch::Tensor&, const MatmulOptions&);
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// dst [rows, out] = x [rows, in] @ w^T per MatmulOptions (x, dst any strides).
+void linear(const torch::Tensor& x, const PackedWeight& w, const torch::Tensor& dst, const MatmulOptions& options = {});
+
+// A 1-D convolution over time-major signals, [T, in] -> [T', out] with
+// T' = (T - kernel) / stride + 1 (no padding), its weight packed once.
+class PackedConv {
+ public:
+  // Float32 [out, in / groups, kernel]; takes the memory over like PackedWeight.
+  static PackedConv pack(torch::Tensor weight, int64_t stride, int64_t groups = 1);
+  bool defined() const { return impl_ != nullptr; }
+  int64_t out() const;
+  int64_t kernel() const;
+  int64_t stride() const;
+  // dst [T', out] = conv(x) + bias (bias may be undefined). Rows of x and dst
+  // contiguous, any row stride; x may be longer than dst needs.
+  void run(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& dst) const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// dst = LayerNorm(x) over each row (then exact-erf GELU if asked) in one pass
+// over a row in cache: AVX-512 when the CPU has it and C is a multiple of 16,
+// LibTorch's kernels otherwise. dst may be x.
+void layer_norm_rows(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta, double eps, bool gelu,
+                     const torch::Tensor& dst);
+
+// Row-wise exp(x - max(row)) in place over a contiguous [rows, cols] block,
+// returning 1 / sum(row) per row in inv_sum [rows]: softmax without its last
+// division, which the caller applies to the much smaller product with V.
+void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum);
+
+}  // namespace acoustok::features::onednn

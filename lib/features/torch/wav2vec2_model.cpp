@@ -1,0 +1,413 @@
+#include "features/torch/wav2vec2_model.hpp"
+
+#include "features/torch/onednn_ops.hpp"
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <functional>
+#include <cmath>
+
+namespace acoustok::features {
+
+namespace F = torch::nn::functional;
+
+// ---- CPU products ----------------------------------------------------------------
+
+namespace {
+
+// dst [out_T, out] = conv(x [T, C]) + bias in blocks of exactly `block`
+// output steps, so that one oneDNN primitive serves every signal length (a
+// new length would otherwise cost a new one, ~10 ms of code generation): the
+// last block runs on a zero-padded copy of its input and keeps its valid rows.
+// `epilogue`, when given, runs on each block in place while it is in cache.
+void conv_in_blocks(const onednn::PackedConv& conv, const torch::Tensor& x, const torch::Tensor& bias,
+                    const torch::Tensor& dst, int64_t block,
+                    const std::function<void(const torch::Tensor&)>& epilogue = {}) {
+  const int64_t k = conv.kernel(), stride = conv.stride(), T = x.size(0), out_T = dst.size(0);
+  const int64_t block_in = (block - 1) * stride + k;
+  for (int64_t r = 0; r < out_T; r += block) {
+    const int64_t n = std::min(block, out_T - r);
+    const torch::Tensor rows = dst.narrow(0, r, n);
+    if (n == block) {
+      conv.run(x.narrow(0, r * stride, block_in), bias, rows);
+    } else {
+      torch::Tensor in = torch::zeros({block_in, x.size(1)});
+      const int64_t have = std::min(block_in, T - r * stride);
+      in.narrow(0, 0, have).copy_(x.narrow(0, r * stride, have));
+      torch::Tensor out = torch::empty({block, dst.size(1)});
+      conv.run(in, bias, out);
+      rows.copy_(out.narrow(0, 0, n));
+    }
+    if (epilogue) epilogue(rows);
+  }
+}
+
+}  // namespace
+
+// ---- Dense ------------------------------------------------------------------
+
+DenseImpl::DenseImpl(const DenseOptions& o) : options_(o) {
+  weight = register_parameter("weight", torch::empty({o.out(), o.in()}), false);
+  bias = register_parameter("bias", torch::empty({o.out()}), false);
+}
+
+void DenseImpl::prepare_cpu() {
+  packed_ = onednn::PackedWeight::pack(weight);
+  // The registered tensor keeps its name (the checkpoint contract) but not its memory.
+  weight.set_data(torch::empty({0}));
+}
+
+torch::Tensor DenseImpl::forward(const torch::Tensor& x) {
+  if (!packed_.defined()) return torch::linear(x, weight, bias);
+  auto shape = x.sizes().vec();
+  shape.back() = options_.out();
+  torch::Tensor out = torch::empty(shape);
+  forward_into(x.reshape({-1, options_.in()}), out.view({-1, options_.out()}));
+  return out;
+}
+
+void DenseImpl::forward_into(const torch::Tensor& x, const torch::Tensor& dst, bool gelu, bool accumulate) {
+  onednn::linear(x, packed_, dst,
+                 onednn::MatmulOptions()
+                     .bias(bias)
+                     .activation(gelu ? onednn::Activation::Gelu : onednn::Activation::None)
+                     .accumulate(accumulate));
+}
+
+// ---- feature encoder ---------------------------------------------------------
+
+ConvParamsImpl::ConvParamsImpl(int64_t in, int64_t out, int64_t kernel, int64_t groups, bool with_bias) {
+  weight = register_parameter("weight", torch::empty({out, in / groups, kernel}), false);
+  if (with_bias) bias = register_parameter("bias", torch::empty({out}), false);
+}
+
+ConvBlockImpl::ConvBlockImpl(const ConvBlockOptions& o) : options_(o) {
+  conv = register_module("conv", ConvParams(o.in(), o.out(), o.kernel(), 1, o.bias()));
+  // Both norms carry the Hugging Face name "layer_norm".
+  if (o.norm() == ConvNorm::Group) {
+    group_norm = register_module("layer_norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(o.out(), o.out())));
+  } else if (o.norm() == ConvNorm::Layer) {
+    layer_norm = register_module("layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.out()})));
+  }
+}
+
+void ConvBlockImpl::prepare_cpu() {
+  packed_conv_ = onednn::PackedConv::pack(conv->weight, options_.stride());
+  // The registered tensor keeps its name (the checkpoint contract) but not its memory.
+  conv->weight.set_data(torch::empty({0}));
+}
+
+torch::Tensor ConvBlockImpl::forward_time_major(const torch::Tensor& x) {
+  const torch::Tensor bias = options_.bias() ? conv->bias : torch::Tensor();
+  const int64_t k = options_.kernel(), stride = options_.stride();
+  // Layer norm and GELU per block of output rows while it is in cache; a
+  // group norm needs the statistics of the whole signal first.
+  std::function<void(const torch::Tensor&)> epilogue;
+  if (!group_norm) {
+    epilogue = [this](const torch::Tensor& rows) {
+      if (layer_norm) {
+        onednn::layer_norm_rows(rows, layer_norm->weight, layer_norm->bias, layer_norm->options.eps(), /*gelu=*/true, rows);
+      } else {
+        rows.copy_(torch::gelu(rows));
+      }
+    };
+  }
+  const torch::Tensor xc = x.contiguous();
+  TORCH_CHECK(xc.size(0) >= k, "conv input of ", xc.size(0), " steps is shorter than its kernel ", k);
+  torch::Tensor y = torch::empty({(xc.size(0) - k) / stride + 1, options_.out()});
+  // 128 steps: a quarter MB of 512 channels, and little padding wasted on
+  // the last block of the deeper layers (200 steps per second of audio).
+  conv_in_blocks(packed_conv_, xc, bias, y, 128, epilogue);
+  if (group_norm) {
+    y = group_norm(y.t().unsqueeze(0)).squeeze(0).t();
+    torch::gelu_(y);
+  }
+  return y;
+}
+
+torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = torch::conv1d(x, conv->weight, conv->bias, options_.stride());  // [B, out, T']
+  if (group_norm) y = group_norm(y);                                           // per-channel over time
+  if (layer_norm) y = layer_norm(y.transpose(1, 2)).transpose(1, 2);           // over channels, per frame
+  return torch::gelu(y);
+}
+
+FeatureEncoderImpl::FeatureEncoderImpl(const features::Wav2Vec2Config& c) : config_(c) {
+  conv_layers = register_module("conv_layers", torch::nn::ModuleList());
+  int64_t in = 1;
+  for (size_t i = 0; i < c.conv_dim.size(); ++i) {
+    auto norm = c.feat_extract_layer_norm ? ConvNorm::Layer
+                : i == 0                  ? ConvNorm::Group
+                                          : ConvNorm::None;
+    conv_layers->push_back(ConvBlock(ConvBlockOptions(in, c.conv_dim[i], c.conv_kernel[i], c.conv_stride[i]).bias(c.conv_bias).norm(norm)));
+    in = c.conv_dim[i];
+  }
+}
+
+void FeatureEncoderImpl::prepare_cpu() {
+  for (const auto& layer : *conv_layers) layer->as<ConvBlock>()->prepare_cpu();
+  packed_ = true;
+}
+
+torch::Tensor FeatureEncoderImpl::forward_packed(const torch::Tensor& samples) {
+  const int64_t n = samples.size(0);
+  const int64_t frames = config_.frames_for(n);
+  const int64_t rf = config_.receptive_field(), hop = config_.hop();
+  auto run = [&](const torch::Tensor& span) {
+    torch::Tensor x = span.unsqueeze(1);  // [samples, 1]
+    for (const auto& layer : *conv_layers) x = layer->as<ConvBlock>()->forward_time_major(x);
+    return x;  // [frames, C]
+  };
+  // Frame i sees samples [hop i, hop i + rf): spans of frames are exact.
+  constexpr int64_t kSpanFrames = 50;
+  if (config_.feat_extract_layer_norm == false || frames <= kSpanFrames) return run(samples);
+  std::vector<torch::Tensor> parts;
+  for (int64_t a = 0; a < frames; a += kSpanFrames) {
+    const int64_t b = std::min(frames, a + kSpanFrames);
+    parts.push_back(run(samples.narrow(0, hop * a, hop * (b - 1) + rf - hop * a)));
+  }
+  return torch::cat(parts, 0);
+}
+
+torch::Tensor FeatureEncoderImpl::forward(const torch::Tensor& samples) {
+  if (packed_) {
+    std::vector<torch::Tensor> batch;
+    for (int64_t b = 0; b < samples.size(0); ++b) batch.push_back(forward_packed(samples[b]));
+    return torch::stack(batch, 0);  // [B, frames, C]
+  }
+  torch::Tensor x = samples.unsqueeze(1);  // [B, 1, samples]
+  for (const auto& layer : *conv_layers) x = layer->as<ConvBlock>()->forward(x);
+  return x.transpose(1, 2);  // [B, frames, C]
+}
+
+FeatureProjectionImpl::FeatureProjectionImpl(const features::Wav2Vec2Config& c) {
+  if (c.feat_proj_layer_norm) {
+    layer_norm = register_module("layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.conv_dim.back()}).eps(c.layer_norm_eps)));
+  }
+  projection = register_module("projection", Dense(DenseOptions(c.conv_dim.back(), c.hidden_size)));
+}
+
+torch::Tensor FeatureProjectionImpl::forward(const torch::Tensor& x) {
+  return projection(layer_norm ? layer_norm(x) : x);
+}
+
+// ---- transformer ---------------------------------------------------------------
+
+PositionalConvImpl::PositionalConvImpl(const features::Wav2Vec2Config& c)
+    : kernel_(c.num_conv_pos_embeddings), groups_(c.num_conv_pos_embedding_groups) {
+  conv = register_module("conv", ConvParams(c.hidden_size, c.hidden_size, kernel_, groups_, true));
+}
+
+void PositionalConvImpl::prepare_cpu() {
+  packed_ = onednn::PackedConv::pack(conv->weight, 1, groups_);
+  conv->weight.set_data(torch::empty({0}));
+}
+
+torch::Tensor PositionalConvImpl::forward(const torch::Tensor& x) {
+  if (packed_.defined()) {
+    const int64_t B = x.size(0), T = x.size(1), D = x.size(2), pad = kernel_ / 2;
+    torch::Tensor out = torch::empty({B, T, D});
+    torch::Tensor padded = torch::zeros({T + 2 * pad, D});  // time-major, zeros at both ends
+    for (int64_t b = 0; b < B; ++b) {
+      padded.narrow(0, pad, T).copy_(x[b]);
+      // T outputs: an even kernel's extra frame is never made.
+      conv_in_blocks(packed_, padded, conv->bias, out[b], 128);
+    }
+    return torch::gelu_(out);
+  }
+  torch::Tensor y = torch::conv1d(x.transpose(1, 2), conv->weight, conv->bias, 1, kernel_ / 2, 1, groups_);  // [B, D, T (+1 for an even kernel)]
+  if (kernel_ % 2 == 0) y = y.narrow(2, 0, y.size(2) - 1);
+  return torch::gelu(y).transpose(1, 2);
+}
+
+SelfAttentionImpl::SelfAttentionImpl(int64_t dim, int64_t heads) : dim_(dim), heads_(heads) {
+  k_proj = register_module("k_proj", Dense(DenseOptions(dim, dim)));
+  v_proj = register_module("v_proj", Dense(DenseOptions(dim, dim)));
+  q_proj = register_module("q_proj", Dense(DenseOptions(dim, dim)));
+  out_proj = register_module("out_proj", Dense(DenseOptions(dim, dim)));
+  qkv_weight_plain_ = torch::empty({3 * dim, dim});
+  qkv_bias_ = torch::empty({3 * dim});
+  int64_t row = 0;
+  for (Dense* d : {&q_proj, &k_proj, &v_proj}) {
+    (*d)->weight.set_data(qkv_weight_plain_.narrow(0, row, dim));
+    (*d)->bias.set_data(qkv_bias_.narrow(0, row, dim));
+    row += dim;
+  }
+}
+
+void SelfAttentionImpl::prepare_cpu() {
+  const double scaling = 1.0 / std::sqrt(static_cast<double>(dim_ / heads_));  // a power of two for 64: exact
+  qkv_weight_plain_.narrow(0, 0, dim_).mul_(scaling);
+  qkv_bias_.narrow(0, 0, dim_).mul_(scaling);
+  qkv_weight_ = onednn::PackedWeight::pack(qkv_weight_plain_);  // takes the memory over
+  qkv_weight_plain_ = torch::Tensor();
+  for (Dense* d : {&q_proj, &k_proj, &v_proj}) {
+    (*d)->weight.set_data(torch::empty({0}));
+    (*d)->bias.set_data(torch::empty({0}));
+  }
+  out_proj->prepare_cpu();
+}
+
+torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
+  const int64_t B = x.size(0), T = x.size(1), hd = dim_ / heads_;
+  TORCH_CHECK(!prepared(), "after prepare_cpu, self-attention runs through add_to");
+  const double scaling = 1.0 / std::sqrt(static_cast<double>(hd));
+  const torch::Tensor q = (q_proj(x) * scaling).view({B, T, heads_, hd}).transpose(1, 2);  // [B, H, T, hd]
+  const torch::Tensor k = k_proj(x).view({B, T, heads_, hd}).transpose(1, 2);
+  const torch::Tensor v = v_proj(x).view({B, T, heads_, hd}).transpose(1, 2);
+  const torch::Tensor w = torch::softmax(torch::matmul(q, k.transpose(2, 3)), -1);  // [B, H, T, T]
+  return out_proj(torch::matmul(w, v).transpose(1, 2).reshape({B, T, dim_}));
+}
+
+void SelfAttentionImpl::add_to(const torch::Tensor& x, const torch::Tensor& residual) {
+  const int64_t T = x.size(0), H = heads_, hd = dim_ / heads_;
+  // q, k, v of a block of rows at a time, scattered head-major [3, H, T, hd]:
+  // each head's rows contiguous (oneDNN's fastest kernels want that), and no
+  // [T, 3D] intermediate next to it.
+  constexpr int64_t kRows = 512;
+  const torch::Tensor xc = x.contiguous();
+  // Reused across blocks and calls: at 60 s it is 37 MB, above what glibc
+  // keeps in its heap, and a fresh mapping costs 9000 page faults per block.
+  thread_local torch::Tensor heads_buffer;
+  if (!heads_buffer.defined() || heads_buffer.numel() < 3 * T * dim_) heads_buffer = torch::empty({3 * T * dim_});
+  const torch::Tensor heads = heads_buffer.narrow(0, 0, 3 * T * dim_).view({3, H, T, hd});
+  torch::Tensor qkv = torch::empty({std::min(kRows, T), 3 * dim_});
+  for (int64_t r = 0; r < T; r += kRows) {
+    const int64_t n = std::min(kRows, T - r);
+    const torch::Tensor block = qkv.narrow(0, 0, n);
+    onednn::linear(xc.narrow(0, r, n), qkv_weight_, block, onednn::MatmulOptions().bias(qkv_bias_));
+    heads.narrow(2, r, n).copy_(block.view({n, 3, H, hd}).permute({1, 2, 0, 3}));
+  }
+  // Queries in blocks of 512 (fastest of 128..1024 here): a block's scores
+  // [rows, T] are a few MB, never the [H, T, T] weights of all heads.
+  torch::Tensor scores = torch::empty({std::min(kRows, T), T});
+  torch::Tensor inv_sum = torch::empty({H, T});
+  torch::Tensor context = torch::empty({H, T, hd});
+  for (int64_t h = 0; h < H; ++h) {
+    const torch::Tensor q = heads[0][h], k = heads[1][h], v = heads[2][h];  // [T, hd]
+    for (int64_t r = 0; r < T; r += kRows) {
+      const int64_t n = std::min(kRows, T - r);
+      const torch::Tensor s = scores.narrow(0, 0, n);
+      onednn::matmul(q.narrow(0, r, n), k.t(), s);                // [n, T]
+      onednn::softmax_numerators(s, inv_sum[h].narrow(0, r, n));  // exp(s - max) and 1 / sum
+      onednn::matmul(s, v, context[h].narrow(0, r, n));           // [n, hd]
+    }
+  }
+  // softmax's division, on [T, hd] instead of [T, T], in the copy back to [T, D].
+  const torch::Tensor merged = context.mul_(inv_sum.unsqueeze(-1)).permute({1, 0, 2}).reshape({T, dim_});
+  out_proj->forward_into(merged, residual, /*gelu=*/false, /*accumulate=*/true);
+}
+
+FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t inner) {
+  intermediate_dense = register_module("intermediate_dense", Dense(DenseOptions(dim, inner)));
+  output_dense = register_module("output_dense", Dense(DenseOptions(inner, dim)));
+}
+
+void FeedForwardImpl::prepare_cpu() {
+  intermediate_dense->prepare_cpu();
+  output_dense->prepare_cpu();
+  onednn_ = true;
+}
+
+torch::Tensor FeedForwardImpl::forward(const torch::Tensor& x) {
+  TORCH_CHECK(!onednn_, "after prepare_cpu, the feed-forward block runs through add_to");
+  return output_dense(torch::gelu(intermediate_dense(x)));
+}
+
+void FeedForwardImpl::add_to(const torch::Tensor& x, const torch::Tensor& residual) {
+  // Rows are independent: in blocks, the [rows, inner] intermediate of a long
+  // input stays a few MB instead of hundreds.
+  constexpr int64_t kRows = 512;
+  const int64_t rows = x.size(0);
+  torch::Tensor inner = torch::empty({std::min(kRows, rows), intermediate_dense->out_features()});
+  for (int64_t r = 0; r < rows; r += kRows) {
+    const int64_t n = std::min(kRows, rows - r);
+    intermediate_dense->forward_into(x.narrow(0, r, n), inner.narrow(0, 0, n), /*gelu=*/true);
+    output_dense->forward_into(inner.narrow(0, 0, n), residual.narrow(0, r, n), /*gelu=*/false, /*accumulate=*/true);
+  }
+}
+
+EncoderLayerImpl::EncoderLayerImpl(const features::Wav2Vec2Config& c) : pre_ln_(c.do_stable_layer_norm) {
+  const auto ln = torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps);
+  attention = register_module("attention", SelfAttention(c.hidden_size, c.num_attention_heads));
+  layer_norm = register_module("layer_norm", torch::nn::LayerNorm(ln));
+  feed_forward = register_module("feed_forward", FeedForward(c.hidden_size, c.intermediate_size));
+  final_layer_norm = register_module("final_layer_norm", torch::nn::LayerNorm(ln));
+}
+
+torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x) {
+  if (attention->prepared()) {
+    // CPU: residual sums accumulated in place by the output products. The
+    // input is this encoder's own intermediate, free to be overwritten.
+    for (int64_t b = 0; b < x.size(0); ++b) {
+      const torch::Tensor y = x[b];  // [T, D]
+      const auto norm = [](const torch::nn::LayerNorm& ln, const torch::Tensor& in, const torch::Tensor& out) {
+        onednn::layer_norm_rows(in, ln->weight, ln->bias, ln->options.eps(), /*gelu=*/false, out);
+        return out;
+      };
+      if (pre_ln_) {
+        attention->add_to(norm(layer_norm, y, torch::empty_like(y)), y);
+        feed_forward->add_to(norm(final_layer_norm, y, torch::empty_like(y)), y);
+      } else {
+        attention->add_to(y, y);
+        norm(layer_norm, y, y);
+        feed_forward->add_to(y, y);
+        norm(final_layer_norm, y, y);
+      }
+    }
+    return x;
+  }
+  if (pre_ln_) {
+    torch::Tensor y = x + attention(layer_norm(x));
+    return y + feed_forward(final_layer_norm(y));
+  }
+  torch::Tensor y = layer_norm(x + attention(x));
+  return final_layer_norm(y + feed_forward(y));
+}
+
+EncoderImpl::EncoderImpl(const features::Wav2Vec2Config& c, int64_t blocks) : pre_ln_(c.do_stable_layer_norm) {
+  pos_conv_embed = register_module("pos_conv_embed", PositionalConv(c));
+  // A pre-LN model's encoder.layer_norm follows the last block: never used for
+  // an inner layer, so never loaded.
+  if (!pre_ln_) {
+    layer_norm = register_module("layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+  }
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < blocks; ++i) layers->push_back(EncoderLayer(c));
+}
+
+torch::Tensor EncoderImpl::forward(const torch::Tensor& x) {
+  torch::Tensor y = x + pos_conv_embed(x);
+  if (layer_norm) y = layer_norm(y);
+  for (const auto& layer : *layers) y = layer->as<EncoderLayer>()->forward(y);
+  return y;
+}
+
+Wav2Vec2Impl::Wav2Vec2Impl(const features::Wav2Vec2Config& c, int64_t blocks) {
+  feature_extractor = register_module("feature_extractor", FeatureEncoder(c));
+  feature_projection = register_module("feature_projection", FeatureProjection(c));
+  encoder = register_module("encoder", Encoder(c, blocks));
+}
+
+torch::Tensor Wav2Vec2Impl::forward(const torch::Tensor& samples) {
+  TORCH_CHECK(samples.dim() == 2, "wav2vec2 expects samples [batch, time], got ", samples.sizes());
+  return encoder(feature_projection(feature_extractor(samples)));
+}
+
+void Wav2Vec2Impl::prepare_cpu() {
+  // Packing copies every weight once: spread over the threads like loading.
+  std::vector<std::function<void()>> tasks;
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (auto* a = m->as<SelfAttentionImpl>()) tasks.emplace_back([a] { a->prepare_cpu(); });  // q, k, v and out_proj
+    if (auto* f = m->as<FeedForwardImpl>()) tasks.emplace_back([f] { f->prepare_cpu(); });
+    if (auto* p = m->as<PositionalConvImpl>()) tasks.emplace_back([p] { p->prepare_cpu(); });
+  }
+  tasks.emplace_back([this] { feature_projection->prepare_cpu(); });
+  tasks.emplace_back([this] { feature_extractor->prepare_cpu(); });
+  at::parallel_for(0, static_cast<int64_t>(tasks.size()), 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) tasks[static_cast<size_t>(i)]();
+  });
+}
+
+}  // namespace acoustok::features

@@ -1,0 +1,604 @@
+#include "features/torch_zip.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <unordered_map>
+
+#include "acoustok/error.hpp"
+
+namespace acoustok::features {
+
+namespace {
+
+constexpr uint64_t kMaxPickleBytes = 256u << 20;  // a state dict's data.pkl is a few hundred KB
+constexpr int kMaxNesting = 64;
+
+uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+uint32_t le32(const uint8_t* p) { return le16(p) | (static_cast<uint32_t>(le16(p + 2)) << 16); }
+uint64_t le64(const uint8_t* p) { return le32(p) | (static_cast<uint64_t>(le32(p + 4)) << 32); }
+
+// ---- the pickle subset ------------------------------------------------------
+
+struct PyObj;
+using Obj = std::shared_ptr<PyObj>;
+
+struct PyObj {
+  enum class Kind { None, Bool, Int, Float, Str, Tuple, List, Dict, Global, Storage, Tensor } kind = Kind::None;
+  int64_t i = 0;
+  double f = 0;
+  std::string s;                          // Str; Global "module.name"; Storage key
+  std::vector<Obj> items;                 // Tuple, List
+  std::vector<std::pair<Obj, Obj>> dict;  // Dict (insertion order)
+  DType dtype = DType::F32;               // Storage
+  TorchZipWeights::TensorRecord tensor;   // Tensor
+  int depth = 1;                          // nesting, bounded so deep garbage cannot overflow the stack
+};
+
+Obj make(PyObj::Kind k) {
+  auto o = std::make_shared<PyObj>();
+  o->kind = k;
+  return o;
+}
+
+const char* kind_name(PyObj::Kind k) {
+  switch (k) {
+    case PyObj::Kind::None: return "None";
+    case PyObj::Kind::Bool: return "bool";
+    case PyObj::Kind::Int: return "int";
+    case PyObj::Kind::Float: return "float";
+    case PyObj::Kind::Str: return "str";
+    case PyObj::Kind::Tuple: return "tuple";
+    case PyObj::Kind::List: return "list";
+    case PyObj::Kind::Dict: return "dict";
+    case PyObj::Kind::Global: return "global";
+    case PyObj::Kind::Storage: return "storage";
+    case PyObj::Kind::Tensor: return "tensor";
+  }
+  return "?";
+}
+
+// The only callables a state dict needs; anything else is refused by name.
+bool allowed_global(const std::string& name) {
+  static const char* const allowed[] = {
+      "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
+      "torch.FloatStorage",      "torch.HalfStorage",               "torch.BFloat16Storage",
+      "torch.DoubleStorage"};
+  return std::find(std::begin(allowed), std::end(allowed), name) != std::end(allowed);
+}
+
+DType storage_dtype(const std::string& global) {
+  if (global == "torch.FloatStorage") return DType::F32;
+  if (global == "torch.HalfStorage") return DType::F16;
+  if (global == "torch.BFloat16Storage") return DType::BF16;
+  if (global == "torch.DoubleStorage") return DType::F64;
+  throw Error("not a storage type: " + global);
+}
+
+class Unpickler {
+ public:
+  Unpickler(const std::string& path, const std::vector<uint8_t>& data) : path_(path), p_(data.data()), end_(p_ + data.size()) {}
+
+  Obj run() {
+    while (true) {
+      const uint8_t op = byte();
+      switch (op) {
+        case 0x80: byte(); break;    // PROTO
+        case 0x95: bytes(8); break;  // FRAME
+        case '(': marks_.push_back(stack_.size()); break;
+        case '.': {                  // STOP
+          if (stack_.size() != 1) fail("pickle stops with " + std::to_string(stack_.size()) + " objects on its stack");
+          return stack_.back();
+        }
+        case 'N': push(make(PyObj::Kind::None)); break;
+        case 0x88: case 0x89: {
+          auto o = make(PyObj::Kind::Bool);
+          o->i = op == 0x88;
+          push(o);
+          break;
+        }
+        case 'J': push_int(static_cast<int32_t>(le32(bytes(4)))); break;
+        case 'K': push_int(byte()); break;
+        case 'M': push_int(le16(bytes(2))); break;
+        case 0x8a: {  // LONG1
+          const uint8_t n = byte();
+          if (n > 8) fail("integer of " + std::to_string(n) + " bytes");
+          const uint8_t* b = bytes(n);
+          uint64_t v = 0;
+          for (int k = n - 1; k >= 0; --k) v = (v << 8) | b[k];
+          if (n > 0 && n < 8 && (b[n - 1] & 0x80)) v |= ~uint64_t{0} << (8 * n);  // sign-extend
+          push_int(static_cast<int64_t>(v));
+          break;
+        }
+        case 'G': {  // BINFLOAT, big endian
+          const uint8_t* b = bytes(8);
+          uint64_t bits = 0;
+          for (int k = 0; k < 8; ++k) bits = (bits << 8) | b[k];
+          auto o = make(PyObj::Kind::Float);
+          std::memcpy(&o->f, &bits, 8);
+          push(o);
+          break;
+        }
+        case 'X': push_str(le32(bytes(4))); break;  // BINUNICODE
+        case 0x8c: push_str(byte()); break;          // SHORT_BINUNICODE
+        case 'c': {                                   // GLOBAL "module\nname\n"
+          const std::string module = line(), name = line();
+          push_global(module + "." + name);
+          break;
+        }
+        case 0x93: {  // STACK_GLOBAL
+          Obj name = pop(), module = pop();
+          if (module->kind != PyObj::Kind::Str || name->kind != PyObj::Kind::Str) fail("STACK_GLOBAL of non-strings");
+          push_global(module->s + "." + name->s);
+          break;
+        }
+        case '}': push(make(PyObj::Kind::Dict)); break;
+        case ']': push(make(PyObj::Kind::List)); break;
+        case ')': push(make(PyObj::Kind::Tuple)); break;
+        case 't': {
+          auto o = make(PyObj::Kind::Tuple);
+          o->items = pop_to_mark();
+          push(nest(o));
+          break;
+        }
+        case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
+          const size_t n = static_cast<size_t>(op - 0x84);
+          if (stack_.size() < n + floor()) fail("stack underflow");
+          auto o = make(PyObj::Kind::Tuple);
+          o->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
+          stack_.resize(stack_.size() - n);
+          push(nest(o));
+          break;
+        }
+        case 'a': {
+          Obj v = pop();
+          Obj list = top(PyObj::Kind::List);
+          list->items.push_back(v);
+          nest(list);
+          break;
+        }
+        case 'e': {
+          std::vector<Obj> vs = pop_to_mark();
+          Obj list = top(PyObj::Kind::List);
+          list->items.insert(list->items.end(), vs.begin(), vs.end());
+          nest(list);
+          break;
+        }
+        case 's': {
+          Obj v = pop(), k = pop();
+          set_item(top(PyObj::Kind::Dict), k, v);
+          break;
+        }
+        case 'u': {
+          std::vector<Obj> kv = pop_to_mark();
+          if (kv.size() % 2) fail("SETITEMS with an odd number of objects");
+          Obj d = top(PyObj::Kind::Dict);
+          for (size_t k = 0; k < kv.size(); k += 2) set_item(d, kv[k], kv[k + 1]);
+          break;
+        }
+        case 'q': memo_put(byte()); break;
+        case 'r': memo_put(le32(bytes(4))); break;
+        case 0x94: memo_put(static_cast<uint32_t>(memo_.size())); break;  // MEMOIZE
+        case 'h': memo_get(byte()); break;
+        case 'j': memo_get(le32(bytes(4))); break;
+        case 'Q': push(persistent_load(pop())); break;  // BINPERSID
+        case 'R': {
+          Obj args = pop(), fn = pop();
+          push(reduce(fn, args));
+          break;
+        }
+        case 'b': {  // BUILD: an OrderedDict's state is its _metadata, which we do not need
+          pop();
+          top(PyObj::Kind::Dict);
+          break;
+        }
+        default: {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "0x%02x", op);
+          fail(std::string("unsupported pickle opcode ") + hex + ": not a plain state dict");
+        }
+      }
+    }
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& why) const {
+    throw file_error(path_, "data.pkl: " + why + " (at byte " + std::to_string(consumed()) + ")");
+  }
+  size_t consumed() const { return static_cast<size_t>(p_ - begin()); }
+  const uint8_t* begin() const { return end_ - size_; }
+
+  uint8_t byte() { return *bytes(1); }
+  const uint8_t* bytes(size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) fail("truncated");
+    const uint8_t* b = p_;
+    p_ += n;
+    return b;
+  }
+  std::string line() {
+    const uint8_t* nl = static_cast<const uint8_t*>(std::memchr(p_, '\n', static_cast<size_t>(end_ - p_)));
+    if (!nl || nl - p_ > 256) fail("bad GLOBAL");
+    std::string s(reinterpret_cast<const char*>(p_), static_cast<size_t>(nl - p_));
+    p_ = nl + 1;
+    return s;
+  }
+
+  size_t floor() const { return marks_.empty() ? 0 : marks_.back(); }
+  void push(Obj o) { stack_.push_back(std::move(o)); }
+  Obj pop() {
+    if (stack_.size() <= floor()) fail("stack underflow");
+    Obj o = std::move(stack_.back());
+    stack_.pop_back();
+    return o;
+  }
+  Obj top(PyObj::Kind k) {
+    if (stack_.size() <= floor()) fail("stack underflow");
+    if (stack_.back()->kind != k) fail(std::string("expected a ") + kind_name(k) + ", found a " + kind_name(stack_.back()->kind));
+    return stack_.back();
+  }
+  std::vector<Obj> pop_to_mark() {
+    if (marks_.empty()) fail("no MARK");
+    const size_t m = marks_.back();
+    marks_.pop_back();
+    std::vector<Obj> out(stack_.begin() + static_cast<std::ptrdiff_t>(m), stack_.end());
+    stack_.resize(m);
+    return out;
+  }
+  void push_int(int64_t v) {
+    auto o = make(PyObj::Kind::Int);
+    o->i = v;
+    push(o);
+  }
+  void push_str(uint32_t n) {
+    auto o = make(PyObj::Kind::Str);
+    const uint8_t* b = bytes(n);
+    o->s.assign(reinterpret_cast<const char*>(b), n);
+    push(o);
+  }
+  void push_global(const std::string& name) {
+    if (!allowed_global(name)) fail("refuses pickle global '" + name + "': not a plain state dict");
+    auto o = make(PyObj::Kind::Global);
+    o->s = name;
+    push(o);
+  }
+  Obj nest(const Obj& o) {
+    int d = 1;
+    for (const auto& c : o->items) d = std::max(d, c->depth + 1);
+    for (const auto& kv : o->dict) d = std::max({d, kv.first->depth + 1, kv.second->depth + 1});
+    o->depth = d;
+    if (d > kMaxNesting) fail("objects nested too deeply");
+    return o;
+  }
+  void set_item(const Obj& d, const Obj& k, const Obj& v) {
+    d->dict.emplace_back(k, v);
+    d->depth = std::max({d->depth, k->depth + 1, v->depth + 1});
+    if (d->depth > kMaxNesting) fail("objects nested too deeply");
+  }
+  void memo_put(uint32_t index) {
+    if (stack_.size() <= floor()) fail("memo of an empty stack");
+    memo_[index] = stack_.back();
+  }
+  void memo_get(uint32_t index) {
+    auto it = memo_.find(index);
+    if (it == memo_.end()) fail("memo entry " + std::to_string(index) + " is not defined");
+    push(it->second);
+  }
+
+  static int64_t as_int(const Obj& o, const char* what, const Unpickler& u) {
+    if (o->kind != PyObj::Kind::Int) u.fail(std::string(what) + " is not an integer");
+    return o->i;
+  }
+  std::vector<int64_t> int_tuple(const Obj& o, const char* what) const {
+    if (o->kind != PyObj::Kind::Tuple) fail(std::string(what) + " is not a tuple");
+    std::vector<int64_t> out;
+    for (const auto& x : o->items) out.push_back(as_int(x, what, *this));
+    return out;
+  }
+
+  // ('storage', torch.XStorage, key, location, numel)
+  Obj persistent_load(const Obj& pid) {
+    if (pid->kind != PyObj::Kind::Tuple || pid->items.size() != 5 || pid->items[0]->kind != PyObj::Kind::Str ||
+        pid->items[0]->s != "storage" || pid->items[1]->kind != PyObj::Kind::Global ||
+        pid->items[2]->kind != PyObj::Kind::Str) {
+      fail("unsupported persistent id: not a torch storage");
+    }
+    auto o = make(PyObj::Kind::Storage);
+    const std::string& type = pid->items[1]->s;
+    if (type.find("Storage") == std::string::npos) fail("persistent id names '" + type + "', not a storage type");
+    o->dtype = storage_dtype(type);
+    o->s = pid->items[2]->s;
+    o->i = as_int(pid->items[4], "storage size", *this);
+    if (o->i < 0) fail("negative storage size");
+    return o;
+  }
+
+  Obj reduce(const Obj& fn, const Obj& args) {
+    if (fn->kind != PyObj::Kind::Global) fail("REDUCE of a " + std::string(kind_name(fn->kind)) + ", not a callable");
+    if (args->kind != PyObj::Kind::Tuple) fail("REDUCE arguments are not a tuple");
+    const auto& a = args->items;
+    if (fn->s == "collections.OrderedDict") {
+      if (!a.empty()) fail("OrderedDict with arguments");
+      return make(PyObj::Kind::Dict);
+    }
+    if (fn->s == "torch._utils._rebuild_parameter") {
+      if (a.size() != 3 || a[0]->kind != PyObj::Kind::Tensor) fail("bad _rebuild_parameter arguments");
+      return a[0];
+    }
+    if (fn->s == "torch._utils._rebuild_tensor_v2") {
+      // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
+      if (a.size() < 6 || a.size() > 7 || a[0]->kind != PyObj::Kind::Storage) fail("bad _rebuild_tensor_v2 arguments");
+      auto t = make(PyObj::Kind::Tensor);
+      auto& r = t->tensor;
+      r.storage_key = a[0]->s;
+      r.dtype = a[0]->dtype;
+      r.storage_numel = a[0]->i;
+      r.offset = as_int(a[1], "storage offset", *this);
+      r.shape = int_tuple(a[2], "tensor size");
+      r.stride = int_tuple(a[3], "tensor stride");
+      return t;
+    }
+    fail("refuses to call '" + fn->s + "'");
+  }
+
+  std::string path_;
+  const uint8_t* p_;
+  const uint8_t* end_;
+  size_t size_ = static_cast<size_t>(end_ - p_);
+  std::vector<Obj> stack_;
+  std::vector<size_t> marks_;
+  std::unordered_map<uint32_t, Obj> memo_;
+};
+
+// Offset, shape and stride of a tensor agree with its storage; returns the
+// storage elements it spans ([offset, offset + span)).
+int64_t checked_span(const TorchZipWeights::TensorRecord& r, const std::string& path, const std::string& name) {
+  const auto bad = [&](const std::string& why) { return file_error(path, "tensor '" + name + "': " + why); };
+  if (r.shape.size() != r.stride.size()) throw bad("size and stride differ in length");
+  if (r.shape.size() > 8) throw bad("too many dimensions");
+  if (r.offset < 0) throw bad("negative storage offset");
+  int64_t numel = 1, last = 0;
+  for (size_t k = 0; k < r.shape.size(); ++k) {
+    if (r.shape[k] < 0 || r.stride[k] < 0) throw bad("negative size or stride");
+    if (r.shape[k] != 0 && numel > std::numeric_limits<int32_t>::max() / r.shape[k]) throw bad("too many elements");
+    numel *= r.shape[k];
+    if (r.shape[k] > 0) {
+      if (r.stride[k] > std::numeric_limits<int32_t>::max()) throw bad("stride too large");
+      last += (r.shape[k] - 1) * r.stride[k];
+    }
+  }
+  if (numel == 0) return 0;
+  if (r.offset > r.storage_numel || last >= r.storage_numel - r.offset) {
+    throw bad("offset, size and stride reach past its storage of " + std::to_string(r.storage_numel) + " elements");
+  }
+  return last + 1;
+}
+
+float element_to_float(DType t, const uint8_t* p) {
+  switch (t) {
+    case DType::F32: { float v; std::memcpy(&v, p, 4); return v; }
+    case DType::F64: { double v; std::memcpy(&v, p, 8); return static_cast<float>(v); }
+    case DType::F16: return half_to_float(static_cast<uint16_t>(p[0] | (p[1] << 8)));
+    case DType::BF16: return bfloat16_to_float(static_cast<uint16_t>(p[0] | (p[1] << 8)));
+    default: return 0;
+  }
+}
+
+}  // namespace
+
+// ---- the zip archive --------------------------------------------------------
+
+TorchZipWeights::TorchZipWeights(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
+  try {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) throw file_error(path, "not a regular file");
+    file_size_ = static_cast<uint64_t>(st.st_size);
+    read_central_directory();
+
+    std::string pkl_name;
+    for (const auto& kv : entries_) {
+      const std::string& n = kv.first;
+      if (n.size() >= 8 && n.compare(n.size() - 8, 8, "data.pkl") == 0 &&
+          std::count(n.begin(), n.end(), '/') == 1 && n[n.size() - 9] == '/') {
+        if (!pkl_name.empty()) throw file_error(path, "zip holds more than one data.pkl");
+        pkl_name = n;
+      }
+    }
+    if (pkl_name.empty()) {
+      throw file_error(path, "not a torch.save zip archive (no <name>/data.pkl): legacy or foreign format");
+    }
+    prefix_ = pkl_name.substr(0, pkl_name.size() - 8);
+    auto bo = entries_.find(prefix_ + "byteorder");
+    if (bo != entries_.end() && bo->second.size <= 16) {
+      std::string order(bo->second.size, '\0');
+      read_exact(entry_data_offset(bo->first, bo->second), order.data(), order.size());
+      if (order != "little") throw file_error(path, "big-endian archive is not supported");
+    }
+
+    const ZipEntry& pe = entries_.at(pkl_name);
+    if (pe.size > kMaxPickleBytes) throw file_error(path, "data.pkl is implausibly large");
+    std::vector<uint8_t> pkl(pe.size);
+    read_exact(entry_data_offset(pkl_name, pe), pkl.data(), pkl.size());
+    Obj root = Unpickler(path, pkl).run();
+    if (root->kind != PyObj::Kind::Dict) throw file_error(path, "data.pkl does not hold a state dict");
+    for (const auto& kv : root->dict) {
+      if (kv.first->kind != PyObj::Kind::Str) continue;
+      if (kv.second->kind == PyObj::Kind::Tensor) tensors_[kv.first->s] = kv.second->tensor;
+    }
+  } catch (...) {
+    ::close(fd_);
+    fd_ = -1;
+    throw;
+  }
+}
+
+TorchZipWeights::~TorchZipWeights() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void TorchZipWeights::read_exact(uint64_t offset, void* dst, size_t n) const {
+  if (offset > file_size_ || n > file_size_ - offset) {
+    throw file_error(path_, "truncated: needs bytes " + std::to_string(offset) + ".." + std::to_string(offset + n) +
+                                " of a " + std::to_string(file_size_) + "-byte file");
+  }
+  auto* out = static_cast<uint8_t*>(dst);
+  while (n > 0) {
+    const ssize_t got = ::pread(fd_, out, std::min<size_t>(n, 1u << 30), static_cast<off_t>(offset));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) throw file_error(path_, std::string("read failed: ") + (got < 0 ? std::strerror(errno) : "end of file"));
+    out += got;
+    offset += static_cast<uint64_t>(got);
+    n -= static_cast<size_t>(got);
+  }
+}
+
+void TorchZipWeights::read_central_directory() {
+  // End of central directory: 22 bytes plus a comment of up to 65535.
+  if (file_size_ < 22) throw file_error(path_, "too short for a zip archive (" + std::to_string(file_size_) + " bytes)");
+  const uint64_t tail_len = std::min<uint64_t>(file_size_, 22 + 65535);
+  std::vector<uint8_t> tail(tail_len);
+  read_exact(file_size_ - tail_len, tail.data(), tail_len);
+  int64_t eocd = -1;
+  for (int64_t k = static_cast<int64_t>(tail_len) - 22; k >= 0; --k) {
+    if (le32(&tail[static_cast<size_t>(k)]) == 0x06054b50) {
+      eocd = k;
+      break;
+    }
+  }
+  if (eocd < 0) throw file_error(path_, "not a zip archive (no end of central directory): truncated or not a torch.save file");
+  const uint8_t* e = &tail[static_cast<size_t>(eocd)];
+  uint64_t count = le16(e + 10), cd_size = le32(e + 12), cd_offset = le32(e + 16);
+  const uint64_t eocd_pos = file_size_ - tail_len + static_cast<uint64_t>(eocd);
+  if (count == 0xffff || cd_size == 0xffffffffu || cd_offset == 0xffffffffu) {
+    // zip64: a locator just before the EOCD points at the zip64 EOCD record.
+    if (eocd_pos < 20) throw file_error(path_, "zip64 locator missing");
+    uint8_t loc[20];
+    read_exact(eocd_pos - 20, loc, 20);
+    if (le32(loc) != 0x07064b50) throw file_error(path_, "zip64 locator missing");
+    uint8_t rec[56];
+    read_exact(le64(loc + 8), rec, 56);
+    if (le32(rec) != 0x06064b50) throw file_error(path_, "bad zip64 end of central directory");
+    count = le64(rec + 32);
+    cd_size = le64(rec + 40);
+    cd_offset = le64(rec + 48);
+  }
+  if (cd_offset > file_size_ || cd_size > file_size_ - cd_offset || cd_size > (256u << 20)) {
+    throw file_error(path_, "zip central directory lies outside the file: truncated?");
+  }
+  std::vector<uint8_t> cd(cd_size);
+  read_exact(cd_offset, cd.data(), cd.size());
+  size_t pos = 0;
+  for (uint64_t k = 0; k < count; ++k) {
+    if (cd.size() - pos < 46 || le32(&cd[pos]) != 0x02014b50) throw file_error(path_, "corrupt zip central directory");
+    const uint8_t* h = &cd[pos];
+    ZipEntry z;
+    z.method = le16(h + 10);
+    z.compressed_size = le32(h + 20);
+    z.size = le32(h + 24);
+    const size_t name_len = le16(h + 28), extra_len = le16(h + 30), comment_len = le16(h + 32);
+    z.local_header = le32(h + 42);
+    if (cd.size() - pos - 46 < name_len + extra_len + comment_len) throw file_error(path_, "corrupt zip central directory");
+    std::string name(reinterpret_cast<const char*>(h + 46), name_len);
+    // zip64 extra field: the 64-bit values of the fields that read 0xffffffff, in order.
+    const uint8_t* x = h + 46 + name_len;
+    for (size_t q = 0; q + 4 <= extra_len;) {
+      const uint16_t id = le16(x + q), len = le16(x + q + 2);
+      if (q + 4 + len > extra_len) break;
+      if (id == 0x0001) {
+        size_t f = q + 4;
+        auto next = [&](uint64_t& field) {
+          if (field != 0xffffffffu) return;
+          if (f + 8 > q + 4 + len) throw file_error(path_, "corrupt zip64 extra field");
+          field = le64(x + f);
+          f += 8;
+        };
+        next(z.size);
+        next(z.compressed_size);
+        next(z.local_header);
+      }
+      q += 4 + len;
+    }
+    entries_[name] = z;
+    pos += 46 + name_len + extra_len + comment_len;
+  }
+}
+
+uint64_t TorchZipWeights::entry_data_offset(const std::string& entry_name, const ZipEntry& z) const {
+  if (z.method != 0 || z.compressed_size != z.size) {
+    throw file_error(path_, "zip entry '" + entry_name + "' is compressed: torch.save stores entries uncompressed");
+  }
+  uint8_t h[30];
+  read_exact(z.local_header, h, 30);
+  if (le32(h) != 0x04034b50) throw file_error(path_, "zip entry '" + entry_name + "' has no local header: corrupt file");
+  const uint64_t data = z.local_header + 30 + le16(h + 26) + le16(h + 28);
+  if (data > file_size_ || z.size > file_size_ - data) {
+    throw file_error(path_, "zip entry '" + entry_name + "' reaches past the end of the file: truncated?");
+  }
+  return data;
+}
+
+std::vector<std::string> TorchZipWeights::names() const {
+  std::vector<std::string> out;
+  for (const auto& kv : tensors_) out.push_back(kv.first);
+  return out;
+}
+
+WeightInfo TorchZipWeights::info(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) throw file_error(path_, "missing tensor '" + name + "'");
+  return {it->second.dtype, it->second.shape};
+}
+
+uint64_t TorchZipWeights::read_into(const std::string& name, float* out) {
+  const TensorRecord& r = tensors_.at(name);
+  const int64_t span = checked_span(r, path_, name);
+  if (span == 0) return 0;
+  const std::string entry_name = prefix_ + "data/" + r.storage_key;
+  auto it = entries_.find(entry_name);
+  if (it == entries_.end()) {
+    throw file_error(path_, "tensor '" + name + "': storage '" + r.storage_key + "' is missing from the archive");
+  }
+  const size_t es = dtype_size(r.dtype);
+  if (it->second.size / es < static_cast<uint64_t>(r.storage_numel)) {
+    throw file_error(path_, "tensor '" + name + "': storage '" + r.storage_key + "' holds fewer bytes than its size says");
+  }
+  const uint64_t begin = entry_data_offset(entry_name, it->second) + static_cast<uint64_t>(r.offset) * es;
+  const uint64_t nbytes = static_cast<uint64_t>(span) * es;
+
+  int64_t numel = 1;
+  bool contiguous = true;
+  for (size_t k = r.shape.size(); k-- > 0;) {
+    if (r.shape[k] != 1 && r.stride[k] != numel) contiguous = false;
+    numel *= r.shape[k];
+  }
+  if (contiguous && r.dtype == DType::F32) {
+    read_exact(begin, out, nbytes);
+    return nbytes;
+  }
+  std::vector<uint8_t> raw(nbytes);
+  read_exact(begin, raw.data(), raw.size());
+  // Walk the elements in row-major order, following the strides.
+  std::vector<int64_t> index(r.shape.size(), 0);
+  int64_t at = 0;
+  for (int64_t n = 0; n < numel; ++n) {
+    out[n] = element_to_float(r.dtype, raw.data() + static_cast<size_t>(at) * es);
+    for (size_t k = r.shape.size(); k-- > 0;) {
+      if (++index[k] < r.shape[k]) {
+        at += r.stride[k];
+        break;
+      }
+      at -= (r.shape[k] - 1) * r.stride[k];
+      index[k] = 0;
+    }
+  }
+  return nbytes;
+}
+
+}  // namespace acoustok::features

@@ -1,0 +1,32 @@
+// The arithmetic of k-means on one block of rows, single-threaded. The same
+// source is compiled once per instruction set (kernels.cpp with
+// ACOUSTOK_KERNEL_NS = generic / avx2 / avx512) and the fastest one the CPU
+// runs is picked at start-up, so a portable binary still gets wide GEMMs.
+#pragma once
+
+#include <cstdint>
+
+namespace acoustok::units {
+
+struct Kernels {
+  // labels[i] = argmin_j ||x_i - c_j||^2, exactly: the GEMM form
+  // ||c||^2 - 2 x.c is exact enough to rank every centroid except near-ties,
+  // which are re-ranked with the double-precision distance (lowest index
+  // wins a true tie). dist[i] (if not null) = that double distance.
+  // x [n, dim], c [k, dim] row-major; c_norms [k] = ||c_j||^2 in float.
+  void (*assign)(const float* x, int64_t n, const float* c, const float* c_norms, int64_t k, int64_t dim,
+                 int32_t* labels, double* dist);
+  // out [m, n] = ||a_i - x_j||^2 (float, clamped at 0) for k-means++ trials.
+  void (*sq_distances)(const float* a, int64_t m, const float* a_norms, const float* x, int64_t n,
+                       const float* x_norms, int64_t dim, float* out);
+  const char* name;
+};
+
+// The kernels for this CPU.
+const Kernels& kernels();
+
+namespace generic { extern const Kernels table; }
+namespace avx2 { extern const Kernels table; }
+namespace avx512 { extern const Kernels table; }
+
+}  // namespace acoustok::units

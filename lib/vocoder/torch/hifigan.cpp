@@ -1,0 +1,216 @@
+#include "vocoder/torch/hifigan.hpp"
+#include "acoustok/frame_grid.hpp"
+
+#include <cmath>
+
+#include "audio/spectral.hpp"
+
+namespace F = torch::nn::functional;
+
+namespace acoustok::vocoder {
+namespace {
+
+// PyTorch's default Conv init (kaiming_uniform a=sqrt(5)) or HiFi-GAN's normal(0, std).
+void init_conv(torch::Tensor& v, torch::Tensor& bias, int64_t fan_in, double init_std) {
+  torch::NoGradGuard no_grad;
+  if (init_std > 0) v.normal_(0.0, init_std);
+  else torch::nn::init::kaiming_uniform_(v, std::sqrt(5.0));
+  const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
+  bias.uniform_(-bound, bound);
+}
+
+torch::Tensor weight_norm_g(const torch::Tensor& v) {
+  // ||v|| over every dim but 0, shaped [out, 1, ...] as torch.nn.utils.weight_norm makes it.
+  std::vector<int64_t> dims;
+  for (int64_t d = 1; d < v.dim(); ++d) dims.push_back(d);
+  return v.norm(2, dims, /*keepdim=*/true);
+}
+
+}  // namespace
+
+WNConv1dImpl::WNConv1dImpl(const WNConv1dOptions& o) : options(o) {
+  const int64_t in_per_group = o.in() / o.groups();
+  auto v = o.transposed() ? torch::empty({o.in(), o.out(), o.kernel()}) : torch::empty({o.out(), in_per_group, o.kernel()});
+  auto b = torch::empty({o.out()});
+  init_conv(v, b, (o.transposed() ? o.out() : in_per_group) * o.kernel(), o.init_std());
+  weight_g = register_parameter("weight_g", weight_norm_g(v));
+  weight_v = register_parameter("weight_v", v);
+  bias = register_parameter("bias", b);
+}
+
+torch::Tensor WNConv1dImpl::weight() const { return torch::_weight_norm(weight_v, weight_g, 0); }
+
+torch::Tensor WNConv1dImpl::forward(const torch::Tensor& x) {
+  const auto& o = options;
+  if (o.transposed())
+    return torch::conv_transpose1d(x, weight(), bias, o.stride(), o.padding(), /*output_padding=*/0, o.groups(), o.dilation());
+  return torch::conv1d(x, weight(), bias, o.stride(), o.padding(), o.dilation(), o.groups());
+}
+
+WNConv2dImpl::WNConv2dImpl(const WNConv2dOptions& o) : options(o) {
+  auto v = torch::empty({o.out(), o.in(), o.kernel(), 1});
+  auto b = torch::empty({o.out()});
+  init_conv(v, b, o.in() * o.kernel(), 0.0);
+  weight_g = register_parameter("weight_g", weight_norm_g(v));
+  weight_v = register_parameter("weight_v", v);
+  bias = register_parameter("bias", b);
+}
+
+torch::Tensor WNConv2dImpl::forward(const torch::Tensor& x) {
+  const auto& o = options;
+  return torch::conv2d(x, torch::_weight_norm(weight_v, weight_g, 0), bias, {o.stride(), 1}, {o.padding(), 0});
+}
+
+ResBlock1Impl::ResBlock1Impl(int64_t channels, int64_t kernel, const std::vector<int>& dilations) {
+  convs1 = register_module("convs1", torch::nn::ModuleList());
+  convs2 = register_module("convs2", torch::nn::ModuleList());
+  for (int d : dilations) {
+    convs1->push_back(WNConv1d(WNConv1dOptions(channels, channels, kernel).dilation(d).padding((kernel * d - d) / 2).init_std(0.01)));
+    convs2->push_back(WNConv1d(WNConv1dOptions(channels, channels, kernel).padding((kernel - 1) / 2).init_std(0.01)));
+  }
+}
+
+torch::Tensor ResBlock1Impl::forward(torch::Tensor x) {
+  for (size_t i = 0; i < convs1->size(); ++i) {
+    auto t = F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
+    t = convs1[i]->as<WNConv1dImpl>()->forward(t);
+    t = F::leaky_relu(t, F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
+    t = convs2[i]->as<WNConv1dImpl>()->forward(t);
+    x = x + t;
+  }
+  return x;
+}
+
+GeneratorImpl::GeneratorImpl(const VocoderConfig& c) : config(c) {
+  dict = register_module("dict", torch::nn::Embedding(torch::nn::EmbeddingOptions(c.num_units + 1, c.embedding_dim).padding_idx(c.num_units)));
+  conv_pre = register_module("conv_pre", WNConv1d(WNConv1dOptions(c.embedding_dim, c.upsample_initial_channel, 7).padding(3)));
+  ups = register_module("ups", torch::nn::ModuleList());
+  resblocks = register_module("resblocks", torch::nn::ModuleList());
+  int64_t ch = c.upsample_initial_channel;
+  for (size_t i = 0; i < c.upsample_rates.size(); ++i) {
+    const int64_t u = c.upsample_rates[i], k = c.upsample_kernel_sizes[i];
+    ups->push_back(WNConv1d(WNConv1dOptions(ch, ch / 2, k).stride(u).padding((k - u) / 2).transposed(true).init_std(0.01)));
+    ch /= 2;
+    for (size_t j = 0; j < c.resblock_kernel_sizes.size(); ++j)
+      resblocks->push_back(ResBlock1(ch, c.resblock_kernel_sizes[j], c.resblock_dilation_sizes[j]));
+  }
+  conv_post = register_module("conv_post", WNConv1d(WNConv1dOptions(ch, 1, 7).padding(3).init_std(0.01)));
+}
+
+torch::Tensor GeneratorImpl::forward(const torch::Tensor& units) {
+  TORCH_CHECK(units.dim() == 2, "generator: units must be [batch, frames], got ", units.sizes());
+  auto x = dict->forward(units).transpose(1, 2);  // [batch, emb, frames]
+  x = conv_pre->forward(x);                      // [batch, C, frames]
+  const size_t nk = config.resblock_kernel_sizes.size();
+  for (size_t i = 0; i < ups->size(); ++i) {
+    x = F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
+    x = ups[i]->as<WNConv1dImpl>()->forward(x);  // [batch, C / 2^(i+1), frames * prod(rates[..i])]
+    torch::Tensor sum;
+    for (size_t j = 0; j < nk; ++j) {
+      auto r = resblocks[i * nk + j]->as<ResBlock1Impl>()->forward(x);
+      sum = j == 0 ? r : sum + r;
+    }
+    x = sum / static_cast<double>(nk);
+  }
+  x = F::leaky_relu(x);  // HiFi-GAN uses the default slope 0.01 here
+  return torch::tanh(conv_post->forward(x));  // [batch, 1, frames * 320]
+}
+
+PeriodDiscriminatorImpl::PeriodDiscriminatorImpl(int64_t p, const std::vector<int>& ch) : period(p) {
+  convs = register_module("convs", torch::nn::ModuleList());
+  int64_t in = 1;
+  for (int i = 0; i < 5; ++i) {
+    convs->push_back(WNConv2d(WNConv2dOptions(in, ch[static_cast<size_t>(i)], 5).stride(i < 4 ? 3 : 1).padding(2)));
+    in = ch[static_cast<size_t>(i)];
+  }
+  conv_post = register_module("conv_post", WNConv2d(WNConv2dOptions(in, 1, 3).padding(1)));
+}
+
+DiscOutput PeriodDiscriminatorImpl::forward(torch::Tensor x) {
+  DiscOutput out;
+  const int64_t b = x.size(0), c = x.size(1), t = x.size(2);
+  int64_t len = t;
+  if (t % period != 0) {
+    const int64_t pad = period - t % period;
+    x = F::pad(x, F::PadFuncOptions({0, pad}).mode(torch::kReflect));
+    len = t + pad;
+  }
+  x = x.view({b, c, len / period, period});  // [batch, 1, time/period, period]
+  for (auto& m : *convs) {
+    x = F::leaky_relu(m->as<WNConv2dImpl>()->forward(x), F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
+    out.fmaps.push_back(x);
+  }
+  x = conv_post->forward(x);
+  out.fmaps.push_back(x);
+  out.score = torch::flatten(x, 1, -1);
+  return out;
+}
+
+ScaleDiscriminatorImpl::ScaleDiscriminatorImpl(const std::vector<int>& ch, const std::vector<int>& groups) {
+  static const int kernels[7] = {15, 41, 41, 41, 41, 41, 5};
+  static const int strides[7] = {1, 2, 2, 4, 4, 1, 1};
+  convs = register_module("convs", torch::nn::ModuleList());
+  int64_t in = 1;
+  for (size_t i = 0; i < 7; ++i) {
+    convs->push_back(WNConv1d(WNConv1dOptions(in, ch[i], kernels[i]).stride(strides[i]).groups(groups[i]).padding((kernels[i] - 1) / 2)));
+    in = ch[i];
+  }
+  conv_post = register_module("conv_post", WNConv1d(WNConv1dOptions(in, 1, 3).padding(1)));
+}
+
+DiscOutput ScaleDiscriminatorImpl::forward(torch::Tensor x) {
+  DiscOutput out;
+  for (auto& m : *convs) {
+    x = F::leaky_relu(m->as<WNConv1dImpl>()->forward(x), F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
+    out.fmaps.push_back(x);
+  }
+  x = conv_post->forward(x);
+  out.fmaps.push_back(x);
+  out.score = torch::flatten(x, 1, -1);
+  return out;
+}
+
+DiscriminatorImpl::DiscriminatorImpl(const VocoderConfig& c) {
+  auto mpd = register_module("mpd", std::make_shared<torch::nn::Module>());
+  auto mpd_list = mpd->register_module("discriminators", torch::nn::ModuleList());
+  for (int p : c.mpd_periods) {
+    periods.emplace_back(p, c.mpd_channels);
+    mpd_list->push_back(periods.back());
+  }
+  auto msd = register_module("msd", std::make_shared<torch::nn::Module>());
+  auto msd_list = msd->register_module("discriminators", torch::nn::ModuleList());
+  for (int s = 0; s < c.msd_scales; ++s) {
+    scales.emplace_back(c.msd_channels, c.msd_groups);
+    msd_list->push_back(scales.back());
+  }
+}
+
+std::vector<DiscOutput> DiscriminatorImpl::forward(const torch::Tensor& audio) {
+  TORCH_CHECK(audio.dim() == 3 && audio.size(1) == 1, "discriminator: audio must be [batch, 1, time], got ", audio.sizes());
+  std::vector<DiscOutput> out;
+  for (auto& d : periods) out.push_back(d->forward(audio));
+  torch::Tensor x = audio;
+  for (size_t s = 0; s < scales.size(); ++s) {
+    if (s > 0) x = F::avg_pool1d(x, F::AvgPool1dFuncOptions(4).stride(2).padding(2));
+    out.push_back(scales[s]->forward(x));
+  }
+  return out;
+}
+
+MelLoss::MelLoss(torch::Device device) {
+  const auto w = audio::hann_periodic(1024);
+  window_ = torch::tensor(w).to(device);
+  const auto fb = audio::htk_mel_filterbank(1024, 80, grid::kSampleRate, 0.0, grid::kSampleRate / 2.0);
+  fbank_ = torch::tensor(fb).view({80, 513}).to(device);
+}
+
+torch::Tensor MelLoss::mel(const torch::Tensor& audio) const {
+  auto x = F::pad(audio, F::PadFuncOptions({384, 384}).mode(torch::kReflect)).squeeze(1);  // [batch, time + 768]
+  auto spec = torch::stft(x, 1024, 256, 1024, window_, /*normalized=*/false, /*onesided=*/true, /*return_complex=*/true);
+  auto ri = torch::view_as_real(spec);                                  // [batch, 513, frames, 2]
+  auto mag = torch::sqrt(ri.pow(2).sum(-1) + 1e-9);                     // [batch, 513, frames]
+  auto mel = torch::matmul(fbank_, mag);                                // [batch, 80, frames]
+  return torch::log(torch::clamp_min(mel, 1e-5));
+}
+
+}  // namespace acoustok::vocoder

@@ -1,0 +1,51 @@
+// Vocoder::load: the generator of a checkpoint, ready for inference.
+#include "acoustok/error.hpp"
+#include "acoustok/vocoder.hpp"
+#include "acoustok/vocoder_data.hpp"
+#include "vocoder/torch/checkpoint.hpp"
+
+namespace acoustok {
+namespace {
+
+class TorchVocoder : public Vocoder {
+ public:
+  TorchVocoder(const std::string& path, const std::string& device_name)
+      : path_(path), device_(vocoder::resolve_device(device_name)) {
+    vocoder::CheckpointReader reader(path, torch::kCPU);
+    config_ = reader.config();
+    generator_ = vocoder::Generator(config_);
+    reader.load({&generator_});
+    generator_->eval();
+    generator_->to(device_);
+  }
+
+  const VocoderConfig& config() const override { return config_; }
+
+  std::vector<float> synthesize(const int32_t* units, size_t count) override {
+    if (count == 0) return {};
+    check_units_in_range(std::vector<int32_t>(units, units + count), config_.num_units, path_);
+    c10::InferenceMode guard;
+    auto in = torch::from_blob(const_cast<int32_t*>(units), {1, static_cast<int64_t>(count)}, torch::kInt32)
+                  .to(device_, torch::kInt64);
+    auto audio = generator_->forward(in).reshape({-1}).to(torch::kCPU, torch::kFloat32).contiguous();
+    return std::vector<float>(audio.data_ptr<float>(), audio.data_ptr<float>() + audio.numel());
+  }
+
+ private:
+  std::string path_;
+  torch::Device device_;
+  VocoderConfig config_;
+  vocoder::Generator generator_{nullptr};
+};
+
+}  // namespace
+
+std::unique_ptr<Vocoder> Vocoder::load(const std::string& checkpoint, const std::string& device) {
+  try {
+    return std::make_unique<TorchVocoder>(checkpoint, device);
+  } catch (const c10::Error& e) {
+    throw file_error(checkpoint, std::string("cannot load the vocoder: ") + e.what_without_backtrace());
+  }
+}
+
+}  // namespace acoustok

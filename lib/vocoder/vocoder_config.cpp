@@ -1,0 +1,161 @@
+#include "acoustok/vocoder_config.hpp"
+#include "acoustok/frame_grid.hpp"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "acoustok/error.hpp"
+#include "common/fs_util.hpp"
+
+using nlohmann::json;
+
+namespace acoustok {
+
+VocoderConfig VocoderConfig::preset(const std::string& name) {
+  VocoderConfig c;
+  if (name == "v1") return c;
+  if (name == "small") {
+    c.name = "small";
+    c.upsample_initial_channel = 256;
+    c.mpd_channels = {16, 64, 256, 512, 512};
+    c.msd_channels = {64, 64, 128, 256, 512, 512, 512};
+    return c;
+  }
+  if (name == "tiny") {
+    // Seconds per epoch on 2 CPU cores: for tests and smoke runs.
+    c.name = "tiny";
+    c.embedding_dim = 32;
+    c.upsample_initial_channel = 64;
+    c.resblock_kernel_sizes = {3, 7};
+    c.resblock_dilation_sizes = {{1, 3}, {1, 3}};
+    c.mpd_channels = {4, 8, 16, 32, 32};
+    c.msd_channels = {8, 8, 16, 32, 32, 32, 32};
+    c.msd_groups = {1, 2, 4, 4, 4, 4, 1};
+    c.segment_frames = 16;  // 0.32 s windows: the discriminators dominate a CPU step
+    return c;
+  }
+  throw Error("--config: unknown vocoder config '" + name + "' (tiny, small, v1 or a .json file)");
+}
+
+namespace {
+
+template <typename T>
+void take(const json& j, const char* key, T& field) {
+  if (j.contains(key)) field = j.at(key).get<T>();
+}
+
+}  // namespace
+
+VocoderConfig VocoderConfig::from_json(const std::string& text, const std::string& where) {
+  VocoderConfig c;
+  try {
+    const json j = json::parse(text);
+    if (!j.is_object()) throw Error(where + ": vocoder config is not a JSON object");
+    if (j.contains("base")) c = preset(j.at("base").get<std::string>());
+    take(j, "name", c.name);
+    take(j, "num_units", c.num_units);
+    take(j, "embedding_dim", c.embedding_dim);
+    take(j, "upsample_rates", c.upsample_rates);
+    take(j, "upsample_kernel_sizes", c.upsample_kernel_sizes);
+    take(j, "upsample_initial_channel", c.upsample_initial_channel);
+    take(j, "resblock_kernel_sizes", c.resblock_kernel_sizes);
+    take(j, "resblock_dilation_sizes", c.resblock_dilation_sizes);
+    take(j, "mpd_periods", c.mpd_periods);
+    take(j, "mpd_channels", c.mpd_channels);
+    take(j, "msd_scales", c.msd_scales);
+    take(j, "msd_channels", c.msd_channels);
+    take(j, "msd_groups", c.msd_groups);
+    take(j, "segment_frames", c.segment_frames);
+  } catch (const json::exception& e) {
+    throw Error(where + ": bad vocoder config: " + e.what());
+  }
+  c.validate(where);
+  return c;
+}
+
+VocoderConfig VocoderConfig::from_argument(const std::string& name_or_file) {
+  if (name_or_file == "tiny" || name_or_file == "small" || name_or_file == "v1") return preset(name_or_file);
+  return from_json(common::read_text_file(name_or_file), name_or_file);
+}
+
+std::string VocoderConfig::to_json() const {
+  json j = {{"name", name},
+            {"num_units", num_units},
+            {"embedding_dim", embedding_dim},
+            {"upsample_rates", upsample_rates},
+            {"upsample_kernel_sizes", upsample_kernel_sizes},
+            {"upsample_initial_channel", upsample_initial_channel},
+            {"resblock_kernel_sizes", resblock_kernel_sizes},
+            {"resblock_dilation_sizes", resblock_dilation_sizes},
+            {"mpd_periods", mpd_periods},
+            {"mpd_channels", mpd_channels},
+            {"msd_scales", msd_scales},
+            {"msd_channels", msd_channels},
+            {"msd_groups", msd_groups},
+            {"segment_frames", segment_frames}};
+  return j.dump();
+}
+
+int VocoderConfig::hop_samples() const {
+  int hop = 1;
+  for (int r : upsample_rates) hop *= r;
+  return hop;
+}
+
+void VocoderConfig::validate(const std::string& where) const {
+  auto fail = [&](const std::string& why) { throw Error(where + ": bad vocoder config: " + why); };
+  if (num_units < 1 || num_units > 65535) fail("num_units must be in 1..65535");
+  if (embedding_dim < 1) fail("embedding_dim must be positive");
+  if (upsample_rates.empty() || upsample_rates.size() != upsample_kernel_sizes.size())
+    fail("upsample_rates and upsample_kernel_sizes must have the same, non-zero length");
+  for (size_t i = 0; i < upsample_rates.size(); ++i) {
+    if (upsample_rates[i] < 1 || upsample_kernel_sizes[i] < upsample_rates[i] ||
+        (upsample_kernel_sizes[i] - upsample_rates[i]) % 2 != 0)
+      fail("each upsample kernel must be >= its rate with an even difference (output = rate x input)");
+  }
+  if (hop_samples() != grid::kHop) fail("the product of upsample_rates must be " + std::to_string(grid::kHop) + " (one unit frame of 16 kHz audio)");
+  if (upsample_initial_channel < (1 << upsample_rates.size()))
+    fail("upsample_initial_channel must be at least 2^(number of upsampling stages)");
+  if (resblock_kernel_sizes.empty() || resblock_kernel_sizes.size() != resblock_dilation_sizes.size())
+    fail("resblock_kernel_sizes and resblock_dilation_sizes must have the same, non-zero length");
+  for (size_t i = 0; i < resblock_kernel_sizes.size(); ++i) {
+    if (resblock_kernel_sizes[i] < 1 || resblock_kernel_sizes[i] % 2 == 0) fail("resblock kernels must be odd");
+    if (resblock_dilation_sizes[i].empty()) fail("each resblock needs dilations");
+    for (int d : resblock_dilation_sizes[i]) if (d < 1) fail("dilations must be positive");
+  }
+  if (mpd_periods.empty() || mpd_channels.size() != 5) fail("mpd needs periods and exactly 5 channel counts");
+  for (int p : mpd_periods) if (p < 1) fail("periods must be positive");
+  if (msd_scales < 1 || msd_channels.size() != 7 || msd_groups.size() != 7)
+    fail("msd needs scales >= 1 and exactly 7 channel counts and 7 groups");
+  for (size_t i = 0; i < 7; ++i) {
+    const int in = i == 0 ? 1 : msd_channels[i - 1];
+    if (msd_channels[i] < 1 || msd_groups[i] < 1 || in % msd_groups[i] != 0 || msd_channels[i] % msd_groups[i] != 0)
+      fail("msd groups must divide the channels on both sides");
+  }
+  for (int c : mpd_channels) if (c < 1) fail("mpd channels must be positive");
+  if (segment_frames < 4) fail("segment_frames must be at least 4");
+}
+
+int VocoderConfig::receptive_field_frames() const {
+  // Half-width in seconds, stage by stage; each term bounds how far one
+  // output sample of that layer reaches into its input.
+  double rate = grid::kFrameRate;
+  double reach = 3.0 / rate;  // conv_pre, kernel 7 at the frame rate
+  for (size_t i = 0; i < upsample_rates.size(); ++i) {
+    // A transposed convolution output sample sees ceil(K / u) input samples.
+    reach += (std::ceil(static_cast<double>(upsample_kernel_sizes[i]) / upsample_rates[i]) + 1.0) / rate;
+    rate *= upsample_rates[i];
+    int widest = 0;
+    for (size_t r = 0; r < resblock_kernel_sizes.size(); ++r) {
+      const int half = (resblock_kernel_sizes[r] - 1) / 2;
+      int w = 0;
+      for (int d : resblock_dilation_sizes[r]) w += half * d + half;
+      if (w > widest) widest = w;
+    }
+    reach += widest / rate;
+  }
+  reach += 3.0 / rate;  // conv_post
+  return static_cast<int>(std::ceil(reach * grid::kFrameRate)) + 1;
+}
+
+}  // namespace acoustok
