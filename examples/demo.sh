@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The main job end to end on bundled speech (see README.md).
 # On a fresh Debian 12 machine as root: installs what is missing, builds, then
 #   phase 0: segments a generated Portuguese reading (a few minutes) with

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Bundled demo speech: Portuguese sentences read by espeak-ng with pauses.
 
   make_demo_corpus.py OUT_DIR [--recordings N]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Units over a network: speech is turned into unit text on one side, sent over
 # TCP, and synthesised back to speech on the other.
 #

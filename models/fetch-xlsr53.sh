@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Downloads facebook/wav2vec2-large-xlsr-53 from Hugging Face into
 # models/xlsr53/ (config.json, preprocessor_config.json, pytorch_model.bin:
 # 1.27 GB). Resumes an interrupted download (curl -C -); each file's size is

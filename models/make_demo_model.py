@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """A small stand-in feature model for the demo, built offline.
 
   make_demo_model.py OUT_DIR [--seed N]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "common.hpp"
 
 namespace acoustok::gst {
@@ -27,12 +28,40 @@ bool parse_segment_event(GstEvent* event, guint64* index, GstClockTime* start, G
   return true;
 }
 
-void post_exception(GstElement* element, bool loading_model, const char* what) noexcept {
-  if (loading_model) {
-    GST_ELEMENT_ERROR(element, RESOURCE, NOT_FOUND, ("%s", what), (nullptr));
-  } else {
-    GST_ELEMENT_ERROR(element, STREAM, FAILED, ("%s", what), (nullptr));
+const Timeline::Anchor* Timeline::anchor_for(guint64 index) const {
+  for (auto it = anchors_.rbegin(); it != anchors_.rend(); ++it) {
+    if (it->index <= index) return &*it;
   }
+  return nullptr;
+}
+
+void Timeline::mark(guint64 index, GstClockTime pts, guint64 offset) {
+  const Anchor* before = anchor_for(index);
+  if (before) {
+    if (!GST_CLOCK_TIME_IS_VALID(pts) && GST_CLOCK_TIME_IS_VALID(before->pts)) pts = time_of(index, 0);
+    if (offset == GST_BUFFER_OFFSET_NONE) offset = offset_of(index);
+  }
+  while (!anchors_.empty() && anchors_.back().index >= index) anchors_.pop_back();
+  anchors_.push_back({index, pts, offset});
+}
+
+GstClockTime Timeline::time_of(guint64 index, GstClockTime fallback_start) const {
+  const Anchor* a = anchor_for(index);
+  if (a && GST_CLOCK_TIME_IS_VALID(a->pts)) {
+    return a->pts + gst_util_uint64_scale_int(index - a->index, GST_SECOND, rate_);
+  }
+  const GstClockTime start = GST_CLOCK_TIME_IS_VALID(fallback_start) ? fallback_start : 0;
+  return start + gst_util_uint64_scale_int(index, GST_SECOND, rate_);
+}
+
+guint64 Timeline::offset_of(guint64 index) const {
+  const Anchor* a = anchor_for(index);
+  if (!a || a->offset == GST_BUFFER_OFFSET_NONE) return GST_BUFFER_OFFSET_NONE;
+  return a->offset + (index - a->index);
+}
+
+void Timeline::forget_before(guint64 index) {
+  while (anchors_.size() > 1 && anchors_[1].index <= index) anchors_.pop_front();
 }
 
 }  // namespace acoustok::gst

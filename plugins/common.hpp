@@ -1,12 +1,15 @@
-// What the acoustok elements share: caps of ../shared/DESIGN.md, the
-// serialized `acoustok-segment` event, and the guard that keeps C++
-// exceptions out of GObject code.
+// SPDX-License-Identifier: MIT
+// What the acoustok elements share: their caps (docs/formats.md), the
+// serialized `acoustok-segment` event, the time line of an input, and the
+// guard that keeps C++ exceptions out of GObject code.
 #pragma once
 
 #include <gst/gst.h>
 
-#include <exception>
+#include <deque>
 #include <string>
+
+#include "acoustok/frame_grid.hpp"
 
 #define ACOUSTOK_AUDIO_CAPS "audio/x-raw, format=(string)F32LE, rate=(int)16000, channels=(int)1, layout=(string)interleaved"
 #define ACOUSTOK_FEATURES_CAPS \
@@ -18,7 +21,37 @@
 namespace acoustok::gst {
 
 // Duration of one feature/unit frame: 20 ms (50 frames per second).
-constexpr GstClockTime kFrameDuration = 20 * GST_MSECOND;
+constexpr GstClockTime kFrameDuration = acoustok::grid::kFrameNanoseconds;
+static_assert(GST_SECOND == 1000000000, "GstClockTime is in nanoseconds");
+
+// Index of an input item (a sample, a frame) -> its time and OFFSET. Input
+// buffers set anchors (index, PTS, OFFSET); between anchors items follow each
+// other at `rate` per second, so gaps and jumps in the input are kept. An
+// anchor without PTS or OFFSET continues the previous one.
+class Timeline {
+ public:
+  void set_rate(int items_per_second) { rate_ = items_per_second; }
+  int rate() const { return rate_; }
+  void mark(guint64 index, GstClockTime pts, guint64 offset);
+  // Time of item `index`; without any anchor that has a time:
+  // fallback_start + index / rate.
+  GstClockTime time_of(guint64 index, GstClockTime fallback_start) const;
+  // GST_BUFFER_OFFSET_NONE when the input had no offsets.
+  guint64 offset_of(guint64 index) const;
+  // Anchors no item at or after `index` needs are dropped.
+  void forget_before(guint64 index);
+  void clear() { anchors_.clear(); }
+
+ private:
+  struct Anchor {
+    guint64 index;
+    GstClockTime pts;
+    guint64 offset;
+  };
+  const Anchor* anchor_for(guint64 index) const;
+  std::deque<Anchor> anchors_;
+  int rate_ = acoustok::grid::kFrameRate;
+};
 
 // Downstream, serialized: fields index (guint64), start and stop (GstClockTime,
 // the segment's span on the source timeline).
@@ -26,24 +59,5 @@ constexpr const char* kSegmentEventName = "acoustok-segment";
 GstEvent* make_segment_event(guint64 index, GstClockTime start, GstClockTime stop);
 bool is_segment_event(GstEvent* event);
 bool parse_segment_event(GstEvent* event, guint64* index, GstClockTime* start, GstClockTime* stop);
-
-// Runs fn(); an exception becomes GST_ELEMENT_ERROR (STREAM/FAILED, or
-// RESOURCE/NOT_FOUND when `loading_model`) and the result is false.
-template <typename Fn>
-bool guarded(GstElement* element, bool loading_model, Fn&& fn) noexcept;
-void post_exception(GstElement* element, bool loading_model, const char* what) noexcept;
-
-template <typename Fn>
-bool guarded(GstElement* element, bool loading_model, Fn&& fn) noexcept {
-  try {
-    fn();
-    return true;
-  } catch (const std::exception& e) {
-    post_exception(element, loading_model, e.what());
-  } catch (...) {
-    post_exception(element, loading_model, "unknown error");
-  }
-  return false;
-}
 
 }  // namespace acoustok::gst

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /**
  * SECTION:element-silencesplit
  * @title: silencesplit
@@ -17,14 +18,14 @@
  *     silencesplit keep-silence-time=100000000 ! fakesink
  * ]|
  */
-#include <gst/audio/audio.h>
-#include <gst/gst.h>
+#include "config.h"
 
+#include <algorithm>
 #include <memory>
-#include <vector>
+#include <optional>
 
 #include "acoustok/silence.hpp"
-#include "common.hpp"
+#include "gstacoustokelement.hpp"
 
 GST_DEBUG_CATEGORY_STATIC(silence_split_debug);
 #define GST_CAT_DEFAULT silence_split_debug
@@ -48,25 +49,22 @@ enum {
 
 namespace {
 
-constexpr int kRate = 16000;
-
-// Streaming state, made on READY->PAUSED and dropped on PAUSED->READY.
+// Streaming state, made on READY->PAUSED and after a flush. The audio not yet
+// passed on or dropped waits in the base's adapter: its first sample is the
+// base's head index, `done_until` here.
 struct SplitState {
-  explicit SplitState(const acoustok::SilenceOptions& o, bool drop) : splitter(o), drop_silence(drop) {}
+  SplitState(const acoustok::SilenceOptions& o, bool drop) : splitter(o), drop_silence(drop) {}
   acoustok::SilenceSplitter splitter;
   bool drop_silence;
-  std::vector<float> audio;   // samples [audio_start, audio_start + audio.size())
-  int64_t audio_start = 0;
-  int64_t done_until = 0;     // samples before this were pushed or dropped
-  GstClockTime base_pts = GST_CLOCK_TIME_NONE;  // source time of sample 0
+  // Start of the segment being passed on and its time, taken while its first
+  // sample was still in the adapter.
+  std::optional<std::pair<int64_t, GstClockTime>> started;
 };
 
 }  // namespace
 
 struct GstSilenceSplit {
-  GstElement parent;
-  GstPad* sinkpad;
-  GstPad* srcpad;
+  GstAcoustokElement parent;
 
   // Properties, guarded by the object lock.
   gdouble threshold_db;
@@ -76,19 +74,17 @@ struct GstSilenceSplit {
   GstClockTime max_segment_time;
   gboolean drop_silence;
 
-  // Streaming thread only.
-  SplitState* state;
-  GstSegment segment;
+  SplitState* state;  // streaming thread only
 };
 
 struct GstSilenceSplitClass {
-  GstElementClass parent_class;
+  GstAcoustokElementClass parent_class;
 };
 
 #define GST_TYPE_SILENCE_SPLIT (gst_silence_split_get_type())
 #define GST_SILENCE_SPLIT(obj) (reinterpret_cast<GstSilenceSplit*>(obj))
 GType gst_silence_split_get_type(void);
-G_DEFINE_TYPE(GstSilenceSplit, gst_silence_split, GST_TYPE_ELEMENT)
+G_DEFINE_TYPE(GstSilenceSplit, gst_silence_split, GST_TYPE_ACOUSTOK_ELEMENT)
 GST_ELEMENT_REGISTER_DEFINE(silencesplit, "silencesplit", GST_RANK_NONE, GST_TYPE_SILENCE_SPLIT)
 
 static GstStaticPadTemplate sink_template =
@@ -99,14 +95,17 @@ static GstStaticPadTemplate src_template =
 static void gst_silence_split_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec);
 static void gst_silence_split_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec);
 static void gst_silence_split_finalize(GObject* object);
-static GstStateChangeReturn gst_silence_split_change_state(GstElement* element, GstStateChange transition);
-static GstFlowReturn gst_silence_split_chain(GstPad* pad, GstObject* parent, GstBuffer* buffer);
-static gboolean gst_silence_split_sink_event(GstPad* pad, GstObject* parent, GstEvent* event);
-static gboolean gst_silence_split_src_query(GstPad* pad, GstObject* parent, GstQuery* query);
+static void gst_silence_split_start(GstAcoustokElement* base);
+static void gst_silence_split_stop(GstAcoustokElement* base);
+static void gst_silence_split_set_caps(GstAcoustokElement* base, const GstStructure* caps);
+static GstFlowReturn gst_silence_split_handle_input(GstAcoustokElement* base, const guint8* data, gsize size);
+static GstFlowReturn gst_silence_split_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd reason);
+static void gst_silence_split_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean* unbounded);
 
 static void gst_silence_split_class_init(GstSilenceSplitClass* klass) {
   GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
   GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
+  GstAcoustokElementClass* base_class = GST_ACOUSTOK_ELEMENT_CLASS(klass);
 
   gobject_class->set_property = gst_silence_split_set_property;
   gobject_class->get_property = gst_silence_split_get_property;
@@ -147,27 +146,19 @@ static void gst_silence_split_class_init(GstSilenceSplitClass* klass) {
   gst_element_class_add_static_pad_template(element_class, &src_template);
   gst_element_class_set_static_metadata(
       element_class, "Silence splitter", "Filter/Analyzer/Audio",
-      "Cuts speech into segments at pauses (pydub-exact), marking each with an acoustok-segment event. "
-      "Example: gst-launch-1.0 -m filesrc location=talk.mp3 ! decodebin ! audioconvert ! audioresample ! "
-      "silencesplit ! fakesink",
-      "acoustok developers");
-  element_class->change_state = GST_DEBUG_FUNCPTR(gst_silence_split_change_state);
+      "Cuts speech into segments at pauses, marking each with an acoustok-segment event", "acoustok developers");
+
+  base_class->start = gst_silence_split_start;
+  base_class->stop = gst_silence_split_stop;
+  base_class->set_caps = gst_silence_split_set_caps;
+  base_class->handle_input = gst_silence_split_handle_input;
+  base_class->finish_segment = gst_silence_split_finish_segment;
+  base_class->latency = gst_silence_split_latency;
 
   GST_DEBUG_CATEGORY_INIT(silence_split_debug, "silencesplit", 0, "acoustok silence splitter");
 }
 
 static void gst_silence_split_init(GstSilenceSplit* self) {
-  self->sinkpad = gst_pad_new_from_static_template(&sink_template, "sink");
-  gst_pad_set_chain_function(self->sinkpad, GST_DEBUG_FUNCPTR(gst_silence_split_chain));
-  gst_pad_set_event_function(self->sinkpad, GST_DEBUG_FUNCPTR(gst_silence_split_sink_event));
-  GST_PAD_SET_PROXY_CAPS(self->sinkpad);
-  gst_element_add_pad(GST_ELEMENT(self), self->sinkpad);
-
-  self->srcpad = gst_pad_new_from_static_template(&src_template, "src");
-  gst_pad_set_query_function(self->srcpad, GST_DEBUG_FUNCPTR(gst_silence_split_src_query));
-  GST_PAD_SET_PROXY_CAPS(self->srcpad);
-  gst_element_add_pad(GST_ELEMENT(self), self->srcpad);
-
   self->threshold_db = DEFAULT_THRESHOLD_DB;
   self->min_silence_time = DEFAULT_MIN_SILENCE_TIME;
   self->keep_silence_time = DEFAULT_KEEP_SILENCE_TIME;
@@ -175,18 +166,17 @@ static void gst_silence_split_init(GstSilenceSplit* self) {
   self->max_segment_time = DEFAULT_MAX_SEGMENT_TIME;
   self->drop_silence = DEFAULT_DROP_SILENCE;
   self->state = nullptr;
-  gst_segment_init(&self->segment, GST_FORMAT_TIME);
 }
 
 static void gst_silence_split_finalize(GObject* object) {
   GstSilenceSplit* self = GST_SILENCE_SPLIT(object);
   delete self->state;
-  self->state = nullptr;
   G_OBJECT_CLASS(gst_silence_split_parent_class)->finalize(object);
 }
 
 static void gst_silence_split_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec) {
   GstSilenceSplit* self = GST_SILENCE_SPLIT(object);
+  if (!gst_acoustok_element_may_set(GST_ACOUSTOK_ELEMENT(self), pspec)) return;
   GST_OBJECT_LOCK(self);
   switch (prop_id) {
     case PROP_THRESHOLD_DB: self->threshold_db = g_value_get_double(value); break;
@@ -215,8 +205,9 @@ static void gst_silence_split_get_property(GObject* object, guint prop_id, GValu
   GST_OBJECT_UNLOCK(self);
 }
 
-// Makes fresh streaming state from the current properties.
-static bool gst_silence_split_start(GstSilenceSplit* self) {
+// Fresh streaming state from the current properties.
+static void gst_silence_split_start(GstAcoustokElement* base) {
+  GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
   acoustok::SilenceOptions o;
   GST_OBJECT_LOCK(self);
   o.threshold_db = self->threshold_db;
@@ -226,163 +217,99 @@ static bool gst_silence_split_start(GstSilenceSplit* self) {
   o.max_segment = static_cast<double>(self->max_segment_time) / GST_SECOND;
   const bool drop = self->drop_silence;
   GST_OBJECT_UNLOCK(self);
-  return acoustok::gst::guarded(GST_ELEMENT(self), false, [&] {
-    auto fresh = std::make_unique<SplitState>(o, drop);
-    delete self->state;
-    self->state = fresh.release();
-  });
+  auto fresh = std::make_unique<SplitState>(o, drop);
+  delete self->state;
+  self->state = fresh.release();
 }
 
-static GstClockTime sample_time(const SplitState& st, int64_t sample) {
-  const GstClockTime base = GST_CLOCK_TIME_IS_VALID(st.base_pts) ? st.base_pts : 0;
-  return base + gst_util_uint64_scale_int(static_cast<guint64>(sample), GST_SECOND, kRate);
+static void gst_silence_split_stop(GstAcoustokElement* base) {
+  GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
+  delete self->state;
+  self->state = nullptr;
 }
 
-// Pushes samples [from, to) of the held audio as one buffer.
-static GstFlowReturn push_range(GstSilenceSplit* self, int64_t from, int64_t to) {
-  SplitState& st = *self->state;
-  if (to <= from) return GST_FLOW_OK;
-  const size_t count = static_cast<size_t>(to - from);
-  GstBuffer* out = gst_buffer_new_allocate(nullptr, count * sizeof(float), nullptr);
-  gst_buffer_fill(out, 0, st.audio.data() + (from - st.audio_start), count * sizeof(float));
-  GST_BUFFER_PTS(out) = sample_time(st, from);
-  GST_BUFFER_DURATION(out) = sample_time(st, to) - GST_BUFFER_PTS(out);
-  GST_BUFFER_OFFSET(out) = static_cast<guint64>(from);
-  GST_BUFFER_OFFSET_END(out) = static_cast<guint64>(to);
-  return gst_pad_push(self->srcpad, out);
+static void gst_silence_split_set_caps(GstAcoustokElement* base, const GstStructure*) {
+  base->item_bytes = sizeof(float);
+  base->items_per_second = acoustok::grid::kSampleRate;
 }
 
-// Brings the output up to `until`: samples inside a segment are pushed,
-// others only when drop-silence is off.
+// Brings the output up to sample `until`: samples inside a segment are
+// pushed, others only when drop-silence is off.
 static GstFlowReturn advance(GstSilenceSplit* self, int64_t until, bool inside_segment) {
+  GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
+  const auto done = static_cast<int64_t>(gst_acoustok_element_head_index(base));
+  if (until <= done) return GST_FLOW_OK;
+  const auto n = static_cast<guint64>(until - done);
+  if (inside_segment || !self->state->drop_silence) {
+    return gst_acoustok_element_push(base, gst_acoustok_element_take_buffer(base, n));
+  }
+  gst_acoustok_element_flush_items(base, n);
+  return GST_FLOW_OK;
+}
+
+// Remembers the time of a segment's first sample while the adapter holds it.
+static void mark_start(GstSilenceSplit* self, int64_t start) {
   SplitState& st = *self->state;
-  if (until <= st.done_until) return GST_FLOW_OK;
-  GstFlowReturn ret = GST_FLOW_OK;
-  if (inside_segment || !st.drop_silence) ret = push_range(self, st.done_until, until);
-  st.done_until = until;
-  return ret;
+  if (st.started && st.started->first == start) return;
+  st.started = std::make_pair(start, gst_acoustok_element_time_of(GST_ACOUSTOK_ELEMENT(self), static_cast<guint64>(start)));
 }
 
 static void announce_segment(GstSilenceSplit* self, const acoustok::Segment& seg) {
+  GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
   SplitState& st = *self->state;
-  const GstClockTime start = sample_time(st, seg.start), stop = sample_time(st, seg.end);
-  gst_pad_push_event(self->srcpad, acoustok::gst::make_segment_event(static_cast<guint64>(seg.index), start, stop));
-  const GstClockTime running = gst_segment_to_running_time(&self->segment, GST_FORMAT_TIME, stop);
+  const GstClockTime start = st.started && st.started->first == seg.start
+                                 ? st.started->second
+                                 : gst_acoustok_element_time_of(base, static_cast<guint64>(seg.start));
+  const GstClockTime stop = gst_acoustok_element_time_of(base, static_cast<guint64>(seg.end));
+  st.started.reset();
+  gst_pad_push_event(base->srcpad, acoustok::gst::make_segment_event(static_cast<guint64>(seg.index), start, stop));
+  const GstClockTime running = gst_segment_to_running_time(&base->segment, GST_FORMAT_TIME, stop);
   GstStructure* s = gst_structure_new("silencesplit", "index", G_TYPE_UINT64, static_cast<guint64>(seg.index),
                                       "start", G_TYPE_UINT64, start, "stop", G_TYPE_UINT64, stop, "running-time",
                                       G_TYPE_UINT64, running, nullptr);
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
 }
 
-// Passes on everything the splitter has decided, then forgets that audio.
+// Passes on everything the splitter has decided.
 static GstFlowReturn drain_decided(GstSilenceSplit* self) {
   SplitState& st = *self->state;
   GstFlowReturn ret = GST_FLOW_OK;
   for (const auto& seg : st.splitter.take_segments()) {
     if (ret == GST_FLOW_OK) ret = advance(self, seg.start, false);
+    if (ret == GST_FLOW_OK) mark_start(self, seg.start);
     if (ret == GST_FLOW_OK) ret = advance(self, seg.end, true);
     announce_segment(self, seg);
   }
   if (ret != GST_FLOW_OK) return ret;
   if (auto open = st.splitter.open_segment()) {
     ret = advance(self, open->start, false);
+    if (ret == GST_FLOW_OK) mark_start(self, open->start);
     if (ret == GST_FLOW_OK) ret = advance(self, open->certain_end, true);
-  } else {
-    ret = advance(self, st.splitter.keep_from(), false);
+    return ret;
   }
-  const int64_t forget = std::min(st.done_until, st.audio_start + static_cast<int64_t>(st.audio.size()));
-  if (forget > st.audio_start) {
-    st.audio.erase(st.audio.begin(), st.audio.begin() + (forget - st.audio_start));
-    st.audio_start = forget;
-  }
-  return ret;
+  return advance(self, st.splitter.keep_from(), false);
 }
 
-static GstFlowReturn gst_silence_split_chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
-  GstSilenceSplit* self = GST_SILENCE_SPLIT(parent);
-  if (!self->state && !gst_silence_split_start(self)) {
-    gst_buffer_unref(buffer);
-    return GST_FLOW_ERROR;
-  }
-  SplitState& st = *self->state;
-  if (!GST_CLOCK_TIME_IS_VALID(st.base_pts)) {
-    st.base_pts = GST_BUFFER_PTS_IS_VALID(buffer) ? GST_BUFFER_PTS(buffer) : self->segment.start;
-  }
-  GstMapInfo map;
-  if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) {
-    gst_buffer_unref(buffer);
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("could not map input buffer"), (nullptr));
-    return GST_FLOW_ERROR;
-  }
-  const auto* samples = reinterpret_cast<const float*>(map.data);
-  const size_t count = map.size / sizeof(float);
-  GstFlowReturn ret = GST_FLOW_ERROR;
-  acoustok::gst::guarded(GST_ELEMENT(self), false, [&] {
-    st.splitter.push(samples, count);
-    st.audio.insert(st.audio.end(), samples, samples + count);
-    ret = drain_decided(self);
-  });
-  gst_buffer_unmap(buffer, &map);
-  gst_buffer_unref(buffer);
-  return ret;
+static GstFlowReturn gst_silence_split_handle_input(GstAcoustokElement* base, const guint8* data, gsize size) {
+  GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
+  self->state->splitter.push(reinterpret_cast<const float*>(data), size / sizeof(float));
+  return drain_decided(self);
 }
 
-static gboolean gst_silence_split_sink_event(GstPad* pad, GstObject* parent, GstEvent* event) {
-  GstSilenceSplit* self = GST_SILENCE_SPLIT(parent);
-  switch (GST_EVENT_TYPE(event)) {
-    case GST_EVENT_SEGMENT:
-      gst_event_copy_segment(event, &self->segment);
-      break;
-    case GST_EVENT_EOS:
-      // The last segment ends with the input.
-      if (self->state) {
-        acoustok::gst::guarded(GST_ELEMENT(self), false, [&] {
-          self->state->splitter.finish();
-          drain_decided(self);
-        });
-      }
-      break;
-    case GST_EVENT_FLUSH_STOP:
-      gst_segment_init(&self->segment, GST_FORMAT_TIME);
-      gst_silence_split_start(self);
-      break;
-    default:
-      break;
-  }
-  return gst_pad_event_default(pad, parent, event);
+// The last segment ends with the input.
+static GstFlowReturn gst_silence_split_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd reason) {
+  GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
+  if (reason != GST_ACOUSTOK_EOS || !self->state) return GST_FLOW_OK;
+  self->state->splitter.finish();
+  return drain_decided(self);
 }
 
-static gboolean gst_silence_split_src_query(GstPad* pad, GstObject* parent, GstQuery* query) {
-  GstSilenceSplit* self = GST_SILENCE_SPLIT(parent);
-  if (GST_QUERY_TYPE(query) != GST_QUERY_LATENCY) return gst_pad_query_default(pad, parent, query);
-  if (!gst_pad_peer_query(self->sinkpad, query)) return FALSE;
-  gboolean live;
-  GstClockTime min, max;
-  gst_query_parse_latency(query, &live, &min, &max);
-  // A boundary is known only once a whole pause (plus the padding after
-  // it) has been heard: that much audio is held back.
+// A boundary is known only once a whole pause (plus the padding after it) has
+// been heard: that much audio is held back.
+static void gst_silence_split_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean*) {
+  GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
   GST_OBJECT_LOCK(self);
-  GstClockTime ours = self->min_silence_time + self->keep_silence_time + GST_MSECOND;
-  if (self->min_segment_time > 0) ours += MAX(self->max_segment_time, self->min_segment_time);
+  *ours = self->min_silence_time + self->keep_silence_time + GST_MSECOND;
+  if (self->min_segment_time > 0) *ours += MAX(self->max_segment_time, self->min_segment_time);
   GST_OBJECT_UNLOCK(self);
-  min += ours;
-  if (GST_CLOCK_TIME_IS_VALID(max)) max += ours;
-  GST_DEBUG_OBJECT(self, "latency: ours %" GST_TIME_FORMAT ", total min %" GST_TIME_FORMAT, GST_TIME_ARGS(ours),
-                   GST_TIME_ARGS(min));
-  gst_query_set_latency(query, live, min, max);
-  return TRUE;
-}
-
-static GstStateChangeReturn gst_silence_split_change_state(GstElement* element, GstStateChange transition) {
-  GstSilenceSplit* self = GST_SILENCE_SPLIT(element);
-  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
-    gst_segment_init(&self->segment, GST_FORMAT_TIME);
-    if (!gst_silence_split_start(self)) return GST_STATE_CHANGE_FAILURE;
-  }
-  GstStateChangeReturn ret = GST_ELEMENT_CLASS(gst_silence_split_parent_class)->change_state(element, transition);
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
-    delete self->state;
-    self->state = nullptr;
-  }
-  return ret;
 }

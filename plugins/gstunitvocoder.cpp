@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /**
  * SECTION:element-unitvocoder
  * @title: unitvocoder
@@ -19,19 +20,19 @@
  *     unitvocoder model=vocoder_final.pt ! audioconvert ! wavenc ! filesink location=out.wav
  * ]|
  */
-#include <gst/gst.h>
+#include "config.h"
 
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "acoustok/error.hpp"
 #include "acoustok/frame_grid.hpp"
+#include "acoustok/unit_text.hpp"
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_data.hpp"
-#include "common.hpp"
+#include "gstacoustokelement.hpp"
 
 GST_DEBUG_CATEGORY_STATIC(unit_vocoder_debug);
 #define GST_CAT_DEFAULT unit_vocoder_debug
@@ -49,48 +50,42 @@ enum {
 
 namespace {
 
-constexpr int kHop = acoustok::grid::kHop;
+using acoustok::grid::kHop;
 
-// Streaming state, made on READY->PAUSED (and at FLUSH_STOP).
+// Streaming state, made on READY->PAUSED and after a flush. Units are
+// numbered from 0 across utterances; `times` maps that number to the time of
+// the unit (binary input: from the input's own time line; text: a line's PTS,
+// later lines following on).
 struct StreamState {
   StreamState(acoustok::Vocoder& v, int chunk) : stream(v, chunk) {}
   acoustok::StreamingVocoder stream;
-  bool text = false;             // text/x-raw lines instead of binary units
-  std::string pending_text;      // an incomplete last line
-  int64_t frames_in = 0;         // units received (global frame index)
-  int64_t frames_out = 0;        // units whose audio went out
-  int64_t utterance_start = 0;   // global index of the current utterance's first unit
-  // Timestamps of received units: (first frame, PTS) per input buffer.
-  std::deque<std::pair<int64_t, GstClockTime>> anchors;
+  acoustok::gst::Timeline times;
+  guint64 frames_in = 0;   // units received
+  guint64 frames_out = 0;  // units whose audio went out
 };
 
 }  // namespace
 
 struct GstUnitVocoder {
-  GstElement parent;
-  GstPad* sinkpad;
-  GstPad* srcpad;
+  GstAcoustokElement parent;
 
   // Properties, guarded by the object lock.
   gchar* model;
   guint chunk_frames;
   gchar* device;
 
-  // Made at NULL->READY, dropped at READY->NULL.
-  std::unique_ptr<acoustok::Vocoder>* vocoder;
-  // Streaming thread only.
-  StreamState* state;
-  GstSegment segment;
+  acoustok::Vocoder* vocoder;  // NULL->READY .. READY->NULL
+  StreamState* state;          // streaming thread only
 };
 
 struct GstUnitVocoderClass {
-  GstElementClass parent_class;
+  GstAcoustokElementClass parent_class;
 };
 
 #define GST_TYPE_UNIT_VOCODER (gst_unit_vocoder_get_type())
 #define GST_UNIT_VOCODER(obj) (reinterpret_cast<GstUnitVocoder*>(obj))
 GType gst_unit_vocoder_get_type(void);
-G_DEFINE_TYPE(GstUnitVocoder, gst_unit_vocoder, GST_TYPE_ELEMENT)
+G_DEFINE_TYPE(GstUnitVocoder, gst_unit_vocoder, GST_TYPE_ACOUSTOK_ELEMENT)
 GST_ELEMENT_REGISTER_DEFINE(unitvocoder, "unitvocoder", GST_RANK_NONE, GST_TYPE_UNIT_VOCODER)
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
@@ -101,14 +96,21 @@ static GstStaticPadTemplate src_template =
 static void gst_unit_vocoder_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec);
 static void gst_unit_vocoder_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec);
 static void gst_unit_vocoder_finalize(GObject* object);
-static GstStateChangeReturn gst_unit_vocoder_change_state(GstElement* element, GstStateChange transition);
-static GstFlowReturn gst_unit_vocoder_chain(GstPad* pad, GstObject* parent, GstBuffer* buffer);
-static gboolean gst_unit_vocoder_sink_event(GstPad* pad, GstObject* parent, GstEvent* event);
-static gboolean gst_unit_vocoder_src_query(GstPad* pad, GstObject* parent, GstQuery* query);
+static void gst_unit_vocoder_load(GstAcoustokElement* base);
+static void gst_unit_vocoder_unload(GstAcoustokElement* base);
+static void gst_unit_vocoder_start(GstAcoustokElement* base);
+static void gst_unit_vocoder_stop(GstAcoustokElement* base);
+static void gst_unit_vocoder_set_caps(GstAcoustokElement* base, const GstStructure* caps);
+static GstFlowReturn gst_unit_vocoder_handle_input(GstAcoustokElement* base, const guint8* data, gsize size);
+static GstFlowReturn gst_unit_vocoder_handle_line(GstAcoustokElement* base, std::string_view line, guint64 line_no,
+                                                  GstClockTime pts);
+static GstFlowReturn gst_unit_vocoder_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd reason);
+static void gst_unit_vocoder_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean* unbounded);
 
 static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
   GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
   GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
+  GstAcoustokElementClass* base_class = GST_ACOUSTOK_ELEMENT_CLASS(klass);
 
   gobject_class->set_property = gst_unit_vocoder_set_property;
   gobject_class->get_property = gst_unit_vocoder_get_property;
@@ -133,42 +135,35 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
-  gst_element_class_set_static_metadata(
-      element_class, "Unit vocoder", "Codec/Decoder/Audio",
-      "Synthesises 16 kHz speech from acoustic units with a unit HiFi-GAN, streaming and seamless. "
-      "Example: gst-launch-1.0 filesrc location=units.txt ! text/x-raw,format=utf8 ! unitvocoder "
-      "model=vocoder_final.pt ! audioconvert ! wavenc ! filesink location=out.wav",
-      "acoustok developers");
-  element_class->change_state = GST_DEBUG_FUNCPTR(gst_unit_vocoder_change_state);
+  gst_element_class_set_static_metadata(element_class, "Unit vocoder", "Codec/Decoder/Audio",
+                                        "Synthesises 16 kHz speech from acoustic units with a unit HiFi-GAN",
+                                        "acoustok developers");
+
+  base_class->load = gst_unit_vocoder_load;
+  base_class->unload = gst_unit_vocoder_unload;
+  base_class->start = gst_unit_vocoder_start;
+  base_class->stop = gst_unit_vocoder_stop;
+  base_class->set_caps = gst_unit_vocoder_set_caps;
+  base_class->handle_input = gst_unit_vocoder_handle_input;
+  base_class->handle_line = gst_unit_vocoder_handle_line;
+  base_class->finish_segment = gst_unit_vocoder_finish_segment;
+  base_class->latency = gst_unit_vocoder_latency;
 
   GST_DEBUG_CATEGORY_INIT(unit_vocoder_debug, "unitvocoder", 0, "acoustok unit vocoder");
 }
 
 static void gst_unit_vocoder_init(GstUnitVocoder* self) {
-  self->sinkpad = gst_pad_new_from_static_template(&sink_template, "sink");
-  gst_pad_set_chain_function(self->sinkpad, GST_DEBUG_FUNCPTR(gst_unit_vocoder_chain));
-  gst_pad_set_event_function(self->sinkpad, GST_DEBUG_FUNCPTR(gst_unit_vocoder_sink_event));
-  gst_element_add_pad(GST_ELEMENT(self), self->sinkpad);
-
-  self->srcpad = gst_pad_new_from_static_template(&src_template, "src");
-  gst_pad_set_query_function(self->srcpad, GST_DEBUG_FUNCPTR(gst_unit_vocoder_src_query));
-  gst_pad_use_fixed_caps(self->srcpad);
-  gst_element_add_pad(GST_ELEMENT(self), self->srcpad);
-
   self->model = g_strdup(DEFAULT_MODEL);
   self->chunk_frames = DEFAULT_CHUNK_FRAMES;
   self->device = g_strdup(DEFAULT_DEVICE);
-  self->vocoder = new std::unique_ptr<acoustok::Vocoder>();
+  self->vocoder = nullptr;
   self->state = nullptr;
-  gst_segment_init(&self->segment, GST_FORMAT_TIME);
 }
 
 static void gst_unit_vocoder_finalize(GObject* object) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(object);
   delete self->state;
-  self->state = nullptr;
   delete self->vocoder;
-  self->vocoder = nullptr;
   g_free(self->model);
   g_free(self->device);
   G_OBJECT_CLASS(gst_unit_vocoder_parent_class)->finalize(object);
@@ -176,6 +171,7 @@ static void gst_unit_vocoder_finalize(GObject* object) {
 
 static void gst_unit_vocoder_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(object);
+  if (!gst_acoustok_element_may_set(GST_ACOUSTOK_ELEMENT(self), pspec)) return;
   GST_OBJECT_LOCK(self);
   switch (prop_id) {
     case PROP_MODEL:
@@ -204,225 +200,123 @@ static void gst_unit_vocoder_get_property(GObject* object, guint prop_id, GValue
   GST_OBJECT_UNLOCK(self);
 }
 
-static bool gst_unit_vocoder_load(GstUnitVocoder* self) {
+static void gst_unit_vocoder_load(GstAcoustokElement* base) {
+  GstUnitVocoder* self = GST_UNIT_VOCODER(base);
   GST_OBJECT_LOCK(self);
   const std::string model = self->model ? self->model : "";
   const std::string device = self->device ? self->device : "cpu";
   GST_OBJECT_UNLOCK(self);
-  return acoustok::gst::guarded(GST_ELEMENT(self), true, [&] {
-    if (model.empty()) throw acoustok::Error("unitvocoder: the 'model' property (a vocoder checkpoint) is not set");
-    *self->vocoder = acoustok::Vocoder::load(model, device);
-  });
+  if (model.empty()) throw acoustok::Error("unitvocoder: the 'model' property (a vocoder checkpoint) is not set");
+  std::unique_ptr<acoustok::Vocoder> fresh = acoustok::Vocoder::load(model, device);
+  delete self->vocoder;
+  self->vocoder = fresh.release();
 }
 
-// Fresh streaming state; keeps the negotiated input format.
-static bool gst_unit_vocoder_start(GstUnitVocoder* self) {
+static void gst_unit_vocoder_unload(GstAcoustokElement* base) {
+  GstUnitVocoder* self = GST_UNIT_VOCODER(base);
+  gst_unit_vocoder_stop(base);
+  delete self->vocoder;
+  self->vocoder = nullptr;
+}
+
+static void gst_unit_vocoder_start(GstAcoustokElement* base) {
+  GstUnitVocoder* self = GST_UNIT_VOCODER(base);
   GST_OBJECT_LOCK(self);
   const int chunk = static_cast<int>(self->chunk_frames);
   GST_OBJECT_UNLOCK(self);
-  return acoustok::gst::guarded(GST_ELEMENT(self), false, [&] {
-    if (!*self->vocoder) throw acoustok::Error("unitvocoder: no model loaded");
-    auto fresh = std::make_unique<StreamState>(**self->vocoder, chunk);
-    if (self->state) fresh->text = self->state->text;
-    delete self->state;
-    self->state = fresh.release();
-  });
+  auto fresh = std::make_unique<StreamState>(*self->vocoder, chunk);
+  delete self->state;
+  self->state = fresh.release();
 }
 
-// PTS of global frame f: the last input anchor at or before f, plus 20 ms a frame.
-static GstClockTime frame_time(GstUnitVocoder* self, int64_t f) {
-  StreamState& st = *self->state;
-  for (auto it = st.anchors.rbegin(); it != st.anchors.rend(); ++it) {
-    if (it->first <= f && GST_CLOCK_TIME_IS_VALID(it->second))
-      return it->second + static_cast<GstClockTime>(f - it->first) * acoustok::gst::kFrameDuration;
+static void gst_unit_vocoder_stop(GstAcoustokElement* base) {
+  GstUnitVocoder* self = GST_UNIT_VOCODER(base);
+  delete self->state;
+  self->state = nullptr;
+}
+
+// Binary units must fit the vocoder's vocabulary.
+static void gst_unit_vocoder_set_caps(GstAcoustokElement* base, const GstStructure* caps) {
+  GstUnitVocoder* self = GST_UNIT_VOCODER(base);
+  if (base->text_in) return;
+  gint vocab = 0;
+  const int k = self->vocoder->num_units();
+  if (gst_structure_get_int(caps, "vocab-size", &vocab) && vocab > k) {
+    throw acoustok::Error("units of vocab-size " + std::to_string(vocab) + " do not fit this vocoder (k=" +
+                          std::to_string(k) + ")");
   }
-  const GstClockTime base = GST_CLOCK_TIME_IS_VALID(self->segment.start) ? self->segment.start : 0;
-  return base + static_cast<GstClockTime>(f) * acoustok::gst::kFrameDuration;
+  base->item_bytes = sizeof(guint16);
+  base->items_per_second = acoustok::grid::kFrameRate;
 }
 
 static GstFlowReturn push_audio(GstUnitVocoder* self, const std::vector<float>& audio) {
+  GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
   StreamState& st = *self->state;
   if (audio.empty()) return GST_FLOW_OK;
-  const int64_t frames = static_cast<int64_t>(audio.size()) / kHop;
+  const guint64 frames = audio.size() / kHop;
   GstBuffer* out = gst_buffer_new_allocate(nullptr, audio.size() * sizeof(float), nullptr);
   gst_buffer_fill(out, 0, audio.data(), audio.size() * sizeof(float));
-  GST_BUFFER_PTS(out) = frame_time(self, st.frames_out);
-  GST_BUFFER_DURATION(out) = static_cast<GstClockTime>(frames) * acoustok::gst::kFrameDuration;
-  GST_BUFFER_OFFSET(out) = static_cast<guint64>(st.frames_out * kHop);  // first sample
-  GST_BUFFER_OFFSET_END(out) = static_cast<guint64>((st.frames_out + frames) * kHop);
+  GST_BUFFER_PTS(out) = st.times.time_of(st.frames_out, base->segment.start);
+  GST_BUFFER_DURATION(out) = frames * acoustok::gst::kFrameDuration;
+  GST_BUFFER_OFFSET(out) = st.frames_out * kHop;  // first sample
+  GST_BUFFER_OFFSET_END(out) = (st.frames_out + frames) * kHop;
   st.frames_out += frames;
-  // Anchors before the oldest unit still needed are no longer used.
-  while (st.anchors.size() > 1 && st.anchors[1].first <= st.frames_out) st.anchors.pop_front();
-  return gst_pad_push(self->srcpad, out);
+  st.times.forget_before(st.frames_out);
+  return gst_acoustok_element_push(base, out);
 }
 
 static GstFlowReturn add_units(GstUnitVocoder* self, const std::vector<int32_t>& units, GstClockTime pts) {
   StreamState& st = *self->state;
-  acoustok::check_units_in_range(units, (*self->vocoder)->num_units(), "unitvocoder: input");
-  st.anchors.emplace_back(st.frames_in, pts);
-  st.frames_in += static_cast<int64_t>(units.size());
+  acoustok::check_units_in_range(units, self->vocoder->num_units(), "unitvocoder: input");
+  st.times.mark(st.frames_in, pts, GST_BUFFER_OFFSET_NONE);
+  st.frames_in += units.size();
   return push_audio(self, st.stream.push(units.data(), units.size()));
 }
 
+static GstFlowReturn gst_unit_vocoder_handle_input(GstAcoustokElement* base, const guint8*, gsize) {
+  GstUnitVocoder* self = GST_UNIT_VOCODER(base);
+  const guint64 n = gst_acoustok_element_available(base);
+  if (n == 0) return GST_FLOW_OK;
+  const guint64 first = gst_acoustok_element_head_index(base);
+  const guint8* data = gst_acoustok_element_peek_items(base, n);
+  std::vector<int32_t> units(n);
+  for (guint64 i = 0; i < n; ++i) {
+    guint16 v;
+    std::memcpy(&v, data + 2 * i, 2);
+    units[i] = v;
+  }
+  const GstClockTime pts = gst_acoustok_element_time_of(base, first);
+  gst_acoustok_element_flush_items(base, n);
+  return add_units(self, units, pts);
+}
+
 // Ends the utterance in progress: its remaining units are synthesised.
-static GstFlowReturn finish_utterance(GstUnitVocoder* self) {
-  StreamState& st = *self->state;
-  const GstFlowReturn ret = push_audio(self, st.stream.finish());
-  st.utterance_start = st.frames_in;
-  return ret;
+static GstFlowReturn finish_utterance(GstUnitVocoder* self) { return push_audio(self, self->state->stream.finish()); }
+
+// Text: every line is one utterance, synthesised whole.
+static GstFlowReturn gst_unit_vocoder_handle_line(GstAcoustokElement* base, std::string_view line, guint64 line_no,
+                                                  GstClockTime pts) {
+  GstUnitVocoder* self = GST_UNIT_VOCODER(base);
+  std::vector<int> parsed;
+  acoustok::parse_unit_line(line, &parsed, "unitvocoder text input", static_cast<int64_t>(line_no));
+  if (parsed.empty()) return GST_FLOW_OK;
+  const GstFlowReturn ret = add_units(self, std::vector<int32_t>(parsed.begin(), parsed.end()), pts);
+  return ret == GST_FLOW_OK ? finish_utterance(self) : ret;
 }
 
-static GstFlowReturn gst_unit_vocoder_chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
-  GstUnitVocoder* self = GST_UNIT_VOCODER(parent);
-  if (!self->state && !gst_unit_vocoder_start(self)) {
-    gst_buffer_unref(buffer);
-    return GST_FLOW_ERROR;
-  }
-  StreamState& st = *self->state;
-  GstMapInfo map;
-  if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) {
-    gst_buffer_unref(buffer);
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("could not map input buffer"), (nullptr));
-    return GST_FLOW_ERROR;
-  }
-  const GstClockTime pts = GST_BUFFER_PTS(buffer);
-  GstFlowReturn ret = GST_FLOW_OK;
-  const bool ok = acoustok::gst::guarded(GST_ELEMENT(self), false, [&] {
-    if (!st.text) {
-      if (map.size % 2 != 0) throw acoustok::Error("unitvocoder: a units buffer holds an odd number of bytes");
-      std::vector<int32_t> units(map.size / 2);
-      for (size_t i = 0; i < units.size(); ++i) {
-        guint16 v;
-        std::memcpy(&v, map.data + 2 * i, 2);
-        units[i] = v;
-      }
-      ret = add_units(self, units, pts);
-      return;
-    }
-    // Text: every complete line is one utterance, synthesised whole.
-    st.pending_text.append(reinterpret_cast<const char*>(map.data), map.size);
-    GstClockTime line_pts = pts;
-    size_t nl;
-    while (ret == GST_FLOW_OK && (nl = st.pending_text.find('\n')) != std::string::npos) {
-      const std::string line = st.pending_text.substr(0, nl);
-      st.pending_text.erase(0, nl + 1);
-      const auto parsed = acoustok::parse_unit_lines(line, "unitvocoder: text input");
-      if (parsed.empty() || parsed[0].empty()) continue;
-      ret = add_units(self, parsed[0], line_pts);
-      if (ret == GST_FLOW_OK) ret = finish_utterance(self);
-      line_pts = GST_CLOCK_TIME_NONE;  // later lines follow on
-    }
-  });
-  if (!ok) ret = GST_FLOW_ERROR;
-  gst_buffer_unmap(buffer, &map);
-  gst_buffer_unref(buffer);
-  return ret;
+// The end of a speech segment ends the utterance.
+static GstFlowReturn gst_unit_vocoder_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd) {
+  GstUnitVocoder* self = GST_UNIT_VOCODER(base);
+  return self->state ? finish_utterance(self) : GST_FLOW_OK;
 }
 
-static bool set_input_caps(GstUnitVocoder* self, GstCaps* caps) {
-  const GstStructure* s = gst_caps_get_structure(caps, 0);
-  const bool text = gst_structure_has_name(s, "text/x-raw");
-  if (!text) {
-    gint vocab = 0;
-    const int k = (*self->vocoder)->num_units();
-    if (gst_structure_get_int(s, "vocab-size", &vocab) && vocab > k) {
-      GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("units of vocab-size %d do not fit this vocoder (k=%d)", vocab, k),
-                        (nullptr));
-      return false;
-    }
-  }
-  if (self->state) self->state->text = text;
-  GstCaps* out = gst_caps_from_string(ACOUSTOK_AUDIO_CAPS);
-  const bool ok = gst_pad_set_caps(self->srcpad, out);
-  gst_caps_unref(out);
-  return ok;
-}
-
-static gboolean gst_unit_vocoder_sink_event(GstPad* pad, GstObject* parent, GstEvent* event) {
-  GstUnitVocoder* self = GST_UNIT_VOCODER(parent);
-  switch (GST_EVENT_TYPE(event)) {
-    case GST_EVENT_CAPS: {
-      GstCaps* caps;
-      gst_event_parse_caps(event, &caps);
-      if (!self->state && !gst_unit_vocoder_start(self)) {
-        gst_event_unref(event);
-        return FALSE;
-      }
-      const bool ok = set_input_caps(self, caps);
-      gst_event_unref(event);
-      return ok;
-    }
-    case GST_EVENT_SEGMENT:
-      gst_event_copy_segment(event, &self->segment);
-      if (self->segment.format != GST_FORMAT_TIME) {
-        // Text from filesrc comes in bytes; the audio goes out in time.
-        gst_segment_init(&self->segment, GST_FORMAT_TIME);
-        gst_event_unref(event);
-        return gst_pad_push_event(self->srcpad, gst_event_new_segment(&self->segment));
-      }
-      break;
-    case GST_EVENT_CUSTOM_DOWNSTREAM:
-      // The end of a speech segment ends the utterance: flush it before the event.
-      if (acoustok::gst::is_segment_event(event) && self->state)
-        acoustok::gst::guarded(GST_ELEMENT(self), false, [&] { finish_utterance(self); });
-      break;
-    case GST_EVENT_EOS:
-      if (self->state) {
-        acoustok::gst::guarded(GST_ELEMENT(self), false, [&] {
-          // A last text line may lack its newline.
-          StreamState& st = *self->state;
-          if (st.text && !st.pending_text.empty()) {
-            const auto parsed = acoustok::parse_unit_lines(st.pending_text, "unitvocoder: text input");
-            st.pending_text.clear();
-            if (!parsed.empty() && !parsed[0].empty()) add_units(self, parsed[0], GST_CLOCK_TIME_NONE);
-          }
-          finish_utterance(self);
-        });
-      }
-      break;
-    case GST_EVENT_FLUSH_STOP:
-      gst_segment_init(&self->segment, GST_FORMAT_TIME);
-      if (self->state) gst_unit_vocoder_start(self);
-      break;
-    default:
-      break;
-  }
-  return gst_pad_event_default(pad, parent, event);
-}
-
-static gboolean gst_unit_vocoder_src_query(GstPad* pad, GstObject* parent, GstQuery* query) {
-  GstUnitVocoder* self = GST_UNIT_VOCODER(parent);
-  if (GST_QUERY_TYPE(query) != GST_QUERY_LATENCY) return gst_pad_query_default(pad, parent, query);
-  if (!gst_pad_peer_query(self->sinkpad, query)) return FALSE;
-  gboolean live;
-  GstClockTime min, max;
-  gst_query_parse_latency(query, &live, &min, &max);
-  // A unit's samples leave once the rest of its chunk and the right context
-  // have arrived: at most chunk + context - 1 frames later.
+// A unit's samples leave once the rest of its chunk and the right context
+// have arrived: at most chunk + context - 1 frames later.
+static void gst_unit_vocoder_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean*) {
+  GstUnitVocoder* self = GST_UNIT_VOCODER(base);
   GST_OBJECT_LOCK(self);
   const int chunk = static_cast<int>(self->chunk_frames);
   GST_OBJECT_UNLOCK(self);
-  const int context = *self->vocoder ? (*self->vocoder)->config().receptive_field_frames() : 0;
-  const GstClockTime ours = static_cast<GstClockTime>(chunk + context - 1) * acoustok::gst::kFrameDuration;
-  min += ours;
-  if (GST_CLOCK_TIME_IS_VALID(max)) max += ours;
-  GST_DEBUG_OBJECT(self, "latency: ours %" GST_TIME_FORMAT, GST_TIME_ARGS(ours));
-  gst_query_set_latency(query, live, min, max);
-  return TRUE;
-}
-
-static GstStateChangeReturn gst_unit_vocoder_change_state(GstElement* element, GstStateChange transition) {
-  GstUnitVocoder* self = GST_UNIT_VOCODER(element);
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !gst_unit_vocoder_load(self)) return GST_STATE_CHANGE_FAILURE;
-  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED) {
-    gst_segment_init(&self->segment, GST_FORMAT_TIME);
-    if (!gst_unit_vocoder_start(self)) return GST_STATE_CHANGE_FAILURE;
-  }
-  GstStateChangeReturn ret = GST_ELEMENT_CLASS(gst_unit_vocoder_parent_class)->change_state(element, transition);
-  if (transition == GST_STATE_CHANGE_PAUSED_TO_READY) {
-    delete self->state;
-    self->state = nullptr;
-  }
-  if (transition == GST_STATE_CHANGE_READY_TO_NULL) self->vocoder->reset();
-  return ret;
+  const int context = self->vocoder ? self->vocoder->config().receptive_field_frames() : 0;
+  *ours = static_cast<GstClockTime>(chunk + context - 1) * acoustok::gst::kFrameDuration;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /**
  * SECTION:element-xlsrfeat
  * @title: xlsrfeat
@@ -23,7 +24,7 @@
  *     text/x-raw,format=utf8 ! filesink location=units.txt
  * ]|
  */
-#include <gst/gst.h>
+#include "config.h"
 
 #include <algorithm>
 #include <memory>
@@ -33,7 +34,7 @@
 #include "acoustok/error.hpp"
 #include "acoustok/features.hpp"
 #include "acoustok/process.hpp"
-#include "common.hpp"
+#include "gstacoustokelement.hpp"
 
 GST_DEBUG_CATEGORY_STATIC(xlsr_feat_debug);
 #define GST_CAT_DEFAULT xlsr_feat_debug
@@ -56,42 +57,30 @@ enum {
 
 namespace {
 
-constexpr int64_t kRate = 16000;
-constexpr int64_t kHop = 320;     // samples per frame step
-constexpr int64_t kField = 400;   // samples one frame sees
+using acoustok::grid::kHop;
 
-// Model (loaded on NULL->READY) and the audio of the current segment.
-//
-// `samples` holds the segment's audio from sample `base` on (a multiple of the
-// hop, so window frames sit on the segment's frame grid); frames before
-// `next_frame` have been pushed.
-struct FeatState {
+// The model and its windowing, made on NULL->READY.
+struct Model {
   std::unique_ptr<acoustok::FeatureExtractor> extractor;
-  int64_t window_samples = 0;   // max-window-time
-  int64_t context_frames = 0;   // context-time, whole frames
-  bool caps_sent = false;
-  GstClockTime segment_pts = GST_CLOCK_TIME_NONE;  // time of the segment's sample 0
-  std::vector<float> samples;
+  int64_t window_samples = 0;  // max-window-time
+  int64_t context_frames = 0;  // context-time, whole frames
+};
+
+// The segment in progress. Its audio from sample `base` on waits in the base
+// class's adapter (base is a multiple of the hop, so window frames sit on the
+// segment's frame grid); frames before `next_frame` went out.
+struct Segment {
+  guint64 first = 0;  // input index of the segment's sample 0
   int64_t base = 0;
   int64_t next_frame = 0;
-
-  void reset_segment() {
-    segment_pts = GST_CLOCK_TIME_NONE;
-    samples.clear();
-    base = 0;
-    next_frame = 0;
-  }
-  int64_t end() const { return base + static_cast<int64_t>(samples.size()); }
 };
 
 }  // namespace
 
 struct GstXlsrFeat {
-  GstElement parent;
-  GstPad* sinkpad;
-  GstPad* srcpad;
+  GstAcoustokElement parent;
 
-  // properties, guarded by the object lock
+  // Properties, guarded by the object lock.
   gchar* model;
   gint layer;
   gchar* device;
@@ -99,17 +88,18 @@ struct GstXlsrFeat {
   guint64 max_window_time;
   guint64 context_time;
 
-  FeatState* state;
+  Model* loaded;     // NULL->READY .. READY->NULL
+  Segment* segment;  // streaming thread only
 };
 
 struct GstXlsrFeatClass {
-  GstElementClass parent_class;
+  GstAcoustokElementClass parent_class;
 };
 
 #define GST_TYPE_XLSR_FEAT (gst_xlsr_feat_get_type())
 #define GST_XLSR_FEAT(obj) (reinterpret_cast<GstXlsrFeat*>(obj))
 GType gst_xlsr_feat_get_type(void);
-G_DEFINE_TYPE(GstXlsrFeat, gst_xlsr_feat, GST_TYPE_ELEMENT)
+G_DEFINE_TYPE(GstXlsrFeat, gst_xlsr_feat, GST_TYPE_ACOUSTOK_ELEMENT)
 GST_ELEMENT_REGISTER_DEFINE(xlsrfeat, "xlsrfeat", GST_RANK_NONE, GST_TYPE_XLSR_FEAT)
 
 static GstStaticPadTemplate sink_template =
@@ -120,14 +110,19 @@ static GstStaticPadTemplate src_template =
 static void gst_xlsr_feat_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec);
 static void gst_xlsr_feat_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec);
 static void gst_xlsr_feat_finalize(GObject* object);
-static GstStateChangeReturn gst_xlsr_feat_change_state(GstElement* element, GstStateChange transition);
-static GstFlowReturn gst_xlsr_feat_chain(GstPad* pad, GstObject* parent, GstBuffer* buffer);
-static gboolean gst_xlsr_feat_sink_event(GstPad* pad, GstObject* parent, GstEvent* event);
-static gboolean gst_xlsr_feat_src_query(GstPad* pad, GstObject* parent, GstQuery* query);
+static void gst_xlsr_feat_load(GstAcoustokElement* base);
+static void gst_xlsr_feat_unload(GstAcoustokElement* base);
+static void gst_xlsr_feat_start(GstAcoustokElement* base);
+static void gst_xlsr_feat_set_caps(GstAcoustokElement* base, const GstStructure* caps);
+static GstCaps* gst_xlsr_feat_src_caps(GstAcoustokElement* base);
+static GstFlowReturn gst_xlsr_feat_handle_input(GstAcoustokElement* base, const guint8* data, gsize size);
+static GstFlowReturn gst_xlsr_feat_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd reason);
+static void gst_xlsr_feat_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean* unbounded);
 
 static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
   GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
   GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
+  GstAcoustokElementClass* base_class = GST_ACOUSTOK_ELEMENT_CLASS(klass);
 
   gobject_class->set_property = gst_xlsr_feat_set_property;
   gobject_class->get_property = gst_xlsr_feat_get_property;
@@ -149,7 +144,7 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
       g_param_spec_string("device", "Device", "Where the model runs: cpu or cuda", DEFAULT_DEVICE, ready_only));
   g_object_class_install_property(
       gobject_class, PROP_THREADS,
-      g_param_spec_int("threads", "Threads", "LibTorch intra-op threads (0: its default)", 0, 1024, DEFAULT_THREADS,
+      g_param_spec_int("threads", "Threads", "LibTorch intra-op threads, for the whole process (0: its default)", 0, 1024, DEFAULT_THREADS,
                        ready_only));
   g_object_class_install_property(
       gobject_class, PROP_MAX_WINDOW_TIME,
@@ -168,40 +163,35 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
   gst_element_class_add_static_pad_template(element_class, &src_template);
   gst_element_class_set_static_metadata(
       element_class, "wav2vec2 features", "Filter/Analyzer/Audio",
-      "wav2vec2 / XLSR-53 / HuBERT transformer-layer features of each speech segment, as acoustok features computes "
-      "them. Example: gst-launch-1.0 filesrc location=talk.wav ! decodebin ! audioconvert ! audioresample ! "
-      "silencesplit ! xlsrfeat model=models/xlsr53 ! kmeansunits model=kmeans.safetensors ! text/x-raw,format=utf8 ! "
-      "filesink location=units.txt",
-      "acoustok developers");
-  element_class->change_state = GST_DEBUG_FUNCPTR(gst_xlsr_feat_change_state);
+      "wav2vec2 / XLSR-53 / HuBERT transformer-layer features of each speech segment", "acoustok developers");
+
+  base_class->load = gst_xlsr_feat_load;
+  base_class->unload = gst_xlsr_feat_unload;
+  base_class->start = gst_xlsr_feat_start;
+  base_class->set_caps = gst_xlsr_feat_set_caps;
+  base_class->src_caps = gst_xlsr_feat_src_caps;
+  base_class->handle_input = gst_xlsr_feat_handle_input;
+  base_class->finish_segment = gst_xlsr_feat_finish_segment;
+  base_class->latency = gst_xlsr_feat_latency;
 
   GST_DEBUG_CATEGORY_INIT(xlsr_feat_debug, "xlsrfeat", 0, "acoustok wav2vec2 features");
 }
 
 static void gst_xlsr_feat_init(GstXlsrFeat* self) {
-  self->sinkpad = gst_pad_new_from_static_template(&sink_template, "sink");
-  gst_pad_set_chain_function(self->sinkpad, GST_DEBUG_FUNCPTR(gst_xlsr_feat_chain));
-  gst_pad_set_event_function(self->sinkpad, GST_DEBUG_FUNCPTR(gst_xlsr_feat_sink_event));
-  gst_element_add_pad(GST_ELEMENT(self), self->sinkpad);
-
-  self->srcpad = gst_pad_new_from_static_template(&src_template, "src");
-  gst_pad_set_query_function(self->srcpad, GST_DEBUG_FUNCPTR(gst_xlsr_feat_src_query));
-  gst_pad_use_fixed_caps(self->srcpad);
-  gst_element_add_pad(GST_ELEMENT(self), self->srcpad);
-
   self->model = nullptr;
   self->layer = DEFAULT_LAYER;
   self->device = g_strdup(DEFAULT_DEVICE);
   self->threads = DEFAULT_THREADS;
   self->max_window_time = DEFAULT_MAX_WINDOW_TIME;
   self->context_time = DEFAULT_CONTEXT_TIME;
-  self->state = nullptr;
+  self->loaded = nullptr;
+  self->segment = nullptr;
 }
 
 static void gst_xlsr_feat_finalize(GObject* object) {
   GstXlsrFeat* self = GST_XLSR_FEAT(object);
-  delete self->state;
-  self->state = nullptr;
+  delete self->segment;
+  delete self->loaded;
   g_free(self->model);
   g_free(self->device);
   G_OBJECT_CLASS(gst_xlsr_feat_parent_class)->finalize(object);
@@ -209,6 +199,7 @@ static void gst_xlsr_feat_finalize(GObject* object) {
 
 static void gst_xlsr_feat_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec) {
   GstXlsrFeat* self = GST_XLSR_FEAT(object);
+  if (!gst_acoustok_element_may_set(GST_ACOUSTOK_ELEMENT(self), pspec)) return;
   GST_OBJECT_LOCK(self);
   switch (prop_id) {
     case PROP_MODEL:
@@ -243,173 +234,124 @@ static void gst_xlsr_feat_get_property(GObject* object, guint prop_id, GValue* v
   GST_OBJECT_UNLOCK(self);
 }
 
-// NULL->READY: loads the model named by the properties.
-static bool gst_xlsr_feat_load(GstXlsrFeat* self) {
+// NULL->READY: the model the properties name. LibTorch's thread count is one
+// for the whole process: the element sets it only when `threads` asks to.
+static void gst_xlsr_feat_load(GstAcoustokElement* base) {
+  GstXlsrFeat* self = GST_XLSR_FEAT(base);
   GST_OBJECT_LOCK(self);
   const std::string path = self->model ? self->model : "";
   acoustok::FeatureOptions options;
   options.layer = self->layer;
   options.device = self->device ? self->device : DEFAULT_DEVICE;
-  const int threads = self->threads;
+  acoustok::ProcessOptions process;
+  process.threads = self->threads;
+  process.tune_allocator = true;
   const guint64 window = self->max_window_time, context = self->context_time;
   GST_OBJECT_UNLOCK(self);
-  return acoustok::gst::guarded(GST_ELEMENT(self), true, [&] {
-    if (path.empty()) throw acoustok::Error("xlsrfeat: no model set (property 'model')");
-    auto fresh = std::make_unique<FeatState>();
-    fresh->window_samples = static_cast<int64_t>(gst_util_uint64_scale(window, kRate, GST_SECOND));
-    fresh->context_frames = static_cast<int64_t>(gst_util_uint64_scale_ceil(context, kRate, GST_SECOND) + kHop - 1) / kHop;
-    // A window must keep at least one frame beyond its two contexts.
-    if ((2 * fresh->context_frames + 1) * kHop + kField > fresh->window_samples) {
-      throw acoustok::Error("xlsrfeat: context-time must be less than half of max-window-time");
-    }
-    acoustok::ProcessOptions process;
-    process.threads = threads;
-    process.tune_allocator = true;
-    acoustok::configure_process(process);
-    fresh->extractor = acoustok::FeatureExtractor::load(path, options);
-    delete self->state;
-    self->state = fresh.release();
-  });
+  if (path.empty()) throw acoustok::Error("xlsrfeat: no model set (property 'model')");
+  auto fresh = std::make_unique<Model>();
+  fresh->window_samples = static_cast<int64_t>(gst_util_uint64_scale(window, acoustok::grid::kSampleRate, GST_SECOND));
+  fresh->context_frames =
+      static_cast<int64_t>(gst_util_uint64_scale_ceil(context, acoustok::grid::kSampleRate, GST_SECOND) + kHop - 1) / kHop;
+  // A window must keep at least one frame beyond its two contexts.
+  if ((2 * fresh->context_frames + 1) * kHop + acoustok::grid::kReceptiveField > fresh->window_samples) {
+    throw acoustok::Error("xlsrfeat: context-time must be less than half of max-window-time");
+  }
+  acoustok::configure_process(process);
+  fresh->extractor = acoustok::FeatureExtractor::load(path, options);
+  delete self->loaded;
+  self->loaded = fresh.release();
 }
 
-static bool send_caps(GstXlsrFeat* self) {
-  FeatState& st = *self->state;
-  if (st.caps_sent) return true;
+static void gst_xlsr_feat_unload(GstAcoustokElement* base) {
+  GstXlsrFeat* self = GST_XLSR_FEAT(base);
+  delete self->loaded;
+  self->loaded = nullptr;
+}
+
+static void gst_xlsr_feat_start(GstAcoustokElement* base) {
+  GstXlsrFeat* self = GST_XLSR_FEAT(base);
+  delete self->segment;
+  self->segment = new Segment();
+  self->segment->first = gst_acoustok_element_head_index(base);
+}
+
+static void gst_xlsr_feat_set_caps(GstAcoustokElement* base, const GstStructure*) {
+  base->item_bytes = sizeof(float);
+  base->items_per_second = acoustok::grid::kSampleRate;
+}
+
+static GstCaps* gst_xlsr_feat_src_caps(GstAcoustokElement* base) {
+  GstXlsrFeat* self = GST_XLSR_FEAT(base);
   GstCaps* caps = gst_caps_from_string(ACOUSTOK_FEATURES_CAPS);
-  gst_caps_set_simple(caps, "dim", G_TYPE_INT, static_cast<gint>(st.extractor->dim()), "layer", G_TYPE_INT,
-                      st.extractor->layer(), nullptr);
-  st.caps_sent = gst_pad_set_caps(self->srcpad, caps);
-  gst_caps_unref(caps);
-  return st.caps_sent;
+  gst_caps_set_simple(caps, "dim", G_TYPE_INT, static_cast<gint>(self->loaded->extractor->dim()), "layer", G_TYPE_INT,
+                      self->loaded->extractor->layer(), nullptr);
+  return caps;
 }
 
-// Runs the model on the held audio and pushes frames [next_frame, last):
-// `last` = all frames of the audio when the segment is complete, else the
-// frames that still have context-time of audio after them. Keeps the audio
-// the next window needs (context-time before its first frame).
-static GstFlowReturn process(GstXlsrFeat* self, bool complete) {
-  FeatState& st = *self->state;
-  const int64_t all_frames = acoustok::feature_frames(st.end());
-  const int64_t last = complete ? all_frames : std::max<int64_t>(st.next_frame, all_frames - st.context_frames);
+// Runs the model on `count` samples from the adapter's head and pushes
+// frames [next_frame, last): all frames of the audio when the segment is
+// complete, else those that still have context-time of audio after them.
+// Then drops the audio the next window does not need (it starts context-time
+// before its first frame), or the whole segment when it is complete.
+static GstFlowReturn process(GstXlsrFeat* self, int64_t count, bool complete) {
+  GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
+  Segment& seg = *self->segment;
+  const Model& m = *self->loaded;
+  const int64_t all_frames = acoustok::feature_frames(seg.base + count);
+  const int64_t last = complete ? all_frames : std::max<int64_t>(seg.next_frame, all_frames - m.context_frames);
   GstBuffer* out = nullptr;
-  const bool ok = acoustok::gst::guarded(GST_ELEMENT(self), false, [&] {
-    if (last <= st.next_frame) return;
-    const acoustok::Features f = st.extractor->extract(st.samples.data(), st.samples.size());
-    const int64_t first_in_window = st.base / kHop;  // base is on the frame grid
-    const int64_t from = st.next_frame - first_in_window, n = last - st.next_frame;
+  if (last > seg.next_frame) {
+    const auto* x = reinterpret_cast<const float*>(gst_acoustok_element_peek_items(base, static_cast<guint64>(count)));
+    const acoustok::Features f = m.extractor->extract(x, static_cast<size_t>(count));
+    const int64_t from = seg.next_frame - seg.base / kHop, n = last - seg.next_frame;
     if (from < 0 || from + n > f.frames) throw acoustok::Error("xlsrfeat: internal window arithmetic error");
     const size_t row = static_cast<size_t>(f.dim);
     out = gst_buffer_new_allocate(nullptr, static_cast<size_t>(n) * row * sizeof(float), nullptr);
     gst_buffer_fill(out, 0, f.data.data() + static_cast<size_t>(from) * row, static_cast<size_t>(n) * row * sizeof(float));
-    GST_BUFFER_PTS(out) = GST_CLOCK_TIME_IS_VALID(st.segment_pts)
-                              ? st.segment_pts + static_cast<GstClockTime>(st.next_frame) * acoustok::gst::kFrameDuration
-                              : GST_CLOCK_TIME_NONE;
+    const guint64 first_sample = seg.first + static_cast<guint64>(seg.next_frame * kHop);
+    GST_BUFFER_PTS(out) = gst_acoustok_element_time_of(base, first_sample);
     GST_BUFFER_DURATION(out) = static_cast<GstClockTime>(n) * acoustok::gst::kFrameDuration;
-    GST_BUFFER_OFFSET(out) = static_cast<guint64>(st.next_frame);
+    GST_BUFFER_OFFSET(out) = static_cast<guint64>(seg.next_frame);
     GST_BUFFER_OFFSET_END(out) = static_cast<guint64>(last);
-  });
-  if (!ok) return GST_FLOW_ERROR;
+  }
   if (complete) {
-    st.reset_segment();
+    gst_acoustok_element_flush_items(base, static_cast<guint64>(count));
+    *self->segment = Segment();
+    self->segment->first = gst_acoustok_element_head_index(base);
   } else if (out) {
-    st.next_frame = last;
-    // The next window starts context-time before its first frame.
-    const int64_t keep_from = std::max<int64_t>(st.base, (last - st.context_frames) * kHop);
-    st.samples.erase(st.samples.begin(), st.samples.begin() + (keep_from - st.base));
-    st.base = keep_from;
+    seg.next_frame = last;
+    const int64_t keep_from = std::max<int64_t>(seg.base, (last - m.context_frames) * kHop);
+    gst_acoustok_element_flush_items(base, static_cast<guint64>(keep_from - seg.base));
+    seg.base = keep_from;
+  } else {
+    gst_acoustok_element_flush_items(base, 0);
   }
-  if (!out) return GST_FLOW_OK;
-  if (!send_caps(self)) {
-    gst_buffer_unref(out);
-    return GST_FLOW_NOT_NEGOTIATED;
-  }
-  return gst_pad_push(self->srcpad, out);
+  return out ? gst_acoustok_element_push(base, out) : GST_FLOW_OK;
 }
 
-static GstFlowReturn gst_xlsr_feat_chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
-  GstXlsrFeat* self = GST_XLSR_FEAT(parent);
-  if (!self->state) {
-    gst_buffer_unref(buffer);
-    GST_ELEMENT_ERROR(self, CORE, STATE_CHANGE, ("no model loaded"), (nullptr));
-    return GST_FLOW_ERROR;
-  }
-  FeatState& st = *self->state;
-  GstMapInfo map;
-  if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) {
-    gst_buffer_unref(buffer);
-    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("could not map input buffer"), (nullptr));
-    return GST_FLOW_ERROR;
-  }
-  if (st.samples.empty() && st.base == 0 && st.next_frame == 0) st.segment_pts = GST_BUFFER_PTS(buffer);
-  const auto* x = reinterpret_cast<const float*>(map.data);
-  size_t count = map.size / sizeof(float), at = 0;
+// Every full window is run as it fills.
+static GstFlowReturn gst_xlsr_feat_handle_input(GstAcoustokElement* base, const guint8*, gsize) {
+  GstXlsrFeat* self = GST_XLSR_FEAT(base);
+  const auto window = static_cast<guint64>(self->loaded->window_samples);
   GstFlowReturn ret = GST_FLOW_OK;
-  while (at < count && ret == GST_FLOW_OK) {
-    // Take what fits in the current window; a full window is run.
-    const size_t room = static_cast<size_t>(std::max<int64_t>(0, st.window_samples - static_cast<int64_t>(st.samples.size())));
-    const size_t take = std::min(room, count - at);
-    st.samples.insert(st.samples.end(), x + at, x + at + take);
-    at += take;
-    if (static_cast<int64_t>(st.samples.size()) >= st.window_samples) ret = process(self, false);
+  while (ret == GST_FLOW_OK && gst_acoustok_element_available(base) >= window) {
+    ret = process(self, self->loaded->window_samples, false);
   }
-  gst_buffer_unmap(buffer, &map);
-  gst_buffer_unref(buffer);
   return ret;
 }
 
-static gboolean gst_xlsr_feat_sink_event(GstPad* pad, GstObject* parent, GstEvent* event) {
-  GstXlsrFeat* self = GST_XLSR_FEAT(parent);
-  switch (GST_EVENT_TYPE(event)) {
-    case GST_EVENT_CAPS:
-      // Input caps are fixed by the template; ours follow from the model.
-      gst_event_unref(event);
-      return self->state && send_caps(self);
-    case GST_EVENT_CUSTOM_DOWNSTREAM:
-      // A segment ended: its features go out before the event.
-      if (acoustok::gst::is_segment_event(event) && self->state && process(self, true) == GST_FLOW_ERROR) {
-        gst_event_unref(event);
-        return FALSE;
-      }
-      break;
-    case GST_EVENT_EOS:
-      if (self->state) process(self, true);
-      break;
-    case GST_EVENT_FLUSH_STOP:
-      if (self->state) self->state->reset_segment();
-      break;
-    default:
-      break;
-  }
-  return gst_pad_event_default(pad, parent, event);
+// A segment ended: its features go out before the event.
+static GstFlowReturn gst_xlsr_feat_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd) {
+  GstXlsrFeat* self = GST_XLSR_FEAT(base);
+  if (!self->segment) return GST_FLOW_OK;
+  return process(self, static_cast<int64_t>(gst_acoustok_element_available(base)), true);
 }
 
-static gboolean gst_xlsr_feat_src_query(GstPad* pad, GstObject* parent, GstQuery* query) {
-  GstXlsrFeat* self = GST_XLSR_FEAT(parent);
-  if (GST_QUERY_TYPE(query) != GST_QUERY_LATENCY) return gst_pad_query_default(pad, parent, query);
-  // A frame waits for the end of its window: at most max-window-time.
-  gboolean live = FALSE;
-  GstClockTime min = 0, max = GST_CLOCK_TIME_NONE;
-  if (gst_pad_peer_query(self->sinkpad, query)) gst_query_parse_latency(query, &live, &min, &max);
+// A frame waits for the end of its window: at most max-window-time.
+static void gst_xlsr_feat_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean*) {
+  GstXlsrFeat* self = GST_XLSR_FEAT(base);
   GST_OBJECT_LOCK(self);
-  const GstClockTime window = self->max_window_time;
+  *ours = self->max_window_time;
   GST_OBJECT_UNLOCK(self);
-  min += window;
-  if (GST_CLOCK_TIME_IS_VALID(max)) max += window;
-  gst_query_set_latency(query, live, min, max);
-  return TRUE;
-}
-
-static GstStateChangeReturn gst_xlsr_feat_change_state(GstElement* element, GstStateChange transition) {
-  GstXlsrFeat* self = GST_XLSR_FEAT(element);
-  if (transition == GST_STATE_CHANGE_NULL_TO_READY && !gst_xlsr_feat_load(self)) return GST_STATE_CHANGE_FAILURE;
-  if (transition == GST_STATE_CHANGE_READY_TO_PAUSED && self->state) {
-    self->state->reset_segment();
-    self->state->caps_sent = false;
-  }
-  GstStateChangeReturn ret = GST_ELEMENT_CLASS(gst_xlsr_feat_parent_class)->change_state(element, transition);
-  if (transition == GST_STATE_CHANGE_READY_TO_NULL) {
-    delete self->state;
-    self->state = nullptr;
-  }
-  return ret;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The GStreamer plugin "acoustok": registers its elements. bpemotif lives in
 // the separate plugin "acoustokbpe" (plugin_bpe.cpp): SentencePiece's private
 // protobuf must not share a load scope with LibTorch's libprotobuf, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The GStreamer plugin "acoustokbpe": bpemotif, over SentencePiece. Kept
 // apart from the "acoustok" plugin so SentencePiece's private protobuf never
 // shares a load scope with LibTorch's libprotobuf (see plugin.cpp).

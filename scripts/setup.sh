@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Shared set-up of tests/run.sh and examples/demo.sh on Debian 12 as root:
 # installs the missing Debian packages (quiet and quick when all are there),
 # then configures and builds with meson into $ACOUSTOK_BUILD (default build/).

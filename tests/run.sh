@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Every test suite: set-up (packages, build), then meson test; the last line
 # is "N passed, M failed" and the exit status is non-zero on any failure.
 set -euo pipefail

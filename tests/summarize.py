@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Adds up the GoogleTest cases of a meson test run: 'N passed, M failed'.
 
 meson's gtest protocol leaves one JUnit XML per suite; a suite that crashed

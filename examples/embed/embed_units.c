@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* embed_units: speech to units inside your own program.
  *
  *   embed_units AUDIO_FILE FEATURE_MODEL_DIR KMEANS_FILE [LAYER]

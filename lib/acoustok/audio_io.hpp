@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Audio files in and out. Every reader returns 16 kHz mono float in [-1, 1]:
 // channels are averaged first, then the signal is resampled with soxr (HQ).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Phase 2: a SentencePiece BPE model over unit lines, trained through the
 // SentencePiece library with the corpus streamed from the file, and the
 // motif analysis of the corpus encoded with it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wav2vec2 / XLSR-53 / HuBERT features of one span of audio (phase 1).
 // No LibTorch type appears here: the implementation lives behind a pimpl so
 // most translation units never include torch headers.
@@ -25,6 +26,8 @@ struct FeatureOptions {
   std::string device = "cpu";  // "cpu" or "cuda"
 };
 
+// Thread-safety: one extract() at a time per object (it holds the model's
+// buffers); use one extractor per thread to run in parallel.
 class FeatureExtractor {
  public:
   // Loads a Hugging Face model folder (config.json, preprocessor_config.json,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Mini-batch k-means with scikit-learn MiniBatchKMeans semantics, and the
 // k-means model file (phase 1).
 //
@@ -61,6 +62,8 @@ struct KMeansState {
 // Fills out[i * dim ...] with row rows[i] of the data (float32).
 using RowReader = std::function<void(const int64_t* rows, int64_t count, float* out)>;
 
+// Thread-safety: one thread at a time; a fit spreads its own work over
+// KMeansOptions::threads.
 class MiniBatchKMeans {
  public:
   MiniBatchKMeans(int64_t dim, const KMeansOptions& options);
@@ -99,6 +102,7 @@ class MiniBatchKMeans {
 };
 
 // Nearest-centroid assignment, exact (see kmeans/kernels.hpp), multithreaded.
+// Thread-safety: const after load: predict() from any number of threads.
 class KMeansModel {
  public:
   KMeansModel() = default;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Frequency analysis of a corpus encoded into motifs (motif_analysis.json).
 #pragma once
 
@@ -10,6 +11,7 @@
 
 namespace acoustok {
 
+// Thread-safety: one thread at a time while adding; const afterwards.
 class MotifAnalysis {
  public:
   explicit MotifAnalysis(const MotifModel& model);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A SentencePiece BPE model over units (see unit_text.hpp), read through the
 // SentencePiece library. encode() turns one segment of frame units into
 // motifs, each knowing the units and the frames it covers.
@@ -34,6 +35,7 @@ struct Encoding {
   std::string motif_text(const Motif& m) const;
 };
 
+// Thread-safety: const after loading: encode() from any number of threads.
 class MotifModel {
  public:
   // Throws acoustok::Error naming `path` when the file is missing, is not a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Streaming silence detection and segmentation (phase 0).
 //
 // With its defaults the segments are exactly those of pydub's
@@ -47,6 +48,7 @@ struct OpenSegment {
   int64_t certain_end = 0;
 };
 
+// Thread-safety: one thread at a time; it holds the stream's state.
 class SilenceSplitter {
  public:
   explicit SilenceSplitter(const SilenceOptions& options);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tensor files without LibTorch: safetensors (memory-mapped, every header
 // field checked against the file before use) and NumPy .npy.
 //
@@ -40,6 +41,7 @@ namespace common {
 class MappedFile;
 }
 
+// Thread-safety: const after opening: read from any number of threads.
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path);

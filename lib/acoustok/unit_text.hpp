@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unit sequences as text and as the code points SentencePiece sees.
 //
 // Text: one segment per line, space-separated decimal unit ids. For BPE every

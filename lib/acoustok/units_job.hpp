@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Phase 1 as a resumable job: features of every segment -> mini-batch
 // k-means -> units of every segment, with timestamps (`acoustok units`).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Units to 16 kHz speech with a trained unit HiFi-GAN checkpoint (phase 3).
 // No LibTorch type appears here: Vocoder::load lives in the torch-only
 // library (libacoustok_torch); StreamingVocoder only needs the interface.
@@ -12,6 +13,7 @@
 
 namespace acoustok {
 
+// Thread-safety: one synthesize() at a time per object.
 class Vocoder {
  public:
   // device: "cpu", "cuda" or "auto" (CUDA when LibTorch has it). Throws
@@ -31,6 +33,8 @@ class Vocoder {
 // `context` frames of real units on both sides (the generator's receptive
 // field by default), so the concatenated output equals whole-utterance
 // synthesis up to float rounding, with no seams.
+// Thread-safety: one thread at a time; it holds the stream's state and
+// uses its Vocoder, which no other thread may use meanwhile.
 class StreamingVocoder {
  public:
   // context < 0: config().receptive_field_frames().

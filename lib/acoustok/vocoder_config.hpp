@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Sizes of the unit HiFi-GAN vocoder (phase 3). Torch-free: the command line,
 // the element and the checkpoint reader share it. Every checkpoint stores its
 // config as JSON, so a checkpoint alone is enough to synthesise.

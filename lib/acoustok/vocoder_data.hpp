@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the vocoder reads: the unit corpus that `acoustok units` writes
 // (UNITS_DIR/corpus_timestamped.json) and unit text (one segment per line).
 #pragma once

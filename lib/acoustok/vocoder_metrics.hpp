@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Quality metrics of `acoustok vocoder test` (DESIGN.md, "Metrics"). Plain
 // C++/Eigen, double precision throughout. Undefined values are NaN (written
 // as null in metrics.json).

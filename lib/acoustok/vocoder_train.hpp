@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Phase 3: training of the unit HiFi-GAN (`acoustok vocoder train`).
 // Implemented in the torch-only library; this header has no LibTorch type.
 #pragma once

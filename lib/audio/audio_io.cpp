@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "acoustok/audio_io.hpp"
 #include "acoustok/frame_grid.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "acoustok/silence.hpp"
 
 #include <algorithm>

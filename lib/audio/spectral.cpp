@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "audio/spectral.hpp"
 
 #include <algorithm>

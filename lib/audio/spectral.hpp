@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Small spectral building blocks shared by the vocoder's mel loss and the
 // quality metrics (no LibTorch): windows, HTK mel filterbanks, DCT-II.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "common/fs_util.hpp"
 
 #include <unistd.h>

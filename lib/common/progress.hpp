@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Progress with an ETA through the log callback (acoustok/log.hpp): redrawn
 // every 200 ms when stderr is a terminal, a plain line every 10% otherwise
 // (logs stay readable). Thread-safe.

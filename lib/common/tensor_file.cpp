@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "acoustok/tensor_file.hpp"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "acoustok/features.hpp"
 #include "acoustok/frame_grid.hpp"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // FeatureExtractor::load of a build without LibTorch: a clear error.
 #include "acoustok/error.hpp"
 #include "acoustok/features.hpp"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "features/torch_zip.hpp"
 
 #include <fcntl.h>

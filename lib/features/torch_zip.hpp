@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // pytorch_model.bin: the zip archive torch.save writes (data.pkl + data/N raw
 // storages), read without LibTorch and without executing anything.
 //

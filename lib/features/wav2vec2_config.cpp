@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "features/wav2vec2_config.hpp"
 
 #include <filesystem>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The architecture of a Hugging Face wav2vec2 / XLSR-53 / HuBERT model folder,
 // read from its config.json and preprocessor_config.json (no LibTorch here).
 #pragma once

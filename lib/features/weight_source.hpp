@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Named weights of a model file, read one tensor at a time as float32 so a
 // loader materialises only what it asks for (no LibTorch here).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "acoustok/bpe_train.hpp"
 #include "acoustok/frame_grid.hpp"
 
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "acoustok/error.hpp"
+#include "common/log.hpp"
 #include "common/fs_util.hpp"
 #include "acoustok/motif_analysis.hpp"
 #include "acoustok/motif_model.hpp"
@@ -226,7 +228,7 @@ BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_d
     r.vocab_note = "the corpus supports at most " + std::to_string(r.vocab_used) +
                    " pieces: SentencePiece found no further pair of units to merge";
     // Said even with --quiet: the model is not what was asked for.
-    std::fprintf(stderr, "bpe: %s; trained %d pieces instead of the requested %d\n", r.vocab_note.c_str(),
+    common::log(LogLevel::warning, "bpe: %s; trained %d pieces instead of the requested %d", r.vocab_note.c_str(),
                  r.vocab_used, r.vocab_requested);
   }
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "acoustok/motif_analysis.hpp"
 #include "acoustok/frame_grid.hpp"
 

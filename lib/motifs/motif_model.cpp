@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "acoustok/motif_model.hpp"
 
 #include <sentencepiece_processor.h>

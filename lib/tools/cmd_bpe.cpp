@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // acoustok bpe UNITS.txt -o DIR: phase 2, BPE motifs over unit lines.
 // acoustok bpe encode BPE.model [UNITS.txt]: the motifs of each line.
 //

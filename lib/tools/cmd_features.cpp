@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // acoustok features --model DIR IN -o OUT.npy: one file's wav2vec2 features
 // (layer L, float32 [frames, dim]) as NumPy, what np.load reads.
 #include "config.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // acoustok kmeans fit / predict: k-means alone, on feature .npy files.
 #include "config.h"
 

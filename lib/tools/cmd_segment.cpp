@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // acoustok segment IN... -o DIR: phase 0, cut recordings at silences.
 //
 // Per input the segment WAVs are written first, then a state file

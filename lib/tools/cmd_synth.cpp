@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // acoustok synth --checkpoint CKPT UNITS.txt -o OUT.wav: units to speech.
 // Every line of UNITS.txt is one utterance; they are joined in order.
 #include "config.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // acoustok units: phase 1, resumable (see acoustok/units_pipeline.hpp).
 #include "config.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // acoustok vocoder train | test: phase 3, the unit HiFi-GAN and its quality
 // report (metrics defined in acoustok/vocoder_metrics.hpp and README.md).
 #include "config.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Each subcommand of `acoustok` registers itself on the parent app. Its
 // callback throws acoustok::Error for a failed run (exit 1) and may return a
 // non-zero status through `exit_status` for partial failures.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // acoustok: the command line of the offline trainers (see README.md).
 // Exit status: 0 success, 2 bad usage, 1 failed run (one line on stderr).
 #include "config.h"

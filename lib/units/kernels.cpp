@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Compiled once per instruction set; see kernels.hpp. Eigen is renamed per
 // variant so that its inline template instances (weak symbols) of different
 // instruction sets can never be merged by the linker.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The arithmetic of k-means on one block of rows, single-threaded. The same
 // source is compiled once per instruction set (kernels.cpp with
 // ACOUSTOK_KERNEL_NS = generic / avx2 / avx512) and the fastest one the CPU

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "acoustok/kmeans.hpp"
 
 #include <algorithm>

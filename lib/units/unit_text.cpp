@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "acoustok/unit_text.hpp"
 
 #include "acoustok/error.hpp"

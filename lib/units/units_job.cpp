@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "acoustok/units_job.hpp"
 #include "acoustok/frame_grid.hpp"
 
@@ -19,6 +20,7 @@
 #include <sstream>
 
 #include "acoustok/error.hpp"
+#include "common/log.hpp"
 #include "common/mapped_file.hpp"
 #include "common/fs_util.hpp"
 #include "common/progress.hpp"
@@ -256,7 +258,7 @@ class UnitsJob {
     if (o_.shard_count > 1) return summary(false);
     if (ck_.phase == "kmeans") kmeans_phase();
     if (ck_.phase == "units") units_phase();
-    if (resumed_done_ && !o_.quiet) std::fprintf(stderr, "units: %s is already complete\n", o_.out_dir.c_str());
+    if (resumed_done_ && !o_.quiet) common::log(LogLevel::info, "units: %s is already complete", o_.out_dir.c_str());
     return summary(true);
   }
 
@@ -292,7 +294,7 @@ class UnitsJob {
     ck_ = std::move(old);
     resumed_done_ = ck_.phase == "done";
     if (!o_.quiet && !resumed_done_) {
-      std::fprintf(stderr, "units: resuming from %s (phase %s, %zu segments cached)\n", checkpoint_path().c_str(),
+      common::log(LogLevel::info, "units: resuming from %s (phase %s, %zu segments cached)", checkpoint_path().c_str(),
                    ck_.phase.c_str(), ck_.segments.size());
     }
   }
@@ -347,7 +349,7 @@ class UnitsJob {
   void features_phase(const std::vector<std::string>& names) {
     const auto from_shards = shard_features();
     if (!from_shards.empty() && !o_.quiet)
-      std::fprintf(stderr, "units: %zu segments' features come from --shard runs\n", from_shards.size());
+      common::log(LogLevel::info, "units: %zu segments' features come from --shard runs", from_shards.size());
     std::set<std::string> done;
     for (const auto& s : ck_.segments) done.insert(s.file);
     AppendFile cache((cache_ / "features.f16").string(), ck_.feature_rows * ck_.dim * 2);
@@ -391,7 +393,7 @@ class UnitsJob {
         ck_.feature_rows += f.frames;
       } catch (const std::exception& e) {
         rec.error = e.what();
-        std::fprintf(stderr, "acoustok: %s (skipped)\n", e.what());
+        common::log(LogLevel::warning, "acoustok: %s (skipped)", e.what());
       }
       ck_.segments.push_back(std::move(rec));
       progress.add(1);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "acoustok/vocoder_config.hpp"
 #include "acoustok/frame_grid.hpp"
 

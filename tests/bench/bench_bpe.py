@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Phase 2 speed: `acoustok bpe` against the SentencePiece Python module.
 
 Makes a unit corpus shaped like phase 1 output (k=100 units at 50 frames/s,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """k-means quality and speed against scikit-learn (issue 4).
 
 Generates N x DIM float32 features from an uneven Gaussian mixture (fixed

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Phase 0 speed: ours against pydub on a 10-minute recording, same run.
 
 Makes a 10-minute Portuguese recording (espeak-ng sentences with random

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Times the core silence detection on one WAV file (no file writing):
 //   bench_silence FILE.wav [repeats]
 // prints "seconds=<best of repeats> segments=<n> audio_seconds=<len>".

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """How often streamed units equal offline units, for xlsrfeat window settings.
 
 A 40 s recording without pauses-as-events goes through

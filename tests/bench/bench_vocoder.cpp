@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Vocoder speed: synthesis real-time factor and training step time.
 // Usage: bench_vocoder [THREADS=2] [BATCH=4] [DEVICE=cpu] [CONFIGS=tiny,small,v1]
 // Prints one JSON object per measurement (tests/bench/bench_vocoder.py reads them).

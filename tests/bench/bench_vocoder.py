@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Phase 3 speed: unit HiFi-GAN synthesis real-time factor and training step time.
 
 Runs build/tests/bench_vocoder (LibTorch, ours) and times the same V1

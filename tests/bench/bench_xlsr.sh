@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Benchmark (not a test): acoustok features vs torchaudio on an XLSR-53-sized
 # model with random weights (tests/bench/gen_xlsr53_random.py, written once to
 # $BENCH_DIR), on the same espeak-ng Portuguese speech, layer 14, 2 threads.

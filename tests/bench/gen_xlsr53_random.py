@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """An XLSR-53-sized wav2vec2 with random weights, as a Hugging Face folder
 (config.json of facebook/wav2vec2-large-xlsr-53, pytorch_model.bin written by
 torch.save with the checkpoint's key names, pre-training keys included).

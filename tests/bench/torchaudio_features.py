@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """torchaudio's side of bench_xlsr.sh: load a Hugging Face wav2vec2 folder
 (pytorch_model.bin) into torchaudio's wav2vec2_model, normalise the audio as
 Wav2Vec2FeatureExtractor does, and save extract_features(x, num_layers=L)[0][-1].

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Linked into every GStreamer suite: initialises GStreamer once before the
 // tests run (the plugins come from GST_PLUGIN_PATH, set by meson).
 #include <gst/gst.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reading any libsndfile format to 16 kHz mono, writing PCM16, bad files.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The BPE core without the command line: unit text, the code-point mapping,
 // and encoding compared with the SentencePiece Python module (fixtures from
 // tests/fixtures/gen_bpe_fixtures.py).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // k-means core against scikit-learn (fixtures from gen_kmeans_fixtures.py):
 // predict, update rule, inertia; plus exactness, determinism and resume.
 #include <gtest/gtest.h>

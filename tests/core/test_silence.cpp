@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Silence detection against pydub (expected values from
 // tests/fixtures/gen_silence_fixtures.py) and the streaming behaviour.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // safetensors and .npy: round trips, NumPy interop, and hostile files.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Vocoder metrics, config and unit parsing, and chunked synthesis logic:
 // known answers and the NumPy reference of fixtures/gen_vocoder_fixtures.py.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The bpemotif element with GstHarness: motifs equal those of the
 // SentencePiece Python module (tests/fixtures/gen_bpe_fixtures.py) for binary
 // and text caps, per segment; timestamps; events; windows; latency; EOS;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The silencesplit element with GstHarness: same boundaries as the core and
 // the command line, events, bus messages, timestamps, latency, EOS, flush.
 #include <gst/check/gstharness.h>

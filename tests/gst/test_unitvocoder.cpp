@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The unitvocoder element with GstHarness: streamed synthesis equals whole
 // utterance synthesis, 320 samples per unit, timestamps, text input, segment
 // events, LATENCY, model errors.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The xlsrfeat element with GstHarness: a segment's frames equal
 // `acoustok features` on the same audio; timestamps and offsets; windows of a
 // stream without segment events; flush; model errors; latency.

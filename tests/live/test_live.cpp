@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Live: appsrc (is-live, fed in real time from speech) ! silencesplit !
 // xlsrfeat ! kmeansunits ! unitvocoder ! synced sink, with the demo models.
 // Requires that no buffer is dropped as late for 30 s of audio, that every

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Runs every gst-launch-1.0 line of the given documents against small real models.
 
   check_launch_lines.py BUILD_DIR DOC.md...

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `acoustok bpe` and `acoustok bpe encode` end to end, against the
 // SentencePiece Python module (tests/fixtures/gen_bpe_fixtures.py).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // acoustok features: the NPY it writes equals torchaudio's reference, and its
 // failures are one clear line with the right exit status.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `acoustok kmeans fit|predict` end to end: sklearn agreement, model file,
 // bad input (exit 1, one line naming the file, earlier outputs intact).
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `acoustok segment` end to end: outputs, resume, bad inputs, usage errors.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `acoustok units` end to end on precomputed features (--features): output
 // schema and values, resume after kill -9 equal to an uninterrupted run,
 // shards, bad input. The feature model itself is tested by the xlsr suites.

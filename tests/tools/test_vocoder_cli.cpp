@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // acoustok vocoder train | test and acoustok synth on the espeak-ng fixture.
 #include <gtest/gtest.h>
 

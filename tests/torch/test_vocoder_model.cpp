@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The LibTorch vocoder: registered names (the checkpoint contract), shapes,
 // checkpoints and chunked synthesis.
 #include <gtest/gtest.h>

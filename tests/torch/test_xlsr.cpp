@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wav2vec2 / XLSR-53 / HuBERT features against torchaudio's extract_features
 // (fixtures from tests/fixtures/gen_xlsr_fixtures.py), and hostile model files.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // FeatureExtractor over the LibTorch wav2vec2 model: folder -> config ->
 // weights of blocks 1..L only -> oneDNN-packed CPU model (or CUDA).
 #include <torch/torch.h>

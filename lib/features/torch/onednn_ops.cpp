@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "features/torch/onednn_ops.hpp"
 
 #include <ATen/Parallel.h>

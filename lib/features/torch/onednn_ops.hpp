@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Float32 CPU kernels of the wav2vec2 forward pass, called on LibTorch tensors
 // but run by oneDNN primitives directly: no conversion to or from oneDNN's own
 // tensor type, any row/column strides (a head of a [T, D] matrix, a weight

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "features/torch/wav2vec2_loader.hpp"
 
 #include <ATen/Parallel.h>

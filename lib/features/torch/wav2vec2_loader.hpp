@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fills a Wav2Vec2 module from a checkpoint: Hugging Face key names, with or
 // without the "wav2vec2." / "hubert." prefix; the positional conv from its
 // weight-norm pair (weight_g/weight_v or parametrizations.weight.original0/1).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "features/torch/wav2vec2_model.hpp"
 
 #include "features/torch/onednn_ops.hpp"

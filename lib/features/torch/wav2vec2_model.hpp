@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // wav2vec2 / XLSR-53 / HuBERT encoder in LibTorch, up to a chosen transformer
 // block. Registered module names follow the Hugging Face checkpoint keys
 // (without the "wav2vec2." / "hubert." prefix): they are the loading contract.

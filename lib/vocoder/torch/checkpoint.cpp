@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vocoder/torch/checkpoint.hpp"
 
 #include <algorithm>

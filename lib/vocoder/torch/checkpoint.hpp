@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Vocoder checkpoints (.pt): a LibTorch serialize archive (zip, as
 // torch::save writes it) holding
 //   "format"        string "acoustok-vocoder"

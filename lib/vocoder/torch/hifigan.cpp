@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vocoder/torch/hifigan.hpp"
 #include "acoustok/frame_grid.hpp"
 

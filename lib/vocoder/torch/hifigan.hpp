@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The unit HiFi-GAN in LibTorch: generator (unit embedding -> 320x
 // upsampling) and the multi-period + multi-scale discriminators. Registered
 // names follow speech-resynthesis/HiFi-GAN ("dict.weight",

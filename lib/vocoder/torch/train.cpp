@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // acoustok vocoder train: HiFi-GAN training on random 1 s windows of the unit
 // corpus, with held-out early stopping and exact resumption.
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include "acoustok/audio_io.hpp"
 #include "acoustok/frame_grid.hpp"
 #include "acoustok/error.hpp"
+#include "common/log.hpp"
 #include "common/fs_util.hpp"
 #include "common/progress.hpp"
 #include "acoustok/vocoder_data.hpp"
@@ -149,7 +151,7 @@ void Trainer::prepare_data() {
     }
   } else {
     heldout_ids_.push_back(0);
-    std::fprintf(stderr, "vocoder train: warning: one segment only; it is also the held-out set\n");
+    common::log(LogLevel::warning, "vocoder train: warning: one segment only; it is also the held-out set");
   }
   const int window = config_.segment_frames;
   for (size_t i = 0; i < n; ++i) {
@@ -173,7 +175,7 @@ void Trainer::build_or_resume() {
     config_ = reader->config();
     if (!reader->has_training_state()) throw file_error(latest, "not a training checkpoint (no discriminator/optimiser states)");
     if (opt_.config != config_.name && !opt_.quiet)
-      std::fprintf(stderr, "vocoder train: resuming keeps the checkpoint's config '%s' (--config %s ignored)\n",
+      common::log(LogLevel::info, "vocoder train: resuming keeps the checkpoint's config '%s' (--config %s ignored)",
                    config_.name.c_str(), opt_.config.c_str());
   } else {
     config_ = VocoderConfig::from_argument(opt_.config);
@@ -227,7 +229,7 @@ void Trainer::build_or_resume() {
       log_ = json::array();
     }
     if (!opt_.quiet)
-      std::fprintf(stderr, "vocoder train: resuming %s at epoch %d (config %s, k=%d)\n", latest.c_str(), epoch_,
+      common::log(LogLevel::info, "vocoder train: resuming %s at epoch %d (config %s, k=%d)", latest.c_str(), epoch_,
                    config_.name.c_str(), config_.num_units);
   }
   mel_ = std::make_unique<vocoder::MelLoss>(device_);
@@ -318,8 +320,8 @@ EpochLosses Trainer::train_epoch(common::Progress& progress) {
     collapse_run_ = d < kCollapseLoss * n_disc ? collapse_run_ + 1 : 0;
     if (collapse_run_ >= kCollapseSteps && !warned) {
       warned = true;
-      std::fprintf(stderr, "\nvocoder train: warning: discriminator collapse: D loss below %.2f for %d steps; "
-                   "the generator gets no adversarial signal (lower --lr, or restart from an earlier checkpoint)\n",
+      common::log(LogLevel::warning, "vocoder train: warning: discriminator collapse: D loss below %.2f for %d steps; "
+                   "the generator gets no adversarial signal (lower --lr, or restart from an earlier checkpoint)",
                    kCollapseLoss * n_disc, collapse_run_);
     }
     progress.add(1);
@@ -354,11 +356,11 @@ void Trainer::run() {
   const int steps_per_epoch = (opt_.samples_per_epoch + opt_.batch_size - 1) / opt_.batch_size;
   const int todo = stopped_early_ ? 0 : std::max(0, opt_.epochs - epoch_);
   if (!opt_.quiet) {
-    std::fprintf(stderr, "vocoder train: %zu training / %zu held-out segments, k=%d, config %s, device %s, "
-                 "%d steps of %d windows per epoch, epochs %d..%d\n",
+    common::log(LogLevel::info, "vocoder train: %zu training / %zu held-out segments, k=%d, config %s, device %s, "
+                 "%d steps of %d windows per epoch, epochs %d..%d",
                  train_ids_.size(), heldout_ids_.size(), config_.num_units, config_.name.c_str(),
                  device_.str().c_str(), steps_per_epoch, opt_.batch_size, epoch_ + 1, opt_.epochs);
-    if (stopped_early_) std::fprintf(stderr, "vocoder train: this run already stopped early at epoch %d (raise --patience to go on)\n", epoch_);
+    if (stopped_early_) common::log(LogLevel::info, "vocoder train: this run already stopped early at epoch %d (raise --patience to go on)", epoch_);
   }
   common::Progress progress("vocoder train", static_cast<int64_t>(todo) * steps_per_epoch, !opt_.quiet);
   for (int e = 0; e < todo; ++e) {
@@ -402,12 +404,12 @@ void Trainer::run() {
     common::write_text_file(out("training_log.json"), log_.dump(1));
     save_latest_and_periodic(epoch_);
     if (!opt_.quiet)
-      std::fprintf(stderr, "\nepoch %d/%d: D %.3f G %.3f (mel %.3f fm %.3f adv %.3f) held-out mel %.3f (best %.3f @%d, patience %d/%d) lr %.3g, %.1f s\n",
+      common::log(LogLevel::info, "epoch %d/%d: D %.3f G %.3f (mel %.3f fm %.3f adv %.3f) held-out mel %.3f (best %.3f @%d, patience %d/%d) lr %.3g, %.1f s",
                    epoch_, opt_.epochs, losses.d, losses.g, losses.mel, losses.fm, losses.adv, held, best_,
                    best_epoch_, since_best_, opt_.patience, record["lr"].get<double>(), seconds);
     if (stopped_early_) {
       if (!opt_.quiet)
-        std::fprintf(stderr, "vocoder train: early stop: no held-out improvement of %.3g for %d epochs\n", opt_.min_delta, opt_.patience);
+        common::log(LogLevel::info, "vocoder train: early stop: no held-out improvement of %.3g for %d epochs", opt_.min_delta, opt_.patience);
       break;
     }
   }
@@ -418,7 +420,7 @@ void Trainer::run() {
     if (ec) throw file_error(out("vocoder_final.pt"), "cannot write: " + ec.message());
   }
   if (!opt_.quiet)
-    std::fprintf(stderr, "vocoder train: %d epochs; best held-out mel %.3f at epoch %d -> %s\n", epoch_, best_, best_epoch_,
+    common::log(LogLevel::info, "vocoder train: %d epochs; best held-out mel %.3f at epoch %d -> %s", epoch_, best_, best_epoch_,
                  out("vocoder_final.pt").c_str());
 }
 

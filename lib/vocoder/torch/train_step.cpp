@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "vocoder/torch/train_step.hpp"
 #include "acoustok/frame_grid.hpp"
 

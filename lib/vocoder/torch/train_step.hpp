@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One HiFi-GAN training step (shared by the trainer and the benchmark).
 // Torch-only header.
 #pragma once

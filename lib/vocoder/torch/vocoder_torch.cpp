@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Vocoder::load: the generator of a checkpoint, ready for inference.
 #include "acoustok/error.hpp"
 #include "acoustok/vocoder.hpp"

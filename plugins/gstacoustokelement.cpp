@@ -1,0 +1,487 @@
+// SPDX-License-Identifier: MIT
+// GstAcoustokElement: see gstacoustokelement.hpp. The order follows
+// gst-plugins-good: type, class_init, init, finalize, state changes, events,
+// queries, chain, then the helpers subclasses call.
+#include "gstacoustokelement.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <memory>
+
+#include "acoustok/error.hpp"
+
+GST_DEBUG_CATEGORY_STATIC(acoustok_element_debug);
+#define GST_CAT_DEFAULT acoustok_element_debug
+
+namespace {
+
+GstElementClass* parent_class = nullptr;
+
+GstAcoustokElementClass* klass_of(GstAcoustokElement* self) { return GST_ACOUSTOK_ELEMENT_GET_CLASS(self); }
+
+// Runs fn() and turns an exception into an element error: RESOURCE/NOT_FOUND
+// while loading a model, CORE/NEGOTIATION for caps, STREAM/FAILED otherwise.
+enum class Stage { model, caps, stream };
+
+template <typename Fn>
+bool run_guarded(GstAcoustokElement* self, Stage stage, Fn&& fn) noexcept {
+  const char* what = nullptr;
+  std::string message;
+  try {
+    fn();
+    return true;
+  } catch (const std::exception& e) {
+    message = e.what();
+    what = message.c_str();
+  } catch (...) {
+    what = "unknown error";
+  }
+  switch (stage) {
+    case Stage::model: GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("%s", what), (nullptr)); break;
+    case Stage::caps: GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("%s", what), (nullptr)); break;
+    case Stage::stream: GST_ELEMENT_ERROR(self, STREAM, FAILED, ("%s", what), (nullptr)); break;
+  }
+  return false;
+}
+
+GstFlowReturn guarded_flow(GstAcoustokElement* self, GstFlowReturn (*fn)(GstAcoustokElement*, GstAcoustokSegmentEnd),
+                           GstAcoustokSegmentEnd reason) {
+  GstFlowReturn ret = GST_FLOW_OK;
+  if (!fn) return ret;
+  if (!run_guarded(self, Stage::stream, [&] { ret = fn(self, reason); })) ret = GST_FLOW_ERROR;
+  return ret;
+}
+
+// ---- streaming state ------------------------------------------------------
+
+void reset_input(GstAcoustokElement* self) {
+  gst_adapter_clear(self->adapter);
+  self->timeline->clear();
+  self->items_in = 0;
+  self->items_taken = 0;
+  self->text_pending->clear();
+  self->text_lines = 0;
+}
+
+bool start_streaming(GstAcoustokElement* self) {
+  gst_segment_init(&self->segment, GST_FORMAT_TIME);
+  reset_input(self);
+  auto* start = klass_of(self)->start;
+  return !start || run_guarded(self, Stage::stream, [&] { start(self); });
+}
+
+// A drain's flow return: FLUSHING and NOT_LINKED are normal ends; a fatal
+// one is posted as an error (events cannot return it).
+void check_drain(GstAcoustokElement* self, GstFlowReturn ret) {
+  if (ret == GST_FLOW_OK || ret == GST_FLOW_FLUSHING || ret == GST_FLOW_NOT_LINKED || ret == GST_FLOW_EOS) return;
+  if (ret == GST_FLOW_ERROR) return;  // posted where it happened
+  GST_ELEMENT_FLOW_ERROR(self, ret);
+}
+
+// Ends the segment: first an unterminated text line at EOS, then the element's drain.
+GstFlowReturn finish_segment(GstAcoustokElement* self, GstAcoustokSegmentEnd reason) {
+  auto* klass = klass_of(self);
+  if (!self->loaded && klass->load) return GST_FLOW_OK;
+  GstFlowReturn ret = GST_FLOW_OK;
+  if (reason == GST_ACOUSTOK_EOS && self->text_in && klass->handle_line &&
+      self->text_pending->find_first_not_of(" \t\r") != std::string::npos) {
+    const std::string last = *self->text_pending;
+    self->text_pending->clear();
+    const guint64 line_no = ++self->text_lines;
+    if (!run_guarded(self, Stage::stream, [&] { ret = klass->handle_line(self, last, line_no, GST_CLOCK_TIME_NONE); }))
+      ret = GST_FLOW_ERROR;
+  }
+  if (ret != GST_FLOW_OK) return ret;
+  return guarded_flow(self, klass->finish_segment, reason);
+}
+
+// ---- negotiation ------------------------------------------------------------
+
+GstCaps* possible_src_caps(GstAcoustokElement* self) {
+  auto* klass = klass_of(self);
+  GstCaps* caps = nullptr;
+  if (klass->src_caps && (self->loaded || !klass->load)) {
+    run_guarded(self, Stage::caps, [&] { caps = klass->src_caps(self); });
+  }
+  return caps ? caps : gst_pad_get_pad_template_caps(self->srcpad);
+}
+
+bool negotiate(GstAcoustokElement* self) {
+  GstCaps* ours = possible_src_caps(self);
+  GstCaps* allowed = gst_pad_peer_query_caps(self->srcpad, ours);
+  gst_caps_unref(ours);
+  if (!allowed || gst_caps_is_empty(allowed)) {
+    if (allowed) gst_caps_unref(allowed);
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("downstream accepts none of the formats %s can output",
+                                                 GST_ELEMENT_NAME(self)), (nullptr));
+    return false;
+  }
+  allowed = gst_caps_fixate(gst_caps_truncate(allowed));
+  self->text_out = gst_structure_has_name(gst_caps_get_structure(allowed, 0), "text/x-raw");
+  GST_DEBUG_OBJECT(self, "output %" GST_PTR_FORMAT, static_cast<void*>(allowed));
+  const bool ok = gst_pad_set_caps(self->srcpad, allowed);
+  gst_caps_unref(allowed);
+  if (!ok) {
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("could not set the output caps"), (nullptr));
+    return false;
+  }
+  self->src_caps_set = TRUE;
+  return true;
+}
+
+bool set_input_caps(GstAcoustokElement* self, GstCaps* caps) {
+  const GstStructure* s = gst_caps_get_structure(caps, 0);
+  self->text_in = gst_structure_has_name(s, "text/x-raw");
+  auto* klass = klass_of(self);
+  if (klass->set_caps && !run_guarded(self, Stage::caps, [&] { klass->set_caps(self, s); })) return false;
+  if (!self->text_in) {
+    if (self->item_bytes == 0 || self->items_per_second <= 0) {
+      GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("internal error: no item size for %" GST_PTR_FORMAT,
+                                                   static_cast<void*>(caps)), (nullptr));
+      return false;
+    }
+    self->timeline->set_rate(self->items_per_second);
+  }
+  return negotiate(self);
+}
+
+// ---- pads -------------------------------------------------------------------
+
+gboolean sink_event(GstPad* pad, GstObject* parent, GstEvent* event) {
+  auto* self = GST_ACOUSTOK_ELEMENT(parent);
+  auto* klass = klass_of(self);
+  switch (GST_EVENT_TYPE(event)) {
+    case GST_EVENT_CAPS: {
+      GstCaps* caps;
+      gst_event_parse_caps(event, &caps);
+      const bool ok = (self->loaded || !klass->load) && set_input_caps(self, caps);
+      gst_event_unref(event);  // ours were set by negotiate()
+      return ok;
+    }
+    case GST_EVENT_SEGMENT: {
+      const GstSegment* in;
+      gst_event_parse_segment(event, &in);
+      if (in->format == GST_FORMAT_TIME) {
+        gst_segment_copy_into(in, &self->segment);
+        break;
+      }
+      // Text from filesrc comes in BYTES; every output is on a time line.
+      gst_segment_init(&self->segment, GST_FORMAT_TIME);
+      const guint32 seqnum = gst_event_get_seqnum(event);
+      gst_event_unref(event);
+      event = gst_event_new_segment(&self->segment);
+      gst_event_set_seqnum(event, seqnum);
+      break;
+    }
+    case GST_EVENT_GAP:
+      if (klass->end_on_discont) check_drain(self, finish_segment(self, GST_ACOUSTOK_DISCONT));
+      break;
+    case GST_EVENT_CUSTOM_DOWNSTREAM:
+      // A segment ended upstream: its output goes out before the event.
+      if (acoustok::gst::is_segment_event(event)) {
+        const GstFlowReturn ret = finish_segment(self, GST_ACOUSTOK_SEGMENT_EVENT);
+        check_drain(self, ret);
+        if (ret == GST_FLOW_ERROR) {
+          gst_event_unref(event);
+          return FALSE;
+        }
+      }
+      break;
+    case GST_EVENT_EOS:
+      check_drain(self, finish_segment(self, GST_ACOUSTOK_EOS));
+      break;
+    case GST_EVENT_FLUSH_STOP:
+      if (!start_streaming(self)) {
+        gst_event_unref(event);
+        return FALSE;
+      }
+      break;
+    default:
+      break;
+  }
+  return gst_pad_event_default(pad, parent, event);
+}
+
+gboolean src_query(GstPad* pad, GstObject* parent, GstQuery* query) {
+  auto* self = GST_ACOUSTOK_ELEMENT(parent);
+  switch (GST_QUERY_TYPE(query)) {
+    case GST_QUERY_CAPS: {
+      GstCaps* filter;
+      gst_query_parse_caps(query, &filter);
+      GstCaps* caps = gst_pad_get_current_caps(pad);
+      if (!caps) caps = possible_src_caps(self);
+      if (filter) {
+        GstCaps* both = gst_caps_intersect_full(filter, caps, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref(caps);
+        caps = both;
+      }
+      gst_query_set_caps_result(query, caps);
+      gst_caps_unref(caps);
+      return TRUE;
+    }
+    case GST_QUERY_LATENCY: {
+      if (!gst_pad_peer_query(self->sinkpad, query)) return FALSE;
+      gboolean live;
+      GstClockTime min, max;
+      gst_query_parse_latency(query, &live, &min, &max);
+      GstClockTime ours = 0;
+      gboolean unbounded = FALSE;
+      if (auto* latency = klass_of(self)->latency) latency(self, &ours, &unbounded);
+      min += ours;
+      if (unbounded) max = GST_CLOCK_TIME_NONE;
+      else if (GST_CLOCK_TIME_IS_VALID(max)) max += ours;
+      GST_DEBUG_OBJECT(self, "latency: ours %" GST_TIME_FORMAT "%s", GST_TIME_ARGS(ours), unbounded ? ", unbounded" : "");
+      gst_query_set_latency(query, live, min, max);
+      return TRUE;
+    }
+    default:
+      return gst_pad_query_default(pad, parent, query);
+  }
+}
+
+// A jump of more than half an item between where the input was expected to
+// continue and where it does.
+bool is_discont(GstAcoustokElement* self, GstBuffer* buffer) {
+  if (self->items_in == 0) return false;
+  if (GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DISCONT)) return true;
+  if (!GST_BUFFER_PTS_IS_VALID(buffer)) return false;
+  const GstClockTime expected = self->timeline->time_of(self->items_in, self->segment.start);
+  const GstClockTimeDiff jump = GST_CLOCK_DIFF(expected, GST_BUFFER_PTS(buffer));
+  const auto half = static_cast<GstClockTimeDiff>(GST_SECOND / self->items_per_second / 2);
+  return jump > half || jump < -half;
+}
+
+GstFlowReturn chain_text(GstAcoustokElement* self, GstBuffer* buffer, const GstMapInfo& map) {
+  auto* klass = klass_of(self);
+  if (!klass->handle_line) {
+    GST_ELEMENT_ERROR(self, STREAM, FORMAT, ("%s does not read text", GST_ELEMENT_NAME(self)), (nullptr));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  std::string& pending = *self->text_pending;
+  pending.append(reinterpret_cast<const char*>(map.data), map.size);
+  GstClockTime pts = GST_BUFFER_PTS(buffer);
+  GstFlowReturn ret = GST_FLOW_OK;
+  size_t start = 0;
+  for (size_t nl; ret == GST_FLOW_OK && (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+    const std::string_view line(pending.data() + start, nl - start);
+    const guint64 line_no = ++self->text_lines;
+    if (!run_guarded(self, Stage::stream, [&] { ret = klass->handle_line(self, line, line_no, pts); })) ret = GST_FLOW_ERROR;
+    pts = GST_CLOCK_TIME_NONE;  // later lines follow on
+  }
+  pending.erase(0, start);
+  return ret;
+}
+
+GstFlowReturn chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
+  auto* self = GST_ACOUSTOK_ELEMENT(parent);
+  auto* klass = klass_of(self);
+  if (klass->load && !self->loaded) {
+    gst_buffer_unref(buffer);
+    GST_ELEMENT_ERROR(self, CORE, STATE_CHANGE, ("no model loaded"), (nullptr));
+    return GST_FLOW_ERROR;
+  }
+  if (!self->text_in && self->item_bytes == 0) {
+    gst_buffer_unref(buffer);
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("data arrived before its caps"), (nullptr));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  GstFlowReturn ret = GST_FLOW_OK;
+  if (!self->text_in && klass->end_on_discont && is_discont(self, buffer)) {
+    ret = finish_segment(self, GST_ACOUSTOK_DISCONT);
+    if (ret != GST_FLOW_OK) {
+      gst_buffer_unref(buffer);
+      return ret;
+    }
+  }
+  GstMapInfo map;
+  if (!gst_buffer_map(buffer, &map, GST_MAP_READ)) {
+    gst_buffer_unref(buffer);
+    GST_ELEMENT_ERROR(self, STREAM, FAILED, ("could not map an input buffer"), (nullptr));
+    return GST_FLOW_ERROR;
+  }
+  if (self->text_in) {
+    ret = chain_text(self, buffer, map);
+    gst_buffer_unmap(buffer, &map);
+    gst_buffer_unref(buffer);
+    return ret;
+  }
+  // Binary: the adapter keeps the buffer; its items are numbered on.
+  self->timeline->mark(self->items_in, GST_BUFFER_PTS(buffer), GST_BUFFER_OFFSET(buffer));
+  const gsize before = gst_adapter_available(self->adapter);
+  const guint64 whole_before = before / self->item_bytes;
+  gst_buffer_ref(buffer);
+  gst_adapter_push(self->adapter, buffer);
+  self->items_in += (before + map.size) / self->item_bytes - whole_before;
+  if (klass->handle_input &&
+      !run_guarded(self, Stage::stream, [&] { ret = klass->handle_input(self, map.data, map.size); })) {
+    ret = GST_FLOW_ERROR;
+  }
+  gst_buffer_unmap(buffer, &map);
+  gst_buffer_unref(buffer);
+  return ret;
+}
+
+// ---- state changes ----------------------------------------------------------
+
+GstStateChangeReturn change_state(GstElement* element, GstStateChange transition) {
+  auto* self = GST_ACOUSTOK_ELEMENT(element);
+  auto* klass = klass_of(self);
+  switch (transition) {
+    case GST_STATE_CHANGE_NULL_TO_READY:
+      if (klass->load) {
+        if (!run_guarded(self, Stage::model, [&] { klass->load(self); })) return GST_STATE_CHANGE_FAILURE;
+        self->loaded = TRUE;
+      }
+      break;
+    case GST_STATE_CHANGE_READY_TO_PAUSED:
+      self->src_caps_set = FALSE;
+      self->text_in = FALSE;
+      self->text_out = FALSE;
+      self->item_bytes = 0;
+      if (!start_streaming(self)) return GST_STATE_CHANGE_FAILURE;
+      break;
+    default:
+      break;
+  }
+  const GstStateChangeReturn ret = parent_class->change_state(element, transition);
+  switch (transition) {
+    case GST_STATE_CHANGE_PAUSED_TO_READY:
+      if (klass->stop) run_guarded(self, Stage::stream, [&] { klass->stop(self); });
+      reset_input(self);
+      break;
+    case GST_STATE_CHANGE_READY_TO_NULL:
+      if (klass->unload) run_guarded(self, Stage::model, [&] { klass->unload(self); });
+      self->loaded = FALSE;
+      break;
+    default:
+      break;
+  }
+  return ret;
+}
+
+// ---- type -------------------------------------------------------------------
+
+void finalize(GObject* object) {
+  auto* self = GST_ACOUSTOK_ELEMENT(object);
+  g_object_unref(self->adapter);
+  delete self->timeline;
+  delete self->text_pending;
+  G_OBJECT_CLASS(parent_class)->finalize(object);
+}
+
+void class_init(GstAcoustokElementClass* klass, gpointer) {
+  parent_class = GST_ELEMENT_CLASS(g_type_class_peek_parent(klass));
+  G_OBJECT_CLASS(klass)->finalize = finalize;
+  GST_ELEMENT_CLASS(klass)->change_state = GST_DEBUG_FUNCPTR(change_state);
+  GST_DEBUG_CATEGORY_INIT(acoustok_element_debug, "acoustokelement", 0, "acoustok element base");
+}
+
+// Pads from the subclass's "sink" and "src" templates (g_class is the class
+// of the element being made, not this abstract one).
+void instance_init(GstAcoustokElement* self, gpointer g_class) {
+  GstElementClass* element_class = GST_ELEMENT_CLASS(g_class);
+  self->sinkpad = gst_pad_new_from_template(gst_element_class_get_pad_template(element_class, "sink"), "sink");
+  gst_pad_set_chain_function(self->sinkpad, GST_DEBUG_FUNCPTR(chain));
+  gst_pad_set_event_function(self->sinkpad, GST_DEBUG_FUNCPTR(sink_event));
+  gst_element_add_pad(GST_ELEMENT(self), self->sinkpad);
+
+  self->srcpad = gst_pad_new_from_template(gst_element_class_get_pad_template(element_class, "src"), "src");
+  gst_pad_set_query_function(self->srcpad, GST_DEBUG_FUNCPTR(src_query));
+  gst_pad_use_fixed_caps(self->srcpad);
+  gst_element_add_pad(GST_ELEMENT(self), self->srcpad);
+
+  gst_segment_init(&self->segment, GST_FORMAT_TIME);
+  self->adapter = gst_adapter_new();
+  self->timeline = new acoustok::gst::Timeline();
+  self->text_pending = new std::string();
+  self->text_in = self->text_out = FALSE;
+  self->item_bytes = 0;
+  self->items_per_second = 0;
+  self->items_in = self->items_taken = 0;
+  self->text_lines = 0;
+  self->src_caps_set = FALSE;
+  self->loaded = FALSE;
+}
+
+}  // namespace
+
+GType gst_acoustok_element_get_type(void) {
+  static gsize type = 0;
+  if (g_once_init_enter(&type)) {
+    const GType t = g_type_register_static_simple(
+        GST_TYPE_ELEMENT, g_intern_static_string("GstAcoustokElement"), sizeof(GstAcoustokElementClass),
+        reinterpret_cast<GClassInitFunc>(class_init), sizeof(GstAcoustokElement),
+        reinterpret_cast<GInstanceInitFunc>(instance_init), G_TYPE_FLAG_ABSTRACT);
+    g_once_init_leave(&type, t);
+  }
+  return type;
+}
+
+// ---- helpers for subclasses -------------------------------------------------
+
+guint64 gst_acoustok_element_available(GstAcoustokElement* self) {
+  return self->item_bytes ? gst_adapter_available(self->adapter) / self->item_bytes : 0;
+}
+
+guint64 gst_acoustok_element_head_index(GstAcoustokElement* self) { return self->items_taken; }
+
+GstClockTime gst_acoustok_element_time_of(GstAcoustokElement* self, guint64 index) {
+  return self->timeline->time_of(index, self->segment.start);
+}
+
+guint64 gst_acoustok_element_offset_of(GstAcoustokElement* self, guint64 index) {
+  return self->timeline->offset_of(index);
+}
+
+const guint8* gst_acoustok_element_peek_items(GstAcoustokElement* self, guint64 n) {
+  if (n == 0) return nullptr;
+  return static_cast<const guint8*>(gst_adapter_map(self->adapter, n * self->item_bytes));
+}
+
+void gst_acoustok_element_flush_items(GstAcoustokElement* self, guint64 n) {
+  gst_adapter_unmap(self->adapter);
+  if (n == 0) return;
+  gst_adapter_flush(self->adapter, n * self->item_bytes);
+  self->items_taken += n;
+  self->timeline->forget_before(self->items_taken);
+}
+
+GstBuffer* gst_acoustok_element_take_buffer(GstAcoustokElement* self, guint64 n) {
+  gst_adapter_unmap(self->adapter);
+  const guint64 first = self->items_taken;
+  GstBuffer* out = gst_adapter_take_buffer(self->adapter, n * self->item_bytes);
+  out = gst_buffer_make_writable(out);
+  GST_BUFFER_PTS(out) = gst_acoustok_element_time_of(self, first);
+  GST_BUFFER_DURATION(out) = gst_acoustok_element_time_of(self, first + n) - GST_BUFFER_PTS(out);
+  GST_BUFFER_DTS(out) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_OFFSET(out) = first;
+  GST_BUFFER_OFFSET_END(out) = first + n;
+  GST_BUFFER_FLAG_UNSET(out, GST_BUFFER_FLAG_DISCONT);
+  self->items_taken += n;
+  self->timeline->forget_before(self->items_taken);
+  return out;
+}
+
+GstFlowReturn gst_acoustok_element_prepare_output(GstAcoustokElement* self) {
+  if (self->src_caps_set && !gst_pad_check_reconfigure(self->srcpad)) return GST_FLOW_OK;
+  return negotiate(self) ? GST_FLOW_OK : GST_FLOW_NOT_NEGOTIATED;
+}
+
+GstFlowReturn gst_acoustok_element_push(GstAcoustokElement* self, GstBuffer* buffer) {
+  if (!self->src_caps_set && !negotiate(self)) {
+    gst_buffer_unref(buffer);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  return gst_pad_push(self->srcpad, buffer);
+}
+
+gboolean gst_acoustok_element_may_set(GstAcoustokElement* self, GParamSpec* pspec) {
+  GST_OBJECT_LOCK(self);
+  const bool running = GST_STATE(self) > GST_STATE_READY || GST_STATE_PENDING(self) > GST_STATE_READY;
+  GST_OBJECT_UNLOCK(self);
+  if (running) {
+    g_warning("%s: property '%s' can only be set in the NULL or READY state", GST_ELEMENT_NAME(self), pspec->name);
+    return FALSE;
+  }
+  return TRUE;
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+// GstAcoustokElement: the abstract base of every acoustok element (one sink
+// pad, one source pad), in the manner of GstBaseTransform's
+// submit_input_buffer / generate_output pair that gst-plugins-bad's
+// webrtcdsp builds on. The base owns what every element needs and nothing
+// that differs between them:
+//
+//  - the pads; the input GstSegment (a BYTES segment, e.g. text from filesrc,
+//    is rewritten to TIME: every output is on the audio timeline);
+//  - binary input gathered in a GstAdapter, with a Timeline that maps the
+//    index of every input item (sample, feature frame or unit) to its time,
+//    taken from the buffers' PTS (gaps included) and OFFSET;
+//  - text input (text/x-raw) cut into lines, each numbered for messages;
+//  - the map / exception guard / unref prologue of chain(): a C++ exception
+//    of a virtual becomes GST_ELEMENT_ERROR and GST_FLOW_ERROR;
+//  - CAPS, SEGMENT, GAP, FLUSH_STOP, EOS and `acoustok-segment` events: the
+//    element's output for a segment goes out before the event that ends it,
+//    and flow returns of a drain are passed on (a fatal one posts an error);
+//  - the output format: the first of src_caps() downstream accepts (binary
+//    first, then text), chosen again when downstream asks (RECONFIGURE);
+//  - the LATENCY query: upstream's plus what latency() adds;
+//  - the model loaded on NULL->READY (a failure names the file and fails the
+//    state change), streaming state made on READY->PAUSED and after a flush.
+//
+// A subclass keeps only its properties and its processing.
+#pragma once
+
+#include <gst/base/gstadapter.h>
+#include <gst/gst.h>
+
+#include <string>
+#include <string_view>
+
+#include "common.hpp"
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_ACOUSTOK_ELEMENT (gst_acoustok_element_get_type())
+#define GST_ACOUSTOK_ELEMENT(obj) (G_TYPE_CHECK_INSTANCE_CAST((obj), GST_TYPE_ACOUSTOK_ELEMENT, GstAcoustokElement))
+#define GST_ACOUSTOK_ELEMENT_GET_CLASS(obj) \
+  (G_TYPE_INSTANCE_GET_CLASS((obj), GST_TYPE_ACOUSTOK_ELEMENT, GstAcoustokElementClass))
+#define GST_ACOUSTOK_ELEMENT_CLASS(klass) \
+  (G_TYPE_CHECK_CLASS_CAST((klass), GST_TYPE_ACOUSTOK_ELEMENT, GstAcoustokElementClass))
+
+// Why a segment ends (finish_segment).
+typedef enum {
+  GST_ACOUSTOK_SEGMENT_EVENT,  // an `acoustok-segment` event arrived (it is forwarded after)
+  GST_ACOUSTOK_DISCONT,        // DISCONT, a GAP event or a time jump (only with end_on_discont)
+  GST_ACOUSTOK_EOS,            // end of stream: drain everything
+} GstAcoustokSegmentEnd;
+
+struct GstAcoustokElement {
+  GstElement parent;
+
+  GstPad* sinkpad;
+  GstPad* srcpad;
+  GstSegment segment;  // of the input, in TIME
+  GstAdapter* adapter; // binary input not yet consumed
+  gboolean text_in;    // input caps are text/x-raw (lines go to handle_line)
+  gboolean text_out;   // the output format chosen is text/x-raw
+
+  // Set by set_caps for binary input: bytes and items per second of one
+  // input item (a float sample: 4 bytes, 16000/s; a unit: 2 bytes, 50/s).
+  gsize item_bytes;
+  gint items_per_second;
+
+  /*< private >*/
+  acoustok::gst::Timeline* timeline;  // input item index -> time
+  guint64 items_in;                   // items pushed into the adapter since start
+  guint64 items_taken;                // items taken out of it
+  std::string* text_pending;          // text input after the last newline
+  guint64 text_lines;                 // complete lines seen
+  gboolean src_caps_set;
+  gboolean loaded;
+};
+
+struct GstAcoustokElementClass {
+  GstElementClass parent_class;
+
+  // A DISCONT buffer, a GAP event or a timestamp jump of more than half an
+  // item ends the segment (finish_segment(GST_ACOUSTOK_DISCONT)) first.
+  gboolean end_on_discont;
+
+  // Every virtual may throw acoustok::Error: the base posts it as an element
+  // error (naming the file, as the message does) and fails the call.
+
+  // NULL->READY: load the model the properties name. READY->NULL: drop it.
+  void (*load)(GstAcoustokElement* self);
+  void (*unload)(GstAcoustokElement* self);
+  // READY->PAUSED and after a flush: fresh streaming state. PAUSED->READY: drop it.
+  void (*start)(GstAcoustokElement* self);
+  void (*stop)(GstAcoustokElement* self);
+  // Input caps (text_in is set already): check them against the model and,
+  // for binary input, set item_bytes and items_per_second.
+  void (*set_caps)(GstAcoustokElement* self, const GstStructure* caps);
+  // What the element can output now, preferred first (transfer full).
+  GstCaps* (*src_caps)(GstAcoustokElement* self);
+  // Binary input: `size` bytes were just added to the adapter (they are also
+  // at `data`, mapped). Take what can be processed with take_items.
+  GstFlowReturn (*handle_input)(GstAcoustokElement* self, const guint8* data, gsize size);
+  // Text input: one complete line (without its newline), numbered from 1.
+  // `pts`: of the buffer that completed it when it is the first line
+  // completed there, else GST_CLOCK_TIME_NONE (it follows the previous one).
+  GstFlowReturn (*handle_line)(GstAcoustokElement* self, std::string_view line, guint64 line_no, GstClockTime pts);
+  // The segment ended: push what it still holds.
+  GstFlowReturn (*finish_segment)(GstAcoustokElement* self, GstAcoustokSegmentEnd reason);
+  // Latency the element adds; `unbounded` when output may wait without bound.
+  void (*latency)(GstAcoustokElement* self, GstClockTime* ours, gboolean* unbounded);
+};
+
+GType gst_acoustok_element_get_type(void);
+
+// Items in the adapter, whole ones only.
+guint64 gst_acoustok_element_available(GstAcoustokElement* self);
+// Index (since start) of the first item in the adapter, and its time and
+// OFFSET (GST_CLOCK_TIME_NONE / GST_BUFFER_OFFSET_NONE when unknown).
+guint64 gst_acoustok_element_head_index(GstAcoustokElement* self);
+GstClockTime gst_acoustok_element_time_of(GstAcoustokElement* self, guint64 index);
+guint64 gst_acoustok_element_offset_of(GstAcoustokElement* self, guint64 index);
+// The first `n` items of the adapter, mapped (valid until the next take or
+// flush), without removing them.
+const guint8* gst_acoustok_element_peek_items(GstAcoustokElement* self, guint64 n);
+// Removes the first `n` items (after peek_items, or to drop them).
+void gst_acoustok_element_flush_items(GstAcoustokElement* self, guint64 n);
+// Removes the first `n` items as a buffer stamped with their PTS, DURATION
+// and OFFSET / OFFSET_END (item indices since start).
+GstBuffer* gst_acoustok_element_take_buffer(GstAcoustokElement* self, guint64 n);
+
+// Chooses the output format when none is set yet or downstream asked for
+// another (RECONFIGURE); call before making output that depends on text_out.
+GstFlowReturn gst_acoustok_element_prepare_output(GstAcoustokElement* self);
+// Pushes on the source pad (after prepare_output when it was not called).
+GstFlowReturn gst_acoustok_element_push(GstAcoustokElement* self, GstBuffer* buffer);
+
+// For set_property: model and streaming properties apply on the next
+// NULL->READY / READY->PAUSED; later changes are refused with a warning.
+gboolean gst_acoustok_element_may_set(GstAcoustokElement* self, GParamSpec* pspec);
+
+G_END_DECLS

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# `meson install` into a DESTDIR as a user would install acoustok, then:
+#  - the plugins land in GStreamer's own plugin folder (pkg-config's
+#    pluginsdir), where gst-inspect-1.0 finds xlsrfeat with no GST_PLUGIN_PATH;
+#  - examples/embed/embed_core.cpp builds against the installed acoustok.pc
+#    alone (no source tree on the include path) and runs: its segments and
+#    unit counts equal `acoustok segment` and `acoustok features` on the same
+#    recording.
+# Usage: test_install.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 src=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+dest=$work/root
+
+meson install -C "$build" --destdir "$dest" --no-rebuild >"$work/install.log" 2>&1 ||
+  { cat "$work/install.log"; echo "FAIL: meson install"; exit 1; }
+
+prefix=$(meson introspect "$build" --buildoptions | /usr/bin/python3 -c \
+  'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
+libdir=$(meson introspect "$build" --buildoptions | /usr/bin/python3 -c \
+  'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="libdir"))')
+case $libdir in /*) ;; *) libdir=$prefix/$libdir ;; esac
+export LD_LIBRARY_PATH=$dest$libdir
+
+# 1. The plugins in GStreamer's own folder.
+plugins=$(pkg-config --variable=pluginsdir gstreamer-1.0)
+for p in libgstacoustok.so libgstacoustokbpe.so; do
+  [ -f "$dest$plugins/$p" ] || { echo "FAIL: $p is not in GStreamer's plugin folder $plugins"; exit 1; }
+done
+out=$(env -u GST_PLUGIN_PATH GST_REGISTRY="$work/registry.bin" GST_PLUGIN_SYSTEM_PATH="$dest$plugins" \
+      gst-inspect-1.0 xlsrfeat 2>&1) || { echo "$out"; echo "FAIL: gst-inspect-1.0 xlsrfeat"; exit 1; }
+grep -q "Long-name" <<<"$out" || { echo "$out"; echo "FAIL: gst-inspect-1.0 xlsrfeat printed no element"; exit 1; }
+grep -q "MIT/X11" <<<"$out" || { echo "FAIL: the plugin's license is not MIT/X11"; exit 1; }
+
+# 2. An embedder: headers and libraries from the install only.
+export PKG_CONFIG_SYSROOT_DIR=$dest
+export PKG_CONFIG_LIBDIR=$dest$libdir/pkgconfig
+flags=$(pkg-config --cflags --libs acoustok) || { echo "FAIL: no acoustok.pc installed"; exit 1; }
+g++ -std=c++17 -Wall -Werror "$src/examples/embed/embed_core.cpp" $flags -o "$work/embed_core" ||
+  { echo "FAIL: embed_core does not build against the installed acoustok ($flags)"; exit 1; }
+unset PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR
+
+model=$src/tests/fixtures/xlsr/xlsr_st
+audio=$src/tests/fixtures/xlsr/speech_pt.wav
+acoustok=$dest$prefix/bin/acoustok
+"$acoustok" features --model "$model" --layer 2 "$audio" -o "$work/f.npy" -q
+"$acoustok" kmeans fit "$work/f.npy" --k 8 -o "$work/km.safetensors" -q 2>/dev/null ||
+  "$acoustok" kmeans fit "$work/f.npy" --k 8 -o "$work/km.safetensors"
+"$work/embed_core" "$audio" "$model" 2 "$work/km.safetensors" >"$work/embed.txt" ||
+  { echo "FAIL: embed_core did not run"; exit 1; }
+"$acoustok" segment "$audio" -o "$work/segments" >/dev/null 2>&1
+
+/usr/bin/python3 - "$work" <<'PY'
+import json, sys
+work = sys.argv[1]
+ours = [l.split() for l in open(f"{work}/embed.txt")]
+ref = [json.loads(l) for l in open(f"{work}/segments/segments.jsonl")]
+assert len(ours) == len(ref) and ref, f"embed_core found {len(ours)} segments, acoustok segment {len(ref)}"
+for o, r in zip(ours, ref):
+    start, end = (float(x) for x in o[2].split("-"))
+    assert abs(start - r["start"]) < 1e-3 and abs(end - r["end"]) < 1e-3, (o[:4], r)
+    n = int(o[4])
+    samples = round((end - start) * 16000)
+    assert n == (0 if samples < 400 else (samples - 400) // 320 + 1), (o[:5], samples)
+    assert len(o) == 6 + n and all(0 <= int(u) < 8 for u in o[6:]), o[:8]
+print(f"embed_core: {len(ours)} segments, as acoustok segment cuts them")
+PY
+echo "PASS: installed into a DESTDIR; gst-inspect-1.0 finds xlsrfeat; embed_core built against acoustok.pc and ran"
