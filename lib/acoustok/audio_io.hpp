@@ -11,6 +11,10 @@
 
 namespace acoustok {
 
+// Sample rates acoustok reads; a file outside them is refused by name.
+constexpr int kMinSampleRate = 1000;
+constexpr int kMaxSampleRate = 768000;
+
 struct AudioFileInfo {
   int sample_rate = 0;
   int channels = 0;

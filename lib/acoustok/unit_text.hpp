@@ -19,6 +19,11 @@ namespace acoustok {
 constexpr char32_t kFirstUnitCodePoint = 0x4E00;
 constexpr int kMaxUnitId = 0xD7FF - 0x4E00;  // 35327
 constexpr int kUnitUtf8Bytes = 3;
+// The most units SentencePiece is given as one sentence: it packs positions
+// in 16 bits and crashes from 32768 units on. Longer lines (a segment of
+// over 5 minutes) are trained and encoded in pieces of this many units;
+// motifs never span two pieces.
+constexpr size_t kMaxSentenceUnits = 16384;
 
 // Parses one line of unit text into `units` (cleared first). A bad token
 // throws acoustok::Error "<where>: line <line_no>: <reason>": not a decimal

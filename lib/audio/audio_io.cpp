@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "acoustok/error.hpp"
@@ -21,11 +22,24 @@ struct SndfileCloser {
 };
 using SndfilePtr = std::unique_ptr<SNDFILE, SndfileCloser>;
 
+// Refuses what is not a regular file before libsndfile opens it (a FIFO
+// would block forever), and sample rates outside [kMinSampleRate,
+// kMaxSampleRate] (a 1 Hz header would turn 32 KB into hours of audio).
 SndfilePtr open_for_reading(const std::string& path, SF_INFO& info) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    throw file_error(path, "not a regular file");
+  }
   info = SF_INFO{};
   SndfilePtr file(sf_open(path.c_str(), SFM_READ, &info));
   if (!file) {
     throw file_error(path, std::string("cannot read audio: ") + sf_strerror(nullptr));
+  }
+  if (info.samplerate < kMinSampleRate || info.samplerate > kMaxSampleRate) {
+    throw file_error(path, "sample rate " + std::to_string(info.samplerate) + " Hz is outside the " +
+                               std::to_string(kMinSampleRate) + ".." + std::to_string(kMaxSampleRate) +
+                               " Hz acoustok reads");
   }
   return file;
 }
@@ -76,6 +90,8 @@ std::vector<float> downmix(const std::vector<float>& interleaved, int channels) 
 std::vector<float> resample(const std::vector<float>& x, double in_rate, double out_rate) {
   if (in_rate == out_rate || x.empty()) return x;
   const size_t out_len = static_cast<size_t>(std::llround(static_cast<double>(x.size()) * out_rate / in_rate));
+  // Shorter than one output sample (e.g. 1 sample at 44.1 kHz): nothing to resample.
+  if (out_len == 0) return {};
   std::vector<float> y(out_len);
   size_t done = 0;
   soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
@@ -95,11 +111,17 @@ std::vector<float> read_audio_16k_mono(const std::string& path) {
 
   // Read in blocks rather than trusting the header's frame count: MP3 and
   // truncated files may deliver fewer frames than announced.
+  // Both bounded whatever the header says: the reservation by the file's
+  // size (compressed formats grow as they are read), a block by 1 M samples.
+  std::error_code ec;
+  const auto file_bytes = std::filesystem::file_size(path, ec);
+  const uint64_t announced = static_cast<uint64_t>(info.frames) * static_cast<uint64_t>(info.channels);
   std::vector<float> interleaved;
-  interleaved.reserve(static_cast<size_t>(info.frames) * info.channels);
-  std::vector<float> block(static_cast<size_t>(65536) * info.channels);
+  interleaved.reserve(static_cast<size_t>(std::min<uint64_t>(announced, ec ? 0 : file_bytes)));
+  const sf_count_t block_frames = std::max<sf_count_t>(1, (1 << 20) / info.channels);
+  std::vector<float> block(static_cast<size_t>(block_frames) * info.channels);
   for (;;) {
-    const sf_count_t got = sf_readf_float(file.get(), block.data(), 65536);
+    const sf_count_t got = sf_readf_float(file.get(), block.data(), block_frames);
     if (got <= 0) break;
     interleaved.insert(interleaved.end(), block.begin(), block.begin() + got * info.channels);
   }

@@ -332,6 +332,16 @@ NpyArray read_npy(const std::string& path) {
   else if (descr == "<f2") { item = 2; type = DType::F16; }
   else if (descr == "<f8") { item = 8; type = DType::F64; }
   else throw file_error(path, "unsupported .npy dtype '" + descr + "' (expected float16, float32 or float64)");
+  // What the header announces must be in the file before anything is allocated.
+  const std::streamoff data_start = f.tellg();
+  f.seekg(0, std::ios::end);
+  const std::streamoff file_end = f.tellg();
+  f.seekg(data_start);
+  const uint64_t announced = static_cast<uint64_t>(numel) * item;
+  if (data_start < 0 || file_end < data_start || announced > static_cast<uint64_t>(file_end - data_start)) {
+    throw file_error(path, "truncated: the header announces " + std::to_string(announced) + " bytes of data, the file holds " +
+                               std::to_string(file_end > data_start ? file_end - data_start : 0));
+  }
   std::vector<uint8_t> raw(static_cast<size_t>(numel) * item);
   if (!f.read(reinterpret_cast<char*>(raw.data()), static_cast<std::streamsize>(raw.size()))) {
     throw file_error(path, "truncated: expected " + std::to_string(raw.size()) + " bytes of data");

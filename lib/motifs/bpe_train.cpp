@@ -84,23 +84,21 @@ class UnitSentences : public sentencepiece::SentenceIterator {
   int distinct_units() const { return distinct_; }
 
  private:
+  // The next sentence: the rest of a long line, or the next non-empty line.
   void advance() {
     try {
-      while (reader_.next(&frames_)) {
-        if (frames_.empty()) continue;
-        const std::vector<int>* units = &frames_;
-        if (dedup_) {
-          collapse_repeats(frames_, &units_, &runs_);
-          units = &units_;
-        }
+      while (next_unit_ < line_units_.size() || next_line()) {
+        const size_t n = std::min(kMaxSentenceUnits, line_units_.size() - next_unit_);
         value_.clear();
-        for (int u : *units) {
+        for (size_t i = next_unit_; i < next_unit_ + n; ++i) {
+          const int u = line_units_[i];
           append_unit_utf8(u, &value_);
           if (!seen_[u]) {
             seen_[u] = true;
             ++distinct_;
           }
         }
+        next_unit_ += n;
         ++sentences_;
         return;
       }
@@ -111,8 +109,35 @@ class UnitSentences : public sentencepiece::SentenceIterator {
     value_.clear();
   }
 
+  // Reads the next non-empty line into line_units_ (repeats collapsed with
+  // --dedup); false at the end.
+  bool next_line() {
+    while (reader_.next(&frames_)) {
+      if (frames_.empty()) continue;
+      if (dedup_) {
+        collapse_repeats(frames_, &line_units_, &runs_);
+      } else {
+        line_units_.swap(frames_);
+      }
+      next_unit_ = 0;
+      if (line_units_.size() > kMaxSentenceUnits) {
+        common::log(LogLevel::warning,
+                    "bpe: line %lld has %zu units, more than SentencePiece takes in one sentence (%zu): "
+                    "trained as %zu pieces",
+                    static_cast<long long>(reader_.line_no()), line_units_.size(), kMaxSentenceUnits,
+                    (line_units_.size() + kMaxSentenceUnits - 1) / kMaxSentenceUnits);
+      }
+      return true;
+    }
+    line_units_.clear();
+    next_unit_ = 0;
+    return false;
+  }
+
   UnitLineReader reader_;
   bool dedup_;
+  std::vector<int> line_units_;
+  size_t next_unit_ = 0;
   std::vector<int> frames_, units_;
   std::vector<int64_t> runs_;
   std::vector<bool> seen_;

@@ -96,21 +96,28 @@ Encoding MotifModel::encode(const std::vector<int>& frames) const {
   std::vector<int64_t> first_frame(out.units.size() + 1);
   for (size_t i = 0; i < out.units.size(); ++i) first_frame[i + 1] = first_frame[i] + (dedup_ ? runs[i] : 1);
 
-  sentencepiece::ImmutableSentencePieceText spt;
-  const auto status = impl_->sp.Encode(units_to_utf8(out.units), spt.mutable_proto());
-  if (!status.ok()) throw file_error(name_, "encoding failed: " + status_text(status));
-  out.motifs.reserve(spt.pieces_size());
-  for (size_t k = 0; k < spt.pieces_size(); ++k) {
-    const auto p = spt.pieces(static_cast<int>(k));
-    Motif m;
-    m.id = static_cast<int>(p.id());
-    // Every unit is 3 bytes of UTF-8: byte offsets map straight to units.
-    m.unit_begin = p.begin() / kUnitUtf8Bytes;
-    m.unit_end = p.end() / kUnitUtf8Bytes;
-    if (m.unit_end <= m.unit_begin || m.unit_end > out.units.size()) continue;  // a piece without surface (dummy prefix)
-    m.frame_begin = first_frame[m.unit_begin];
-    m.frame_end = first_frame[m.unit_end];
-    out.motifs.push_back(m);
+  // SentencePiece takes at most kMaxSentenceUnits at once: a longer line is
+  // encoded piece by piece, as it was trained.
+  for (size_t base = 0; base < out.units.size(); base += kMaxSentenceUnits) {
+    const size_t n = std::min(kMaxSentenceUnits, out.units.size() - base);
+    const std::vector<int> piece(out.units.begin() + static_cast<std::ptrdiff_t>(base),
+                                 out.units.begin() + static_cast<std::ptrdiff_t>(base + n));
+    sentencepiece::ImmutableSentencePieceText spt;
+    const auto status = impl_->sp.Encode(units_to_utf8(piece), spt.mutable_proto());
+    if (!status.ok()) throw file_error(name_, "encoding failed: " + status_text(status));
+    out.motifs.reserve(out.motifs.size() + spt.pieces_size());
+    for (size_t k = 0; k < spt.pieces_size(); ++k) {
+      const auto p = spt.pieces(static_cast<int>(k));
+      Motif m;
+      m.id = static_cast<int>(p.id());
+      // Every unit is 3 bytes of UTF-8: byte offsets map straight to units.
+      m.unit_begin = base + p.begin() / kUnitUtf8Bytes;
+      m.unit_end = base + p.end() / kUnitUtf8Bytes;
+      if (m.unit_end <= m.unit_begin || m.unit_end > base + n) continue;  // a piece without surface (dummy prefix)
+      m.frame_begin = first_frame[m.unit_begin];
+      m.frame_end = first_frame[m.unit_end];
+      out.motifs.push_back(m);
+    }
   }
   return out;
 }

@@ -2,6 +2,8 @@
 // Reading any libsndfile format to 16 kHz mono, writing PCM16, bad files.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -98,4 +100,45 @@ TEST(AudioIo, ResampleKeepsDurationAndTone) {
   double err = 0;
   for (size_t i = 1000; i < 15000; ++i) err = std::max(err, std::fabs(y[i] - 0.5 * std::sin(2 * M_PI * 440 * static_cast<double>(i) / 16000)));
   EXPECT_LT(err, 1e-3);
+}
+
+// Issue 14: hostile headers and special files never crash or hang.
+TEST(AudioIo, OneSampleAtAnotherRateIsEmptyNotACrash) {
+  const std::string dir = make_temp_dir("one");
+  const float one = 0.5f;
+  for (int rate : {44100, 48000}) {
+    const std::string path = dir + "/one_" + std::to_string(rate) + ".wav";
+    acoustok::write_wav_pcm16(path, &one, 1, rate);
+    EXPECT_TRUE(acoustok::read_audio_16k_mono(path).empty()) << rate;
+  }
+}
+
+TEST(AudioIo, SampleRatesOutsideTheDocumentedRangeAreRefusedByName) {
+  const std::string dir = make_temp_dir("rate");
+  std::vector<float> x(32000, 0.1f);
+  for (int rate : {1, 999}) {
+    const std::string path = dir + "/r" + std::to_string(rate) + ".wav";
+    acoustok::write_wav_pcm16(path, x.data(), x.size(), rate);
+    try {
+      acoustok::read_audio_16k_mono(path);
+      ADD_FAILURE() << "no error for " << rate << " Hz";
+    } catch (const acoustok::Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(path), std::string::npos) << msg;
+      EXPECT_NE(msg.find("sample rate " + std::to_string(rate) + " Hz"), std::string::npos) << msg;
+    }
+  }
+  acoustok::write_wav_pcm16(dir + "/ok.wav", x.data(), x.size(), acoustok::kMinSampleRate);
+  EXPECT_EQ(acoustok::read_audio_16k_mono(dir + "/ok.wav").size(), x.size() * 16);
+}
+
+TEST(AudioIo, AFifoIsRefusedInsteadOfBlocking) {
+  const std::string path = make_temp_dir("fifo") + "/input.wav";
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  try {
+    acoustok::read_audio_16k_mono(path);
+    ADD_FAILURE() << "a FIFO was read";
+  } catch (const acoustok::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
 }

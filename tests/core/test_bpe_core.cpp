@@ -139,3 +139,29 @@ TEST(MotifModel, RefusesFilesThatAreNotUnitModels) {
     }
   }
 }
+
+// Issue 14: SentencePiece crashes on a sentence of 32768 units or more; a
+// longer line (11 minutes in one segment) is encoded in pieces whose motifs
+// still tile every frame.
+TEST(MotifModel, LinesLongerThanSentencePieceTakesAreEncodedInPieces) {
+  const acoustok::MotifModel model(fixture("bpe/ref.model"));
+  const auto heldout = read_unit_lines(fixture("bpe/heldout.txt"));
+  std::vector<int> line;
+  for (size_t i = 0; line.size() < 40000; ++i) {
+    const std::vector<int>& l = heldout[i % heldout.size()];
+    line.insert(line.end(), l.begin(), l.end());
+  }
+  const acoustok::Encoding enc = model.encode(line);
+  int64_t frame = 0;
+  for (const acoustok::Motif& m : enc.motifs) {
+    ASSERT_EQ(m.frame_begin, frame);
+    EXPECT_FALSE(m.unit_begin < acoustok::kMaxSentenceUnits && m.unit_end > acoustok::kMaxSentenceUnits);
+    frame = m.frame_end;
+  }
+  EXPECT_EQ(frame, static_cast<int64_t>(line.size()));
+  // The first piece is encoded exactly as the same units alone.
+  const std::vector<int> head(line.begin(), line.begin() + acoustok::kMaxSentenceUnits);
+  const acoustok::Encoding alone = model.encode(head);
+  ASSERT_LE(alone.motifs.size(), enc.motifs.size());
+  for (size_t k = 0; k < alone.motifs.size(); ++k) EXPECT_EQ(alone.motifs[k].id, enc.motifs[k].id) << k;
+}

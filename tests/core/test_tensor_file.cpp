@@ -82,3 +82,25 @@ TEST(TensorFile, HalfConversionsAreExact) {
   }
   EXPECT_EQ(acoustok::bfloat16_to_float(0x3f80), 1.0f);
 }
+
+// Issue 14: a 192-byte .npy whose header claims a billion floats is refused
+// before anything is allocated (it used to reserve 4 GB first).
+TEST(TensorFile, NpyHeaderLargerThanTheFileIsRefusedBeforeAllocating) {
+  const std::string dir = make_temp_dir("npybig");
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 1), }";
+  header.resize(117, ' ');
+  header += '\n';
+  std::string file = std::string("\x93NUMPY\x01\x00", 8);
+  file += static_cast<char>(header.size() & 0xff);
+  file += static_cast<char>(header.size() >> 8);
+  file += header + std::string(16, '\0');
+  std::ofstream(dir + "/big.npy", std::ios::binary) << file;
+  try {
+    acoustok::read_npy(dir + "/big.npy");
+    ADD_FAILURE() << "no error";
+  } catch (const acoustok::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(dir + "/big.npy"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("announces 4000000000 bytes"), std::string::npos) << msg;
+  }
+}

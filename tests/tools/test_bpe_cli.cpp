@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -211,4 +212,27 @@ TEST(BpeCli, UsageAndHelp) {
   EXPECT_NE(log.find("encode"), std::string::npos);
   EXPECT_EQ(run_command(acoustok_bin() + " bpe encode --help", &log), 0);
   EXPECT_NE(log.find("bpe.model"), std::string::npos) << log;
+}
+
+// Issue 14: a line of 32768 units or more crashed SentencePiece (rc 139).
+// Such a line is trained in pieces, says so, and encodes with motifs that
+// cover every unit of it.
+TEST(BpeCli, TrainsAndEncodesALineLongerThanSentencePieceTakes) {
+  const std::string dir = make_temp_dir("bpelong");
+  std::string corpus = read_file(fixture("bpe/heldout.txt"));
+  std::string longline;
+  for (int i = 0; i < 40000; ++i) longline += std::to_string((i * 7 + i / 13) % 50) + (i + 1 < 40000 ? " " : "\n");
+  corpus += longline;
+  std::ofstream(dir + "/units.txt") << corpus;
+  std::string log;
+  ASSERT_EQ(train(dir + "/units.txt", dir + "/out", "--vocab-size 200 2>&1", &log), 0) << log;
+  EXPECT_NE(log.find("40000 units"), std::string::npos) << log;
+  EXPECT_NE(log.find("trained as 3 pieces"), std::string::npos) << log;
+  std::ofstream(dir + "/long.txt") << longline;
+  std::string motifs;
+  ASSERT_EQ(run_command(acoustok_bin() + " bpe encode " + dir + "/out/bpe.model " + dir + "/long.txt 2>/dev/null", &motifs), 0);
+  size_t units = 0;
+  std::istringstream in(motifs);
+  for (std::string motif; in >> motif;) units += 1 + static_cast<size_t>(std::count(motif.begin(), motif.end(), '-'));
+  EXPECT_EQ(units, 40000u);
 }
