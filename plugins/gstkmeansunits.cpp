@@ -47,7 +47,9 @@ namespace {
 struct Line {
   std::string text;
   guint64 frames = 0;
-  guint64 first = 0;  // input index of its first frame
+  // Of its first frame, taken while the input's time line still holds it.
+  GstClockTime pts = GST_CLOCK_TIME_NONE;
+  guint64 offset = GST_BUFFER_OFFSET_NONE;
 };
 
 }  // namespace
@@ -219,10 +221,10 @@ static GstFlowReturn push_line(GstKMeansUnits* self) {
   const std::string text = line.text + "\n";
   GstBuffer* out = gst_buffer_new_allocate(nullptr, text.size(), nullptr);
   gst_buffer_fill(out, 0, text.data(), text.size());
-  const guint64 first = line.frames ? line.first : gst_acoustok_element_head_index(base);
-  GST_BUFFER_PTS(out) = gst_acoustok_element_time_of(base, first);
+  const guint64 head = gst_acoustok_element_head_index(base);
+  GST_BUFFER_PTS(out) = line.frames ? line.pts : gst_acoustok_element_time_of(base, head);
   GST_BUFFER_DURATION(out) = line.frames * acoustok::gst::kFrameDuration;
-  GST_BUFFER_OFFSET(out) = gst_acoustok_element_offset_of(base, first);
+  GST_BUFFER_OFFSET(out) = line.frames ? line.offset : gst_acoustok_element_offset_of(base, head);
   if (GST_BUFFER_OFFSET_IS_VALID(out)) GST_BUFFER_OFFSET_END(out) = GST_BUFFER_OFFSET(out) + line.frames;
   *self->line = Line();
   return gst_acoustok_element_push(base, out);
@@ -240,7 +242,10 @@ static GstFlowReturn gst_kmeans_units_handle_input(GstAcoustokElement* base, con
   const std::vector<int32_t> labels = self->model->predict(x, static_cast<int64_t>(frames));
   if (base->text_out) {
     Line& line = *self->line;
-    if (line.frames == 0) line.first = first;
+    if (line.frames == 0) {
+      line.pts = gst_acoustok_element_time_of(base, first);
+      line.offset = gst_acoustok_element_offset_of(base, first);
+    }
     for (int32_t l : labels) {
       if (!line.text.empty()) line.text += ' ';
       line.text += std::to_string(l);

@@ -112,14 +112,17 @@ TEST(KMeansUnitsElement, TextIsOneLinePerSegmentBeforeItsEventAndAtEos) {
                                         guint64(0), "stop", G_TYPE_UINT64, guint64(GST_SECOND), nullptr);
     return gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM, s);
   };
-  ASSERT_EQ(gst_harness_push(h, frames(0, 60)), GST_FLOW_OK);
-  ASSERT_EQ(gst_harness_push(h, frames(60, 100)), GST_FLOW_OK);
+  // The source timeline starts at 5 s: a line's PTS is its first frame's,
+  // also when the line spans several input buffers.
+  const GstClockTime t0 = 5 * GST_SECOND;
+  ASSERT_EQ(gst_harness_push(h, frames(0, 60, t0)), GST_FLOW_OK);
+  ASSERT_EQ(gst_harness_push(h, frames(60, 100, t0)), GST_FLOW_OK);
   EXPECT_EQ(gst_harness_buffers_received(h), 0u);  // the line waits for its segment's end
   ASSERT_TRUE(gst_harness_push_event(h, segment_event(0)));
-  ASSERT_EQ(gst_harness_push(h, frames(100, 150)), GST_FLOW_OK);
+  ASSERT_EQ(gst_harness_push(h, frames(100, 150, t0)), GST_FLOW_OK);
   ASSERT_TRUE(gst_harness_push_event(h, segment_event(1)));
   ASSERT_TRUE(gst_harness_push_event(h, segment_event(2)));  // a segment without a whole frame
-  ASSERT_EQ(gst_harness_push(h, frames(150, 230)), GST_FLOW_OK);
+  ASSERT_EQ(gst_harness_push(h, frames(150, 230, t0)), GST_FLOW_OK);
   ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
 
   const std::vector<std::string> want = {line_of(0, 100), line_of(100, 150), "\n", line_of(150, 230)};
@@ -127,8 +130,12 @@ TEST(KMeansUnitsElement, TextIsOneLinePerSegmentBeforeItsEventAndAtEos) {
   for (size_t i = 0; i < want.size(); ++i) {
     GstBuffer* b = gst_harness_pull(h);
     EXPECT_EQ(text_of(b), want[i]) << i;
+    if (i == 0) {
+      EXPECT_EQ(GST_BUFFER_PTS(b), t0);
+      EXPECT_EQ(GST_BUFFER_OFFSET(b), 0u);
+    }
     if (i == 1) {
-      EXPECT_EQ(GST_BUFFER_PTS(b), 100 * 20 * GST_MSECOND);
+      EXPECT_EQ(GST_BUFFER_PTS(b), t0 + 100 * 20 * GST_MSECOND);
       EXPECT_EQ(GST_BUFFER_DURATION(b), 50 * 20 * GST_MSECOND);
       EXPECT_EQ(GST_BUFFER_OFFSET(b), 100u);
     }
