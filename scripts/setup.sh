@@ -15,7 +15,7 @@ export ACOUSTOK_ROOT ACOUSTOK_BUILD PY
 ACOUSTOK_PACKAGES=(
   # build
   g++ meson ninja-build pkg-config cmake
-  libsndfile1-dev libsoxr-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
+  libsndfile1-dev libsoxr-dev zlib1g-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
   libsentencepiece-dev libtorch-dev libdnnl-dev libopenblas0-pthread
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgtest-dev
   # run and test

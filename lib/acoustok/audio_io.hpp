@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,26 @@ std::vector<float> downmix(const std::vector<float>& interleaved, int channels);
 std::vector<float> resample(const std::vector<float>& x, double in_rate, double out_rate);
 
 // 16-bit PCM WAV, written to a temporary name and renamed into place.
+// A 16 kHz (or `sample_rate`) mono PCM16 WAV written piece by piece, under a
+// temporary name until commit(): memory stays flat however long the audio.
+// Thread-safety: one thread at a time.
+class WavWriter {
+ public:
+  explicit WavWriter(const std::string& path, int sample_rate = grid::kSampleRate);
+  ~WavWriter();
+  WavWriter(const WavWriter&) = delete;
+  WavWriter& operator=(const WavWriter&) = delete;
+  void write(const float* samples, size_t count);
+  // Closes the file and gives it its final name.
+  void commit();
+  int64_t samples_written() const { return written_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int64_t written_ = 0;
+};
+
 void write_wav_pcm16(const std::string& path, const float* samples, size_t count,
                      int sample_rate = grid::kSampleRate);
 

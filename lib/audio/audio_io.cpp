@@ -146,20 +146,41 @@ std::vector<float> read_audio_16k_mono(const std::string& path) {
   return resample(mono, info.samplerate, grid::kSampleRate);
 }
 
-void write_wav_pcm16(const std::string& path, const float* samples, size_t count, int sample_rate) {
-  common::AtomicFile out(path);
+struct WavWriter::Impl {
+  explicit Impl(const std::string& path) : out(path) {}
+  common::AtomicFile out;
+  SndfilePtr file;
+};
+
+WavWriter::WavWriter(const std::string& path, int sample_rate) : impl_(std::make_unique<Impl>(path)) {
   SF_INFO info{};
   info.samplerate = sample_rate;
   info.channels = 1;
   info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-  SndfilePtr file(sf_open(out.temp_path().c_str(), SFM_WRITE, &info));
-  if (!file) throw file_error(path, std::string("cannot write: ") + sf_strerror(nullptr));
+  impl_->file.reset(sf_open(impl_->out.temp_path().c_str(), SFM_WRITE, &info));
+  if (!impl_->file) throw file_error(path, std::string("cannot write: ") + sf_strerror(nullptr));
   // Clip rather than wrap: libsndfile scales floats by 32767 once normalised.
-  sf_command(file.get(), SFC_SET_CLIPPING, nullptr, SF_TRUE);
-  if (sf_writef_float(file.get(), samples, static_cast<sf_count_t>(count)) != static_cast<sf_count_t>(count)) {
-    throw file_error(path, std::string("write failed: ") + sf_strerror(file.get()));
+  sf_command(impl_->file.get(), SFC_SET_CLIPPING, nullptr, SF_TRUE);
+}
+
+WavWriter::~WavWriter() = default;
+
+void WavWriter::write(const float* samples, size_t count) {
+  if (!impl_->file) throw file_error(impl_->out.path(), "written after commit");
+  if (sf_writef_float(impl_->file.get(), samples, static_cast<sf_count_t>(count)) != static_cast<sf_count_t>(count)) {
+    throw file_error(impl_->out.path(), std::string("write failed: ") + sf_strerror(impl_->file.get()));
   }
-  file.reset();
+  written_ += static_cast<int64_t>(count);
+}
+
+void WavWriter::commit() {
+  impl_->file.reset();
+  impl_->out.commit();
+}
+
+void write_wav_pcm16(const std::string& path, const float* samples, size_t count, int sample_rate) {
+  WavWriter out(path, sample_rate);
+  out.write(samples, count);
   out.commit();
 }
 

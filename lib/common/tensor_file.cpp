@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <set>
+#include <tuple>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -178,14 +181,26 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
       throw file_error(path, "safetensors header length " + std::to_string(header_len) + " exceeds the file");
     }
     nlohmann::json header;
+    std::set<std::string> keys;
+    std::string duplicate;
     try {
-      header = nlohmann::json::parse(bytes + 8, bytes + 8 + header_len);
+      // JSON keeps the last of two equal keys; two tensors of one name are refused.
+      header = nlohmann::json::parse(bytes + 8, bytes + 8 + header_len,
+                                     [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+                                       if (depth == 1 && event == nlohmann::json::parse_event_t::key &&
+                                           !keys.insert(parsed.get<std::string>()).second && duplicate.empty()) {
+                                         duplicate = parsed.get<std::string>();
+                                       }
+                                       return true;
+                                     });
     } catch (const std::exception& e) {
       throw file_error(path, std::string("safetensors header is not valid JSON: ") + e.what());
     }
+    if (!duplicate.empty()) throw file_error(path, "safetensors header names tensor '" + duplicate + "' twice");
     if (!header.is_object()) throw file_error(path, "safetensors header is not a JSON object");
     const uint8_t* data = bytes + 8 + header_len;
     const uint64_t data_len = file_size - 8 - header_len;
+    std::vector<std::tuple<uint64_t, uint64_t, std::string>> spans;  // [begin, end) and name
     for (const auto& [name, info] : header.items()) {
       if (name == "__metadata__") {
         if (!info.is_object()) throw file_error(path, "__metadata__ is not an object");
@@ -223,7 +238,23 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
       }
       view.data = data + begin;
       view.nbytes = static_cast<size_t>(end - begin);
+      spans.emplace_back(begin, end, name);
       tensors_.emplace(name, std::move(view));
+    }
+    // As the format (and Python's reader) requires: the tensors tile the data
+    // exactly, so no two read each other's bytes and no bytes hide between them.
+    std::sort(spans.begin(), spans.end());
+    uint64_t expected = 0;
+    for (const auto& [begin, end, name] : spans) {
+      if (begin != expected) {
+        throw file_error(path, "tensor '" + name + "' starts at byte " + std::to_string(begin) + " of the data, not at " +
+                                   std::to_string(expected) + (begin < expected ? ": tensors overlap" : ": a gap precedes it"));
+      }
+      expected = end;
+    }
+    if (expected != data_len) {
+      throw file_error(path, "the tensors cover " + std::to_string(expected) + " of the " + std::to_string(data_len) +
+                                 " data bytes: trailing bytes belong to no tensor");
     }
   }
 }

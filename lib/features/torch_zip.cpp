@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "features/torch_zip.hpp"
 
+#include <zlib.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,7 +21,10 @@ namespace acoustok::features {
 namespace {
 
 constexpr uint64_t kMaxPickleBytes = 256u << 20;  // a state dict's data.pkl is a few hundred KB
-constexpr int kMaxNesting = 64;
+// Objects, memo entries and marks a state dict's pickle may make: XLSR-53's
+// needs about 10 per tensor, a few thousand in all. Bounds the memory of a
+// hostile pickle (a flood of NONE or MARK) to a few hundred MB.
+constexpr size_t kMaxPickleObjects = size_t{1} << 20;
 
 uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 uint32_t le32(const uint8_t* p) { return le16(p) | (static_cast<uint32_t>(le16(p + 2)) << 16); }
@@ -27,8 +32,12 @@ uint64_t le64(const uint8_t* p) { return le32(p) | (static_cast<uint64_t>(le32(p
 
 // ---- the pickle subset ------------------------------------------------------
 
+// Objects live in the unpickler's arena and refer to each other by plain
+// pointers: however a hostile pickle nests or shares them (lists filled after
+// they were inserted, memo references), nothing is ever destroyed
+// recursively, so no depth can overflow the stack.
 struct PyObj;
-using Obj = std::shared_ptr<PyObj>;
+using Obj = PyObj*;
 
 struct PyObj {
   enum class Kind { None, Bool, Int, Float, Str, Tuple, List, Dict, Global, Storage, Tensor } kind = Kind::None;
@@ -39,14 +48,7 @@ struct PyObj {
   std::vector<std::pair<Obj, Obj>> dict;  // Dict (insertion order)
   DType dtype = DType::F32;               // Storage
   TorchZipWeights::TensorRecord tensor;   // Tensor
-  int depth = 1;                          // nesting, bounded so deep garbage cannot overflow the stack
 };
-
-Obj make(PyObj::Kind k) {
-  auto o = std::make_shared<PyObj>();
-  o->kind = k;
-  return o;
-}
 
 const char* kind_name(PyObj::Kind k) {
   switch (k) {
@@ -92,7 +94,10 @@ class Unpickler {
       switch (op) {
         case 0x80: byte(); break;    // PROTO
         case 0x95: bytes(8); break;  // FRAME
-        case '(': marks_.push_back(stack_.size()); break;
+        case '(':
+          spend();
+          marks_.push_back(stack_.size());
+          break;
         case '.': {                  // STOP
           if (stack_.size() != 1) fail("pickle stops with " + std::to_string(stack_.size()) + " objects on its stack");
           return stack_.back();
@@ -145,7 +150,7 @@ class Unpickler {
         case 't': {
           auto o = make(PyObj::Kind::Tuple);
           o->items = pop_to_mark();
-          push(nest(o));
+          push(o);
           break;
         }
         case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
@@ -154,21 +159,19 @@ class Unpickler {
           auto o = make(PyObj::Kind::Tuple);
           o->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
           stack_.resize(stack_.size() - n);
-          push(nest(o));
+          push(o);
           break;
         }
         case 'a': {
           Obj v = pop();
           Obj list = top(PyObj::Kind::List);
           list->items.push_back(v);
-          nest(list);
           break;
         }
         case 'e': {
           std::vector<Obj> vs = pop_to_mark();
           Obj list = top(PyObj::Kind::List);
           list->items.insert(list->items.end(), vs.begin(), vs.end());
-          nest(list);
           break;
         }
         case 's': {
@@ -268,26 +271,28 @@ class Unpickler {
     o->s = name;
     push(o);
   }
-  Obj nest(const Obj& o) {
-    int d = 1;
-    for (const auto& c : o->items) d = std::max(d, c->depth + 1);
-    for (const auto& kv : o->dict) d = std::max({d, kv.first->depth + 1, kv.second->depth + 1});
-    o->depth = d;
-    if (d > kMaxNesting) fail("objects nested too deeply");
-    return o;
+  // Every object, memo entry and mark counts against kMaxPickleObjects.
+  void spend() {
+    if (++spent_ > kMaxPickleObjects) {
+      fail("more than " + std::to_string(kMaxPickleObjects) + " objects: not a plain state dict");
+    }
   }
-  void set_item(const Obj& d, const Obj& k, const Obj& v) {
-    d->dict.emplace_back(k, v);
-    d->depth = std::max({d->depth, k->depth + 1, v->depth + 1});
-    if (d->depth > kMaxNesting) fail("objects nested too deeply");
+  Obj make(PyObj::Kind k) {
+    spend();
+    arena_.push_back(std::make_unique<PyObj>());
+    arena_.back()->kind = k;
+    return arena_.back().get();
   }
+  void set_item(const Obj& d, const Obj& k, const Obj& v) { d->dict.emplace_back(k, v); }
   void memo_put(uint32_t index) {
     if (stack_.size() <= floor()) fail("memo of an empty stack");
+    spend();
     memo_[index] = stack_.back();
   }
   void memo_get(uint32_t index) {
     auto it = memo_.find(index);
     if (it == memo_.end()) fail("memo entry " + std::to_string(index) + " is not defined");
+    spend();  // a reference can be appended to a list again and again
     push(it->second);
   }
 
@@ -351,6 +356,8 @@ class Unpickler {
   const uint8_t* p_;
   const uint8_t* end_;
   size_t size_ = static_cast<size_t>(end_ - p_);
+  std::vector<std::unique_ptr<PyObj>> arena_;  // owns every object
+  size_t spent_ = 0;
   std::vector<Obj> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint32_t, Obj> memo_;
@@ -427,7 +434,11 @@ TorchZipWeights::TorchZipWeights(const std::string& path) : path_(path) {
     if (pe.size > kMaxPickleBytes) throw file_error(path, "data.pkl is implausibly large");
     std::vector<uint8_t> pkl(pe.size);
     read_exact(entry_data_offset(pkl_name, pe), pkl.data(), pkl.size());
-    Obj root = Unpickler(path, pkl).run();
+    // Bytes flipped in data.pkl would otherwise load as other weights.
+    const uLong crc = ::crc32(::crc32(0L, Z_NULL, 0), pkl.data(), static_cast<uInt>(pkl.size()));
+    if (crc != pe.crc32) throw file_error(path, "data.pkl fails its CRC-32 check: the file is corrupt");
+    Unpickler unpickler(path, pkl);
+    const Obj root = unpickler.run();
     if (root->kind != PyObj::Kind::Dict) throw file_error(path, "data.pkl does not hold a state dict");
     for (const auto& kv : root->dict) {
       if (kv.first->kind != PyObj::Kind::Str) continue;
@@ -501,6 +512,7 @@ void TorchZipWeights::read_central_directory() {
     const uint8_t* h = &cd[pos];
     ZipEntry z;
     z.method = le16(h + 10);
+    z.crc32 = le32(h + 16);
     z.compressed_size = le32(h + 20);
     z.size = le32(h + 24);
     const size_t name_len = le16(h + 28), extra_len = le16(h + 30), comment_len = le16(h + 32);
@@ -538,7 +550,13 @@ uint64_t TorchZipWeights::entry_data_offset(const std::string& entry_name, const
   uint8_t h[30];
   read_exact(z.local_header, h, 30);
   if (le32(h) != 0x04034b50) throw file_error(path_, "zip entry '" + entry_name + "' has no local header: corrupt file");
-  const uint64_t data = z.local_header + 30 + le16(h + 26) + le16(h + 28);
+  // The local header must name the entry the central directory points at.
+  const size_t name_len = le16(h + 26);
+  std::string local_name(name_len, '\0');
+  if (name_len != entry_name.size()) throw file_error(path_, "zip entry '" + entry_name + "': its local header names another entry");
+  read_exact(z.local_header + 30, local_name.data(), name_len);
+  if (local_name != entry_name) throw file_error(path_, "zip entry '" + entry_name + "': its local header names another entry");
+  const uint64_t data = z.local_header + 30 + name_len + le16(h + 28);
   if (data > file_size_ || z.size > file_size_ - data) {
     throw file_error(path_, "zip entry '" + entry_name + "' reaches past the end of the file: truncated?");
   }
@@ -567,8 +585,11 @@ uint64_t TorchZipWeights::read_into(const std::string& name, float* out) {
     throw file_error(path_, "tensor '" + name + "': storage '" + r.storage_key + "' is missing from the archive");
   }
   const size_t es = dtype_size(r.dtype);
-  if (it->second.size / es < static_cast<uint64_t>(r.storage_numel)) {
-    throw file_error(path_, "tensor '" + name + "': storage '" + r.storage_key + "' holds fewer bytes than its size says");
+  // torch.save writes exactly numel x element size: anything else is corrupt.
+  if (it->second.size % es != 0 || it->second.size / es != static_cast<uint64_t>(r.storage_numel)) {
+    throw file_error(path_, "tensor '" + name + "': storage '" + r.storage_key + "' holds " +
+                                std::to_string(it->second.size) + " bytes, not the " + std::to_string(r.storage_numel) +
+                                " elements of " + std::to_string(es) + " bytes its size says");
   }
   const uint64_t begin = entry_data_offset(entry_name, it->second) + static_cast<uint64_t>(r.offset) * es;
   const uint64_t nbytes = static_cast<uint64_t>(span) * es;

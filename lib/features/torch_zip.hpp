@@ -40,6 +40,7 @@ class TorchZipWeights : public WeightSource {
     uint64_t size = 0;  // uncompressed
     uint64_t compressed_size = 0;
     uint16_t method = 0;
+    uint32_t crc32 = 0;  // of the uncompressed bytes, from the central directory
   };
   struct TensorRecord {
     std::string storage_key;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "features/weight_source.hpp"
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 
@@ -27,6 +28,25 @@ void WeightSource::read_float32_into(const std::string& name, float* out) {
     throw file_error(path(), "tensor '" + name + "' has dtype " + dtype_name(wi.dtype) + ", not a floating-point type");
   }
   const uint64_t bytes = read_into(name, out);
+  // A NaN or infinite weight makes NaN features on one path and finite ones
+  // on another: refused by name. All-ones exponent bits = NaN or Inf; one
+  // vectorisable pass.
+  int64_t numel = 1;
+  for (int64_t d : wi.shape) numel *= d;
+  uint32_t bad = 0;
+  for (int64_t i = 0; i < numel; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, out + i, 4);
+    bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  if (bad) {
+    for (int64_t i = 0; i < numel; ++i) {
+      if (!std::isfinite(out[i])) {
+        throw file_error(path(), "tensor '" + name + "' holds a " + (std::isnan(out[i]) ? "NaN" : "infinite") +
+                                     " value at element " + std::to_string(i));
+      }
+    }
+  }
   std::lock_guard<std::mutex> lock(bookkeeping_);
   bytes_read_ += bytes;
   names_read_.insert(name);

@@ -3,12 +3,14 @@
 // Every line of UNITS.txt is one utterance; they are joined in order.
 #include "config.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
 
 #include "acoustok/audio_io.hpp"
 #include "acoustok/error.hpp"
+#include "acoustok/frame_grid.hpp"
 #include "common/fs_util.hpp"
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_data.hpp"
@@ -16,6 +18,9 @@
 
 namespace acoustok::tools {
 namespace {
+
+constexpr size_t kWholeLineFrames = 60 * grid::kFrameRate;  // one minute of units
+constexpr int kStreamChunkFrames = 500;                      // 10 s per step beyond that
 
 struct SynthArgs {
   std::string checkpoint, units, out;
@@ -28,19 +33,33 @@ void run_synth(const SynthArgs& a) {
   auto vocoder = Vocoder::load(a.checkpoint, a.device);
   const std::string text = common::read_text_file(a.units);
   const auto lines = parse_unit_lines(text, a.units);
-  std::vector<float> audio;
   size_t frames = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
     check_units_in_range(lines[i], vocoder->num_units(),
                          a.units + ": line " + std::to_string(i + 1) + " (the vocoder has k=" + std::to_string(vocoder->num_units()) + ")");
-  }
-  for (const auto& line : lines) {
-    const auto part = vocoder->synthesize(line.data(), line.size());
-    audio.insert(audio.end(), part.begin(), part.end());
-    frames += line.size();
+    frames += lines[i].size();
   }
   if (frames == 0) throw file_error(a.units, "holds no units");
-  write_wav_pcm16(a.out, audio.data(), audio.size());
+  // Written as it is made: a line is synthesised whole up to a minute of
+  // units, longer ones in seamless chunks (as unitvocoder streams), so memory
+  // stays flat however long the input.
+  WavWriter out(a.out);
+  for (const auto& line : lines) {
+    if (line.size() <= kWholeLineFrames) {
+      const auto part = vocoder->synthesize(line.data(), line.size());
+      out.write(part.data(), part.size());
+      continue;
+    }
+    StreamingVocoder stream(*vocoder, kStreamChunkFrames);
+    for (size_t at = 0; at < line.size(); at += kStreamChunkFrames) {
+      const size_t n = std::min<size_t>(kStreamChunkFrames, line.size() - at);
+      const auto part = stream.push(line.data() + at, n);
+      out.write(part.data(), part.size());
+    }
+    const auto rest = stream.finish();
+    out.write(rest.data(), rest.size());
+  }
+  out.commit();
 }
 
 }  // namespace

@@ -104,3 +104,37 @@ TEST(TensorFile, NpyHeaderLargerThanTheFileIsRefusedBeforeAllocating) {
     EXPECT_NE(msg.find("announces 4000000000 bytes"), std::string::npos) << msg;
   }
 }
+
+// Issue 14: offsets that make tensors read each other's bytes, leave bytes
+// between them or twice name a tensor are refused, as Python's reader does.
+TEST(TensorFile, SafetensorsOffsetsMustTileTheDataOnce) {
+  const std::string dir = make_temp_dir("st-tile");
+  auto file_with = [&](const std::string& name, const std::string& header, size_t data_bytes) {
+    std::string h = header;
+    while ((8 + h.size()) % 8) h += ' ';
+    std::string bytes(8, '\0');
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((h.size() >> (8 * i)) & 0xff);
+    bytes += h + std::string(data_bytes, '\0');
+    std::ofstream(dir + "/" + name, std::ios::binary) << bytes;
+    return dir + "/" + name;
+  };
+  auto error_of = [](const std::string& path) -> std::string {
+    try {
+      acoustok::SafetensorsFile f(path);
+    } catch (const acoustok::Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const std::string ok = file_with("ok.st", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", 16);
+  EXPECT_EQ(error_of(ok), "");
+  const std::string overlap = file_with("overlap.st", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 16);
+  EXPECT_NE(error_of(overlap).find("tensors overlap"), std::string::npos) << error_of(overlap);
+  const std::string gap = file_with("gap.st", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}})", 20);
+  EXPECT_NE(error_of(gap).find("a gap precedes it"), std::string::npos) << error_of(gap);
+  const std::string tail = file_with("tail.st", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 16);
+  EXPECT_NE(error_of(tail).find("belong to no tensor"), std::string::npos) << error_of(tail);
+  const std::string twice = file_with("twice.st", R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})", 16);
+  EXPECT_NE(error_of(twice).find("names tensor 'a' twice"), std::string::npos) << error_of(twice);
+  EXPECT_NE(error_of(twice).find(twice), std::string::npos);
+}

@@ -2,10 +2,13 @@
 // acoustok vocoder train | test and acoustok synth on the espeak-ng fixture.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "acoustok/audio_io.hpp"
+#include "acoustok/vocoder.hpp"
 #include "common/fs_util.hpp"
 #include "test_util.hpp"
 
@@ -148,4 +151,35 @@ TEST(VocoderTest, WritesPairsAndMetrics) {
   EXPECT_EQ(test::run_command(test::acoustok_bin() + " vocoder test --checkpoint " + trained_dir() +
                                   "/vocoder_final.pt --units " + dir + "/units --audio " + audio_dir() + " -o " + dir + "/o", &out), 1);
   EXPECT_NE(out.find("trained for k=24"), std::string::npos) << out;
+}
+
+// Issue 14: `synth` held a whole line's audio (9.8 GB for a 1 MB line); a line
+// of over a minute is now streamed in chunks with full context, and equals
+// whole-line synthesis (within PCM16 rounding).
+TEST(Synth, LongLinesAreStreamedAndEqualWholeSynthesis) {
+  const std::string dir = test::make_temp_dir("vsynth-long");
+  std::vector<int32_t> line(3500);
+  for (size_t i = 0; i < line.size(); ++i) line[i] = static_cast<int32_t>((i * 7 + i / 11) % 24);
+  std::string text;
+  for (size_t i = 0; i < line.size(); ++i) text += std::to_string(line[i]) + (i + 1 < line.size() ? " " : "\n");
+  text += "3 4 5\n";
+  common::write_text_file(dir + "/u.txt", text);
+  std::string out;
+  ASSERT_EQ(test::run_command(test::acoustok_bin() + " synth --checkpoint " + trained_dir() + "/vocoder_final.pt " + dir +
+                                  "/u.txt -o " + dir + "/o.wav", &out), 0) << out;
+  const auto got = read_audio_16k_mono(dir + "/o.wav");
+  auto vocoder = Vocoder::load(trained_dir() + "/vocoder_final.pt", "cpu");
+  auto want = vocoder->synthesize(line.data(), line.size());
+  const std::vector<int32_t> tail = {3, 4, 5};
+  const auto want_tail = vocoder->synthesize(tail.data(), tail.size());
+  want.insert(want.end(), want_tail.begin(), want_tail.end());
+  ASSERT_EQ(got.size(), want.size());
+  float worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const float w = std::max(-1.0f, std::min(1.0f, want[i]));
+    worst = std::max(worst, std::abs(got[i] - w));
+  }
+  // libsndfile writes x 32767 and reads / 32768: up to 1.5 LSB, plus the
+  // streaming rounding (1e-5).
+  EXPECT_LE(worst, 2.5f / 32768.0f);
 }

@@ -334,3 +334,47 @@ void hammer(const std::string& folder, const std::string& file, int layer) {
 
 TEST(XlsrFiles, HostileBinFilesAreErrorsNotCrashes) { hammer("xlsr_bin", "pytorch_model.bin", 3); }
 TEST(XlsrFiles, HostileSafetensorsFilesAreErrorsNotCrashes) { hammer("xlsr_st", "model.safetensors", 3); }
+
+// Issue 14: a NaN or infinite weight is refused by name (it gave NaN features
+// on one path and finite ones on another).
+TEST(XlsrFiles, NonFiniteWeightsAreRefusedByName) {
+  const std::string dir = make_temp_dir("xlsr-nan");
+  for (const char* value : {"nan", "inf"}) {
+    const std::string m = dir + "/" + value;
+    copy_folder(model("xlsr_st"), m);
+    std::string out;
+    ASSERT_EQ(acoustok::test::run_command(
+                  "/usr/bin/python3 -c \"import json, struct, sys\n"
+                  "p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); n = struct.unpack('<Q', b[:8])[0]\n"
+                  "h = json.loads(b[8:8 + n]); t = h['wav2vec2.encoder.layers.0.attention.k_proj.weight']\n"
+                  "assert t['dtype'] == 'F32'; at = 8 + n + t['data_offsets'][0] + 4 * 5\n"
+                  "b[at:at + 4] = struct.pack('<f', float(sys.argv[2])); open(p, 'wb').write(b)\" " +
+                  m + "/model.safetensors " + value,
+                  &out),
+              0)
+        << out;
+    const std::string e = error_of([&] { load(m, 1); });
+    EXPECT_NE(e.find("model.safetensors"), std::string::npos) << e;
+    EXPECT_NE(e.find("wav2vec2.encoder.layers.0.attention.k_proj.weight"), std::string::npos) << e;
+    EXPECT_NE(e.find(std::string(value) == "nan" ? "NaN value at element 5" : "infinite value at element 5"),
+              std::string::npos)
+        << e;
+  }
+}
+
+// Issue 14: a conv stack off the 20 ms grid (here a hop of 640 samples) gave
+// `features` 510 frames but xlsrfeat 255; it is refused by name instead.
+TEST(XlsrFiles, ConvStacksOffThe20MsGridAreRefused) {
+  const std::string dir = make_temp_dir("xlsr-stride");
+  copy_folder(model("xlsr_st"), dir + "/m");
+  std::string config = read_bytes(dir + "/m/config.json");
+  const size_t at = config.find("\"conv_stride\"");
+  ASSERT_NE(at, std::string::npos);
+  const size_t five = config.find('5', at);
+  ASSERT_NE(five, std::string::npos);
+  config.replace(five, 1, "9");  // hop 320 -> 576
+  write_bytes(dir + "/m/config.json", config);
+  const std::string e = error_of([&] { load(dir + "/m", 1); });
+  EXPECT_NE(e.find("config.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("a frame every 576 samples"), std::string::npos) << e;
+}

@@ -10,6 +10,7 @@
 
 #include "acoustok/error.hpp"
 #include "acoustok/features.hpp"
+#include "acoustok/frame_grid.hpp"
 #include "common/process.hpp"
 #include "features/wav2vec2_config.hpp"
 #include "features/weight_source.hpp"
@@ -28,6 +29,14 @@ class TorchFeatureExtractor : public FeatureExtractor {
     if (options.layer < 1 || options.layer > config_.num_hidden_layers) {
       throw file_error(config_path, "layer " + std::to_string(options.layer) + " is out of range: the model has layers 1.." +
                                         std::to_string(config_.num_hidden_layers));
+    }
+    // Every timestamp, element and unit file is on the 20 ms grid: a conv
+    // stack with another hop or receptive field would be silently misread.
+    if (config_.hop() != grid::kHop || config_.receptive_field() != grid::kReceptiveField) {
+      throw file_error(config_path, "the conv stack makes a frame every " + std::to_string(config_.hop()) +
+                                        " samples seeing " + std::to_string(config_.receptive_field()) +
+                                        "; acoustok works on wav2vec2's grid of " + std::to_string(grid::kHop) + " and " +
+                                        std::to_string(grid::kReceptiveField) + " (50 frames per second at 16 kHz)");
     }
     if (options.device == "cuda") {
       if (!torch::cuda::is_available()) {
