@@ -18,6 +18,10 @@
 #define ACOUSTOK_MOTIFS_CAPS "application/x-acoustok-motifs, vocab-size=(int)[1,2147483647]"
 #define ACOUSTOK_TEXT_CAPS "text/x-raw, format=(string)utf8"
 
+// The caps strings above spell out the frame grid; they must not drift from it.
+static_assert(acoustok::grid::kSampleRate == 16000 && acoustok::grid::kFrameRate == 50,
+              "ACOUSTOK_*_CAPS spell out 16000 Hz and 50 frames/s");
+
 namespace acoustok::gst {
 
 // Duration of one feature/unit frame: 20 ms (50 frames per second).

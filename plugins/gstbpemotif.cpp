@@ -121,11 +121,23 @@ static void gst_bpe_motif_class_init(GstBpeMotifClass* klass) {
   gobject_class->finalize = gst_bpe_motif_finalize;
 
   const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  /**
+   * GstBpeMotif:model:
+   *
+   * The bpe.model `acoustok bpe` trained (a SentencePiece BPE model over
+   * units). Loaded on NULL->READY.
+   */
   g_object_class_install_property(
       gobject_class, PROP_MODEL,
       g_param_spec_string("model", "BPE model",
                           "Path of the BPE model (bpe.model from `acoustok bpe`), loaded on NULL->READY",
                           DEFAULT_MODEL, flags));
+  /**
+   * GstBpeMotif:max-window-time:
+   *
+   * Binary units without a segment end are encoded once this much, in
+   * nanoseconds, has gathered; 0 waits for the segment end (unbounded latency).
+   */
   g_object_class_install_property(
       gobject_class, PROP_MAX_WINDOW_TIME,
       g_param_spec_uint64("max-window-time", "Maximum window (ns)",

@@ -112,31 +112,67 @@ static void gst_silence_split_class_init(GstSilenceSplitClass* klass) {
   gobject_class->finalize = gst_silence_split_finalize;
 
   const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  /**
+   * GstSilenceSplit:threshold-db:
+   *
+   * A 0.5 s window (min-silence-time) whose RMS, in dBFS of 16-bit samples, is at or
+   * below this level is silent; as pydub's `silence_thresh`.
+   */
   g_object_class_install_property(
       gobject_class, PROP_THRESHOLD_DB,
       g_param_spec_double("threshold-db", "Threshold (dBFS)",
                           "A window whose RMS is at or below this level is silent", -120.0, 0.0,
                           DEFAULT_THRESHOLD_DB, flags));
+  /**
+   * GstSilenceSplit:min-silence-time:
+   *
+   * Shortest pause that ends a segment, in nanoseconds; also the length of the
+   * analysis window (pydub's `min_silence_len`). Applies at READY->PAUSED.
+   */
   g_object_class_install_property(
       gobject_class, PROP_MIN_SILENCE_TIME,
       g_param_spec_uint64("min-silence-time", "Minimum silence (ns)",
                           "Shortest pause that ends a segment; also the analysis window", GST_MSECOND,
                           600 * GST_SECOND, DEFAULT_MIN_SILENCE_TIME, flags));
+  /**
+   * GstSilenceSplit:keep-silence-time:
+   *
+   * Silence kept before and after each segment, in nanoseconds (pydub's
+   * `keep_silence`); when two paddings would overlap they meet at the midpoint.
+   */
   g_object_class_install_property(
       gobject_class, PROP_KEEP_SILENCE_TIME,
       g_param_spec_uint64("keep-silence-time", "Kept silence (ns)",
                           "Silence kept before and after each segment (split at the midpoint when they overlap)", 0,
                           600 * GST_SECOND, DEFAULT_KEEP_SILENCE_TIME, flags));
+  /**
+   * GstSilenceSplit:min-segment-time:
+   *
+   * Segments shorter than this, in nanoseconds, merge into a neighbour; 0 turns
+   * it off. Holds one segment back, which adds to the latency.
+   */
   g_object_class_install_property(
       gobject_class, PROP_MIN_SEGMENT_TIME,
       g_param_spec_uint64("min-segment-time", "Minimum segment (ns)",
                           "Segments shorter than this merge into a neighbour (0 = off; holds one segment back)", 0,
                           3600 * GST_SECOND, DEFAULT_MIN_SEGMENT_TIME, flags));
+  /**
+   * GstSilenceSplit:max-segment-time:
+   *
+   * Longer speech is split at its quietest 20 ms, in nanoseconds; 0 turns it
+   * off. Bounds the segments the following elements hold.
+   */
   g_object_class_install_property(
       gobject_class, PROP_MAX_SEGMENT_TIME,
       g_param_spec_uint64("max-segment-time", "Maximum segment (ns)",
                           "Longer speech is split at its quietest point so segments stay bounded (0 = off)", 0,
                           3600 * GST_SECOND, DEFAULT_MAX_SEGMENT_TIME, flags));
+  /**
+   * GstSilenceSplit:drop-silence:
+   *
+   * When TRUE, the silence outside the kept padding is not passed on; when
+   * FALSE every sample is passed on and only the events mark the segments.
+   */
   g_object_class_install_property(
       gobject_class, PROP_DROP_SILENCE,
       g_param_spec_boolean("drop-silence", "Drop silence",

@@ -117,18 +117,36 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
   gobject_class->finalize = gst_unit_vocoder_finalize;
 
   const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  /**
+   * GstUnitVocoder:model:
+   *
+   * A vocoder checkpoint of `acoustok vocoder train` (vocoder_final.pt), whose
+   * stored config says the architecture. Loaded on NULL->READY.
+   */
   g_object_class_install_property(
       gobject_class, PROP_MODEL,
       g_param_spec_string("model", "Vocoder checkpoint",
                           "Path of a unit vocoder checkpoint (vocoder_final.pt of acoustok vocoder train); "
                           "loaded on NULL->READY",
                           DEFAULT_MODEL, flags));
+  /**
+   * GstUnitVocoder:chunk-frames:
+   *
+   * Units synthesised per step once their right context has arrived: smaller
+   * lowers the latency (chunk + context - 1 frames) and raises the cost.
+   */
   g_object_class_install_property(
       gobject_class, PROP_CHUNK_FRAMES,
       g_param_spec_uint("chunk-frames", "Chunk (frames)",
                         "Units synthesised per step once their right context has arrived; smaller lowers latency "
                         "and raises the cost",
                         1, 10000, DEFAULT_CHUNK_FRAMES, flags));
+  /**
+   * GstUnitVocoder:device:
+   *
+   * Where the generator runs: `cpu`, `cuda`, `cuda:N`, or `auto` (CUDA when
+   * LibTorch has it).
+   */
   g_object_class_install_property(
       gobject_class, PROP_DEVICE,
       g_param_spec_string("device", "Device", "Where the generator runs: cpu, cuda or auto", DEFAULT_DEVICE, flags));

@@ -129,29 +129,67 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
   gobject_class->finalize = gst_xlsr_feat_finalize;
 
   const auto ready_only = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  /**
+   * GstXlsrFeat:model:
+   *
+   * A Hugging Face model folder (config.json, optional preprocessor_config.json,
+   * model.safetensors or pytorch_model.bin) of the wav2vec2 family or HuBERT.
+   * Loaded on NULL->READY; only the blocks up to #GstXlsrFeat:layer are read.
+   */
   g_object_class_install_property(
       gobject_class, PROP_MODEL,
       g_param_spec_string("model", "Feature model",
                           "Hugging Face wav2vec2 / XLSR-53 / HuBERT folder (config.json, model.safetensors or "
                           "pytorch_model.bin), e.g. models/xlsr53 from models/fetch-xlsr53.sh",
                           nullptr, ready_only));
+  /**
+   * GstXlsrFeat:layer:
+   *
+   * The 1-based transformer block whose output is the feature (Hugging Face
+   * `hidden_states[layer]`); blocks above it never run.
+   */
   g_object_class_install_property(
       gobject_class, PROP_LAYER,
       g_param_spec_int("layer", "Layer", "Transformer layer whose output is the feature (1-based; blocks above it never run)",
                        1, 1024, DEFAULT_LAYER, ready_only));
+  /**
+   * GstXlsrFeat:device:
+   *
+   * Where the model runs: `cpu`, or `cuda` when LibTorch has CUDA and a GPU
+   * is visible.
+   */
   g_object_class_install_property(
       gobject_class, PROP_DEVICE,
       g_param_spec_string("device", "Device", "Where the model runs: cpu or cuda", DEFAULT_DEVICE, ready_only));
+  /**
+   * GstXlsrFeat:threads:
+   *
+   * LibTorch's intra-op thread count, which is one for the whole process:
+   * set when the model loads; 0 leaves LibTorch's default.
+   */
   g_object_class_install_property(
       gobject_class, PROP_THREADS,
       g_param_spec_int("threads", "Threads", "LibTorch intra-op threads, for the whole process (0: its default)", 0, 1024, DEFAULT_THREADS,
                        ready_only));
+  /**
+   * GstXlsrFeat:max-window-time:
+   *
+   * The longest audio run through the model at once, in nanoseconds. Longer
+   * segments, and streams without `acoustok-segment` events, are cut into
+   * overlapping windows of at most this length; it is also the latency added.
+   */
   g_object_class_install_property(
       gobject_class, PROP_MAX_WINDOW_TIME,
       g_param_spec_uint64("max-window-time", "Maximum window time",
                           "Longest audio run through the model at once (ns); longer segments and streams without "
                           "segment events are cut into overlapping windows of at most this",
                           GST_SECOND, G_MAXUINT64, DEFAULT_MAX_WINDOW_TIME, ready_only));
+  /**
+   * GstXlsrFeat:context-time:
+   *
+   * Audio every frame keeps on each side where a long span is cut into
+   * windows, in nanoseconds; less than half of #GstXlsrFeat:max-window-time.
+   */
   g_object_class_install_property(
       gobject_class, PROP_CONTEXT_TIME,
       g_param_spec_uint64("context-time", "Context time",

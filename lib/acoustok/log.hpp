@@ -6,7 +6,8 @@
 // callback that does nothing to silence them.
 //
 // Thread-safety: set_log_callback may be called at any time from any thread;
-// the callback itself may be called from any thread, one call at a time.
+// the callback itself may be called from any thread, one call at a time (a
+// lock is held meanwhile: the callback must not call set_log_callback).
 #pragma once
 
 namespace acoustok {

@@ -77,6 +77,21 @@ TEST(VocoderTrain, ResumeReproducesUninterruptedRun) {
   EXPECT_EQ(json::parse(test::read_file(b + "/training_log.json")).size(), 3u);
 }
 
+// A run stopped early goes on when rerun with a larger --patience (what the
+// README and the trainer's message promise); with the same one it stays put.
+TEST(VocoderTrain, RaisingPatienceContinuesAStoppedRun) {
+  const std::string dir = test::make_temp_dir("vpatience");
+  // --min-delta far above any loss: no epoch after the first counts as better.
+  const std::string common = "--samples-per-epoch 8 --batch-size 4 --threads 1 --save-every 0 -q --epochs 10 --min-delta 1e9";
+  std::string log;
+  ASSERT_EQ(test::run_command(train_cmd(dir, common + " --patience 1"), &log), 0) << log;
+  ASSERT_EQ(json::parse(test::read_file(dir + "/training_log.json")).size(), 2u);  // stopped after epoch 2
+  ASSERT_EQ(test::run_command(train_cmd(dir, common + " --patience 1"), &log), 0) << log;
+  ASSERT_EQ(json::parse(test::read_file(dir + "/training_log.json")).size(), 2u);
+  ASSERT_EQ(test::run_command(train_cmd(dir, common + " --patience 3"), &log), 0) << log;
+  EXPECT_EQ(json::parse(test::read_file(dir + "/training_log.json")).size(), 4u);
+}
+
 TEST(VocoderTrain, BadInputGivesClearErrors) {
   const std::string dir = test::make_temp_dir("vbad");
   std::string out;

@@ -211,7 +211,8 @@ void Trainer::build_or_resume() {
       since_best_ = s.at("since_best").get<int>();
       steps_ = s.at("steps").get<int64_t>();
       collapse_run_ = s.value("collapse_run", 0);
-      stopped_early_ = s.value("stopped_early", false);
+      // A run that stopped early goes on when --patience was raised past it.
+      stopped_early_ = s.value("stopped_early", false) && since_best_ >= opt_.patience;
       std::istringstream rng_text(s.at("rng").get<std::string>());
       rng_text >> rng_;
       if (rng_text.fail()) throw file_error(latest, "bad RNG state");
