@@ -135,9 +135,12 @@ std::vector<float> read_audio_16k_mono(const std::string& path) {
   const bool exact_length = major == SF_FORMAT_WAV || major == SF_FORMAT_AIFF ||
                             major == SF_FORMAT_W64 || major == SF_FORMAT_RF64 ||
                             major == SF_FORMAT_AU || major == SF_FORMAT_CAF;
-  if (exact_length && (got_frames < info.frames || data_chunk_cut_short(file.get()))) {
+  if (exact_length && got_frames < info.frames) {
     throw file_error(path, "truncated: header announces " + std::to_string(info.frames) +
                                " frames but only " + std::to_string(got_frames) + " are present");
+  }
+  if (exact_length && data_chunk_cut_short(file.get())) {
+    throw file_error(path, "truncated: the data chunk runs past the end of the file");
   }
   for (float v : interleaved) {
     if (!std::isfinite(v)) throw file_error(path, "contains NaN or infinite samples");

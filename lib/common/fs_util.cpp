@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -46,6 +47,13 @@ void write_text_file(const std::string& path, const std::string& text) {
 }
 
 std::string read_text_file(const std::string& path) {
+  // A directory would read as empty text (and then be "not valid JSON"), a
+  // FIFO would block: both are named for what they are.
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+    throw file_error(path, std::filesystem::is_directory(status) ? "is a directory, not a file" : "not a regular file");
+  }
   std::ifstream f(path, std::ios::binary);
   if (!f) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
   std::ostringstream ss;

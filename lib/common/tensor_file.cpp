@@ -139,6 +139,7 @@ uint16_t float_to_half(float f) {
 std::vector<float> to_float32(const TensorView& t) {
   const size_t n = static_cast<size_t>(t.numel());
   std::vector<float> out(n);
+  if (n == 0) return out;  // an empty tensor may have no data pointer at all
   switch (t.dtype) {
     case DType::F32: std::memcpy(out.data(), t.data, n * 4); break;
     case DType::F64:

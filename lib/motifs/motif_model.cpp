@@ -30,14 +30,25 @@ MotifModel::MotifModel(const std::string& path) : impl_(std::make_unique<Impl>()
   if (!probe) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
   if (probe.peek() == std::ifstream::traits_type::eof()) throw file_error(path, "empty file, not a SentencePiece model");
   probe.close();
-  const auto status = impl_->sp.Load(path);
+  // SentencePiece's own loader may throw (its trie refuses some garbage).
+  sentencepiece::util::Status status;
+  try {
+    status = impl_->sp.Load(path);
+  } catch (const std::exception& e) {
+    throw file_error(path, std::string("not a SentencePiece model (") + e.what() + ")");
+  }
   if (!status.ok()) throw file_error(path, "not a SentencePiece model (truncated or another format)");
   check_unit_model();
 }
 
 MotifModel::MotifModel(const std::string& serialized, const std::string& name)
     : impl_(std::make_unique<Impl>()), name_(name) {
-  const auto status = impl_->sp.LoadFromSerializedProto(serialized);
+  sentencepiece::util::Status status;
+  try {
+    status = impl_->sp.LoadFromSerializedProto(serialized);
+  } catch (const std::exception& e) {
+    throw file_error(name, std::string("not a SentencePiece model (") + e.what() + ")");
+  }
   if (!status.ok()) throw file_error(name, "not a SentencePiece model (" + status_text(status) + ")");
   check_unit_model();
 }

@@ -92,18 +92,26 @@ json segment_one_input(const std::string& input, const std::string& stem, const 
   fs::remove(state_path);
 
   json records = json::array();
-  for (const Segment& seg : segments) {
-    const std::string name = segment_file_name(stem, seg.index);
-    write_wav_pcm16((out_dir / name).string(), audio.data() + seg.start, static_cast<size_t>(seg.end - seg.start));
-    records.push_back({{"source", input},
-                       {"index", seg.index},
-                       {"start", static_cast<double>(seg.start) / grid::kSampleRate},
-                       {"end", static_cast<double>(seg.end) / grid::kSampleRate},
-                       {"file", name}});
+  json state;
+  try {
+    for (const Segment& seg : segments) {
+      const std::string name = segment_file_name(stem, seg.index);
+      write_wav_pcm16((out_dir / name).string(), audio.data() + seg.start, static_cast<size_t>(seg.end - seg.start));
+      records.push_back({{"source", input},
+                         {"index", seg.index},
+                         {"start", static_cast<double>(seg.start) / grid::kSampleRate},
+                         {"end", static_cast<double>(seg.end) / grid::kSampleRate},
+                         {"file", name}});
+    }
+    state = {{"source", input}, {"identity", identity}, {"options", options_json(opts)},
+             {"duration", static_cast<double>(audio.size()) / grid::kSampleRate}, {"segments", records}};
+    common::write_text_file(state_path.string(), state.dump());
+  } catch (...) {
+    // A failed input leaves none of its segments where `units` would read them.
+    std::error_code ec;
+    for (const auto& rec : records) fs::remove(out_dir / rec["file"].get<std::string>(), ec);
+    throw;
   }
-  json state = {{"source", input}, {"identity", identity}, {"options", options_json(opts)},
-                {"duration", static_cast<double>(audio.size()) / grid::kSampleRate}, {"segments", records}};
-  common::write_text_file(state_path.string(), state.dump());
   return state;
 }
 
@@ -174,7 +182,8 @@ void run_segment(const SegmentArgs& args) {
       ++segment_count;
     }
   }
-  common::write_text_file((out_dir / "segments.jsonl").string(), lines);
+  // Nothing completed: no segments.jsonl either (a full disk leaves nothing).
+  if (failed < n) common::write_text_file((out_dir / "segments.jsonl").string(), lines);
   if (!args.quiet) {
     std::fprintf(stderr, "segment: %zu input(s), %d already done, %zu failed; %zu segments, %.1f s of %.1f s kept -> %s\n",
                  n, skipped.load(), failed, segment_count, speech, total, (out_dir / "segments.jsonl").c_str());

@@ -3,6 +3,10 @@
 #include "acoustok/frame_grid.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "acoustok/error.hpp"
@@ -40,9 +44,27 @@ VocoderConfig VocoderConfig::preset(const std::string& name) {
 
 namespace {
 
+// Integers must be JSON integers within int's range: nlohmann's get<int>()
+// of 1e20 is undefined behaviour, of 4294967297 a silent wrap.
+int json_int(const json& v, const char* key) {
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t{INT32_MAX}) ||
+      v.get<int64_t>() < INT32_MIN || v.get<int64_t>() > INT32_MAX) {
+    throw std::invalid_argument(std::string("'") + key + "' must hold integers, not " + v.dump());
+  }
+  return static_cast<int>(v.get<int64_t>());
+}
+void read(const json& v, const char* key, int& out) { out = json_int(v, key); }
+void read(const json& v, const char*, std::string& out) { out = v.get<std::string>(); }
+template <typename T>
+void read(const json& v, const char* key, std::vector<T>& out) {
+  if (!v.is_array()) throw std::invalid_argument(std::string("'") + key + "' must be a list");
+  out.assign(v.size(), T{});
+  for (size_t i = 0; i < v.size(); ++i) read(v[i], key, out[i]);
+}
+
 template <typename T>
 void take(const json& j, const char* key, T& field) {
-  if (j.contains(key)) field = j.at(key).get<T>();
+  if (j.contains(key)) read(j.at(key), key, field);
 }
 
 }  // namespace
@@ -68,6 +90,8 @@ VocoderConfig VocoderConfig::from_json(const std::string& text, const std::strin
     take(j, "msd_groups", c.msd_groups);
     take(j, "segment_frames", c.segment_frames);
   } catch (const json::exception& e) {
+    throw Error(where + ": bad vocoder config: " + e.what());
+  } catch (const std::invalid_argument& e) {
     throw Error(where + ": bad vocoder config: " + e.what());
   }
   c.validate(where);

@@ -4,6 +4,8 @@
 // tests/fixtures/gen_bpe_fixtures.py).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -164,4 +166,18 @@ TEST(MotifModel, LinesLongerThanSentencePieceTakesAreEncodedInPieces) {
   const acoustok::Encoding alone = model.encode(head);
   ASSERT_LE(alone.motifs.size(), enc.motifs.size());
   for (size_t k = 0; k < alone.motifs.size(); ++k) EXPECT_EQ(alone.motifs[k].id, enc.motifs[k].id) << k;
+}
+
+// Found by fuzzing (tests/fuzz/regressions/bpe_model): SentencePiece's own
+// loader threw a foreign exception on this file; it is now an error naming it.
+TEST(MotifModel, ModelsSentencePieceCannotLoadAreErrorsNamingTheFile) {
+  const std::string dir = acoustok::test::fixtures_dir() + "/../fuzz/regressions/bpe_model";
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    try {
+      acoustok::MotifModel m(entry.path().string());
+      ADD_FAILURE() << "loaded " << entry.path();
+    } catch (const acoustok::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(entry.path().string()), std::string::npos) << e.what();
+    }
+  }
 }

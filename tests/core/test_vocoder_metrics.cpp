@@ -258,3 +258,20 @@ TEST(StreamingVocoder, ChunksEqualWholeWithEnoughContext) {
   ASSERT_EQ(out.size(), whole.size());
   EXPECT_NE(out, whole);
 }
+
+// Found by fuzzing (tests/fuzz/regressions/vocoder_config): a number that is
+// no int (1e20, 2.5, 2^32 + 1) was converted with undefined behaviour or a
+// silent wrap; it is now an error naming the field.
+TEST(VocoderConfigJson, NumbersThatAreNoIntAreErrorsNamingTheField) {
+  for (const char* value : {"99999999999999999950", "2.5", "4294967297", "-4294967297"}) {
+    try {
+      acoustok::VocoderConfig::from_json(std::string(R"({"base": "tiny", "num_units": )") + value + "}", "c.json");
+      ADD_FAILURE() << value;
+    } catch (const acoustok::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("c.json: bad vocoder config: 'num_units' must hold integers"), std::string::npos)
+          << e.what();
+    }
+  }
+  const auto c = acoustok::VocoderConfig::from_json(R"({"base": "tiny", "num_units": 50})", "c.json");
+  EXPECT_EQ(c.num_units, 50);
+}

@@ -2,6 +2,9 @@
 #include "vocoder/torch/checkpoint.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <set>
 
@@ -76,12 +79,25 @@ void write_checkpoint(const std::string& path, const VocoderConfig& config, cons
     root.write("optim_g", og);
     root.write("optim_d", od);
   }
+  // LibTorch's zip writer throws from its destructor when a write fails (a
+  // full disk aborted the process): it gets a sink that always "succeeds",
+  // and the first failed write is reported here once it has finished.
   common::AtomicFile file(path);
+  FILE* out = std::fopen(file.temp_path().c_str(), "wb");
+  if (!out) throw file_error(path, std::string("cannot write checkpoint: ") + std::strerror(errno));
+  int write_errno = 0;
   try {
-    root.save_to(file.temp_path());
+    root.save_to([&](const void* data, size_t n) -> size_t {
+      if (write_errno == 0 && n > 0 && std::fwrite(data, 1, n, out) != n) write_errno = errno ? errno : EIO;
+      return n;
+    });
   } catch (const c10::Error& e) {
+    std::fclose(out);
     throw file_error(path, std::string("cannot write checkpoint: ") + e.what_without_backtrace());
   }
+  if (std::fflush(out) != 0 && write_errno == 0) write_errno = errno ? errno : EIO;
+  if (std::fclose(out) != 0 && write_errno == 0) write_errno = errno ? errno : EIO;
+  if (write_errno != 0) throw file_error(path, std::string("cannot write checkpoint: ") + std::strerror(write_errno));
   file.commit();
 }
 

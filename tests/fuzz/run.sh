@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Fuzzing, as CI runs it: builds the libFuzzer targets of tests/fuzz with
+# clang, AddressSanitizer and UndefinedBehaviorSanitizer (core library only:
+# -Dtorch=disabled -Dgstreamer=disabled), seeds each from the test fixtures,
+# runs each for SECONDS (default 20) and fails on any finding: a crash, a
+# sanitizer report, an exception other than acoustok::Error, a leak, an input
+# that takes over 10 s, or more than 2 GB of memory. A finding is saved
+# under $ACOUSTOK_FUZZ_BUILD/findings/<target>/ for a regression input.
+#
+#   tests/fuzz/run.sh [SECONDS]   env: ACOUSTOK_FUZZ_BUILD (default build-fuzz/)
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${ACOUSTOK_FUZZ_BUILD:-$root/build-fuzz}
+secs=${1:-20}
+fx=$root/tests/fixtures
+
+if [ ! -f "$build/build.ninja" ]; then
+  CC=clang CXX=clang++ meson setup "$build" "$root" --buildtype=debugoptimized -Dfuzzing=enabled \
+    -Dtorch=disabled -Dgstreamer=disabled -Dtests=disabled -Db_sanitize=address,undefined -Db_lundef=false >&2
+fi
+ninja -C "$build" >&2
+
+# Seeds: real files of each kind, from the fixtures (and a few written here).
+seeds=$build/seeds
+rm -rf "$seeds" && mkdir -p "$seeds"
+seed() { local t=$1; shift; mkdir -p "$seeds/$t"; cp "$@" "$seeds/$t/" 2>/dev/null || true; }
+seed_as() { mkdir -p "$seeds/$1"; cp "$2" "$seeds/$1/$3"; }
+for m in xlsr_st base_st; do seed_as safetensors "$fx/xlsr/$m/model.safetensors" "$m.safetensors"; done
+seed npy "$fx/kmeans/mix64_centroids.npy" "$fx/kmeans/partial_init.npy" "$fx/xlsr/refs/xlsr_L1.npy"
+for m in xlsr_bin base_bin hubert_bin evil_bin; do seed_as torch_zip "$fx/xlsr/$m/pytorch_model.bin" "$m.bin"; done
+for m in xlsr_st base_st hubert_bin; do seed_as model_config "$fx/xlsr/$m/config.json" "$m.json"; done
+mkdir -p "$seeds/vocoder_config"
+echo '{"base": "tiny", "num_units": 50}' > "$seeds/vocoder_config/a.json"
+echo '{"base": "v1", "upsample_rates": [8, 8, 5], "upsample_kernel_sizes": [16, 16, 10]}' > "$seeds/vocoder_config/b.json"
+seed kmeans "$fx/kmeans/mix16_centroids.npy" "$fx/kmeans/mix64_centroids.npy"
+seed unit_text "$fx/bpe/heldout.txt"
+printf '1 2 3\n\n4 5\r\n 6\t7 \n' > "$seeds/unit_text/small.txt"
+seed audio "$fx/silence/short_silence_only.wav" "$fx/silence/shorter_than_min_silence.wav" "$fx/silence/speech_8k_stereo.mp3"
+seed bpe_model "$fx/bpe/ref.model" "$fx/bpe/ref_dedup.model"
+
+export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+failed=0
+for exe in "$build"/tests/fuzz/fuzz_*; do
+  [ -f "$exe" ] && [ -x "$exe" ] || continue
+  t=${exe##*/fuzz_}
+  corpus=$build/corpus/$t findings=$build/findings/$t
+  mkdir -p "$corpus" "$findings"
+  # Every earlier finding first: each must now end cleanly.
+  regressions=("$root/tests/fuzz/regressions/$t"/*)
+  if [ -e "${regressions[0]}" ] && ! "$exe" "${regressions[@]}" >"$build/regress_$t.log" 2>&1; then
+    echo "fuzz $t: a regression input fails again (see $build/regress_$t.log)"
+    failed=1
+    continue
+  fi
+  if "$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -max_len=262144 \
+       -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "$seeds/$t" >"$build/fuzz_$t.log" 2>&1; then
+    runs=$(grep -m1 'stat::number_of_executed_units' "$build/fuzz_$t.log" | awk '{print $2}')
+    cov=$(grep -o 'cov: [0-9]*' "$build/fuzz_$t.log" | tail -1)
+    echo "fuzz $t: OK, ${runs:-?} runs in ${secs} s, $cov"
+  else
+    echo "fuzz $t: FINDING (see $build/fuzz_$t.log, input in $findings/)"
+    grep -E "ERROR|SUMMARY|terminate|what\(\)" "$build/fuzz_$t.log" | head -5
+    failed=1
+  fi
+done
+exit $failed
