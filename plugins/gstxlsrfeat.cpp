@@ -165,11 +165,11 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
    * GstXlsrFeat:threads:
    *
    * LibTorch's intra-op thread count, which is one for the whole process:
-   * set when the model loads; 0 leaves LibTorch's default.
+   * set when the model loads; 0 uses every CPU this process may use.
    */
   g_object_class_install_property(
       gobject_class, PROP_THREADS,
-      g_param_spec_int("threads", "Threads", "LibTorch intra-op threads, for the whole process (0: its default)", 0, 1024, DEFAULT_THREADS,
+      g_param_spec_int("threads", "Threads", "LibTorch intra-op threads, for the whole process (0: every CPU this process may use)", 0, 1024, DEFAULT_THREADS,
                        ready_only));
   /**
    * GstXlsrFeat:max-window-time:

@@ -12,7 +12,7 @@ namespace acoustok {
 
 struct ProcessOptions {
   // Intra-op threads of LibTorch (and so of OpenMP and oneDNN inside it):
-  // > 0 sets that many; 0 leaves LibTorch's own default.
+  // > 0 sets that many; 0 sets available_cpus().
   int threads = 0;
   // glibc malloc settings for the feature model (Linux): keep large buffers of
   // the forward pass in the heap between calls (mmap threshold 32 MB, trim
@@ -25,7 +25,8 @@ struct ProcessOptions {
 
 void configure_process(const ProcessOptions& options);
 
-// The CPUs this process may run on (its affinity mask), at least 1.
+// The CPUs this process may use: its affinity mask, lowered to the cgroup's
+// CPU quota when there is one (containers, Slurm); at least 1.
 int available_cpus();
 
 }  // namespace acoustok

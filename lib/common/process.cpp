@@ -5,17 +5,51 @@
 #include <sched.h>
 
 #include <atomic>
+#include <cmath>
+#include <fstream>
+#include <string>
 
 namespace acoustok {
 
+namespace {
+
+// cgroup CPU quota (v2 cpu.max "QUOTA PERIOD", v1 cfs_quota_us / cfs_period_us)
+// rounded up, or 0 when there is none.
+int cgroup_cpu_limit() {
+  auto read_two = [](const char* path, double* a, double* b, bool v2) {
+    std::ifstream f(path);
+    std::string first;
+    if (!(f >> first)) return false;
+    if (v2 && first == "max") return false;
+    try {
+      *a = std::stod(first);
+    } catch (const std::exception&) {
+      return false;
+    }
+    if (v2) return static_cast<bool>(f >> *b);
+    std::ifstream g("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+    return static_cast<bool>(g >> *b);
+  };
+  double quota = 0, period = 0;
+  if (!read_two("/sys/fs/cgroup/cpu.max", &quota, &period, true) &&
+      !read_two("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", &quota, &period, false)) {
+    return 0;
+  }
+  if (quota <= 0 || period <= 0) return 0;
+  return static_cast<int>(std::ceil(quota / period));
+}
+
+}  // namespace
+
 int available_cpus() {
+  int n = 0;
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return n;
-  }
-  return 1;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
+  if (n <= 0) n = 1;
+  const int quota = cgroup_cpu_limit();
+  if (quota > 0 && quota < n) n = quota;
+  return n;
 }
 
 namespace common {

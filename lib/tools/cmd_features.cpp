@@ -71,7 +71,7 @@ void add_features_command(CLI::App& app) {
   cmd->add_option("input", args->input, "Audio file (any rate and channels; converted to 16 kHz mono)")->required();
   cmd->add_option("-o,--output", args->output, "Output .npy")->required();
   cmd->add_option("--device", args->options.device, "cpu or cuda")->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_option("--threads", args->threads, "Intra-op threads (0: LibTorch's default)")
+  cmd->add_option("--threads", args->threads, "Threads (0: every CPU this process may use)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("-q,--quiet", args->quiet, "No summary on stderr");

@@ -71,7 +71,7 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("units", a->units, "Unit text: space-separated ids, one utterance per line (joined in order)")->required();
   cmd->add_option("-o,--output", a->out, "Output WAV (16 kHz mono PCM16, 320 samples per unit)")->required();
   cmd->add_option("--device", a->device, "auto, cpu or cuda[:N]")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "CPU threads (0: every CPU this process may use)")->capture_default_str();
   cmd->callback([a]() { run_synth(*a); });
 }
 

@@ -198,7 +198,7 @@ void add_vocoder_command(CLI::App& app) {
   train->add_option("--save-every", t->save_every, "Write vocoder_epoch_XXXX.pt and sample_epoch_XXXX.wav every N epochs (0: never)")->capture_default_str();
   train->add_option("--device", t->device, "auto (CUDA when available), cpu or cuda[:N]")->capture_default_str();
   train->add_option("--config", t->config, "Model size: tiny, small, v1 or a JSON file ({\"base\": \"v1\", ...})")->capture_default_str();
-  train->add_option("--threads", *train_threads, "CPU threads (0: all cores)")->capture_default_str();
+  train->add_option("--threads", *train_threads, "CPU threads (0: every CPU this process may use)")->capture_default_str();
   train->add_option("--seed", t->seed, "Seed of the initial weights and the window draws")->capture_default_str();
   train->add_flag("-q,--quiet", t->quiet, "No progress on stderr");
   train->callback([t, train_threads]() {
@@ -217,7 +217,7 @@ void add_vocoder_command(CLI::App& app) {
   test->add_option("--layer", a->layer, "Transformer layer of the feature model")->capture_default_str();
   test->add_option("--kmeans", a->kmeans, "k-means file (safetensors with centroids [k, dim]) for re-encoding");
   test->add_option("--device", a->device, "auto, cpu or cuda[:N]")->capture_default_str();
-  test->add_option("--threads", a->threads, "CPU threads (0: all cores)")->capture_default_str();
+  test->add_option("--threads", a->threads, "CPU threads (0: every CPU this process may use)")->capture_default_str();
   test->add_flag("-q,--quiet", a->quiet, "No progress on stderr");
   test->callback([a]() { run_test(*a); });
 }

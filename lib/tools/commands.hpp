@@ -14,7 +14,7 @@ namespace acoustok::tools {
 extern int exit_status;
 
 // The process settings of the command line (acoustok/process.hpp): LibTorch
-// threads from --threads (0: LibTorch's default) and, for commands that run
+// threads from --threads (0: every CPU this process may use) and, for commands that run
 // the feature model, the allocator settings measured for it.
 void configure_process_for(int threads, bool runs_feature_model);
 

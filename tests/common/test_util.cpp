@@ -66,4 +66,12 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+long rss_kb() {
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
+  }
+  return 0;
+}
+
 }  // namespace acoustok::test

@@ -17,5 +17,7 @@ std::string make_temp_dir(const std::string& tag);
 // Runs a shell command; returns its exit status and fills stdout+stderr.
 int run_command(const std::string& command, std::string* output = nullptr);
 std::string read_file(const std::string& path);
+// Resident memory of this process (VmRSS), in kB.
+long rss_kb();
 
 }  // namespace acoustok::test

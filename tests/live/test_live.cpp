@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Live: appsrc (is-live, fed in real time from speech) ! silencesplit !
 // xlsrfeat ! kmeansunits ! unitvocoder ! synced sink, with the demo models.
-// Requires that no buffer is dropped as late for 30 s of audio, that every
+// Also the soak: ACOUSTOK_LIVE_SECONDS (default 120, the CI slice; `tests/bench/soak_live.sh`
+// runs 1800) of audio, with resident memory flat within 5 % from a third of
+// the run to its end. Requires that no buffer is dropped as late, that every
 // element answers LATENCY, and prints the end-to-end latency.
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
@@ -23,48 +25,12 @@
 #include "acoustok/vocoder_config.hpp"
 #include "vocoder/torch/checkpoint.hpp"
 #include "vocoder/torch/hifigan.hpp"
+#include "demo_models.hpp"
 #include "test_util.hpp"
 
 using namespace acoustok;
 
 namespace {
-
-constexpr int kUnits = 32;
-
-struct DemoModels {
-  std::string feature_model, kmeans, vocoder;
-};
-
-// The demo feature model (built offline by models/make_demo_model.py),
-// k-means fitted on its features of the fixture speech, and a tiny vocoder
-// with random weights: the speed of the demo models, not their quality.
-const DemoModels& demo_models() {
-  static DemoModels m;
-  if (!m.vocoder.empty()) return m;
-  const std::string dir = test::make_temp_dir("live");
-  const std::string root = test::fixtures_dir() + "/../..";
-  std::string log;
-  m.feature_model = dir + "/demo-model";
-  EXPECT_EQ(test::run_command("/usr/bin/python3 " + root + "/models/make_demo_model.py " + m.feature_model, &log), 0)
-      << log;
-  EXPECT_EQ(test::run_command(test::acoustok_bin() + " features --model " + m.feature_model + " --layer 3 " +
-                                  test::fixture("silence/speech_pauses.wav") + " -o " + dir + "/f.npy",
-                              &log),
-            0)
-      << log;
-  m.kmeans = dir + "/km.safetensors";
-  EXPECT_EQ(test::run_command(test::acoustok_bin() + " kmeans fit " + dir + "/f.npy --k " + std::to_string(kUnits) +
-                                  " -o " + m.kmeans,
-                              &log),
-            0)
-      << log;
-  VocoderConfig c = VocoderConfig::preset("tiny");
-  c.num_units = kUnits;
-  vocoder::Generator g(c);
-  m.vocoder = dir + "/tiny.pt";
-  vocoder::write_checkpoint(m.vocoder, c, {}, {&g});
-  return m;
-}
 
 // ACOUSTOK_LIVE_EXTRA="identity sleep-time=2000000" (2 s per 0.5 s output buffer)
 // shows the test failing when the chain cannot keep up.
@@ -76,12 +42,14 @@ std::string extra_element() {
 }  // namespace
 
 TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
-  const DemoModels& m = demo_models();
-  // 30 s of speech: the fixture looped.
+  const test::DemoModels& m = test::demo_models();
+  // The fixture looped.
+  const char* seconds_env = std::getenv("ACOUSTOK_LIVE_SECONDS");
+  const size_t seconds = seconds_env ? static_cast<size_t>(std::atol(seconds_env)) : 120;
   const auto speech = read_audio_16k_mono(test::fixture("silence/speech_pauses.wav"));
   std::vector<float> audio;
-  while (audio.size() < 30u * 16000u) audio.insert(audio.end(), speech.begin(), speech.end());
-  audio.resize(30u * 16000u);
+  while (audio.size() < seconds * 16000u) audio.insert(audio.end(), speech.begin(), speech.end());
+  audio.resize(seconds * 16000u);
 
   const std::string launch =
       "appsrc name=src is-live=true format=time do-timestamp=false "
@@ -98,6 +66,7 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
 
   // Feed 20 ms buffers at the pace of the clock.
   std::atomic<bool> stop{false};
+  std::atomic<long> rss_third{0}, rss_end{0};
   std::thread feeder([&] {
     const size_t chunk = 320;
     const auto t0 = std::chrono::steady_clock::now();
@@ -111,7 +80,9 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
       GST_BUFFER_PTS(b) = now;
       GST_BUFFER_DURATION(b) = 20 * GST_MSECOND;
       if (gst_app_src_push_buffer(GST_APP_SRC(src), b) != GST_FLOW_OK) break;
+      if (pos / chunk == audio.size() / chunk / 3) rss_third = test::rss_kb();
     }
+    rss_end = test::rss_kb();
     gst_app_src_end_of_stream(GST_APP_SRC(src));
   });
 
@@ -158,6 +129,9 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
   std::printf("[ live ] end-to-end latency of the pipeline: %.3f s; %llu QoS messages, %llu buffers dropped\n",
               static_cast<double>(latency) / GST_SECOND, static_cast<unsigned long long>(qos_messages),
               static_cast<unsigned long long>(dropped));
+  std::printf("[ live ] %zu s of audio; RSS %ld kB at a third, %ld kB at the end (%+.1f %%)\n", seconds, rss_third.load(),
+              rss_end.load(), 100.0 * (rss_end - rss_third) / std::max(1L, rss_third.load()));
+  EXPECT_LE(rss_end.load(), rss_third.load() + rss_third.load() / 20) << "resident memory grew by more than 5 %";
   gst_element_set_state(pipeline, GST_STATE_NULL);
   gst_object_unref(bus);
   gst_object_unref(src);
@@ -173,7 +147,7 @@ std::vector<acoustok::Segment> expected_segments() {
 }  // namespace
 
 TEST(Examples, EmbedProgramPrintsOneLinePerSegmentWithItsUnits) {
-  const DemoModels& m = demo_models();
+  const test::DemoModels& m = test::demo_models();
   const char* bin = std::getenv("ACOUSTOK_EMBED_BIN");
   ASSERT_TRUE(bin) << "ACOUSTOK_EMBED_BIN not set";
   std::string out;
@@ -198,7 +172,7 @@ TEST(Examples, EmbedProgramPrintsOneLinePerSegmentWithItsUnits) {
 }
 
 TEST(Examples, UnitsTravelOverTcpAndAreSynthesisedOnTheFarSide) {
-  const DemoModels& m = demo_models();
+  const test::DemoModels& m = test::demo_models();
   const std::string dir = test::make_temp_dir("tcp");
   const std::string script = test::fixtures_dir() + "/../../examples/units_over_tcp.sh";
   std::string out;
@@ -221,7 +195,7 @@ TEST(Examples, UnitsTravelOverTcpAndAreSynthesisedOnTheFarSide) {
 // The command line reads PCM16 segment files and caches features as float16,
 // so a few frames may move; the agreement is printed and must stay high.
 TEST(Examples, PipelineUnitsAgreeWithTheCommandLine) {
-  const DemoModels& m = demo_models();
+  const test::DemoModels& m = test::demo_models();
   const std::string dir = test::make_temp_dir("agree");
   const std::string wav = test::fixture("silence/speech_pauses.wav");
   std::string log;

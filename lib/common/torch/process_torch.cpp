@@ -8,7 +8,9 @@
 namespace acoustok {
 
 void configure_process(const ProcessOptions& options) {
-  if (options.threads > 0) torch::set_num_threads(options.threads);
+  // 0: every CPU this process may use (LibTorch's own default is 1 on some
+  // of the machines acoustok runs on).
+  torch::set_num_threads(options.threads > 0 ? options.threads : available_cpus());
   if (options.tune_allocator) common::apply_allocator_settings();
 }
 
