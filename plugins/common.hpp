@@ -13,7 +13,7 @@
 
 #define ACOUSTOK_AUDIO_CAPS "audio/x-raw, format=(string)F32LE, rate=(int)16000, channels=(int)1, layout=(string)interleaved"
 #define ACOUSTOK_FEATURES_CAPS \
-  "application/x-acoustok-features, dim=(int)[1,65536], layer=(int)[0,1024], frame-rate=(fraction)50/1"
+  "application/x-acoustok-features, dim=(int)[1,65536], layer=(int)[1,1024], frame-rate=(fraction)50/1"
 #define ACOUSTOK_UNITS_CAPS "application/x-acoustok-units, vocab-size=(int)[1,65536], frame-rate=(fraction)50/1"
 #define ACOUSTOK_MOTIFS_CAPS "application/x-acoustok-motifs, vocab-size=(int)[1,2147483647]"
 #define ACOUSTOK_TEXT_CAPS "text/x-raw, format=(string)utf8"

@@ -141,7 +141,7 @@ static void gst_bpe_motif_class_init(GstBpeMotifClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_MAX_WINDOW_TIME,
       g_param_spec_uint64("max-window-time", "Maximum window (ns)",
-                          "Pending units are encoded once this much has gathered without a segment end "
+                          "Pending units are encoded once this much (ns) has gathered without a segment end "
                           "(the window rule of streams without acoustok-segment events; bounds latency). 0 = no bound",
                           0, G_MAXUINT64, DEFAULT_MAX_WINDOW_TIME, flags));
 

@@ -132,7 +132,7 @@ static void gst_silence_split_class_init(GstSilenceSplitClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_MIN_SILENCE_TIME,
       g_param_spec_uint64("min-silence-time", "Minimum silence (ns)",
-                          "Shortest pause that ends a segment; also the analysis window", GST_MSECOND,
+                          "Shortest pause that ends a segment, in ns; also the analysis window", GST_MSECOND,
                           600 * GST_SECOND, DEFAULT_MIN_SILENCE_TIME, flags));
   /**
    * GstSilenceSplit:keep-silence-time:
@@ -143,7 +143,7 @@ static void gst_silence_split_class_init(GstSilenceSplitClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_KEEP_SILENCE_TIME,
       g_param_spec_uint64("keep-silence-time", "Kept silence (ns)",
-                          "Silence kept before and after each segment (split at the midpoint when they overlap)", 0,
+                          "Silence kept before and after each segment, in ns (split at the midpoint when they overlap)", 0,
                           600 * GST_SECOND, DEFAULT_KEEP_SILENCE_TIME, flags));
   /**
    * GstSilenceSplit:min-segment-time:
@@ -154,7 +154,7 @@ static void gst_silence_split_class_init(GstSilenceSplitClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_MIN_SEGMENT_TIME,
       g_param_spec_uint64("min-segment-time", "Minimum segment (ns)",
-                          "Segments shorter than this merge into a neighbour (0 = off; holds one segment back)", 0,
+                          "Segments shorter than this, in ns, merge into a neighbour (0 = off; holds one segment back)", 0,
                           3600 * GST_SECOND, DEFAULT_MIN_SEGMENT_TIME, flags));
   /**
    * GstSilenceSplit:max-segment-time:
@@ -165,7 +165,7 @@ static void gst_silence_split_class_init(GstSilenceSplitClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_MAX_SEGMENT_TIME,
       g_param_spec_uint64("max-segment-time", "Maximum segment (ns)",
-                          "Longer speech is split at its quietest point so segments stay bounded (0 = off)", 0,
+                          "Longer speech, in ns, is split at its quietest point so segments stay bounded (0 = off)", 0,
                           3600 * GST_SECOND, DEFAULT_MAX_SEGMENT_TIME, flags));
   /**
    * GstSilenceSplit:drop-silence:

@@ -180,7 +180,7 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
    */
   g_object_class_install_property(
       gobject_class, PROP_MAX_WINDOW_TIME,
-      g_param_spec_uint64("max-window-time", "Maximum window time",
+      g_param_spec_uint64("max-window-time", "Maximum window (ns)",
                           "Longest audio run through the model at once (ns); longer segments and streams without "
                           "segment events are cut into overlapping windows of at most this",
                           GST_SECOND, G_MAXUINT64, DEFAULT_MAX_WINDOW_TIME, ready_only));
@@ -192,7 +192,7 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
    */
   g_object_class_install_property(
       gobject_class, PROP_CONTEXT_TIME,
-      g_param_spec_uint64("context-time", "Context time",
+      g_param_spec_uint64("context-time", "Context (ns)",
                           "Audio a frame keeps on each side where a long span is cut into windows (ns); must be less "
                           "than half of max-window-time",
                           0, G_MAXUINT64, DEFAULT_CONTEXT_TIME, ready_only));
