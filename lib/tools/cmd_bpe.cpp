@@ -116,7 +116,8 @@ void add_bpe_command(CLI::App& app) {
   cmd->add_option("--top", args->train.top, "Motifs listed in motif_analysis.json")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("-j,--jobs", args->train.threads, "Threads of SentencePiece and of the analysis (0: every core)")
+  // --threads as everywhere else; -j/--jobs means parallel inputs elsewhere.
+  cmd->add_option("--threads", args->train.threads, "Threads of SentencePiece and of the analysis (0: every core)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("-q,--quiet", args->train.quiet, "No progress or summary on stderr");
@@ -125,7 +126,7 @@ void add_bpe_command(CLI::App& app) {
   CLI::App* encode = cmd->add_subcommand("encode", "Write the motifs of each unit line (ids joined by '-', space separated)");
   encode->add_option("model", enc->model, "BPE model (bpe.model from `acoustok bpe`)")->required();
   encode->add_option("units", enc->input, "Unit lines (default or '-': standard input)");
-  encode->add_option("-j,--jobs", enc->jobs, "Encoding threads (0: every core)")
+  encode->add_option("--threads", enc->jobs, "Encoding threads (0: every core)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   encode->callback([enc]() { run_encode(*enc); });

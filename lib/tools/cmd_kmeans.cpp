@@ -43,7 +43,11 @@ NpyArray read_features(const std::string& path) {
 }
 
 void run_fit(FitArgs args) {
-  args.km.validate();
+  try {
+    args.km.validate();
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
   std::vector<float> x;
   int64_t rows = 0, dim = 0;
   for (const auto& path : args.inputs) {

@@ -116,7 +116,11 @@ json segment_one_input(const std::string& input, const std::string& stem, const 
 }
 
 void run_segment(const SegmentArgs& args) {
-  args.silence.validate();
+  try {
+    args.silence.validate();
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
   const fs::path out_dir(args.out_dir);
   const fs::path state_dir = out_dir / ".segment-state";
   std::error_code ec;

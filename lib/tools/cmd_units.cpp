@@ -45,12 +45,12 @@ void run_units(UnitsArgs args) {
     int i = -1, n = 0;
     char tail = 0;
     if (std::sscanf(args.shard.c_str(), "%d/%d%c", &i, &n, &tail) != 2 || n < 1 || i < 0 || i >= n)
-      throw Error("--shard must be I/N with 0 <= I < N, not '" + args.shard + "'");
+      throw UsageError("--shard must be I/N with 0 <= I < N, not '" + args.shard + "'");
     args.job.shard_index = i;
     args.job.shard_count = n;
   }
   if (args.model_dir.empty() == args.features_dir.empty())
-    throw Error("give either --model MODEL_DIR (compute features) or --features DIR (precomputed .npy)");
+    throw UsageError("give either --model MODEL_DIR (compute features) or --features DIR (precomputed .npy)");
 
   SegmentFeatureFn fn;
   std::unique_ptr<FeatureExtractor> extractor;

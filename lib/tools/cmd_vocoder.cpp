@@ -92,10 +92,10 @@ class UnitReencoder {
 };
 
 void run_test(const TestArgs& a) {
-  if (a.num_samples < 1) throw Error("vocoder test: --num-samples must be at least 1");
+  if (a.num_samples < 1) throw UsageError("vocoder test: --num-samples must be at least 1");
   const bool reencode = !a.feature_model.empty() || !a.kmeans.empty();
   if (reencode && (a.feature_model.empty() || a.kmeans.empty()))
-    throw Error("vocoder test: unit agreement needs both --feature-model and --kmeans");
+    throw UsageError("vocoder test: unit agreement needs both --feature-model and --kmeans");
   configure_process_for(a.threads, reencode);
   auto vocoder = Vocoder::load(a.checkpoint, a.device);
   const UnitCorpus corpus = read_unit_corpus(a.units_dir);
@@ -202,6 +202,11 @@ void add_vocoder_command(CLI::App& app) {
   train->add_option("--seed", t->seed, "Seed of the initial weights and the window draws")->capture_default_str();
   train->add_flag("-q,--quiet", t->quiet, "No progress on stderr");
   train->callback([t, train_threads]() {
+    const std::string& c = t->config;
+    std::error_code ec;
+    if (c != "tiny" && c != "small" && c != "v1" && !std::filesystem::exists(c, ec)) {
+      throw UsageError("--config: unknown vocoder config '" + c + "': expected tiny, small, v1 or a JSON file");
+    }
     configure_process_for(*train_threads, false);
     train_vocoder(*t);
   });

@@ -8,7 +8,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include "acoustok/error.hpp"
+
 namespace acoustok::tools {
+
+// Options that cannot go together or a value out of range: exit 2, like a
+// parse error (a failed run is acoustok::Error, exit 1).
+struct UsageError : Error {
+  using Error::Error;
+};
 
 // Set by a subcommand that finished but had failures to report (exit 1).
 extern int exit_status;

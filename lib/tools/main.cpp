@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -88,8 +89,26 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // --help and --version arrive as "errors" with exit code 0.
     if (e.get_exit_code() == 0) return app.exit(e);
-    app.exit(e);
+    // An unknown subcommand: say so and list the valid ones.
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+      if (argc > 1 && sub->get_name() == argv[1]) known = true;
+    }
+    if (argc > 1 && argv[1][0] != '-' && !known) {
+      std::fprintf(stderr, "acoustok: unknown subcommand '%s': expected one of %s\n", argv[1], names.c_str());
+    } else {
+      std::fprintf(stderr, "acoustok: %s\nRun 'acoustok%s%s --help' for the options.\n", e.what(),
+                   argc > 1 && known ? " " : "", argc > 1 && known ? argv[1] : "");
+    }
     return 2;
+  } catch (const acoustok::tools::UsageError& e) {
+    std::fprintf(stderr, "acoustok: %s\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "acoustok: out of memory\n");
+    return 1;
   } catch (const acoustok::Error& e) {
     std::fprintf(stderr, "acoustok: %s\n", e.what());
     return 1;

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -100,6 +101,10 @@ VocoderConfig VocoderConfig::from_json(const std::string& text, const std::strin
 
 VocoderConfig VocoderConfig::from_argument(const std::string& name_or_file) {
   if (name_or_file == "tiny" || name_or_file == "small" || name_or_file == "v1") return preset(name_or_file);
+  std::error_code ec;
+  if (!std::filesystem::exists(name_or_file, ec)) {
+    throw Error("--config: unknown vocoder config '" + name_or_file + "': expected tiny, small, v1 or a JSON file");
+  }
   return from_json(common::read_text_file(name_or_file), name_or_file);
 }
 

@@ -117,8 +117,8 @@ TEST(SegmentCli, UsageErrorsExitWith2AndHelpWith0) {
   EXPECT_NE(log.find("segment"), std::string::npos);
   EXPECT_EQ(run_command(acoustok_bin() + " --version", &log), 0) << log;
   EXPECT_NE(log.find("acoustok 0."), std::string::npos);
-  // A bad value of an option is a failed run with one clear line.
+  // A value out of range is a usage error with one clear line.
   EXPECT_EQ(run_command(acoustok_bin() + " segment " + fixture("silence/speech_pauses.wav") +
-                            " -o /tmp/acoustok-never --threshold-db 5", &log), 1) << log;
+                            " -o /tmp/acoustok-never --threshold-db 5", &log), 2) << log;
   EXPECT_NE(log.find("threshold-db"), std::string::npos) << log;
 }

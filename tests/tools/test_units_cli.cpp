@@ -253,8 +253,9 @@ TEST(UnitsCli, BadRunsAreClearErrorsAndLeaveEarlierOutputsIntact) {
        "empty: no .wav segments to process", 1},
       {units_cmd(c, root + "/out", "--k 5000"), "k=5000 is larger than the number of feature frames", 1},
       {acoustok_bin() + " units --model " + root + "/no-model " + c.segments + " -o " + root + "/out2", "no-model", 1},
-      {acoustok_bin() + " units " + c.segments + " -o " + root + "/out", "either --model", 1},
-      {units_cmd(c, root + "/out", "--shard 2/2"), "--shard", 1},
+      // Usage errors exit 2 (issue 15).
+      {acoustok_bin() + " units " + c.segments + " -o " + root + "/out", "either --model", 2},
+      {units_cmd(c, root + "/out", "--shard 2/2"), "--shard", 2},
       {units_cmd(c, root + "/out", "--k 7"), "checkpoint.json: made by a run with other options", 1},
   };
   for (const auto& cs : cases) {

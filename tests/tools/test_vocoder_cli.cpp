@@ -198,3 +198,14 @@ TEST(Synth, LongLinesAreStreamedAndEqualWholeSynthesis) {
   // streaming rounding (1e-5).
   EXPECT_LE(worst, 2.5f / 32768.0f);
 }
+
+// Issue 15: a bad --config lists the valid ones (it said "cannot open") and is a usage error.
+TEST(VocoderTrain, UnknownConfigListsTheValidOnes) {
+  const std::string dir = test::make_temp_dir("vconfig");
+  std::string out;
+  EXPECT_EQ(test::run_command(test::acoustok_bin() + " vocoder train --config huge --units " + units_dir() + " --audio " +
+                                  audio_dir() + " -o " + dir + "/o", &out), 2);
+  EXPECT_NE(out.find("acoustok: --config: unknown vocoder config 'huge': expected tiny, small, v1 or a JSON file"),
+            std::string::npos)
+      << out;
+}

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: MIT
+// One command-line convention (issue 15): every error line starts with
+// "acoustok:", usage errors (unknown subcommands, bad choices, options that
+// cannot go together, values out of range) exit 2 and say what is valid; a
+// failed run exits 1.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "test_util.hpp"
+
+using acoustok::test::acoustok_bin;
+using acoustok::test::make_temp_dir;
+using acoustok::test::run_command;
+
+namespace {
+
+void expect_usage_error(const std::string& args, const std::string& words) {
+  std::string out;
+  EXPECT_EQ(run_command(acoustok_bin() + " " + args, &out), 2) << args << "\n" << out;
+  EXPECT_EQ(out.rfind("acoustok: ", 0), 0u) << args << "\n" << out;
+  EXPECT_NE(out.find(words), std::string::npos) << args << "\n" << out;
+}
+
+}  // namespace
+
+TEST(CliConventions, UsageErrorsExit2AndSayWhatIsValid) {
+  const std::string dir = make_temp_dir("cli");
+  expect_usage_error("bogus", "unknown subcommand 'bogus': expected one of segment, features, kmeans, units");
+  expect_usage_error("segment -o " + dir + "/s", "inputs");
+  expect_usage_error("segment x.wav -o " + dir + "/s --threshold-db 3", "threshold");
+  expect_usage_error("units " + dir + " -o " + dir + "/u", "give either --model");
+  expect_usage_error("units --features " + dir + " " + dir + " -o " + dir + "/u --shard 3/2", "--shard must be I/N");
+  expect_usage_error("kmeans fit x.npy --k 0 -o " + dir + "/k.safetensors", "k");
+}
