@@ -67,6 +67,10 @@ struct MotifState {
   // first buffer's PTS (or 0), and are counted in frames.
   GstClockTime text_pts = GST_CLOCK_TIME_NONE;
   guint64 text_offset = 0;
+  // The input's vocab-size (k) when its caps say it; a unit at or above it is
+  // no unit of that k-means model: warned about once per stream.
+  int vocab_size = 0;
+  bool warned_out_of_vocab = false;
 };
 
 }  // namespace
@@ -236,7 +240,10 @@ static void gst_bpe_motif_start(GstAcoustokElement* base) {
   self->state = fresh.release();
 }
 
-static void gst_bpe_motif_set_caps(GstAcoustokElement* base, const GstStructure*) {
+static void gst_bpe_motif_set_caps(GstAcoustokElement* base, const GstStructure* caps) {
+  GstBpeMotif* self = GST_BPE_MOTIF(base);
+  gint k = 0;
+  if (self->state) self->state->vocab_size = gst_structure_get_int(caps, "vocab-size", &k) ? k : 0;
   base->item_bytes = sizeof(guint16);
   base->items_per_second = acoustok::grid::kFrameRate;
 }
@@ -311,6 +318,14 @@ static GstFlowReturn gst_bpe_motif_handle_input(GstAcoustokElement* base, const 
                             " a BPE model can hold");
     }
     units[i] = u;
+    if (st.vocab_size > 0 && u >= st.vocab_size && !st.warned_out_of_vocab) {
+      st.warned_out_of_vocab = true;
+      GST_ELEMENT_WARNING(self, STREAM, FORMAT,
+                          ("unit %u at frame %" G_GUINT64_FORMAT " is not below the input's vocab-size %d: its motifs "
+                           "are not motifs of that model's units",
+                           u, first + i, st.vocab_size),
+                          (nullptr));
+    }
   }
   gst_acoustok_element_flush_items(base, n);
   GstFlowReturn ret = GST_FLOW_OK;

@@ -343,3 +343,30 @@ TEST(BpeMotifElement, ModelIsMutableOnlyInNullOrReady) {
   g_free(model);
   gst_harness_teardown(h);
 }
+
+// Issue 15: a unit at or above the input's vocab-size (99 from a k = 50
+// model) passed silently and came out looking like a motif; it is warned
+// about, once per stream.
+TEST(BpeMotifElement, UnitsBeyondTheInputVocabularyAreWarnedAboutOnce) {
+  GstHarness* h = make_harness("ref.model", "application/x-acoustok-units, vocab-size=(int)50, frame-rate=(fraction)50/1",
+                          "text/x-raw, format=utf8");
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  const int units[] = {3, 99, 4, 120};
+  ASSERT_EQ(gst_harness_push(h, units_buffer(units, 4, 0, 0)), GST_FLOW_OK);
+  ASSERT_EQ(gst_harness_push(h, units_buffer(units, 4, 4 * kFrame, 4)), GST_FLOW_OK);
+  int warnings = 0;
+  while (GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING)) {
+    GError* err = nullptr;
+    gst_message_parse_warning(m, &err, nullptr);
+    EXPECT_NE(std::string(err->message).find("unit 99 at frame 1 is not below the input's vocab-size 50"), std::string::npos)
+        << err->message;
+    g_error_free(err);
+    gst_message_unref(m);
+    ++warnings;
+  }
+  EXPECT_EQ(warnings, 1);
+  gst_element_set_bus(h->element, nullptr);
+  gst_object_unref(bus);
+  gst_harness_teardown(h);
+}
