@@ -16,10 +16,15 @@ namespace acoustok {
 // Thread-safety: one synthesize() at a time per object.
 class Vocoder {
  public:
-  // device: "cpu", "cuda" or "auto" (CUDA when LibTorch has it). Throws
-  // acoustok::Error naming the checkpoint when it is missing, corrupt, or not
-  // a vocoder checkpoint. CPU threads: configure_process (acoustok/process.hpp).
-  static std::unique_ptr<Vocoder> load(const std::string& checkpoint, const std::string& device = "cpu");
+  // device: "cpu", "cuda" or "auto" (CUDA when LibTorch has it). The
+  // checkpoint is acoustok's (`vocoder train`) or a released speech-
+  // resynthesis / fairseq unit HiFi-GAN (a torch.save dict with a
+  // "generator" state dict), whose config.json is `released_config` or, when
+  // empty, config.json beside the checkpoint. Throws acoustok::Error naming
+  // the file when it is missing, corrupt, or not a vocoder. CPU threads:
+  // configure_process (acoustok/process.hpp).
+  static std::unique_ptr<Vocoder> load(const std::string& checkpoint, const std::string& device = "cpu",
+                                       const std::string& released_config = "");
   virtual ~Vocoder() = default;
 
   virtual const VocoderConfig& config() const = 0;

@@ -16,6 +16,9 @@ struct VocoderConfig {
   // Unit vocabulary k; the embedding has k + 1 rows, row k is the padding id.
   int num_units = 100;
   int embedding_dim = 128;
+  // acoustok's own models add the padding row k; speech-resynthesis /
+  // fairseq released vocoders have exactly k rows.
+  bool padding_row = true;
   // Generator (speech-resynthesis V1 by default): the product of the rates is 320.
   std::vector<int> upsample_rates{5, 4, 4, 2, 2};
   std::vector<int> upsample_kernel_sizes{11, 8, 8, 4, 4};
@@ -41,6 +44,11 @@ struct VocoderConfig {
   // JSON text as stored in checkpoints; `where` names the source in errors.
   static VocoderConfig from_json(const std::string& text, const std::string& where);
   std::string to_json() const;
+  // The config.json of a speech-resynthesis / fairseq unit HiFi-GAN
+  // (upsample_*, resblock_*, num_embeddings, embedding_dim, ...). What
+  // acoustok cannot run (F0 or speaker inputs, duration prediction, resblock
+  // type 2, another sampling rate or hop) throws an Error that names it.
+  static VocoderConfig from_released_json(const std::string& text, const std::string& where);
 
   // Throws acoustok::Error("<where>: ...") when sizes are inconsistent.
   void validate(const std::string& where) const;

@@ -31,6 +31,29 @@ std::vector<float> htk_mel_filterbank(int n_fft, int n_mels, double sample_rate,
   return fb;
 }
 
+std::vector<double> slaney_mel_filterbank(int n_fft, int n_mels, double sample_rate, double fmin, double fmax) {
+  // Slaney's mel scale: linear below 1 kHz (200/3 Hz per mel), logarithmic above.
+  constexpr double kLinearHz = 200.0 / 3.0, kBreakHz = 1000.0, kBreakMel = kBreakHz / kLinearHz;
+  const double log_step = std::log(6.4) / 27.0;
+  auto hz_to_mel = [&](double f) { return f < kBreakHz ? f / kLinearHz : kBreakMel + std::log(f / kBreakHz) / log_step; };
+  auto mel_to_hz = [&](double m) { return m < kBreakMel ? m * kLinearHz : kBreakHz * std::exp(log_step * (m - kBreakMel)); };
+  const int bins = n_fft / 2 + 1;
+  const double mel_lo = hz_to_mel(fmin), mel_hi = hz_to_mel(fmax);
+  std::vector<double> edges(static_cast<size_t>(n_mels + 2));
+  for (int i = 0; i < n_mels + 2; ++i) edges[static_cast<size_t>(i)] = mel_to_hz(mel_lo + (mel_hi - mel_lo) * i / (n_mels + 1));
+  std::vector<double> fb(static_cast<size_t>(n_mels) * static_cast<size_t>(bins), 0.0);
+  for (int m = 0; m < n_mels; ++m) {
+    const double lo = edges[static_cast<size_t>(m)], mid = edges[static_cast<size_t>(m) + 1], hi = edges[static_cast<size_t>(m) + 2];
+    const double area = 2.0 / (hi - lo);  // each triangle has unit area ("slaney" norm)
+    for (int k = 0; k < bins; ++k) {
+      const double f = sample_rate / 2.0 * k / (bins - 1);
+      const double w = std::max(0.0, std::min((f - lo) / (mid - lo), (hi - f) / (hi - mid)));
+      fb[static_cast<size_t>(m) * static_cast<size_t>(bins) + static_cast<size_t>(k)] = w * area;
+    }
+  }
+  return fb;
+}
+
 std::vector<double> dct2_ortho_matrix(int n_in, int n_out) {
   std::vector<double> d(static_cast<size_t>(n_in) * static_cast<size_t>(n_out));
   for (int k = 0; k < n_out; ++k) {

@@ -71,8 +71,10 @@ const char* kind_name(PyObj::Kind k) {
 bool allowed_global(const std::string& name) {
   static const char* const allowed[] = {
       "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
-      "torch.FloatStorage",      "torch.HalfStorage",               "torch.BFloat16Storage",
-      "torch.DoubleStorage"};
+      "torch.jit._pickle.restore_type_tag",
+      "torch.FloatStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.DoubleStorage",
+      "torch.LongStorage", "torch.IntStorage", "torch.ShortStorage", "torch.CharStorage", "torch.ByteStorage",
+      "torch.BoolStorage"};
   return std::find(std::begin(allowed), std::end(allowed), name) != std::end(allowed);
 }
 
@@ -81,6 +83,12 @@ DType storage_dtype(const std::string& global) {
   if (global == "torch.HalfStorage") return DType::F16;
   if (global == "torch.BFloat16Storage") return DType::BF16;
   if (global == "torch.DoubleStorage") return DType::F64;
+  if (global == "torch.LongStorage") return DType::I64;
+  if (global == "torch.IntStorage") return DType::I32;
+  if (global == "torch.ShortStorage") return DType::I16;
+  if (global == "torch.CharStorage") return DType::I8;
+  if (global == "torch.ByteStorage") return DType::U8;
+  if (global == "torch.BoolStorage") return DType::BOOL;
   throw Error("not a storage type: " + global);
 }
 
@@ -332,6 +340,10 @@ class Unpickler {
       if (!a.empty()) fail("OrderedDict with arguments");
       return make(PyObj::Kind::Dict);
     }
+    if (fn->s == "torch.jit._pickle.restore_type_tag") {  // (object, "Dict[str, Any]"): the object itself
+      if (a.size() != 2 || a[1]->kind != PyObj::Kind::Str) fail("bad restore_type_tag arguments");
+      return a[0];
+    }
     if (fn->s == "torch._utils._rebuild_parameter") {
       if (a.size() != 3 || a[0]->kind != PyObj::Kind::Tensor) fail("bad _rebuild_parameter arguments");
       return a[0];
@@ -410,6 +422,11 @@ TorchZipWeights::TorchZipWeights(const std::string& path) : path_(path) {
     file_size_ = static_cast<uint64_t>(st.st_size);
     read_central_directory();
 
+    for (const auto& kv : entries_) {
+      const std::string& n = kv.first;
+      if (n.size() >= 14 && n.compare(n.size() - 14, 14, "/constants.pkl") == 0)
+        throw file_error(path, "a TorchScript archive (torch.jit.save or LibTorch's torch::save), not a torch.save file");
+    }
     std::string pkl_name;
     for (const auto& kv : entries_) {
       const std::string& n = kv.first;
@@ -440,9 +457,24 @@ TorchZipWeights::TorchZipWeights(const std::string& path) : path_(path) {
     Unpickler unpickler(path, pkl);
     const Obj root = unpickler.run();
     if (root->kind != PyObj::Kind::Dict) throw file_error(path, "data.pkl does not hold a state dict");
-    for (const auto& kv : root->dict) {
-      if (kv.first->kind != PyObj::Kind::Str) continue;
-      if (kv.second->kind == PyObj::Kind::Tensor) tensors_[kv.first->s] = kv.second->tensor;
+    // Walk the dict tree without recursion; a dict reached twice (the memo
+    // can share one) or nested deeper than any checkpoint is refused.
+    std::vector<std::pair<std::string, Obj>> todo{{"", root}};
+    size_t dicts = 0;
+    while (!todo.empty()) {
+      auto [prefix, dict] = todo.back();
+      todo.pop_back();
+      if (++dicts > 4096 || std::count(prefix.begin(), prefix.end(), '.') > 64)
+        throw file_error(path, "data.pkl nests dicts too deeply: not a checkpoint");
+      for (const auto& kv : dict->dict) {
+        if (kv.first->kind != PyObj::Kind::Str) continue;
+        const std::string name = prefix + kv.first->s;
+        const Obj v = kv.second;
+        if (v->kind == PyObj::Kind::Tensor) tensors_[name] = v->tensor;
+        else if (v->kind == PyObj::Kind::Str) strings_[name] = v->s;
+        else if (v->kind == PyObj::Kind::Int || v->kind == PyObj::Kind::Bool) integers_[name] = v->i;
+        else if (v->kind == PyObj::Kind::Dict) todo.emplace_back(name + ".", v);
+      }
     }
   } catch (...) {
     ::close(fd_);
@@ -575,10 +607,15 @@ WeightInfo TorchZipWeights::info(const std::string& name) const {
   return {it->second.dtype, it->second.shape};
 }
 
-uint64_t TorchZipWeights::read_into(const std::string& name, float* out) {
-  const TensorRecord& r = tensors_.at(name);
-  const int64_t span = checked_span(r, path_, name);
-  if (span == 0) return 0;
+void TorchZipWeights::check_fits(const TensorRecord& r, const std::string& name) const {
+  // Before anything is allocated: a storage larger than the file is a lie.
+  if (static_cast<uint64_t>(r.storage_numel) > file_size_ / dtype_size(r.dtype)) {
+    throw file_error(path_, "tensor '" + name + "': its storage of " + std::to_string(r.storage_numel) +
+                                " elements is larger than the file");
+  }
+}
+
+void TorchZipWeights::read_storage(const std::string& name, const TensorRecord& r, uint8_t* dst) {
   const std::string entry_name = prefix_ + "data/" + r.storage_key;
   auto it = entries_.find(entry_name);
   if (it == entries_.end()) {
@@ -591,26 +628,32 @@ uint64_t TorchZipWeights::read_into(const std::string& name, float* out) {
                                 std::to_string(it->second.size) + " bytes, not the " + std::to_string(r.storage_numel) +
                                 " elements of " + std::to_string(es) + " bytes its size says");
   }
-  const uint64_t begin = entry_data_offset(entry_name, it->second) + static_cast<uint64_t>(r.offset) * es;
-  const uint64_t nbytes = static_cast<uint64_t>(span) * es;
+  read_exact(entry_data_offset(entry_name, it->second), dst, it->second.size);
+  // Flipped bytes would otherwise load as other weights (Python's zipfile checks too).
+  uLong crc = ::crc32(0L, Z_NULL, 0);
+  for (uint64_t done = 0; done < it->second.size;) {
+    const uInt n = static_cast<uInt>(std::min<uint64_t>(it->second.size - done, 1u << 30));
+    crc = ::crc32(crc, dst + done, n);
+    done += n;
+  }
+  if (crc != it->second.crc32) {
+    throw file_error(path_, "tensor '" + name + "': storage '" + r.storage_key + "' fails its CRC-32 check: the file is corrupt");
+  }
+}
 
+namespace {
+
+// Copies the tensor's elements in row-major order, following its strides,
+// from `storage` (its whole storage) to `out`, converting each with `put`.
+template <typename Put>
+void gather(const TorchZipWeights::TensorRecord& r, const uint8_t* storage, Put put) {
+  const size_t es = dtype_size(r.dtype);
   int64_t numel = 1;
-  bool contiguous = true;
-  for (size_t k = r.shape.size(); k-- > 0;) {
-    if (r.shape[k] != 1 && r.stride[k] != numel) contiguous = false;
-    numel *= r.shape[k];
-  }
-  if (contiguous && r.dtype == DType::F32) {
-    read_exact(begin, out, nbytes);
-    return nbytes;
-  }
-  std::vector<uint8_t> raw(nbytes);
-  read_exact(begin, raw.data(), raw.size());
-  // Walk the elements in row-major order, following the strides.
+  for (int64_t d : r.shape) numel *= d;
   std::vector<int64_t> index(r.shape.size(), 0);
-  int64_t at = 0;
+  int64_t at = r.offset;
   for (int64_t n = 0; n < numel; ++n) {
-    out[n] = element_to_float(r.dtype, raw.data() + static_cast<size_t>(at) * es);
+    put(n, storage + static_cast<size_t>(at) * es);
     for (size_t k = r.shape.size(); k-- > 0;) {
       if (++index[k] < r.shape[k]) {
         at += r.stride[k];
@@ -620,7 +663,57 @@ uint64_t TorchZipWeights::read_into(const std::string& name, float* out) {
       index[k] = 0;
     }
   }
-  return nbytes;
+}
+
+bool is_whole_contiguous(const TorchZipWeights::TensorRecord& r) {
+  int64_t numel = 1;
+  for (size_t k = r.shape.size(); k-- > 0;) {
+    if (r.shape[k] != 1 && r.stride[k] != numel) return false;
+    numel *= r.shape[k];
+  }
+  return r.offset == 0 && numel == r.storage_numel;
+}
+
+}  // namespace
+
+uint64_t TorchZipWeights::read_into(const std::string& name, float* out) {
+  const TensorRecord& r = tensors_.at(name);
+  if (r.dtype != DType::F32 && r.dtype != DType::F64 && r.dtype != DType::F16 && r.dtype != DType::BF16) {
+    throw file_error(path_, "tensor '" + name + "' holds " + dtype_name(r.dtype) + ", not floating-point values");
+  }
+  const int64_t span = checked_span(r, path_, name);
+  if (span == 0) return 0;
+  const size_t es = dtype_size(r.dtype);
+  check_fits(r, name);
+  if (r.dtype == DType::F32 && is_whole_contiguous(r)) {  // the usual case: straight into the caller's memory
+    read_storage(name, r, reinterpret_cast<uint8_t*>(out));
+    return static_cast<uint64_t>(span) * es;
+  }
+  std::vector<uint8_t> storage(static_cast<size_t>(r.storage_numel) * es);
+  read_storage(name, r, storage.data());
+  gather(r, storage.data(), [&](int64_t n, const uint8_t* p) { out[n] = element_to_float(r.dtype, p); });
+  return static_cast<uint64_t>(span) * es;
+}
+
+std::vector<uint8_t> TorchZipWeights::read_raw(const std::string& name) {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) throw file_error(path_, "missing tensor '" + name + "'");
+  const TensorRecord& r = it->second;
+  const int64_t span = checked_span(r, path_, name);
+  const size_t es = dtype_size(r.dtype);
+  check_fits(r, name);
+  int64_t numel = 1;
+  for (int64_t d : r.shape) numel *= d;
+  std::vector<uint8_t> out(static_cast<size_t>(numel) * es);
+  if (span == 0) return out;
+  if (is_whole_contiguous(r)) {
+    read_storage(name, r, out.data());
+    return out;
+  }
+  std::vector<uint8_t> storage(static_cast<size_t>(r.storage_numel) * es);
+  read_storage(name, r, storage.data());
+  gather(r, storage.data(), [&](int64_t n, const uint8_t* p) { std::memcpy(out.data() + static_cast<size_t>(n) * es, p, es); });
+  return out;
 }
 
 }  // namespace acoustok::features

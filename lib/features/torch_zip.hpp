@@ -7,11 +7,18 @@
 // subset a state dict uses: the opcodes of pickle protocols 2 to 4 that build
 // tuples, lists, dicts, strings and numbers, and only the globals
 // collections.OrderedDict, torch._utils._rebuild_tensor_v2,
-// torch._utils._rebuild_parameter and torch.{Float,Half,BFloat16,Double}Storage.
+// torch._utils._rebuild_parameter, torch.jit._pickle.restore_type_tag (what
+// LibTorch's torch::pickle_save tags its dicts with; it returns its argument)
+// and torch.<type>Storage for float, half, bfloat16, double, long, int, short,
+// char, byte and bool.
 // Any other global is refused. Storages are found by their persistent id;
 // each tensor's offset, shape and strides are checked against its storage and
-// the storage against its zip entry when the tensor is read, so a tensor that
-// is never asked for is never touched.
+// the storage against its zip entry (size and CRC-32) when the tensor is
+// read, so a tensor that is never asked for is never touched.
+//
+// Dicts inside the root dict are flattened with dots: torch.save({"generator":
+// state_dict}) holds "generator.dict.weight", ... Strings and integers of the
+// tree are kept by the same dotted names.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +41,11 @@ class TorchZipWeights : public WeightSource {
   std::vector<std::string> names() const override;
   bool contains(const std::string& name) const override { return tensors_.count(name) != 0; }
   WeightInfo info(const std::string& name) const override;
+  // Row-major bytes of a tensor in its stored dtype (any dtype).
+  std::vector<uint8_t> read_raw(const std::string& name);
+  // Strings and integers of the dict tree, by dotted name.
+  const std::map<std::string, std::string>& strings() const { return strings_; }
+  const std::map<std::string, int64_t>& integers() const { return integers_; }
 
   struct ZipEntry {
     uint64_t local_header = 0;
@@ -57,6 +69,10 @@ class TorchZipWeights : public WeightSource {
   void read_exact(uint64_t offset, void* dst, size_t n) const;
   void read_central_directory();
   uint64_t entry_data_offset(const std::string& entry_name, const ZipEntry& e) const;
+  // Reads a tensor's whole storage record into `dst` (room for the record's
+  // bytes) after checking its size against the pickle, then its CRC-32.
+  void check_fits(const TensorRecord& r, const std::string& name) const;
+  void read_storage(const std::string& name, const TensorRecord& r, uint8_t* dst);
 
   std::string path_;
   int fd_ = -1;
@@ -64,6 +80,8 @@ class TorchZipWeights : public WeightSource {
   std::string prefix_;  // "archive/" part before data.pkl
   std::map<std::string, ZipEntry> entries_;
   std::map<std::string, TensorRecord> tensors_;
+  std::map<std::string, std::string> strings_;
+  std::map<std::string, int64_t> integers_;
 };
 
 }  // namespace acoustok::features

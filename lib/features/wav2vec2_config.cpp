@@ -82,13 +82,11 @@ int64_t Wav2Vec2Config::frames_for(int64_t samples) const {
   return n;
 }
 
-Wav2Vec2Config read_wav2vec2_config(const std::string& model_dir) {
+namespace {
+
+Wav2Vec2Config parse_wav2vec2_config(const std::string& model_dir, const std::string& path, const json& j) {
   namespace fs = std::filesystem;
-  const std::string path = (fs::path(model_dir) / "config.json").string();
   std::error_code ec;
-  if (!fs::is_directory(model_dir, ec)) throw file_error(model_dir, "is not a model folder");
-  if (!fs::exists(path, ec)) throw file_error(path, "missing: a Hugging Face model folder needs config.json");
-  const json j = parse_json_file(path);
 
   Wav2Vec2Config c;
   const json& type = field(j, "model_type", path);
@@ -97,6 +95,8 @@ Wav2Vec2Config read_wav2vec2_config(const std::string& model_dir) {
   if (c.model_type != "wav2vec2" && c.model_type != "hubert") {
     throw file_error(path, "unknown model_type '" + c.model_type + "' (expected wav2vec2 or hubert)");
   }
+  if (j.contains("feat_extract_norm") && !j["feat_extract_norm"].is_string())
+    throw file_error(path, "field 'feat_extract_norm' must be a string");
   const std::string norm = j.value("feat_extract_norm", std::string("group"));
   if (norm != "group" && norm != "layer") {
     throw file_error(path, "field 'feat_extract_norm' must be \"group\" or \"layer\", not \"" + norm + "\"");
@@ -136,6 +136,22 @@ Wav2Vec2Config read_wav2vec2_config(const std::string& model_dir) {
   const std::string pre = (fs::path(model_dir) / "preprocessor_config.json").string();
   if (fs::exists(pre, ec)) c.do_normalize = boolean(parse_json_file(pre), "do_normalize", pre, true);
   return c;
+}
+
+}  // namespace
+
+Wav2Vec2Config read_wav2vec2_config(const std::string& model_dir) {
+  namespace fs = std::filesystem;
+  const std::string path = (fs::path(model_dir) / "config.json").string();
+  std::error_code ec;
+  if (!fs::is_directory(model_dir, ec)) throw file_error(model_dir, "is not a model folder");
+  if (!fs::exists(path, ec)) throw file_error(path, "missing: a Hugging Face model folder needs config.json");
+  const json j = parse_json_file(path);
+  try {
+    return parse_wav2vec2_config(model_dir, path, j);
+  } catch (const json::exception& e) {  // a field of an unexpected type that no check above named
+    throw file_error(path, std::string("bad config: ") + e.what());
+  }
 }
 
 }  // namespace acoustok::features

@@ -23,14 +23,14 @@ constexpr size_t kWholeLineFrames = 60 * grid::kFrameRate;  // one minute of uni
 constexpr int kStreamChunkFrames = 500;                      // 10 s per step beyond that
 
 struct SynthArgs {
-  std::string checkpoint, units, out;
+  std::string checkpoint, vocoder_config, units, out;
   std::string device = "auto";
   int threads = 0;
 };
 
 void run_synth(const SynthArgs& a) {
   configure_process_for(a.threads, false);
-  auto vocoder = Vocoder::load(a.checkpoint, a.device);
+  auto vocoder = Vocoder::load(a.checkpoint, a.device, a.vocoder_config);
   const std::string text = common::read_text_file(a.units);
   const auto lines = parse_unit_lines(text, a.units);
   size_t frames = 0;
@@ -67,7 +67,11 @@ void run_synth(const SynthArgs& a) {
 void add_synth_command(CLI::App& app) {
   auto a = std::make_shared<SynthArgs>();
   CLI::App* cmd = app.add_subcommand("synth", "Units to 16 kHz speech with a vocoder checkpoint");
-  cmd->add_option("--checkpoint", a->checkpoint, "Vocoder checkpoint (vocoder_final.pt)")->required();
+  cmd->add_option("--checkpoint", a->checkpoint,
+                  "Vocoder checkpoint: acoustok's (vocoder_final.pt) or a released speech-resynthesis/fairseq unit HiFi-GAN")
+      ->required();
+  cmd->add_option("--vocoder-config", a->vocoder_config,
+                  "config.json of a released vocoder (default: config.json beside the checkpoint)");
   cmd->add_option("units", a->units, "Unit text: space-separated ids, one utterance per line (joined in order)")->required();
   cmd->add_option("-o,--output", a->out, "Output WAV (16 kHz mono PCM16, 320 samples per unit)")->required();
   cmd->add_option("--device", a->device, "auto, cpu or cuda[:N]")->capture_default_str();

@@ -33,7 +33,7 @@ namespace acoustok::tools {
 namespace {
 
 struct TestArgs {
-  std::string checkpoint, units_dir, audio_dir, out_dir;
+  std::string checkpoint, vocoder_config, units_dir, audio_dir, out_dir;
   int num_samples = 20;
   std::string feature_model, kmeans;
   int layer = 14;
@@ -97,7 +97,7 @@ void run_test(const TestArgs& a) {
   if (reencode && (a.feature_model.empty() || a.kmeans.empty()))
     throw UsageError("vocoder test: unit agreement needs both --feature-model and --kmeans");
   configure_process_for(a.threads, reencode);
-  auto vocoder = Vocoder::load(a.checkpoint, a.device);
+  auto vocoder = Vocoder::load(a.checkpoint, a.device, a.vocoder_config);
   const UnitCorpus corpus = read_unit_corpus(a.units_dir);
   if (corpus.k != vocoder->num_units())
     throw file_error(a.checkpoint, "vocoder was trained for k=" + std::to_string(vocoder->num_units()) + " units but " +
@@ -191,7 +191,7 @@ void add_vocoder_command(CLI::App& app) {
   train->add_option("-o,--output", t->out_dir, "Output folder; rerunning resumes from its vocoder_latest.pt")->required();
   train->add_option("--epochs", t->epochs, "Last epoch to train (raise it to continue a finished run)")->capture_default_str();
   train->add_option("--batch-size", t->batch_size, "1 s windows per step (lower it when out of memory)")->capture_default_str();
-  train->add_option("--lr", t->lr, "Adam learning rate (decays x0.999 per epoch)")->capture_default_str();
+  train->add_option("--lr", t->lr, "AdamW learning rate (decays x0.999 per epoch)")->capture_default_str();
   train->add_option("--samples-per-epoch", t->samples_per_epoch, "Random 1 s windows drawn per epoch")->capture_default_str();
   train->add_option("--patience", t->patience, "Stop after this many epochs without held-out improvement")->capture_default_str();
   train->add_option("--min-delta", t->min_delta, "Smallest held-out mel loss improvement that counts (L1 x 45 scale)")->capture_default_str();
@@ -213,7 +213,11 @@ void add_vocoder_command(CLI::App& app) {
 
   auto a = std::make_shared<TestArgs>();
   CLI::App* test = voc->add_subcommand("test", "Resynthesise segments from their units and measure SNR, MCD, F0 and length");
-  test->add_option("--checkpoint", a->checkpoint, "Vocoder checkpoint (vocoder_final.pt)")->required();
+  test->add_option("--checkpoint", a->checkpoint,
+                   "Vocoder checkpoint: acoustok's (vocoder_final.pt) or a released speech-resynthesis/fairseq unit HiFi-GAN")
+      ->required();
+  test->add_option("--vocoder-config", a->vocoder_config,
+                   "config.json of a released vocoder (default: config.json beside the checkpoint)");
   test->add_option("--units", a->units_dir, "Folder with corpus_timestamped.json")->required();
   test->add_option("--audio", a->audio_dir, "Folder of the segment WAVs")->required();
   test->add_option("-o,--output", a->out_dir, "Output folder: orig_XXXX.wav, synth_XXXX.wav, metrics.json")->required();

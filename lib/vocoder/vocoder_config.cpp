@@ -56,6 +56,10 @@ int json_int(const json& v, const char* key) {
 }
 void read(const json& v, const char* key, int& out) { out = json_int(v, key); }
 void read(const json& v, const char*, std::string& out) { out = v.get<std::string>(); }
+void read(const json& v, const char* key, bool& out) {
+  if (!v.is_boolean()) throw std::invalid_argument(std::string("'") + key + "' must be true or false");
+  out = v.get<bool>();
+}
 template <typename T>
 void read(const json& v, const char* key, std::vector<T>& out) {
   if (!v.is_array()) throw std::invalid_argument(std::string("'") + key + "' must be a list");
@@ -79,6 +83,7 @@ VocoderConfig VocoderConfig::from_json(const std::string& text, const std::strin
     take(j, "name", c.name);
     take(j, "num_units", c.num_units);
     take(j, "embedding_dim", c.embedding_dim);
+    take(j, "padding_row", c.padding_row);
     take(j, "upsample_rates", c.upsample_rates);
     take(j, "upsample_kernel_sizes", c.upsample_kernel_sizes);
     take(j, "upsample_initial_channel", c.upsample_initial_channel);
@@ -90,6 +95,52 @@ VocoderConfig VocoderConfig::from_json(const std::string& text, const std::strin
     take(j, "msd_channels", c.msd_channels);
     take(j, "msd_groups", c.msd_groups);
     take(j, "segment_frames", c.segment_frames);
+  } catch (const json::exception& e) {
+    throw Error(where + ": bad vocoder config: " + e.what());
+  } catch (const std::invalid_argument& e) {
+    throw Error(where + ": bad vocoder config: " + e.what());
+  }
+  c.validate(where);
+  return c;
+}
+
+VocoderConfig VocoderConfig::from_released_json(const std::string& text, const std::string& where) {
+  VocoderConfig c = preset("v1");
+  c.name = "released";
+  c.padding_row = false;
+  try {
+    const json j = json::parse(text);
+    if (!j.is_object()) throw Error(where + ": vocoder config is not a JSON object");
+    const auto on = [&](const char* key) {
+      if (!j.contains(key)) return false;
+      const json& v = j.at(key);
+      return !(v.is_null() || (v.is_boolean() && !v.get<bool>()) || (v.is_number() && v.get<double>() == 0) ||
+               (v.is_string() && v.get<std::string>().empty()));
+    };
+    // Inputs and predictors acoustok's generator does not have.
+    for (const char* key : {"f0", "f0_vq_params", "f0_quantizer", "f0_feats", "multispkr", "spkr_embedding",
+                            "speaker_embedding", "dur_prediction", "num_speakers", "lang_embedding"}) {
+      if (on(key)) {
+        throw Error(where + ": this vocoder uses '" + key +
+                    "' (F0, speaker, language or duration inputs), which acoustok cannot run: only unit-only vocoders are supported");
+      }
+    }
+    if (j.contains("resblock") && j.at("resblock") != "1" && j.at("resblock") != 1)
+      throw Error(where + ": resblock type " + j.at("resblock").dump() + " is not supported (only type 1)");
+    if (j.contains("sampling_rate") && j.at("sampling_rate") != 16000)
+      throw Error(where + ": sampling_rate " + j.at("sampling_rate").dump() + " is not supported (16000 only)");
+    take(j, "num_embeddings", c.num_units);
+    take(j, "embedding_dim", c.embedding_dim);
+    take(j, "upsample_rates", c.upsample_rates);
+    take(j, "upsample_kernel_sizes", c.upsample_kernel_sizes);
+    take(j, "upsample_initial_channel", c.upsample_initial_channel);
+    take(j, "resblock_kernel_sizes", c.resblock_kernel_sizes);
+    take(j, "resblock_dilation_sizes", c.resblock_dilation_sizes);
+    if (j.contains("model_in_dim") && j.at("model_in_dim") != j.value("embedding_dim", c.embedding_dim))
+      throw Error(where + ": model_in_dim differs from embedding_dim (extra inputs acoustok does not have)");
+    if (j.contains("code_hop_size") && j.at("code_hop_size") != c.hop_samples())
+      throw Error(where + ": code_hop_size " + j.at("code_hop_size").dump() + " is not the upsampling product " +
+                  std::to_string(c.hop_samples()));
   } catch (const json::exception& e) {
     throw Error(where + ": bad vocoder config: " + e.what());
   } catch (const std::invalid_argument& e) {
@@ -112,6 +163,7 @@ std::string VocoderConfig::to_json() const {
   json j = {{"name", name},
             {"num_units", num_units},
             {"embedding_dim", embedding_dim},
+            {"padding_row", padding_row},
             {"upsample_rates", upsample_rates},
             {"upsample_kernel_sizes", upsample_kernel_sizes},
             {"upsample_initial_channel", upsample_initial_channel},

@@ -51,16 +51,16 @@ int main(int argc, char** argv) {
     g->train();
     vocoder::Discriminator d(c);
     d->to(device);
-    torch::optim::Adam og(g->parameters(), torch::optim::AdamOptions(2e-4).betas({0.8, 0.99}));
-    torch::optim::Adam od(d->parameters(), torch::optim::AdamOptions(2e-4).betas({0.8, 0.99}));
+    auto og = vocoder::make_optimizer(g->parameters(), 2e-4);
+    auto od = vocoder::make_optimizer(d->parameters(), 2e-4);
     vocoder::MelLoss mel(device);
     const int64_t window = 50;
     auto x = torch::randint(0, 100, {batch, window}, torch::kInt64).to(device);
     auto y = (torch::randn({batch, 1, window * 320}) * 0.1).to(device);
-    vocoder::train_step(g, d, og, od, mel, x, y);
+    vocoder::train_step(g, d, *og, *od, mel, x, y);
     const int steps = name == "v1" ? 2 : 5;
     const auto t0 = Clock::now();
-    for (int s = 0; s < steps; ++s) vocoder::train_step(g, d, og, od, mel, x, y);
+    for (int s = 0; s < steps; ++s) vocoder::train_step(g, d, *og, *od, mel, x, y);
     const double step = std::chrono::duration<double>(Clock::now() - t0).count() / steps;
     std::printf("{\"what\": \"train_step\", \"config\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %d, "
                 "\"window_s\": 1.0, \"seconds_per_step\": %.4f, \"windows_per_s\": %.3f}\n",

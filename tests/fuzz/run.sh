@@ -15,11 +15,18 @@ build=${ACOUSTOK_FUZZ_BUILD:-$root/build-fuzz}
 secs=${1:-20}
 fx=$root/tests/fixtures
 
+# Everything goes to stderr, the build's chatter to a log: a CI log that
+# keeps only the last lines then shows the findings, not the compiler.
+exec 1>&2
+mkdir -p "$build"
 if [ ! -f "$build/build.ninja" ]; then
-  CC=clang CXX=clang++ meson setup "$build" "$root" --buildtype=debugoptimized -Dfuzzing=enabled \
-    -Dtorch=disabled -Dgstreamer=disabled -Dtests=disabled -Db_sanitize=address,undefined -Db_lundef=false >&2
+  if ! CC=clang CXX=clang++ meson setup "$build" "$root" --buildtype=debugoptimized -Dfuzzing=enabled \
+      -Dtorch=disabled -Dgstreamer=disabled -Dtests=disabled -Db_sanitize=address,undefined -Db_lundef=false \
+      >"$build/../build-fuzz-setup.log" 2>&1; then
+    tail -40 "$build/../build-fuzz-setup.log"; exit 1
+  fi
 fi
-ninja -C "$build" >&2
+if ! ninja -C "$build" >"$build/ninja.log" 2>&1; then tail -40 "$build/ninja.log"; exit 1; fi
 
 # Seeds: real files of each kind, from the fixtures (and a few written here).
 seeds=$build/seeds
@@ -30,7 +37,16 @@ for m in xlsr_st base_st; do seed_as safetensors "$fx/xlsr/$m/model.safetensors"
 seed npy "$fx/kmeans/mix64_centroids.npy" "$fx/kmeans/partial_init.npy" "$fx/xlsr/refs/xlsr_L1.npy"
 for m in xlsr_bin base_bin hubert_bin evil_bin; do seed_as torch_zip "$fx/xlsr/$m/pytorch_model.bin" "$m.bin"; done
 for m in xlsr_st base_st hubert_bin; do seed_as model_config "$fx/xlsr/$m/config.json" "$m.json"; done
+# A checkpoint-shaped torch.save file: nested dicts, strings, integers, int64 and half tensors.
+/usr/bin/python3 -c '
+import sys, torch
+torch.save({"format": "acoustok-vocoder", "version": 2, "config": "{}",
+            "generator": {"dict.weight": torch.randn(3, 2), "ups.0.weight_g": torch.randn(2, 1, 1).half()},
+            "optim_g": {"dict.weight.step": 3, "dict.weight.exp_avg": torch.zeros(3, 2)},
+            "units": torch.arange(5), "view": torch.arange(12.0).view(3, 4)[:, 1:3]}, sys.argv[1])
+' "$seeds/torch_zip/checkpoint.pt"
 mkdir -p "$seeds/vocoder_config"
+echo '{"resblock": "1", "upsample_rates": [5, 4, 4, 2, 2], "upsample_kernel_sizes": [11, 8, 8, 4, 4], "upsample_initial_channel": 512, "resblock_kernel_sizes": [3, 7, 11], "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5], [1, 3, 5]], "num_embeddings": 100, "embedding_dim": 128, "model_in_dim": 128, "sampling_rate": 16000, "code_hop_size": 320, "f0": false}' > "$seeds/vocoder_config/released.json"
 echo '{"base": "tiny", "num_units": 50}' > "$seeds/vocoder_config/a.json"
 echo '{"base": "v1", "upsample_rates": [8, 8, 5], "upsample_kernel_sizes": [16, 16, 10]}' > "$seeds/vocoder_config/b.json"
 seed kmeans "$fx/kmeans/mix16_centroids.npy" "$fx/kmeans/mix64_centroids.npy"
@@ -51,6 +67,7 @@ for exe in "$build"/tests/fuzz/fuzz_*; do
   regressions=("$root/tests/fuzz/regressions/$t"/*)
   if [ -e "${regressions[0]}" ] && ! "$exe" "${regressions[@]}" >"$build/regress_$t.log" 2>&1; then
     echo "fuzz $t: a regression input fails again (see $build/regress_$t.log)"
+    tail -30 "$build/regress_$t.log"
     failed=1
     continue
   fi
@@ -61,7 +78,8 @@ for exe in "$build"/tests/fuzz/fuzz_*; do
     echo "fuzz $t: OK, ${runs:-?} runs in ${secs} s, $cov"
   else
     echo "fuzz $t: FINDING (see $build/fuzz_$t.log, input in $findings/)"
-    grep -E "ERROR|SUMMARY|terminate|what\(\)" "$build/fuzz_$t.log" | head -5
+    grep -E -A12 "ERROR|SUMMARY|terminate|what\(\)|runtime error|Test unit written" "$build/fuzz_$t.log" | head -40
+    for f in "$findings"/*; do [ -f "$f" ] && { echo "  input $f (base64):"; head -c 4096 "$f" | base64 | head -60; }; done
     failed=1
   fi
 done

@@ -32,6 +32,15 @@ void add_wn(std::map<std::string, std::vector<int64_t>>& m, const std::string& n
   m[name + ".weight_v"] = std::move(v);
 }
 
+// torch.nn.utils.spectral_norm's names: weight_orig, bias and the power
+// iteration's buffers weight_u [out] and weight_v [in * kernel].
+void add_sn(std::map<std::string, std::vector<int64_t>>& m, const std::string& name, std::vector<int64_t> v) {
+  m[name + ".bias"] = {v[0]};
+  m[name + ".weight_u"] = {v[0]};
+  m[name + ".weight_v"] = {v[1] * v[2]};
+  m[name + ".weight_orig"] = std::move(v);
+}
+
 // HiFi-GAN/speech-resynthesis names and shapes, written out from the config.
 std::map<std::string, std::vector<int64_t>> expected_generator(const VocoderConfig& c) {
   std::map<std::string, std::vector<int64_t>> m;
@@ -65,12 +74,13 @@ std::map<std::string, std::vector<int64_t>> expected_discriminator(const Vocoder
   const int kernels[7] = {15, 41, 41, 41, 41, 41, 5};
   for (int s = 0; s < c.msd_scales; ++s) {
     const std::string base = "msd.discriminators." + std::to_string(s);
+    const auto add = s == 0 ? add_sn : add_wn;  // HiFi-GAN: spectral norm on the first scale
     int64_t in = 1;
     for (size_t i = 0; i < 7; ++i) {
-      add_wn(m, base + ".convs." + std::to_string(i), {c.msd_channels[i], in / c.msd_groups[i], kernels[i]});
+      add(m, base + ".convs." + std::to_string(i), {c.msd_channels[i], in / c.msd_groups[i], kernels[i]});
       in = c.msd_channels[i];
     }
-    add_wn(m, base + ".conv_post", {1, in, 3});
+    add(m, base + ".conv_post", {1, in, 3});
   }
   return m;
 }
@@ -157,11 +167,17 @@ TEST(VocoderModel, CheckpointRoundTripAndBadFiles) {
     EXPECT_NE(m.find(dir + f), std::string::npos) << m;
   }
   EXPECT_NE(message(dir + "/junk.pt").find("not a vocoder checkpoint"), std::string::npos);
-  // A LibTorch archive that is not ours.
+  // A LibTorch archive (acoustok 0.1's checkpoints were such archives), and
+  // a torch.save dict that is not a vocoder.
   torch::serialize::OutputArchive other;
   other.write("weight", torch::zeros({2}));
   other.save_to(dir + "/other.pt");
-  EXPECT_NE(message(dir + "/other.pt").find("not an acoustok vocoder checkpoint"), std::string::npos);
+  EXPECT_NE(message(dir + "/other.pt").find("TorchScript archive"), std::string::npos) << message(dir + "/other.pt");
+  c10::impl::GenericDict dict(c10::StringType::get(), c10::AnyType::get());
+  dict.insert("weight", torch::zeros({2}));
+  const auto saved = torch::pickle_save(c10::IValue(dict));
+  std::ofstream(dir + "/dict.pt", std::ios::binary).write(saved.data(), static_cast<std::streamsize>(saved.size()));
+  EXPECT_NE(message(dir + "/dict.pt").find("not a vocoder checkpoint"), std::string::npos) << message(dir + "/dict.pt");
 }
 
 TEST(VocoderModel, StreamedEqualsWhole) {

@@ -11,6 +11,8 @@ namespace F = torch::nn::functional;
 namespace acoustok::vocoder {
 namespace {
 
+constexpr double kSpectralEps = 1e-12;  // torch.nn.utils.spectral_norm's default
+
 // PyTorch's default Conv init (kaiming_uniform a=sqrt(5)) or HiFi-GAN's normal(0, std).
 void init_conv(torch::Tensor& v, torch::Tensor& bias, int64_t fan_in, double init_std) {
   torch::NoGradGuard no_grad;
@@ -34,12 +36,35 @@ WNConv1dImpl::WNConv1dImpl(const WNConv1dOptions& o) : options(o) {
   auto v = o.transposed() ? torch::empty({o.in(), o.out(), o.kernel()}) : torch::empty({o.out(), in_per_group, o.kernel()});
   auto b = torch::empty({o.out()});
   init_conv(v, b, (o.transposed() ? o.out() : in_per_group) * o.kernel(), o.init_std());
-  weight_g = register_parameter("weight_g", weight_norm_g(v));
-  weight_v = register_parameter("weight_v", v);
+  if (o.spectral_norm()) {
+    TORCH_CHECK(!o.transposed(), "spectral norm: plain convolutions only");
+    const auto unit = [](torch::Tensor x) { return F::normalize(x, F::NormalizeFuncOptions().dim(0).eps(kSpectralEps)); };
+    weight_orig = register_parameter("weight_orig", v);
+    weight_u = register_buffer("weight_u", unit(torch::randn({v.size(0)})));
+    weight_v = register_buffer("weight_v", unit(torch::randn({v[0].numel()})));
+  } else {
+    weight_g = register_parameter("weight_g", weight_norm_g(v));
+    weight_v = register_parameter("weight_v", v);
+  }
   bias = register_parameter("bias", b);
 }
 
-torch::Tensor WNConv1dImpl::weight() const { return torch::_weight_norm(weight_v, weight_g, 0); }
+torch::Tensor WNConv1dImpl::weight() {
+  if (!options.spectral_norm()) return torch::_weight_norm(weight_v, weight_g, 0);
+  // As torch.nn.utils.spectral_norm: u and v are constants of the graph.
+  const auto mat = weight_orig.reshape({weight_orig.size(0), -1});  // [out, in/groups * kernel]
+  torch::Tensor u = weight_u, v = weight_v;
+  if (is_training()) {
+    torch::NoGradGuard no_grad;
+    const auto opts = F::NormalizeFuncOptions().dim(0).eps(kSpectralEps);
+    weight_v.copy_(F::normalize(torch::mv(mat.t(), weight_u), opts));
+    weight_u.copy_(F::normalize(torch::mv(mat, weight_v), opts));
+    u = weight_u.clone();
+    v = weight_v.clone();
+  }
+  const auto sigma = torch::dot(u, torch::mv(mat, v));
+  return weight_orig / sigma;
+}
 
 torch::Tensor WNConv1dImpl::forward(const torch::Tensor& x) {
   const auto& o = options;
@@ -83,7 +108,11 @@ torch::Tensor ResBlock1Impl::forward(torch::Tensor x) {
 }
 
 GeneratorImpl::GeneratorImpl(const VocoderConfig& c) : config(c) {
-  dict = register_module("dict", torch::nn::Embedding(torch::nn::EmbeddingOptions(c.num_units + 1, c.embedding_dim).padding_idx(c.num_units)));
+  {
+    auto options = torch::nn::EmbeddingOptions(c.num_units + (c.padding_row ? 1 : 0), c.embedding_dim);
+    if (c.padding_row) options.padding_idx(c.num_units);
+    dict = register_module("dict", torch::nn::Embedding(options));
+  }
   conv_pre = register_module("conv_pre", WNConv1d(WNConv1dOptions(c.embedding_dim, c.upsample_initial_channel, 7).padding(3)));
   ups = register_module("ups", torch::nn::ModuleList());
   resblocks = register_module("resblocks", torch::nn::ModuleList());
@@ -147,16 +176,20 @@ DiscOutput PeriodDiscriminatorImpl::forward(torch::Tensor x) {
   return out;
 }
 
-ScaleDiscriminatorImpl::ScaleDiscriminatorImpl(const std::vector<int>& ch, const std::vector<int>& groups) {
+ScaleDiscriminatorImpl::ScaleDiscriminatorImpl(const std::vector<int>& ch, const std::vector<int>& groups, bool spectral_norm) {
   static const int kernels[7] = {15, 41, 41, 41, 41, 41, 5};
   static const int strides[7] = {1, 2, 2, 4, 4, 1, 1};
   convs = register_module("convs", torch::nn::ModuleList());
   int64_t in = 1;
   for (size_t i = 0; i < 7; ++i) {
-    convs->push_back(WNConv1d(WNConv1dOptions(in, ch[i], kernels[i]).stride(strides[i]).groups(groups[i]).padding((kernels[i] - 1) / 2)));
+    convs->push_back(WNConv1d(WNConv1dOptions(in, ch[i], kernels[i])
+                                  .stride(strides[i])
+                                  .groups(groups[i])
+                                  .padding((kernels[i] - 1) / 2)
+                                  .spectral_norm(spectral_norm)));
     in = ch[i];
   }
-  conv_post = register_module("conv_post", WNConv1d(WNConv1dOptions(in, 1, 3).padding(1)));
+  conv_post = register_module("conv_post", WNConv1d(WNConv1dOptions(in, 1, 3).padding(1).spectral_norm(spectral_norm)));
 }
 
 DiscOutput ScaleDiscriminatorImpl::forward(torch::Tensor x) {
@@ -181,7 +214,7 @@ DiscriminatorImpl::DiscriminatorImpl(const VocoderConfig& c) {
   auto msd = register_module("msd", std::make_shared<torch::nn::Module>());
   auto msd_list = msd->register_module("discriminators", torch::nn::ModuleList());
   for (int s = 0; s < c.msd_scales; ++s) {
-    scales.emplace_back(c.msd_channels, c.msd_groups);
+    scales.emplace_back(c.msd_channels, c.msd_groups, /*spectral_norm=*/s == 0);
     msd_list->push_back(scales.back());
   }
 }
@@ -199,18 +232,20 @@ std::vector<DiscOutput> DiscriminatorImpl::forward(const torch::Tensor& audio) {
 }
 
 MelLoss::MelLoss(torch::Device device) {
-  const auto w = audio::hann_periodic(1024);
-  window_ = torch::tensor(w).to(device);
-  const auto fb = audio::htk_mel_filterbank(1024, 80, grid::kSampleRate, 0.0, grid::kSampleRate / 2.0);
-  fbank_ = torch::tensor(fb).view({80, 513}).to(device);
+  // Kept in float64; mel() uses them in the audio's precision.
+  window_ = torch::hann_window(1024, torch::TensorOptions().dtype(torch::kFloat64)).to(device);
+  const auto fb = audio::slaney_mel_filterbank(1024, 80, grid::kSampleRate, 0.0, grid::kSampleRate / 2.0);
+  fbank_ = torch::tensor(fb, torch::kFloat64).view({80, 513}).to(device);
 }
 
 torch::Tensor MelLoss::mel(const torch::Tensor& audio) const {
   auto x = F::pad(audio, F::PadFuncOptions({384, 384}).mode(torch::kReflect)).squeeze(1);  // [batch, time + 768]
-  auto spec = torch::stft(x, 1024, 256, 1024, window_, /*normalized=*/false, /*onesided=*/true, /*return_complex=*/true);
+  // In the audio's precision (float32 in training; float64 in the parity test).
+  const auto window = window_.to(audio.scalar_type()), fbank = fbank_.to(audio.scalar_type());
+  auto spec = torch::stft(x, 1024, 256, 1024, window, /*normalized=*/false, /*onesided=*/true, /*return_complex=*/true);
   auto ri = torch::view_as_real(spec);                                  // [batch, 513, frames, 2]
   auto mag = torch::sqrt(ri.pow(2).sum(-1) + 1e-9);                     // [batch, 513, frames]
-  auto mel = torch::matmul(fbank_, mag);                                // [batch, 80, frames]
+  auto mel = torch::matmul(fbank, mag);                                // [batch, 80, frames]
   return torch::log(torch::clamp_min(mel, 1e-5));
 }
 

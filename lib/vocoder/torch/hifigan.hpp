@@ -19,7 +19,11 @@ namespace acoustok::vocoder {
 constexpr double kLeakySlope = 0.1;
 
 // Convolutions with PyTorch's weight normalisation (dim 0): weight =
-// g * v / ||v||, parameters weight_g, weight_v and bias.
+// g * v / ||v||, parameters weight_g, weight_v and bias. With
+// spectral_norm, PyTorch's spectral normalisation instead (HiFi-GAN's first
+// scale discriminator): weight = weight_orig / sigma, sigma estimated by one
+// power iteration per forward call in training mode (buffers weight_u,
+// weight_v), parameters weight_orig and bias.
 struct WNConv1dOptions {
   WNConv1dOptions(int64_t in, int64_t out, int64_t kernel) : in_(in), out_(out), kernel_(kernel) {}
   TORCH_ARG(int64_t, in);
@@ -31,6 +35,7 @@ struct WNConv1dOptions {
   TORCH_ARG(int64_t, groups) = 1;
   TORCH_ARG(bool, transposed) = false;  // ConvTranspose1d (weight [in, out, k])
   TORCH_ARG(double, init_std) = 0.0;    // > 0: normal(0, std) as HiFi-GAN's generator; else PyTorch's default
+  TORCH_ARG(bool, spectral_norm) = false;
 };
 
 class WNConv1dImpl : public torch::nn::Module {
@@ -38,10 +43,12 @@ class WNConv1dImpl : public torch::nn::Module {
   explicit WNConv1dImpl(const WNConv1dOptions& options);
   // [batch, in, time] -> [batch, out, time']
   torch::Tensor forward(const torch::Tensor& x);
-  // g * v / ||v||, recomputed per call (caching it made CPU inference slower).
-  torch::Tensor weight() const;
+  // g * v / ||v|| (or weight_orig / sigma), recomputed per call (caching it
+  // made CPU inference slower).
+  torch::Tensor weight();
   WNConv1dOptions options;
-  torch::Tensor weight_g, weight_v, bias;
+  torch::Tensor weight_g, weight_v, bias;  // weight_v: the direction, or spectral norm's right vector
+  torch::Tensor weight_orig, weight_u;     // spectral norm only
 };
 TORCH_MODULE(WNConv1d);
 
@@ -104,7 +111,8 @@ TORCH_MODULE(PeriodDiscriminator);
 
 class ScaleDiscriminatorImpl : public torch::nn::Module {
  public:
-  ScaleDiscriminatorImpl(const std::vector<int>& channels, const std::vector<int>& groups);
+  // spectral_norm: HiFi-GAN's first scale; the others use weight norm.
+  ScaleDiscriminatorImpl(const std::vector<int>& channels, const std::vector<int>& groups, bool spectral_norm);
   DiscOutput forward(torch::Tensor x);  // [batch, 1, time]
   torch::nn::ModuleList convs{nullptr};
   WNConv1d conv_post{nullptr};
@@ -124,8 +132,9 @@ class DiscriminatorImpl : public torch::nn::Module {
 TORCH_MODULE(Discriminator);
 
 // Log-mel spectrogram of the training loss: HiFi-GAN's recipe (reflect pad
-// (1024-256)/2, 1024-point periodic Hann, hop 256, magnitude, 80 HTK mel
-// bands 0-8000 Hz, ln with floor 1e-5), computed on `device`.
+// (1024-256)/2, 1024-point periodic Hann, hop 256, magnitude
+// sqrt(re^2 + im^2 + 1e-9), librosa's 80 Slaney mel bands 0-8000 Hz, ln with
+// floor 1e-5), computed on `device`.
 class MelLoss {
  public:
   explicit MelLoss(torch::Device device);

@@ -88,8 +88,8 @@ std::string epoch_name(const char* prefix, int epoch, const char* ext) {
   return buf;
 }
 
-void set_lr(torch::optim::Adam& opt, double lr) {
-  for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+void set_lr(torch::optim::AdamW& opt, double lr) {
+  for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 }
 
 bool is_out_of_memory(const std::string& what) {
@@ -121,7 +121,7 @@ class Trainer {
   VocoderConfig config_;
   vocoder::Generator gen_{nullptr};
   vocoder::Discriminator disc_{nullptr};
-  std::unique_ptr<torch::optim::Adam> opt_g_, opt_d_;
+  std::unique_ptr<torch::optim::AdamW> opt_g_, opt_d_;
   std::unique_ptr<vocoder::MelLoss> mel_;
   std::mt19937_64 rng_;
   // Training state that a resumed run restores.
@@ -171,7 +171,7 @@ void Trainer::build_or_resume() {
   const bool resume = fs::exists(latest, ec);
   std::unique_ptr<vocoder::CheckpointReader> reader;
   if (resume) {
-    reader = std::make_unique<vocoder::CheckpointReader>(latest, device_);  // optimiser states land on the device
+    reader = std::make_unique<vocoder::CheckpointReader>(latest);  // optimiser states land beside the weights
     config_ = reader->config();
     if (!reader->has_training_state()) throw file_error(latest, "not a training checkpoint (no discriminator/optimiser states)");
     if (opt_.config != config_.name && !opt_.quiet)
@@ -195,9 +195,8 @@ void Trainer::build_or_resume() {
   disc_ = vocoder::Discriminator(config_);
   gen_->to(device_);  // before the optimisers, whose states must live beside the weights
   disc_->to(device_);
-  auto adam = [&]() { return torch::optim::AdamOptions(opt_.lr).betas({0.8, 0.99}); };
-  opt_g_ = std::make_unique<torch::optim::Adam>(gen_->parameters(), adam());
-  opt_d_ = std::make_unique<torch::optim::Adam>(disc_->parameters(), adam());
+  opt_g_ = vocoder::make_optimizer(gen_->parameters(), opt_.lr);
+  opt_d_ = vocoder::make_optimizer(disc_->parameters(), opt_.lr);
   lr_ = opt_.lr;
   rng_.seed(opt_.seed);
   if (resume) {

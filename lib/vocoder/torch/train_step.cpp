@@ -3,9 +3,23 @@
 #include "acoustok/frame_grid.hpp"
 
 namespace acoustok::vocoder {
+namespace {
 
-StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::Adam& opt_g, torch::optim::Adam& opt_d,
-                      const MelLoss& mel, const torch::Tensor& units, const torch::Tensor& audio) {
+std::vector<std::pair<std::string, torch::Tensor>> gradients(torch::nn::Module& m) {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& p : m.named_parameters(true))
+    out.emplace_back(p.key(), p.value().grad().defined() ? p.value().grad().clone() : torch::zeros_like(p.value()));
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<torch::optim::AdamW> make_optimizer(const std::vector<torch::Tensor>& params, double lr) {
+  return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(lr).betas({0.8, 0.99}).weight_decay(0.01));
+}
+
+StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::AdamW& opt_g, torch::optim::AdamW& opt_d,
+                      const MelLoss& mel, const torch::Tensor& units, const torch::Tensor& audio, StepTrace* trace) {
   TORCH_CHECK(units.dim() == 2 && audio.dim() == 3 && audio.size(2) == units.size(1) * grid::kHop,
               "train_step: units [batch, frames] and audio [batch, 1, frames * 320] expected");
   auto y_hat = gen->forward(units);  // [batch, 1, samples]
@@ -17,6 +31,12 @@ StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::Adam& o
     loss_d = loss_d + torch::mean(torch::pow(1.0 - real[i].score, 2)) + torch::mean(torch::pow(fake[i].score, 2));
   opt_d.zero_grad();
   loss_d.backward();
+  if (trace) {
+    trace->audio_g = y_hat.detach().clone();
+    trace->d_real = real;
+    trace->d_fake = fake;
+    trace->grad_d = gradients(*disc);
+  }
   opt_d.step();
 
   torch::Tensor mel_y;
@@ -37,6 +57,14 @@ StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::Adam& o
   auto loss_g = loss_mel + loss_fm + loss_adv;
   opt_g.zero_grad();
   loss_g.backward();
+  if (trace) {
+    trace->grad_g = gradients(*gen);
+    trace->loss_d = loss_d.detach();
+    trace->loss_g = loss_g.detach();
+    trace->loss_mel = loss_mel.detach();
+    trace->loss_fm = loss_fm.detach();
+    trace->loss_adv = loss_adv.detach();
+  }
   opt_g.step();
 
   StepLosses out;

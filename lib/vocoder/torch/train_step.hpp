@@ -3,6 +3,11 @@
 // Torch-only header.
 #pragma once
 
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "vocoder/torch/hifigan.hpp"
 
 namespace acoustok::vocoder {
@@ -14,10 +19,29 @@ struct StepLosses {
   double d = 0, g = 0, mel = 0, fm = 0, adv = 0;
 };
 
+// Everything one step computed, for the parity test against the PyTorch
+// reference (tests/torch/vocoder_parity.py): the generator's audio, the
+// discriminators' outputs in the discriminator step, both losses with their
+// terms, and the gradients before each optimiser step.
+struct StepTrace {
+  torch::Tensor audio_g;
+  std::vector<DiscOutput> d_real, d_fake;
+  torch::Tensor loss_d, loss_g, loss_mel, loss_fm, loss_adv;
+  std::vector<std::pair<std::string, torch::Tensor>> grad_d, grad_g;
+};
+
+// HiFi-GAN's optimiser: AdamW, betas (0.8, 0.99), weight decay 0.01
+// (PyTorch's AdamW default, which speech-resynthesis keeps).
+std::unique_ptr<torch::optim::AdamW> make_optimizer(const std::vector<torch::Tensor>& params, double lr);
+
 // Discriminators first (least squares: real -> 1, generated -> 0), then the
 // generator with 45 x L1 log-mel + 2 x feature matching + least-squares
-// adversarial loss. units [batch, frames] int64, audio [batch, 1, frames * 320].
-StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::Adam& opt_g, torch::optim::Adam& opt_d,
-                      const MelLoss& mel, const torch::Tensor& units, const torch::Tensor& audio);
+// adversarial loss, as speech-resynthesis's train.py: the generator's terms
+// see the discriminators after their update. units [batch, frames] int64,
+// audio [batch, 1, frames * 320]. `trace`, when given, receives the
+// intermediate values.
+StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::AdamW& opt_g, torch::optim::AdamW& opt_d,
+                      const MelLoss& mel, const torch::Tensor& units, const torch::Tensor& audio,
+                      StepTrace* trace = nullptr);
 
 }  // namespace acoustok::vocoder

@@ -10,9 +10,9 @@ namespace {
 
 class TorchVocoder : public Vocoder {
  public:
-  TorchVocoder(const std::string& path, const std::string& device_name)
+  TorchVocoder(const std::string& path, const std::string& device_name, const std::string& released_config)
       : path_(path), device_(vocoder::resolve_device(device_name)) {
-    vocoder::CheckpointReader reader(path, torch::kCPU);
+    vocoder::CheckpointReader reader(path, released_config);
     config_ = reader.config();
     generator_ = vocoder::Generator(config_);
     reader.load({&generator_});
@@ -41,9 +41,10 @@ class TorchVocoder : public Vocoder {
 
 }  // namespace
 
-std::unique_ptr<Vocoder> Vocoder::load(const std::string& checkpoint, const std::string& device) {
+std::unique_ptr<Vocoder> Vocoder::load(const std::string& checkpoint, const std::string& device,
+                                       const std::string& released_config) {
   try {
-    return std::make_unique<TorchVocoder>(checkpoint, device);
+    return std::make_unique<TorchVocoder>(checkpoint, device, released_config);
   } catch (const c10::Error& e) {
     throw file_error(checkpoint, std::string("cannot load the vocoder: ") + e.what_without_backtrace());
   }
