@@ -18,12 +18,12 @@ ACOUSTOK_PACKAGES=(
   libsndfile1-dev libsoxr-dev zlib1g-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
   libsentencepiece-dev libtorch-dev libdnnl-dev libopenblas0-pthread
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgtest-dev
-  clang libclang-rt-14-dev libfuzzer-14-dev
+  clang libclang-rt-14-dev libfuzzer-14-dev libgloo-dev libsptk-dev
   # run and test
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   python3 python3-numpy python3-torch python3-torchaudio python3-sklearn
   python3-sentencepiece python3-pydub python3-scipy espeak-ng sox lame
-  slurmctld slurmd munge
+  slurmctld slurmd munge sptk help2man
 )
 
 acoustok_install_packages() {

@@ -22,6 +22,10 @@ struct VocoderTrainOptions {
   std::string device = "auto";
   uint64_t seed = 1234;
   bool quiet = false;
+  // Data-parallel runs (torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT or
+  // srun's SLURM_* variables): seconds a rank waits for the others before
+  // the job ends with an error.
+  int dist_timeout = 300;
 };
 
 // Trains, resuming from out_dir/vocoder_latest.pt when it exists. Throws

@@ -190,9 +190,13 @@ void add_vocoder_command(CLI::App& app) {
   train->add_option("--audio", t->audio_dir, "Folder of the segment WAVs the corpus names (acoustok segment)")->required();
   train->add_option("-o,--output", t->out_dir, "Output folder; rerunning resumes from its vocoder_latest.pt")->required();
   train->add_option("--epochs", t->epochs, "Last epoch to train (raise it to continue a finished run)")->capture_default_str();
-  train->add_option("--batch-size", t->batch_size, "1 s windows per step (lower it when out of memory)")->capture_default_str();
+  train->add_option("--batch-size", t->batch_size, "1 s windows per step, over all ranks in data-parallel runs (lower it when out of memory)")->capture_default_str();
   train->add_option("--lr", t->lr, "AdamW learning rate (decays x0.999 per epoch)")->capture_default_str();
   train->add_option("--samples-per-epoch", t->samples_per_epoch, "Random 1 s windows drawn per epoch")->capture_default_str();
+  train->add_option("--dist-timeout", t->dist_timeout,
+                    "Data-parallel runs (RANK/WORLD_SIZE or srun): seconds to wait for the other ranks before failing")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
   train->add_option("--patience", t->patience, "Stop after this many epochs without held-out improvement")->capture_default_str();
   train->add_option("--min-delta", t->min_delta, "Smallest held-out mel loss improvement that counts (L1 x 45 scale)")->capture_default_str();
   train->add_option("--save-every", t->save_every, "Write vocoder_epoch_XXXX.pt and sample_epoch_XXXX.wav every N epochs (0: never)")->capture_default_str();

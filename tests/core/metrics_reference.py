@@ -49,7 +49,6 @@ Subcommands:
   mcep WAV                         print the c1..c24 matrix shape and MCD vs itself
 """
 import argparse
-import itertools
 import json
 import math
 import os

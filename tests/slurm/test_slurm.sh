@@ -340,8 +340,31 @@ step_resubmit_killed_shard() {
   same_tree "$run/units" "$work/plain/units" -not -path './shards/*'
 }
 
-# Later: step_vocoder_srun (srun -n 2 acoustok vocoder train ...).
-steps=(corpus phases_0_1 segment_equals_one_run units_equals_one_run resubmit_killed_shard)
+step_vocoder_srun() {
+  # examples/slurm/vocoder.sbatch on 2 tasks (one node here) equals 1 process
+  # with the same global batch (tests/tools/test_vocoder_ddp.sh compares the same way).
+  local opts=(--config tiny --epochs 2 --samples-per-epoch 8 --batch-size 4 --lr 1e-6 --save-every 0)
+  local fx=$src/tests/fixtures/vocoder id
+  id=$(ACOUSTOK=$acoustok sbatch --parsable --nodes=1 --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --mem=400M \
+        --time=10 --output="$work/vocoder-%j.out" "$src/examples/slurm/vocoder.sbatch" \
+        "$fx/units" "$fx/segments" "$work/vocoder-srun" "${opts[@]}") || fail "sbatch vocoder.sbatch failed: $id"
+  jobs+=("$id")
+  wait_jobs 300 "$id"
+  grep -q "2 ranks (Slurm (srun))" "$work/vocoder-$id.out" ||
+    { cat "$work/vocoder-$id.out" >&2; fail "the srun tasks did not train as 2 ranks"; }
+  "$acoustok" vocoder train --units "$fx/units" --audio "$fx/segments" -o "$work/vocoder-one" --threads 1 -q "${opts[@]}"
+  /usr/bin/python3 - "$work/vocoder-srun/vocoder_latest.pt" "$work/vocoder-one/vocoder_latest.pt" <<'PYEOF' || fail "srun -n 2 training differs from one process"
+import sys, torch
+a, b = torch.load(sys.argv[1]), torch.load(sys.argv[2])
+worst = max((a[p][k] - b[p][k]).abs().max().item() for p in ("generator", "discriminator") for k in a[p])
+d = max(((a["optim_d"][k] - b["optim_d"][k]).abs().max() / b["optim_d"][k].abs().max().clamp_min(1e-12)).item()
+        for k in a["optim_d"] if not k.endswith(".step"))
+print("slurm:   srun -n 2 vs 1 process: weights max |diff| %.2e, D moments max rel %.2e" % (worst, d))
+assert worst <= 1e-5 and d <= 1e-4
+PYEOF
+}
+
+steps=(corpus phases_0_1 segment_equals_one_run units_equals_one_run resubmit_killed_shard vocoder_srun)
 
 say "acoustok $acoustok; work folder $work"
 start_munge

@@ -19,6 +19,7 @@
 #include "acoustok/vocoder_data.hpp"
 #include "acoustok/vocoder_train.hpp"
 #include "vocoder/torch/checkpoint.hpp"
+#include "vocoder/torch/distributed.hpp"
 #include "vocoder/torch/train_step.hpp"
 
 namespace fs = std::filesystem;
@@ -111,9 +112,16 @@ class Trainer {
   json state_json() const;
   void save_latest_and_periodic(int epoch);
   std::string out(const std::string& name) const { return (fs::path(opt_.out_dir) / name).string(); }
+  // Rank 0 alone writes checkpoints, logs and samples and reports progress.
+  bool lead() const { return rank_ == 0; }
+  bool quiet() const { return opt_.quiet || !lead(); }
 
   VocoderTrainOptions opt_;
   torch::Device device_;
+  // Data-parallel training: every rank draws the same global batch from the
+  // same random stream and trains on its share of it.
+  std::unique_ptr<vocoder::ProcessGroup> group_;
+  int rank_ = 0, world_ = 1;
   UnitCorpus corpus_;
   std::unique_ptr<SegmentAudio> audio_;
   std::vector<size_t> train_ids_, heldout_ids_;
@@ -174,7 +182,7 @@ void Trainer::build_or_resume() {
     reader = std::make_unique<vocoder::CheckpointReader>(latest);  // optimiser states land beside the weights
     config_ = reader->config();
     if (!reader->has_training_state()) throw file_error(latest, "not a training checkpoint (no discriminator/optimiser states)");
-    if (opt_.config != config_.name && !opt_.quiet)
+    if (opt_.config != config_.name && !quiet())
       common::log(LogLevel::info, "vocoder train: resuming keeps the checkpoint's config '%s' (--config %s ignored)",
                    config_.name.c_str(), opt_.config.c_str());
   } else {
@@ -228,7 +236,7 @@ void Trainer::build_or_resume() {
     } catch (const std::exception&) {
       log_ = json::array();
     }
-    if (!opt_.quiet)
+    if (!quiet())
       common::log(LogLevel::info, "vocoder train: resuming %s at epoch %d (config %s, k=%d)", latest.c_str(), epoch_,
                    config_.name.c_str(), config_.num_units);
   }
@@ -289,23 +297,37 @@ EpochLosses Trainer::train_epoch(common::Progress& progress) {
   bool warned = false;
   for (int step = 0; step < steps; ++step) {
     const int batch = std::min(opt_.batch_size, opt_.samples_per_epoch - step * opt_.batch_size);
+    // This rank's share of the global batch: windows [lo, hi).
+    const int lo = batch * rank_ / world_, hi = batch * (rank_ + 1) / world_, local = hi - lo;
     std::vector<int64_t> units;
     std::vector<float> audio;
-    units.reserve(static_cast<size_t>(batch) * static_cast<size_t>(frames));
-    audio.reserve(static_cast<size_t>(batch * samples));
-    for (int b = 0; b < batch; ++b) {
+    units.reserve(static_cast<size_t>(local) * static_cast<size_t>(frames));
+    audio.reserve(static_cast<size_t>(local * samples));
+    for (int b = 0; b < batch; ++b) {  // every rank draws them all: one random stream
       const size_t id = train_ids_[pick(rng_)];
       const auto& seg = corpus_.segments[id].units;
       std::uniform_int_distribution<int64_t> start_dist(0, static_cast<int64_t>(seg.size()) - frames);
       const int64_t f0 = start_dist(rng_);
+      if (b < lo || b >= hi) continue;
       units.insert(units.end(), seg.begin() + f0, seg.begin() + f0 + frames);
       // Unit i covers samples [320 i, 320 i + 400): the window starts at 320 f0.
       const auto w = audio_->window(id, f0 * grid::kHop, samples);
       audio.insert(audio.end(), w.begin(), w.end());
     }
-    auto x = torch::tensor(units, torch::kInt64).view({batch, frames}).to(device_);
-    auto y = torch::tensor(audio).view({batch, 1, samples}).to(device_);
-    const vocoder::StepLosses l = vocoder::train_step(gen_, disc_, *opt_g_, *opt_d_, *mel_, x, y);
+    auto x = torch::tensor(units, torch::kInt64).view({local, frames}).to(device_);
+    auto y = torch::tensor(audio).view({local, 1, samples}).to(device_);
+    // The losses are means over the local windows: weighting each rank's
+    // gradients by its share makes their sum the global batch's gradient.
+    const double share = static_cast<double>(local) / batch;
+    vocoder::GradientSync sync;
+    if (group_) sync = [&](torch::nn::Module& m) { group_->reduce_gradients(m, share); };
+    vocoder::StepLosses l = vocoder::train_step(gen_, disc_, *opt_g_, *opt_d_, *mel_, x, y, nullptr, sync);
+    if (group_) {
+      auto v = torch::tensor({l.d, l.g, l.mel, l.fm, l.adv}, torch::kFloat64) * share;
+      group_->sum(v);
+      const auto a = v.accessor<double, 1>();
+      l = {a[0], a[1], a[2], a[3], a[4]};
+    }
     const double d = l.d;
     if (!std::isfinite(d) || !std::isfinite(l.g))
       throw Error(opt_.out_dir + ": training diverged (NaN/Inf loss) at epoch " + std::to_string(epoch_ + 1) +
@@ -348,21 +370,38 @@ void Trainer::run() {
   if (opt_.epochs < 1 || opt_.batch_size < 1 || opt_.samples_per_epoch < 1 || opt_.patience < 1 || opt_.lr <= 0 ||
       opt_.min_delta < 0 || opt_.save_every < 0)
     throw Error("vocoder train: --epochs, --batch-size, --samples-per-epoch, --patience and --lr must be positive");
+  const vocoder::DistributedEnv env = vocoder::distributed_env_from_environment();
+  rank_ = env.rank;
+  world_ = env.world;
+  if (world_ > 1) {
+    if (opt_.batch_size < world_ || opt_.batch_size % world_ != 0 || opt_.samples_per_epoch % opt_.batch_size != 0)
+      throw Error("vocoder train: with " + std::to_string(world_) + " ranks, --batch-size (the global batch, " +
+                  std::to_string(opt_.batch_size) + ") must be a multiple of the world size and divide --samples-per-epoch (" +
+                  std::to_string(opt_.samples_per_epoch) + ")");
+    group_ = std::make_unique<vocoder::ProcessGroup>(env, std::chrono::seconds(opt_.dist_timeout));
+    if (!quiet())
+      common::log(LogLevel::info, "vocoder train: %d ranks (%s), %d windows each per step", world_, env.source.c_str(),
+                  opt_.batch_size / world_);
+  }
   std::error_code ec;
   fs::create_directories(opt_.out_dir, ec);
   if (ec) throw file_error(opt_.out_dir, "cannot create output folder: " + ec.message());
   build_or_resume();
+  if (group_) {  // the same weights everywhere, whatever each rank initialised or read
+    group_->broadcast_from_rank0(*gen_);
+    group_->broadcast_from_rank0(*disc_);
+  }
 
   const int steps_per_epoch = (opt_.samples_per_epoch + opt_.batch_size - 1) / opt_.batch_size;
   const int todo = stopped_early_ ? 0 : std::max(0, opt_.epochs - epoch_);
-  if (!opt_.quiet) {
+  if (!quiet()) {
     common::log(LogLevel::info, "vocoder train: %zu training / %zu held-out segments, k=%d, config %s, device %s, "
                  "%d steps of %d windows per epoch, epochs %d..%d",
                  train_ids_.size(), heldout_ids_.size(), config_.num_units, config_.name.c_str(),
                  device_.str().c_str(), steps_per_epoch, opt_.batch_size, epoch_ + 1, opt_.epochs);
     if (stopped_early_) common::log(LogLevel::info, "vocoder train: this run already stopped early at epoch %d (raise --patience to go on)", epoch_);
   }
-  common::Progress progress("vocoder train", static_cast<int64_t>(todo) * steps_per_epoch, !opt_.quiet);
+  common::Progress progress("vocoder train", static_cast<int64_t>(todo) * steps_per_epoch, !quiet());
   for (int e = 0; e < todo; ++e) {
     const auto t0 = std::chrono::steady_clock::now();
     EpochLosses losses;
@@ -383,7 +422,7 @@ void Trainer::run() {
       best_ = held;
       best_epoch_ = epoch_;
       since_best_ = 0;
-      vocoder::write_checkpoint(out("vocoder_best.pt"), config_, state_json(), {&gen_});
+      if (lead()) vocoder::write_checkpoint(out("vocoder_best.pt"), config_, state_json(), {&gen_});
     } else {
       ++since_best_;
     }
@@ -401,25 +440,27 @@ void Trainer::run() {
     set_lr(*opt_d_, lr_);
     // The log first: a crash before the checkpoint only leaves a record that
     // the resumed run drops (it keeps epochs <= the checkpoint's).
-    common::write_text_file(out("training_log.json"), log_.dump(1));
-    save_latest_and_periodic(epoch_);
-    if (!opt_.quiet)
+    if (lead()) {
+      common::write_text_file(out("training_log.json"), log_.dump(1));
+      save_latest_and_periodic(epoch_);
+    }
+    if (!quiet())
       common::log(LogLevel::info, "epoch %d/%d: D %.3f G %.3f (mel %.3f fm %.3f adv %.3f) held-out mel %.3f (best %.3f @%d, patience %d/%d) lr %.3g, %.1f s",
                    epoch_, opt_.epochs, losses.d, losses.g, losses.mel, losses.fm, losses.adv, held, best_,
                    best_epoch_, since_best_, opt_.patience, record["lr"].get<double>(), seconds);
     if (stopped_early_) {
-      if (!opt_.quiet)
+      if (!quiet())
         common::log(LogLevel::info, "vocoder train: early stop: no held-out improvement of %.3g for %d epochs", opt_.min_delta, opt_.patience);
       break;
     }
   }
   progress.finish();
-  if (fs::exists(out("vocoder_best.pt"), ec)) {
+  if (lead() && fs::exists(out("vocoder_best.pt"), ec)) {
     fs::copy_file(out("vocoder_best.pt"), out("vocoder_final.pt.tmp"), fs::copy_options::overwrite_existing, ec);
     if (!ec) fs::rename(out("vocoder_final.pt.tmp"), out("vocoder_final.pt"), ec);
     if (ec) throw file_error(out("vocoder_final.pt"), "cannot write: " + ec.message());
   }
-  if (!opt_.quiet)
+  if (!quiet())
     common::log(LogLevel::info, "vocoder train: %d epochs; best held-out mel %.3f at epoch %d -> %s", epoch_, best_, best_epoch_,
                  out("vocoder_final.pt").c_str());
 }

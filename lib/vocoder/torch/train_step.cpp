@@ -19,7 +19,8 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(const std::vector<torch::Ten
 }
 
 StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::AdamW& opt_g, torch::optim::AdamW& opt_d,
-                      const MelLoss& mel, const torch::Tensor& units, const torch::Tensor& audio, StepTrace* trace) {
+                      const MelLoss& mel, const torch::Tensor& units, const torch::Tensor& audio, StepTrace* trace,
+                      const GradientSync& sync) {
   TORCH_CHECK(units.dim() == 2 && audio.dim() == 3 && audio.size(2) == units.size(1) * grid::kHop,
               "train_step: units [batch, frames] and audio [batch, 1, frames * 320] expected");
   auto y_hat = gen->forward(units);  // [batch, 1, samples]
@@ -31,6 +32,7 @@ StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::AdamW& 
     loss_d = loss_d + torch::mean(torch::pow(1.0 - real[i].score, 2)) + torch::mean(torch::pow(fake[i].score, 2));
   opt_d.zero_grad();
   loss_d.backward();
+  if (sync) sync(*disc);
   if (trace) {
     trace->audio_g = y_hat.detach().clone();
     trace->d_real = real;
@@ -57,6 +59,7 @@ StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::AdamW& 
   auto loss_g = loss_mel + loss_fm + loss_adv;
   opt_g.zero_grad();
   loss_g.backward();
+  if (sync) sync(*gen);
   if (trace) {
     trace->grad_g = gradients(*gen);
     trace->loss_d = loss_d.detach();

@@ -3,6 +3,7 @@
 // Torch-only header.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -40,8 +41,11 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(const std::vector<torch::Ten
 // see the discriminators after their update. units [batch, frames] int64,
 // audio [batch, 1, frames * 320]. `trace`, when given, receives the
 // intermediate values.
+// `sync`, when given, is called after each backward pass with the module
+// whose gradients are ready (data-parallel training all-reduces them there).
+using GradientSync = std::function<void(torch::nn::Module&)>;
 StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::AdamW& opt_g, torch::optim::AdamW& opt_d,
                       const MelLoss& mel, const torch::Tensor& units, const torch::Tensor& audio,
-                      StepTrace* trace = nullptr);
+                      StepTrace* trace = nullptr, const GradientSync& sync = nullptr);
 
 }  // namespace acoustok::vocoder
