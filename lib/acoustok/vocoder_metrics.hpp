@@ -16,21 +16,13 @@ double snr_db(const float* x, size_t nx, const float* y, size_t ny);
 // len(synth) / len(orig).
 double length_ratio(size_t synth_len, size_t orig_len);
 
-// Mel-cepstra c1..c24 of 16 kHz audio, one row per frame: 1024-sample frames
-// (periodic Hann), hop 256, no centering or padding (floor((n-1024)/256)+1
-// frames); |FFT| -> 80 HTK-mel triangles 0-8000 Hz (peak 1, unnormalised) ->
-// ln(max(., 1e-5)) -> orthonormal DCT-II, coefficients 1..24.
-std::vector<std::vector<double>> mel_cepstra(const float* x, size_t n);
-
 // DTW between two cepstra sequences, steps (1,0), (0,1), (1,1), Euclidean
 // cost, ties broken diagonal first, then (i-1, j), then (i, j-1). Returns
-// the path cost terms d(i, j) in path order.
+// the path cost terms d(i, j) in path order. Memory: one byte per cell.
+// mcd_db, on SPTK's mel-cepstra, is in the command line's static SPTK
+// backend (lib/vocoder/sptk/mel_cepstral_distortion.hpp).
 std::vector<double> dtw_path_costs(const std::vector<std::vector<double>>& a,
                                    const std::vector<std::vector<double>>& b);
-
-// MCD in dB: mean over the DTW path of (10 / ln 10) sqrt(2 sum_d (c_d - c'_d)^2).
-// NaN when either signal is shorter than one frame (1024 samples).
-double mcd_db(const float* x, size_t nx, const float* y, size_t ny);
 
 // YIN pitch (de Cheveigne & Kawahara 2002, steps 1-5) at 16 kHz: frames
 // every 160 samples (10 ms), integration window W = 400, lags 40..266
@@ -44,12 +36,16 @@ struct PitchTrack {
 };
 PitchTrack yin_pitch(const float* x, size_t n);
 
-// Frame by frame over the first min(frames) frames: RMS of the f0
-// difference in Hz over frames voiced in both (NaN when none), and the
-// fraction of frames whose voicing decisions differ.
+// Frame by frame over the first min(frames) frames, as fairseq's
+// eval_f0.py defines them (reference = the original, test = the synthesis):
+// gpe, frames voiced in both whose F0 is off by more than 20 %
+// (|f_test / (f_ref + 1e-8) - 1| > 0.2) over the frames voiced in both (NaN
+// when none); vde, frames whose voicing decisions differ over all frames;
+// ffe, frames with either error over all frames; and the RMS of the F0
+// difference in Hz over the frames voiced in both (NaN when none).
 struct PitchErrors {
+  double gpe = 0, vde = 0, ffe = 0;
   double f0_rmse_hz = 0;
-  double voicing_error = 0;
   int64_t frames = 0;
   int64_t voiced_both = 0;
 };

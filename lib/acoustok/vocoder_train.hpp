@@ -3,6 +3,7 @@
 // Implemented in the torch-only library; this header has no LibTorch type.
 #pragma once
 
+#include <functional>
 #include <string>
 
 namespace acoustok {
@@ -26,6 +27,13 @@ struct VocoderTrainOptions {
   // srun's SLURM_* variables): seconds a rank waits for the others before
   // the job ends with an error.
   int dist_timeout = 300;
+  // Mel-cepstral distortion in dB of (original, synthesis), for the held-out
+  // MCD of every evaluation (training_log.json, --early-stop-metric mcd).
+  // The command line sets SPTK's (vocoder/sptk); unset: no held-out MCD.
+  std::function<double(const float*, size_t, const float*, size_t)> mcd;
+  // What early stopping and vocoder_best.pt follow: "mel" (held-out 45 x L1
+  // log-mel) or "mcd" (held-out MCD, needs `mcd`).
+  std::string early_stop_metric = "mel";
 };
 
 // Trains, resuming from out_dir/vocoder_latest.pt when it exists. Throws

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// acoustok vocoder train | test: phase 3, the unit HiFi-GAN and its quality
-// report (metrics defined in acoustok/vocoder_metrics.hpp and README.md).
+// acoustok vocoder train | test | compare: phase 3, the unit HiFi-GAN and its
+// quality report (metrics defined in acoustok/vocoder_metrics.hpp,
+// vocoder/sptk/mel_cepstral_distortion.hpp and docs/metrics.md).
 #include "config.h"
 
 #include <cmath>
@@ -21,6 +22,7 @@
 #include "acoustok/vocoder_metrics.hpp"
 #include "acoustok/vocoder_train.hpp"
 #include "commands.hpp"
+#include "vocoder/sptk/mel_cepstral_distortion.hpp"
 #if HAVE_TORCH
 #include "acoustok/features.hpp"
 #include "acoustok/tensor_file.hpp"
@@ -32,6 +34,45 @@ using nlohmann::json;
 namespace acoustok::tools {
 namespace {
 
+json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
+// Every metric of one original/synthesis pair (docs/metrics.md); with
+// f0_tracks, both F0 tracks too (Hz per 10 ms frame, 0 when unvoiced).
+json pair_metrics(const std::vector<float>& orig, const std::vector<float>& synth, bool f0_tracks) {
+  const PitchTrack po = yin_pitch(orig.data(), orig.size()), ps = yin_pitch(synth.data(), synth.size());
+  const PitchErrors pe = pitch_errors(po, ps);
+  json r = {{"snr_db", number_or_null(snr_db(orig.data(), orig.size(), synth.data(), synth.size()))},
+            {"mcd_db", number_or_null(vocoder::mcd_db(orig.data(), orig.size(), synth.data(), synth.size()))},
+            {"length_ratio", number_or_null(length_ratio(synth.size(), orig.size()))},
+            {"gpe", number_or_null(pe.gpe)},
+            {"vde", number_or_null(pe.vde)},
+            {"ffe", number_or_null(pe.ffe)},
+            {"f0_rmse_hz", number_or_null(pe.f0_rmse_hz)}};
+  if (f0_tracks) {
+    r["frames"] = {{"mcd_path", vocoder::mcd_path_length(orig.data(), orig.size(), synth.data(), synth.size())},
+                   {"f0", pe.frames}};
+    r["f0_orig"] = po.f0;
+    r["f0_synth"] = ps.f0;
+  }
+  return r;
+}
+
+struct CompareArgs {
+  std::string orig, synth;
+  bool json_out = false, f0_tracks = false;
+};
+
+void run_compare(const CompareArgs& a) {
+  const std::vector<float> orig = read_audio_16k_mono(a.orig), synth = read_audio_16k_mono(a.synth);
+  const json r = pair_metrics(orig, synth, a.f0_tracks);
+  if (a.json_out) {
+    std::printf("%s\n", r.dump().c_str());
+    return;
+  }
+  for (const char* k : {"snr_db", "mcd_db", "length_ratio", "gpe", "vde", "ffe", "f0_rmse_hz"})
+    std::printf("%-13s %s\n", k, r[k].is_number() ? std::to_string(r[k].get<double>()).c_str() : "-");
+}
+
 struct TestArgs {
   std::string checkpoint, vocoder_config, units_dir, audio_dir, out_dir;
   int num_samples = 20;
@@ -42,7 +83,6 @@ struct TestArgs {
   bool quiet = false;
 };
 
-json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 // Re-encodes synthesised speech into units: features of the feature model,
 // nearest k-means centroid (squared Euclidean).
@@ -116,7 +156,7 @@ void run_test(const TestArgs& a) {
   const size_t total = corpus.segments.size();
   const size_t n = std::min<size_t>(static_cast<size_t>(a.num_samples), total);
   json samples = json::array();
-  const char* keys[] = {"snr_db", "mcd_db", "length_ratio", "f0_rmse_hz", "voicing_error", "unit_agreement"};
+  const char* keys[] = {"snr_db", "mcd_db", "length_ratio", "gpe", "vde", "ffe", "f0_rmse_hz", "unit_agreement"};
   std::map<std::string, std::pair<double, int>> sums;
   common::Progress progress("vocoder test", static_cast<int64_t>(n), !a.quiet);
   for (size_t i = 0; i < n; ++i) {
@@ -130,15 +170,8 @@ void run_test(const TestArgs& a) {
     write_wav_pcm16((fs::path(a.out_dir) / (std::string("synth_") + name + ".wav")).string(), synth.data(), synth.size());
     // Metrics on what the WAV files hold (16-bit), so they can be recomputed from them.
     const std::vector<float> synth16 = read_audio_16k_mono((fs::path(a.out_dir) / (std::string("synth_") + name + ".wav")).string());
-    const PitchErrors pe = pitch_errors(yin_pitch(orig.data(), orig.size()), yin_pitch(synth16.data(), synth16.size()));
-    json rec = {{"name", name},
-                {"segment", seg.file},
-                {"units", seg.units.size()},
-                {"snr_db", number_or_null(snr_db(orig.data(), orig.size(), synth16.data(), synth16.size()))},
-                {"mcd_db", number_or_null(mcd_db(orig.data(), orig.size(), synth16.data(), synth16.size()))},
-                {"length_ratio", number_or_null(length_ratio(synth16.size(), orig.size()))},
-                {"f0_rmse_hz", number_or_null(pe.f0_rmse_hz)},
-                {"voicing_error", number_or_null(pe.voicing_error)}};
+    json rec = {{"name", name}, {"segment", seg.file}, {"units", seg.units.size()}};
+    rec.update(pair_metrics(orig, synth16, false));
     if (reencoder) rec["unit_agreement"] = number_or_null(unit_agreement(seg.units, reencoder->encode(synth16)));
     for (const char* k : keys) {
       if (rec.contains(k) && rec[k].is_number()) {
@@ -164,12 +197,12 @@ void run_test(const TestArgs& a) {
     else std::snprintf(buf, sizeof buf, "%s", "-");
     return std::string(buf);
   };
-  std::printf("%-6s %9s %9s %9s %11s %9s%s\n", "sample", "SNR dB", "MCD dB", "length", "F0 RMSE Hz", "V/UV err",
+  std::printf("%-6s %9s %9s %9s %7s %7s %7s%s\n", "sample", "SNR dB", "MCD dB", "length", "GPE", "VDE", "FFE",
               reencoder ? "  unit agr" : "");
   auto row = [&](const std::string& label, const json& r) {
-    std::printf("%-6s %9s %9s %9s %11s %9s", label.c_str(), cell(r["snr_db"], "%.2f").c_str(), cell(r["mcd_db"], "%.2f").c_str(),
-                cell(r["length_ratio"], "%.4f").c_str(), cell(r["f0_rmse_hz"], "%.1f").c_str(),
-                cell(r["voicing_error"], "%.3f").c_str());
+    std::printf("%-6s %9s %9s %9s %7s %7s %7s", label.c_str(), cell(r["snr_db"], "%.2f").c_str(), cell(r["mcd_db"], "%.2f").c_str(),
+                cell(r["length_ratio"], "%.4f").c_str(), cell(r["gpe"], "%.3f").c_str(), cell(r["vde"], "%.3f").c_str(),
+                cell(r["ffe"], "%.3f").c_str());
     if (reencoder) std::printf(" %9s", cell(r.value("unit_agreement", json(nullptr)), "%.3f").c_str());
     std::printf("\n");
   };
@@ -198,7 +231,13 @@ void add_vocoder_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
   train->add_option("--patience", t->patience, "Stop after this many epochs without held-out improvement")->capture_default_str();
-  train->add_option("--min-delta", t->min_delta, "Smallest held-out mel loss improvement that counts (L1 x 45 scale)")->capture_default_str();
+  train->add_option("--min-delta", t->min_delta,
+                    "Smallest held-out improvement that counts, on the early-stop metric's scale (mel: L1 x 45; mcd: dB)")
+      ->capture_default_str();
+  train->add_option("--early-stop-metric", t->early_stop_metric,
+                    "What early stopping and vocoder_best.pt follow: mel (held-out 45 x L1 log-mel) or mcd (held-out MCD, dB)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mel", "mcd"}));
   train->add_option("--save-every", t->save_every, "Write vocoder_epoch_XXXX.pt and sample_epoch_XXXX.wav every N epochs (0: never)")->capture_default_str();
   train->add_option("--device", t->device, "auto (CUDA when available), cpu or cuda[:N]")->capture_default_str();
   train->add_option("--config", t->config, "Model size: tiny, small, v1 or a JSON file ({\"base\": \"v1\", ...})")->capture_default_str();
@@ -212,6 +251,7 @@ void add_vocoder_command(CLI::App& app) {
       throw UsageError("--config: unknown vocoder config '" + c + "': expected tiny, small, v1 or a JSON file");
     }
     configure_process_for(*train_threads, false);
+    t->mcd = vocoder::mcd_db;  // the held-out MCD, from the SPTK backend this program links
     train_vocoder(*t);
   });
 
@@ -233,6 +273,14 @@ void add_vocoder_command(CLI::App& app) {
   test->add_option("--threads", a->threads, "CPU threads (0: every CPU this process may use)")->capture_default_str();
   test->add_flag("-q,--quiet", a->quiet, "No progress on stderr");
   test->callback([a]() { run_test(*a); });
+
+  auto c = std::make_shared<CompareArgs>();
+  CLI::App* compare = voc->add_subcommand("compare", "Quality metrics of one synthesis against its original (SNR, MCD, F0, length)");
+  compare->add_option("original", c->orig, "Original recording (resampled to 16 kHz mono)")->required();
+  compare->add_option("synthesis", c->synth, "Synthesis of it (resampled to 16 kHz mono)")->required();
+  compare->add_flag("--json", c->json_out, "One JSON object on stdout");
+  compare->add_flag("--f0-tracks", c->f0_tracks, "With --json: both F0 tracks (Hz per 10 ms, 0 when unvoiced) and frame counts");
+  compare->callback([c]() { run_compare(*c); });
 }
 
 }  // namespace acoustok::tools

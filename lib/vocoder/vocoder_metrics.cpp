@@ -15,7 +15,6 @@ namespace acoustok {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr int kMcdFft = 1024, kMcdHop = 256, kMcdMels = 80, kMcdCoeffs = 24;
 constexpr int kYinHop = 160, kYinWindow = 400, kYinTauMin = 40, kYinTauMax = 266;
 constexpr double kYinThreshold = 0.15, kYinSilenceRms = 1e-3;
 
@@ -38,92 +37,56 @@ double length_ratio(size_t synth_len, size_t orig_len) {
   return orig_len == 0 ? kNaN : static_cast<double>(synth_len) / static_cast<double>(orig_len);
 }
 
-std::vector<std::vector<double>> mel_cepstra(const float* x, size_t n) {
-  std::vector<std::vector<double>> out;
-  if (n < static_cast<size_t>(kMcdFft)) return out;
-  const size_t frames = (n - kMcdFft) / kMcdHop + 1;
-  const int bins = kMcdFft / 2 + 1;
-  const std::vector<float> window = audio::hann_periodic(kMcdFft);
-  const std::vector<float> fb = audio::htk_mel_filterbank(kMcdFft, kMcdMels, grid::kSampleRate, 0.0, grid::kSampleRate / 2.0);
-  const std::vector<double> dct = audio::dct2_ortho_matrix(kMcdMels, kMcdCoeffs + 1);
-  Eigen::FFT<double> fft;
-  fft.SetFlag(Eigen::FFT<double>::HalfSpectrum);
-  std::vector<double> frame(kMcdFft);
-  std::vector<std::complex<double>> spec;
-  std::vector<double> mag(bins), logmel(kMcdMels);
-  out.reserve(frames);
-  for (size_t t = 0; t < frames; ++t) {
-    const float* s = x + t * kMcdHop;
-    for (int i = 0; i < kMcdFft; ++i) frame[static_cast<size_t>(i)] = static_cast<double>(s[i]) * window[static_cast<size_t>(i)];
-    fft.fwd(spec, frame);
-    for (int k = 0; k < bins; ++k) mag[static_cast<size_t>(k)] = std::abs(spec[static_cast<size_t>(k)]);
-    for (int m = 0; m < kMcdMels; ++m) {
-      double e = 0;
-      const float* row = fb.data() + static_cast<size_t>(m) * bins;
-      for (int k = 0; k < bins; ++k) e += row[k] * mag[static_cast<size_t>(k)];
-      logmel[static_cast<size_t>(m)] = std::log(std::max(e, 1e-5));
-    }
-    std::vector<double> c(kMcdCoeffs);
-    for (int k = 1; k <= kMcdCoeffs; ++k) {
-      double v = 0;
-      const double* row = dct.data() + static_cast<size_t>(k) * kMcdMels;
-      for (int m = 0; m < kMcdMels; ++m) v += row[m] * logmel[static_cast<size_t>(m)];
-      c[static_cast<size_t>(k - 1)] = v;
-    }
-    out.push_back(std::move(c));
-  }
-  return out;
-}
-
 std::vector<double> dtw_path_costs(const std::vector<std::vector<double>>& a,
                                    const std::vector<std::vector<double>>& b) {
   const size_t n = a.size(), m = b.size();
   if (n == 0 || m == 0) return {};
-  std::vector<double> cost(n * m), acc(n * m);
-  for (size_t i = 0; i < n; ++i)
+  auto cost = [&](size_t i, size_t j) {
+    double s = 0;
+    for (size_t d = 0; d < a[i].size(); ++d) {
+      const double e = a[i][d] - b[j][d];
+      s += e * e;
+    }
+    return std::sqrt(s);
+  };
+  // Accumulated costs two rows at a time; each cell's step (0 diagonal,
+  // 1 from (i-1, j), 2 from (i, j-1)) kept for the way back.
+  enum : uint8_t { kDiag, kUp, kLeft };
+  std::vector<uint8_t> step(n * m);
+  std::vector<double> prev(m), row(m);
+  for (size_t i = 0; i < n; ++i) {
     for (size_t j = 0; j < m; ++j) {
-      double s = 0;
-      for (size_t d = 0; d < a[i].size(); ++d) {
-        const double e = a[i][d] - b[j][d];
-        s += e * e;
+      double best = 0;
+      uint8_t from = kDiag;
+      if (i > 0 && j > 0) {
+        const double diag = prev[j - 1], up = prev[j], left = row[j - 1];
+        if (diag <= up && diag <= left) best = diag;
+        else if (up <= left) { best = up; from = kUp; }
+        else { best = left; from = kLeft; }
+      } else if (i > 0) {
+        best = prev[j];
+        from = kUp;
+      } else if (j > 0) {
+        best = row[j - 1];
+        from = kLeft;
       }
-      cost[i * m + j] = std::sqrt(s);
+      row[j] = cost(i, j) + best;
+      step[i * m + j] = from;
     }
-  constexpr double inf = std::numeric_limits<double>::infinity();
-  for (size_t i = 0; i < n; ++i)
-    for (size_t j = 0; j < m; ++j) {
-      double best = inf;
-      if (i == 0 && j == 0) best = 0;
-      if (i > 0 && j > 0) best = std::min(best, acc[(i - 1) * m + j - 1]);
-      if (i > 0) best = std::min(best, acc[(i - 1) * m + j]);
-      if (j > 0) best = std::min(best, acc[i * m + j - 1]);
-      acc[i * m + j] = cost[i * m + j] + best;
-    }
+    std::swap(prev, row);
+  }
   std::vector<double> path;
   size_t i = n - 1, j = m - 1;
-  path.push_back(cost[i * m + j]);
+  path.push_back(cost(i, j));
   while (i > 0 || j > 0) {
-    if (i == 0) --j;
-    else if (j == 0) --i;
-    else {
-      const double diag = acc[(i - 1) * m + j - 1], up = acc[(i - 1) * m + j], left = acc[i * m + j - 1];
-      if (diag <= up && diag <= left) { --i; --j; }
-      else if (up <= left) --i;
-      else --j;
-    }
-    path.push_back(cost[i * m + j]);
+    const uint8_t from = step[i * m + j];
+    if (from == kDiag) { --i; --j; }
+    else if (from == kUp) --i;
+    else --j;
+    path.push_back(cost(i, j));
   }
   std::reverse(path.begin(), path.end());
   return path;
-}
-
-double mcd_db(const float* x, size_t nx, const float* y, size_t ny) {
-  const auto a = mel_cepstra(x, nx), b = mel_cepstra(y, ny);
-  const auto path = dtw_path_costs(a, b);
-  if (path.empty()) return kNaN;
-  double sum = 0;
-  for (double d : path) sum += d;
-  return 10.0 / std::log(10.0) * std::sqrt(2.0) * sum / static_cast<double>(path.size());
 }
 
 PitchTrack yin_pitch(const float* x, size_t n) {
@@ -173,20 +136,24 @@ PitchErrors pitch_errors(const PitchTrack& reference, const PitchTrack& test) {
   const size_t n = std::min(reference.f0.size(), test.f0.size());
   e.frames = static_cast<int64_t>(n);
   if (n == 0) {
-    e.f0_rmse_hz = e.voicing_error = kNaN;
+    e.gpe = e.vde = e.ffe = e.f0_rmse_hz = kNaN;
     return e;
   }
   double sq = 0;
-  int64_t differ = 0;
+  int64_t differ = 0, gross = 0;
   for (size_t t = 0; t < n; ++t) {
     if (reference.voiced[t] != test.voiced[t]) ++differ;
     if (reference.voiced[t] && test.voiced[t]) {
       const double diff = reference.f0[t] - test.f0[t];
       sq += diff * diff;
       ++e.voiced_both;
+      if (std::abs(test.f0[t] / (reference.f0[t] + 1e-8) - 1.0) > 0.2) ++gross;
     }
   }
-  e.voicing_error = static_cast<double>(differ) / static_cast<double>(n);
+  const double frames = static_cast<double>(n);
+  e.vde = static_cast<double>(differ) / frames;
+  e.ffe = static_cast<double>(differ + gross) / frames;
+  e.gpe = e.voiced_both > 0 ? static_cast<double>(gross) / static_cast<double>(e.voiced_both) : kNaN;
   e.f0_rmse_hz = e.voiced_both > 0 ? std::sqrt(sq / static_cast<double>(e.voiced_both)) : kNaN;
   return e;
 }

@@ -5,18 +5,18 @@
 # eval_f0.py defines them on the printed F0 tracks, and known answers of
 # synthetic pairs (tests/core/metrics_reference.py check).
 #   tests/core/test_metrics_reference.sh BIN      env: PYTHON (default /usr/bin/python3)
-# Exit 77 (skipped) when SPTK or NumPy is missing.
+# Fails, saying so, when SPTK or NumPy is missing (scripts/setup.sh installs them).
 set -euo pipefail
 bin=${1:?usage: $0 path/to/acoustok}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 python=${PYTHON:-/usr/bin/python3}
 if ! command -v sptk >/dev/null && [[ ! -x /usr/libexec/sptk/bin/mcep ]] && ! command -v mcep >/dev/null; then
-  echo "skip: SPTK (Debian package sptk) not installed"
-  exit 77
+  echo "FAIL: SPTK (Debian package sptk) is not installed"
+  exit 1
 fi
 if ! "$python" -c 'import numpy, scipy' 2>/dev/null; then
-  echo "skip: $python lacks numpy/scipy"
-  exit 77
+  echo "FAIL: $python lacks numpy/scipy"
+  exit 1
 fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/acoustok-metrics-ref.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

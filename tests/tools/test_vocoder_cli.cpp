@@ -46,8 +46,16 @@ TEST(VocoderTrain, HeldOutMelLossFallsAndOutputsExist) {
     EXPECT_TRUE(fs::exists(dir + "/" + f)) << f;
   const json log = json::parse(test::read_file(dir + "/training_log.json"));
   ASSERT_EQ(log.size(), 8u);
-  for (const char* key : {"epoch", "loss_d", "loss_g", "loss_mel", "loss_fm", "loss_adv", "heldout_mel", "lr", "seconds", "patience"})
+  for (const char* key : {"epoch", "loss_d", "loss_g", "loss_mel", "loss_fm", "loss_adv", "heldout_mel", "heldout_mcd", "lr",
+                          "seconds", "patience", "early_stop_metric"})
     EXPECT_TRUE(log[0].contains(key)) << key;
+  // The held-out MCD of every evaluation (SPTK scale: tens of dB at the start, not hundreds).
+  for (const auto& rec : log) {
+    ASSERT_TRUE(rec["heldout_mcd"].is_number());
+    EXPECT_GT(rec["heldout_mcd"].get<double>(), 1.0);
+    EXPECT_LT(rec["heldout_mcd"].get<double>(), 60.0);
+  }
+  EXPECT_EQ(log[0]["early_stop_metric"], "mel");
   EXPECT_EQ(log[0]["steps"].get<int>(), 25);
   // Stated factor: after 200 steps of 4 windows the held-out mel loss is at
   // most half of what it was after the first 25 (measured: 162 -> 56 after 150).
@@ -154,10 +162,10 @@ TEST(VocoderTest, WritesPairsAndMetrics) {
     const auto synth = read_audio_16k_mono(dir + "/synth_" + name + ".wav");
     EXPECT_EQ(synth.size(), s["units"].get<size_t>() * 320);
     EXPECT_NEAR(s["length_ratio"].get<double>(), static_cast<double>(synth.size()) / orig.size(), 1e-12);
-    for (const char* k : {"snr_db", "mcd_db", "voicing_error"}) EXPECT_TRUE(s[k].is_number()) << k;
+    for (const char* k : {"snr_db", "mcd_db", "vde", "ffe"}) EXPECT_TRUE(s[k].is_number()) << k;
     EXPECT_GT(s["mcd_db"].get<double>(), 0.0);
   }
-  for (const char* k : {"snr_db", "mcd_db", "length_ratio", "f0_rmse_hz", "voicing_error"}) EXPECT_TRUE(m["mean"].contains(k)) << k;
+  for (const char* k : {"snr_db", "mcd_db", "length_ratio", "gpe", "vde", "ffe", "f0_rmse_hz"}) EXPECT_TRUE(m["mean"].contains(k)) << k;
   // A checkpoint for another k.
   json j = json::parse(test::read_file(units_dir() + "/corpus_timestamped.json"));
   j["k"] = 30;

@@ -93,6 +93,8 @@ void set_lr(torch::optim::AdamW& opt, double lr) {
   for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 }
 
+json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+
 bool is_out_of_memory(const std::string& what) {
   return what.find("out of memory") != std::string::npos || what.find("can't allocate memory") != std::string::npos ||
          what.find("Tried to allocate") != std::string::npos;
@@ -107,7 +109,10 @@ class Trainer {
   void prepare_data();
   void build_or_resume();
   EpochLosses train_epoch(common::Progress& progress);
-  double heldout_mel();
+  struct Heldout {
+    double mel = 0, mcd = std::numeric_limits<double>::quiet_NaN();
+  };
+  Heldout heldout();
   std::vector<float> synthesize(const std::vector<int32_t>& units);
   json state_json() const;
   void save_latest_and_periodic(int epoch);
@@ -213,7 +218,7 @@ void Trainer::build_or_resume() {
     try {
       epoch_ = s.at("epoch").get<int>();
       lr_ = s.at("lr").get<double>();
-      best_ = s.at("best_heldout_mel").is_null() ? std::numeric_limits<double>::infinity() : s.at("best_heldout_mel").get<double>();
+      best_ = s.at("best_heldout").is_null() ? std::numeric_limits<double>::infinity() : s.at("best_heldout").get<double>();
       best_epoch_ = s.at("best_epoch").get<int>();
       since_best_ = s.at("since_best").get<int>();
       steps_ = s.at("steps").get<int64_t>();
@@ -223,6 +228,12 @@ void Trainer::build_or_resume() {
       std::istringstream rng_text(s.at("rng").get<std::string>());
       rng_text >> rng_;
       if (rng_text.fail()) throw file_error(latest, "bad RNG state");
+      // Another --early-stop-metric: its best and patience start afresh.
+      if (s.value("early_stop_metric", std::string("mel")) != opt_.early_stop_metric) {
+        best_ = std::numeric_limits<double>::infinity();
+        since_best_ = 0;
+        stopped_early_ = false;
+      }
     } catch (const json::exception& e) {
       throw file_error(latest, std::string("bad training state: ") + e.what());
     }
@@ -248,7 +259,8 @@ json Trainer::state_json() const {
   rng_text << rng_;
   return {{"epoch", epoch_},
           {"lr", lr_},
-          {"best_heldout_mel", std::isfinite(best_) ? json(best_) : json(nullptr)},
+          {"best_heldout", std::isfinite(best_) ? json(best_) : json(nullptr)},
+          {"early_stop_metric", opt_.early_stop_metric},
           {"best_epoch", best_epoch_},
           {"since_best", since_best_},
           {"steps", steps_},
@@ -267,12 +279,14 @@ std::vector<float> Trainer::synthesize(const std::vector<int32_t>& units) {
   return std::vector<float>(audio.data_ptr<float>(), audio.data_ptr<float>() + audio.numel());
 }
 
-// Mean over the held-out segments of 45 x L1 between log-mels, on their
-// first 10 s: the scale of the training mel term.
-double Trainer::heldout_mel() {
+// Mean over the held-out segments, on their first 10 s, of 45 x L1 between
+// log-mels (the scale of the training mel term) and, when the program gave
+// an MCD, of the mel-cepstral distortion.
+Trainer::Heldout Trainer::heldout() {
   torch::NoGradGuard no_grad;
   gen_->eval();
-  double total = 0;
+  double total = 0, total_mcd = 0;
+  int mcd_count = 0;
   for (size_t id : heldout_ids_) {
     const auto& all = corpus_.segments[id].units;
     const size_t frames = std::min<size_t>(all.size(), kHeldoutMaxFrames);
@@ -282,9 +296,21 @@ double Trainer::heldout_mel() {
     auto y_hat = gen_->forward(in);
     auto y = torch::tensor(audio_->window(id, 0, static_cast<int64_t>(frames) * grid::kHop)).view({1, 1, -1}).to(device_);
     total += kMelWeight * torch::l1_loss(mel_->mel(y_hat), mel_->mel(y)).item<double>();
+    if (opt_.mcd) {
+      const auto a = y.reshape({-1}).to(torch::kCPU).contiguous(), b = y_hat.reshape({-1}).to(torch::kCPU).contiguous();
+      const double m = opt_.mcd(a.data_ptr<float>(), static_cast<size_t>(a.numel()), b.data_ptr<float>(),
+                                static_cast<size_t>(b.numel()));
+      if (std::isfinite(m)) {
+        total_mcd += m;
+        ++mcd_count;
+      }
+    }
   }
   gen_->train();
-  return total / static_cast<double>(heldout_ids_.size());
+  Heldout h;
+  h.mel = total / static_cast<double>(heldout_ids_.size());
+  if (mcd_count > 0) h.mcd = total_mcd / mcd_count;
+  return h;
 }
 
 EpochLosses Trainer::train_epoch(common::Progress& progress) {
@@ -367,6 +393,10 @@ void Trainer::save_latest_and_periodic(int epoch) {
 }
 
 void Trainer::run() {
+  if (opt_.early_stop_metric != "mel" && opt_.early_stop_metric != "mcd")
+    throw Error("vocoder train: --early-stop-metric must be mel or mcd");
+  if (opt_.early_stop_metric == "mcd" && !opt_.mcd)
+    throw Error("vocoder train: --early-stop-metric mcd needs an MCD (this program has none)");
   if (opt_.epochs < 1 || opt_.batch_size < 1 || opt_.samples_per_epoch < 1 || opt_.patience < 1 || opt_.lr <= 0 ||
       opt_.min_delta < 0 || opt_.save_every < 0)
     throw Error("vocoder train: --epochs, --batch-size, --samples-per-epoch, --patience and --lr must be positive");
@@ -392,6 +422,7 @@ void Trainer::run() {
     group_->broadcast_from_rank0(*disc_);
   }
 
+  const bool by_mcd = opt_.early_stop_metric == "mcd";
   const int steps_per_epoch = (opt_.samples_per_epoch + opt_.batch_size - 1) / opt_.batch_size;
   const int todo = stopped_early_ ? 0 : std::max(0, opt_.epochs - epoch_);
   if (!quiet()) {
@@ -405,10 +436,10 @@ void Trainer::run() {
   for (int e = 0; e < todo; ++e) {
     const auto t0 = std::chrono::steady_clock::now();
     EpochLosses losses;
-    double held = 0;
+    Heldout h;
     try {
       losses = train_epoch(progress);
-      held = heldout_mel();
+      h = heldout();
     } catch (const c10::Error& err) {
       const std::string what = err.what_without_backtrace();
       if (is_out_of_memory(what))
@@ -417,7 +448,9 @@ void Trainer::run() {
       throw Error(opt_.out_dir + ": training failed: " + what);
     }
     ++epoch_;
-    const bool improved = held < best_ - opt_.min_delta;
+    // What early stopping follows (--early-stop-metric): both are lower-is-better.
+    const double held = by_mcd ? h.mcd : h.mel;
+    const bool improved = std::isfinite(held) && held < best_ - opt_.min_delta;
     if (improved) {
       best_ = held;
       best_epoch_ = epoch_;
@@ -430,7 +463,8 @@ void Trainer::run() {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     json record = {{"epoch", epoch_},          {"steps", losses.steps},  {"loss_d", losses.d},
                    {"loss_g", losses.g},       {"loss_mel", losses.mel}, {"loss_fm", losses.fm},
-                   {"loss_adv", losses.adv},   {"heldout_mel", held},    {"best_heldout_mel", best_},
+                   {"loss_adv", losses.adv},   {"heldout_mel", h.mel},   {"heldout_mcd", number_or_null(h.mcd)},
+                   {"early_stop_metric", opt_.early_stop_metric},             {"best_heldout", best_},
                    {"best_epoch", best_epoch_}, {"improved", improved},  {"lr", lr_},
                    {"seconds", seconds},       {"patience", since_best_}, {"patience_limit", opt_.patience}};
     if (collapse_run_ >= kCollapseSteps) record["warning"] = "discriminator collapse";
@@ -445,8 +479,9 @@ void Trainer::run() {
       save_latest_and_periodic(epoch_);
     }
     if (!quiet())
-      common::log(LogLevel::info, "epoch %d/%d: D %.3f G %.3f (mel %.3f fm %.3f adv %.3f) held-out mel %.3f (best %.3f @%d, patience %d/%d) lr %.3g, %.1f s",
-                   epoch_, opt_.epochs, losses.d, losses.g, losses.mel, losses.fm, losses.adv, held, best_,
+      common::log(LogLevel::info, "epoch %d/%d: D %.3f G %.3f (mel %.3f fm %.3f adv %.3f) held-out mel %.3f MCD %.2f dB (best %s %.3f @%d, patience %d/%d) lr %.3g, %.1f s",
+                   epoch_, opt_.epochs, losses.d, losses.g, losses.mel, losses.fm, losses.adv, h.mel, h.mcd,
+                   opt_.early_stop_metric.c_str(), best_,
                    best_epoch_, since_best_, opt_.patience, record["lr"].get<double>(), seconds);
     if (stopped_early_) {
       if (!quiet())
