@@ -24,6 +24,19 @@ libdir=$(meson introspect "$build" --buildoptions | /usr/bin/python3 -c \
 case $libdir in /*) ;; *) libdir=$prefix/$libdir ;; esac
 export LD_LIBRARY_PATH=$dest$libdir
 
+# 0. Man pages: acoustok(1) and one per subcommand, readable by man.
+mandir=$(meson introspect "$build" --buildoptions | /usr/bin/python3 -c \
+  'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="mandir"))')
+case $mandir in /*) ;; *) mandir=$prefix/$mandir ;; esac
+for page in acoustok acoustok-segment acoustok-units acoustok-kmeans-fit acoustok-bpe acoustok-vocoder-train acoustok-synth; do
+  f=$dest$mandir/man1/$page.1
+  [ -s "$f" ] || { echo "FAIL: man page $page.1 is not installed in $mandir/man1"; exit 1; }
+  text=$(MANWIDTH=100 man -l "$f" 2>/dev/null) || { echo "FAIL: man cannot read $f"; exit 1; }
+  grep -q "OPTIONS" <<<"$text" || { echo "FAIL: $page.1 has no OPTIONS section"; exit 1; }
+done
+grep -q -- "--early-stop-metric" <(man -l "$dest$mandir/man1/acoustok-vocoder-train.1" 2>/dev/null) ||
+  { echo "FAIL: acoustok-vocoder-train.1 does not list --early-stop-metric"; exit 1; }
+
 # 1. The plugins in GStreamer's own folder.
 plugins=$(pkg-config --variable=pluginsdir gstreamer-1.0)
 for p in libgstacoustok.so libgstacoustokbpe.so; do
@@ -67,4 +80,4 @@ for o, r in zip(ours, ref):
     assert len(o) == 6 + n and all(0 <= int(u) < 8 for u in o[6:]), o[:8]
 print(f"embed_core: {len(ours)} segments, as acoustok segment cuts them")
 PY
-echo "PASS: installed into a DESTDIR; gst-inspect-1.0 finds xlsrfeat; embed_core built against acoustok.pc and ran"
+echo "PASS: installed into a DESTDIR; man pages; gst-inspect-1.0 finds xlsrfeat; embed_core built against acoustok.pc and ran"
