@@ -8,6 +8,8 @@
 // thread count is one for the whole process).
 #pragma once
 
+#include <string>
+
 namespace acoustok {
 
 struct ProcessOptions {
@@ -28,5 +30,10 @@ void configure_process(const ProcessOptions& options);
 // The CPUs this process may use: its affinity mask, lowered to the cgroup's
 // CPU quota when there is one (containers, Slurm); at least 1.
 int available_cpus();
+
+// One line on what the process runs with: the CPUs it may use (affinity,
+// cgroup quota) and the threads LibTorch, OpenMP and oneDNN will use (what
+// `acoustok --verbose` prints).
+std::string process_report();
 
 }  // namespace acoustok

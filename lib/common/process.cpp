@@ -39,20 +39,30 @@ int cgroup_cpu_limit() {
   return static_cast<int>(std::ceil(quota / period));
 }
 
-}  // namespace
-
-int available_cpus() {
+int affinity_cpus() {
   int n = 0;
   cpu_set_t set;
   CPU_ZERO(&set);
   if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
-  if (n <= 0) n = 1;
+  return n <= 0 ? 1 : n;
+}
+
+}  // namespace
+
+int available_cpus() {
+  int n = affinity_cpus();
   const int quota = cgroup_cpu_limit();
   if (quota > 0 && quota < n) n = quota;
   return n;
 }
 
 namespace common {
+
+std::string cpu_report() {
+  const int quota = cgroup_cpu_limit();
+  return "CPUs: " + std::to_string(available_cpus()) + " usable (affinity " + std::to_string(affinity_cpus()) +
+         ", cgroup quota " + (quota > 0 ? std::to_string(quota) : std::string("none")) + ")";
+}
 
 namespace {
 std::atomic<bool> tuned{false};

@@ -10,6 +10,8 @@ namespace acoustok::common {
 void apply_allocator_settings();
 // True once configure_process asked for tune_allocator.
 bool allocator_tuned();
+// "CPUs: N usable (affinity A, cgroup quota Q|none)".
+std::string cpu_report();
 
 // While alive, and only when the program opted into tune_allocator: every
 // allocation of 256 kB or more gets its own mapping (what a model load frees

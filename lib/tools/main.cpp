@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "acoustok/error.hpp"
+#include "acoustok/log.hpp"
 #include "acoustok/process.hpp"
 #include "commands.hpp"
 
@@ -21,14 +22,51 @@ namespace acoustok::tools {
 
 int exit_status = 0;
 
+namespace {
+
+bool verbose = false;
+bool quiet = false;
+
+// -q where a subcommand has no quiet option of its own: warnings and errors only.
+void quiet_sink(LogLevel level, const char* message, void*) {
+  if (level == LogLevel::error || level == LogLevel::warning) std::fprintf(stderr, "%s\n", message);
+}
+
+}  // namespace
+
 #ifndef ACOUSTOK_TOOL_BPE
 void configure_process_for(int threads, bool runs_feature_model) {
   ProcessOptions options;
   options.threads = threads;
   options.tune_allocator = runs_feature_model;
   configure_process(options);
+  if (verbose) std::fprintf(stderr, "acoustok: %s\n", process_report().c_str());
 }
 #endif
+
+// -q/--quiet and -v/--verbose on every subcommand (those with their own keep
+// them): -q leaves warnings and errors only, -v says what the process runs
+// with (CPUs, threads of LibTorch, OpenMP and oneDNN).
+void add_common_flags(CLI::App& app) {
+  for (CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_name() == "bpe" && sub->get_help_ptr() == nullptr) continue;  // forwarded to acoustok-bpe
+    const bool parent = !sub->get_subcommands({}).empty();
+    if (parent) add_common_flags(*sub);
+    // A parent that runs nothing itself (vocoder, kmeans) leaves the flags to its subcommands.
+    if (parent && !sub->get_option_no_throw("--quiet")) continue;
+    if (!sub->get_option_no_throw("--quiet"))
+      sub->add_flag("-q,--quiet", quiet, "No progress or notes on stderr (warnings and errors remain)");
+    if (!sub->get_option_no_throw("--verbose"))
+      sub->add_flag("-v,--verbose", verbose, "Say on stderr what the process runs with (CPUs, threads)");
+    sub->parse_complete_callback([] {
+      static bool announced = false;
+      if (quiet) set_log_callback(quiet_sink);
+      if (verbose && !announced && (announced = true))
+        std::fprintf(stderr, "acoustok %s (LibTorch %s, GStreamer elements %s)\n", ACOUSTOK_VERSION,
+                     HAVE_TORCH ? "yes" : "no", HAVE_GSTREAMER ? "yes" : "no");
+    });
+  }
+}
 
 }  // namespace acoustok::tools
 
@@ -83,6 +121,7 @@ int main(int argc, char** argv) {
   acoustok::tools::add_synth_command(app);
 #endif
 #endif
+  acoustok::tools::add_common_flags(app);
 
   try {
     app.parse(argc, argv);

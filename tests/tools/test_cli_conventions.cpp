@@ -3,9 +3,12 @@
 // "acoustok:", usage errors (unknown subcommands, bad choices, options that
 // cannot go together, values out of range) exit 2 and say what is valid; a
 // failed run exits 1.
+#include "config.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "test_util.hpp"
 
@@ -32,4 +35,30 @@ TEST(CliConventions, UsageErrorsExit2AndSayWhatIsValid) {
   expect_usage_error("units " + dir + " -o " + dir + "/u", "give either --model");
   expect_usage_error("units --features " + dir + " " + dir + " -o " + dir + "/u --shard 3/2", "--shard must be I/N");
   expect_usage_error("kmeans fit x.npy --k 0 -o " + dir + "/k.safetensors", "k");
+}
+
+TEST(CliConventions, EverySubcommandHasQuietAndVerbose) {
+  std::vector<std::string> subs = {"segment", "features", "kmeans fit", "kmeans predict", "units"};
+#if HAVE_SENTENCEPIECE
+  subs.insert(subs.end(), {"bpe", "bpe encode"});
+#endif
+#if HAVE_TORCH
+  subs.insert(subs.end(), {"vocoder train", "vocoder test", "vocoder compare", "synth"});
+#endif
+  for (const auto& sub : subs) {
+    std::string out;
+    ASSERT_EQ(run_command(acoustok_bin() + " " + sub + " --help", &out), 0) << sub;
+    EXPECT_NE(out.find("-q,--quiet"), std::string::npos) << sub << "\n" << out;
+    EXPECT_NE(out.find("-v,--verbose"), std::string::npos) << sub << "\n" << out;
+  }
+#if HAVE_TORCH
+  // --verbose says what the process runs with.
+  std::string out;
+  ASSERT_EQ(run_command(acoustok_bin() + " vocoder compare -v " + acoustok::test::fixture("xlsr/speech_pt.wav") + " " +
+                            acoustok::test::fixture("xlsr/speech_pt.wav"),
+                        &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("acoustok 0."), std::string::npos) << out;
+#endif
 }

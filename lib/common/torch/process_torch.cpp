@@ -14,4 +14,12 @@ void configure_process(const ProcessOptions& options) {
   if (options.tune_allocator) common::apply_allocator_settings();
 }
 
+std::string process_report() {
+  // oneDNN inside LibTorch runs on LibTorch's OpenMP threads.
+  return common::cpu_report() + "; threads: LibTorch " + std::to_string(torch::get_num_threads()) + ", OpenMP " +
+         std::to_string(at::get_num_threads()) + " (oneDNN follows OpenMP), inter-op " +
+         std::to_string(torch::get_num_interop_threads()) + "; allocator tuned: " +
+         (common::allocator_tuned() ? "yes" : "no");
+}
+
 }  // namespace acoustok
