@@ -8,6 +8,7 @@
 #            small stand-in feature model built offline);
 #   phase 2: BPE motifs; phase 3: a short `tiny` vocoder training, its test,
 #            and synthesis of one segment's units;
+#   report:  every phase on one HTML page (acoustok report -> report.html);
 #   then one recording through a single gst-launch-1.0 pipeline to units,
 #   motifs and back to a WAV.
 # Output goes to $DEMO_DIR (default: ./demo-output). DEMO_EPOCHS (default 20)
@@ -74,6 +75,11 @@ head -n 1 "$DEMO_DIR/units/all_units_for_bpe.txt" > "$DEMO_DIR/one_segment_units
 "$ACOUSTOK" synth --checkpoint "$DEMO_DIR/vocoder/vocoder_final.pt" "$DEMO_DIR/one_segment_units.txt" \
   -o "$DEMO_DIR/resynthesised.wav"
 
+step "Report: every phase on one HTML page (acoustok report)"
+"$ACOUSTOK" report "$DEMO_DIR/segments" "$DEMO_DIR/units" "$DEMO_DIR/bpe" "$DEMO_DIR/vocoder" "$DEMO_DIR/vocoder-test" \
+  -o "$DEMO_DIR/report.html"
+echo "  open $DEMO_DIR/report.html in a browser (self-contained: charts, spectrograms and audio inside)"
+
 step "All in GStreamer: one recording to units, motifs and back to speech"
 REC="$DEMO_DIR/recordings/reading_01.wav"
 echo "gst-launch-1.0 filesrc location=$REC ! decodebin ! audioconvert ! audioresample ! silencesplit !"
@@ -113,5 +119,6 @@ echo "  units/               kmeans.safetensors, corpus_timestamped.json, all_un
 echo "  bpe/                 bpe.model, bpe.vocab, motif_analysis.json"
 echo "  vocoder/             checkpoints, training_log.json, samples"
 echo "  vocoder-test/        orig_/synth_ WAVs and metrics.json"
+echo "  report.html          every phase on one page: charts, spectrograms, players"
 echo "  resynthesised.wav    the first segment's units spoken by the vocoder (acoustok synth)"
 echo "  gst_units.txt, gst_motifs.txt, gst_resynthesised.wav   the same through one GStreamer pipeline"

@@ -121,13 +121,15 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
    * GstUnitVocoder:model:
    *
    * A vocoder checkpoint of `acoustok vocoder train` (vocoder_final.pt), whose
-   * stored config says the architecture. Loaded on NULL->READY.
+   * stored config says the architecture, or a released speech-resynthesis /
+   * fairseq unit HiFi-GAN (g_XXXXXXXX) with its config.json in the same
+   * folder. Loaded on NULL->READY.
    */
   g_object_class_install_property(
       gobject_class, PROP_MODEL,
       g_param_spec_string("model", "Vocoder checkpoint",
-                          "Path of a unit vocoder checkpoint (vocoder_final.pt of acoustok vocoder train); "
-                          "loaded on NULL->READY",
+                          "Path of a unit vocoder checkpoint: acoustok's vocoder_final.pt, or a released "
+                          "speech-resynthesis/fairseq one with config.json beside it; loaded on NULL->READY",
                           DEFAULT_MODEL, flags));
   /**
    * GstUnitVocoder:chunk-frames:

@@ -37,5 +37,6 @@ void add_features_command(CLI::App& app);
 void add_vocoder_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 #endif
+void add_report_command(CLI::App& app);
 
 }  // namespace acoustok::tools

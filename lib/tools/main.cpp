@@ -26,6 +26,16 @@ namespace {
 
 bool verbose = false;
 bool quiet = false;
+#if HAVE_TORCH
+constexpr const char* kHaveTorch = "yes";
+#else
+constexpr const char* kHaveTorch = "no";
+#endif
+#if defined(HAVE_GSTREAMER) && HAVE_GSTREAMER
+constexpr const char* kHaveGst = "yes";
+#else
+constexpr const char* kHaveGst = "no";
+#endif
 
 // -q where a subcommand has no quiet option of its own: warnings and errors only.
 void quiet_sink(LogLevel level, const char* message, void*) {
@@ -62,8 +72,7 @@ void add_common_flags(CLI::App& app) {
       static bool announced = false;
       if (quiet) set_log_callback(quiet_sink);
       if (verbose && !announced && (announced = true))
-        std::fprintf(stderr, "acoustok %s (LibTorch %s, GStreamer elements %s)\n", ACOUSTOK_VERSION,
-                     HAVE_TORCH ? "yes" : "no", HAVE_GSTREAMER ? "yes" : "no");
+        std::fprintf(stderr, "acoustok %s (LibTorch %s, GStreamer elements %s)\n", ACOUSTOK_VERSION, kHaveTorch, kHaveGst);
     });
   }
 }
@@ -120,6 +129,7 @@ int main(int argc, char** argv) {
   acoustok::tools::add_vocoder_command(app);
   acoustok::tools::add_synth_command(app);
 #endif
+  acoustok::tools::add_report_command(app);
 #endif
   acoustok::tools::add_common_flags(app);
 

@@ -119,12 +119,16 @@ VocoderConfig VocoderConfig::from_released_json(const std::string& text, const s
     };
     // Inputs and predictors acoustok's generator does not have.
     for (const char* key : {"f0", "f0_vq_params", "f0_quantizer", "f0_feats", "multispkr", "spkr_embedding",
-                            "speaker_embedding", "dur_prediction", "num_speakers", "lang_embedding"}) {
+                            "speaker_embedding", "embedder_params", "dur_prediction", "dur_predictor_params",
+                            "lang_embedding"}) {
       if (on(key)) {
         throw Error(where + ": this vocoder uses '" + key +
                     "' (F0, speaker, language or duration inputs), which acoustok cannot run: only unit-only vocoders are supported");
       }
     }
+    if (j.contains("num_speakers") && j.at("num_speakers").is_number() && j.at("num_speakers").get<double>() > 1)
+      throw Error(where + ": this vocoder has " + j.at("num_speakers").dump() +
+                  " speakers (speaker inputs), which acoustok cannot run: only unit-only vocoders are supported");
     if (j.contains("resblock") && j.at("resblock") != "1" && j.at("resblock") != 1)
       throw Error(where + ": resblock type " + j.at("resblock").dump() + " is not supported (only type 1)");
     if (j.contains("sampling_rate") && j.at("sampling_rate") != 16000)

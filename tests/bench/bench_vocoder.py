@@ -4,7 +4,10 @@
 
 Runs build/tests/bench_vocoder (LibTorch, ours) and times the same V1
 generator in PyTorch eager (written here independently, weight norm on, as
-speech-resynthesis runs it) on the same threads and input: 10 s of units.
+speech-resynthesis runs it) on the same threads and input: 10 s of units;
+and one training step (G and D forward, backward, both AdamW steps, batch
+of 1 s windows) of the PyTorch reference of tests/torch/reference_hifigan.py
+(speech-resynthesis' train.py step) beside ours, same config and threads.
 Usage: tests/bench/bench_vocoder.py [BUILD_DIR] [--threads 2] [--batch 4] [--device cpu] [--configs tiny,small,v1]
 Prints every figure and the ours/PyTorch ratio. Never asserts a time.
 """
@@ -70,6 +73,26 @@ def pytorch_rtf(threads):
     return best / 10.0
 
 
+def pytorch_train_step(config, threads, batch, steps):
+    """Seconds per training step of the PyTorch reference, mean after a warm-up."""
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "tests", "torch"))
+    import reference_hifigan as ref
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    cfg = ref.acoustok_preset(config)
+    cfg["num_units"] = 100
+    G, D = ref.build_models(cfg)
+    opt_g, opt_d = ref.make_optimizers(G, D.mpd, D.msd)
+    units = torch.randint(0, 100, (batch, 50))
+    audio = torch.randn(batch, 1, 50 * 320) * 0.1
+    ref.train_step(G, D.mpd, D.msd, opt_g, opt_d, units, audio)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        ref.train_step(G, D.mpd, D.msd, opt_g, opt_d, units, audio)
+    return (time.perf_counter() - t0) / steps
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build", nargs="?", default=os.path.join(ROOT, "build"))
@@ -89,6 +112,11 @@ def main():
         else:
             print("train step %-5s %s: batch %d x 1 s: %.3f s/step, %.2f windows/s" % (
                 r["config"], r["device"], r["batch"], r["seconds_per_step"], r["windows_per_s"]))
+    for r in rows:
+        if r["what"] == "train_step" and a.device == "cpu":
+            py = pytorch_train_step(r["config"], a.threads, a.batch, 2 if r["config"] == "v1" else 5)
+            print("train step %-5s PyTorch %s eager (reference_hifigan): %.3f s/step; PyTorch/ours %.2fx (target >= 1.5x)" % (
+                r["config"], torch.__version__, py, py / r["seconds_per_step"]))
     v1 = [r for r in rows if r["what"] == "synthesis" and r["config"] == "v1"]
     if v1 and a.device == "cpu":
         py = pytorch_rtf(a.threads)

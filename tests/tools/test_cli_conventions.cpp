@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "acoustok/error.hpp"
 #include "test_util.hpp"
 
 using acoustok::test::acoustok_bin;
@@ -38,7 +39,7 @@ TEST(CliConventions, UsageErrorsExit2AndSayWhatIsValid) {
 }
 
 TEST(CliConventions, EverySubcommandHasQuietAndVerbose) {
-  std::vector<std::string> subs = {"segment", "features", "kmeans fit", "kmeans predict", "units"};
+  std::vector<std::string> subs = {"segment", "features", "kmeans fit", "kmeans predict", "units", "report"};
 #if HAVE_SENTENCEPIECE
   subs.insert(subs.end(), {"bpe", "bpe encode"});
 #endif
@@ -61,4 +62,16 @@ TEST(CliConventions, EverySubcommandHasQuietAndVerbose) {
       << out;
   EXPECT_NE(out.find("acoustok 0."), std::string::npos) << out;
 #endif
+}
+
+TEST(CliConventions, BytesFromFilesAreEscapedInMessages) {
+  // A name with an escape sequence and a byte that is not UTF-8: the error
+  // line shows them as \xNN, never raw (they would recolour a terminal).
+  EXPECT_EQ(acoustok::printable("ok é \x1b[31m\xff\n"), "ok é \\x1b[31m\\xff\\x0a");
+  const std::string dir = acoustok::test::make_temp_dir("escape");
+  std::string out;
+  const std::string bad = dir + "/bad\x1b[31mname\xfe.wav";
+  EXPECT_EQ(run_command(acoustok_bin() + " segment -q -o " + dir + "/out '" + bad + "'", &out), 1) << out;
+  EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+  EXPECT_NE(out.find("bad\\x1b[31mname\\xfe.wav"), std::string::npos) << out;
 }

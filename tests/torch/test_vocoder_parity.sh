@@ -43,6 +43,9 @@ $PY "$ref" batch --checkpoint "$tmp/ref.pt" --out "$tmp/batch_ref.pt" --batch-si
 compare --double --checkpoint "$tmp/ref.pt" --batch "$tmp/batch_ref.pt" --dump "$tmp/dump_ref.pt" \
   --rtol 1e-4 --rtol-grad-g 1e-4 
 
+echo "parity: torch.load(weights_only=True) reads acoustok's checkpoints (no global beyond a state dict's)"
+$PY -c "import sys, torch; d = torch.load(sys.argv[1], weights_only=True); assert d['format'] == 'acoustok-vocoder' and d['version'] == 2" "$tmp/tiny.pt"
+
 echo "parity: a released speech-resynthesis vocoder through acoustok synth"
 $PY "$ref" released --out-dir "$tmp/released" --preset small --seed 2
 printf '3 3 17 40 40 40 2 99 0 5\n12 12 12 7\n' > "$tmp/units.txt"

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "vocoder/torch/checkpoint.hpp"
 
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +32,28 @@ std::vector<std::pair<std::string, torch::Tensor>> named_tensors(torch::nn::Modu
 c10::impl::GenericDict new_dict() { return c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get()); }
 
 torch::Tensor to_saved(const torch::Tensor& t) { return t.detach().to(torch::kCPU).contiguous(); }
+
+// What Python's torch.save writes for a dict of strings, integers, tensors
+// and dicts. torch::pickle_save would tag every dict with
+// torch.jit._pickle.restore_type_tag, a global that PyTorch 2.6's
+// torch.load(weights_only=True) refuses: these dicts go untagged.
+std::vector<char> torch_save_bytes(const c10::IValue& value) {
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler([&](const char* p, size_t n) { pickle.insert(pickle.end(), p, p + n); },
+                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+                              /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::vector<char> out;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* p, size_t n) {
+    out.insert(out.end(), static_cast<const char*>(p), static_cast<const char*>(p) + n);
+    return n;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+  writer.writeEndOfFile();
+  return out;
+}
 
 c10::impl::GenericDict module_dict(torch::nn::Module& m) {
   auto d = new_dict();
@@ -128,7 +154,7 @@ void write_checkpoint(const std::string& path, const VocoderConfig& config, cons
   }
   std::vector<char> bytes;
   try {
-    bytes = torch::pickle_save(c10::IValue(root));
+    bytes = torch_save_bytes(c10::IValue(root));
   } catch (const c10::Error& e) {
     throw file_error(path, std::string("cannot write checkpoint: ") + e.what_without_backtrace());
   }
@@ -152,7 +178,7 @@ CheckpointReader::CheckpointReader(const std::string& path, const std::string& r
     std::string why = e.what();
     if (why.rfind(path + ": ", 0) == 0) why = why.substr(path.size() + 2);
     if (why.find("TorchScript archive") != std::string::npos)
-      throw file_error(path, why + " (vocoder checkpoints of acoustok 0.1 were such archives: train again)");
+      throw file_error(path, why + " (acoustok's first vocoder checkpoints, format version 1, were such archives: train again)");
     throw file_error(path, "not a vocoder checkpoint: " + why);
   }
   const auto& strings = file_->strings();

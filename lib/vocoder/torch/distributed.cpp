@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: MIT
 #include "vocoder/torch/distributed.hpp"
 
+#include "config.h"
+
+#if HAVE_GLOO
 // Debian's LibTorch is built with Gloo, but its headers only declare the Gloo
 // process group under this macro (its gloo/ headers: libgloo-dev).
+#ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO 1
+#endif
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
 
 #include <cstdlib>
 #include <functional>
@@ -79,6 +85,11 @@ DistributedEnv distributed_env_from_environment() {
 }
 
 ProcessGroup::ProcessGroup(const DistributedEnv& e, std::chrono::seconds timeout) : rank_(e.rank), world_(e.world) {
+#if !HAVE_GLOO
+  (void)timeout;
+  throw Error("distributed training (" + e.source + ", " + std::to_string(e.world) +
+              " ranks): this build of acoustok has no c10d Gloo (build it with Gloo's headers: libgloo-dev)");
+#else
   const std::string where = "distributed training (rank " + std::to_string(e.rank) + " of " + std::to_string(e.world) +
                             ", " + e.master_addr + ":" + std::to_string(e.master_port) + ")";
   try {
@@ -94,8 +105,11 @@ ProcessGroup::ProcessGroup(const DistributedEnv& e, std::chrono::seconds timeout
     options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, e.rank, e.world, options);
   } catch (const std::exception& err) {
-    throw Error(where + ": cannot join the group within " + std::to_string(timeout.count()) + " s: " + err.what());
+    std::string why = err.what();  // LibTorch appends a backtrace: its first line says it
+    if (const size_t nl = why.find('\n'); nl != std::string::npos) why.resize(nl);
+    throw Error(where + ": cannot join the group within " + std::to_string(timeout.count()) + " s: " + why);
   }
+#endif
 }
 
 ProcessGroup::~ProcessGroup() = default;

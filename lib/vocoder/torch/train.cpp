@@ -409,6 +409,9 @@ void Trainer::run() {
                   std::to_string(opt_.batch_size) + ") must be a multiple of the world size and divide --samples-per-epoch (" +
                   std::to_string(opt_.samples_per_epoch) + ")");
     group_ = std::make_unique<vocoder::ProcessGroup>(env, std::chrono::seconds(opt_.dist_timeout));
+    // One GPU per local rank when --device names CUDA without an index.
+    if (device_.is_cuda() && !device_.has_index())
+      device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank % torch::cuda::device_count()));
     if (!quiet())
       common::log(LogLevel::info, "vocoder train: %d ranks (%s), %d windows each per step", world_, env.source.c_str(),
                   opt_.batch_size / world_);
@@ -496,7 +499,8 @@ void Trainer::run() {
     if (ec) throw file_error(out("vocoder_final.pt"), "cannot write: " + ec.message());
   }
   if (!quiet())
-    common::log(LogLevel::info, "vocoder train: %d epochs; best held-out mel %.3f at epoch %d -> %s", epoch_, best_, best_epoch_,
+    common::log(LogLevel::info, "vocoder train: %d epochs; best held-out %s %.3f at epoch %d -> %s", epoch_,
+                opt_.early_stop_metric.c_str(), best_, best_epoch_,
                  out("vocoder_final.pt").c_str());
 }
 
