@@ -64,4 +64,24 @@ void Timeline::forget_before(guint64 index) {
   while (anchors_.size() > 1 && anchors_[1].index <= index) anchors_.pop_front();
 }
 
+GType device_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {kDeviceAuto, "CUDA when a GPU is visible, else the CPU", "auto"},
+      {kDeviceCpu, "The CPU", "cpu"},
+      {kDeviceCuda, "The first CUDA GPU", "cuda"},
+      {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstAcoustokDevice", values));
+  return type;
+}
+
+const char* device_name(int device) {
+  switch (device) {
+    case kDeviceAuto: return "auto";
+    case kDeviceCuda: return "cuda";
+    default: return "cpu";
+  }
+}
+
 }  // namespace acoustok::gst

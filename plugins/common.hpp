@@ -64,4 +64,11 @@ GstEvent* make_segment_event(guint64 index, GstClockTime start, GstClockTime sto
 bool is_segment_event(GstEvent* event);
 bool parse_segment_event(GstEvent* event, guint64* index, GstClockTime* start, GstClockTime* stop);
 
+// The `device` property of the elements that run a model: one GEnum, the
+// same choices everywhere ("auto": CUDA when LibTorch has it and a GPU is
+// visible, else the CPU).
+enum Device { kDeviceAuto = 0, kDeviceCpu = 1, kDeviceCuda = 2 };
+GType device_get_type();
+const char* device_name(int device);  // "auto", "cpu", "cuda"
+
 }  // namespace acoustok::gst

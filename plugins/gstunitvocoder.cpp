@@ -39,7 +39,7 @@ GST_DEBUG_CATEGORY_STATIC(unit_vocoder_debug);
 
 #define DEFAULT_MODEL nullptr
 #define DEFAULT_CHUNK_FRAMES 25
-#define DEFAULT_DEVICE "cpu"
+#define DEFAULT_DEVICE acoustok::gst::kDeviceCpu
 
 enum {
   PROP_0,
@@ -72,7 +72,7 @@ struct GstUnitVocoder {
   // Properties, guarded by the object lock.
   gchar* model;
   guint chunk_frames;
-  gchar* device;
+  int device;
 
   acoustok::Vocoder* vocoder;  // NULL->READY .. READY->NULL
   StreamState* state;          // streaming thread only
@@ -146,12 +146,14 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
   /**
    * GstUnitVocoder:device:
    *
-   * Where the generator runs: `cpu`, `cuda`, `cuda:N`, or `auto` (CUDA when
-   * LibTorch has it).
+   * Where the generator runs: `cpu`, `cuda` (LibTorch with CUDA and a visible
+   * GPU), or `auto` (CUDA when there is one, else the CPU). The same choices
+   * as xlsrfeat's.
    */
   g_object_class_install_property(
       gobject_class, PROP_DEVICE,
-      g_param_spec_string("device", "Device", "Where the generator runs: cpu, cuda or auto", DEFAULT_DEVICE, flags));
+      g_param_spec_enum("device", "Device", "Where the generator runs", acoustok::gst::device_get_type(), DEFAULT_DEVICE,
+                        flags));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -175,7 +177,7 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
 static void gst_unit_vocoder_init(GstUnitVocoder* self) {
   self->model = g_strdup(DEFAULT_MODEL);
   self->chunk_frames = DEFAULT_CHUNK_FRAMES;
-  self->device = g_strdup(DEFAULT_DEVICE);
+  self->device = DEFAULT_DEVICE;
   self->vocoder = nullptr;
   self->state = nullptr;
 }
@@ -185,7 +187,6 @@ static void gst_unit_vocoder_finalize(GObject* object) {
   delete self->state;
   delete self->vocoder;
   g_free(self->model);
-  g_free(self->device);
   G_OBJECT_CLASS(gst_unit_vocoder_parent_class)->finalize(object);
 }
 
@@ -199,10 +200,7 @@ static void gst_unit_vocoder_set_property(GObject* object, guint prop_id, const 
       self->model = g_value_dup_string(value);
       break;
     case PROP_CHUNK_FRAMES: self->chunk_frames = g_value_get_uint(value); break;
-    case PROP_DEVICE:
-      g_free(self->device);
-      self->device = g_value_dup_string(value);
-      break;
+    case PROP_DEVICE: self->device = g_value_get_enum(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -214,7 +212,7 @@ static void gst_unit_vocoder_get_property(GObject* object, guint prop_id, GValue
   switch (prop_id) {
     case PROP_MODEL: g_value_set_string(value, self->model); break;
     case PROP_CHUNK_FRAMES: g_value_set_uint(value, self->chunk_frames); break;
-    case PROP_DEVICE: g_value_set_string(value, self->device); break;
+    case PROP_DEVICE: g_value_set_enum(value, self->device); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -224,7 +222,7 @@ static void gst_unit_vocoder_load(GstAcoustokElement* base) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(base);
   GST_OBJECT_LOCK(self);
   const std::string model = self->model ? self->model : "";
-  const std::string device = self->device ? self->device : "cpu";
+  const std::string device = acoustok::gst::device_name(self->device);
   GST_OBJECT_UNLOCK(self);
   if (model.empty()) throw acoustok::Error("unitvocoder: the 'model' property (a vocoder checkpoint) is not set");
   std::unique_ptr<acoustok::Vocoder> fresh = acoustok::Vocoder::load(model, device);

@@ -40,7 +40,7 @@ GST_DEBUG_CATEGORY_STATIC(xlsr_feat_debug);
 #define GST_CAT_DEFAULT xlsr_feat_debug
 
 #define DEFAULT_LAYER 14
-#define DEFAULT_DEVICE "cpu"
+#define DEFAULT_DEVICE acoustok::gst::kDeviceCpu
 #define DEFAULT_THREADS 0
 #define DEFAULT_MAX_WINDOW_TIME (30 * GST_SECOND)
 #define DEFAULT_CONTEXT_TIME (2 * GST_SECOND)
@@ -83,7 +83,7 @@ struct GstXlsrFeat {
   // Properties, guarded by the object lock.
   gchar* model;
   gint layer;
-  gchar* device;
+  int device;
   gint threads;
   guint64 max_window_time;
   guint64 context_time;
@@ -155,12 +155,14 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
   /**
    * GstXlsrFeat:device:
    *
-   * Where the model runs: `cpu`, or `cuda` when LibTorch has CUDA and a GPU
-   * is visible.
+   * Where the model runs: `cpu`, `cuda` (LibTorch with CUDA and a visible
+   * GPU), or `auto` (CUDA when there is one, else the CPU). The same choices
+   * as unitvocoder's.
    */
   g_object_class_install_property(
       gobject_class, PROP_DEVICE,
-      g_param_spec_string("device", "Device", "Where the model runs: cpu or cuda", DEFAULT_DEVICE, ready_only));
+      g_param_spec_enum("device", "Device", "Where the model runs", acoustok::gst::device_get_type(), DEFAULT_DEVICE,
+                        ready_only));
   /**
    * GstXlsrFeat:threads:
    *
@@ -218,7 +220,7 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
 static void gst_xlsr_feat_init(GstXlsrFeat* self) {
   self->model = nullptr;
   self->layer = DEFAULT_LAYER;
-  self->device = g_strdup(DEFAULT_DEVICE);
+  self->device = DEFAULT_DEVICE;
   self->threads = DEFAULT_THREADS;
   self->max_window_time = DEFAULT_MAX_WINDOW_TIME;
   self->context_time = DEFAULT_CONTEXT_TIME;
@@ -231,7 +233,6 @@ static void gst_xlsr_feat_finalize(GObject* object) {
   delete self->segment;
   delete self->loaded;
   g_free(self->model);
-  g_free(self->device);
   G_OBJECT_CLASS(gst_xlsr_feat_parent_class)->finalize(object);
 }
 
@@ -246,8 +247,7 @@ static void gst_xlsr_feat_set_property(GObject* object, guint prop_id, const GVa
       break;
     case PROP_LAYER: self->layer = g_value_get_int(value); break;
     case PROP_DEVICE:
-      g_free(self->device);
-      self->device = g_value_dup_string(value);
+          self->device = g_value_get_enum(value);
       break;
     case PROP_THREADS: self->threads = g_value_get_int(value); break;
     case PROP_MAX_WINDOW_TIME: self->max_window_time = g_value_get_uint64(value); break;
@@ -263,7 +263,7 @@ static void gst_xlsr_feat_get_property(GObject* object, guint prop_id, GValue* v
   switch (prop_id) {
     case PROP_MODEL: g_value_set_string(value, self->model); break;
     case PROP_LAYER: g_value_set_int(value, self->layer); break;
-    case PROP_DEVICE: g_value_set_string(value, self->device); break;
+    case PROP_DEVICE: g_value_set_enum(value, self->device); break;
     case PROP_THREADS: g_value_set_int(value, self->threads); break;
     case PROP_MAX_WINDOW_TIME: g_value_set_uint64(value, self->max_window_time); break;
     case PROP_CONTEXT_TIME: g_value_set_uint64(value, self->context_time); break;
@@ -280,7 +280,7 @@ static void gst_xlsr_feat_load(GstAcoustokElement* base) {
   const std::string path = self->model ? self->model : "";
   acoustok::FeatureOptions options;
   options.layer = self->layer;
-  options.device = self->device ? self->device : DEFAULT_DEVICE;
+  options.device = acoustok::gst::device_name(self->device);
   acoustok::ProcessOptions process;
   process.threads = self->threads;
   process.tune_allocator = true;

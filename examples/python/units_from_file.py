@@ -113,8 +113,11 @@ def run(pipeline, features, units):
     pipeline.set_state(Gst.State.PLAYING)  # a model that fails to load posts an ERROR below
     try:
         while True:
+            # A timeout rather than waiting for ever, so that Ctrl-C gets through.
             msg = bus.timed_pop_filtered(
-                Gst.CLOCK_TIME_NONE, Gst.MessageType.ERROR | Gst.MessageType.EOS | Gst.MessageType.ELEMENT)
+                100 * Gst.MSECOND, Gst.MessageType.ERROR | Gst.MessageType.EOS | Gst.MessageType.ELEMENT)
+            if msg is None:
+                continue
             if msg.type == Gst.MessageType.ERROR:
                 err, debug = msg.parse_error()
                 print(f"units_from_file: {msg.src.get_name()}: {err.message}", file=sys.stderr)

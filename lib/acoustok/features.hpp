@@ -23,7 +23,7 @@ int64_t feature_frames(int64_t samples);
 
 struct FeatureOptions {
   int layer = 14;             // 1-based transformer block whose output is returned
-  std::string device = "cpu";  // "cpu" or "cuda"
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:N" or "auto" (CUDA when visible)
 };
 
 // Thread-safety: one extract() at a time per object (it holds the model's

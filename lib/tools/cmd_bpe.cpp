@@ -18,12 +18,15 @@
 #include "acoustok/error.hpp"
 #include "acoustok/motif_model.hpp"
 #include "acoustok/unit_text.hpp"
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 
 namespace acoustok::tools {
 namespace {
 
 struct BpeArgs {
+  bool json_out = false;
   std::string corpus;
   std::string out_dir;
   BpeTrainOptions train;
@@ -44,6 +47,13 @@ void run_bpe(const BpeArgs& args) {
                  r.vocab_used, static_cast<long long>(r.lines), static_cast<long long>(r.frames),
                  static_cast<long long>(r.units), r.seconds, args.out_dir.c_str(), r.units_per_token,
                  100.0 * r.coverage);
+  }
+  if (args.json_out) {
+    const nlohmann::json summary = {{"pieces", r.vocab_used},   {"lines", r.lines},
+                                    {"frames", r.frames},       {"units", r.units},
+                                    {"seconds", r.seconds},     {"units_per_token", r.units_per_token},
+                                    {"coverage", r.coverage},   {"output", args.out_dir}};
+    std::printf("%s\n", summary.dump().c_str());
   }
 }
 
@@ -121,6 +131,7 @@ void add_bpe_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("-q,--quiet", args->train.quiet, "No progress or summary on stderr");
+  cmd->add_flag("--json", args->json_out, "A summary as one JSON object on stdout");
   cmd->add_flag("-v,--verbose", args->train.verbose, "SentencePiece's own log on stderr");
 
   CLI::App* encode = cmd->add_subcommand("encode", "Write the motifs of each unit line (ids joined by '-', space separated)");

@@ -15,6 +15,7 @@
 #include "acoustok/features.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "commands.hpp"
+#include "std_streams.hpp"
 
 namespace acoustok::tools {
 namespace {
@@ -32,7 +33,8 @@ void run_features(const FeaturesArgs& args) {
   const auto t0 = clock::now();
   auto extractor = FeatureExtractor::load(args.model_dir, args.options);
   const auto t1 = clock::now();
-  const std::vector<float> audio = read_audio_16k_mono(args.input);
+  const InputArg input(args.input);
+  const std::vector<float> audio = read_audio_16k_mono(input.path());
   Features f;
   try {
     f = extractor->extract(audio.data(), audio.size());
@@ -40,7 +42,9 @@ void run_features(const FeaturesArgs& args) {
     throw file_error(args.input, e.what());
   }
   const auto t2 = clock::now();
-  write_npy(args.output, f.data.data(), {f.frames, f.dim});
+  OutputArg output(args.output, ".npy");
+  write_npy(output.path(), f.data.data(), {f.frames, f.dim});
+  output.finish();
   if (f.frames == 0) {
     std::fprintf(stderr, "acoustok: %s: %zu samples is shorter than one frame (400 samples, 25 ms): wrote an empty [0, %lld] array\n",
                  args.input.c_str(), audio.size(), static_cast<long long>(f.dim));
@@ -68,8 +72,8 @@ void add_features_command(CLI::App& app) {
   cmd->add_option("--model", args->model_dir, "Hugging Face model folder (config.json, model.safetensors or pytorch_model.bin)")
       ->required();
   cmd->add_option("--layer", args->options.layer, "Transformer layer (1-based output of block L)")->capture_default_str();
-  cmd->add_option("input", args->input, "Audio file (any rate and channels; converted to 16 kHz mono)")->required();
-  cmd->add_option("-o,--output", args->output, "Output .npy")->required();
+  cmd->add_option("input", args->input, "Audio file (any rate and channels; converted to 16 kHz mono); - for standard input")->required();
+  cmd->add_option("-o,--output", args->output, "Output .npy; - for standard output")->required();
   cmd->add_option("--device", args->options.device, "cpu or cuda")->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--threads", args->threads, "Threads (0: every CPU this process may use)")
       ->capture_default_str()

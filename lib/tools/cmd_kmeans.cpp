@@ -13,6 +13,7 @@
 #include "acoustok/kmeans.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "commands.hpp"
+#include "std_streams.hpp"
 
 namespace acoustok::tools {
 namespace {
@@ -87,7 +88,8 @@ void run_fit(FitArgs args) {
 
 void run_predict(const PredictArgs& args) {
   const KMeansModel model = KMeansModel::load(args.model);
-  NpyArray a = read_features(args.input);
+  const InputArg input(args.input);
+  NpyArray a = read_features(input.path());
   if (a.shape[1] != model.dim()) {
     throw file_error(args.input, "feature dimension " + std::to_string(a.shape[1]) + " differs from the k-means model's " +
                                      std::to_string(model.dim()) + " (" + args.model + ")");
@@ -100,7 +102,9 @@ void run_predict(const PredictArgs& args) {
     line += std::to_string(labels[i]);
   }
   line += '\n';
-  common::write_text_file(args.output, line);
+  OutputArg output(args.output, ".txt");
+  common::write_text_file(output.path(), line);
+  output.finish();
 }
 
 }  // namespace
@@ -134,8 +138,8 @@ void add_kmeans_command(CLI::App& app) {
   auto pred = std::make_shared<PredictArgs>();
   CLI::App* p = cmd->add_subcommand("predict", "Nearest-centroid unit of every frame of a feature file");
   p->add_option("model", pred->model, "k-means model: .safetensors (centroids [k, dim]) or .npy of centroids")->required();
-  p->add_option("features", pred->input, "Feature .npy [frames, dim]")->required();
-  p->add_option("-o,--output", pred->output, "Units text file: one line of space-separated ids")->required();
+  p->add_option("features", pred->input, "Feature .npy [frames, dim]; - for standard input")->required();
+  p->add_option("-o,--output", pred->output, "Units text file: one line of space-separated ids; - for standard output")->required();
   p->add_option("--threads", pred->threads, "Threads (0: all cores)")->capture_default_str();
   p->callback([pred]() { run_predict(*pred); });
 }

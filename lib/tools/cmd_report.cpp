@@ -48,6 +48,7 @@
 #include "acoustok/tensor_file.hpp"
 #include "audio/spectral.hpp"
 #include "commands.hpp"
+#include "std_streams.hpp"
 #include "common/fs_util.hpp"
 
 namespace fs = std::filesystem;
@@ -1629,7 +1630,9 @@ void run_report(const ReportArgs& args) {
             esc(s.title) + " <span class=\"dir\">" + esc(s.dir) + "</span></h2>\n" + s.body + "</section>\n";
   }
   html += "<footer>Written by <code>acoustok report</code>: one file, no script, nothing fetched from the network.</footer>\n</body>\n</html>\n";
-  common::write_text_file(args.output, html);
+  OutputArg output(args.output, ".html");
+  common::write_text_file(output.path(), html);
+  output.finish();
 
   if (n.skipped_audio) exit_status = 1;
   if (!args.quiet) {
@@ -1652,7 +1655,7 @@ void add_report_command(CLI::App& app) {
                   "Folders written by segment, units, bpe, vocoder train or vocoder test (a folder holding none of their files: its "
                   "sub-folders)")
       ->required();
-  cmd->add_option("-o,--output", args->output, "The HTML file to write")->required();
+  cmd->add_option("-o,--output", args->output, "The HTML file to write; - for standard output")->required();
   cmd->add_option("--samples", args->samples, "Vocoder test samples shown with spectrograms and players (the table lists all)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

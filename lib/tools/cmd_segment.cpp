@@ -36,6 +36,7 @@ namespace acoustok::tools {
 namespace {
 
 struct SegmentArgs {
+  bool json_out = false;
   std::vector<std::string> inputs;
   std::string out_dir;
   SilenceOptions silence;
@@ -192,6 +193,16 @@ void run_segment(const SegmentArgs& args) {
     std::fprintf(stderr, "segment: %zu input(s), %d already done, %zu failed; %zu segments, %.1f s of %.1f s kept -> %s\n",
                  n, skipped.load(), failed, segment_count, speech, total, (out_dir / "segments.jsonl").c_str());
   }
+  if (args.json_out) {
+    const json summary = {{"inputs", n},
+                          {"already_done", skipped.load()},
+                          {"failed", failed},
+                          {"segments", segment_count},
+                          {"speech_seconds", speech},
+                          {"input_seconds", total},
+                          {"output", (out_dir / "segments.jsonl").string()}};
+    std::printf("%s\n", summary.dump().c_str());
+  }
   if (failed > 0) exit_status = 1;
 }
 
@@ -209,6 +220,7 @@ void add_segment_command(CLI::App& app) {
   cmd->add_option("--max-segment", args->silence.max_segment, "Split longer speech at its quietest point, seconds (0: off)")->capture_default_str();
   cmd->add_option("-j,--jobs", args->jobs, "Inputs processed in parallel")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("-q,--quiet", args->quiet, "No progress or summary on stderr");
+  cmd->add_flag("--json", args->json_out, "A summary as one JSON object on stdout");
   cmd->callback([args]() { run_segment(*args); });
 }
 

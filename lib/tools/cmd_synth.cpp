@@ -15,6 +15,7 @@
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_data.hpp"
 #include "commands.hpp"
+#include "std_streams.hpp"
 
 namespace acoustok::tools {
 namespace {
@@ -31,7 +32,8 @@ struct SynthArgs {
 void run_synth(const SynthArgs& a) {
   configure_process_for(a.threads, false);
   auto vocoder = Vocoder::load(a.checkpoint, a.device, a.vocoder_config);
-  const std::string text = common::read_text_file(a.units);
+  const InputArg units(a.units);
+  const std::string text = common::read_text_file(units.path());
   const auto lines = parse_unit_lines(text, a.units);
   size_t frames = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -43,7 +45,8 @@ void run_synth(const SynthArgs& a) {
   // Written as it is made: a line is synthesised whole up to a minute of
   // units, longer ones in seamless chunks (as unitvocoder streams), so memory
   // stays flat however long the input.
-  WavWriter out(a.out);
+  OutputArg output(a.out, ".wav");
+  WavWriter out(output.path());
   for (const auto& line : lines) {
     if (line.size() <= kWholeLineFrames) {
       const auto part = vocoder->synthesize(line.data(), line.size());
@@ -60,6 +63,7 @@ void run_synth(const SynthArgs& a) {
     out.write(rest.data(), rest.size());
   }
   out.commit();
+  output.finish();
 }
 
 }  // namespace
@@ -72,8 +76,8 @@ void add_synth_command(CLI::App& app) {
       ->required();
   cmd->add_option("--vocoder-config", a->vocoder_config,
                   "config.json of a released vocoder (default: config.json beside the checkpoint)");
-  cmd->add_option("units", a->units, "Unit text: space-separated ids, one utterance per line (joined in order)")->required();
-  cmd->add_option("-o,--output", a->out, "Output WAV (16 kHz mono PCM16, 320 samples per unit)")->required();
+  cmd->add_option("units", a->units, "Unit text: space-separated ids, one utterance per line (joined in order); - for standard input")->required();
+  cmd->add_option("-o,--output", a->out, "Output WAV (16 kHz mono PCM16, 320 samples per unit); - for standard output")->required();
   cmd->add_option("--device", a->device, "auto, cpu or cuda[:N]")->capture_default_str();
   cmd->add_option("--threads", a->threads, "CPU threads (0: every CPU this process may use)")->capture_default_str();
   cmd->callback([a]() { run_synth(*a); });

@@ -13,6 +13,8 @@
 #include "acoustok/features.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "acoustok/units_job.hpp"
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 
 namespace fs = std::filesystem;
@@ -21,6 +23,7 @@ namespace acoustok::tools {
 namespace {
 
 struct UnitsArgs {
+  bool json_out = false;
   UnitsJobOptions job;
   std::string model_dir;
   std::string features_dir;
@@ -82,6 +85,16 @@ void run_units(UnitsArgs args) {
                    args.shard.c_str(), static_cast<long long>(r.segments));
     }
   }
+  if (args.json_out) {
+    const nlohmann::json summary = {{"complete", r.complete},
+                                    {"shard", args.shard},
+                                    {"segments", r.segments},
+                                    {"frames", r.frames},
+                                    {"inertia", r.complete ? nlohmann::json(r.inertia) : nlohmann::json(nullptr)},
+                                    {"skipped", r.skipped},
+                                    {"output", args.job.out_dir}};
+    std::printf("%s\n", summary.dump().c_str());
+  }
   if (r.skipped > 0) exit_status = 1;
 }
 
@@ -116,6 +129,7 @@ void add_units_command(CLI::App& app) {
                   "I/N: only cache the features of every N-th segment from the I-th (0-based); a final run without "
                   "--shard on the same -o folder uses them");
   cmd->add_flag("-q,--quiet", args->job.quiet, "No progress or summary on stderr");
+  cmd->add_flag("--json", args->json_out, "A summary as one JSON object on stdout");
   cmd->callback([args]() { run_units(*args); });
 }
 

@@ -22,6 +22,7 @@
 #include "acoustok/vocoder_metrics.hpp"
 #include "acoustok/vocoder_train.hpp"
 #include "commands.hpp"
+#include "std_streams.hpp"
 #include "vocoder/sptk/mel_cepstral_distortion.hpp"
 #if HAVE_TORCH
 #include "acoustok/features.hpp"
@@ -63,7 +64,9 @@ struct CompareArgs {
 };
 
 void run_compare(const CompareArgs& a) {
-  const std::vector<float> orig = read_audio_16k_mono(a.orig), synth = read_audio_16k_mono(a.synth);
+  if (a.orig == "-" && a.synth == "-") throw UsageError("vocoder compare: only one of the two files can be standard input");
+  const InputArg orig_file(a.orig), synth_file(a.synth);
+  const std::vector<float> orig = read_audio_16k_mono(orig_file.path()), synth = read_audio_16k_mono(synth_file.path());
   const json r = pair_metrics(orig, synth, a.f0_tracks);
   if (a.json_out) {
     std::printf("%s\n", r.dump().c_str());
@@ -81,6 +84,7 @@ struct TestArgs {
   std::string device = "auto";
   int threads = 0;
   bool quiet = false;
+  bool json_out = false;
 };
 
 
@@ -190,6 +194,12 @@ void run_test(const TestArgs& a) {
   const json report = {{"checkpoint", a.checkpoint}, {"samples", samples}, {"mean", mean}};
   common::write_text_file((fs::path(a.out_dir) / "metrics.json").string(), report.dump(1) + "\n");
 
+  if (a.json_out) {
+    std::printf("%s\n", json({{"samples", samples.size()}, {"mean", mean}, {"metrics", (fs::path(a.out_dir) / "metrics.json").string()}})
+                             .dump()
+                             .c_str());
+    return;
+  }
   // Summary table.
   auto cell = [](const json& v, const char* fmt) {
     char buf[32];
@@ -272,12 +282,13 @@ void add_vocoder_command(CLI::App& app) {
   test->add_option("--device", a->device, "auto, cpu or cuda[:N]")->capture_default_str();
   test->add_option("--threads", a->threads, "CPU threads (0: every CPU this process may use)")->capture_default_str();
   test->add_flag("-q,--quiet", a->quiet, "No progress on stderr");
+  test->add_flag("--json", a->json_out, "The mean metrics as one JSON object on stdout instead of the table");
   test->callback([a]() { run_test(*a); });
 
   auto c = std::make_shared<CompareArgs>();
   CLI::App* compare = voc->add_subcommand("compare", "Quality metrics of one synthesis against its original (SNR, MCD, F0, length)");
-  compare->add_option("original", c->orig, "Original recording (resampled to 16 kHz mono)")->required();
-  compare->add_option("synthesis", c->synth, "Synthesis of it (resampled to 16 kHz mono)")->required();
+  compare->add_option("original", c->orig, "Original recording (resampled to 16 kHz mono); - for standard input")->required();
+  compare->add_option("synthesis", c->synth, "Synthesis of it (resampled to 16 kHz mono); - for standard input")->required();
   compare->add_flag("--json", c->json_out, "One JSON object on stdout");
   compare->add_flag("--f0-tracks", c->f0_tracks, "With --json: both F0 tracks (Hz per 10 ms, 0 when unvoiced) and frame counts");
   compare->callback([c]() { run_compare(*c); });

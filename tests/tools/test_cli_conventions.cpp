@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -74,4 +77,53 @@ TEST(CliConventions, BytesFromFilesAreEscapedInMessages) {
   EXPECT_EQ(run_command(acoustok_bin() + " segment -q -o " + dir + "/out '" + bad + "'", &out), 1) << out;
   EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
   EXPECT_NE(out.find("bad\\x1b[31mname\\xfe.wav"), std::string::npos) << out;
+}
+
+#if HAVE_TORCH
+TEST(CliConventions, DashIsStandardInputAndOutput) {
+  // features | kmeans predict through pipes equals the same through files.
+  const std::string dir = acoustok::test::make_temp_dir("stdio");
+  const std::string bin = acoustok_bin(), wav = acoustok::test::fixture("xlsr/speech_pt.wav");
+  const std::string model = " --model " + acoustok::test::fixture("xlsr/xlsr_st") + " --layer 2 -q ";
+  std::string out;
+  ASSERT_EQ(run_command(bin + " features" + model + wav + " -o " + dir + "/f.npy", &out), 0) << out;
+  ASSERT_EQ(run_command(bin + " kmeans fit -q --k 4 --seed 1 " + dir + "/f.npy -o " + dir + "/km.safetensors", &out), 0) << out;
+  ASSERT_EQ(run_command(bin + " kmeans predict " + dir + "/km.safetensors " + dir + "/f.npy -o " + dir + "/u.txt", &out), 0) << out;
+  ASSERT_EQ(run_command("cat " + wav + " | " + bin + " features" + model + "- -o - | " + bin + " kmeans predict " + dir +
+                            "/km.safetensors - -o - > " + dir + "/u_pipe.txt",
+                        &out),
+            0)
+      << out;
+  EXPECT_EQ(acoustok::test::read_file(dir + "/u_pipe.txt"), acoustok::test::read_file(dir + "/u.txt"));
+  ASSERT_EQ(run_command(bin + " features" + model + "- -o - < " + wav + " > " + dir + "/f_pipe.npy", &out), 0) << out;
+  EXPECT_EQ(acoustok::test::read_file(dir + "/f_pipe.npy"), acoustok::test::read_file(dir + "/f.npy"));
+  // No file named "-" is left behind.
+  EXPECT_FALSE(std::filesystem::exists("-"));
+}
+#endif
+
+TEST(CliConventions, JsonSummariesOnStdout) {
+  const std::string dir = acoustok::test::make_temp_dir("json");
+  std::string out;
+  ASSERT_EQ(run_command(acoustok_bin() + " segment -q --json -o " + dir + "/seg " +
+                            acoustok::test::fixture("silence/speech_8k_stereo.mp3") + " 2>/dev/null",
+                        &out),
+            0)
+      << out;
+  const auto seg = nlohmann::json::parse(out);
+  EXPECT_EQ(seg["inputs"], 1);
+  EXPECT_EQ(seg["failed"], 0);
+  EXPECT_GT(seg["segments"].get<int>(), 0);
+  EXPECT_GT(seg["speech_seconds"].get<double>(), 0.0);
+#if HAVE_SENTENCEPIECE
+  ASSERT_EQ(run_command(acoustok_bin() + " bpe -q --json --vocab-size 150 " + acoustok::test::fixture("bpe/heldout.txt") +
+                            " -o " + dir + "/bpe 2>/dev/null",
+                        &out),
+            0)
+      << out;
+  const auto bpe = nlohmann::json::parse(out);
+  EXPECT_GT(bpe["pieces"].get<int>(), 0);
+  EXPECT_GT(bpe["lines"].get<int>(), 0);
+  EXPECT_GE(bpe["coverage"].get<double>(), 0.0);
+#endif
 }

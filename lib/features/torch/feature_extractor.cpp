@@ -38,13 +38,15 @@ class TorchFeatureExtractor : public FeatureExtractor {
                                         "; acoustok works on wav2vec2's grid of " + std::to_string(grid::kHop) + " and " +
                                         std::to_string(grid::kReceptiveField) + " (50 frames per second at 16 kHz)");
     }
-    if (options.device == "cuda") {
+    if (options.device == "cuda" || options.device.rfind("cuda:", 0) == 0) {
       if (!torch::cuda::is_available()) {
-        throw Error("device 'cuda' requested, but this LibTorch build has no CUDA or no GPU is visible");
+        throw Error("device '" + options.device + "' requested, but this LibTorch build has no CUDA or no GPU is visible");
       }
-      device_ = torch::Device(torch::kCUDA);
+      device_ = torch::Device(options.device);
+    } else if (options.device == "auto") {
+      if (torch::cuda::is_available()) device_ = torch::Device(torch::kCUDA);
     } else if (options.device != "cpu") {
-      throw Error("unknown device '" + options.device + "' (expected cpu or cuda)");
+      throw Error("unknown device '" + options.device + "' (expected auto, cpu or cuda[:N])");
     }
     layer_ = options.layer;
     name_ = std::filesystem::path(model_dir).filename().string();
