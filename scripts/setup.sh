@@ -23,7 +23,7 @@ ACOUSTOK_PACKAGES=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   python3 python3-numpy python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0 python3-torch python3-torchaudio python3-sklearn
   python3-sentencepiece python3-pydub python3-scipy espeak-ng sox lame
-  slurmctld slurmd munge sptk help2man man-db chromium
+  slurmctld slurmd munge sptk help2man man-db time chromium
 )
 
 acoustok_install_packages() {

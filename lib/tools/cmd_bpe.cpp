@@ -69,23 +69,66 @@ void run_encode(const EncodeArgs& args) {
   std::istream& in = from_stdin ? std::cin : file;
   std::ios::sync_with_stdio(false);
   // Lines are parsed in order (errors name the first bad line), encoded in
-  // parallel a batch at a time, and written in order.
+  // parallel a batch at a time, and written in order. A line is read at most
+  // kPartUnits units at a time: a longer one (5.8 hours of frames) is encoded
+  // and written part by part, so memory stays bounded whatever the line's
+  // length. Parts are a multiple of the SentencePiece-sized pieces every
+  // line is cut into anyway, so the output is the same as whole.
   constexpr size_t kBatch = 512;
+  constexpr size_t kPartUnits = 64 * kMaxSentenceUnits;  // 1048576
   std::vector<std::vector<int>> batch;
-  std::string line, out;
+  std::string part, out;
   int64_t line_no = 0;
-  auto flush = [&] {
-    for (const Encoding& e : model.encode_lines(batch, args.jobs)) {
-      out = e.text();
-      out.push_back('\n');
-      std::fwrite(out.data(), 1, out.size(), stdout);
+  auto write_encoded = [&](const std::vector<std::vector<int>>& lines, const char* end, const char* begin = "") {
+    for (const Encoding& e : model.encode_lines(lines, args.jobs)) {
+      out = begin;
+      out += e.text();
+      out += end;
+      if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size()) throw Error("<stdout>: write failed");
     }
+  };
+  auto flush = [&] {
+    write_encoded(batch, "\n");
     batch.clear();
   };
-  while (std::getline(in, line)) {
-    batch.emplace_back();
-    parse_unit_line(line, &batch.back(), name, ++line_no);
-    if (batch.size() == kBatch) flush();
+  std::streambuf* sb = in.rdbuf();
+  bool eof = false;
+  bool continued = false;  // parts of this line were written already
+  while (!eof) {
+    // One part: up to a newline, or kPartUnits units cut at a separator.
+    part.clear();
+    size_t tokens = 0;
+    bool in_token = false, line_done = false;
+    for (int c; !line_done;) {
+      c = sb->sbumpc();
+      if (c == std::char_traits<char>::eof()) {
+        eof = true;
+        break;
+      }
+      if (c == '\n') {
+        line_done = true;
+        break;
+      }
+      const bool sep = c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+      if (sep && in_token && ++tokens == kPartUnits) break;
+      in_token = !sep;
+      part.push_back(static_cast<char>(c));
+      if (part.size() > 16 * kPartUnits) throw file_error(name, "line " + std::to_string(line_no + 1) + " has a token longer than any unit id");
+    }
+    if (eof && part.empty() && !continued) break;
+    if (!continued) ++line_no;
+    std::vector<int> units;
+    parse_unit_line(part, &units, name, line_no);
+    if (line_done || eof) {
+      if (continued) write_encoded({units}, "\n", units.empty() ? "" : " ");
+      else batch.push_back(std::move(units));
+      continued = false;
+      if (batch.size() == kBatch) flush();
+    } else {  // the line goes on: write what it has so far, in order
+      flush();
+      write_encoded({units}, "", continued ? " " : "");
+      continued = true;
+    }
   }
   if (in.bad()) throw file_error(name, "read error");
   flush();

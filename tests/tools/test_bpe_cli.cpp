@@ -10,6 +10,7 @@
 #include <random>
 #include <sstream>
 
+#include "common/fs_util.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;
@@ -235,4 +236,42 @@ TEST(BpeCli, TrainsAndEncodesALineLongerThanSentencePieceTakes) {
   std::istringstream in(motifs);
   for (std::string motif; in >> motif;) units += 1 + static_cast<size_t>(std::count(motif.begin(), motif.end(), '-'));
   EXPECT_EQ(units, 40000u);
+}
+
+TEST(BpeCli, EncodesAnHoursLongLineInBoundedMemory) {
+  // 8.4 M units on one line (46 hours of frames, 24 MB of text): encoded part
+  // by part (1048576 units each), so the output equals the line cut at those
+  // points and joined again, and memory does not grow with the line
+  // (it took 2.9 GB for 30 M units when the line was held whole).
+  const std::string dir = acoustok::test::make_temp_dir("bpe-long");
+  const std::string model = fixture("bpe/ref.model");
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> unit(0, 99);
+  const size_t n = 8 * 1048576 + 12345, part = 1048576;
+  std::string line, cut;
+  for (size_t i = 0; i < n; ++i) {
+    const std::string u = std::to_string(unit(rng));
+    line += (i ? " " : "") + u;
+    cut += (i == 0 ? "" : i % part == 0 ? "\n" : " ") + u;
+  }
+  acoustok::common::write_text_file(dir + "/long.txt", "3 4\n" + line + "\n5 6 7\n");
+  acoustok::common::write_text_file(dir + "/cut.txt", cut + "\n");
+  std::string log;
+  ASSERT_EQ(run_command("/usr/bin/time -f 'peak %M' -o " + dir + "/mem " + acoustok_bin() + " bpe encode " + model + " " + dir +
+                            "/long.txt > " + dir + "/long.out",
+                        &log),
+            0)
+      << log;
+  ASSERT_EQ(run_command(acoustok_bin() + " bpe encode " + model + " " + dir + "/cut.txt > " + dir + "/cut.out", &log), 0) << log;
+  const std::string whole = acoustok::test::read_file(dir + "/long.out");
+  std::string joined = acoustok::test::read_file(dir + "/cut.out");
+  for (char& c : joined) c = c == '\n' ? ' ' : c;
+  joined.back() = '\n';
+  const size_t first = whole.find('\n'), last = whole.rfind('\n', whole.size() - 2);
+  ASSERT_NE(first, std::string::npos);
+  EXPECT_EQ(whole.substr(first + 1, last - first), joined);
+  EXPECT_EQ(std::count(whole.begin(), whole.end(), '\n'), 3);
+  const std::string mem = acoustok::test::read_file(dir + "/mem");
+  const long peak_kb = std::stol(mem.substr(mem.find("peak ") + 5));
+  EXPECT_LT(peak_kb, 400 * 1024) << "peak RSS " << peak_kb << " KB";
 }
