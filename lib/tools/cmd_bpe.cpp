@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "std_streams.hpp"
 
 namespace acoustok::tools {
 namespace {
@@ -39,7 +40,8 @@ struct EncodeArgs {
 };
 
 void run_bpe(const BpeArgs& args) {
-  const BpeTrainResult r = train_bpe(args.corpus, args.out_dir, args.train);
+  const InputArg corpus(args.corpus);
+  const BpeTrainResult r = train_bpe(corpus.path(), args.out_dir, args.train);
   if (!args.train.quiet) {
     std::fprintf(stderr,
                  "bpe: %d pieces over %lld lines (%lld frames, %lld units) in %.1f s -> %s; "
@@ -143,7 +145,7 @@ void add_bpe_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "bpe", "Phase 2: train a SentencePiece BPE model over unit lines (motifs), with a motif analysis");
   cmd->footer("Usage: acoustok bpe UNITS.txt -o DIR [OPTIONS]\n       acoustok bpe encode BPE.model [UNITS.txt]");
-  cmd->add_option("units", args->corpus, "Unit lines: space-separated ids 0..35327, one segment per line");
+  cmd->add_option("units", args->corpus, "Unit lines: space-separated ids 0..35327, one segment per line; - for standard input");
   cmd->add_option("-o,--output", args->out_dir, "Output folder: bpe.model, bpe.vocab, motif_analysis.json");
   cmd->add_option("--vocab-size", args->train.vocab_size,
                   "Pieces in the model; lowered (with a note) when the corpus cannot support it")

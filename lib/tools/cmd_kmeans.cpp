@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <cstdio>
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,7 +53,14 @@ void run_fit(FitArgs args) {
   }
   std::vector<float> x;
   int64_t rows = 0, dim = 0;
-  for (const auto& path : args.inputs) {
+  if (std::count(args.inputs.begin(), args.inputs.end(), std::string("-")) > 1)
+    throw UsageError("kmeans fit: standard input ('-') can be given once");
+  std::unique_ptr<InputArg> from_stdin;
+  for (auto& path : args.inputs) {
+    if (path == "-") {
+      from_stdin = std::make_unique<InputArg>(path);
+      path = from_stdin->path();
+    }
     NpyArray a = read_features(path);
     if (dim == 0) dim = a.shape[1];
     if (a.shape[1] != dim) {
@@ -77,7 +86,9 @@ void run_fit(FitArgs args) {
   model.metadata() = {{"feature_model", args.feature_model}, {"layer", std::to_string(args.layer)},
                       {"inertia", buf}, {"frames", std::to_string(rows)},
                       {"steps", std::to_string(km.state().steps)}, {"seed", std::to_string(args.km.seed)}};
-  model.save(args.output);
+  OutputArg output(args.output, ".safetensors");
+  model.save(output.path());
+  output.finish();
   if (!args.quiet) {
     std::fprintf(stderr, "kmeans: %lld frames x %lld, k=%d: %lld steps%s, inertia %.6e (%.6g per frame), %.1f s -> %s\n",
                  static_cast<long long>(rows), static_cast<long long>(dim), args.km.k,
@@ -116,7 +127,7 @@ void add_kmeans_command(CLI::App& app) {
   auto fit = std::make_shared<FitArgs>();
   fit->km.threads = default_threads();
   CLI::App* f = cmd->add_subcommand("fit", "Fit k-means (scikit-learn MiniBatchKMeans semantics) on float32 [frames, dim] .npy files");
-  f->add_option("features", fit->inputs, "Feature .npy files [frames, dim], concatenated")->required();
+  f->add_option("features", fit->inputs, "Feature .npy files [frames, dim], concatenated; - for standard input")->required();
   f->add_option("-o,--output", fit->output, "Output k-means model (.safetensors)")->required();
   f->add_option("--k", fit->km.k, "Number of clusters (units)")->capture_default_str()->check(CLI::Range(1, 65535));
   f->add_option("--batch-size", fit->km.batch_size, "Rows per mini-batch")->capture_default_str()->check(CLI::PositiveNumber);

@@ -97,6 +97,13 @@ TEST(CliConventions, DashIsStandardInputAndOutput) {
   EXPECT_EQ(acoustok::test::read_file(dir + "/u_pipe.txt"), acoustok::test::read_file(dir + "/u.txt"));
   ASSERT_EQ(run_command(bin + " features" + model + "- -o - < " + wav + " > " + dir + "/f_pipe.npy", &out), 0) << out;
   EXPECT_EQ(acoustok::test::read_file(dir + "/f_pipe.npy"), acoustok::test::read_file(dir + "/f.npy"));
+  // kmeans fit from standard input to standard output: the same model.
+  ASSERT_EQ(run_command("cat " + dir + "/f.npy | " + bin + " kmeans fit -q --k 4 --seed 1 - -o - > " + dir + "/km_pipe.safetensors", &out),
+            0)
+      << out;
+  ASSERT_EQ(run_command(bin + " kmeans predict " + dir + "/km_pipe.safetensors " + dir + "/f.npy -o " + dir + "/u2.txt", &out), 0)
+      << out;
+  EXPECT_EQ(acoustok::test::read_file(dir + "/u2.txt"), acoustok::test::read_file(dir + "/u.txt"));
   // No file named "-" is left behind.
   EXPECT_FALSE(std::filesystem::exists("-"));
 }
