@@ -12,23 +12,38 @@ std::vector<float> hann_periodic(int size) {
   return w;
 }
 
-std::vector<float> htk_mel_filterbank(int n_fft, int n_mels, double sample_rate, double fmin, double fmax) {
-  auto hz_to_mel = [](double f) { return 2595.0 * std::log10(1.0 + f / 700.0); };
-  auto mel_to_hz = [](double m) { return 700.0 * (std::pow(10.0, m / 2595.0) - 1.0); };
+namespace {
+
+// Triangles over the FFT bins between consecutive mel edges (n_mels + 2
+// points, evenly spaced in mel), rows [n_mels, n_fft / 2 + 1]; unit_area
+// scales each to area 1 (Slaney's normalisation), else peak 1.
+template <typename HzToMel, typename MelToHz>
+std::vector<double> mel_triangles(int n_fft, int n_mels, double sample_rate, double fmin, double fmax, HzToMel hz_to_mel,
+                                  MelToHz mel_to_hz, bool unit_area) {
   const int bins = n_fft / 2 + 1;
   const double mel_lo = hz_to_mel(fmin), mel_hi = hz_to_mel(fmax);
   std::vector<double> edges(static_cast<size_t>(n_mels + 2));
   for (int i = 0; i < n_mels + 2; ++i) edges[static_cast<size_t>(i)] = mel_to_hz(mel_lo + (mel_hi - mel_lo) * i / (n_mels + 1));
-  std::vector<float> fb(static_cast<size_t>(n_mels) * static_cast<size_t>(bins), 0.0f);
+  std::vector<double> fb(static_cast<size_t>(n_mels) * static_cast<size_t>(bins), 0.0);
   for (int m = 0; m < n_mels; ++m) {
     const double lo = edges[static_cast<size_t>(m)], mid = edges[static_cast<size_t>(m) + 1], hi = edges[static_cast<size_t>(m) + 2];
+    const double scale = unit_area ? 2.0 / (hi - lo) : 1.0;
     for (int k = 0; k < bins; ++k) {
       const double f = sample_rate / 2.0 * k / (bins - 1);
       const double w = std::max(0.0, std::min((f - lo) / (mid - lo), (hi - f) / (hi - mid)));
-      fb[static_cast<size_t>(m) * static_cast<size_t>(bins) + static_cast<size_t>(k)] = static_cast<float>(w);
+      fb[static_cast<size_t>(m) * static_cast<size_t>(bins) + static_cast<size_t>(k)] = w * scale;
     }
   }
   return fb;
+}
+
+}  // namespace
+
+std::vector<float> htk_mel_filterbank(int n_fft, int n_mels, double sample_rate, double fmin, double fmax) {
+  auto hz_to_mel = [](double f) { return 2595.0 * std::log10(1.0 + f / 700.0); };
+  auto mel_to_hz = [](double m) { return 700.0 * (std::pow(10.0, m / 2595.0) - 1.0); };
+  const auto fb = mel_triangles(n_fft, n_mels, sample_rate, fmin, fmax, hz_to_mel, mel_to_hz, false);
+  return std::vector<float>(fb.begin(), fb.end());
 }
 
 std::vector<double> slaney_mel_filterbank(int n_fft, int n_mels, double sample_rate, double fmin, double fmax) {
@@ -37,21 +52,7 @@ std::vector<double> slaney_mel_filterbank(int n_fft, int n_mels, double sample_r
   const double log_step = std::log(6.4) / 27.0;
   auto hz_to_mel = [&](double f) { return f < kBreakHz ? f / kLinearHz : kBreakMel + std::log(f / kBreakHz) / log_step; };
   auto mel_to_hz = [&](double m) { return m < kBreakMel ? m * kLinearHz : kBreakHz * std::exp(log_step * (m - kBreakMel)); };
-  const int bins = n_fft / 2 + 1;
-  const double mel_lo = hz_to_mel(fmin), mel_hi = hz_to_mel(fmax);
-  std::vector<double> edges(static_cast<size_t>(n_mels + 2));
-  for (int i = 0; i < n_mels + 2; ++i) edges[static_cast<size_t>(i)] = mel_to_hz(mel_lo + (mel_hi - mel_lo) * i / (n_mels + 1));
-  std::vector<double> fb(static_cast<size_t>(n_mels) * static_cast<size_t>(bins), 0.0);
-  for (int m = 0; m < n_mels; ++m) {
-    const double lo = edges[static_cast<size_t>(m)], mid = edges[static_cast<size_t>(m) + 1], hi = edges[static_cast<size_t>(m) + 2];
-    const double area = 2.0 / (hi - lo);  // each triangle has unit area ("slaney" norm)
-    for (int k = 0; k < bins; ++k) {
-      const double f = sample_rate / 2.0 * k / (bins - 1);
-      const double w = std::max(0.0, std::min((f - lo) / (mid - lo), (hi - f) / (hi - mid)));
-      fb[static_cast<size_t>(m) * static_cast<size_t>(bins) + static_cast<size_t>(k)] = w * area;
-    }
-  }
-  return fb;
+  return mel_triangles(n_fft, n_mels, sample_rate, fmin, fmax, hz_to_mel, mel_to_hz, true);
 }
 
 std::vector<double> dct2_ortho_matrix(int n_in, int n_out) {

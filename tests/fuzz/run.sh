@@ -22,8 +22,8 @@ mkdir -p "$build"
 if [ ! -f "$build/build.ninja" ]; then
   if ! CC=clang CXX=clang++ meson setup "$build" "$root" --buildtype=debugoptimized -Dfuzzing=enabled \
       -Dtorch=disabled -Dgstreamer=disabled -Dtests=disabled -Db_sanitize=address,undefined -Db_lundef=false \
-      >"$build/../build-fuzz-setup.log" 2>&1; then
-    tail -40 "$build/../build-fuzz-setup.log"; exit 1
+      >"${TMPDIR:-/tmp}/acoustok-$(basename "$build")-setup.log" 2>&1; then
+    tail -40 "${TMPDIR:-/tmp}/acoustok-$(basename "$build")-setup.log"; exit 1
   fi
 fi
 if ! ninja -C "$build" >"$build/ninja.log" 2>&1; then tail -40 "$build/ninja.log"; exit 1; fi

@@ -271,7 +271,9 @@ TEST(BpeCli, EncodesAnHoursLongLineInBoundedMemory) {
   ASSERT_NE(first, std::string::npos);
   EXPECT_EQ(whole.substr(first + 1, last - first), joined);
   EXPECT_EQ(std::count(whole.begin(), whole.end(), '\n'), 3);
+#ifndef __SANITIZE_ADDRESS__  // ASan's shadow memory and quarantine change the figure
   const std::string mem = acoustok::test::read_file(dir + "/mem");
   const long peak_kb = std::stol(mem.substr(mem.find("peak ") + 5));
   EXPECT_LT(peak_kb, 400 * 1024) << "peak RSS " << peak_kb << " KB";
+#endif
 }
