@@ -74,11 +74,29 @@ void take(const json& j, const char* key, T& field) {
 
 }  // namespace
 
-VocoderConfig VocoderConfig::from_json(const std::string& text, const std::string& where) {
-  VocoderConfig c;
+namespace {
+
+// Parses a config JSON object into `c` with `fill(j, c)`; a wrong type or
+// value becomes one Error naming `where`; the result is validated.
+template <typename Fill>
+VocoderConfig parse_config(const std::string& text, const std::string& where, VocoderConfig c, Fill fill) {
   try {
     const json j = json::parse(text);
     if (!j.is_object()) throw Error(where + ": vocoder config is not a JSON object");
+    fill(j, c);
+  } catch (const json::exception& e) {
+    throw Error(where + ": bad vocoder config: " + e.what());
+  } catch (const std::invalid_argument& e) {
+    throw Error(where + ": bad vocoder config: " + e.what());
+  }
+  c.validate(where);
+  return c;
+}
+
+}  // namespace
+
+VocoderConfig VocoderConfig::from_json(const std::string& text, const std::string& where) {
+  return parse_config(text, where, VocoderConfig(), [&](const json& j, VocoderConfig& c) {
     if (j.contains("base")) c = preset(j.at("base").get<std::string>());
     take(j, "name", c.name);
     take(j, "num_units", c.num_units);
@@ -95,22 +113,14 @@ VocoderConfig VocoderConfig::from_json(const std::string& text, const std::strin
     take(j, "msd_channels", c.msd_channels);
     take(j, "msd_groups", c.msd_groups);
     take(j, "segment_frames", c.segment_frames);
-  } catch (const json::exception& e) {
-    throw Error(where + ": bad vocoder config: " + e.what());
-  } catch (const std::invalid_argument& e) {
-    throw Error(where + ": bad vocoder config: " + e.what());
-  }
-  c.validate(where);
-  return c;
+  });
 }
 
 VocoderConfig VocoderConfig::from_released_json(const std::string& text, const std::string& where) {
   VocoderConfig c = preset("v1");
   c.name = "released";
   c.padding_row = false;
-  try {
-    const json j = json::parse(text);
-    if (!j.is_object()) throw Error(where + ": vocoder config is not a JSON object");
+  return parse_config(text, where, c, [&](const json& j, VocoderConfig& c) {
     const auto on = [&](const char* key) {
       if (!j.contains(key)) return false;
       const json& v = j.at(key);
@@ -145,13 +155,7 @@ VocoderConfig VocoderConfig::from_released_json(const std::string& text, const s
     if (j.contains("code_hop_size") && j.at("code_hop_size") != c.hop_samples())
       throw Error(where + ": code_hop_size " + j.at("code_hop_size").dump() + " is not the upsampling product " +
                   std::to_string(c.hop_samples()));
-  } catch (const json::exception& e) {
-    throw Error(where + ": bad vocoder config: " + e.what());
-  } catch (const std::invalid_argument& e) {
-    throw Error(where + ": bad vocoder config: " + e.what());
-  }
-  c.validate(where);
-  return c;
+  });
 }
 
 VocoderConfig VocoderConfig::from_argument(const std::string& name_or_file) {
