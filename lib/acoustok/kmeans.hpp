@@ -108,8 +108,10 @@ class KMeansModel {
   KMeansModel() = default;
   KMeansModel(std::vector<float> centroids, int64_t k, int64_t dim, std::map<std::string, std::string> metadata = {});
 
-  // safetensors with `centroids` [k, dim] (+ metadata), or a NumPy .npy of
-  // centroids [k, dim] (what np.save(km.cluster_centers_) writes).
+  // safetensors with `centroids` [k, dim] (+ metadata), a NumPy .npy of
+  // centroids [k, dim] (what np.save(km.cluster_centers_) writes), or
+  // fairseq's km.bin (scikit-learn's KMeans / MiniBatchKMeans saved with
+  // joblib.dump, read without executing anything; its cluster_centers_).
   static KMeansModel load(const std::string& path);
   // safetensors: centroids F32 [k, dim]; metadata gets k and dim added.
   void save(const std::string& path) const;

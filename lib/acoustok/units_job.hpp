@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Phase 1 as a resumable job: features of every segment -> mini-batch
-// k-means -> units of every segment, with timestamps (`acoustok units`).
+// k-means (or a given model) -> units of every segment, with timestamps
+// (`acoustok units`).
 //
 // Memory does not grow with the corpus: features are cached on disk as
-// float16 (DIR/cache/features.f16, rows appended in segment order) and read
+// float16 (DIR/cache/features.npy, NumPy-readable, rows appended in segment
+// order) and read
 // back through a memory map; k-means draws its mini-batches from that cache.
 // float16 rather than recomputing because the feature model is by far the
 // dominant cost (recomputing would double the run) while disk is cheap:
@@ -35,6 +37,10 @@ struct UnitsJobOptions {
   std::string feature_model;  // name stored in the outputs
   int layer = 14;
   KMeansOptions kmeans;
+  // A fitted k-means model to apply instead of fitting one (any file
+  // KMeansModel::load reads: kmeans.safetensors, .npy centroids, fairseq's
+  // km.bin); its k replaces kmeans.k and the fitting options are unused.
+  std::string kmeans_model;
   double checkpoint_every = 300;  // seconds; 0 = after every segment / step
   int shard_index = 0, shard_count = 1;
   bool quiet = false;

@@ -15,68 +15,24 @@
 #include <unordered_map>
 
 #include "acoustok/error.hpp"
+#include "common/pickle.hpp"
 
 namespace acoustok::features {
 
 namespace {
 
 constexpr uint64_t kMaxPickleBytes = 256u << 20;  // a state dict's data.pkl is a few hundred KB
-// Objects, memo entries and marks a state dict's pickle may make: XLSR-53's
-// needs about 10 per tensor, a few thousand in all. Bounds the memory of a
-// hostile pickle (a flood of NONE or MARK) to a few hundred MB.
-constexpr size_t kMaxPickleObjects = size_t{1} << 20;
 
 uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 uint32_t le32(const uint8_t* p) { return le16(p) | (static_cast<uint32_t>(le16(p + 2)) << 16); }
 uint64_t le64(const uint8_t* p) { return le32(p) | (static_cast<uint64_t>(le32(p + 4)) << 32); }
 
-// ---- the pickle subset ------------------------------------------------------
+// ---- what a state dict's pickle may hold ------------------------------------
 
-// Objects live in the unpickler's arena and refer to each other by plain
-// pointers: however a hostile pickle nests or shares them (lists filled after
-// they were inserted, memo references), nothing is ever destroyed
-// recursively, so no depth can overflow the stack.
-struct PyObj;
-using Obj = PyObj*;
-
-struct PyObj {
-  enum class Kind { None, Bool, Int, Float, Str, Tuple, List, Dict, Global, Storage, Tensor } kind = Kind::None;
-  int64_t i = 0;
-  double f = 0;
-  std::string s;                          // Str; Global "module.name"; Storage key
-  std::vector<Obj> items;                 // Tuple, List
-  std::vector<std::pair<Obj, Obj>> dict;  // Dict (insertion order)
-  DType dtype = DType::F32;               // Storage
-  TorchZipWeights::TensorRecord tensor;   // Tensor
-};
-
-const char* kind_name(PyObj::Kind k) {
-  switch (k) {
-    case PyObj::Kind::None: return "None";
-    case PyObj::Kind::Bool: return "bool";
-    case PyObj::Kind::Int: return "int";
-    case PyObj::Kind::Float: return "float";
-    case PyObj::Kind::Str: return "str";
-    case PyObj::Kind::Tuple: return "tuple";
-    case PyObj::Kind::List: return "list";
-    case PyObj::Kind::Dict: return "dict";
-    case PyObj::Kind::Global: return "global";
-    case PyObj::Kind::Storage: return "storage";
-    case PyObj::Kind::Tensor: return "tensor";
-  }
-  return "?";
-}
-
-// The only callables a state dict needs; anything else is refused by name.
-bool allowed_global(const std::string& name) {
-  static const char* const allowed[] = {
-      "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
-      "torch.jit._pickle.restore_type_tag",
-      "torch.FloatStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.DoubleStorage",
-      "torch.LongStorage", "torch.IntStorage", "torch.ShortStorage", "torch.CharStorage", "torch.ByteStorage",
-      "torch.BoolStorage"};
-  return std::find(std::begin(allowed), std::end(allowed), name) != std::end(allowed);
-}
+using common::PickleObj;
+using common::PickleObject;
+using common::Unpickler;
+using Kind = PickleObject::Kind;
 
 DType storage_dtype(const std::string& global) {
   if (global == "torch.FloatStorage") return DType::F32;
@@ -92,287 +48,90 @@ DType storage_dtype(const std::string& global) {
   throw Error("not a storage type: " + global);
 }
 
-class Unpickler {
+// Storages and tensors become Instances ("storage", "tensor") whose index
+// points into this policy's records.
+class StateDictPolicy : public common::PicklePolicy {
  public:
-  Unpickler(const std::string& path, const std::vector<uint8_t>& data) : path_(path), p_(data.data()), end_(p_ + data.size()) {}
+  struct Storage {
+    std::string key;
+    DType dtype = DType::F32;
+    int64_t numel = 0;
+  };
+  std::vector<Storage> storages;
+  std::vector<TorchZipWeights::TensorRecord> tensors;
 
-  Obj run() {
-    while (true) {
-      const uint8_t op = byte();
-      switch (op) {
-        case 0x80: byte(); break;    // PROTO
-        case 0x95: bytes(8); break;  // FRAME
-        case '(':
-          spend();
-          marks_.push_back(stack_.size());
-          break;
-        case '.': {                  // STOP
-          if (stack_.size() != 1) fail("pickle stops with " + std::to_string(stack_.size()) + " objects on its stack");
-          return stack_.back();
-        }
-        case 'N': push(make(PyObj::Kind::None)); break;
-        case 0x88: case 0x89: {
-          auto o = make(PyObj::Kind::Bool);
-          o->i = op == 0x88;
-          push(o);
-          break;
-        }
-        case 'J': push_int(static_cast<int32_t>(le32(bytes(4)))); break;
-        case 'K': push_int(byte()); break;
-        case 'M': push_int(le16(bytes(2))); break;
-        case 0x8a: {  // LONG1
-          const uint8_t n = byte();
-          if (n > 8) fail("integer of " + std::to_string(n) + " bytes");
-          const uint8_t* b = bytes(n);
-          uint64_t v = 0;
-          for (int k = n - 1; k >= 0; --k) v = (v << 8) | b[k];
-          if (n > 0 && n < 8 && (b[n - 1] & 0x80)) v |= ~uint64_t{0} << (8 * n);  // sign-extend
-          push_int(static_cast<int64_t>(v));
-          break;
-        }
-        case 'G': {  // BINFLOAT, big endian
-          const uint8_t* b = bytes(8);
-          uint64_t bits = 0;
-          for (int k = 0; k < 8; ++k) bits = (bits << 8) | b[k];
-          auto o = make(PyObj::Kind::Float);
-          std::memcpy(&o->f, &bits, 8);
-          push(o);
-          break;
-        }
-        case 'X': push_str(le32(bytes(4))); break;  // BINUNICODE
-        case 0x8c: push_str(byte()); break;          // SHORT_BINUNICODE
-        case 'c': {                                   // GLOBAL "module\nname\n"
-          const std::string module = line(), name = line();
-          push_global(module + "." + name);
-          break;
-        }
-        case 0x93: {  // STACK_GLOBAL
-          Obj name = pop(), module = pop();
-          if (module->kind != PyObj::Kind::Str || name->kind != PyObj::Kind::Str) fail("STACK_GLOBAL of non-strings");
-          push_global(module->s + "." + name->s);
-          break;
-        }
-        case '}': push(make(PyObj::Kind::Dict)); break;
-        case ']': push(make(PyObj::Kind::List)); break;
-        case ')': push(make(PyObj::Kind::Tuple)); break;
-        case 't': {
-          auto o = make(PyObj::Kind::Tuple);
-          o->items = pop_to_mark();
-          push(o);
-          break;
-        }
-        case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
-          const size_t n = static_cast<size_t>(op - 0x84);
-          if (stack_.size() < n + floor()) fail("stack underflow");
-          auto o = make(PyObj::Kind::Tuple);
-          o->items.assign(stack_.end() - static_cast<std::ptrdiff_t>(n), stack_.end());
-          stack_.resize(stack_.size() - n);
-          push(o);
-          break;
-        }
-        case 'a': {
-          Obj v = pop();
-          Obj list = top(PyObj::Kind::List);
-          list->items.push_back(v);
-          break;
-        }
-        case 'e': {
-          std::vector<Obj> vs = pop_to_mark();
-          Obj list = top(PyObj::Kind::List);
-          list->items.insert(list->items.end(), vs.begin(), vs.end());
-          break;
-        }
-        case 's': {
-          Obj v = pop(), k = pop();
-          set_item(top(PyObj::Kind::Dict), k, v);
-          break;
-        }
-        case 'u': {
-          std::vector<Obj> kv = pop_to_mark();
-          if (kv.size() % 2) fail("SETITEMS with an odd number of objects");
-          Obj d = top(PyObj::Kind::Dict);
-          for (size_t k = 0; k < kv.size(); k += 2) set_item(d, kv[k], kv[k + 1]);
-          break;
-        }
-        case 'q': memo_put(byte()); break;
-        case 'r': memo_put(le32(bytes(4))); break;
-        case 0x94: memo_put(static_cast<uint32_t>(memo_.size())); break;  // MEMOIZE
-        case 'h': memo_get(byte()); break;
-        case 'j': memo_get(le32(bytes(4))); break;
-        case 'Q': push(persistent_load(pop())); break;  // BINPERSID
-        case 'R': {
-          Obj args = pop(), fn = pop();
-          push(reduce(fn, args));
-          break;
-        }
-        case 'b': {  // BUILD: an OrderedDict's state is its _metadata, which we do not need
-          pop();
-          top(PyObj::Kind::Dict);
-          break;
-        }
-        default: {
-          char hex[8];
-          std::snprintf(hex, sizeof hex, "0x%02x", op);
-          fail(std::string("unsupported pickle opcode ") + hex + ": not a plain state dict");
-        }
-      }
-    }
-  }
-
- private:
-  [[noreturn]] void fail(const std::string& why) const {
-    throw file_error(path_, "data.pkl: " + why + " (at byte " + std::to_string(consumed()) + ")");
-  }
-  size_t consumed() const { return static_cast<size_t>(p_ - begin()); }
-  const uint8_t* begin() const { return end_ - size_; }
-
-  uint8_t byte() { return *bytes(1); }
-  const uint8_t* bytes(size_t n) {
-    if (static_cast<size_t>(end_ - p_) < n) fail("truncated");
-    const uint8_t* b = p_;
-    p_ += n;
-    return b;
-  }
-  std::string line() {
-    const uint8_t* nl = static_cast<const uint8_t*>(std::memchr(p_, '\n', static_cast<size_t>(end_ - p_)));
-    if (!nl || nl - p_ > 256) fail("bad GLOBAL");
-    std::string s(reinterpret_cast<const char*>(p_), static_cast<size_t>(nl - p_));
-    p_ = nl + 1;
-    return s;
-  }
-
-  size_t floor() const { return marks_.empty() ? 0 : marks_.back(); }
-  void push(Obj o) { stack_.push_back(std::move(o)); }
-  Obj pop() {
-    if (stack_.size() <= floor()) fail("stack underflow");
-    Obj o = std::move(stack_.back());
-    stack_.pop_back();
-    return o;
-  }
-  Obj top(PyObj::Kind k) {
-    if (stack_.size() <= floor()) fail("stack underflow");
-    if (stack_.back()->kind != k) fail(std::string("expected a ") + kind_name(k) + ", found a " + kind_name(stack_.back()->kind));
-    return stack_.back();
-  }
-  std::vector<Obj> pop_to_mark() {
-    if (marks_.empty()) fail("no MARK");
-    const size_t m = marks_.back();
-    marks_.pop_back();
-    std::vector<Obj> out(stack_.begin() + static_cast<std::ptrdiff_t>(m), stack_.end());
-    stack_.resize(m);
-    return out;
-  }
-  void push_int(int64_t v) {
-    auto o = make(PyObj::Kind::Int);
-    o->i = v;
-    push(o);
-  }
-  void push_str(uint32_t n) {
-    auto o = make(PyObj::Kind::Str);
-    const uint8_t* b = bytes(n);
-    o->s.assign(reinterpret_cast<const char*>(b), n);
-    push(o);
-  }
-  void push_global(const std::string& name) {
-    if (!allowed_global(name)) fail("refuses pickle global '" + name + "': not a plain state dict");
-    auto o = make(PyObj::Kind::Global);
-    o->s = name;
-    push(o);
-  }
-  // Every object, memo entry and mark counts against kMaxPickleObjects.
-  void spend() {
-    if (++spent_ > kMaxPickleObjects) {
-      fail("more than " + std::to_string(kMaxPickleObjects) + " objects: not a plain state dict");
-    }
-  }
-  Obj make(PyObj::Kind k) {
-    spend();
-    arena_.push_back(std::make_unique<PyObj>());
-    arena_.back()->kind = k;
-    return arena_.back().get();
-  }
-  void set_item(const Obj& d, const Obj& k, const Obj& v) { d->dict.emplace_back(k, v); }
-  void memo_put(uint32_t index) {
-    if (stack_.size() <= floor()) fail("memo of an empty stack");
-    spend();
-    memo_[index] = stack_.back();
-  }
-  void memo_get(uint32_t index) {
-    auto it = memo_.find(index);
-    if (it == memo_.end()) fail("memo entry " + std::to_string(index) + " is not defined");
-    spend();  // a reference can be appended to a list again and again
-    push(it->second);
-  }
-
-  static int64_t as_int(const Obj& o, const char* what, const Unpickler& u) {
-    if (o->kind != PyObj::Kind::Int) u.fail(std::string(what) + " is not an integer");
-    return o->i;
-  }
-  std::vector<int64_t> int_tuple(const Obj& o, const char* what) const {
-    if (o->kind != PyObj::Kind::Tuple) fail(std::string(what) + " is not a tuple");
-    std::vector<int64_t> out;
-    for (const auto& x : o->items) out.push_back(as_int(x, what, *this));
-    return out;
+  // The only callables a state dict needs; anything else is refused by name.
+  bool allowed_global(const std::string& name) const override {
+    static const char* const allowed[] = {
+        "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
+        "torch.jit._pickle.restore_type_tag",
+        "torch.FloatStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.DoubleStorage",
+        "torch.LongStorage", "torch.IntStorage", "torch.ShortStorage", "torch.CharStorage", "torch.ByteStorage",
+        "torch.BoolStorage"};
+    return std::find(std::begin(allowed), std::end(allowed), name) != std::end(allowed);
   }
 
   // ('storage', torch.XStorage, key, location, numel)
-  Obj persistent_load(const Obj& pid) {
-    if (pid->kind != PyObj::Kind::Tuple || pid->items.size() != 5 || pid->items[0]->kind != PyObj::Kind::Str ||
-        pid->items[0]->s != "storage" || pid->items[1]->kind != PyObj::Kind::Global ||
-        pid->items[2]->kind != PyObj::Kind::Str) {
-      fail("unsupported persistent id: not a torch storage");
+  PickleObj persistent_load(Unpickler& u, PickleObj pid) override {
+    if (pid->kind != Kind::Tuple || pid->items.size() != 5 || pid->items[0]->kind != Kind::Str ||
+        pid->items[0]->s != "storage" || pid->items[1]->kind != Kind::Global || pid->items[2]->kind != Kind::Str) {
+      u.fail("unsupported persistent id: not a torch storage");
     }
-    auto o = make(PyObj::Kind::Storage);
     const std::string& type = pid->items[1]->s;
-    if (type.find("Storage") == std::string::npos) fail("persistent id names '" + type + "', not a storage type");
-    o->dtype = storage_dtype(type);
-    o->s = pid->items[2]->s;
-    o->i = as_int(pid->items[4], "storage size", *this);
-    if (o->i < 0) fail("negative storage size");
+    if (type.find("Storage") == std::string::npos) u.fail("persistent id names '" + type + "', not a storage type");
+    Storage s;
+    s.dtype = storage_dtype(type);
+    s.key = pid->items[2]->s;
+    s.numel = u.as_int(pid->items[4], "storage size");
+    if (s.numel < 0) u.fail("negative storage size");
+    storages.push_back(std::move(s));
+    PickleObj o = u.make(Kind::Instance);
+    o->s = "storage";
+    o->i = static_cast<int64_t>(storages.size() - 1);
     return o;
   }
 
-  Obj reduce(const Obj& fn, const Obj& args) {
-    if (fn->kind != PyObj::Kind::Global) fail("REDUCE of a " + std::string(kind_name(fn->kind)) + ", not a callable");
-    if (args->kind != PyObj::Kind::Tuple) fail("REDUCE arguments are not a tuple");
+  PickleObj call(Unpickler& u, PickleObj fn, PickleObj args) override {
     const auto& a = args->items;
     if (fn->s == "collections.OrderedDict") {
-      if (!a.empty()) fail("OrderedDict with arguments");
-      return make(PyObj::Kind::Dict);
+      if (!a.empty()) u.fail("OrderedDict with arguments");
+      return u.make(Kind::Dict);
     }
     if (fn->s == "torch.jit._pickle.restore_type_tag") {  // (object, "Dict[str, Any]"): the object itself
-      if (a.size() != 2 || a[1]->kind != PyObj::Kind::Str) fail("bad restore_type_tag arguments");
+      if (a.size() != 2 || a[1]->kind != Kind::Str) u.fail("bad restore_type_tag arguments");
       return a[0];
     }
     if (fn->s == "torch._utils._rebuild_parameter") {
-      if (a.size() != 3 || a[0]->kind != PyObj::Kind::Tensor) fail("bad _rebuild_parameter arguments");
+      if (a.size() != 3 || !is(a[0], "tensor")) u.fail("bad _rebuild_parameter arguments");
       return a[0];
     }
     if (fn->s == "torch._utils._rebuild_tensor_v2") {
       // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
-      if (a.size() < 6 || a.size() > 7 || a[0]->kind != PyObj::Kind::Storage) fail("bad _rebuild_tensor_v2 arguments");
-      auto t = make(PyObj::Kind::Tensor);
-      auto& r = t->tensor;
-      r.storage_key = a[0]->s;
-      r.dtype = a[0]->dtype;
-      r.storage_numel = a[0]->i;
-      r.offset = as_int(a[1], "storage offset", *this);
-      r.shape = int_tuple(a[2], "tensor size");
-      r.stride = int_tuple(a[3], "tensor stride");
+      if (a.size() < 6 || a.size() > 7 || !is(a[0], "storage")) u.fail("bad _rebuild_tensor_v2 arguments");
+      const Storage& s = storages[static_cast<size_t>(a[0]->i)];
+      TorchZipWeights::TensorRecord r;
+      r.storage_key = s.key;
+      r.dtype = s.dtype;
+      r.storage_numel = s.numel;
+      r.offset = u.as_int(a[1], "storage offset");
+      r.shape = u.int_tuple(a[2], "tensor size");
+      r.stride = u.int_tuple(a[3], "tensor stride");
+      tensors.push_back(std::move(r));
+      PickleObj t = u.make(Kind::Instance);
+      t->s = "tensor";
+      t->i = static_cast<int64_t>(tensors.size() - 1);
       return t;
     }
-    fail("refuses to call '" + fn->s + "'");
+    return PicklePolicy::call(u, fn, args);
   }
 
-  std::string path_;
-  const uint8_t* p_;
-  const uint8_t* end_;
-  size_t size_ = static_cast<size_t>(end_ - p_);
-  std::vector<std::unique_ptr<PyObj>> arena_;  // owns every object
-  size_t spent_ = 0;
-  std::vector<Obj> stack_;
-  std::vector<size_t> marks_;
-  std::unordered_map<uint32_t, Obj> memo_;
+  // An OrderedDict's state is its _metadata, which a reader does not need.
+  PickleObj build(Unpickler& u, PickleObj obj, PickleObj state) override {
+    if (obj->kind != Kind::Dict) return PicklePolicy::build(u, obj, state);
+    return obj;
+  }
+
+  static bool is(PickleObj o, const char* type) { return o->kind == Kind::Instance && o->s == type; }
 };
 
 // Offset, shape and stride of a tensor agree with its storage; returns the
@@ -454,12 +213,13 @@ TorchZipWeights::TorchZipWeights(const std::string& path) : path_(path) {
     // Bytes flipped in data.pkl would otherwise load as other weights.
     const uLong crc = ::crc32(::crc32(0L, Z_NULL, 0), pkl.data(), static_cast<uInt>(pkl.size()));
     if (crc != pe.crc32) throw file_error(path, "data.pkl fails its CRC-32 check: the file is corrupt");
-    Unpickler unpickler(path, pkl);
-    const Obj root = unpickler.run();
-    if (root->kind != PyObj::Kind::Dict) throw file_error(path, "data.pkl does not hold a state dict");
+    StateDictPolicy policy;
+    Unpickler unpickler(path, "data.pkl: ", pkl.data(), pkl.size(), policy);
+    const PickleObj root = unpickler.run();
+    if (root->kind != Kind::Dict) throw file_error(path, "data.pkl does not hold a state dict");
     // Walk the dict tree without recursion; a dict reached twice (the memo
     // can share one) or nested deeper than any checkpoint is refused.
-    std::vector<std::pair<std::string, Obj>> todo{{"", root}};
+    std::vector<std::pair<std::string, PickleObj>> todo{{"", root}};
     size_t dicts = 0;
     while (!todo.empty()) {
       auto [prefix, dict] = todo.back();
@@ -467,13 +227,13 @@ TorchZipWeights::TorchZipWeights(const std::string& path) : path_(path) {
       if (++dicts > 4096 || std::count(prefix.begin(), prefix.end(), '.') > 64)
         throw file_error(path, "data.pkl nests dicts too deeply: not a checkpoint");
       for (const auto& kv : dict->dict) {
-        if (kv.first->kind != PyObj::Kind::Str) continue;
+        if (kv.first->kind != Kind::Str) continue;
         const std::string name = prefix + kv.first->s;
-        const Obj v = kv.second;
-        if (v->kind == PyObj::Kind::Tensor) tensors_[name] = v->tensor;
-        else if (v->kind == PyObj::Kind::Str) strings_[name] = v->s;
-        else if (v->kind == PyObj::Kind::Int || v->kind == PyObj::Kind::Bool) integers_[name] = v->i;
-        else if (v->kind == PyObj::Kind::Dict) todo.emplace_back(name + ".", v);
+        const PickleObj v = kv.second;
+        if (StateDictPolicy::is(v, "tensor")) tensors_[name] = policy.tensors[static_cast<size_t>(v->i)];
+        else if (v->kind == Kind::Str) strings_[name] = v->s;
+        else if (v->kind == Kind::Int || v->kind == Kind::Bool) integers_[name] = v->i;
+        else if (v->kind == Kind::Dict) todo.emplace_back(name + ".", v);
       }
     }
   } catch (...) {

@@ -116,7 +116,11 @@ void add_units_command(CLI::App& app) {
   cmd->add_option("--feature-model", args->job.feature_model, "Feature model name for the outputs (default: the model's)");
   cmd->add_option("--layer", args->job.layer, "Transformer layer (1-based)")->capture_default_str();
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
-  cmd->add_option("--k", args->job.kmeans.k, "Number of units")->capture_default_str()->check(CLI::Range(1, 65535));
+  CLI::Option* k = cmd->add_option("--k", args->job.kmeans.k, "Number of units")->capture_default_str()->check(CLI::Range(1, 65535));
+  cmd->add_option("--kmeans", args->job.kmeans_model,
+                  "Apply this fitted k-means model instead of fitting one: kmeans.safetensors, .npy centroids "
+                  "or fairseq's km.bin (joblib)")
+      ->excludes(k);
   cmd->add_option("--batch-size", args->job.kmeans.batch_size, "k-means mini-batch rows")->capture_default_str();
   cmd->add_option("--max-iter", args->job.kmeans.max_iter, "Most k-means passes over the frames")->capture_default_str();
   cmd->add_option("--max-no-improvement", args->job.kmeans.max_no_improvement,

@@ -14,6 +14,7 @@
 
 #include "acoustok/error.hpp"
 #include "acoustok/tensor_file.hpp"
+#include "units/joblib_kmeans.hpp"
 #include "units/kernels.hpp"
 
 namespace acoustok {
@@ -380,11 +381,17 @@ KMeansModel::KMeansModel(std::vector<float> centroids, int64_t k, int64_t dim, s
 }
 
 KMeansModel KMeansModel::load(const std::string& path) {
-  char magic[6] = {};
+  char magic[9] = {};
+  size_t got = 0;
   {
     std::ifstream f(path, std::ios::binary);
     if (!f) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
-    f.read(magic, 6);
+    f.read(magic, sizeof magic);
+    got = static_cast<size_t>(f.gcount());
+  }
+  if (got >= 2 && std::memcmp(magic, "\x93NUMPY", 6) != 0 &&
+      units::looks_like_joblib(reinterpret_cast<const uint8_t*>(magic), got)) {
+    return units::read_joblib_kmeans(path);
   }
   std::vector<float> values;
   std::vector<int64_t> shape;

@@ -113,11 +113,18 @@ Checkpoint checkpoint_from_json(const json& j) {
 // count: results do not depend on it).
 json options_json(const UnitsJobOptions& o) {
   const KMeansOptions& k = o.kmeans;
-  return {{"segments_dir", fs::absolute(o.segments_dir).lexically_normal().string()},
-          {"feature_model", o.feature_model}, {"layer", o.layer}, {"k", k.k}, {"batch_size", k.batch_size},
-          {"max_iter", k.max_iter}, {"max_no_improvement", k.max_no_improvement}, {"n_init", k.n_init},
-          {"init_size", k.init_size}, {"reassignment_ratio", k.reassignment_ratio}, {"seed", k.seed},
-          {"shard", std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count)}};
+  json j = {{"segments_dir", fs::absolute(o.segments_dir).lexically_normal().string()},
+            {"feature_model", o.feature_model}, {"layer", o.layer}, {"k", k.k},
+            {"shard", std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count)},
+            {"cache", "npy-f16"}};
+  if (o.kmeans_model.empty()) {
+    j.update({{"batch_size", k.batch_size}, {"max_iter", k.max_iter}, {"max_no_improvement", k.max_no_improvement},
+              {"n_init", k.n_init}, {"init_size", k.init_size}, {"reassignment_ratio", k.reassignment_ratio},
+              {"seed", k.seed}});
+  } else {
+    j["kmeans_model"] = fs::absolute(o.kmeans_model).lexically_normal().string();
+  }
+  return j;
 }
 
 bool ends_with_wav(const std::string& name) {
@@ -188,6 +195,10 @@ class AppendFile {
       throw file_error(path_, std::string("cannot truncate: ") + std::strerror(errno));
   }
   ~AppendFile() { ::close(fd_); }
+  void write_at(uint64_t offset, const void* data, size_t bytes) {
+    if (::pwrite(fd_, data, bytes, static_cast<off_t>(offset)) != static_cast<ssize_t>(bytes))
+      throw file_error(path_, std::string("write failed: ") + std::strerror(errno));
+  }
   void append(const void* data, size_t bytes) {
     const char* p = static_cast<const char*>(data);
     while (bytes > 0) {
@@ -204,28 +215,59 @@ class AppendFile {
   int fd_ = -1;
 };
 
-// Read-only map of a cache file that must hold at least `bytes` bytes.
+// The feature cache is a NumPy file, np.load(DIR/cache/features.npy,
+// mmap_mode="r") -> float16 [frames, dim]: a fixed 128-byte NPY 1.0 header
+// that each checkpoint rewrites with the rows it covers, then the rows.
+constexpr uint64_t kNpyHeaderBytes = 128;
+const char* const kFeatureCache = "features.npy";
+
+std::string npy_f16_header(int64_t rows, int64_t dim) {
+  std::string dict = "{'descr': '<f2', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
+                     std::to_string(dim) + "), }";
+  std::string h = std::string("\x93NUMPY\x01\x00", 8);
+  const size_t len = kNpyHeaderBytes - 10;
+  h += static_cast<char>(len & 0xff);
+  h += static_cast<char>(len >> 8);
+  dict.resize(len - 1, ' ');
+  return h + dict + "\n";
+}
+
+// Read-only map of a cache file that must hold at least `bytes` bytes after
+// a header of `offset` bytes.
 class CacheMap {
  public:
-  CacheMap(const std::string& path, size_t bytes, bool random_access = false) {
+  CacheMap(const std::string& path, size_t bytes, bool random_access = false, size_t offset = 0) : offset_(offset) {
     if (bytes == 0) return;
     file_ = std::make_unique<common::MappedFile>(path);
-    if (file_->size() < bytes) {
+    if (file_->size() < bytes + offset) {
       throw file_error(path, "cache is shorter than the checkpoint says; delete the output folder's checkpoint.json to start over");
     }
     if (random_access) file_->advise_random();  // mini-batches read scattered rows
   }
-  const uint16_t* halfs() const { return file_ ? reinterpret_cast<const uint16_t*>(file_->data()) : nullptr; }
+  const uint16_t* halfs() const {
+    return file_ ? reinterpret_cast<const uint16_t*>(file_->data() + offset_) : nullptr;
+  }
 
  private:
   std::unique_ptr<common::MappedFile> file_;
+  size_t offset_ = 0;
 };
+
+// The feature cache of this run (rows as float16 after the NPY header).
+std::unique_ptr<CacheMap> map_features(const fs::path& cache_dir, int64_t rows, int64_t dim, bool random_access) {
+  return std::make_unique<CacheMap>((cache_dir / kFeatureCache).string(), static_cast<size_t>(rows * dim * 2),
+                                    random_access, kNpyHeaderBytes);
+}
 
 double round_time(double t) { return std::round(t * 1e6) / 1e6; }
 
 class UnitsJob {
  public:
   UnitsJob(const UnitsJobOptions& o, const SegmentFeatureFn& fn) : o_(o), fn_(fn) {
+    if (!o_.kmeans_model.empty()) {
+      given_ = std::make_unique<KMeansModel>(KMeansModel::load(o_.kmeans_model));
+      o_.kmeans.k = static_cast<int>(given_->k());
+    }
     o_.kmeans.validate();
     if (o_.shard_count < 1 || o_.shard_index < 0 || o_.shard_index >= o_.shard_count)
       throw Error("--shard must be I/N with 0 <= I < N");
@@ -302,6 +344,7 @@ class UnitsJob {
   // Caches are flushed (write(2) hands them to the kernel: a killed process
   // loses nothing written), then the checkpoint replaces the old one.
   void save_checkpoint() {
+    if (write_cache_header_) write_cache_header_();
     common::write_text_file(checkpoint_path(), checkpoint_json(ck_).dump());
     std::string names;
     for (const auto& s : ck_.segments)
@@ -338,8 +381,7 @@ class UnitsJob {
       mine.erase("shard");
       theirs.erase("shard");
       if (mine != theirs || c.dim == 0) continue;  // another job's shard
-      auto map = std::make_shared<CacheMap>((e.path() / "cache" / "features.f16").string(),
-                                              static_cast<size_t>(c.feature_rows * c.dim * 2));
+      std::shared_ptr<CacheMap> map = map_features(e.path() / "cache", c.feature_rows, c.dim, false);
       for (const auto& r : c.segments)
         if (r.error.empty()) out[r.file] = {map, r.row, r.frames, c.dim};
     }
@@ -352,7 +394,14 @@ class UnitsJob {
       common::log(LogLevel::info, "units: %zu segments' features come from --shard runs", from_shards.size());
     std::set<std::string> done;
     for (const auto& s : ck_.segments) done.insert(s.file);
-    AppendFile cache((cache_ / "features.f16").string(), ck_.feature_rows * ck_.dim * 2);
+    AppendFile cache((cache_ / kFeatureCache).string(),
+                     static_cast<int64_t>(kNpyHeaderBytes) + ck_.feature_rows * ck_.dim * 2);
+    // Each checkpoint first makes the header say how many rows it covers.
+    write_cache_header_ = [&] {
+      const std::string h = npy_f16_header(ck_.feature_rows, ck_.dim);
+      cache.write_at(0, h.data(), h.size());
+    };
+    write_cache_header_();
     common::Progress progress("features", static_cast<int64_t>(names.size()), !o_.quiet);
     progress.add(static_cast<int64_t>(done.size()));
     std::vector<uint16_t> halfs;
@@ -402,16 +451,34 @@ class UnitsJob {
     progress.finish();
     ck_.phase = o_.shard_count > 1 ? "shard-done" : "kmeans";
     save_checkpoint();
+    write_cache_header_ = nullptr;
   }
 
   void kmeans_phase() {
     const int64_t n = ck_.feature_rows, dim = ck_.dim;
+    if (given_) {
+      if (given_->dim() != dim) {
+        throw file_error(o_.kmeans_model, "centroids of dimension " + std::to_string(given_->dim()) +
+                                              ", but the features have " + std::to_string(dim));
+      }
+      ck_.km = KMeansState{};
+      ck_.km.k = given_->k();
+      ck_.km.dim = dim;
+      ck_.km.centroids = given_->centroids();
+      ck_.km.counts.assign(static_cast<size_t>(given_->k()), 0.0);
+      ck_.have_kmeans = true;
+      ck_.phase = "units";
+      ck_.units_done = 0;
+      ck_.inertia = 0;
+      save_checkpoint();
+      return;
+    }
     if (n < o_.kmeans.k) {
       throw file_error(o_.segments_dir, "k=" + std::to_string(o_.kmeans.k) +
                                             " is larger than the number of feature frames (" + std::to_string(n) + ")");
     }
-    CacheMap map((cache_ / "features.f16").string(), static_cast<size_t>(n * dim * 2), true);
-    const uint16_t* halfs = map.halfs();
+    const auto map = map_features(cache_, n, dim, true);
+    const uint16_t* halfs = map->halfs();
     const std::vector<float>& table = half_table();
     const RowReader read = [&](const int64_t* rows, int64_t count, float* out) {
       for (int64_t i = 0; i < count; ++i) {
@@ -450,7 +517,7 @@ class UnitsJob {
   void units_phase() {
     const int64_t dim = ck_.dim;
     const KMeansModel model(ck_.km.centroids, o_.kmeans.k, dim);
-    CacheMap map((cache_ / "features.f16").string(), static_cast<size_t>(ck_.feature_rows * dim * 2));
+    const auto map = map_features(cache_, ck_.feature_rows, dim, false);
     int64_t unit_rows = 0;
     for (int64_t i = 0; i < ck_.units_done; ++i) unit_rows += ck_.segments[static_cast<size_t>(i)].frames;
     {
@@ -465,7 +532,7 @@ class UnitsJob {
         const SegmentRecord& rec = ck_.segments[static_cast<size_t>(ck_.units_done)];
         if (rec.error.empty() && rec.frames > 0) {
           x.resize(static_cast<size_t>(rec.frames * dim));
-          const uint16_t* src = map.halfs() + rec.row * dim;
+          const uint16_t* src = map->halfs() + rec.row * dim;
           for (size_t j = 0; j < x.size(); ++j) x[j] = table[src[j]];
           labels.resize(static_cast<size_t>(rec.frames));
           ck_.inertia += model.predict(x.data(), rec.frames, labels.data(), o_.kmeans.threads);
@@ -489,6 +556,11 @@ class UnitsJob {
     model.metadata() = {{"feature_model", o_.feature_model}, {"layer", std::to_string(o_.layer)},
                         {"inertia", buf}, {"frames", std::to_string(ck_.feature_rows)},
                         {"steps", std::to_string(ck_.km.steps)}, {"seed", std::to_string(o_.kmeans.seed)}};
+    if (given_) {
+      model.metadata().erase("steps");
+      model.metadata().erase("seed");
+      model.metadata()["kmeans_model"] = o_.kmeans_model;
+    }
     model.save((out_ / "kmeans.safetensors").string());
 
     int64_t total_units = 0;
@@ -547,6 +619,8 @@ class UnitsJob {
   UnitsJobOptions o_;
   const SegmentFeatureFn& fn_;
   fs::path out_, cache_;
+  std::unique_ptr<KMeansModel> given_;  // --kmeans
+  std::function<void()> write_cache_header_;  // during the features phase
   Checkpoint ck_;
   bool resumed_done_ = false;
   std::map<std::string, SourceInfo> index_;

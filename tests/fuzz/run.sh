@@ -50,6 +50,17 @@ echo '{"resblock": "1", "upsample_rates": [5, 4, 4, 2, 2], "upsample_kernel_size
 echo '{"base": "tiny", "num_units": 50}' > "$seeds/vocoder_config/a.json"
 echo '{"base": "v1", "upsample_rates": [8, 8, 5], "upsample_kernel_sizes": [16, 16, 10]}' > "$seeds/vocoder_config/b.json"
 seed kmeans "$fx/kmeans/mix16_centroids.npy" "$fx/kmeans/mix64_centroids.npy"
+# fairseq's km.bin: scikit-learn's MiniBatchKMeans through joblib, and plain pickles of it.
+/usr/bin/python3 -c '
+import sys, pickle, joblib, numpy as np
+from sklearn.cluster import MiniBatchKMeans
+x = np.random.default_rng(0).normal(size=(200, 6)).astype(np.float32)
+km = MiniBatchKMeans(n_clusters=4, n_init=1, batch_size=100, random_state=0, compute_labels=True).fit(x)
+joblib.dump(km, sys.argv[1] + "/km.bin")
+pickle.dump(km, open(sys.argv[1] + "/km_p2.pkl", "wb"), protocol=2)
+km.cluster_centers_ = km.cluster_centers_.astype(">f8")
+pickle.dump(km, open(sys.argv[1] + "/km_p4_be.pkl", "wb"), protocol=4)
+' "$seeds/kmeans"
 seed unit_text "$fx/bpe/heldout.txt"
 printf '1 2 3\n\n4 5\r\n 6\t7 \n' > "$seeds/unit_text/small.txt"
 seed audio "$fx/silence/short_silence_only.wav" "$fx/silence/shorter_than_min_silence.wav" "$fx/silence/speech_8k_stereo.mp3"

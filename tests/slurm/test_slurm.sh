@@ -324,7 +324,7 @@ step_resubmit_killed_shard() {
   cp -a "$sh" "$work/shard1.done"
   # As a task killed before its first checkpoint leaves it: part of a cache.
   rm "$sh/checkpoint.json" "$sh/processed_files.txt"
-  head -c 777 "$work/shard1.done/cache/features.f16" >"$sh/cache/features.f16"
+  head -c 777 "$work/shard1.done/cache/features.npy" >"$sh/cache/features.npy"
   # The logged command, with --array=1 (README.md: resubmitting an index).
   line=$(grep 'units-array.sbatch' "$run/submit.log" | sed 's/ --array=[^ ]* / --array=1 /; s/ --dependency=[^ ]* / /')
   id=$(eval "$line")

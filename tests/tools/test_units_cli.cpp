@@ -200,7 +200,7 @@ TEST(UnitsCli, ResumesInTheFeaturePhaseDroppingRowsAfterTheCheckpoint) {
   fs::remove(held);
   fs::rename(held + ".real", held);
   // As if the killed run had written rows after its last checkpoint.
-  std::ofstream(out + "/cache/features.f16", std::ios::app | std::ios::binary) << std::string(1000, 'x');
+  std::ofstream(out + "/cache/features.npy", std::ios::app | std::ios::binary) << std::string(1000, 'x');
   std::string log;
   ASSERT_EQ(run_command(units_cmd(c, out), &log), 0) << log;
   EXPECT_NE(log.find("(phase features, 6 segments cached)"), std::string::npos) << log;
