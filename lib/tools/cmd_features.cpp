@@ -33,18 +33,22 @@ void run_features(const FeaturesArgs& args) {
   const auto t0 = clock::now();
   auto extractor = FeatureExtractor::load(args.model_dir, args.options);
   const auto t1 = clock::now();
-  const InputArg input(args.input);
-  const std::vector<float> audio = read_audio_16k_mono(input.path());
+  std::vector<float> audio;
   Features f;
-  try {
-    f = extractor->extract(audio.data(), audio.size());
-  } catch (const Error& e) {
-    throw file_error(args.input, e.what());
+  auto t2 = t1;
+  {  // "-" files are temporary: gone before the _Exit below
+    const InputArg input(args.input);
+    audio = read_audio_16k_mono(input.path());
+    try {
+      f = extractor->extract(audio.data(), audio.size());
+    } catch (const Error& e) {
+      throw file_error(args.input, e.what());
+    }
+    t2 = clock::now();
+    OutputArg output(args.output, ".npy");
+    write_npy(output.path(), f.data.data(), {f.frames, f.dim});
+    output.finish();
   }
-  const auto t2 = clock::now();
-  OutputArg output(args.output, ".npy");
-  write_npy(output.path(), f.data.data(), {f.frames, f.dim});
-  output.finish();
   if (f.frames == 0) {
     std::fprintf(stderr, "acoustok: %s: %zu samples is shorter than one frame (400 samples, 25 ms): wrote an empty [0, %lld] array\n",
                  args.input.c_str(), audio.size(), static_cast<long long>(f.dim));

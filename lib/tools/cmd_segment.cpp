@@ -28,6 +28,7 @@
 #include "common/progress.hpp"
 #include "acoustok/silence.hpp"
 #include "commands.hpp"
+#include "std_streams.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -72,15 +73,24 @@ json read_state(const fs::path& state_path) {
   }
 }
 
-bool state_is_current(const json& state, const std::string& input, const SilenceOptions& opts) {
-  return state.is_object() && state.value("source", "") == input && state["identity"] == source_identity(input) &&
+// `source` names the input in the outputs; `path` is where its bytes are
+// (the same, except for "-": a temporary copy of standard input).
+bool state_is_current(const json& state, const std::string& source, const std::string& path, const SilenceOptions& opts) {
+  return state.is_object() && state.value("source", "") == source && state["identity"] == source_identity(path) &&
          state["options"] == options_json(opts) && state.contains("segments");
 }
 
-json segment_one_input(const std::string& input, const std::string& stem, const fs::path& out_dir,
-                       const fs::path& state_path, const SilenceOptions& opts) {
-  const json identity = source_identity(input);
-  std::vector<float> audio = read_audio_16k_mono(input);
+json segment_one_input(const std::string& input, const std::string& path, const std::string& stem,
+                       const fs::path& out_dir, const fs::path& state_path, const SilenceOptions& opts) {
+  const json identity = source_identity(path);
+  std::vector<float> audio;
+  try {
+    audio = read_audio_16k_mono(path);
+  } catch (const Error& e) {
+    std::string m = e.what();
+    if (path == input || m.compare(0, path.size() + 2, path + ": ") != 0) throw;
+    throw Error("standard input: " + m.substr(path.size() + 2));
+  }
   std::vector<Segment> segments = split_on_silence(audio, opts);
 
   // Files of an earlier, different run of this input would otherwise linger.
@@ -128,10 +138,20 @@ void run_segment(const SegmentArgs& args) {
   fs::create_directories(state_dir, ec);
   if (ec) throw file_error(args.out_dir, "cannot create output folder: " + ec.message());
 
+  // "-": standard input, buffered in a temporary file; its segments are
+  // stdin_NNNNN.wav and its records say "source": "-".
+  std::unique_ptr<InputArg> from_stdin;
+  std::vector<std::string> paths = args.inputs;
   std::vector<std::string> stems;
   std::map<std::string, std::string> stem_owner;
-  for (const auto& in : args.inputs) {
-    std::string stem = fs::path(in).stem().string();
+  for (size_t i = 0; i < args.inputs.size(); ++i) {
+    const std::string& in = args.inputs[i];
+    if (in == "-") {
+      if (from_stdin) throw UsageError("'-' (standard input) is given more than once");
+      from_stdin = std::make_unique<InputArg>(in);
+      paths[i] = from_stdin->path();
+    }
+    std::string stem = in == "-" ? "stdin" : fs::path(in).stem().string();
     auto [it, fresh] = stem_owner.emplace(stem, in);
     if (!fresh) throw Error("inputs " + it->second + " and " + in + " have the same name '" + stem +
                             "': their segment files would collide");
@@ -151,10 +171,10 @@ void run_segment(const SegmentArgs& args) {
       const fs::path state_path = state_dir / (stems[i] + ".json");
       try {
         json state = read_state(state_path);
-        if (state_is_current(state, input, args.silence)) {
+        if (state_is_current(state, input, paths[i], args.silence)) {
           ++skipped;
         } else {
-          state = segment_one_input(input, stems[i], out_dir, state_path, args.silence);
+          state = segment_one_input(input, paths[i], stems[i], out_dir, state_path, args.silence);
         }
         states[i] = std::move(state);
       } catch (const std::exception& e) {
@@ -211,7 +231,7 @@ void run_segment(const SegmentArgs& args) {
 void add_segment_command(CLI::App& app) {
   auto args = std::make_shared<SegmentArgs>();
   CLI::App* cmd = app.add_subcommand("segment", "Phase 0: cut recordings at silences into 16 kHz mono WAV segments");
-  cmd->add_option("inputs", args->inputs, "Audio files (WAV, FLAC, OGG, MP3; any rate and channels)")->required();
+  cmd->add_option("inputs", args->inputs, "Audio files (WAV, FLAC, OGG, MP3; any rate and channels); - for standard input (segments stdin_NNNNN.wav)")->required();
   cmd->add_option("-o,--output", args->out_dir, "Output folder: <stem>_NNNNN.wav and segments.jsonl")->required();
   cmd->add_option("--threshold-db", args->silence.threshold_db, "Silence threshold in dBFS")->capture_default_str();
   cmd->add_option("--min-silence", args->silence.min_silence, "Shortest pause that splits, seconds")->capture_default_str();

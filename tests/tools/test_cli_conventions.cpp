@@ -97,6 +97,13 @@ TEST(CliConventions, DashIsStandardInputAndOutput) {
   EXPECT_EQ(acoustok::test::read_file(dir + "/u_pipe.txt"), acoustok::test::read_file(dir + "/u.txt"));
   ASSERT_EQ(run_command(bin + " features" + model + "- -o - < " + wav + " > " + dir + "/f_pipe.npy", &out), 0) << out;
   EXPECT_EQ(acoustok::test::read_file(dir + "/f_pipe.npy"), acoustok::test::read_file(dir + "/f.npy"));
+  // The temporary files behind "-" are removed, also by features, which
+  // leaves with _Exit.
+  const std::string tmp = dir + "/tmp";
+  std::filesystem::create_directories(tmp);
+  ASSERT_EQ(run_command("TMPDIR=" + tmp + " " + bin + " features" + model + "- -o - < " + wav + " > " + dir + "/f_pipe2.npy", &out), 0) << out;
+  ASSERT_EQ(run_command("TMPDIR=" + tmp + " " + bin + " kmeans predict " + dir + "/km.safetensors - -o - < " + dir + "/f.npy > /dev/null", &out), 0) << out;
+  EXPECT_TRUE(std::filesystem::is_empty(tmp)) << "temporary files left in " << tmp;
   // kmeans fit from standard input to standard output: the same model.
   ASSERT_EQ(run_command("cat " + dir + "/f.npy | " + bin + " kmeans fit -q --k 4 --seed 1 - -o - > " + dir + "/km_pipe.safetensors", &out),
             0)

@@ -65,6 +65,30 @@ TEST(SegmentCli, WritesSegmentsAndIndexEqualToTheCore) {
   EXPECT_EQ(recs.back()["source"], fixture("silence/speech_8k_stereo.mp3"));
 }
 
+// "-": the same segments from standard input as from the file, named
+// stdin_NNNNN.wav, with "source": "-"; a second "-" is a usage error.
+TEST(SegmentCli, DashReadsStandardInput) {
+  const std::string out = make_temp_dir("seg-stdin"), file_out = out + "/file", pipe_out = out + "/pipe";
+  const std::string wav = fixture("silence/speech_pauses.wav");
+  std::string log;
+  ASSERT_EQ(run_command(acoustok_bin() + " segment -q " + wav + " -o " + file_out, &log), 0) << log;
+  ASSERT_EQ(run_command("cat " + wav + " | TMPDIR=" + out + " " + acoustok_bin() + " segment -q - -o " + pipe_out, &log), 0) << log;
+  const auto a = read_jsonl(file_out + "/segments.jsonl"), b = read_jsonl(pipe_out + "/segments.jsonl");
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GT(a.size(), 1u);
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(b[k]["source"], "-");
+    EXPECT_EQ(b[k]["start"], a[k]["start"]);
+    EXPECT_EQ(b[k]["end"], a[k]["end"]);
+    const std::string name = b[k]["file"].get<std::string>();
+    EXPECT_EQ(name.rfind("stdin_", 0), 0u) << name;
+    EXPECT_EQ(acoustok::test::read_file(pipe_out + "/" + name), acoustok::test::read_file(file_out + "/" + a[k]["file"].get<std::string>())) << name;
+  }
+  for (const auto& e : fs::directory_iterator(out))  // the buffered copy of stdin is gone
+    EXPECT_TRUE(e.path().filename().string().rfind("acoustok-stdio-", 0) != 0) << e.path();
+  EXPECT_EQ(run_command(acoustok_bin() + " segment - - -o " + out + "/twice < /dev/null", &log), 2) << log;
+}
+
 TEST(SegmentCli, ResumesAfterAKilledRunWithIdenticalResults) {
   const std::string clean = make_temp_dir("clean");
   const std::string resumed = make_temp_dir("resumed");
