@@ -6,8 +6,9 @@
  * Turns feature frames into discrete units: each frame becomes the index of
  * its nearest k-means centroid (exact, as `acoustok kmeans predict` and
  * `acoustok units` assign them). The model is a k-means file of
- * `acoustok kmeans fit` / `acoustok units` (safetensors `centroids` [k, dim])
- * or a NumPy .npy of centroids.
+ * `acoustok kmeans fit` / `acoustok units` (safetensors `centroids` [k, dim]),
+ * a NumPy .npy of centroids or fairseq's km.bin (scikit-learn k-means saved by
+ * joblib.dump or pickle.dump).
  *
  * Output is negotiated: `application/x-acoustok-units` (one uint16 per frame,
  * with the PTS/DURATION/OFFSET of the frames), or `text/x-raw, format=utf8`:
@@ -103,14 +104,17 @@ static void gst_kmeans_units_class_init(GstKMeansUnitsClass* klass) {
    * GstKMeansUnits:model:
    *
    * The k-means file: safetensors with `centroids` [k, dim] as `acoustok
-   * kmeans fit` and `acoustok units` write it, or a NumPy .npy of centroids.
-   * Loaded on NULL->READY.
+   * kmeans fit` and `acoustok units` write it, a NumPy .npy of centroids, or
+   * fairseq's km.bin: scikit-learn's KMeans / MiniBatchKMeans saved by
+   * joblib.dump (uncompressed) or pickle.dump, read without executing
+   * anything (only its cluster_centers_ is used). The kind is recognised by
+   * the file's first bytes. Loaded on NULL->READY.
    */
   g_object_class_install_property(
       gobject_class, PROP_MODEL,
       g_param_spec_string("model", "k-means model",
-                          "k-means file: safetensors with centroids [k, dim] (acoustok kmeans fit / acoustok units) "
-                          "or a NumPy .npy of centroids",
+                          "k-means file: safetensors with centroids [k, dim] (acoustok kmeans fit / acoustok units), "
+                          "a NumPy .npy of centroids or fairseq's km.bin (scikit-learn k-means, joblib/pickle)",
                           nullptr,
                           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 

@@ -167,7 +167,7 @@ def main():
     ap.add_argument("audio", nargs="?", help="PCM WAV (any rate; channels are mixed down); default: a synthetic signal")
     ap.add_argument("--model", required=True, help="feature model folder (wav2vec2 / XLSR-53 / HuBERT)")
     ap.add_argument("--layer", type=int, default=14, help="transformer layer, 1-based (default 14)")
-    ap.add_argument("--kmeans", required=True, help="k-means model (kmeans.safetensors or .npy of centroids)")
+    ap.add_argument("--kmeans", required=True, help="k-means model (kmeans.safetensors, .npy of centroids or fairseq's km.bin)")
     ap.add_argument("--vocoder", required=True, help="vocoder checkpoint from acoustok vocoder train")
     ap.add_argument("-o", "--output", default="resynthesised.wav", help="output WAV (default resynthesised.wav)")
     ap.add_argument("--chunk-ms", type=float, default=20.0, help="audio pushed per buffer (default 20 ms)")

@@ -146,7 +146,7 @@ def main():
     ap.add_argument("audio", help="any audio file GStreamer can decode")
     ap.add_argument("--model", required=True, help="feature model folder (wav2vec2 / XLSR-53 / HuBERT)")
     ap.add_argument("--layer", type=int, default=14, help="transformer layer, 1-based (default 14)")
-    ap.add_argument("--kmeans", required=True, help="k-means model (kmeans.safetensors or .npy of centroids)")
+    ap.add_argument("--kmeans", required=True, help="k-means model (kmeans.safetensors, .npy of centroids or fairseq's km.bin)")
     ap.add_argument("--threads", type=int, default=0, help="LibTorch threads (0: every CPU)")
     ap.add_argument("--save-npz", metavar="OUT.npz", help="write features, units, timestamps and segments")
     ap.add_argument("--head", type=int, default=20, help="units printed per segment (default 20)")

@@ -148,7 +148,7 @@ void add_kmeans_command(CLI::App& app) {
 
   auto pred = std::make_shared<PredictArgs>();
   CLI::App* p = cmd->add_subcommand("predict", "Nearest-centroid unit of every frame of a feature file");
-  p->add_option("model", pred->model, "k-means model: .safetensors (centroids [k, dim]) or .npy of centroids")->required();
+  p->add_option("model", pred->model, "k-means model: .safetensors (centroids [k, dim]), .npy of centroids, or fairseq's km.bin (joblib)")->required();
   p->add_option("features", pred->input, "Feature .npy [frames, dim]; - for standard input")->required();
   p->add_option("-o,--output", pred->output, "Units text file: one line of space-separated ids; - for standard output")->required();
   p->add_option("--threads", pred->threads, "Threads (0: all cores)")->capture_default_str();
