@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "common.hpp"
 
+#include "acoustok/features.hpp"
+
 namespace acoustok::gst {
 
 GstEvent* make_segment_event(guint64 index, GstClockTime start, GstClockTime stop) {
@@ -73,6 +75,17 @@ GType device_get_type() {
       {0, nullptr, nullptr},
   };
   if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstAcoustokDevice", values));
+  return type;
+}
+
+GType precision_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {static_cast<gint>(Precision::fp32), "float32 throughout", "fp32"},
+      {static_cast<gint>(Precision::bf16), "bfloat16 products, float32 accumulation (AVX512_BF16 or AMX CPUs)", "bf16"},
+      {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstAcoustokPrecision", values));
   return type;
 }
 

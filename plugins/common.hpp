@@ -71,4 +71,7 @@ enum Device { kDeviceAuto = 0, kDeviceCpu = 1, kDeviceCuda = 2 };
 GType device_get_type();
 const char* device_name(int device);  // "auto", "cpu", "cuda"
 
+// xlsrfeat's `precision`: the values of acoustok::Precision.
+GType precision_get_type();
+
 }  // namespace acoustok::gst

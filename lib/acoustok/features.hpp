@@ -21,10 +21,20 @@ struct Features {
 // floor((n - 400) / 320) + 1 frames for n samples at 16 kHz, 0 when n < 400.
 int64_t feature_frames(int64_t samples);
 
+// Arithmetic of the CPU path. bf16: matrix products and convolutions take
+// bfloat16 inputs and weights (float32 accumulation and outputs), layer norm
+// and softmax stay float32; needs AVX512_BF16 or AMX (Intel Cooper Lake /
+// Sapphire Rapids, AMD Zen 4 and later), refused elsewhere and on CUDA.
+enum class Precision { fp32, bf16 };
+
 struct FeatureOptions {
   int layer = 14;             // 1-based transformer block whose output is returned
   std::string device = "cpu";  // "cpu", "cuda", "cuda:N" or "auto" (CUDA when visible)
+  Precision precision = Precision::fp32;
 };
+
+// Whether this CPU runs Precision::bf16 (AVX512_BF16 or AMX-BF16).
+bool bf16_supported();
 
 // Thread-safety: one extract() at a time per object (it holds the model's
 // buffers); use one extractor per thread to run in parallel.

@@ -35,6 +35,7 @@ struct UnitsJobOptions {
   std::string segments_dir;
   std::string out_dir;
   std::string feature_model;  // name stored in the outputs
+  std::string precision = "fp32";  // of the features (a resumed run must not mix them)
   int layer = 14;
   KMeansOptions kmeans;
   // A fitted k-means model to apply instead of fitting one (any file

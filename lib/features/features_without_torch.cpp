@@ -9,4 +9,6 @@ std::unique_ptr<FeatureExtractor> FeatureExtractor::load(const std::string& mode
   throw file_error(model_dir, "this acoustok was built without LibTorch: feature extraction is unavailable");
 }
 
+bool bf16_supported() { return false; }
+
 }  // namespace acoustok

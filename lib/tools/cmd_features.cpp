@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <chrono>
+#include <map>
 #include <cstdlib>
 #include <cstdio>
 #include <memory>
@@ -70,6 +71,15 @@ void run_features(const FeaturesArgs& args) {
 
 }  // namespace
 
+CLI::Option* add_precision_option(CLI::App* cmd, Precision& precision) {
+  return cmd
+      ->add_option("--precision", precision,
+                   "fp32, or bf16: bfloat16 products with float32 accumulation, about 2x faster on CPUs with "
+                   "AVX512_BF16 or AMX (refused elsewhere)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, Precision>{{"fp32", Precision::fp32}, {"bf16", Precision::bf16}}))
+      ->default_str("fp32");
+}
+
 void add_features_command(CLI::App& app) {
   auto args = std::make_shared<FeaturesArgs>();
   CLI::App* cmd = app.add_subcommand("features", "wav2vec2 / XLSR-53 / HuBERT features of one audio file, as float32 NPY [frames, dim]");
@@ -79,6 +89,7 @@ void add_features_command(CLI::App& app) {
   cmd->add_option("input", args->input, "Audio file (any rate and channels; converted to 16 kHz mono); - for standard input")->required();
   cmd->add_option("-o,--output", args->output, "Output .npy; - for standard output")->required();
   cmd->add_option("--device", args->options.device, "cpu or cuda")->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
+  add_precision_option(cmd, args->options.precision);
   cmd->add_option("--threads", args->threads, "Threads (0: every CPU this process may use)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);

@@ -29,6 +29,7 @@ struct UnitsArgs {
   std::string features_dir;
   std::string shard;
   std::string device = "cpu";
+  Precision precision = Precision::fp32;
 };
 
 // Features precomputed elsewhere: DIR/<segment stem>.npy, float32 [frames, dim].
@@ -61,6 +62,8 @@ void run_units(UnitsArgs args) {
     FeatureOptions fo;
     fo.layer = args.job.layer;
     fo.device = args.device;
+    fo.precision = args.precision;
+    args.job.precision = args.precision == Precision::bf16 ? "bf16" : "fp32";
     configure_process_for(0, true);
     extractor = FeatureExtractor::load(args.model_dir, fo);
     if (args.job.feature_model.empty()) args.job.feature_model = extractor->model_name();
@@ -116,6 +119,7 @@ void add_units_command(CLI::App& app) {
   cmd->add_option("--feature-model", args->job.feature_model, "Feature model name for the outputs (default: the model's)");
   cmd->add_option("--layer", args->job.layer, "Transformer layer (1-based)")->capture_default_str();
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
+  add_precision_option(cmd, args->precision);
   CLI::Option* k = cmd->add_option("--k", args->job.kmeans.k, "Number of units")->capture_default_str()->check(CLI::Range(1, 65535));
   cmd->add_option("--kmeans", args->job.kmeans_model,
                   "Apply this fitted k-means model instead of fitting one: kmeans.safetensors, .npy centroids "

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "acoustok/error.hpp"
+#include "acoustok/features.hpp"
 
 namespace acoustok::tools {
 
@@ -25,6 +26,9 @@ extern int exit_status;
 // threads from --threads (0: every CPU this process may use) and, for commands that run
 // the feature model, the allocator settings measured for it.
 void configure_process_for(int threads, bool runs_feature_model);
+
+// --precision fp32|bf16 of the feature model (acoustok/features.hpp).
+CLI::Option* add_precision_option(CLI::App* cmd, Precision& precision);
 
 void add_segment_command(CLI::App& app);
 #ifdef HAVE_SENTENCEPIECE

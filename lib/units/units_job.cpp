@@ -116,7 +116,7 @@ json options_json(const UnitsJobOptions& o) {
   json j = {{"segments_dir", fs::absolute(o.segments_dir).lexically_normal().string()},
             {"feature_model", o.feature_model}, {"layer", o.layer}, {"k", k.k},
             {"shard", std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count)},
-            {"cache", "npy-f16"}};
+            {"cache", "npy-f16"}, {"precision", o.precision}};
   if (o.kmeans_model.empty()) {
     j.update({{"batch_size", k.batch_size}, {"max_iter", k.max_iter}, {"max_no_improvement", k.max_no_improvement},
               {"n_init", k.n_init}, {"init_size", k.init_size}, {"reassignment_ratio", k.reassignment_ratio},

@@ -61,6 +61,28 @@ for i in 1 2 3; do
 done
 ours_s=$(printf "%s\n" "${runs[@]}" | sort -n | sed -n 2p)
 
+# --precision bf16, where the CPU has AVX512_BF16 or AMX: the same three runs.
+bf16_s=""
+if grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo; then
+  runs=()
+  for i in 1 2 3; do
+    read -r b_s b_kb < <(timed ours_bf16 "$bin" features --model "$dir/model" --layer "$layer" --threads "$threads" \
+      --precision bf16 "$audio" -o "$dir/ours_bf16.npy")
+    printf "  %-34s %7.2f s  peak RSS %6.0f MB\n" "acoustok features --precision bf16, run $i" "$b_s" "$((b_kb / 1024))"
+    runs+=("$b_s")
+  done
+  bf16_s=$(printf "%s\n" "${runs[@]}" | sort -n | sed -n 2p)
+  printf "bench: bf16 %.2f s vs fp32 %.2f s: %.2fx\n" "$bf16_s" "$ours_s" "$(echo "$ours_s / $bf16_s" | bc -l)"
+  "$py" - "$dir/ours.npy" "$dir/ours_bf16.npy" <<'PY'
+import sys
+import numpy as np
+a, b = np.load(sys.argv[1]).astype(np.float64), np.load(sys.argv[2]).astype(np.float64)
+print(f"bench: bf16 features vs fp32: relative error {np.linalg.norm(a - b) / np.linalg.norm(a):.2e}")
+PY
+else
+  echo "bench: this CPU has neither AVX512_BF16 nor AMX-BF16: no bf16 run"
+fi
+
 best=""
 best_tag=""
 for core in default Haswell SkylakeX; do
@@ -73,6 +95,10 @@ for core in default Haswell SkylakeX; do
 done
 printf "bench: ours %.2f s vs best torchaudio (%s) %.2f s: %.2fx; audio %.1f s -> real-time factor %.3f\n" \
   "$ours_s" "$best_tag" "$best" "$(echo "$best / $ours_s" | bc -l)" "$secs" "$(echo "$ours_s / $secs" | bc -l)"
+if [ -n "$bf16_s" ]; then
+  printf "bench: ours bf16 %.2f s vs best torchaudio (fp32) %.2f s: %.2fx; real-time factor %.3f\n" \
+    "$bf16_s" "$best" "$(echo "$best / $bf16_s" | bc -l)" "$(echo "$bf16_s / $secs" | bc -l)"
+fi
 "$py" - "$dir/ours.npy" "$dir/ta_$best_tag.npy" <<'PY'
 import sys
 import numpy as np

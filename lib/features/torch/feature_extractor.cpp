@@ -48,6 +48,11 @@ class TorchFeatureExtractor : public FeatureExtractor {
     } else if (options.device != "cpu") {
       throw Error("unknown device '" + options.device + "' (expected auto, cpu or cuda[:N])");
     }
+    if (options.precision == Precision::bf16) {
+      if (device_.is_cuda()) throw Error("precision bf16 is for the CPU path; on CUDA the model runs in float32");
+      if (!features::onednn::bf16_supported())
+        throw Error("precision bf16 needs a CPU with AVX512_BF16 or AMX-BF16, and this one has neither: use fp32");
+    }
     layer_ = options.layer;
     name_ = std::filesystem::path(model_dir).filename().string();
     if (name_.empty()) name_ = std::filesystem::path(model_dir).parent_path().filename().string();
@@ -70,7 +75,9 @@ class TorchFeatureExtractor : public FeatureExtractor {
       // LibTorch calls. ACOUSTOK_MATMUL=plain runs the modules as written
       // (the CUDA path), for comparisons.
       const char* force = std::getenv("ACOUSTOK_MATMUL");
-      if (!(force && std::string(force) == "plain")) model_->prepare_cpu();
+      if (!(force && std::string(force) == "plain"))
+        model_->prepare_cpu(options.precision == Precision::bf16 ? features::onednn::Precision::BF16
+                                                                 : features::onednn::Precision::F32);
     }
   }
 
@@ -128,6 +135,8 @@ class TorchFeatureExtractor : public FeatureExtractor {
 };
 
 }  // namespace
+
+bool bf16_supported() { return features::onednn::bf16_supported(); }
 
 std::unique_ptr<FeatureExtractor> FeatureExtractor::load(const std::string& model_dir, const FeatureOptions& options) {
   try {

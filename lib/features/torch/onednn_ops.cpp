@@ -2,6 +2,7 @@
 #include "features/torch/onednn_ops.hpp"
 
 #include <ATen/Parallel.h>
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -29,10 +30,15 @@ dnnl::engine& cpu_engine() {
   return engine;
 }
 
+memory::data_type dnnl_type(Precision p) { return p == Precision::BF16 ? memory::data_type::bf16 : memory::data_type::f32; }
+
 memory::desc describe(const torch::Tensor& t) {
-  TORCH_CHECK(t.scalar_type() == torch::kFloat32 && t.device().is_cpu(), "oneDNN path takes float32 CPU tensors");
-  return memory::desc(t.sizes().vec(), memory::data_type::f32, t.strides().vec());
+  TORCH_CHECK((t.scalar_type() == torch::kFloat32 || t.scalar_type() == torch::kBFloat16) && t.device().is_cpu(),
+              "oneDNN path takes float32 or bfloat16 CPU tensors");
+  return memory::desc(t.sizes().vec(), t.scalar_type() == torch::kBFloat16 ? memory::data_type::bf16 : memory::data_type::f32,
+                      t.strides().vec());
 }
+
 
 // Bias [N] as oneDNN wants it: [1, N] or [1, 1, N].
 memory::desc bias_desc(const memory::desc& dst) {
@@ -47,6 +53,7 @@ void append_layout(std::string& key, const memory::desc& md) {
   const dnnl_memory_desc_t& d = md.data;
   auto add = [&](int64_t v) { key += std::to_string(v) + ','; };
   add(d.ndims);
+  add(d.data_type);
   for (int i = 0; i < d.ndims; ++i) add(d.dims[i]);
   add(d.format_kind);
   add(d.offset0);
@@ -83,6 +90,27 @@ void execute_primitive(const dnnl::primitive& primitive, const std::unordered_ma
   stream.wait();
 }
 
+// dst = src in another layout or data type (f32 -> bf16 rounds to nearest even).
+void reorder(const memory::desc& from_md, void* from, const memory::desc& to_md, void* to) {
+  auto& engine = cpu_engine();
+  memory a(from_md, engine, from), b(to_md, engine, to);
+  std::string key;
+  append_layout(key, from_md);
+  append_layout(key, to_md);
+  const auto prim = cached<dnnl::reorder>(key, [&] { return dnnl::reorder(a, b); });
+  execute_primitive(prim, {{DNNL_ARG_FROM, a}, {DNNL_ARG_TO, b}});
+}
+
+// This thread's bfloat16 copy of a float32 matrix x (any strides), dense
+// row-major: the input of a bf16 product.
+torch::Tensor to_bf16(const torch::Tensor& x, const memory::desc& x_md) {
+  thread_local torch::Tensor scratch;
+  if (!scratch.defined() || scratch.numel() < x.numel()) scratch = torch::empty({x.numel()}, torch::kBFloat16);
+  torch::Tensor out = scratch.narrow(0, 0, x.numel()).view(x.sizes());
+  reorder(x_md, x.data_ptr(), describe(out), out.data_ptr());
+  return out;
+}
+
 dnnl::matmul cached_matmul(const memory::desc& a_md, const memory::desc& b_md, const memory::desc& dst_md,
                            const MatmulOptions& o) {
   std::string key;
@@ -110,13 +138,14 @@ void check_shapes(const torch::Tensor& a, int64_t b_rows, int64_t b_cols, const 
               a.sizes(), " @ [", b_rows, ", ", b_cols, "] -> ", dst.sizes());
 }
 
-void execute(const memory::desc& a_md, const torch::Tensor& a, const memory::desc& b_md, void* b,
+void execute(const memory::desc& a_md, void* a, const memory::desc& b_md, void* b,
              const memory::desc& dst_md, const torch::Tensor& dst, const MatmulOptions& options) {
+  TORCH_CHECK(dst.scalar_type() == torch::kFloat32, "products are written in float32");
   try {
     const dnnl::matmul prim = cached_matmul(a_md, b_md, dst_md, options);
     auto& engine = cpu_engine();
     std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, memory(a_md, engine, a.data_ptr())},
+        {DNNL_ARG_SRC, memory(a_md, engine, a)},
         {DNNL_ARG_WEIGHTS, memory(b_md, engine, b)},
         {DNNL_ARG_DST, memory(dst_md, engine, dst.data_ptr())},
     };
@@ -230,6 +259,22 @@ __attribute__((target("avx512f"))) void norm_row_avx512(const float* x, float* y
   }
 }
 
+// float -> bfloat16, rounded to nearest even (finite values).
+__attribute__((target("avx512f"))) void round_row_to_bf16_avx512(const float* src, uint16_t* dst, int64_t n) {
+  const int64_t full = n & ~int64_t{15};
+  for (int64_t i = 0; i < full; i += 16) {
+    const __m512i bits = _mm512_castps_si512(_mm512_loadu_ps(src + i));
+    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+    const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm512_cvtepi32_epi16(rounded));
+  }
+  for (int64_t i = full; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, src + i, 4);
+    dst[i] = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+  }
+}
+
 #pragma GCC diagnostic pop
 
 // ACOUSTOK_NO_AVX512=1 takes the portable paths on any CPU (the tests run
@@ -241,8 +286,17 @@ bool have_avx512() {
 #else
 bool have_avx512() { return false; }
 float exp_row_avx512(float*, int64_t) { return 0; }
+void round_row_to_bf16_avx512(const float*, uint16_t*, int64_t) {}
 void norm_row_avx512(const float*, float*, int64_t, const float*, const float*, float, bool) {}
 #endif
+
+void round_row_to_bf16(const float* src, uint16_t* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, src + i, 4);
+    dst[i] = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+  }
+}
 
 float exp_row_scalar(float* row, int64_t n) {
   const float max = *std::max_element(row, row + n);
@@ -253,10 +307,24 @@ float exp_row_scalar(float* row, int64_t n) {
 
 }  // namespace
 
+bool bf16_supported() {
+  static const bool yes = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    const bool amx_bf16 = (d >> 22) & 1;
+    const bool avx512f = (b >> 16) & 1;
+    if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return amx_bf16;
+    const bool avx512_bf16 = (a >> 5) & 1;
+    return (avx512f && avx512_bf16) || amx_bf16;
+  }();
+  return yes;
+}
+
 void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst, const MatmulOptions& options) {
   TORCH_CHECK(a.dim() == b.dim(), "matmul takes tensors of equal rank");
   check_shapes(a, b.size(-2), b.size(-1), dst);
-  execute(describe(a), a, describe(b), b.data_ptr(), describe(dst), dst, options);
+  TORCH_CHECK(a.scalar_type() == b.scalar_type(), "matmul takes a and b of one type");
+  execute(describe(a), a.data_ptr(), describe(b), b.data_ptr(), describe(dst), dst, options);
 }
 
 namespace {
@@ -285,9 +353,10 @@ struct PackedWeight::Impl {
   torch::Tensor storage;  // owns the packed values
   memory::desc desc;
   int64_t out = 0, in = 0;
+  Precision precision = Precision::F32;
 };
 
-PackedWeight PackedWeight::pack(torch::Tensor weight) {
+PackedWeight PackedWeight::pack(torch::Tensor weight, Precision precision) {
   TORCH_CHECK(weight.dim() == 2 && weight.scalar_type() == torch::kFloat32, "a packed weight is float32 [out, in]");
   // Its own tensor object over the same memory: a caller that then empties
   // a registered parameter (set_data) leaves this one intact.
@@ -297,8 +366,8 @@ PackedWeight PackedWeight::pack(torch::Tensor weight) {
     // The layout oneDNN prefers for a typical block of rows; the kernels it
     // picks for other row counts read the same layout.
     constexpr int64_t kTypicalRows = 512;
-    const memory::desc a_md({kTypicalRows, in}, memory::data_type::f32, memory::format_tag::ab);
-    const memory::desc b_any({in, out}, memory::data_type::f32, memory::format_tag::any);
+    const memory::desc a_md({kTypicalRows, in}, dnnl_type(precision), memory::format_tag::ab);
+    const memory::desc b_any({in, out}, dnnl_type(precision), memory::format_tag::any);
     const memory::desc dst_md({kTypicalRows, out}, memory::data_type::f32, memory::format_tag::ab);
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, dst_md), cpu_engine());
     const memory::desc packed_md = pd.weights_desc();
@@ -308,6 +377,7 @@ PackedWeight PackedWeight::pack(torch::Tensor weight) {
     p.impl_->desc = packed_md;
     p.impl_->out = out;
     p.impl_->in = in;
+    p.impl_->precision = precision;
     return p;
   } catch (const dnnl::error& e) {
     throw Error(std::string("oneDNN could not pack a weight: ") + e.what());
@@ -320,13 +390,20 @@ int64_t PackedWeight::in() const { return impl_->in; }
 void linear(const torch::Tensor& x, const PackedWeight& w, const torch::Tensor& dst, const MatmulOptions& options) {
   TORCH_CHECK(w.defined() && x.dim() == 2, "linear takes x [rows, in] and a packed weight");
   check_shapes(x, w.in(), w.out(), dst);
-  execute(describe(x), x, w.impl_->desc, w.impl_->storage.data_ptr(), describe(dst), dst, options);
+  const memory::desc x_md = describe(x);
+  if (w.impl_->precision == Precision::BF16) {
+    const torch::Tensor xb = to_bf16(x, x_md);
+    execute(describe(xb), xb.data_ptr(), w.impl_->desc, w.impl_->storage.data_ptr(), describe(dst), dst, options);
+    return;
+  }
+  execute(x_md, x.data_ptr(), w.impl_->desc, w.impl_->storage.data_ptr(), describe(dst), dst, options);
 }
 
 struct PackedConv::Impl {
   torch::Tensor storage;
   memory::desc desc;
   int64_t in = 0, out = 0, kernel = 0, stride = 1, groups = 1;
+  Precision precision = Precision::F32;
 };
 
 namespace {
@@ -339,8 +416,11 @@ memory::dims conv_weight_dims(int64_t in, int64_t out, int64_t kernel, int64_t g
 // A time-major signal [T, C] (rows contiguous, any row stride) as oneDNN's
 // 1-D "nwc" with one batch item.
 memory::desc time_major_desc(const torch::Tensor& t) {
-  TORCH_CHECK(t.dim() == 2 && t.stride(1) == 1 && t.scalar_type() == torch::kFloat32, "time-major conv takes [T, C] rows");
-  return memory::desc({1, t.size(1), t.size(0)}, memory::data_type::f32, {t.size(0) * t.stride(0), 1, t.stride(0)});
+  TORCH_CHECK(t.dim() == 2 && t.stride(1) == 1 && (t.scalar_type() == torch::kFloat32 || t.scalar_type() == torch::kBFloat16),
+              "time-major conv takes [T, C] rows");
+  return memory::desc({1, t.size(1), t.size(0)},
+                      t.scalar_type() == torch::kBFloat16 ? memory::data_type::bf16 : memory::data_type::f32,
+                      {t.size(0) * t.stride(0), 1, t.stride(0)});
 }
 
 dnnl::convolution_forward::primitive_desc conv_desc(const memory::desc& src, const memory::desc& weights, bool bias,
@@ -355,7 +435,7 @@ dnnl::convolution_forward::primitive_desc conv_desc(const memory::desc& src, con
 
 }  // namespace
 
-PackedConv PackedConv::pack(torch::Tensor weight, int64_t stride, int64_t groups) {
+PackedConv PackedConv::pack(torch::Tensor weight, int64_t stride, int64_t groups, Precision precision) {
   TORCH_CHECK(weight.dim() == 3 && weight.scalar_type() == torch::kFloat32, "a packed conv weight is float32 [out, in / groups, k]");
   weight = weight.contiguous().detach();
   const int64_t out = weight.size(0), in = weight.size(1) * groups, kernel = weight.size(2);
@@ -364,10 +444,10 @@ PackedConv PackedConv::pack(torch::Tensor weight, int64_t stride, int64_t groups
     // lengths run with the same layout.
     constexpr int64_t kTypicalSteps = 512;
     const int64_t steps_in = (kTypicalSteps - 1) * stride + kernel;
-    const memory::desc src({1, in, steps_in}, memory::data_type::f32, memory::format_tag::nwc);
+    const memory::desc src({1, in, steps_in}, dnnl_type(precision), memory::format_tag::nwc);
     const memory::desc dst({1, out, kTypicalSteps}, memory::data_type::f32, memory::format_tag::nwc);
     const memory::dims wdims = conv_weight_dims(in, out, kernel, groups);
-    const memory::desc any(wdims, memory::data_type::f32, memory::format_tag::any);
+    const memory::desc any(wdims, dnnl_type(precision), memory::format_tag::any);
     const memory::desc packed_md = conv_desc(src, any, true, dst, stride).weights_desc();
     const memory::desc plain_md(wdims, memory::data_type::f32, groups == 1 ? memory::format_tag::oiw : memory::format_tag::goiw);
     PackedConv p;
@@ -379,6 +459,7 @@ PackedConv PackedConv::pack(torch::Tensor weight, int64_t stride, int64_t groups
     p.impl_->kernel = kernel;
     p.impl_->stride = stride;
     p.impl_->groups = groups;
+    p.impl_->precision = precision;
     return p;
   } catch (const dnnl::error& e) {
     throw Error(std::string("oneDNN could not pack a conv weight: ") + e.what());
@@ -396,7 +477,8 @@ void PackedConv::run(const torch::Tensor& x, const torch::Tensor& bias, const to
   TORCH_CHECK(x.size(0) >= (dst.size(0) - 1) * c.stride + c.kernel, "conv input of ", x.size(0), " steps is too short for ",
               dst.size(0), " outputs");
   // Exactly the input the outputs read.
-  const torch::Tensor in = x.narrow(0, 0, (dst.size(0) - 1) * c.stride + c.kernel);
+  torch::Tensor in = x.narrow(0, 0, (dst.size(0) - 1) * c.stride + c.kernel);
+  if (c.precision == Precision::BF16) in = to_bf16(in, describe(in));
   const memory::desc src_md = time_major_desc(in), dst_md = time_major_desc(dst);
   const bool with_bias = bias.defined();
   try {
@@ -444,18 +526,26 @@ void layer_norm_rows(const torch::Tensor& x, const torch::Tensor& gamma, const t
   });
 }
 
-void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum) {
+void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum, const torch::Tensor& as_bf16) {
   TORCH_CHECK(scores.dim() == 2 && scores.is_contiguous() && scores.scalar_type() == torch::kFloat32,
               "softmax_numerators takes a contiguous float32 [rows, cols] block");
   TORCH_CHECK(inv_sum.is_contiguous() && inv_sum.numel() == scores.size(0), "inv_sum needs one value per row");
+  TORCH_CHECK(!as_bf16.defined() || (as_bf16.scalar_type() == torch::kBFloat16 && as_bf16.is_contiguous() &&
+                                     as_bf16.sizes() == scores.sizes()),
+              "the bf16 numerators are a contiguous bfloat16 block of the scores' shape");
   const int64_t cols = scores.size(1);
   float* data = scores.data_ptr<float>();
   float* inv = inv_sum.data_ptr<float>();
+  uint16_t* out16 = as_bf16.defined() ? reinterpret_cast<uint16_t*>(as_bf16.data_ptr()) : nullptr;
   const bool simd = have_avx512();
   at::parallel_for(0, scores.size(0), 4, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       float* row = data + r * cols;
       inv[r] = 1.0f / (simd ? exp_row_avx512(row, cols) : exp_row_scalar(row, cols));
+      if (out16) {  // while the row is in cache
+        if (simd) round_row_to_bf16_avx512(row, out16 + r * cols, cols);
+        else round_row_to_bf16(row, out16 + r * cols, cols);
+      }
     }
   });
 }

@@ -18,6 +18,12 @@ namespace acoustok::features::onednn {
 
 enum class Activation { None, Gelu };
 
+// Packed weights and the activations fed to them: float32, or bfloat16
+// products (activations rounded to bf16 on the way in, accumulation and
+// outputs in float32). bf16 needs AVX512_BF16 or AMX (bf16_supported()).
+enum class Precision { F32, BF16 };
+bool bf16_supported();
+
 struct MatmulOptions {
   TORCH_ARG(torch::Tensor, bias);            // [N], added to every row
   TORCH_ARG(float, alpha) = 1.0f;            // dst = alpha * a @ b (+ bias)
@@ -26,8 +32,9 @@ struct MatmulOptions {
 };
 
 // dst [M, N] = a [M, K] @ b [K, N] per MatmulOptions; also batched
-// ([B, M, K] @ [B, K, N] -> [B, M, N]). Float32 CPU tensors of any strides
-// (a weight w [N, K] is passed as w.t()); dst must not overlap a or b.
+// ([B, M, K] @ [B, K, N] -> [B, M, N]). CPU tensors of any strides (a
+// weight w [N, K] is passed as w.t()): a and b both float32 or both
+// bfloat16, dst float32; dst must not overlap a or b.
 // Primitives are made once per shape and stride pattern and cached.
 void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst, const MatmulOptions& options = {});
 
@@ -37,7 +44,7 @@ class PackedWeight {
  public:
   // Float32 [out, in]. Takes over the weight's memory when it is contiguous
   // (the caller must not use `weight` afterwards).
-  static PackedWeight pack(torch::Tensor weight);
+  static PackedWeight pack(torch::Tensor weight, Precision precision = Precision::F32);
   bool defined() const { return impl_ != nullptr; }
   int64_t out() const;
   int64_t in() const;
@@ -56,7 +63,8 @@ void linear(const torch::Tensor& x, const PackedWeight& w, const torch::Tensor& 
 class PackedConv {
  public:
   // Float32 [out, in / groups, kernel]; takes the memory over like PackedWeight.
-  static PackedConv pack(torch::Tensor weight, int64_t stride, int64_t groups = 1);
+  static PackedConv pack(torch::Tensor weight, int64_t stride, int64_t groups = 1,
+                         Precision precision = Precision::F32);
   bool defined() const { return impl_ != nullptr; }
   int64_t out() const;
   int64_t kernel() const;
@@ -79,6 +87,9 @@ void layer_norm_rows(const torch::Tensor& x, const torch::Tensor& gamma, const t
 // Row-wise exp(x - max(row)) in place over a contiguous [rows, cols] block,
 // returning 1 / sum(row) per row in inv_sum [rows]: softmax without its last
 // division, which the caller applies to the much smaller product with V.
-void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum);
+// With `as_bf16` (bfloat16, same shape, contiguous) the numerators are also
+// written there rounded to bf16 (the sums stay float32).
+void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum,
+                        const torch::Tensor& as_bf16 = torch::Tensor());
 
 }  // namespace acoustok::features::onednn

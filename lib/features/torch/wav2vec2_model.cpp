@@ -53,8 +53,8 @@ DenseImpl::DenseImpl(const DenseOptions& o) : options_(o) {
   bias = register_parameter("bias", torch::empty({o.out()}), false);
 }
 
-void DenseImpl::prepare_cpu() {
-  packed_ = onednn::PackedWeight::pack(weight);
+void DenseImpl::prepare_cpu(onednn::Precision p) {
+  packed_ = onednn::PackedWeight::pack(weight, p);
   // The registered tensor keeps its name (the checkpoint contract) but not its memory.
   weight.set_data(torch::empty({0}));
 }
@@ -93,8 +93,8 @@ ConvBlockImpl::ConvBlockImpl(const ConvBlockOptions& o) : options_(o) {
   }
 }
 
-void ConvBlockImpl::prepare_cpu() {
-  packed_conv_ = onednn::PackedConv::pack(conv->weight, options_.stride());
+void ConvBlockImpl::prepare_cpu(onednn::Precision p) {
+  packed_conv_ = onednn::PackedConv::pack(conv->weight, options_.stride(), 1, p);
   // The registered tensor keeps its name (the checkpoint contract) but not its memory.
   conv->weight.set_data(torch::empty({0}));
 }
@@ -146,8 +146,8 @@ FeatureEncoderImpl::FeatureEncoderImpl(const features::Wav2Vec2Config& c) : conf
   }
 }
 
-void FeatureEncoderImpl::prepare_cpu() {
-  for (const auto& layer : *conv_layers) layer->as<ConvBlock>()->prepare_cpu();
+void FeatureEncoderImpl::prepare_cpu(onednn::Precision p) {
+  for (const auto& layer : *conv_layers) layer->as<ConvBlock>()->prepare_cpu(p);
   packed_ = true;
 }
 
@@ -200,8 +200,8 @@ PositionalConvImpl::PositionalConvImpl(const features::Wav2Vec2Config& c)
   conv = register_module("conv", ConvParams(c.hidden_size, c.hidden_size, kernel_, groups_, true));
 }
 
-void PositionalConvImpl::prepare_cpu() {
-  packed_ = onednn::PackedConv::pack(conv->weight, 1, groups_);
+void PositionalConvImpl::prepare_cpu(onednn::Precision p) {
+  packed_ = onednn::PackedConv::pack(conv->weight, 1, groups_, p);
   conv->weight.set_data(torch::empty({0}));
 }
 
@@ -237,17 +237,18 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t dim, int64_t heads) : dim_(dim), he
   }
 }
 
-void SelfAttentionImpl::prepare_cpu() {
+void SelfAttentionImpl::prepare_cpu(onednn::Precision p) {
   const double scaling = 1.0 / std::sqrt(static_cast<double>(dim_ / heads_));  // a power of two for 64: exact
   qkv_weight_plain_.narrow(0, 0, dim_).mul_(scaling);
   qkv_bias_.narrow(0, 0, dim_).mul_(scaling);
-  qkv_weight_ = onednn::PackedWeight::pack(qkv_weight_plain_);  // takes the memory over
+  qkv_weight_ = onednn::PackedWeight::pack(qkv_weight_plain_, p);  // takes the memory over
+  precision_ = p;
   qkv_weight_plain_ = torch::Tensor();
   for (Dense* d : {&q_proj, &k_proj, &v_proj}) {
     (*d)->weight.set_data(torch::empty({0}));
     (*d)->bias.set_data(torch::empty({0}));
   }
-  out_proj->prepare_cpu();
+  out_proj->prepare_cpu(p);
 }
 
 torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x) {
@@ -270,8 +271,13 @@ void SelfAttentionImpl::add_to(const torch::Tensor& x, const torch::Tensor& resi
   const torch::Tensor xc = x.contiguous();
   // Reused across blocks and calls: at 60 s it is 37 MB, above what glibc
   // keeps in its heap, and a fresh mapping costs 9000 page faults per block.
+  // In bf16, q, k, v are kept rounded to bf16 and the scores' numerators
+  // rounded again for the product with V; scores and sums stay float32.
+  const bool bf16 = precision_ == onednn::Precision::BF16;
   thread_local torch::Tensor heads_buffer;
-  if (!heads_buffer.defined() || heads_buffer.numel() < 3 * T * dim_) heads_buffer = torch::empty({3 * T * dim_});
+  const auto heads_type = bf16 ? torch::kBFloat16 : torch::kFloat32;
+  if (!heads_buffer.defined() || heads_buffer.numel() < 3 * T * dim_ || heads_buffer.scalar_type() != heads_type)
+    heads_buffer = torch::empty({3 * T * dim_}, heads_type);
   const torch::Tensor heads = heads_buffer.narrow(0, 0, 3 * T * dim_).view({3, H, T, hd});
   torch::Tensor qkv = torch::empty({std::min(kRows, T), 3 * dim_});
   for (int64_t r = 0; r < T; r += kRows) {
@@ -283,6 +289,7 @@ void SelfAttentionImpl::add_to(const torch::Tensor& x, const torch::Tensor& resi
   // Queries in blocks of 512 (fastest of 128..1024 here): a block's scores
   // [rows, T] are a few MB, never the [H, T, T] weights of all heads.
   torch::Tensor scores = torch::empty({std::min(kRows, T), T});
+  torch::Tensor scores16 = bf16 ? torch::empty({std::min(kRows, T), T}, torch::kBFloat16) : torch::Tensor();
   torch::Tensor inv_sum = torch::empty({H, T});
   torch::Tensor context = torch::empty({H, T, hd});
   for (int64_t h = 0; h < H; ++h) {
@@ -291,6 +298,12 @@ void SelfAttentionImpl::add_to(const torch::Tensor& x, const torch::Tensor& resi
       const int64_t n = std::min(kRows, T - r);
       const torch::Tensor s = scores.narrow(0, 0, n);
       onednn::matmul(q.narrow(0, r, n), k.t(), s);                // [n, T]
+      if (bf16) {
+        const torch::Tensor s16 = scores16.narrow(0, 0, n);
+        onednn::softmax_numerators(s, inv_sum[h].narrow(0, r, n), s16);
+        onednn::matmul(s16, v, context[h].narrow(0, r, n));
+        continue;
+      }
       onednn::softmax_numerators(s, inv_sum[h].narrow(0, r, n));  // exp(s - max) and 1 / sum
       onednn::matmul(s, v, context[h].narrow(0, r, n));           // [n, hd]
     }
@@ -305,9 +318,9 @@ FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t inner) {
   output_dense = register_module("output_dense", Dense(DenseOptions(inner, dim)));
 }
 
-void FeedForwardImpl::prepare_cpu() {
-  intermediate_dense->prepare_cpu();
-  output_dense->prepare_cpu();
+void FeedForwardImpl::prepare_cpu(onednn::Precision p) {
+  intermediate_dense->prepare_cpu(p);
+  output_dense->prepare_cpu(p);
   onednn_ = true;
 }
 
@@ -396,16 +409,16 @@ torch::Tensor Wav2Vec2Impl::forward(const torch::Tensor& samples) {
   return encoder(feature_projection(feature_extractor(samples)));
 }
 
-void Wav2Vec2Impl::prepare_cpu() {
+void Wav2Vec2Impl::prepare_cpu(onednn::Precision p) {
   // Packing copies every weight once: spread over the threads like loading.
   std::vector<std::function<void()>> tasks;
   for (auto& m : modules(/*include_self=*/false)) {
-    if (auto* a = m->as<SelfAttentionImpl>()) tasks.emplace_back([a] { a->prepare_cpu(); });  // q, k, v and out_proj
-    if (auto* f = m->as<FeedForwardImpl>()) tasks.emplace_back([f] { f->prepare_cpu(); });
-    if (auto* p = m->as<PositionalConvImpl>()) tasks.emplace_back([p] { p->prepare_cpu(); });
+    if (auto* a = m->as<SelfAttentionImpl>()) tasks.emplace_back([a, p] { a->prepare_cpu(p); });  // q, k, v and out_proj
+    if (auto* f = m->as<FeedForwardImpl>()) tasks.emplace_back([f, p] { f->prepare_cpu(p); });
+    if (auto* c = m->as<PositionalConvImpl>()) tasks.emplace_back([c, p] { c->prepare_cpu(p); });
   }
-  tasks.emplace_back([this] { feature_projection->prepare_cpu(); });
-  tasks.emplace_back([this] { feature_extractor->prepare_cpu(); });
+  tasks.emplace_back([this, p] { feature_projection->prepare_cpu(p); });
+  tasks.emplace_back([this, p] { feature_extractor->prepare_cpu(p); });
   at::parallel_for(0, static_cast<int64_t>(tasks.size()), 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) tasks[static_cast<size_t>(i)]();
   });

@@ -34,7 +34,7 @@ class DenseImpl : public torch::nn::Module {
   explicit DenseImpl(const DenseOptions& o);
   torch::Tensor forward(const torch::Tensor& x);  // [..., in] -> [..., out]
   // CPU, after loading: products through oneDNN from now on.
-  void prepare_cpu();
+  void prepare_cpu(onednn::Precision p = onednn::Precision::F32);
   // oneDNN path: dst [rows, out] (+)= x [rows, in] W^T + b, then GELU if asked.
   void forward_into(const torch::Tensor& x, const torch::Tensor& dst, bool gelu = false, bool accumulate = false);
   int64_t out_features() const { return options_.out(); }
@@ -72,7 +72,7 @@ class ConvBlockImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  // [B, in, T] -> [B, out, T']
   // Time-major path (after prepare_cpu): [T, in] -> [T', out].
   torch::Tensor forward_time_major(const torch::Tensor& x);
-  void prepare_cpu();
+  void prepare_cpu(onednn::Precision p = onednn::Precision::F32);
 
  private:
   ConvBlockOptions options_;
@@ -87,7 +87,7 @@ class FeatureEncoderImpl : public torch::nn::Module {
  public:
   explicit FeatureEncoderImpl(const features::Wav2Vec2Config& c);
   torch::Tensor forward(const torch::Tensor& samples);  // [B, samples] -> [B, frames, C]
-  void prepare_cpu();
+  void prepare_cpu(onednn::Precision p = onednn::Precision::F32);
 
  private:
   // One signal [samples] -> [frames, C] through the time-major path,
@@ -105,7 +105,7 @@ class FeatureProjectionImpl : public torch::nn::Module {
  public:
   explicit FeatureProjectionImpl(const features::Wav2Vec2Config& c);
   torch::Tensor forward(const torch::Tensor& x);  // [B, frames, C] -> [B, frames, D]
-  void prepare_cpu() { projection->prepare_cpu(); }
+  void prepare_cpu(onednn::Precision p = onednn::Precision::F32) { projection->prepare_cpu(p); }
 
  private:
   torch::nn::LayerNorm layer_norm{nullptr};
@@ -120,7 +120,7 @@ class PositionalConvImpl : public torch::nn::Module {
  public:
   explicit PositionalConvImpl(const features::Wav2Vec2Config& c);
   torch::Tensor forward(const torch::Tensor& x);  // [B, frames, D] -> [B, frames, D]
-  void prepare_cpu();
+  void prepare_cpu(onednn::Precision p = onednn::Precision::F32);
   ConvParams conv{nullptr};
 
  private:
@@ -135,7 +135,7 @@ class SelfAttentionImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
   // CPU: q, k, v in one product (the 1/sqrt(head dim) folded into q's rows),
   // heads one after another, queries in blocks.
-  void prepare_cpu();
+  void prepare_cpu(onednn::Precision p = onednn::Precision::F32);
   bool prepared() const { return qkv_weight_.defined(); }
   // After prepare_cpu: residual [T, D] += attention(x [T, D]), x read first
   // (so residual may be x itself).
@@ -147,6 +147,7 @@ class SelfAttentionImpl : public torch::nn::Module {
   // checkpoint is read straight into the merged product's operands.
   torch::Tensor qkv_weight_plain_, qkv_bias_;
   onednn::PackedWeight qkv_weight_;  // after prepare_cpu
+  onednn::Precision precision_ = onednn::Precision::F32;
   Dense q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
 };
 TORCH_MODULE(SelfAttention);
@@ -155,7 +156,7 @@ class FeedForwardImpl : public torch::nn::Module {
  public:
   FeedForwardImpl(int64_t dim, int64_t inner);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
-  void prepare_cpu();
+  void prepare_cpu(onednn::Precision p = onednn::Precision::F32);
   // After prepare_cpu: residual [rows, D] += feed_forward(x [rows, D]); each
   // block of rows is read before it is written (residual may be x itself).
   void add_to(const torch::Tensor& x, const torch::Tensor& residual);
@@ -201,7 +202,7 @@ class Wav2Vec2Impl : public torch::nn::Module {
   // CPU inference, after loading: time-major convs, blocked attention, every
   // product in oneDNN (onednn_ops.hpp). Without it the modules run as
   // written (the CUDA path, and the reference the tests compare with).
-  void prepare_cpu();
+  void prepare_cpu(onednn::Precision p = onednn::Precision::F32);
 
  private:
   FeatureEncoder feature_extractor{nullptr};
