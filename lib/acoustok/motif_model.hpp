@@ -57,6 +57,13 @@ class MotifModel {
   const std::string& piece(int id) const;
   float score(int id) const;
   const std::string& name() const { return name_; }
+  // Whether the model has a piece of this unit alone: every unit of its
+  // training corpus has one, so a unit without is one the model never saw
+  // (typically an id of another k-means model) and encodes as <unk>.
+  bool knows_unit(int unit) const {
+    return unit >= 0 && static_cast<size_t>(unit) < known_units_.size() && known_units_[static_cast<size_t>(unit)];
+  }
+  int largest_known_unit() const { return static_cast<int>(known_units_.size()) - 1; }
 
   // frames: one unit id per frame, each in [0, kMaxUnitId].
   Encoding encode(const std::vector<int>& frames) const;
@@ -70,6 +77,7 @@ class MotifModel {
   std::unique_ptr<Impl> impl_;
   std::string name_;
   bool dedup_ = false;
+  std::vector<bool> known_units_;
 };
 
 }  // namespace acoustok

@@ -70,6 +70,11 @@ void MotifModel::check_unit_model() {
       throw file_error(name_, "piece " + std::to_string(id) + " '" + sp.IdToPiece(id) +
                                   "' is not made of unit code points (U+4E00 + id): not a unit BPE model");
     }
+    if (units.size() == 1) {
+      const auto u = static_cast<size_t>(units[0]);
+      if (u >= known_units_.size()) known_units_.resize(u + 1, false);
+      known_units_[u] = true;
+    }
   }
   const int marker = sp.PieceToId(kDedupMarkerPiece);
   dedup_ = marker != sp.unk_id() && sp.IsControl(marker);

@@ -96,6 +96,7 @@ void run_encode(const EncodeArgs& args) {
   std::streambuf* sb = in.rdbuf();
   bool eof = false;
   bool continued = false;  // parts of this line were written already
+  bool warned_unknown_unit = false;
   while (!eof) {
     // One part: up to a newline, or kPartUnits units cut at a separator.
     part.clear();
@@ -121,6 +122,20 @@ void run_encode(const EncodeArgs& args) {
     if (!continued) ++line_no;
     std::vector<int> units;
     parse_unit_line(part, &units, name, line_no);
+    // Once per file: a unit the model never saw (an id of another k-means
+    // model?) would come out as an unknown piece that looks like a motif.
+    if (!warned_unknown_unit) {
+      for (int u : units) {
+        if (model.knows_unit(u)) continue;
+        warned_unknown_unit = true;
+        std::fprintf(stderr,
+                     "acoustok: %s: line %lld: unit %d is not one of %s's units (it knows ids up to %d): it is "
+                     "encoded as an unknown piece; were these units made with another k-means model?\n",
+                     printable(name).c_str(), static_cast<long long>(line_no), u, printable(model.name()).c_str(),
+                     model.largest_known_unit());
+        break;
+      }
+    }
     if (line_done || eof) {
       if (continued) write_encoded({units}, "\n", units.empty() ? "" : " ");
       else batch.push_back(std::move(units));

@@ -85,7 +85,7 @@ TEST(BpeCli, TrainsTheModelThePythonModuleTrains) {
     expect_statistics_equal(analysis, e[name]["statistics"]);
 
     std::string motifs;
-    ASSERT_EQ(run_command(acoustok_bin() + " bpe encode " + out + "/bpe.model " + fixture("bpe/heldout.txt") + " 2>/dev/null", &motifs), 0);
+    ASSERT_EQ(run_command("{ " + acoustok_bin() + " bpe encode " + out + "/bpe.model " + fixture("bpe/heldout.txt") + " 2>/dev/null; }", &motifs), 0);
     EXPECT_EQ(lines_of(motifs), e[name]["heldout"].get<std::vector<std::string>>()) << name;
   }
 }
@@ -95,11 +95,37 @@ TEST(BpeCli, EncodesHeldOutLinesLikeThePythonModule) {
   for (const std::string name : {"ref", "ref_dedup"}) {
     const std::string model = fixture("bpe/" + name + ".model");
     std::string from_file, from_stdin;
-    ASSERT_EQ(run_command(acoustok_bin() + " bpe encode " + model + " " + fixture("bpe/heldout.txt"), &from_file), 0) << from_file;
-    ASSERT_EQ(run_command(acoustok_bin() + " bpe encode " + model + " < " + fixture("bpe/heldout.txt"), &from_stdin), 0);
+    ASSERT_EQ(run_command("{ " + acoustok_bin() + " bpe encode " + model + " " + fixture("bpe/heldout.txt") + " 2>/dev/null; }", &from_file), 0) << from_file;
+    ASSERT_EQ(run_command("{ " + acoustok_bin() + " bpe encode " + model + " < " + fixture("bpe/heldout.txt") + " 2>/dev/null; }", &from_stdin), 0);
     EXPECT_EQ(lines_of(from_file), e[name]["heldout"].get<std::vector<std::string>>()) << name;
     EXPECT_EQ(from_stdin, from_file);
   }
+}
+
+// A unit the model never saw (an id of another k-means model) is said once
+// per file, naming the line; the output is unchanged (it encodes as <unk>).
+TEST(BpeCli, WarnsOnceAboutUnitsTheModelNeverSaw) {
+  const std::string dir = acoustok::test::make_temp_dir("bpe-unknown-unit");
+  const std::string model = fixture("bpe/ref.model");
+  {
+    std::ofstream f(dir + "/units.txt");
+    f << "1 2 3\n4 5 3000\n7 3001 8\n";
+  }
+  std::string err, out;
+  ASSERT_EQ(run_command("{ " + acoustok_bin() + " bpe encode " + model + " " + dir + "/units.txt 2>" + dir + "/err.txt >" +
+                            dir + "/out.txt; }", &out), 0) << out;
+  err = read_file(dir + "/err.txt");
+  EXPECT_NE(err.find("line 2: unit 3000 is not one of"), std::string::npos) << err;
+  EXPECT_EQ(err.find("3001"), std::string::npos) << "warned twice: " << err;
+  EXPECT_EQ(lines_of(read_file(dir + "/out.txt")).size(), 3u);
+  // Known units only: no warning.
+  {
+    std::ofstream f(dir + "/known.txt");
+    f << "1 2 3\n4 5 6 7 8\n";
+  }
+  ASSERT_EQ(run_command("{ " + acoustok_bin() + " bpe encode " + model + " " + dir + "/known.txt 2>" + dir +
+                            "/err2.txt >/dev/null; }", &out), 0) << out;
+  EXPECT_EQ(read_file(dir + "/err2.txt"), "");
 }
 
 // Random units with three planted motifs: the motifs head the analysis.
@@ -231,7 +257,7 @@ TEST(BpeCli, TrainsAndEncodesALineLongerThanSentencePieceTakes) {
   EXPECT_NE(log.find("trained as 3 pieces"), std::string::npos) << log;
   std::ofstream(dir + "/long.txt") << longline;
   std::string motifs;
-  ASSERT_EQ(run_command(acoustok_bin() + " bpe encode " + dir + "/out/bpe.model " + dir + "/long.txt 2>/dev/null", &motifs), 0);
+  ASSERT_EQ(run_command("{ " + acoustok_bin() + " bpe encode " + dir + "/out/bpe.model " + dir + "/long.txt 2>/dev/null; }", &motifs), 0);
   size_t units = 0;
   std::istringstream in(motifs);
   for (std::string motif; in >> motif;) units += 1 + static_cast<size_t>(std::count(motif.begin(), motif.end(), '-'));
