@@ -30,7 +30,7 @@ struct SynthArgs {
 };
 
 void run_synth(const SynthArgs& a) {
-  configure_process_for(a.threads, false);
+  configure_process_for(a.threads, true);
   auto vocoder = Vocoder::load(a.checkpoint, a.device, a.vocoder_config);
   const InputArg units(a.units);
   const std::string text = common::read_text_file(units.path());

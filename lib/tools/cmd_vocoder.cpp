@@ -140,7 +140,7 @@ void run_test(const TestArgs& a) {
   const bool reencode = !a.feature_model.empty() || !a.kmeans.empty();
   if (reencode && (a.feature_model.empty() || a.kmeans.empty()))
     throw UsageError("vocoder test: unit agreement needs both --feature-model and --kmeans");
-  configure_process_for(a.threads, reencode);
+  configure_process_for(a.threads, true);  // synthesis (and re-encoding)
   auto vocoder = Vocoder::load(a.checkpoint, a.device, a.vocoder_config);
   const UnitCorpus corpus = read_unit_corpus(a.units_dir);
   if (corpus.k != vocoder->num_units())

@@ -23,9 +23,11 @@ struct UsageError : Error {
 extern int exit_status;
 
 // The process settings of the command line (acoustok/process.hpp): LibTorch
-// threads from --threads (0: every CPU this process may use) and, for commands that run
-// the feature model, the allocator settings measured for it.
-void configure_process_for(int threads, bool runs_feature_model);
+// threads from --threads (0: every CPU this process may use) and, for commands that
+// run a model over long signals (the feature model, vocoder synthesis), the
+// allocator settings measured for them: large activations reuse the heap
+// instead of a fresh mapping (and its page faults) per call.
+void configure_process_for(int threads, bool tune_allocator);
 
 // --precision fp32|bf16 of the feature model (acoustok/features.hpp).
 CLI::Option* add_precision_option(CLI::App* cmd, Precision& precision);

@@ -45,10 +45,10 @@ void quiet_sink(LogLevel level, const char* message, void*) {
 }  // namespace
 
 #ifndef ACOUSTOK_TOOL_BPE
-void configure_process_for(int threads, bool runs_feature_model) {
+void configure_process_for(int threads, bool tune_allocator) {
   ProcessOptions options;
   options.threads = threads;
-  options.tune_allocator = runs_feature_model;
+  options.tune_allocator = tune_allocator;
   configure_process(options);
   if (verbose) std::fprintf(stderr, "acoustok: %s\n", process_report().c_str());
 }

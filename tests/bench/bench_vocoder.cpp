@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "acoustok/process.hpp"
 #include "acoustok/vocoder_config.hpp"
 #include "vocoder/torch/checkpoint.hpp"
 #include "vocoder/torch/hifigan.hpp"
@@ -20,7 +21,11 @@ int main(int argc, char** argv) {
   const int batch = argc > 2 ? std::stoi(argv[2]) : 4;
   const torch::Device device = vocoder::resolve_device(argc > 3 ? argv[3] : "cpu");
   std::string configs = argc > 4 ? argv[4] : "tiny,small,v1";
-  torch::set_num_threads(threads);
+  // As acoustok synth runs: its threads and allocator settings.
+  acoustok::ProcessOptions process;
+  process.threads = threads;
+  process.tune_allocator = true;
+  acoustok::configure_process(process);
   torch::manual_seed(0);
   std::stringstream list(configs);
   std::string name;
