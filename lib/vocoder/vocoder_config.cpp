@@ -2,7 +2,9 @@
 #include "acoustok/vocoder_config.hpp"
 #include "acoustok/frame_grid.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <filesystem>
 #include <stdexcept>
@@ -187,43 +189,57 @@ std::string VocoderConfig::to_json() const {
 }
 
 int VocoderConfig::hop_samples() const {
-  int hop = 1;
-  for (int r : upsample_rates) hop *= r;
-  return hop;
+  // Rates come from untrusted files: a rate below 1 makes no hop, and the
+  // product saturates instead of overflowing (validate() names both).
+  int64_t hop = 1;
+  for (int r : upsample_rates) {
+    if (r < 1) return 0;
+    hop = std::min<int64_t>(hop * r, std::numeric_limits<int>::max());
+  }
+  return static_cast<int>(hop);
 }
 
 void VocoderConfig::validate(const std::string& where) const {
   auto fail = [&](const std::string& why) { throw Error(where + ": bad vocoder config: " + why); };
   if (num_units < 1 || num_units > 65535) fail("num_units must be in 1..65535");
-  if (embedding_dim < 1) fail("embedding_dim must be positive");
+  // Bounds far above any HiFi-GAN, so that sizes from an untrusted file can
+  // neither overflow the arithmetic below nor ask for absurd models.
+  constexpr int kMaxChannels = 65536, kMaxKernel = 4096, kMaxDilation = 1024, kMaxLayers = 16;
+  if (embedding_dim < 1 || embedding_dim > kMaxChannels) fail("embedding_dim must be in 1..65536");
   if (upsample_rates.empty() || upsample_rates.size() != upsample_kernel_sizes.size())
     fail("upsample_rates and upsample_kernel_sizes must have the same, non-zero length");
+  if (upsample_rates.size() > kMaxLayers) fail("at most 16 upsampling stages");
   for (size_t i = 0; i < upsample_rates.size(); ++i) {
-    if (upsample_rates[i] < 1 || upsample_kernel_sizes[i] < upsample_rates[i] ||
+    if (upsample_rates[i] < 1 || upsample_kernel_sizes[i] < upsample_rates[i] || upsample_kernel_sizes[i] > kMaxKernel ||
         (upsample_kernel_sizes[i] - upsample_rates[i]) % 2 != 0)
-      fail("each upsample kernel must be >= its rate with an even difference (output = rate x input)");
+      fail("each upsample kernel must be >= its rate (and at most 4096) with an even difference (output = rate x input)");
   }
   if (hop_samples() != grid::kHop) fail("the product of upsample_rates must be " + std::to_string(grid::kHop) + " (one unit frame of 16 kHz audio)");
-  if (upsample_initial_channel < (1 << upsample_rates.size()))
-    fail("upsample_initial_channel must be at least 2^(number of upsampling stages)");
+  if (upsample_initial_channel < (1 << upsample_rates.size()) || upsample_initial_channel > kMaxChannels)
+    fail("upsample_initial_channel must be at least 2^(number of upsampling stages) and at most 65536");
   if (resblock_kernel_sizes.empty() || resblock_kernel_sizes.size() != resblock_dilation_sizes.size())
     fail("resblock_kernel_sizes and resblock_dilation_sizes must have the same, non-zero length");
+  if (resblock_kernel_sizes.size() > kMaxLayers) fail("at most 16 resblocks per stage");
   for (size_t i = 0; i < resblock_kernel_sizes.size(); ++i) {
-    if (resblock_kernel_sizes[i] < 1 || resblock_kernel_sizes[i] % 2 == 0) fail("resblock kernels must be odd");
-    if (resblock_dilation_sizes[i].empty()) fail("each resblock needs dilations");
-    for (int d : resblock_dilation_sizes[i]) if (d < 1) fail("dilations must be positive");
+    if (resblock_kernel_sizes[i] < 1 || resblock_kernel_sizes[i] % 2 == 0 || resblock_kernel_sizes[i] > kMaxKernel)
+      fail("resblock kernels must be odd and at most 4096");
+    if (resblock_dilation_sizes[i].empty() || resblock_dilation_sizes[i].size() > kMaxLayers)
+      fail("each resblock needs 1 to 16 dilations");
+    for (int d : resblock_dilation_sizes[i]) if (d < 1 || d > kMaxDilation) fail("dilations must be in 1..1024");
   }
-  if (mpd_periods.empty() || mpd_channels.size() != 5) fail("mpd needs periods and exactly 5 channel counts");
-  for (int p : mpd_periods) if (p < 1) fail("periods must be positive");
-  if (msd_scales < 1 || msd_channels.size() != 7 || msd_groups.size() != 7)
-    fail("msd needs scales >= 1 and exactly 7 channel counts and 7 groups");
+  if (mpd_periods.empty() || mpd_periods.size() > kMaxLayers || mpd_channels.size() != 5)
+    fail("mpd needs 1 to 16 periods and exactly 5 channel counts");
+  for (int p : mpd_periods) if (p < 1 || p > kMaxKernel) fail("periods must be in 1..4096");
+  if (msd_scales < 1 || msd_scales > kMaxLayers || msd_channels.size() != 7 || msd_groups.size() != 7)
+    fail("msd needs 1 to 16 scales and exactly 7 channel counts and 7 groups");
   for (size_t i = 0; i < 7; ++i) {
     const int in = i == 0 ? 1 : msd_channels[i - 1];
-    if (msd_channels[i] < 1 || msd_groups[i] < 1 || in % msd_groups[i] != 0 || msd_channels[i] % msd_groups[i] != 0)
-      fail("msd groups must divide the channels on both sides");
+    if (msd_channels[i] < 1 || msd_channels[i] > kMaxChannels || msd_groups[i] < 1 || in % msd_groups[i] != 0 ||
+        msd_channels[i] % msd_groups[i] != 0)
+      fail("msd channels must be in 1..65536, and its groups must divide the channels on both sides");
   }
-  for (int c : mpd_channels) if (c < 1) fail("mpd channels must be positive");
-  if (segment_frames < 4) fail("segment_frames must be at least 4");
+  for (int c : mpd_channels) if (c < 1 || c > kMaxChannels) fail("mpd channels must be in 1..65536");
+  if (segment_frames < 4 || segment_frames > 100000) fail("segment_frames must be in 4..100000");
 }
 
 int VocoderConfig::receptive_field_frames() const {
