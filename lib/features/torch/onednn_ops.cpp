@@ -259,8 +259,9 @@ __attribute__((target("avx512f"))) void norm_row_avx512(const float* x, float* y
   }
 }
 
-// float -> bfloat16, rounded to nearest even (finite values).
-__attribute__((target("avx512f"))) void round_row_to_bf16_avx512(const float* src, uint16_t* dst, int64_t n) {
+// float -> bfloat16 rounded to nearest even, 16 values at a time (finite
+// values: softmax numerators); returns how many it did, a multiple of 16.
+__attribute__((target("avx512f"))) int64_t round_row_to_bf16_avx512(const float* src, uint16_t* dst, int64_t n) {
   const int64_t full = n & ~int64_t{15};
   for (int64_t i = 0; i < full; i += 16) {
     const __m512i bits = _mm512_castps_si512(_mm512_loadu_ps(src + i));
@@ -268,11 +269,7 @@ __attribute__((target("avx512f"))) void round_row_to_bf16_avx512(const float* sr
     const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm512_cvtepi32_epi16(rounded));
   }
-  for (int64_t i = full; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, src + i, 4);
-    dst[i] = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-  }
+  return full;
 }
 
 #pragma GCC diagnostic pop
@@ -286,16 +283,13 @@ bool have_avx512() {
 #else
 bool have_avx512() { return false; }
 float exp_row_avx512(float*, int64_t) { return 0; }
-void round_row_to_bf16_avx512(const float*, uint16_t*, int64_t) {}
+int64_t round_row_to_bf16_avx512(const float*, uint16_t*, int64_t) { return 0; }
 void norm_row_avx512(const float*, float*, int64_t, const float*, const float*, float, bool) {}
 #endif
 
+// The rest of a row, with c10's own rounding (the AVX-512 loop's, per value).
 void round_row_to_bf16(const float* src, uint16_t* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, src + i, 4);
-    dst[i] = static_cast<uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
-  }
+  for (int64_t i = 0; i < n; ++i) dst[i] = c10::detail::round_to_nearest_even(src[i]);
 }
 
 float exp_row_scalar(float* row, int64_t n) {
@@ -543,8 +537,8 @@ void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_su
       float* row = data + r * cols;
       inv[r] = 1.0f / (simd ? exp_row_avx512(row, cols) : exp_row_scalar(row, cols));
       if (out16) {  // while the row is in cache
-        if (simd) round_row_to_bf16_avx512(row, out16 + r * cols, cols);
-        else round_row_to_bf16(row, out16 + r * cols, cols);
+        const int64_t done = simd ? round_row_to_bf16_avx512(row, out16 + r * cols, cols) : 0;
+        round_row_to_bf16(row + done, out16 + r * cols + done, cols - done);
       }
     }
   });
