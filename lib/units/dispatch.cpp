@@ -14,10 +14,11 @@ const Kernels& kernels() {
     __builtin_cpu_init();
     const bool want512 = !force || std::strcmp(force, "avx512") == 0;
     const bool want2 = want512 || std::strcmp(force, "avx2") == 0;
+    const bool f16c = __builtin_cpu_supports("f16c");
     if (want512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
-        __builtin_cpu_supports("fma"))
+        __builtin_cpu_supports("fma") && f16c)
       return &avx512::table;
-    if (want2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &avx2::table;
+    if (want2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) return &avx2::table;
 #else
     (void)force;
 #endif

@@ -10,7 +10,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
+
+#if defined(__F16C__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include "units/kernels.hpp"
 
@@ -71,20 +76,147 @@ void assign(const float* x, int64_t n, const float* c, const float* c_norms, int
   }
 }
 
-void sq_distances(const float* a, int64_t m, const float* a_norms, const float* x, int64_t n, const float* x_norms,
-                  int64_t dim, float* out) {
-  if (m == 0 || n == 0) return;
-  ConstMap A(a, m, dim), X(x, n, dim);
-  Eigen::Map<RowMat> D(out, m, n);
-  D.noalias() = A * X.transpose();
-  for (int64_t i = 0; i < m; ++i) {
-    float* r = out + i * n;
-    for (int64_t j = 0; j < n; ++j) r[j] = std::max(0.0f, a_norms[i] + x_norms[j] - 2.0f * r[j]);
+// IEEE binary16 <-> binary32 for the variants without F16C (and the tails).
+uint16_t half_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const uint32_t sign = (u >> 16) & 0x8000u;
+  const uint32_t abs = u & 0x7fffffffu;
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past 65504 (callers keep away)
+  if (abs < 0x38800000u) {  // below half's smallest normal: a subnormal multiple of 2^-24
+    float a;
+    std::memcpy(&a, &abs, 4);
+    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(a * 0x1.0p24f)));
+  }
+  // Normal: drop 13 mantissa bits, rounding to nearest even (a carry into
+  // the exponent is the correct result).
+  const uint32_t rounded = abs + 0xfffu + ((abs >> 13) & 1u);
+  return static_cast<uint16_t>(sign | ((rounded - 0x38000000u) >> 13));
+}
+
+float half_value(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+  float v;
+  if (exp == 0) {
+    v = static_cast<float>(mant) * 0x1.0p-24f;
+  } else if (exp == 31) {
+    v = mant ? NAN : INFINITY;
+  } else {
+    const uint32_t u = ((exp + 112u) << 23) | (mant << 13);
+    std::memcpy(&v, &u, 4);
+  }
+  return sign ? -v : v;
+}
+
+void to_half(const float* x, int64_t count, uint16_t* y) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= count; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#elif defined(__F16C__)
+  for (; i + 8 <= count; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+  for (; i < count; ++i) y[i] = half_bits(x[i]);
+}
+
+void from_half(const uint16_t* x, int64_t count, float* y) {
+  int64_t i = 0;
+#if defined(__AVX512F__)
+  for (; i + 16 <= count; i += 16)
+    _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))));
+#elif defined(__F16C__)
+  for (; i + 8 <= count; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+#endif
+  for (; i < count; ++i) y[i] = half_value(x[i]);
+}
+
+#if defined(__AVX512F__)
+// The dot products of CM candidates with two half rows, each 16-value chunk
+// of a row widened once for all CM candidates (2 x CM accumulators stay in
+// registers: the loops over CM unroll).
+template <int CM>
+void dots_two_rows(const float* a, int64_t dim, const uint16_t* x0, const uint16_t* x1, float* d0, float* d1) {
+  __m512 s0[CM], s1[CM];
+#pragma GCC unroll 8
+  for (int t = 0; t < CM; ++t) s0[t] = s1[t] = _mm512_setzero_ps();
+  int64_t d = 0;
+  for (; d + 16 <= dim; d += 16) {
+    _mm_prefetch(reinterpret_cast<const char*>(x0 + d) + 1024, _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(x1 + d) + 1024, _MM_HINT_T0);
+    const __m512 v0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0 + d)));
+    const __m512 v1 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x1 + d)));
+#pragma GCC unroll 8
+    for (int t = 0; t < CM; ++t) {
+      const __m512 c = _mm512_loadu_ps(a + t * dim + d);
+      s0[t] = _mm512_fmadd_ps(c, v0, s0[t]);
+      s1[t] = _mm512_fmadd_ps(c, v1, s1[t]);
+    }
+  }
+  if (d < dim) {  // the last dim % 16 values
+    const __mmask16 mask = __mmask16((1u << (dim - d)) - 1);
+    const __m512 v0 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, x0 + d));
+    const __m512 v1 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, x1 + d));
+#pragma GCC unroll 8
+    for (int t = 0; t < CM; ++t) {
+      const __m512 c = _mm512_maskz_loadu_ps(mask, a + t * dim + d);
+      s0[t] = _mm512_fmadd_ps(c, v0, s0[t]);
+      s1[t] = _mm512_fmadd_ps(c, v1, s1[t]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int t = 0; t < CM; ++t) {
+    d0[t] = _mm512_reduce_add_ps(s0[t]);
+    d1[t] = _mm512_reduce_add_ps(s1[t]);
   }
 }
 
+using DotsTwoRows = void (*)(const float*, int64_t, const uint16_t*, const uint16_t*, float*, float*);
+constexpr DotsTwoRows kDotsTwoRows[] = {nullptr, &dots_two_rows<1>, &dots_two_rows<2>, &dots_two_rows<3>,
+                                        &dots_two_rows<4>, &dots_two_rows<5>, &dots_two_rows<6>,
+                                        &dots_two_rows<7>, &dots_two_rows<8>};
+
+// Fused: rows two at a time, candidates up to eight at a time, no float copy
+// of the rows (the trials are then bound by arithmetic, not memory).
+void sq_distances_half(const float* a, int64_t m, const float* a_norms, const uint16_t* x, int64_t n,
+                       const float* x_norms, int64_t dim, float* out) {
+  float d0[8], d1[8];
+  for (int64_t g = 0; g < m; g += 8) {
+    const int cm = static_cast<int>(std::min<int64_t>(8, m - g));
+    for (int64_t j = 0; j < n; j += 2) {
+      const bool pair = j + 1 < n;
+      const uint16_t* x0 = x + j * dim;
+      kDotsTwoRows[cm](a + g * dim, dim, x0, pair ? x0 + dim : x0, d0, d1);
+      for (int t = 0; t < cm; ++t) {
+        float* o = out + (g + t) * n + j;
+        o[0] = std::max(0.0f, a_norms[g + t] + x_norms[j] - 2.0f * d0[t]);
+        if (pair) o[1] = std::max(0.0f, a_norms[g + t] + x_norms[j + 1] - 2.0f * d1[t]);
+      }
+    }
+  }
+}
+#else
+// One row at a time: widened into a float row that stays in L1, then m dot
+// products with the candidates (m is small: 2 + ln k).
+void sq_distances_half(const float* a, int64_t m, const float* a_norms, const uint16_t* x, int64_t n,
+                       const float* x_norms, int64_t dim, float* out) {
+  if (m == 0 || n == 0) return;
+  ConstMap A(a, m, dim);
+  Eigen::VectorXf row(dim), dots(m);
+  for (int64_t j = 0; j < n; ++j) {
+    from_half(x + j * dim, dim, row.data());
+    dots.noalias() = A * row;
+    for (int64_t i = 0; i < m; ++i) out[i * n + j] = std::max(0.0f, a_norms[i] + x_norms[j] - 2.0f * dots[i]);
+  }
+}
+#endif
+
 }  // namespace
 
-const Kernels table = {&assign, &sq_distances, ACOUSTOK_KERNEL_NAME};
+const Kernels table = {&assign, &to_half, &from_half, &sq_distances_half, ACOUSTOK_KERNEL_NAME};
 
 }  // namespace acoustok::units::ACOUSTOK_KERNEL_NS

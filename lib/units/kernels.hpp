@@ -17,9 +17,17 @@ struct Kernels {
   // x [n, dim], c [k, dim] row-major; c_norms [k] = ||c_j||^2 in float.
   void (*assign)(const float* x, int64_t n, const float* c, const float* c_norms, int64_t k, int64_t dim,
                  int32_t* labels, double* dist);
-  // out [m, n] = ||a_i - x_j||^2 (float, clamped at 0) for k-means++ trials.
-  void (*sq_distances)(const float* a, int64_t m, const float* a_norms, const float* x, int64_t n,
-                       const float* x_norms, int64_t dim, float* out);
+  // The k-means++ trials on a half-precision copy of the init sample: the
+  // trials are memory-bound (every new centre streams the whole sample), so
+  // storing it as IEEE half halves the bytes each pass reads.
+  // y[i] = x[i] rounded to half (nearest even); |x| must fit half's range.
+  void (*to_half)(const float* x, int64_t count, uint16_t* y);
+  // y[i] = x[i] (half -> float, exact).
+  void (*from_half)(const uint16_t* x, int64_t count, float* y);
+  // out [m, n] = ||a_i - x_j||^2 (float, clamped at 0) for the k-means++
+  // trials a [m, dim] against rows x [n, dim] stored as half.
+  void (*sq_distances_half)(const float* a, int64_t m, const float* a_norms, const uint16_t* x, int64_t n,
+                            const float* x_norms, int64_t dim, float* out);
   const char* name;
 };
 

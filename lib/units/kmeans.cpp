@@ -78,25 +78,52 @@ std::vector<float> row_norms(const float* x, int64_t n, int64_t dim) {
   return out;
 }
 
-// sklearn's greedy k-means++ on rows x [m, dim].
+// sklearn's greedy k-means++ on rows x [m, dim]. Each new centre's trials
+// stream the whole sample, so the passes are bound by memory, not
+// arithmetic: they read a half-precision copy of it (half the bytes; the
+// distances then carry ~2^-11 relative rounding, which moves the D^2
+// sampling probabilities by far less than one draw's randomness). The copy
+// is scaled by a power of two into half's range first: exact, and D^2
+// sampling does not depend on the scale. The centres returned are the
+// sample's own float rows.
 std::vector<float> kmeans_plusplus(const float* x, int64_t m, int64_t dim, int k, std::mt19937_64& rng, int threads) {
   const int trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
-  const std::vector<float> x_norms = row_norms(x, m, dim);
+  const int64_t blocks = (m + kBlock - 1) / kBlock;
+
+  float amax = 0;
+  for (int64_t i = 0; i < m * dim; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const double scale = amax > 0 ? std::ldexp(1.0, 14 - std::ilogb(amax)) : 1.0;  // amax * scale in [2^14, 2^15)
+  std::vector<uint16_t> xh(static_cast<size_t>(m * dim));
+  std::vector<float> x_norms(static_cast<size_t>(m));
+  parallel_for(blocks, threads, [&](int64_t b) {
+    const int64_t lo = b * kBlock, len = std::min(kBlock, m - lo);
+    std::vector<float> row(static_cast<size_t>(dim));
+    for (int64_t i = lo; i < lo + len; ++i) {
+      for (int64_t d = 0; d < dim; ++d) row[static_cast<size_t>(d)] = static_cast<float>(x[i * dim + d] * scale);
+      kernels().to_half(row.data(), dim, xh.data() + i * dim);
+      kernels().from_half(xh.data() + i * dim, dim, row.data());  // the norms of what the passes will read
+      float s = 0;
+      for (float v : row) s += v * v;
+      x_norms[static_cast<size_t>(i)] = s;
+    }
+  });
+
   std::vector<float> centers(static_cast<size_t>(k) * dim);
   std::vector<float> closest(static_cast<size_t>(m));
   std::vector<float> cand_dist(static_cast<size_t>(trials) * m);
   std::vector<double> cumsum(static_cast<size_t>(m));
-  const int64_t blocks = (m + kBlock - 1) / kBlock;
   std::vector<double> block_pot(static_cast<size_t>(blocks * trials));
+  std::vector<float> cand(static_cast<size_t>(trials) * dim);
 
   // Distances from `count` rows of `cand` to every row, block-parallel, and
   // per candidate the potential sum(min(closest, d)) in block order.
-  auto candidate_distances = [&](const float* cand, int count, float* out, bool first) {
-    const std::vector<float> cn = row_norms(cand, count, dim);
+  auto candidate_distances = [&](int count, float* out, bool first) {
+    const std::vector<float> cn = row_norms(cand.data(), count, dim);
     parallel_for(blocks, threads, [&](int64_t b) {
       const int64_t lo = b * kBlock, len = std::min(kBlock, m - lo);
       std::vector<float> tmp(static_cast<size_t>(count * len));
-      kernels().sq_distances(cand, count, cn.data(), x + lo * dim, len, x_norms.data() + lo, dim, tmp.data());
+      kernels().sq_distances_half(cand.data(), count, cn.data(), xh.data() + lo * dim, len, x_norms.data() + lo, dim,
+                                  tmp.data());
       for (int t = 0; t < count; ++t) {
         double pot = 0;
         for (int64_t j = 0; j < len; ++j) {
@@ -113,22 +140,23 @@ std::vector<float> kmeans_plusplus(const float* x, int64_t m, int64_t dim, int k
       for (int t = 0; t < count; ++t) pots[static_cast<size_t>(t)] += block_pot[static_cast<size_t>(b * count + t)];
     return pots;
   };
+  auto take_candidate = [&](int t, int64_t row) { kernels().from_half(xh.data() + row * dim, dim, cand.data() + t * dim); };
 
-  int64_t first = uniform_index(rng, m);
+  const int64_t first = uniform_index(rng, m);
   std::copy_n(x + first * dim, dim, centers.begin());
-  double pot = candidate_distances(x + first * dim, 1, closest.data(), true)[0];
-  std::vector<float> cand(static_cast<size_t>(trials) * dim);
+  take_candidate(0, first);
+  double pot = candidate_distances(1, closest.data(), true)[0];
   for (int c = 1; c < k; ++c) {
     double run = 0;
     for (int64_t i = 0; i < m; ++i) cumsum[static_cast<size_t>(i)] = run += closest[static_cast<size_t>(i)];
     std::vector<int64_t> ids(static_cast<size_t>(trials));
     for (int t = 0; t < trials; ++t) {
       const double v = uniform01(rng) * pot;
-      int64_t id = std::lower_bound(cumsum.begin(), cumsum.end(), v) - cumsum.begin();
+      const int64_t id = std::lower_bound(cumsum.begin(), cumsum.end(), v) - cumsum.begin();
       ids[static_cast<size_t>(t)] = std::min(id, m - 1);
-      std::copy_n(x + ids[static_cast<size_t>(t)] * dim, dim, cand.begin() + t * dim);
+      take_candidate(t, ids[static_cast<size_t>(t)]);
     }
-    const std::vector<double> pots = candidate_distances(cand.data(), trials, cand_dist.data(), false);
+    const std::vector<double> pots = candidate_distances(trials, cand_dist.data(), false);
     const int best = static_cast<int>(std::min_element(pots.begin(), pots.end()) - pots.begin());
     pot = pots[static_cast<size_t>(best)];
     std::copy_n(cand_dist.begin() + best * m, m, closest.begin());

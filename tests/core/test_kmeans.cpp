@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "acoustok/kmeans.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "test_util.hpp"
+#include "units/kernels.hpp"
 
 using acoustok::KMeansModel;
 using acoustok::KMeansOptions;
@@ -150,6 +152,74 @@ TEST(KMeans, SameSeedSameResultForAnyThreadCount) {
   EXPECT_EQ(a, fit(5, 2));
   EXPECT_EQ(a, fit(5, 3));
   EXPECT_NE(a, fit(6, 2));
+}
+
+// The half-precision copy k-means++ streams: every variant this CPU runs
+// against every other, the scalar code (generic) against the F16C/AVX-512
+// instructions: all 65536 halves widen alike and round-trip, and floats round
+// to nearest even, ties included.
+TEST(KMeans, HalfConversionsAgreeAcrossKernelsAndRoundToNearestEven) {
+  namespace u = acoustok::units;
+  std::vector<const u::Kernels*> variants = {&u::generic::table};
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    variants.push_back(&u::avx2::table);
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c")) variants.push_back(&u::avx512::table);
+  ASSERT_GE(variants.size(), 2u) << "no F16C here to check the scalar conversion against";
+
+  std::vector<uint16_t> all(65536);
+  for (int i = 0; i < 65536; ++i) all[size_t(i)] = uint16_t(i);
+  std::vector<float> wide0(all.size());
+  variants[0]->from_half(all.data(), int64_t(all.size()), wide0.data());
+  EXPECT_EQ(wide0[0x3c00], 1.0f);
+  EXPECT_EQ(wide0[0x7bff], 65504.0f);
+  EXPECT_EQ(wide0[0x0001], std::ldexp(1.0f, -24));
+  EXPECT_EQ(wide0[0xc000], -2.0f);
+  for (const u::Kernels* k : variants) {
+    std::vector<float> wide(all.size());
+    k->from_half(all.data(), int64_t(all.size()), wide.data());
+    std::vector<uint16_t> back(all.size());
+    k->to_half(wide.data(), int64_t(wide.size()), back.data());
+    for (int i = 0; i < 65536; ++i) {
+      const bool nan = (i & 0x7c00) == 0x7c00 && (i & 0x3ff);
+      if (nan) continue;
+      ASSERT_EQ(std::memcmp(&wide[size_t(i)], &wide0[size_t(i)], 4), 0) << k->name << " widens " << i;
+      ASSERT_EQ(back[size_t(i)], uint16_t(i)) << k->name << " round-trips " << i;
+    }
+    // Between neighbours: just below, at and just above the midpoint.
+    std::vector<float> probes;
+    std::vector<uint16_t> want;
+    for (int i = 0; i < 0x7bff; ++i) {
+      const float lo = wide0[size_t(i)], hi = wide0[size_t(i + 1)], mid = (lo + hi) / 2;  // exact in float
+      probes.insert(probes.end(), {std::nextafter(mid, lo), mid, std::nextafter(mid, hi), -mid});
+      const uint16_t even = (i & 1) ? uint16_t(i + 1) : uint16_t(i);
+      want.insert(want.end(), {uint16_t(i), even, uint16_t(i + 1), uint16_t(even | 0x8000)});
+    }
+    std::vector<uint16_t> got(probes.size());
+    k->to_half(probes.data(), int64_t(probes.size()), got.data());
+    for (size_t i = 0; i < probes.size(); ++i)
+      ASSERT_EQ(got[i], want[i]) << k->name << " rounds " << probes[i];
+  }
+}
+
+// k-means++ streams a half copy scaled by a power of two into half's range:
+// data far below half's smallest value (or above its largest) fits exactly as
+// the same data at unit scale does.
+TEST(KMeans, FitScalesByPowersOfTwoExactly) {
+  const NpyArray x = read_npy(fixture("kmeans/mix16.npy"));
+  auto fit = [&](int exponent) {
+    std::vector<float> v(x.values);
+    for (float& f : v) f = std::ldexp(f, exponent);
+    KMeansOptions o = options(12, 500, 3);
+    MiniBatchKMeans km(x.shape[1], o);
+    km.fit(v.data(), x.shape[0]);
+    std::vector<float> c = km.state().centroids;
+    for (float& f : c) f = std::ldexp(f, -exponent);
+    return c;
+  };
+  const auto unit = fit(0);
+  EXPECT_EQ(unit, fit(-80));  // every value far below half's smallest subnormal
+  EXPECT_EQ(unit, fit(40));   // every value far above half's largest
 }
 
 TEST(KMeans, PausedAndResumedFitEqualsUninterrupted) {
