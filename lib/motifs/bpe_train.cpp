@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "acoustok/process.hpp"
 #include "acoustok/bpe_train.hpp"
 #include "acoustok/frame_grid.hpp"
 
@@ -10,7 +11,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -151,7 +151,7 @@ class UnitSentences : public sentencepiece::SentenceIterator {
 // no normalisation or dummy prefix, no splitting by script or number (units
 // span several Unicode scripts), every unit kept, long lines kept whole.
 std::unordered_map<std::string, std::string> trainer_arguments(const BpeTrainOptions& o) {
-  const int threads = o.threads > 0 ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  const int threads = o.threads > 0 ? o.threads : available_cpus();
   std::unordered_map<std::string, std::string> a = {
       {"model_type", "bpe"},
       {"vocab_size", std::to_string(o.vocab_size)},

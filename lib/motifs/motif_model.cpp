@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include "acoustok/process.hpp"
 #include "acoustok/motif_model.hpp"
 
 #include <sentencepiece_processor.h>
@@ -140,7 +141,7 @@ Encoding MotifModel::encode(const std::vector<int>& frames) const {
 
 std::vector<Encoding> MotifModel::encode_lines(const std::vector<std::vector<int>>& lines, int threads) const {
   std::vector<Encoding> out(lines.size());
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads <= 0) threads = available_cpus();
   threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), lines.size()));
   if (threads <= 1) {
     for (size_t i = 0; i < lines.size(); ++i) out[i] = encode(lines[i]);

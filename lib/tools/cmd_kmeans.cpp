@@ -7,9 +7,9 @@
 #include <algorithm>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "acoustok/process.hpp"
 #include "acoustok/error.hpp"
 #include "common/fs_util.hpp"
 #include "acoustok/kmeans.hpp"
@@ -34,7 +34,7 @@ struct PredictArgs {
   int threads = 0;
 };
 
-int default_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+int default_threads() { return available_cpus(); }
 
 // [frames, dim] features of one .npy, checked.
 NpyArray read_features(const std::string& path) {
@@ -51,6 +51,9 @@ void run_fit(FitArgs args) {
   } catch (const Error& e) {
     throw UsageError(e.what());
   }
+  // The tuned allocator keeps each k-means++ run's and each step's large
+  // buffers in the heap instead of faulting fresh pages in every time.
+  configure_process_for(args.km.threads, true);
   std::vector<float> x;
   int64_t rows = 0, dim = 0;
   if (std::count(args.inputs.begin(), args.inputs.end(), std::string("-")) > 1)

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 
+#include "acoustok/process.hpp"
 #include "acoustok/audio_io.hpp"
 #include "acoustok/error.hpp"
 #include "acoustok/features.hpp"
@@ -105,7 +105,7 @@ void run_units(UnitsArgs args) {
 
 void add_units_command(CLI::App& app) {
   auto args = std::make_shared<UnitsArgs>();
-  args->job.kmeans.threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  args->job.kmeans.threads = available_cpus();
   CLI::App* cmd = app.add_subcommand(
       "units", "Phase 1: features of every segment, mini-batch k-means, units with timestamps (resumable)");
   cmd->add_option("segments", args->job.segments_dir, "Folder of segment WAVs (and segments.jsonl) from acoustok segment")

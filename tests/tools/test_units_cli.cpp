@@ -162,7 +162,7 @@ TEST(UnitsCli, ResumesAfterKillNineWithTheResultsOfAnUninterruptedRun) {
   const std::string root = make_temp_dir("units-kill");
   const Corpus c = make_corpus(root, 40, 400, 3);
   // Long enough to be killed: every k-means step runs (no early stop).
-  const std::string extra = "--batch-size 64 --max-no-improvement 0 --max-iter 60 --checkpoint-every 0.05";
+  const std::string extra = "--batch-size 64 --max-no-improvement 0 --max-iter 200 --checkpoint-every 0.05";
   ASSERT_EQ(run_command(units_cmd(c, root + "/clean", extra + " -q")), 0);
 
   // kill -9 as soon as a checkpoint inside k-means is on disk; then kill the
