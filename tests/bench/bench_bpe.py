@@ -29,6 +29,9 @@ ACOUSTOK = os.path.join(BUILD, "lib", "tools", "acoustok")
 sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
 from gen_bpe_fixtures import collapse, to_text, to_units, train  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import describe  # noqa: E402
+
 
 def make_corpus(path):
     rng = random.Random(5)
@@ -61,6 +64,7 @@ def python_pipeline(lines, dedup):
 
 
 def main():
+    print("machine: " + describe(), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = os.path.join(tmp, "units.txt")
         frames = make_corpus(corpus)

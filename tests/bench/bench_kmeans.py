@@ -23,6 +23,9 @@ import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import describe  # noqa: E402
+
 
 def make_mixture(n, dim, components, seed):
     """Zipf-weighted components with their own spread over a shared low-rank
@@ -94,16 +97,6 @@ def run_ours(binary, path, x, k, seed, extra, tmp):
     return inertia(x, c), secs, int(meta.get("steps", 0))
 
 
-def cpu_model():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=os.environ.get("ACOUSTOK_BIN", "build/lib/tools/acoustok"))
@@ -133,7 +126,7 @@ def main():
             np.save(path, x)
             print(f"data: {x.shape[0]} x {x.shape[1]} float32, {args.components}-component uneven mixture "
                   f"(generated in {time.time() - t:.1f} s)", flush=True)
-        print(f"machine: {cpu_model()}, {os.cpu_count()} cores; k={args.k}, seeds {seeds}", flush=True)
+        print(f"machine: {describe()}; k={args.k}, seeds {seeds}", flush=True)
         runs = {"sklearn": [], "ours": [], "ours_fairseq": []}
         for seed in seeds:
             if not args.skip_sklearn:

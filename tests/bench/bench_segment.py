@@ -25,6 +25,9 @@ BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT,
 sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
 from gen_silence_fixtures import SENTENCES, padded, speak, to_pcm16  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import describe  # noqa: E402
+
 
 def make_recording(path, minutes=10):
     rng = np.random.default_rng(10)
@@ -45,6 +48,7 @@ def make_recording(path, minutes=10):
 
 
 def main():
+    print("machine: " + describe(), flush=True)
     from pydub import AudioSegment
     from pydub.silence import detect_nonsilent
 

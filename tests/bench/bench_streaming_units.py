@@ -17,10 +17,14 @@ import wave
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import describe  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def main():
+    print("machine: " + describe(), flush=True)
     model, layer, kmeans = sys.argv[1:4]
     build = os.path.abspath(sys.argv[4] if len(sys.argv) > 4 else os.path.join(ROOT, "build"))
     tool = os.path.join(build, "lib", "tools", "acoustok")

@@ -22,6 +22,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils import weight_norm
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine import describe  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -105,7 +108,7 @@ def main():
     out = subprocess.run([exe, str(a.threads), str(a.batch), a.device, a.configs], check=True,
                          capture_output=True, text=True).stdout
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    print("machine: %s, %d threads" % (open("/proc/cpuinfo").read().split("model name")[1].split(":")[1].split("\n")[0].strip(), a.threads))
+    print("machine: %s; %d threads" % (describe(), a.threads))
     for r in rows:
         if r["what"] == "synthesis":
             print("synthesis  %-5s %s: %.3f s for 10 s of audio, RTF %.4f" % (r["config"], r["device"], r["seconds"], r["rtf"]))

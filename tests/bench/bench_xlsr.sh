@@ -50,7 +50,7 @@ timed() {
   cat "$dir/$tag.time"
 }
 
-echo "bench: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores; ${secs} s of speech, layer $layer, $threads threads"
+echo "bench: machine: $("$py" "$root/tests/bench/machine.py"); ${secs} s of speech, layer $layer, $threads threads"
 # This VM's speed drifts by up to 10 % between runs: ours runs three times and
 # the median counts (a run takes seconds; torchaudio's take tens of seconds).
 runs=()

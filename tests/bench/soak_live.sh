@@ -9,7 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${ACOUSTOK_BUILD:-$root/build}
-echo "soak: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores, ${1:-1800} s"
+echo "soak: machine: $(/usr/bin/python3 "$root/tests/bench/machine.py"), ${1:-1800} s"
 cd "$root/tests"
 ACOUSTOK_LIVE_SECONDS=${1:-1800} ACOUSTOK_BIN=$build/lib/tools/acoustok ACOUSTOK_FIXTURES=$root/tests/fixtures \
   GST_PLUGIN_PATH=$build/plugins GST_REGISTRY=$build/gst-registry.bin \

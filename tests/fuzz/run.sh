@@ -3,10 +3,11 @@
 # Fuzzing, as CI runs it: builds the libFuzzer targets of tests/fuzz with
 # clang, AddressSanitizer and UndefinedBehaviorSanitizer (core library only:
 # -Dtorch=disabled -Dgstreamer=disabled), seeds each from the test fixtures,
-# runs each for SECONDS (default 20) and fails on any finding: a crash, a
-# sanitizer report, an exception other than acoustok::Error, a leak, an input
-# that takes over 10 s, or more than 2 GB of memory. A finding is saved
-# under $ACOUSTOK_FUZZ_BUILD/findings/<target>/ for a regression input.
+# runs each for SECONDS (default 20), as many at once as there are CPUs, and
+# fails on any finding: a crash, a sanitizer report, an exception other than
+# acoustok::Error, a leak, an input that takes over 10 s, or more than 2 GB of
+# memory. A finding is saved under $ACOUSTOK_FUZZ_BUILD/findings/<target>/
+# for a regression input.
 #
 #   tests/fuzz/run.sh [SECONDS]   env: ACOUSTOK_FUZZ_BUILD (default build-fuzz/)
 set -euo pipefail
@@ -26,7 +27,9 @@ if [ ! -f "$build/build.ninja" ]; then
     tail -40 "${TMPDIR:-/tmp}/acoustok-$(basename "$build")-setup.log"; exit 1
   fi
 fi
-if ! ninja -C "$build" >"$build/ninja.log" 2>&1; then tail -40 "$build/ninja.log"; exit 1; fi
+# Only the fuzz targets (and the libraries they link): not the command line,
+# its man pages or anything else a fuzz run never starts.
+if ! ninja -C "$build" fuzz-targets >"$build/ninja.log" 2>&1; then tail -40 "$build/ninja.log"; exit 1; fi
 
 # Seeds: real files of each kind, from the fixtures (and a few written here).
 seeds=$build/seeds
@@ -68,22 +71,21 @@ seed bpe_model "$fx/bpe/ref.model" "$fx/bpe/ref_dedup.model"
 
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-failed=0
-for exe in "$build"/tests/fuzz/fuzz_*; do
-  [ -f "$exe" ] && [ -x "$exe" ] || continue
-  t=${exe##*/fuzz_}
-  corpus=$build/corpus/$t findings=$build/findings/$t
+# One target: its regression inputs, then SECONDS of fuzzing; the report goes
+# to $build/report_<target>.txt and the status says whether it was clean.
+fuzz_one() {
+  local t=$1 exe=$2 corpus=$build/corpus/$1 findings=$build/findings/$1
   mkdir -p "$corpus" "$findings"
   # Every earlier finding first: each must now end cleanly.
-  regressions=("$root/tests/fuzz/regressions/$t"/*)
+  local regressions=("$root/tests/fuzz/regressions/$t"/*)
   if [ -e "${regressions[0]}" ] && ! "$exe" "${regressions[@]}" >"$build/regress_$t.log" 2>&1; then
     echo "fuzz $t: a regression input fails again (see $build/regress_$t.log)"
     tail -30 "$build/regress_$t.log"
-    failed=1
-    continue
+    return 1
   fi
   if "$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -max_len=262144 \
        -print_final_stats=1 -artifact_prefix="$findings/" "$corpus" "$seeds/$t" >"$build/fuzz_$t.log" 2>&1; then
+    local runs cov
     runs=$(grep -m1 'stat::number_of_executed_units' "$build/fuzz_$t.log" | awk '{print $2}')
     cov=$(grep -o 'cov: [0-9]*' "$build/fuzz_$t.log" | tail -1)
     echo "fuzz $t: OK, ${runs:-?} runs in ${secs} s, $cov"
@@ -91,7 +93,25 @@ for exe in "$build"/tests/fuzz/fuzz_*; do
     echo "fuzz $t: FINDING (see $build/fuzz_$t.log, input in $findings/)"
     grep -E -A12 "ERROR|SUMMARY|terminate|what\(\)|runtime error|Test unit written" "$build/fuzz_$t.log" | head -40
     for f in "$findings"/*; do [ -f "$f" ] && { echo "  input $f (base64):"; head -c 4096 "$f" | base64 | head -60; }; done
-    failed=1
+    return 1
   fi
+}
+
+# The targets side by side, one per CPU (each libFuzzer process is single-
+# threaded); reports in target order.
+jobs=$(nproc)
+targets=()
+for exe in "$build"/tests/fuzz/fuzz_*; do
+  [ -f "$exe" ] && [ -x "$exe" ] || continue
+  t=${exe##*/fuzz_}
+  targets+=("$t")
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  ( fuzz_one "$t" "$exe" >"$build/report_$t.txt" 2>&1; echo $? >"$build/status_$t" ) &
+done
+wait
+failed=0
+for t in "${targets[@]}"; do
+  cat "$build/report_$t.txt"
+  [ "$(cat "$build/status_$t")" = 0 ] || failed=1
 done
 exit $failed
