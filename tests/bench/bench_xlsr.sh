@@ -8,7 +8,8 @@
 # /usr/bin/time in the same run. torchaudio runs with Debian's OpenBLAS as
 # installed and with each OPENBLAS_CORETYPE override this CPU can take; the
 # best of those is the reference for the ratio (ours: the median of three
-# runs). Also prints the parity of
+# runs). Also prints the work in FLOP and this CPU's product rate
+# (tests/bench/xlsr_work.py: the ceiling of any ratio) and the parity of
 # our features against torchaudio's on the big model.
 #
 #   tests/bench/bench_xlsr.sh [SECONDS (60)] [LAYER (14)] [THREADS (2)]
@@ -99,6 +100,9 @@ if [ -n "$bf16_s" ]; then
   printf "bench: ours bf16 %.2f s vs best torchaudio (fp32) %.2f s: %.2fx; real-time factor %.3f\n" \
     "$bf16_s" "$best" "$(echo "$best / $bf16_s" | bc -l)" "$(echo "$bf16_s / $secs" | bc -l)"
 fi
+# The arithmetic itself and this CPU's product rate: the ceiling of any ratio.
+"$py" "$root/tests/bench/xlsr_work.py" "$dir/model" "$((secs * 16000))" "$layer" "$threads" --ours "$ours_s" \
+  ${bf16_s:+--ours-bf16 "$bf16_s"} --reference "$best"
 "$py" - "$dir/ours.npy" "$dir/ta_$best_tag.npy" <<'PY'
 import sys
 import numpy as np
