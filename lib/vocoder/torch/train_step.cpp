@@ -47,12 +47,34 @@ StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::AdamW& 
     mel_y = mel.mel(audio);
   }
   auto loss_mel = torch::l1_loss(mel.mel(y_hat), mel_y) * kMelWeight;
-  auto real_g = disc->forward(audio);
-  auto fake_g = disc->forward(y_hat);
+  // The generator's step needs the updated discriminator's real feature maps
+  // as constants (no graph), and its fake pass only as a path back to y_hat:
+  // with the discriminator's parameters frozen, backward skips their weight
+  // gradients, which this step never uses (opt_d zeroes them before its next
+  // backward). Same losses and generator gradients as the reference, less work.
+  std::vector<DiscOutput> real_g, fake_g;
+  {
+    torch::NoGradGuard no_grad;
+    real_g = disc->forward(audio);
+  }
+  std::vector<torch::Tensor> frozen;
+  for (auto& p : disc->parameters()) {
+    if (p.requires_grad()) {
+      p.set_requires_grad(false);
+      frozen.push_back(p);
+    }
+  }
+  struct Unfreeze {
+    std::vector<torch::Tensor>& params;
+    ~Unfreeze() {
+      for (auto& p : params) p.set_requires_grad(true);
+    }
+  } unfreeze{frozen};
+  fake_g = disc->forward(y_hat);
   torch::Tensor loss_fm = torch::zeros({}, audio.options()), loss_adv = torch::zeros({}, audio.options());
   for (size_t i = 0; i < fake_g.size(); ++i) {
     for (size_t l = 0; l < fake_g[i].fmaps.size(); ++l)
-      loss_fm = loss_fm + torch::mean(torch::abs(real_g[i].fmaps[l].detach() - fake_g[i].fmaps[l]));
+      loss_fm = loss_fm + torch::mean(torch::abs(real_g[i].fmaps[l] - fake_g[i].fmaps[l]));
     loss_adv = loss_adv + torch::mean(torch::pow(1.0 - fake_g[i].score, 2));
   }
   loss_fm = loss_fm * kFeatureWeight;
