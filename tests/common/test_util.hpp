@@ -19,5 +19,13 @@ int run_command(const std::string& command, std::string* output = nullptr);
 std::string read_file(const std::string& path);
 // Resident memory of this process (VmRSS), in kB.
 long rss_kb();
+// Built with AddressSanitizer (tests/asan/run.sh): freed memory waits in its
+// quarantine (256 MB) before reuse, so resident memory says nothing about
+// leaks there; LeakSanitizer checks those instead.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kUnderAddressSanitizer = true;
+#else
+constexpr bool kUnderAddressSanitizer = false;
+#endif
 
 }  // namespace acoustok::test
