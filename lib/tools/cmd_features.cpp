@@ -74,7 +74,7 @@ void run_features(const FeaturesArgs& args) {
 CLI::Option* add_precision_option(CLI::App* cmd, Precision& precision) {
   return cmd
       ->add_option("--precision", precision,
-                   "fp32, or bf16: bfloat16 products with float32 accumulation, about 1.7x faster on CPUs with "
+                   "fp32, or bf16: bfloat16 products with float32 accumulation, about 1.6x faster on CPUs with "
                    "AVX512_BF16 or AMX (refused elsewhere)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, Precision>{{"fp32", Precision::fp32}, {"bf16", Precision::bf16}}))
       ->default_str("fp32");
