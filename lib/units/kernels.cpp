@@ -10,13 +10,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #if defined(__F16C__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
+#include "acoustok/tensor_file.hpp"
 #include "units/kernels.hpp"
 
 namespace acoustok::units::ACOUSTOK_KERNEL_NS {
@@ -76,39 +76,8 @@ void assign(const float* x, int64_t n, const float* c, const float* c_norms, int
   }
 }
 
-// IEEE binary16 <-> binary32 for the variants without F16C (and the tails).
-uint16_t half_bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  const uint32_t sign = (u >> 16) & 0x8000u;
-  const uint32_t abs = u & 0x7fffffffu;
-  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past 65504 (callers keep away)
-  if (abs < 0x38800000u) {  // below half's smallest normal: a subnormal multiple of 2^-24
-    float a;
-    std::memcpy(&a, &abs, 4);
-    return static_cast<uint16_t>(sign | static_cast<uint32_t>(std::nearbyint(a * 0x1.0p24f)));
-  }
-  // Normal: drop 13 mantissa bits, rounding to nearest even (a carry into
-  // the exponent is the correct result).
-  const uint32_t rounded = abs + 0xfffu + ((abs >> 13) & 1u);
-  return static_cast<uint16_t>(sign | ((rounded - 0x38000000u) >> 13));
-}
-
-float half_value(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  const uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-  float v;
-  if (exp == 0) {
-    v = static_cast<float>(mant) * 0x1.0p-24f;
-  } else if (exp == 31) {
-    v = mant ? NAN : INFINITY;
-  } else {
-    const uint32_t u = ((exp + 112u) << 23) | (mant << 13);
-    std::memcpy(&v, &u, 4);
-  }
-  return sign ? -v : v;
-}
-
+// Half <-> float: the instructions where the variant has them, the
+// project's scalar conversions (tensor_file) elsewhere and for the tails.
 void to_half(const float* x, int64_t count, uint16_t* y) {
   int64_t i = 0;
 #if defined(__AVX512F__)
@@ -120,7 +89,7 @@ void to_half(const float* x, int64_t count, uint16_t* y) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
                      _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 #endif
-  for (; i < count; ++i) y[i] = half_bits(x[i]);
+  for (; i < count; ++i) y[i] = acoustok::float_to_half(x[i]);
 }
 
 void from_half(const uint16_t* x, int64_t count, float* y) {
@@ -132,7 +101,7 @@ void from_half(const uint16_t* x, int64_t count, float* y) {
   for (; i + 8 <= count; i += 8)
     _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
 #endif
-  for (; i < count; ++i) y[i] = half_value(x[i]);
+  for (; i < count; ++i) y[i] = acoustok::half_to_float(x[i]);
 }
 
 #if defined(__AVX512F__)
@@ -181,7 +150,8 @@ constexpr DotsTwoRows kDotsTwoRows[] = {nullptr, &dots_two_rows<1>, &dots_two_ro
                                         &dots_two_rows<7>, &dots_two_rows<8>};
 
 // Fused: rows two at a time, candidates up to eight at a time, no float copy
-// of the rows (the trials are then bound by arithmetic, not memory).
+// of the rows; the next rows are prefetched (the passes still wait on
+// memory more than on arithmetic).
 void sq_distances_half(const float* a, int64_t m, const float* a_norms, const uint16_t* x, int64_t n,
                        const float* x_norms, int64_t dim, float* out) {
   float d0[8], d1[8];

@@ -155,8 +155,8 @@ TEST(KMeans, SameSeedSameResultForAnyThreadCount) {
 }
 
 // The half-precision copy k-means++ streams: every variant this CPU runs
-// against every other, the scalar code (generic) against the F16C/AVX-512
-// instructions: all 65536 halves widen alike and round-trip, and floats round
+// against every other, the scalar code (generic: tensor_file's conversions)
+// against the F16C/AVX-512 instructions: all 65536 halves widen alike and round-trip, and floats round
 // to nearest even, ties included.
 TEST(KMeans, HalfConversionsAgreeAcrossKernelsAndRoundToNearestEven) {
   namespace u = acoustok::units;
@@ -165,7 +165,7 @@ TEST(KMeans, HalfConversionsAgreeAcrossKernelsAndRoundToNearestEven) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && u::cpu_has_f16c())
     variants.push_back(&u::avx2::table);
   if (__builtin_cpu_supports("avx512f") && u::cpu_has_f16c()) variants.push_back(&u::avx512::table);
-  ASSERT_GE(variants.size(), 2u) << "no F16C here to check the scalar conversion against";
+  if (variants.size() < 2) GTEST_SKIP() << "no F16C on this CPU to check the scalar conversions against";
 
   std::vector<uint16_t> all(65536);
   for (int i = 0; i < 65536; ++i) all[size_t(i)] = uint16_t(i);
