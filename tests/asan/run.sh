@@ -4,25 +4,25 @@
 # runs them: a second build of everything (meson's own b_sanitize option: the
 # core library, the command line, SentencePiece's phase 2, the LibTorch models
 # and all five GStreamer elements) at -O1 with line tables only (a third of
-# -O2 -g's compile time; reports still name file and line), then its core,
-# tools, torch, gst and live suites; any sanitizer report fails the run
+# -O2 -g's compile time; reports still name file and line), then every test
+# suite of that build; any sanitizer report fails the run
 # (halt_on_error, leaks included). LibTorch's own libraries are not
 # instrumented, but our code, and every pointer it hands them, is.
 #
 # The live suite is shortened here (torture: 200 NULL<->PLAYING cycles; the
 # real-time chain: 30 s) and its resident-memory checks are off (ASan holds
 # freed memory in quarantine; LeakSanitizer checks leaks instead). Programs
-# that are not ours but load our instrumented plugins (gst-launch-1.0 and
-# gst-inspect-1.0, in test_live, readme_launch_lines and the CLI tests' element
-# checks) run with the sanitizer runtimes preloaded through wrappers in
-# $build/asan-host, leak checking off for them (their leaks at exit are
-# GStreamer's). GStreamer scans plugins in the test process
-# (GST_REGISTRY_FORK=no: its uninstrumented scanner cannot load an ASan
-# plugin); lsan.supp holds the leaks that are not ours.
-# Not here: python_examples (a Python host under a preloaded ASan costs minutes
-# and runs the same elements and pipelines test_live and readme_launch_lines
-# run), install (an embedder built without the sanitizer cannot link the
-# instrumented library; it checks packaging) and slurm (daemons).
+# that are not ours but load our instrumented plugins (gst-launch-1.0,
+# gst-inspect-1.0 and python3, in test_live, readme_launch_lines,
+# python_examples, the install test and the CLI tests' element checks) run
+# with the sanitizer runtimes preloaded through wrappers in $build/asan-host,
+# leak checking off for them (their leaks at exit are GStreamer's and
+# Python's). GStreamer scans plugins in the test process (GST_REGISTRY_FORK=no:
+# its uninstrumented scanner cannot load an ASan plugin); lsan.supp holds the
+# leaks that are not ours. The install suite installs this build and builds
+# its embedder with the same -fsanitize; the slurm suite runs this build's
+# acoustok in the Slurm jobs (they inherit ASAN_OPTIONS, so a report fails
+# the job and the test).
 #   tests/asan/run.sh            env: ACOUSTOK_ASAN_BUILD (default build-asan/)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -49,20 +49,26 @@ fail() {
 host=$build/asan-host
 mkdir -p "$host"
 preload="$(c++ -print-file-name=libasan.so):$(c++ -print-file-name=libubsan.so)"
+wrap() {  # wrap NAME PROGRAM: $host/NAME runs PROGRAM with the runtimes preloaded
+  printf '#!/bin/sh\nLD_PRELOAD=%s ASAN_OPTIONS=%s:detect_leaks=0 exec %s "$@"\n' "$preload" "$ASAN_OPTIONS" "$2" >"$host/$1"
+  chmod +x "$host/$1"
+}
 for prog in gst-launch-1.0 gst-inspect-1.0; do
-  real=$(command -v "$prog") || continue
-  printf '#!/bin/sh\nLD_PRELOAD=%s ASAN_OPTIONS=%s:detect_leaks=0 exec %s "$@"\n' "$preload" "$ASAN_OPTIONS" "$real" \
-    >"$host/$prog"
-  chmod +x "$host/$prog"
+  real=$(command -v "$prog") && wrap "$prog" "$real"
 done
-export PATH=$host:$PATH
-meson test -C "$build" --no-rebuild --suite core --suite tools --suite torch --print-errorlogs >"$build/test.log" 2>&1 ||
-  fail "$build/test.log"
+# Not on PATH: only python_examples' host runs so (ACOUSTOK_PYTHON), not the
+# reference scripts the other tests run with PyTorch.
+wrap asan-python3 /usr/bin/python3
+export PATH=$host:$PATH ACOUSTOK_PYTHON=$host/asan-python3
+meson test -C "$build" --no-rebuild --suite core --suite tools --suite torch --suite install --suite slurm \
+  --print-errorlogs >"$build/test.log" 2>&1 || fail "$build/test.log"
+meson test -C "$build" --no-rebuild python_examples --print-errorlogs >"$build/test_python.log" 2>&1 ||
+  fail "$build/test_python.log"
 # GLib is built without frame pointers: only the slow unwinder gives its
 # allocations whole stacks, which the suppression of its pre-main block needs.
 export ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0 ACOUSTOK_TORTURE_CYCLES=200 ACOUSTOK_LIVE_SECONDS=30
 meson test -C "$build" --no-rebuild --suite gst --print-errorlogs >"$build/test_gst.log" 2>&1 || fail "$build/test_gst.log"
 meson test -C "$build" --no-rebuild test_live test_torture readme_launch_lines --print-errorlogs >"$build/test_live.log" 2>&1 ||
   fail "$build/test_live.log"
-grep -hE "^(Ok|Fail|Skipped):" "$build/test.log" "$build/test_gst.log" "$build/test_live.log"
-echo "asan: core, tools, torch, gst and live suites clean under ASan + UBSan"
+grep -hE "^(Ok|Fail|Skipped):" "$build/test.log" "$build/test_python.log" "$build/test_gst.log" "$build/test_live.log"
+echo "asan: every suite (core, tools, torch, install, slurm, gst, live) clean under ASan + UBSan"

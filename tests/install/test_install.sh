@@ -7,6 +7,9 @@
 #    alone (no source tree on the include path) and runs: its segments and
 #    unit counts equal `acoustok segment` and `acoustok features` on the same
 #    recording.
+# A build with meson's b_sanitize (tests/asan/run.sh) installs instrumented
+# libraries: the embedder is then built with the same -fsanitize, as an
+# embedder of such a build must be.
 # Usage: test_install.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 src=$2
@@ -17,16 +20,18 @@ dest=$work/root
 meson install -C "$build" --destdir "$dest" --no-rebuild >"$work/install.log" 2>&1 ||
   { cat "$work/install.log"; echo "FAIL: meson install"; exit 1; }
 
-prefix=$(meson introspect "$build" --buildoptions | /usr/bin/python3 -c \
-  'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"))')
-libdir=$(meson introspect "$build" --buildoptions | /usr/bin/python3 -c \
-  'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="libdir"))')
+option() {  # option NAME: the build's value of a meson option
+  meson introspect "$build" --buildoptions | /usr/bin/python3 -c \
+    'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]==sys.argv[1]))' "$1"
+}
+prefix=$(option prefix)
+libdir=$(option libdir)
+sanitize=$(option b_sanitize)
 case $libdir in /*) ;; *) libdir=$prefix/$libdir ;; esac
 export LD_LIBRARY_PATH=$dest$libdir
 
 # 0. Man pages: acoustok(1) and one per subcommand, readable by man.
-mandir=$(meson introspect "$build" --buildoptions | /usr/bin/python3 -c \
-  'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"]=="mandir"))')
+mandir=$(option mandir)
 case $mandir in /*) ;; *) mandir=$prefix/$mandir ;; esac
 for page in acoustok acoustok-segment acoustok-units acoustok-kmeans-fit acoustok-bpe acoustok-vocoder-train acoustok-synth; do
   f=$dest$mandir/man1/$page.1
@@ -51,6 +56,7 @@ grep -q "MIT/X11" <<<"$out" || { echo "FAIL: the plugin's license is not MIT/X11
 export PKG_CONFIG_SYSROOT_DIR=$dest
 export PKG_CONFIG_LIBDIR=$dest$libdir/pkgconfig
 flags=$(pkg-config --cflags --libs acoustok) || { echo "FAIL: no acoustok.pc installed"; exit 1; }
+[ "$sanitize" = none ] || flags="-fsanitize=$sanitize $flags"
 g++ -std=c++17 -Wall -Werror "$src/examples/embed/embed_core.cpp" $flags -o "$work/embed_core" ||
   { echo "FAIL: embed_core does not build against the installed acoustok ($flags)"; exit 1; }
 unset PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR
