@@ -4,12 +4,14 @@
 // Prints one JSON object per measurement (tests/bench/bench_vocoder.py reads them).
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <sstream>
 #include <string>
 
 #include "acoustok/process.hpp"
 #include "acoustok/vocoder_config.hpp"
 #include "vocoder/torch/checkpoint.hpp"
+#include "vocoder/torch/cpu_generator.hpp"
 #include "vocoder/torch/hifigan.hpp"
 #include "vocoder/torch/train_step.hpp"
 
@@ -35,22 +37,33 @@ int main(int argc, char** argv) {
     vocoder::Generator g(c);
     g->to(device);
     g->eval();
-    // Synthesis: 10 s of units, best of 3 after a warm-up.
+    // Synthesis: 10 s of units, best of 3 after a warm-up: what synth runs
+    // (on CPU the oneDNN generator) and, beside it, the LibTorch module.
     const int64_t frames = 500;
     auto units = torch::randint(0, 100, {1, frames}, torch::kInt64).to(device);
-    double best = 1e30;
-    {
+    const auto best_of_3 = [](const std::function<torch::Tensor()>& run) {
       c10::InferenceMode guard;
-      g->forward(units);
+      run();
+      double best = 1e30;
       for (int r = 0; r < 3; ++r) {
         const auto t0 = Clock::now();
-        auto y = g->forward(units).to(torch::kCPU);
+        run();
         best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
       }
+      return best;
+    };
+    const double module_s = best_of_3([&] { return g->forward(units).to(torch::kCPU); });
+    double best = module_s, max_rel = 0.0;
+    if (device.is_cpu()) {
+      const vocoder::CpuGenerator cpu(*g);
+      best = best_of_3([&] { return cpu.forward(units.view({-1})); });
+      c10::InferenceMode guard;
+      const auto a = cpu.forward(units.view({-1})), b = g->forward(units).view({-1});
+      max_rel = ((a - b).abs().max() / b.abs().max()).item<double>();
     }
     std::printf("{\"what\": \"synthesis\", \"config\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"audio_s\": 10.0, "
-                "\"seconds\": %.4f, \"rtf\": %.4f}\n",
-                name.c_str(), device.str().c_str(), threads, best, best / 10.0);
+                "\"seconds\": %.4f, \"rtf\": %.4f, \"module_seconds\": %.4f, \"max_rel_diff_to_module\": %.2e}\n",
+                name.c_str(), device.str().c_str(), threads, best, best / 10.0, module_s, max_rel);
     std::fflush(stdout);
     // Training: D + G step on 1 s windows (the config's window), mean of N steps after a warm-up.
     g->train();

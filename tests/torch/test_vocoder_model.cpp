@@ -10,6 +10,7 @@
 #include "acoustok/process.hpp"
 #include "acoustok/vocoder.hpp"
 #include "vocoder/torch/checkpoint.hpp"
+#include "vocoder/torch/cpu_generator.hpp"
 #include "vocoder/torch/hifigan.hpp"
 #include "test_util.hpp"
 
@@ -178,6 +179,44 @@ TEST(VocoderModel, CheckpointRoundTripAndBadFiles) {
   const auto saved = torch::pickle_save(c10::IValue(dict));
   std::ofstream(dir + "/dict.pt", std::ios::binary).write(saved.data(), static_cast<std::streamsize>(saved.size()));
   EXPECT_NE(message(dir + "/dict.pt").find("not a vocoder checkpoint"), std::string::npos) << message(dir + "/dict.pt");
+}
+
+// The CPU path synth and unitvocoder run (oneDNN, time-major, fused
+// activations and residual sums) computes what the module computes: every
+// preset, a custom config with odd upsampling kernels and no embedding
+// padding row, lengths from one frame up, weights far from their init.
+TEST(VocoderModel, CpuGeneratorEqualsTheModule) {
+  torch::manual_seed(3);
+  std::vector<VocoderConfig> configs;
+  for (const char* name : {"tiny", "small", "v1"}) configs.push_back(VocoderConfig::preset(name));
+  VocoderConfig odd = VocoderConfig::preset("tiny");
+  odd.upsample_rates = {4, 4, 5, 4};
+  odd.upsample_kernel_sizes = {9, 8, 11, 8};  // (k - u) odd for the first: one extra output step, as PyTorch
+  odd.resblock_kernel_sizes = {3, 5, 7};
+  odd.resblock_dilation_sizes = {{1, 2}, {1}, {3, 1, 2}};
+  odd.upsample_initial_channel = 40;  // channel counts that are not multiples of 16
+  odd.padding_row = false;
+  configs.push_back(odd);
+  for (VocoderConfig c : configs) {
+    c.num_units = 24;
+    Generator g(c);
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : g->parameters()) p.add_(torch::randn_like(p) * 0.05);  // away from init: no cancelling structure
+    }
+    g->eval();
+    const CpuGenerator cpu(*g);
+    for (int64_t frames : {1, 2, 7, 50}) {
+      const auto units = torch::randint(0, 24, {frames}, torch::kInt64);
+      c10::InferenceMode guard;
+      const auto expected = g->forward(units.view({1, -1})).view({-1});
+      const auto got = cpu.forward(units);
+      ASSERT_EQ(got.sizes(), expected.sizes()) << c.name << " " << frames << " frames";
+      const double scale = std::max(expected.abs().max().item<double>(), 1e-3);
+      EXPECT_LT((got - expected).abs().max().item<double>() / scale, 1e-5) << c.name << " " << frames << " frames";
+      EXPECT_GT(expected.abs().max().item<double>(), 1e-3) << c.name << ": a silent output would prove nothing";
+    }
+  }
 }
 
 TEST(VocoderModel, StreamedEqualsWhole) {

@@ -50,7 +50,7 @@ class TorchFeatureExtractor : public FeatureExtractor {
     }
     if (options.precision == Precision::bf16) {
       if (device_.is_cuda()) throw Error("precision bf16 is for the CPU path; on CUDA the model runs in float32");
-      if (!features::onednn::bf16_supported())
+      if (!onednn::bf16_supported())
         throw Error("precision bf16 needs a CPU with AVX512_BF16 or AMX-BF16, and this one has neither: use fp32");
     }
     layer_ = options.layer;
@@ -76,8 +76,8 @@ class TorchFeatureExtractor : public FeatureExtractor {
       // (the CUDA path), for comparisons.
       const char* force = std::getenv("ACOUSTOK_MATMUL");
       if (!(force && std::string(force) == "plain"))
-        model_->prepare_cpu(options.precision == Precision::bf16 ? features::onednn::Precision::BF16
-                                                                 : features::onednn::Precision::F32);
+        model_->prepare_cpu(options.precision == Precision::bf16 ? onednn::Precision::BF16
+                                                                 : onednn::Precision::F32);
     }
   }
 
@@ -136,7 +136,7 @@ class TorchFeatureExtractor : public FeatureExtractor {
 
 }  // namespace
 
-bool bf16_supported() { return features::onednn::bf16_supported(); }
+bool bf16_supported() { return onednn::bf16_supported(); }
 
 std::unique_ptr<FeatureExtractor> FeatureExtractor::load(const std::string& model_dir, const FeatureOptions& options) {
   try {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "features/torch/wav2vec2_model.hpp"
 
-#include "features/torch/onednn_ops.hpp"
+#include "common/torch/onednn_ops.hpp"
 
 #include <ATen/Parallel.h>
 

@@ -18,7 +18,7 @@
 #include <torch/torch.h>
 
 #include "features/wav2vec2_config.hpp"
-#include "features/torch/onednn_ops.hpp"
+#include "common/torch/onednn_ops.hpp"
 
 namespace acoustok::features {
 

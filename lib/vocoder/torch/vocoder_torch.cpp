@@ -4,6 +4,7 @@
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_data.hpp"
 #include "vocoder/torch/checkpoint.hpp"
+#include "vocoder/torch/cpu_generator.hpp"
 
 namespace acoustok {
 namespace {
@@ -18,6 +19,7 @@ class TorchVocoder : public Vocoder {
     reader.load({&generator_});
     generator_->eval();
     generator_->to(device_);
+    if (device_.is_cpu()) cpu_ = std::make_unique<vocoder::CpuGenerator>(*generator_);
   }
 
   const VocoderConfig& config() const override { return config_; }
@@ -28,6 +30,10 @@ class TorchVocoder : public Vocoder {
     c10::InferenceMode guard;
     auto in = torch::from_blob(const_cast<int32_t*>(units), {1, static_cast<int64_t>(count)}, torch::kInt32)
                   .to(device_, torch::kInt64);
+    if (cpu_) {
+      const torch::Tensor audio = cpu_->forward(in.view({-1}));
+      return std::vector<float>(audio.data_ptr<float>(), audio.data_ptr<float>() + audio.numel());
+    }
     auto audio = generator_->forward(in).reshape({-1}).to(torch::kCPU, torch::kFloat32).contiguous();
     return std::vector<float>(audio.data_ptr<float>(), audio.data_ptr<float>() + audio.numel());
   }
@@ -37,6 +43,7 @@ class TorchVocoder : public Vocoder {
   torch::Device device_;
   VocoderConfig config_;
   vocoder::Generator generator_{nullptr};
+  std::unique_ptr<vocoder::CpuGenerator> cpu_;  // the CPU path (oneDNN); the module runs elsewhere
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "features/torch/onednn_ops.hpp"
+#include "common/torch/onednn_ops.hpp"
 
 #include <ATen/Parallel.h>
 #include <cpuid.h>
@@ -17,7 +17,7 @@
 
 #include "acoustok/error.hpp"
 
-namespace acoustok::features::onednn {
+namespace acoustok::onednn {
 
 namespace {
 
@@ -499,6 +499,151 @@ void PackedConv::run(const torch::Tensor& x, const torch::Tensor& bias, const to
   }
 }
 
+struct TimeConv::Impl {
+  torch::Tensor weights;  // packed as `weights_md`
+  torch::Tensor bias;
+  memory::desc weights_md;
+  int64_t in = 0, out = 0, kernel = 0;
+  TimeConvOptions options;
+};
+
+namespace {
+
+// oneDNN's descriptions of one TimeConv over `steps_in` input steps; the
+// weights described by `weights` (format any: oneDNN's choice).
+struct TimeConvDescs {
+  memory::desc src, dst, bias;
+};
+
+TimeConvDescs time_conv_descs(int64_t in, int64_t out, int64_t steps_in, int64_t steps_out) {
+  return {memory::desc({1, in, steps_in}, memory::data_type::f32, memory::format_tag::nwc),
+          memory::desc({1, out, steps_out}, memory::data_type::f32, memory::format_tag::nwc),
+          memory::desc({out}, memory::data_type::f32, memory::format_tag::a)};
+}
+
+dnnl::primitive_desc time_conv_pd(const TimeConvDescs& d, const memory::desc& weights, const TimeConvOptions& o,
+                                  int64_t pad_l, int64_t pad_r, bool accumulate, float leaky_slope) {
+  dnnl::post_ops post;
+  if (accumulate) post.append_sum(1.0f);
+  if (leaky_slope >= 0.0f) post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, leaky_slope, 0.0f);
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(post);
+  const memory::dims stride{o.stride()}, left{pad_l}, right{pad_r}, dilation{o.dilation() - 1};  // oneDNN counts dilation from 0
+  if (o.transposed()) {
+    const dnnl::deconvolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, d.src,
+                                                 weights, d.bias, d.dst, stride, dilation, left, right);
+    return dnnl::deconvolution_forward::primitive_desc(desc, attr, cpu_engine());
+  }
+  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, d.src,
+                                             weights, d.bias, d.dst, stride, dilation, left, right);
+  return dnnl::convolution_forward::primitive_desc(desc, attr, cpu_engine());
+}
+
+}  // namespace
+
+TimeConv TimeConv::pack(const torch::Tensor& weight, const torch::Tensor& bias, const TimeConvOptions& o) {
+  TORCH_CHECK(weight.dim() == 3 && weight.scalar_type() == torch::kFloat32 && bias.dim() == 1,
+              "a time conv takes a float32 weight [out, in, k] ([in, out, k] transposed) and a bias [out]");
+  TORCH_CHECK(o.stride() >= 1 && o.dilation() >= 1 && o.padding() >= 0, "time conv: bad stride, dilation or padding");
+  const torch::Tensor w = weight.detach().contiguous();
+  auto impl = std::make_shared<Impl>();
+  impl->options = o;
+  impl->in = o.transposed() ? w.size(0) : w.size(1);
+  impl->out = o.transposed() ? w.size(1) : w.size(0);
+  impl->kernel = w.size(2);
+  TORCH_CHECK(bias.numel() == impl->out, "time conv: bias of ", bias.numel(), " for ", impl->out, " outputs");
+  impl->bias = bias.detach().to(torch::kFloat32).contiguous().clone();
+  TimeConv c;
+  c.impl_ = impl;
+  try {
+    // The layout oneDNN picks for a typical 4096 input steps; other lengths
+    // run with the same layout.
+    constexpr int64_t kTypicalSteps = 4096;
+    const memory::dims wdims{impl->out, impl->in, impl->kernel};
+    const memory::desc any(wdims, memory::data_type::f32, memory::format_tag::any);
+    impl->weights_md =
+        time_conv_pd(time_conv_descs(impl->in, impl->out, kTypicalSteps, c.out_steps(kTypicalSteps)), any, o, o.padding(),
+                     o.padding(), false, -1.0f)
+            .weights_desc();
+    // PyTorch's layouts, as oneDNN's [out, in, k] dims with strides.
+    const int64_t k = impl->kernel;
+    const memory::desc plain_md(wdims, memory::data_type::f32,
+                                o.transposed() ? memory::dims{k, impl->out * k, 1} : memory::dims{impl->in * k, k, 1});
+    impl->weights = torch::empty({static_cast<int64_t>((impl->weights_md.get_size() + 3) / 4)});
+    reorder(plain_md, w.data_ptr(), impl->weights_md, impl->weights.data_ptr());
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("oneDNN could not pack a conv weight: ") + e.what());
+  }
+  return c;
+}
+
+int64_t TimeConv::in() const { return impl_->in; }
+int64_t TimeConv::out() const { return impl_->out; }
+
+int64_t TimeConv::out_steps(int64_t in_steps) const {
+  const Impl& c = *impl_;
+  const TimeConvOptions& o = c.options;
+  const int64_t reach = o.dilation() * (c.kernel - 1);
+  if (o.transposed()) return (in_steps - 1) * o.stride() - 2 * o.padding() + reach + 1;
+  return (in_steps + 2 * o.padding() - reach - 1) / o.stride() + 1;
+}
+
+namespace {
+
+// Output steps per convolution primitive: oneDNN's brgconv spends time and
+// memory on every output position when it is created (0.7 s and 3.6 GB for
+// 160000 steps of 2 channels, more than 24 GB for 1.1 million), so longer
+// signals run as tiles of this many steps, through at most three primitives
+// (first, inner and last tile) that the cache keeps.
+constexpr int64_t kTileSteps = 4096;
+
+}  // namespace
+
+void TimeConv::run(const torch::Tensor& x, const torch::Tensor& dst, bool accumulate, float leaky_slope) const {
+  const Impl& c = *impl_;
+  const TimeConvOptions& o = c.options;
+  TORCH_CHECK(x.dim() == 2 && x.is_contiguous() && x.scalar_type() == torch::kFloat32 && x.size(1) == c.in && dst.dim() == 2 &&
+                  dst.is_contiguous() && dst.scalar_type() == torch::kFloat32 && dst.size(1) == c.out,
+              "time conv shapes disagree: ", x.sizes(), " -> ", dst.sizes());
+  TORCH_CHECK(x.size(0) >= 1 && out_steps(x.size(0)) == dst.size(0), "time conv of ", x.size(0), " steps makes ",
+              out_steps(x.size(0)), ", not ", dst.size(0));
+  auto& engine = cpu_engine();
+  // One primitive over input steps [from, to) with the given zero padding,
+  // writing `steps_out` rows of dst from `dst_row`.
+  const auto run_part = [&](int64_t from, int64_t to, int64_t pad_l, int64_t pad_r, int64_t dst_row, int64_t steps_out) {
+    const TimeConvDescs d = time_conv_descs(c.in, c.out, to - from, steps_out);
+    std::string key = o.transposed() ? "deconv:" : "conv:";
+    append_layout(key, d.src);
+    append_layout(key, c.weights_md);
+    append_layout(key, d.dst);
+    key += std::to_string(o.stride()) + ',' + std::to_string(pad_l) + ',' + std::to_string(pad_r) + ',' +
+           std::to_string(o.dilation()) + (accumulate ? ",sum," : ",-,") + std::to_string(leaky_slope);
+    const auto prim = cached<dnnl::primitive>(
+        key, [&] { return dnnl::primitive(time_conv_pd(d, c.weights_md, o, pad_l, pad_r, accumulate, leaky_slope)); });
+    execute_primitive(prim, {{DNNL_ARG_SRC, memory(d.src, engine, x.data_ptr<float>() + from * c.in)},
+                             {DNNL_ARG_WEIGHTS, memory(c.weights_md, engine, c.weights.data_ptr())},
+                             {DNNL_ARG_BIAS, memory(d.bias, engine, c.bias.data_ptr())},
+                             {DNNL_ARG_DST, memory(d.dst, engine, dst.data_ptr<float>() + dst_row * c.out)}});
+  };
+  try {
+    if (o.transposed()) {  // oneDNN's deconvolutions (gemm or jit) are cheap to create at any length
+      run_part(0, x.size(0), o.padding(), o.padding(), 0, dst.size(0));
+      return;
+    }
+    const int64_t steps = x.size(0), reach = o.dilation() * (c.kernel - 1) + 1;
+    for (int64_t first = 0; first < dst.size(0); first += kTileSteps) {
+      const int64_t last = std::min(dst.size(0), first + kTileSteps);  // outputs [first, last)
+      // The inputs they read, [lo, hi) before clipping to the signal: the
+      // clipped part is the tile's zero padding.
+      const int64_t lo = first * o.stride() - o.padding(), hi = (last - 1) * o.stride() - o.padding() + reach;
+      const int64_t from = std::max<int64_t>(0, lo), to = std::min(steps, hi);
+      run_part(from, to, from - lo, hi - to, first, last - first);
+    }
+  } catch (const dnnl::error& e) {
+    throw Error(std::string("oneDNN convolution failed: ") + e.what());
+  }
+}
+
 void layer_norm_rows(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta, double eps, bool with_gelu,
                      const torch::Tensor& dst) {
   TORCH_CHECK(x.dim() == 2 && dst.sizes() == x.sizes() && x.stride(1) == 1 && dst.stride(1) == 1,
@@ -544,4 +689,4 @@ void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_su
   });
 }
 
-}  // namespace acoustok::features::onednn
+}  // namespace acoustok::onednn

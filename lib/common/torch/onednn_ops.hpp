@@ -14,7 +14,7 @@
 
 #include <memory>
 
-namespace acoustok::features::onednn {
+namespace acoustok::onednn {
 
 enum class Activation { None, Gelu };
 
@@ -78,6 +78,37 @@ class PackedConv {
   std::shared_ptr<Impl> impl_;
 };
 
+// A 1-D convolution, or transposed convolution, with zero padding and
+// dilation over time-major signals [T, in] -> [T', out], for float32
+// inference: its weight packed once, leaky ReLU and accumulation into dst
+// fused into the product (the unit HiFi-GAN's generator runs on these: no
+// layout conversion between layers, which ATen's path pays on every call).
+struct TimeConvOptions {
+  TORCH_ARG(int64_t, stride) = 1;
+  TORCH_ARG(int64_t, padding) = 0;   // zeros on both sides
+  TORCH_ARG(int64_t, dilation) = 1;
+  TORCH_ARG(bool, transposed) = false;
+};
+
+class TimeConv {
+ public:
+  // weight: float32 [out, in, k] (PyTorch's Conv1d), or [in, out, k] when
+  // transposed (ConvTranspose1d); bias [out]. Both are copied.
+  static TimeConv pack(const torch::Tensor& weight, const torch::Tensor& bias, const TimeConvOptions& options);
+  bool defined() const { return impl_ != nullptr; }
+  int64_t in() const;
+  int64_t out() const;
+  int64_t out_steps(int64_t in_steps) const;  // T' for T, as PyTorch computes it
+  // dst [T', out] = conv(x) + bias (+ dst's own values with `accumulate`),
+  // then leaky ReLU of that slope when leaky_slope >= 0. x and dst
+  // contiguous [T, in] and [T', out], not overlapping.
+  void run(const torch::Tensor& x, const torch::Tensor& dst, bool accumulate = false, float leaky_slope = -1.0f) const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
 // dst = LayerNorm(x) over each row (then exact-erf GELU if asked) in one pass
 // over a row in cache: AVX-512 when the CPU has it and C is a multiple of 16,
 // LibTorch's kernels otherwise. dst may be x.
@@ -92,4 +123,4 @@ void layer_norm_rows(const torch::Tensor& x, const torch::Tensor& gamma, const t
 void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum,
                         const torch::Tensor& as_bf16 = torch::Tensor());
 
-}  // namespace acoustok::features::onednn
+}  // namespace acoustok::onednn
