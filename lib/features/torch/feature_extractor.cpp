@@ -136,14 +136,16 @@ class TorchFeatureExtractor : public FeatureExtractor {
 
 }  // namespace
 
-bool bf16_supported() { return onednn::bf16_supported(); }
+namespace torch_backend {
 
-std::unique_ptr<FeatureExtractor> FeatureExtractor::load(const std::string& model_dir, const FeatureOptions& options) {
+std::unique_ptr<FeatureExtractor> load_features(const std::string& model_dir, const FeatureOptions& options) {
   try {
     return std::make_unique<TorchFeatureExtractor>(model_dir, options);
   } catch (const c10::Error& e) {
     throw file_error(model_dir, std::string("LibTorch: ") + e.what_without_backtrace());
   }
 }
+
+}  // namespace torch_backend
 
 }  // namespace acoustok

@@ -506,6 +506,8 @@ void Trainer::run() {
 
 }  // namespace
 
+namespace torch_backend {
+
 void train_vocoder(const VocoderTrainOptions& options) {
   Trainer trainer(options);
   try {
@@ -518,5 +520,7 @@ void train_vocoder(const VocoderTrainOptions& options) {
     throw Error(options.out_dir + ": " + what);
   }
 }
+
+}  // namespace torch_backend
 
 }  // namespace acoustok

@@ -48,13 +48,17 @@ class TorchVocoder : public Vocoder {
 
 }  // namespace
 
-std::unique_ptr<Vocoder> Vocoder::load(const std::string& checkpoint, const std::string& device,
-                                       const std::string& released_config) {
+namespace torch_backend {
+
+std::unique_ptr<Vocoder> load_vocoder(const std::string& checkpoint, const std::string& device,
+                                      const std::string& released_config) {
   try {
     return std::make_unique<TorchVocoder>(checkpoint, device, released_config);
   } catch (const c10::Error& e) {
     throw file_error(checkpoint, std::string("cannot load the vocoder: ") + e.what_without_backtrace());
   }
 }
+
+}  // namespace torch_backend
 
 }  // namespace acoustok

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: MIT
+#include "common/torch_backend.hpp"
+
+#include <dlfcn.h>
+
+#include <mutex>
+
+#include "acoustok/error.hpp"
+#include "common/process.hpp"
+#include "config.h"
+
+namespace acoustok {
+namespace common {
+namespace {
+
+std::mutex backend_mutex;
+const TorchBackend* backend = nullptr;
+int requested_threads = -1;  // what configure_process asked for; -1: never called
+
+#if HAVE_TORCH
+// libacoustok-torch beside this library (a build folder, or the installed
+// libdir), else wherever the dynamic loader finds it.
+void* open_torch_library(std::string& why) {
+  const std::string name = "libacoustok-torch.so." ACOUSTOK_SOVERSION;
+  Dl_info self{};
+  if (dladdr(reinterpret_cast<void*>(&torch_backend), &self) && self.dli_fname) {
+    const std::string path = self.dli_fname;
+    const size_t slash = path.rfind('/');
+    if (slash != std::string::npos) {
+      if (void* handle = dlopen((path.substr(0, slash + 1) + name).c_str(), RTLD_NOW | RTLD_LOCAL)) return handle;
+    }
+  }
+  if (void* handle = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL)) return handle;
+  const char* error = dlerror();
+  why = error ? error : "not found";
+  return nullptr;
+}
+#endif
+
+}  // namespace
+
+const TorchBackend& torch_backend() {
+  std::lock_guard<std::mutex> lock(backend_mutex);
+  if (backend) return *backend;
+#if HAVE_TORCH
+  std::string why;
+  void* handle = open_torch_library(why);
+  if (!handle) throw Error("cannot load acoustok's LibTorch library (feature model, vocoder): " + why);
+  using Getter = const TorchBackend* (*)();
+  auto get = reinterpret_cast<Getter>(dlsym(handle, "acoustok_torch_backend"));
+  const TorchBackend* table = get ? get() : nullptr;
+  if (!table || table->abi != kTorchBackendAbi)
+    throw Error("libacoustok-torch does not match this libacoustok (a mixed installation?)");
+  if (requested_threads >= 0) table->set_threads(requested_threads > 0 ? requested_threads : available_cpus());
+  backend = table;
+  return *backend;
+#else
+  throw Error("this acoustok was built without LibTorch: feature extraction and the vocoder are unavailable");
+#endif
+}
+
+const TorchBackend* loaded_torch_backend() {
+  std::lock_guard<std::mutex> lock(backend_mutex);
+  return backend;
+}
+
+}  // namespace common
+
+// The public entry points LibTorch implements.
+
+std::unique_ptr<FeatureExtractor> FeatureExtractor::load(const std::string& model_dir, const FeatureOptions& options) {
+  const common::TorchBackend* b = nullptr;
+  try {
+    b = &common::torch_backend();
+  } catch (const Error& e) {
+    throw file_error(model_dir, e.what());
+  }
+  return b->load_features(model_dir, options);
+}
+
+std::unique_ptr<Vocoder> Vocoder::load(const std::string& checkpoint, const std::string& device,
+                                       const std::string& released_config) {
+  const common::TorchBackend* b = nullptr;
+  try {
+    b = &common::torch_backend();
+  } catch (const Error& e) {
+    throw file_error(checkpoint, e.what());
+  }
+  return b->load_vocoder(checkpoint, device, released_config);
+}
+
+void train_vocoder(const VocoderTrainOptions& options) { common::torch_backend().train_vocoder(options); }
+
+bool bf16_supported() {
+#if HAVE_TORCH
+  return common::torch_backend().bf16_supported();
+#else
+  return false;
+#endif
+}
+
+void configure_process(const ProcessOptions& options) {
+  if (options.tune_allocator) common::apply_allocator_settings();
+  std::lock_guard<std::mutex> lock(common::backend_mutex);
+  common::requested_threads = options.threads;
+  if (common::backend) common::backend->set_threads(options.threads > 0 ? options.threads : available_cpus());
+}
+
+std::string process_report() {
+  const common::TorchBackend* b = common::loaded_torch_backend();
+#if HAVE_TORCH
+  std::string torch = b ? b->thread_report() : "LibTorch not loaded yet (the first model loads it)";
+  if (!b && common::requested_threads >= 0)
+    torch += "; it will run " + std::to_string(common::requested_threads > 0 ? common::requested_threads : available_cpus()) +
+             " threads (OpenMP and oneDNN follow)";
+#else
+  const std::string torch = "no LibTorch in this build";
+#endif
+  return common::cpu_report() + "; " + torch + "; allocator tuned: " + (common::allocator_tuned() ? "yes" : "no");
+}
+
+}  // namespace acoustok
