@@ -50,6 +50,23 @@ int64_t uniform_index(std::mt19937_64& rng, int64_t n) {
   return static_cast<int64_t>(r % range);
 }
 
+// Sorts row indices in [0, n) ascending: LSD radix sort, 11 bits a pass
+// (two passes up to 4 M rows, three up to 8 G). Each mini-batch step sorts
+// its sample so rows are read in order; std::sort of 10000 indices was 6 %
+// of a fit.
+void sort_indices(std::vector<int64_t>& idx, int64_t n) {
+  constexpr int kBits = 11;
+  constexpr size_t kBuckets = size_t{1} << kBits;
+  std::vector<int64_t> tmp(idx.size());
+  for (int shift = 0; shift < 64 && (static_cast<uint64_t>(n - 1) >> shift) != 0; shift += kBits) {
+    size_t start[kBuckets + 1] = {};
+    for (int64_t v : idx) ++start[((static_cast<uint64_t>(v) >> shift) & (kBuckets - 1)) + 1];
+    for (size_t d = 1; d <= kBuckets; ++d) start[d] += start[d - 1];
+    for (int64_t v : idx) tmp[start[(static_cast<uint64_t>(v) >> shift) & (kBuckets - 1)]++] = v;
+    idx.swap(tmp);
+  }
+}
+
 // fn(task) for task in [0, tasks) on up to `threads` threads.
 template <typename Fn>
 void parallel_for(int64_t tasks, int threads, Fn fn) {
@@ -230,7 +247,7 @@ void MiniBatchKMeans::init(int64_t n, const RowReader& read) {
   auto draw = [&](std::vector<float>& rows) {
     std::vector<int64_t> idx(static_cast<size_t>(init_size));
     for (auto& i : idx) i = uniform_index(rng, n);
-    std::sort(idx.begin(), idx.end());
+    sort_indices(idx, n);
     rows.resize(static_cast<size_t>(init_size * dim_));
     read(idx.data(), init_size, rows.data());
   };
@@ -383,7 +400,7 @@ bool MiniBatchKMeans::run_steps(int64_t n, const RowReader& read, const std::fun
   while (!st_.converged && st_.steps < total) {
     std::mt19937_64 rng = stream_rng(opt_.seed, static_cast<uint64_t>(st_.steps));
     for (auto& i : idx) i = uniform_index(rng, n);
-    std::sort(idx.begin(), idx.end());  // a batch is a multiset; sorted rows read faster
+    sort_indices(idx, n);  // a batch is a multiset; sorted rows read faster
     read(idx.data(), batch, rows.data());
     const double inertia = step_on_batch(rows.data(), batch, static_cast<uint64_t>(st_.steps));
     ++st_.steps;
