@@ -6,10 +6,12 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
@@ -505,6 +507,13 @@ struct TimeConv::Impl {
   memory::desc weights_md;
   int64_t in = 0, out = 0, kernel = 0;
   TimeConvOptions options;
+  // This convolution's primitives by {steps in, pad left, pad right, steps
+  // out, accumulate, leaky slope bits}: a lookup without building a text key
+  // (a stream runs ~200 convolutions per chunk; under ASan's slow unwinder
+  // every small allocation of a text key cost as much as the convolution).
+  using Key = std::array<int64_t, 6>;
+  std::mutex mutex;
+  std::map<Key, dnnl::primitive> primitives;
 };
 
 namespace {
@@ -593,9 +602,18 @@ namespace {
 // Output steps per convolution primitive: oneDNN's brgconv spends time and
 // memory on every output position when it is created (0.7 s and 3.6 GB for
 // 160000 steps of 2 channels, more than 24 GB for 1.1 million), so longer
-// signals run as tiles of this many steps, through at most three primitives
-// (first, inner and last tile) that the cache keeps.
+// signals run as tiles of this many steps.
 constexpr int64_t kTileSteps = 4096;
+// A tile shorter than that (a short signal, the last tile) runs as the next
+// multiple of kStepQuantum, on zero-extended copies: creating a primitive
+// costs milliseconds, and a stream of varying chunk lengths would otherwise
+// create new ones for every layer at every new length.
+constexpr int64_t kStepQuantum = 512;
+// Primitives one convolution keeps: its tile kinds (first, inner, last) times
+// the quanta a stream visits.
+constexpr size_t kMaxPrimitivesPerConv = 64;
+
+int64_t round_up(int64_t v, int64_t q) { return (v + q - 1) / q * q; }
 
 }  // namespace
 
@@ -608,36 +626,78 @@ void TimeConv::run(const torch::Tensor& x, const torch::Tensor& dst, bool accumu
   TORCH_CHECK(x.size(0) >= 1 && out_steps(x.size(0)) == dst.size(0), "time conv of ", x.size(0), " steps makes ",
               out_steps(x.size(0)), ", not ", dst.size(0));
   auto& engine = cpu_engine();
-  // One primitive over input steps [from, to) with the given zero padding,
-  // writing `steps_out` rows of dst from `dst_row`.
-  const auto run_part = [&](int64_t from, int64_t to, int64_t pad_l, int64_t pad_r, int64_t dst_row, int64_t steps_out) {
-    const TimeConvDescs d = time_conv_descs(c.in, c.out, to - from, steps_out);
-    std::string key = o.transposed() ? "deconv:" : "conv:";
-    append_layout(key, d.src);
-    append_layout(key, c.weights_md);
-    append_layout(key, d.dst);
-    key += std::to_string(o.stride()) + ',' + std::to_string(pad_l) + ',' + std::to_string(pad_r) + ',' +
-           std::to_string(o.dilation()) + (accumulate ? ",sum," : ",-,") + std::to_string(leaky_slope);
-    const auto prim = cached<dnnl::primitive>(
-        key, [&] { return dnnl::primitive(time_conv_pd(d, c.weights_md, o, pad_l, pad_r, accumulate, leaky_slope)); });
-    execute_primitive(prim, {{DNNL_ARG_SRC, memory(d.src, engine, x.data_ptr<float>() + from * c.in)},
+  // One primitive: src rows [steps_in, in] with the given zero padding ->
+  // dst rows [steps_out, out].
+  const auto execute = [&](const float* src, int64_t steps_in, int64_t pad_l, int64_t pad_r, float* out, int64_t steps_out) {
+    const TimeConvDescs d = time_conv_descs(c.in, c.out, steps_in, steps_out);
+    uint32_t slope_bits = 0;
+    std::memcpy(&slope_bits, &leaky_slope, sizeof slope_bits);
+    const Impl::Key key{steps_in, pad_l, pad_r, steps_out, accumulate ? 1 : 0, slope_bits};
+    dnnl::primitive prim;
+    {
+      std::lock_guard<std::mutex> lock(impl_->mutex);
+      auto it = impl_->primitives.find(key);
+      if (it == impl_->primitives.end()) {
+        if (impl_->primitives.size() >= kMaxPrimitivesPerConv) impl_->primitives.clear();
+        it = impl_->primitives
+                 .emplace(key, dnnl::primitive(time_conv_pd(d, c.weights_md, o, pad_l, pad_r, accumulate, leaky_slope)))
+                 .first;
+      }
+      prim = it->second;
+    }
+    execute_primitive(prim, {{DNNL_ARG_SRC, memory(d.src, engine, const_cast<float*>(src))},
                              {DNNL_ARG_WEIGHTS, memory(c.weights_md, engine, c.weights.data_ptr())},
                              {DNNL_ARG_BIAS, memory(d.bias, engine, c.bias.data_ptr())},
-                             {DNNL_ARG_DST, memory(d.dst, engine, dst.data_ptr<float>() + dst_row * c.out)}});
+                             {DNNL_ARG_DST, memory(d.dst, engine, out)}});
   };
-  try {
-    if (o.transposed()) {  // oneDNN's deconvolutions (gemm or jit) are cheap to create at any length
-      run_part(0, x.size(0), o.padding(), o.padding(), 0, dst.size(0));
+  // Inputs [from, to) of x, zero padding pad_l on the left and whatever the
+  // right edge needs -> dst rows [row, row + steps_out). Runs `padded_out`
+  // >= steps_out outputs on copies when they differ: the input extended with
+  // zeros (which is what padding reads), the extra outputs dropped.
+  const auto run_part = [&](int64_t from, int64_t to, int64_t pad_l, int64_t pad_r, int64_t row, int64_t steps_out,
+                            int64_t padded_out, int64_t padded_in) {
+    float* out = dst.data_ptr<float>() + row * c.out;
+    if (padded_out == steps_out) {
+      execute(x.data_ptr<float>() + from * c.in, to - from, pad_l, pad_r, out, steps_out);
       return;
     }
-    const int64_t steps = x.size(0), reach = o.dilation() * (c.kernel - 1) + 1;
+    torch::Tensor src = torch::zeros({padded_in, c.in});
+    src.narrow(0, 0, to - from).copy_(x.narrow(0, from, to - from));
+    torch::Tensor part = accumulate ? torch::zeros({padded_out, c.out}) : torch::empty({padded_out, c.out});
+    torch::Tensor kept = dst.narrow(0, row, steps_out);
+    if (accumulate) part.narrow(0, 0, steps_out).copy_(kept);
+    execute(src.data_ptr<float>(), padded_in, pad_l, 0, part.data_ptr<float>(), padded_out);
+    kept.copy_(part.narrow(0, 0, steps_out));
+  };
+  try {
+    const int64_t steps = x.size(0);
+    if (o.transposed()) {  // one piece (oneDNN's deconvolutions are cheap to create at any length), inputs quantised
+      const int64_t padded_in = std::max<int64_t>(steps, round_up(steps, std::max<int64_t>(1, kStepQuantum / o.stride())));
+      const int64_t padded_out = out_steps(padded_in);
+      if (padded_in == steps) {
+        execute(x.data_ptr<float>(), steps, o.padding(), o.padding(), dst.data_ptr<float>(), dst.size(0));
+      } else {
+        torch::Tensor src = torch::zeros({padded_in, c.in});
+        src.narrow(0, 0, steps).copy_(x);
+        torch::Tensor part = torch::empty({padded_out, c.out});
+        torch::Tensor kept = dst;
+        if (accumulate) part.narrow(0, 0, dst.size(0)).copy_(dst);
+        execute(src.data_ptr<float>(), padded_in, o.padding(), o.padding(), part.data_ptr<float>(), padded_out);
+        kept.copy_(part.narrow(0, 0, dst.size(0)));
+      }
+      return;
+    }
+    const int64_t reach = o.dilation() * (c.kernel - 1) + 1;
     for (int64_t first = 0; first < dst.size(0); first += kTileSteps) {
       const int64_t last = std::min(dst.size(0), first + kTileSteps);  // outputs [first, last)
       // The inputs they read, [lo, hi) before clipping to the signal: the
       // clipped part is the tile's zero padding.
       const int64_t lo = first * o.stride() - o.padding(), hi = (last - 1) * o.stride() - o.padding() + reach;
       const int64_t from = std::max<int64_t>(0, lo), to = std::min(steps, hi);
-      run_part(from, to, from - lo, hi - to, first, last - first);
+      const int64_t padded_out = round_up(last - first, kStepQuantum);
+      // Inputs of padded_out outputs, less the left padding.
+      const int64_t padded_in = (padded_out - 1) * o.stride() + reach - (from - lo);
+      run_part(from, to, from - lo, hi - to, first, last - first, padded_out, padded_in);
     }
   } catch (const dnnl::error& e) {
     throw Error(std::string("oneDNN convolution failed: ") + e.what());

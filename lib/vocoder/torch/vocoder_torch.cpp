@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Vocoder::load: the generator of a checkpoint, ready for inference.
+#include <cstdlib>
+
 #include "acoustok/error.hpp"
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_data.hpp"
@@ -19,7 +21,12 @@ class TorchVocoder : public Vocoder {
     reader.load({&generator_});
     generator_->eval();
     generator_->to(device_);
-    if (device_.is_cpu()) cpu_ = std::make_unique<vocoder::CpuGenerator>(*generator_);
+    // ACOUSTOK_VOCODER_CPU_PATH=module runs the LibTorch module on CPU too (a
+    // comparison; the sanitizer stage's slow-unwinding part uses it, where
+    // creating oneDNN's primitives for every new chunk length costs minutes).
+    const char* path_choice = std::getenv("ACOUSTOK_VOCODER_CPU_PATH");
+    if (device_.is_cpu() && !(path_choice && std::string(path_choice) == "module"))
+      cpu_ = std::make_unique<vocoder::CpuGenerator>(*generator_);
   }
 
   const VocoderConfig& config() const override { return config_; }
