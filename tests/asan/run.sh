@@ -23,19 +23,26 @@
 # its embedder with the same -fsanitize; the slurm suite runs this build's
 # acoustok in the Slurm jobs (they inherit ASAN_OPTIONS, so a report fails
 # the job and the test).
-#   tests/asan/run.sh            env: ACOUSTOK_ASAN_BUILD (default build-asan/)
+#   tests/asan/run.sh [--build-only]   env: ACOUSTOK_ASAN_BUILD (default build-asan/)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${ACOUSTOK_ASAN_BUILD:-$root/build-asan}
 exec 1>&2
+# tests/run.sh starts this build early in the background (--build-only,
+# niced), on the CPU time the main suites leave idle; the lock makes the
+# stage itself wait for it rather than run a second ninja on the same tree.
+mkdir -p "$(dirname "$build")"
+exec 9>"$build.lock"
+flock 9
 if [ ! -f "$build/build.ninja" ]; then
   mkdir -p "$build"
   if ! meson setup "$build" "$root" --optimization=1 -Ddebug=false -Dcpp_args=-g1 -Dc_args=-g1 \
-      -Db_sanitize=address,undefined -Db_lundef=false -Dtorch=enabled -Dgstreamer=enabled -Dtests=enabled >"${TMPDIR:-/tmp}/acoustok-$(basename "$build")-setup.log" 2>&1; then
+      -Db_sanitize=address,undefined -Db_lundef=false -Dman=disabled -Dtorch=enabled -Dgstreamer=enabled -Dtests=enabled >"${TMPDIR:-/tmp}/acoustok-$(basename "$build")-setup.log" 2>&1; then
     tail -40 "${TMPDIR:-/tmp}/acoustok-$(basename "$build")-setup.log"; exit 1
   fi
 fi
 if ! ninja -C "$build" >"$build/ninja.log" 2>&1; then tail -40 "$build/ninja.log"; exit 1; fi
+[ "${1:-}" = --build-only ] && exit 0
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export LSAN_OPTIONS=suppressions=$root/tests/asan/lsan.supp:print_suppressions=0

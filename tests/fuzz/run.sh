@@ -9,17 +9,22 @@
 # memory. A finding is saved under $ACOUSTOK_FUZZ_BUILD/findings/<target>/
 # for a regression input.
 #
-#   tests/fuzz/run.sh [SECONDS]   env: ACOUSTOK_FUZZ_BUILD (default build-fuzz/)
+#   tests/fuzz/run.sh [SECONDS | --build-only]   env: ACOUSTOK_FUZZ_BUILD (default build-fuzz/)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${ACOUSTOK_FUZZ_BUILD:-$root/build-fuzz}
 secs=${1:-20}
+build_only=false
+[ "$secs" = --build-only ] && build_only=true
 fx=$root/tests/fixtures
 
 # Everything goes to stderr, the build's chatter to a log: a CI log that
 # keeps only the last lines then shows the findings, not the compiler.
 exec 1>&2
 mkdir -p "$build"
+# As tests/asan/run.sh: tests/run.sh may be building this tree early in the background.
+exec 9>"$build.lock"
+flock 9
 if [ ! -f "$build/build.ninja" ]; then
   # -O1 with line tables only: libFuzzer's usual flags, a third of -O2 -g's compile time.
   if ! CC=clang CXX=clang++ meson setup "$build" "$root" --optimization=1 -Ddebug=false -Dcpp_args=-g1 -Dc_args=-g1 -Dfuzzing=enabled \
@@ -31,6 +36,7 @@ fi
 # Only the fuzz targets (and the libraries they link): not the command line,
 # its man pages or anything else a fuzz run never starts.
 if ! ninja -C "$build" fuzz-targets >"$build/ninja.log" 2>&1; then tail -40 "$build/ninja.log"; exit 1; fi
+$build_only && exit 0
 
 # Seeds: real files of each kind, from the fixtures (and a few written here).
 seeds=$build/seeds
