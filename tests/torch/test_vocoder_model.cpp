@@ -11,6 +11,7 @@
 #include "acoustok/vocoder.hpp"
 #include "vocoder/torch/checkpoint.hpp"
 #include "vocoder/torch/cpu_generator.hpp"
+#include "vocoder/torch/grouped_conv1d.hpp"
 #include "vocoder/torch/hifigan.hpp"
 #include "test_util.hpp"
 
@@ -215,6 +216,56 @@ TEST(VocoderModel, CpuGeneratorEqualsTheModule) {
       const double scale = std::max(expected.abs().max().item<double>(), 1e-3);
       EXPECT_LT((got - expected).abs().max().item<double>() / scale, 1e-5) << c.name << " " << frames << " frames";
       EXPECT_GT(expected.abs().max().item<double>(), 1e-3) << c.name << ": a silent output would prove nothing";
+    }
+  }
+}
+
+// The discriminators' grouped convolutions through our kernels equal ATen's
+// conv1d, forward and all three gradients: strides 1-4 (every phase of the
+// input's gradient), register tiles with remainders (lengths not multiples of
+// the tile heights), 16/32/64-channel column blocks, no padding, a signal
+// barely longer than the kernel, and an input that is already time-major (as
+// the next layer receives it).
+TEST(VocoderModel, GroupedConvEqualsATen) {
+  struct Case {
+    int64_t in, out, groups, taps, stride, padding, time, batch;
+  };
+  const std::vector<Case> cases = {
+      {128, 128, 4, 41, 2, 20, 301, 2},   // v1 layer 1
+      {128, 256, 16, 41, 2, 20, 150, 1},  // 8 in, 16 out per group
+      {256, 512, 16, 41, 4, 20, 203, 2},
+      {64, 128, 2, 41, 1, 20, 95, 1},     // 64 out per group, stride 1
+      {32, 96, 2, 15, 3, 7, 77, 2},       // 48 out: a 32 and a 16 block; stride 3
+      {48, 32, 2, 9, 1, 0, 40, 1},        // no padding
+      {64, 64, 4, 41, 4, 20, 3, 1},       // 3 steps: shorter than the kernel, padding makes up the rest
+  };
+  if (!grouped_conv1d_applies(torch::zeros({1, 128, 64}), torch::zeros({128, 32, 41}), 2, 4))
+    GTEST_SKIP() << "no AVX-512 on this CPU (or ACOUSTOK_GROUPED_CONV=aten): ATen runs these convolutions";
+  torch::manual_seed(7);
+  for (const Case& k : cases) {
+    const std::string what = std::to_string(k.in) + "->" + std::to_string(k.out) + " g" + std::to_string(k.groups) + " k" +
+                             std::to_string(k.taps) + " s" + std::to_string(k.stride) + " T" + std::to_string(k.time);
+    for (bool time_major : {false, true}) {
+      auto x0 = torch::randn({k.batch, k.in, k.time});
+      if (time_major) x0 = x0.transpose(1, 2).contiguous().transpose(1, 2);
+      const auto w0 = torch::randn({k.out, k.in / k.groups, k.taps}) * 0.1, b0 = torch::randn({k.out});
+      ASSERT_TRUE(grouped_conv1d_applies(x0, w0, k.stride, k.groups)) << what;
+      const auto run = [&](bool ours) {
+        auto x = x0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true), b = b0.clone().requires_grad_(true);
+        auto y = ours ? grouped_conv1d(x, w, b, k.stride, k.padding, k.groups)
+                      : torch::conv1d(x, w, b, k.stride, k.padding, 1, k.groups);
+        torch::manual_seed(11);
+        (y * torch::randn(y.sizes())).sum().backward();
+        return std::vector<torch::Tensor>{y.detach(), x.grad(), w.grad(), b.grad()};
+      };
+      const auto got = run(true), want = run(false);
+      const char* names[] = {"output", "input gradient", "weight gradient", "bias gradient"};
+      for (size_t i = 0; i < 4; ++i) {
+        ASSERT_EQ(got[i].sizes(), want[i].sizes()) << what << " " << names[i];
+        const double scale = want[i].abs().max().item<double>();
+        ASSERT_GT(scale, 1e-3) << what << " " << names[i];
+        EXPECT_LT((got[i] - want[i]).abs().max().item<double>() / scale, 1e-5) << what << " " << names[i];
+      }
     }
   }
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "audio/spectral.hpp"
+#include "vocoder/torch/grouped_conv1d.hpp"
 
 namespace F = torch::nn::functional;
 
@@ -70,7 +71,10 @@ torch::Tensor WNConv1dImpl::forward(const torch::Tensor& x) {
   const auto& o = options;
   if (o.transposed())
     return torch::conv_transpose1d(x, weight(), bias, o.stride(), o.padding(), /*output_padding=*/0, o.groups(), o.dilation());
-  return torch::conv1d(x, weight(), bias, o.stride(), o.padding(), o.dilation(), o.groups());
+  const auto w = weight();
+  if (o.dilation() == 1 && grouped_conv1d_applies(x, w, o.stride(), o.groups()))
+    return grouped_conv1d(x, w, bias, o.stride(), o.padding(), o.groups());  // the MSD's long grouped kernels
+  return torch::conv1d(x, w, bias, o.stride(), o.padding(), o.dilation(), o.groups());
 }
 
 WNConv2dImpl::WNConv2dImpl(const WNConv2dOptions& o) : options(o) {
