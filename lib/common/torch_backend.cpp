@@ -19,21 +19,34 @@ int requested_threads = -1;  // what configure_process asked for; -1: never call
 
 #if HAVE_TORCH
 // libacoustok-torch beside this library (a build folder, or the installed
-// libdir), else wherever the dynamic loader finds it.
-void* open_torch_library(std::string& why) {
+// libdir), else wherever the dynamic loader finds it. With RTLD_NOLOAD: only
+// if the process has it already (a program linked with it).
+void* open_torch_library(std::string& why, int extra_flags = 0) {
   const std::string name = "libacoustok-torch.so." ACOUSTOK_SOVERSION;
   Dl_info self{};
   if (dladdr(reinterpret_cast<void*>(&torch_backend), &self) && self.dli_fname) {
     const std::string path = self.dli_fname;
     const size_t slash = path.rfind('/');
     if (slash != std::string::npos) {
-      if (void* handle = dlopen((path.substr(0, slash + 1) + name).c_str(), RTLD_NOW | RTLD_LOCAL)) return handle;
+      if (void* handle = dlopen((path.substr(0, slash + 1) + name).c_str(), RTLD_NOW | RTLD_LOCAL | extra_flags)) return handle;
     }
   }
-  if (void* handle = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL)) return handle;
+  if (void* handle = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL | extra_flags)) return handle;
   const char* error = dlerror();
   why = error ? error : "not found";
   return nullptr;
+}
+
+// The library's table, the requested threads applied (backend_mutex held).
+const TorchBackend* attach(void* handle) {
+  using Getter = const TorchBackend* (*)();
+  auto get = reinterpret_cast<Getter>(dlsym(handle, "acoustok_torch_backend"));
+  const TorchBackend* table = get ? get() : nullptr;
+  if (!table || table->abi != kTorchBackendAbi)
+    throw Error("libacoustok-torch does not match this libacoustok (a mixed installation?)");
+  if (requested_threads >= 0) table->set_threads(requested_threads > 0 ? requested_threads : available_cpus());
+  backend = table;
+  return table;
 }
 #endif
 
@@ -46,13 +59,7 @@ const TorchBackend& torch_backend() {
   std::string why;
   void* handle = open_torch_library(why);
   if (!handle) throw Error("cannot load acoustok's LibTorch library (feature model, vocoder): " + why);
-  using Getter = const TorchBackend* (*)();
-  auto get = reinterpret_cast<Getter>(dlsym(handle, "acoustok_torch_backend"));
-  const TorchBackend* table = get ? get() : nullptr;
-  if (!table || table->abi != kTorchBackendAbi)
-    throw Error("libacoustok-torch does not match this libacoustok (a mixed installation?)");
-  if (requested_threads >= 0) table->set_threads(requested_threads > 0 ? requested_threads : available_cpus());
-  backend = table;
+  attach(handle);
   return *backend;
 #else
   throw Error("this acoustok was built without LibTorch: feature extraction and the vocoder are unavailable");
@@ -103,6 +110,15 @@ void configure_process(const ProcessOptions& options) {
   if (options.tune_allocator) common::apply_allocator_settings();
   std::lock_guard<std::mutex> lock(common::backend_mutex);
   common::requested_threads = options.threads;
+#if HAVE_TORCH
+  // A program linked with libacoustok-torch (benchmarks, tests, embedders
+  // that use the models' classes directly) never passes through a load that
+  // would apply the threads: its LibTorch is here now, so apply them now.
+  std::string unused;
+  if (!common::backend) {
+    if (void* handle = common::open_torch_library(unused, RTLD_NOLOAD)) common::attach(handle);
+  }
+#endif
   if (common::backend) common::backend->set_threads(options.threads > 0 ? options.threads : available_cpus());
 }
 

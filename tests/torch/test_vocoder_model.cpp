@@ -95,6 +95,19 @@ VocoderConfig tiny(int k) {
 
 }  // namespace
 
+// First in this file, so that nothing has loaded a model yet: a program
+// linked with libacoustok-torch that builds the models' classes itself (as
+// this test and the benchmarks do) gets the threads configure_process asks
+// for. (They were silently 1 here once LibTorch loaded on first use.)
+TEST(VocoderModel, ConfigureProcessSetsLibTorchThreads) {
+  for (int threads : {3, 2}) {
+    acoustok::ProcessOptions process;
+    process.threads = threads;
+    acoustok::configure_process(process);
+    EXPECT_EQ(at::get_num_threads(), threads);
+  }
+}
+
 TEST(VocoderModel, RegisteredNamesAndShapes) {
   for (const char* name : {"tiny", "v1"}) {
     VocoderConfig c = VocoderConfig::preset(name);
