@@ -650,12 +650,14 @@ void TimeConv::run(const torch::Tensor& x, const torch::Tensor& dst, bool accumu
                              {DNNL_ARG_BIAS, memory(d.bias, engine, c.bias.data_ptr())},
                              {DNNL_ARG_DST, memory(d.dst, engine, out)}});
   };
-  // Inputs [from, to) of x, zero padding pad_l on the left and whatever the
-  // right edge needs -> dst rows [row, row + steps_out). Runs `padded_out`
-  // >= steps_out outputs on copies when they differ: the input extended with
-  // zeros (which is what padding reads), the extra outputs dropped.
+  // Inputs [from, to) of x, padding pad_l and pad_r -> dst rows [row, row +
+  // steps_out). Runs `padded_out` >= steps_out outputs on copies when they
+  // differ: the input extended with zeros to padded_in steps (which is what a
+  // convolution's padding reads; `copy_pad_r` is the right padding then, 0
+  // for a convolution, the cropping for a deconvolution), the extra outputs
+  // dropped.
   const auto run_part = [&](int64_t from, int64_t to, int64_t pad_l, int64_t pad_r, int64_t row, int64_t steps_out,
-                            int64_t padded_out, int64_t padded_in) {
+                            int64_t padded_out, int64_t padded_in, int64_t copy_pad_r) {
     float* out = dst.data_ptr<float>() + row * c.out;
     if (padded_out == steps_out) {
       execute(x.data_ptr<float>() + from * c.in, to - from, pad_l, pad_r, out, steps_out);
@@ -666,25 +668,14 @@ void TimeConv::run(const torch::Tensor& x, const torch::Tensor& dst, bool accumu
     torch::Tensor part = accumulate ? torch::zeros({padded_out, c.out}) : torch::empty({padded_out, c.out});
     torch::Tensor kept = dst.narrow(0, row, steps_out);
     if (accumulate) part.narrow(0, 0, steps_out).copy_(kept);
-    execute(src.data_ptr<float>(), padded_in, pad_l, 0, part.data_ptr<float>(), padded_out);
+    execute(src.data_ptr<float>(), padded_in, pad_l, copy_pad_r, part.data_ptr<float>(), padded_out);
     kept.copy_(part.narrow(0, 0, steps_out));
   };
   try {
     const int64_t steps = x.size(0);
     if (o.transposed()) {  // one piece (oneDNN's deconvolutions are cheap to create at any length), inputs quantised
       const int64_t padded_in = std::max<int64_t>(steps, round_up(steps, std::max<int64_t>(1, kStepQuantum / o.stride())));
-      const int64_t padded_out = out_steps(padded_in);
-      if (padded_in == steps) {
-        execute(x.data_ptr<float>(), steps, o.padding(), o.padding(), dst.data_ptr<float>(), dst.size(0));
-      } else {
-        torch::Tensor src = torch::zeros({padded_in, c.in});
-        src.narrow(0, 0, steps).copy_(x);
-        torch::Tensor part = torch::empty({padded_out, c.out});
-        torch::Tensor kept = dst;
-        if (accumulate) part.narrow(0, 0, dst.size(0)).copy_(dst);
-        execute(src.data_ptr<float>(), padded_in, o.padding(), o.padding(), part.data_ptr<float>(), padded_out);
-        kept.copy_(part.narrow(0, 0, dst.size(0)));
-      }
+      run_part(0, steps, o.padding(), o.padding(), 0, dst.size(0), out_steps(padded_in), padded_in, o.padding());
       return;
     }
     const int64_t reach = o.dilation() * (c.kernel - 1) + 1;
@@ -697,7 +688,7 @@ void TimeConv::run(const torch::Tensor& x, const torch::Tensor& dst, bool accumu
       const int64_t padded_out = round_up(last - first, kStepQuantum);
       // Inputs of padded_out outputs, less the left padding.
       const int64_t padded_in = (padded_out - 1) * o.stride() + reach - (from - lo);
-      run_part(from, to, from - lo, hi - to, first, last - first, padded_out, padded_in);
+      run_part(from, to, from - lo, hi - to, first, last - first, padded_out, padded_in, 0);
     }
   } catch (const dnnl::error& e) {
     throw Error(std::string("oneDNN convolution failed: ") + e.what());
