@@ -17,7 +17,21 @@ gst-launch-1.0 -q tcpserversrc host="$host" port="$port" ! text/x-raw,format=utf
   unitvocoder model="$vocoder" ! audioconvert ! wavenc ! filesink location="$out" &
 receiver=$!
 trap 'kill $receiver 2>/dev/null || true' EXIT
-sleep 1
+# Connect only once it listens: loading the models takes a moment, longer on
+# a busy machine. (Linux lists listening sockets, state 0A, in /proc/net;
+# elsewhere, give it 3 s.)
+listening() {
+  grep -qE ":$(printf '%04X' "$port") [0-9A-F]+:0000 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+if [ -r /proc/net/tcp ]; then
+  for _ in $(seq 600); do
+    listening && break
+    kill -0 "$receiver" 2>/dev/null || { echo "units_over_tcp: the receiver stopped before listening" >&2; exit 1; }
+    sleep 0.1
+  done
+else
+  sleep 3
+fi
 
 # Near side: speech in, one line of units per segment out to the network.
 gst-launch-1.0 -q filesrc location="$speech" ! decodebin ! audioconvert ! audioresample ! \

@@ -26,13 +26,22 @@ std::string train_cmd(const std::string& out, const std::string& extra) {
          " --config tiny " + extra;
 }
 
+// Steps per epoch of the shared run: 25 of 4 windows, enough for the loss to
+// halve in 8 epochs. Under AddressSanitizer a step costs 5x (every tensor is
+// a fresh mapping there) and the run only has to touch every code path, so
+// it takes 5 steps an epoch and the loss check is left to the plain build.
+constexpr int kStepsPerEpoch = test::kUnderAddressSanitizer ? 5 : 25;
+
 // One trained tiny vocoder shared by the tests below (trained once).
 const std::string& trained_dir() {
   static std::string dir;
   if (!dir.empty()) return dir;
   dir = test::make_temp_dir("vtrain");
   std::string log;
-  const int rc = test::run_command(train_cmd(dir, "--epochs 8 --samples-per-epoch 100 --batch-size 4 --lr 0.001 --save-every 4 --threads 2"), &log);
+  const int rc = test::run_command(
+      train_cmd(dir, "--epochs 8 --samples-per-epoch " + std::to_string(4 * kStepsPerEpoch) +
+                         " --batch-size 4 --lr 0.001 --save-every 4 --threads 2"),
+      &log);
   EXPECT_EQ(rc, 0) << log;
   return dir;
 }
@@ -56,11 +65,11 @@ TEST(VocoderTrain, HeldOutMelLossFallsAndOutputsExist) {
     EXPECT_LT(rec["heldout_mcd"].get<double>(), 60.0);
   }
   EXPECT_EQ(log[0]["early_stop_metric"], "mel");
-  EXPECT_EQ(log[0]["steps"].get<int>(), 25);
+  EXPECT_EQ(log[0]["steps"].get<int>(), kStepsPerEpoch);
   // Stated factor: after 200 steps of 4 windows the held-out mel loss is at
   // most half of what it was after the first 25 (measured: 162 -> 56 after 150).
   const double first = log.front()["heldout_mel"], last = log.back()["heldout_mel"];
-  EXPECT_LT(last, 0.5 * first) << first << " -> " << last;
+  if (!test::kUnderAddressSanitizer) EXPECT_LT(last, 0.5 * first) << first << " -> " << last;
   EXPECT_NEAR(log[1]["lr"].get<double>(), 0.001 * 0.999, 1e-12);
   const auto sample = read_audio_16k_mono(dir + "/sample_epoch_0008.wav");
   EXPECT_EQ(sample.size() % 320, 0u);
