@@ -33,7 +33,8 @@ struct FeatureOptions {
   Precision precision = Precision::fp32;
 };
 
-// Whether this CPU runs Precision::bf16 (AVX512_BF16 or AMX-BF16).
+// Whether this CPU runs Precision::bf16 (AVX512_BF16 or AMX-BF16); false, not
+// an error, when the LibTorch part cannot be loaded.
 bool bf16_supported();
 
 // Thread-safety: one extract() at a time per object (it holds the model's

@@ -100,7 +100,12 @@ void train_vocoder(const VocoderTrainOptions& options) { common::torch_backend()
 
 bool bf16_supported() {
 #if HAVE_TORCH
-  return common::torch_backend().bf16_supported();
+  // A question, not a request: without the LibTorch part nothing runs bf16.
+  try {
+    return common::torch_backend().bf16_supported();
+  } catch (const Error&) {
+    return false;
+  }
 #else
   return false;
 #endif
