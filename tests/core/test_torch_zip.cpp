@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "acoustok/error.hpp"
 #include "features/torch_zip.hpp"
@@ -92,4 +93,40 @@ TEST(TorchZipHostile, CorruptDataPklAndMismatchedLocalHeadersAreRefused) {
   ASSERT_EQ(run_command("cp " + good + " " + dir + "/renamed.bin && " + patch + dir + "/renamed.bin archive/data.pkl archive/data.pkx", &out), 0) << out;
   e = error_of(dir + "/renamed.bin");
   EXPECT_NE(e.find("local header names another entry"), std::string::npos) << e;
+}
+
+// A tensor's storage read back exactly (1.2 MB of float32, an odd length, so
+// the CRC's wide loop and its tail both run), and the same file with one
+// byte of that storage changed: refused by its CRC-32, naming the tensor.
+TEST(TorchZipHostile, StorageBytesAreCheckedByTheirCrc) {
+  const std::string dir = make_temp_dir("storage-crc");
+  const std::string good = dir + "/good.bin", bad = dir + "/bad.bin";
+  constexpr int64_t kCount = 300001;
+  std::string out;
+  ASSERT_EQ(run_command("/usr/bin/python3 -c \"import struct, sys, torch; "
+                        "torch.save({'w': torch.arange(" + std::to_string(kCount) + ", dtype=torch.float32)}, sys.argv[1]); "
+                        "d = open(sys.argv[1], 'rb').read(); v = struct.pack('<f', 123456.0); "
+                        "assert d.count(v) == 1; open(sys.argv[2], 'wb').write(d.replace(v, struct.pack('<f', 123457.0)))\" " +
+                            good + " " + bad,
+                        &out),
+            0)
+      << out;
+  {
+    acoustok::features::TorchZipWeights w(good);
+    std::vector<float> v(kCount);
+    w.read_float32_into("w", v.data());
+    for (int64_t i = 0; i < kCount; i += 997) ASSERT_EQ(v[static_cast<size_t>(i)], static_cast<float>(i)) << i;
+    EXPECT_EQ(v.back(), static_cast<float>(kCount - 1));
+  }
+  acoustok::features::TorchZipWeights w(bad);  // the pickle is intact: only reading the storage fails
+  std::vector<float> v(kCount);
+  try {
+    w.read_float32_into("w", v.data());
+    ADD_FAILURE() << "a changed storage byte was not noticed";
+  } catch (const acoustok::Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find(bad), std::string::npos) << m;
+    EXPECT_NE(m.find("tensor 'w'"), std::string::npos) << m;
+    EXPECT_NE(m.find("fails its CRC-32 check"), std::string::npos) << m;
+  }
 }

@@ -26,13 +26,21 @@ std::string shape_text(const std::vector<int64_t>& s) {
 }
 
 // Maps a fresh tensor's pages in one call before it is first written: one
-// page fault per 4 kB was a third of the load time. (Linux 5.14 and later;
-// elsewhere the call fails and the pages fault in as they are written.)
+// page fault per 4 kB was a third of the load time. The 2 MB blocks inside
+// it are asked for as transparent huge pages first: 512 times fewer page
+// table entries to fill (measured on a 2-core VM: loading XLSR-53 to layer
+// 14 took 1.75 s instead of 2.8, half the system time), and fewer TLB misses
+// when the products stream the weights. (Linux 5.14 and later; elsewhere the
+// calls fail and the pages fault in as they are written.)
 void prefault(const torch::Tensor& t) {
 #ifdef MADV_POPULATE_WRITE
   const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
   const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
-  const uintptr_t first = (begin + page - 1) & ~(page - 1), last = (begin + t.nbytes()) & ~(page - 1);
+  const uintptr_t end = begin + t.nbytes();
+  const uintptr_t huge_first = (begin + kHuge - 1) & ~(kHuge - 1), huge_last = end & ~(kHuge - 1);
+  if (huge_last > huge_first) ::madvise(reinterpret_cast<void*>(huge_first), huge_last - huge_first, MADV_HUGEPAGE);
+  const uintptr_t first = (begin + page - 1) & ~(page - 1), last = end & ~(page - 1);
   if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_WRITE);
 #else
   (void)t;
