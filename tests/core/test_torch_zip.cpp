@@ -95,9 +95,9 @@ TEST(TorchZipHostile, CorruptDataPklAndMismatchedLocalHeadersAreRefused) {
   EXPECT_NE(e.find("local header names another entry"), std::string::npos) << e;
 }
 
-// A tensor's storage read back exactly (1.2 MB of float32, an odd length, so
-// the CRC's wide loop and its tail both run), and the same file with one
-// byte of that storage changed: refused by its CRC-32, naming the tensor.
+// A tensor's storage read back exactly (1.2 MB of float32), and the same
+// file with one byte of that storage changed: refused by its CRC-32, naming
+// the tensor (the pickle is intact, so only the storage's check can catch it).
 TEST(TorchZipHostile, StorageBytesAreCheckedByTheirCrc) {
   const std::string dir = make_temp_dir("storage-crc");
   const std::string good = dir + "/good.bin", bad = dir + "/bad.bin";

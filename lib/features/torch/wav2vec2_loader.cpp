@@ -29,7 +29,8 @@ std::string shape_text(const std::vector<int64_t>& s) {
 // page fault per 4 kB was a third of the load time. The 2 MB blocks inside
 // it are asked for as transparent huge pages first: 512 times fewer page
 // table entries to fill (measured on a 2-core VM: loading XLSR-53 to layer
-// 14 took 1.75 s instead of 2.8, half the system time), and fewer TLB misses
+// 14 took mostly 1.9-2.3 s instead of 2.5-3.2, with 1.1-1.6 s of system
+// time instead of 1.9-2.2), and fewer TLB misses
 // when the products stream the weights. (Linux 5.14 and later; elsewhere the
 // calls fail and the pages fault in as they are written.)
 void prefault(const torch::Tensor& t) {
