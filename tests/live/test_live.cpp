@@ -131,8 +131,9 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
               static_cast<unsigned long long>(dropped));
   std::printf("[ live ] %zu s of audio; RSS %ld kB at a third, %ld kB at the end (%+.1f %%)\n", seconds, rss_third.load(),
               rss_end.load(), 100.0 * (rss_end - rss_third) / std::max(1L, rss_third.load()));
-  if (!test::kUnderAddressSanitizer)
+  if (!test::kUnderAddressSanitizer) {
     EXPECT_LE(rss_end.load(), rss_third.load() + rss_third.load() / 20) << "resident memory grew by more than 5 %";
+  }
   gst_element_set_state(pipeline, GST_STATE_NULL);
   gst_object_unref(bus);
   gst_object_unref(src);

@@ -175,5 +175,7 @@ TEST(Torture, StateChangesFlushesAndEosLeakNothing) {
 
   std::printf("torture: %d cycles; RSS %ld kB after warm-up, %ld kB at the end (%+.1f %%)\n", cycles, rss_warm, rss_end,
               100.0 * (rss_end - rss_warm) / rss_warm);
-  if (!acoustok::test::kUnderAddressSanitizer) EXPECT_LE(rss_end, rss_warm + rss_warm / 20);
+  if (!acoustok::test::kUnderAddressSanitizer) {
+    EXPECT_LE(rss_end, rss_warm + rss_warm / 20);
+  }
 }
