@@ -325,6 +325,14 @@ void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor&
 
 namespace {
 
+// A weight to pack: float32, or already rounded to bfloat16 when packed for BF16.
+bool is_packable(const torch::Tensor& w, Precision precision) {
+  return w.scalar_type() == torch::kFloat32 || (precision == Precision::BF16 && w.scalar_type() == torch::kBFloat16);
+}
+memory::data_type plain_type(const torch::Tensor& w) {
+  return w.scalar_type() == torch::kBFloat16 ? memory::data_type::bf16 : memory::data_type::f32;
+}
+
 // `plain` (described by plain_md) reordered to packed_md, through a per-thread
 // scratch and copied back into plain's own memory when it fits (no padding):
 // the weights' pages are then faulted in once, not twice, which halves the
@@ -353,7 +361,7 @@ struct PackedWeight::Impl {
 };
 
 PackedWeight PackedWeight::pack(torch::Tensor weight, Precision precision) {
-  TORCH_CHECK(weight.dim() == 2 && weight.scalar_type() == torch::kFloat32, "a packed weight is float32 [out, in]");
+  TORCH_CHECK(weight.dim() == 2 && is_packable(weight, precision), "a packed weight is float32 [out, in] (or bfloat16 for BF16)");
   // Its own tensor object over the same memory: a caller that then empties
   // a registered parameter (set_data) leaves this one intact.
   weight = weight.contiguous().detach();
@@ -369,7 +377,7 @@ PackedWeight PackedWeight::pack(torch::Tensor weight, Precision precision) {
     const memory::desc packed_md = pd.weights_desc();
     PackedWeight p;
     p.impl_ = std::make_shared<Impl>();
-    p.impl_->storage = reorder_in_place(weight, memory::desc({in, out}, memory::data_type::f32, memory::format_tag::ba), packed_md);
+    p.impl_->storage = reorder_in_place(weight, memory::desc({in, out}, plain_type(weight), memory::format_tag::ba), packed_md);
     p.impl_->desc = packed_md;
     p.impl_->out = out;
     p.impl_->in = in;
@@ -432,7 +440,8 @@ dnnl::convolution_forward::primitive_desc conv_desc(const memory::desc& src, con
 }  // namespace
 
 PackedConv PackedConv::pack(torch::Tensor weight, int64_t stride, int64_t groups, Precision precision) {
-  TORCH_CHECK(weight.dim() == 3 && weight.scalar_type() == torch::kFloat32, "a packed conv weight is float32 [out, in / groups, k]");
+  TORCH_CHECK(weight.dim() == 3 && is_packable(weight, precision),
+              "a packed conv weight is float32 [out, in / groups, k] (or bfloat16 for BF16)");
   weight = weight.contiguous().detach();
   const int64_t out = weight.size(0), in = weight.size(1) * groups, kernel = weight.size(2);
   try {
@@ -445,7 +454,7 @@ PackedConv PackedConv::pack(torch::Tensor weight, int64_t stride, int64_t groups
     const memory::dims wdims = conv_weight_dims(in, out, kernel, groups);
     const memory::desc any(wdims, dnnl_type(precision), memory::format_tag::any);
     const memory::desc packed_md = conv_desc(src, any, true, dst, stride).weights_desc();
-    const memory::desc plain_md(wdims, memory::data_type::f32, groups == 1 ? memory::format_tag::oiw : memory::format_tag::goiw);
+    const memory::desc plain_md(wdims, plain_type(weight), groups == 1 ? memory::format_tag::oiw : memory::format_tag::goiw);
     PackedConv p;
     p.impl_ = std::make_shared<Impl>();
     p.impl_->storage = reorder_in_place(weight, plain_md, packed_md);

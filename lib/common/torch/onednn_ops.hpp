@@ -42,8 +42,8 @@ void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor&
 // oneDNN's kernels read fastest (5-8 % over reading it transposed in place).
 class PackedWeight {
  public:
-  // Float32 [out, in]. Takes over the weight's memory when it is contiguous
-  // (the caller must not use `weight` afterwards).
+  // Float32 [out, in] (for BF16 also bfloat16). Takes over the weight's
+  // memory when it is contiguous (the caller must not use `weight` afterwards).
   static PackedWeight pack(torch::Tensor weight, Precision precision = Precision::F32);
   bool defined() const { return impl_ != nullptr; }
   int64_t out() const;
@@ -62,7 +62,8 @@ void linear(const torch::Tensor& x, const PackedWeight& w, const torch::Tensor& 
 // T' = (T - kernel) / stride + 1 (no padding), its weight packed once.
 class PackedConv {
  public:
-  // Float32 [out, in / groups, kernel]; takes the memory over like PackedWeight.
+  // Float32 [out, in / groups, kernel] (for BF16 also bfloat16); takes the
+  // memory over like PackedWeight.
   static PackedConv pack(torch::Tensor weight, int64_t stride, int64_t groups = 1,
                          Precision precision = Precision::F32);
   bool defined() const { return impl_ != nullptr; }

@@ -65,20 +65,18 @@ class TorchFeatureExtractor : public FeatureExtractor {
     // peak instead of 1.0 GB for XLSR-53 to layer 14).
     common::ModelLoadAllocation load_allocation;
     model_ = features::Wav2Vec2(config_, layer_);
+    // On the CPU oneDNN runs the products 4-8x faster than the generic BLAS
+    // Debian's LibTorch calls. ACOUSTOK_MATMUL=plain runs the modules as
+    // written (the CUDA path), for comparisons.
+    const char* force = std::getenv("ACOUSTOK_MATMUL");
+    const bool onednn = !device_.is_cuda() && !(force && std::string(force) == "plain");
+    const bool bf16 = onednn && options.precision == Precision::bf16;
+    if (bf16) model_->store_packed_weights_in_bf16();
     auto weights = features::open_model_weights(model_dir);
     features::load_wav2vec2_weights(*model_, config_, *weights);
     model_->eval();
-    if (device_.is_cuda()) {
-      model_->to(device_);
-    } else {
-      // oneDNN runs the products 4-8x faster than the generic BLAS Debian's
-      // LibTorch calls. ACOUSTOK_MATMUL=plain runs the modules as written
-      // (the CUDA path), for comparisons.
-      const char* force = std::getenv("ACOUSTOK_MATMUL");
-      if (!(force && std::string(force) == "plain"))
-        model_->prepare_cpu(options.precision == Precision::bf16 ? onednn::Precision::BF16
-                                                                 : onednn::Precision::F32);
-    }
+    if (device_.is_cuda()) model_->to(device_);
+    if (onednn) model_->prepare_cpu(bf16 ? onednn::Precision::BF16 : onednn::Precision::F32);
   }
 
   int64_t dim() const override { return config_.hidden_size; }

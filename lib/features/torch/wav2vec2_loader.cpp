@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <sstream>
+#include <vector>
 
 #include "acoustok/error.hpp"
 
@@ -102,11 +103,13 @@ void load_wav2vec2_weights(Wav2Vec2Impl& model, const features::Wav2Vec2Config& 
       throw file_error(weights.path(), "tensor '" + prefix + name + "' has shape " + shape_text(info.shape) +
                                            ", but config.json implies " + shape_text(item.value().sizes().vec()));
     }
-    TORCH_CHECK(item.value().is_contiguous() && item.value().scalar_type() == torch::kFloat32, name, " is not a dense float32 tensor");
+    const auto type = item.value().scalar_type();
+    TORCH_CHECK(item.value().is_contiguous() && (type == torch::kFloat32 || type == torch::kBFloat16), name,
+                " is not a dense float32 or bfloat16 tensor");
     items.emplace_back(name, item.value());
   }
   if (torch::Tensor* pos = params.find(kPositionalConvWeight)) {
-    pos->set_data(positional_conv_weight(weights, prefix, pos->sizes().vec()));
+    pos->set_data(positional_conv_weight(weights, prefix, pos->sizes().vec()).to(pos->scalar_type()));
   }
   at::parallel_for(0, static_cast<int64_t>(items.size()), 1, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
@@ -114,7 +117,16 @@ void load_wav2vec2_weights(Wav2Vec2Impl& model, const features::Wav2Vec2Config& 
       // Straight into the parameter's own memory (for q, k and v, the
       // merged product's operand): no second copy of a block's weights.
       prefault(param);
-      weights.read_float32_into(prefix + name, param.data_ptr<float>());
+      if (param.scalar_type() == torch::kFloat32) {
+        weights.read_float32_into(prefix + name, param.data_ptr<float>());
+        continue;
+      }
+      // bfloat16 (store_packed_weights_in_bf16): through a float32 buffer
+      // each thread reuses, rounded to nearest even as oneDNN rounds.
+      thread_local std::vector<float> staging;
+      staging.resize(static_cast<size_t>(param.numel()));
+      weights.read_float32_into(prefix + name, staging.data());
+      param.copy_(torch::from_blob(staging.data(), param.sizes(), torch::kFloat32));
     }
   });
 }

@@ -229,16 +229,26 @@ SelfAttentionImpl::SelfAttentionImpl(int64_t dim, int64_t heads) : dim_(dim), he
   out_proj = register_module("out_proj", Dense(DenseOptions(dim, dim)));
   qkv_weight_plain_ = torch::empty({3 * dim, dim});
   qkv_bias_ = torch::empty({3 * dim});
+  view_merged_weights();
+}
+
+void SelfAttentionImpl::view_merged_weights() {
   int64_t row = 0;
   for (Dense* d : {&q_proj, &k_proj, &v_proj}) {
-    (*d)->weight.set_data(qkv_weight_plain_.narrow(0, row, dim));
-    (*d)->bias.set_data(qkv_bias_.narrow(0, row, dim));
-    row += dim;
+    (*d)->weight.set_data(qkv_weight_plain_.narrow(0, row, dim_));
+    (*d)->bias.set_data(qkv_bias_.narrow(0, row, dim_));
+    row += dim_;
   }
 }
 
+void SelfAttentionImpl::store_weights_in_bf16() {
+  qkv_weight_plain_ = torch::empty({3 * dim_, dim_}, torch::kBFloat16);
+  view_merged_weights();
+}
+
 void SelfAttentionImpl::prepare_cpu(onednn::Precision p) {
-  const double scaling = 1.0 / std::sqrt(static_cast<double>(dim_ / heads_));  // a power of two for 64: exact
+  // A power of two for 64 (every wav2vec2 model): exact, in bfloat16 too.
+  const double scaling = 1.0 / std::sqrt(static_cast<double>(dim_ / heads_));
   qkv_weight_plain_.narrow(0, 0, dim_).mul_(scaling);
   qkv_bias_.narrow(0, 0, dim_).mul_(scaling);
   qkv_weight_ = onednn::PackedWeight::pack(qkv_weight_plain_, p);  // takes the memory over
@@ -407,6 +417,20 @@ Wav2Vec2Impl::Wav2Vec2Impl(const features::Wav2Vec2Config& c, int64_t blocks) {
 torch::Tensor Wav2Vec2Impl::forward(const torch::Tensor& samples) {
   TORCH_CHECK(samples.dim() == 2, "wav2vec2 expects samples [batch, time], got ", samples.sizes());
   return encoder(feature_projection(feature_extractor(samples)));
+}
+
+void Wav2Vec2Impl::store_packed_weights_in_bf16() {
+  // Every product's and conv's weight is packed (the positional conv's is
+  // folded from weight_g and weight_v in float32 first, then rounded).
+  const auto bf16 = [](torch::Tensor& w) { w.set_data(torch::empty(w.sizes(), torch::kBFloat16)); };
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (auto* d = m->as<DenseImpl>()) bf16(d->weight);
+    if (auto* c = m->as<ConvParamsImpl>()) bf16(c->weight);
+  }
+  // Then q, k and v as views of one merged weight again.
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (auto* a = m->as<SelfAttentionImpl>()) a->store_weights_in_bf16();
+  }
 }
 
 void Wav2Vec2Impl::prepare_cpu(onednn::Precision p) {

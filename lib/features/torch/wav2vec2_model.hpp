@@ -140,8 +140,11 @@ class SelfAttentionImpl : public torch::nn::Module {
   // After prepare_cpu: residual [T, D] += attention(x [T, D]), x read first
   // (so residual may be x itself).
   void add_to(const torch::Tensor& x, const torch::Tensor& residual);
+  // q, k and v's weights become views of a bfloat16 merged weight.
+  void store_weights_in_bf16();
 
  private:
+  void view_merged_weights();
   int64_t dim_, heads_;
   // q, k and v's weights and biases are views of these ([3D, D], [3D]): the
   // checkpoint is read straight into the merged product's operands.
@@ -203,6 +206,11 @@ class Wav2Vec2Impl : public torch::nn::Module {
   // product in oneDNN (onednn_ops.hpp). Without it the modules run as
   // written (the CUDA path, and the reference the tests compare with).
   void prepare_cpu(onednn::Precision p = onednn::Precision::F32);
+  // Before loading, when prepare_cpu(BF16) follows: the weights it packs are
+  // given bfloat16 storage, so the loader rounds each one into half the
+  // memory and no float32 copy of them is ever filled (half the fresh pages
+  // of a load, half the resident weights).
+  void store_packed_weights_in_bf16();
 
  private:
   FeatureEncoder feature_extractor{nullptr};
