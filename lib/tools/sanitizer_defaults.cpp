@@ -21,9 +21,9 @@ __attribute__((visibility("default"), used)) const char* __lsan_default_options(
 // What lives only behind thread-local pointers, none of it acoustok's:
 // glibc's table of dynamic TLS blocks (grown by dlopen), its dlerror buffer
 // and list of thread_local destructors; libgomp's data for the main thread,
-// made when the loader sets LibTorch's thread count. And GLib's one-off block from a library constructor: GLib
-// comes in with LibTorch's dependencies (OpenCV, GStreamer), and this program
-// never calls it.
+// made when the loader sets LibTorch's thread count. And GLib's one-off
+// block from a library constructor: GLib comes in with LibTorch's
+// dependencies (OpenCV, GStreamer), and this program never calls it.
 __attribute__((visibility("default"), used)) const char* __lsan_default_suppressions() {
   return "leak:_dl_resize_dtv\n"
          "leak:_dlerror_run\n"

@@ -175,6 +175,56 @@ TEST(Xlsr, LoaderReadsOnlyTheBlocksItRunsAndNoPretrainingKeys) {
   }
 }
 
+// --precision bf16 loads the packed weights straight into bfloat16: same
+// names, each weight the float32 one rounded to nearest even, q, k and v
+// still one merged operand, and features bit-identical to packing a float32
+// load for BF16. The model's 4 heads of 8 (1/sqrt(8) is inexact: q, k, v
+// stay float32), and the same weights read as 2 heads of 16 (exact: they
+// are rounded too).
+class Bf16Storage : public ::testing::TestWithParam<int> {};
+INSTANTIATE_TEST_SUITE_P(Heads, Bf16Storage, ::testing::Values(4, 2));
+
+TEST_P(Bf16Storage, HoldsEachWeightRoundedAndRunsAsTheFloat32LoadDoes) {
+  using acoustok::features::Wav2Vec2;
+  const std::string dir = make_temp_dir("xlsr-heads");
+  for (const char* f : {"model.safetensors", "preprocessor_config.json"}) fs::copy_file(model("xlsr_st") + "/" + f, dir + "/" + f);
+  nlohmann::json c = nlohmann::json::parse(std::ifstream(model("xlsr_st") + "/config.json"));
+  c["num_attention_heads"] = GetParam();
+  std::ofstream(dir + "/config.json") << c.dump();
+  const auto config = acoustok::features::read_wav2vec2_config(dir);
+  Wav2Vec2 f32(config, 2), b16(config, 2);
+  b16->store_packed_weights_in_bf16();
+  acoustok::features::load_wav2vec2_weights(*f32, config, *acoustok::features::open_model_weights(dir));
+  acoustok::features::load_wav2vec2_weights(*b16, config, *acoustok::features::open_model_weights(dir));
+  const auto p32 = f32->named_parameters(), p16 = b16->named_parameters();
+  ASSERT_EQ(p32.keys(), p16.keys());
+  int rounded = 0;
+  for (const auto& item : p16) {
+    const torch::Tensor want = p32[item.key()];
+    if (item.value().scalar_type() == torch::kBFloat16) {
+      ++rounded;
+      EXPECT_TRUE(torch::equal(item.value(), want.to(torch::kBFloat16))) << item.key();
+    } else {
+      EXPECT_TRUE(torch::equal(item.value(), want)) << item.key();
+    }
+  }
+  // Per block: out and the two feed-forward products, and q, k, v where
+  // 1/sqrt(head dim) is exact on rounded weights; plus the projection, the
+  // convs and the positional conv.
+  const int head_dim = static_cast<int>(config.hidden_size / config.num_attention_heads);
+  const bool qkv_rounded = head_dim == 16 || head_dim == 64 || head_dim == 256;
+  EXPECT_EQ(rounded, 2 * (qkv_rounded ? 6 : 3) + 1 + static_cast<int>(config.conv_dim.size()) + 1);
+  const torch::Tensor q = p16["encoder.layers.0.attention.q_proj.weight"], k = p16["encoder.layers.0.attention.k_proj.weight"];
+  EXPECT_EQ(q.scalar_type(), qkv_rounded ? torch::kBFloat16 : torch::kFloat32);
+  EXPECT_EQ(static_cast<const char*>(k.data_ptr()), static_cast<const char*>(q.data_ptr()) + q.nbytes());
+  if (!acoustok::onednn::bf16_supported()) GTEST_SKIP() << "no AVX512_BF16 or AMX: the products are not run";
+  f32->prepare_cpu(acoustok::onednn::Precision::BF16);
+  b16->prepare_cpu(acoustok::onednn::Precision::BF16);
+  c10::InferenceMode guard;
+  const torch::Tensor x = torch::from_blob(const_cast<float*>(speech().data()), {1, static_cast<int64_t>(speech().size())});
+  EXPECT_TRUE(torch::equal(f32->forward(x), b16->forward(x)));
+}
+
 TEST(Xlsr, LayerOutOfRangeIsAnError) {
   for (int layer : {0, -1, 4, 24}) {
     const std::string e = error_of([&] { load(model("xlsr_st"), layer); });

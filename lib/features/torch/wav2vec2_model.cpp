@@ -241,13 +241,22 @@ void SelfAttentionImpl::view_merged_weights() {
   }
 }
 
+bool SelfAttentionImpl::scaling_is_exact() const {
+  int exponent = 0;
+  return std::frexp(1.0 / std::sqrt(static_cast<double>(dim_ / heads_)), &exponent) == 0.5;
+}
+
 void SelfAttentionImpl::store_weights_in_bf16() {
-  qkv_weight_plain_ = torch::empty({3 * dim_, dim_}, torch::kBFloat16);
+  // prepare_cpu scales q's rows by 1/sqrt(head dim): on weights already
+  // rounded to bfloat16 that is exact only for a power of two (head dims
+  // 16, 64, 256: every released wav2vec2). Otherwise q, k and v stay float32
+  // and are rounded once, after the scaling, as a float32 load is.
+  qkv_weight_plain_ = torch::empty({3 * dim_, dim_}, scaling_is_exact() ? torch::kBFloat16 : torch::kFloat32);
   view_merged_weights();
 }
 
 void SelfAttentionImpl::prepare_cpu(onednn::Precision p) {
-  // A power of two for 64 (every wav2vec2 model): exact, in bfloat16 too.
+  // A power of two for 64 (every wav2vec2 model): exact (scaling_is_exact).
   const double scaling = 1.0 / std::sqrt(static_cast<double>(dim_ / heads_));
   qkv_weight_plain_.narrow(0, 0, dim_).mul_(scaling);
   qkv_bias_.narrow(0, 0, dim_).mul_(scaling);

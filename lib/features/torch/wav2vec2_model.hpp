@@ -140,8 +140,11 @@ class SelfAttentionImpl : public torch::nn::Module {
   // After prepare_cpu: residual [T, D] += attention(x [T, D]), x read first
   // (so residual may be x itself).
   void add_to(const torch::Tensor& x, const torch::Tensor& residual);
-  // q, k and v's weights become views of a bfloat16 merged weight.
+  // q, k and v's weights become views of a bfloat16 merged weight (a
+  // float32 one when scaling_is_exact() is false).
   void store_weights_in_bf16();
+  // Whether 1/sqrt(head dim) is a power of two.
+  bool scaling_is_exact() const;
 
  private:
   void view_merged_weights();
