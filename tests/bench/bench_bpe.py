@@ -9,6 +9,8 @@ runs of 1-4 frames, recurring phrases; LINES segments of 8-26 s), then times
   - the Python module on the same corpus with the same settings: training from
     an iterator of mapped lines, then encoding every line (what our analysis does)
   - `acoustok bpe encode` against the module's encode over the whole corpus
+  - the `bpemotif` element on the same corpus, text to text, in one
+    gst-launch-1.0 pipeline (process start and plugin load included)
 and checks the pieces and the motifs are identical.
 Usage: tests/bench/bench_bpe.py [BUILD_DIR] [LINES]   (default: build, 2000)
 """
@@ -108,6 +110,15 @@ def main():
         same = res.splitlines() == ref
         print(f"encode {frames} frames: acoustok {t_enc:.2f} s ({frames / t_enc / 1e6:.2f} M frames/s), "
               f"python module {t_py_enc:.2f} s (x{t_py_enc / t_enc:.2f}); motifs identical: {same}")
+
+        motifs = os.path.join(tmp, "motifs.txt")
+        env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(BUILD, "plugins"))
+        _, t_gst = timed(lambda: subprocess.run(
+            ["gst-launch-1.0", "-q", "filesrc", f"location={corpus}", "!", "text/x-raw,format=utf8", "!",
+             "bpemotif", f"model={model}", "!", "text/x-raw,format=utf8", "!", "filesink", f"location={motifs}"], check=True, env=env))
+        same = open(motifs).read().splitlines() == ref
+        print(f"bpemotif element, text to text: {t_gst:.2f} s for {hours:.1f} h of units: real-time factor "
+              f"{t_gst / (hours * 3600):.1e}; motifs identical to the module's: {same}")
 
 
 if __name__ == "__main__":
