@@ -113,9 +113,10 @@ def main():
 
         motifs = os.path.join(tmp, "motifs.txt")
         env = dict(os.environ, GST_PLUGIN_PATH=os.path.join(BUILD, "plugins"))
-        _, t_gst = timed(lambda: subprocess.run(
-            ["gst-launch-1.0", "-q", "filesrc", f"location={corpus}", "!", "text/x-raw,format=utf8", "!",
-             "bpemotif", f"model={model}", "!", "text/x-raw,format=utf8", "!", "filesink", f"location={motifs}"], check=True, env=env))
+        text = "text/x-raw,format=utf8"
+        launch = ["gst-launch-1.0", "-q", "filesrc", f"location={corpus}", "!", text, "!", "bpemotif", f"model={model}",
+                  "!", text, "!", "filesink", f"location={motifs}"]
+        _, t_gst = timed(lambda: subprocess.run(launch, check=True, env=env))
         same = open(motifs).read().splitlines() == ref
         print(f"bpemotif element, text to text: {t_gst:.2f} s for {hours:.1f} h of units: real-time factor "
               f"{t_gst / (hours * 3600):.1e}; motifs identical to the module's: {same}")
