@@ -14,12 +14,15 @@
 # Prints one summary line per step and `gpu-check: OK` at the end; the
 # figures go in the README's GPU table.
 #
-# Needs, besides PyTorch with CUDA: meson, ninja, a C++17 compiler, and the
+# Needs, besides PyTorch 2.x with CUDA (any wheel: its LibTorch is found in
+# torch/, with the pre-C++11 ABI of wheels up to 2.6 or the C++11 ABI of
+# later ones; meson.build detects which): meson and ninja (Debian's, or pip's
+# beside that python: `pip install meson ninja`), a C++17 compiler, and the
 # development files of libsndfile, libsoxr, zlib, Eigen, nlohmann-json,
-# CLI11, oneDNN (libdnnl) and SPTK, and Gloo's headers for step 5. On
+# CLI11 and oneDNN (libdnnl), and Gloo's headers for step 5. On
 # Debian/Ubuntu: apt-get install meson ninja-build g++ libsndfile1-dev
 # libsoxr-dev zlib1g-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
-# libdnnl-dev libsptk-dev libgloo-dev.
+# libdnnl-dev libgloo-dev.
 #   scripts/gpu-check.sh [PYTHON]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,6 +33,11 @@ trap 'rm -rf "$work"' EXIT
 start=$SECONDS
 say() { echo "gpu-check: $*"; }
 
+# pip's meson and ninja live beside the python that has them.
+PATH=$PATH:$($py -c 'import os, sys; print(os.path.dirname(sys.executable))')
+for tool in meson ninja; do
+  command -v $tool >/dev/null || { say "FAIL: no $tool (apt-get install meson ninja-build, or $py -m pip install meson ninja)"; exit 1; }
+done
 torch_dir=$($py -c 'import os, torch; print(os.path.dirname(torch.__file__))')
 cuda=$($py -c 'import torch; print(torch.cuda.is_available() and torch.cuda.get_device_name(0) or "")')
 [ -n "$cuda" ] || { say "FAIL: $py's torch sees no CUDA device"; exit 1; }

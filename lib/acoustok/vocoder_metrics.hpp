@@ -19,8 +19,8 @@ double length_ratio(size_t synth_len, size_t orig_len);
 // DTW between two cepstra sequences, steps (1,0), (0,1), (1,1), Euclidean
 // cost, ties broken diagonal first, then (i-1, j), then (i, j-1). Returns
 // the path cost terms d(i, j) in path order. Memory: one byte per cell.
-// mcd_db, on SPTK's mel-cepstra, is in the command line's static SPTK
-// backend (lib/vocoder/sptk/mel_cepstral_distortion.hpp).
+// mcd_db, on mel-cepstra computed as SPTK's mcep computes them (our own
+// code), is in lib/vocoder/mel_cepstral_distortion.hpp.
 std::vector<double> dtw_path_costs(const std::vector<std::vector<double>>& a,
                                    const std::vector<std::vector<double>>& b);
 

@@ -29,7 +29,8 @@ struct VocoderTrainOptions {
   int dist_timeout = 300;
   // Mel-cepstral distortion in dB of (original, synthesis), for the held-out
   // MCD of every evaluation (training_log.json, --early-stop-metric mcd).
-  // The command line sets SPTK's (vocoder/sptk); unset: no held-out MCD.
+  // The command line sets vocoder::mcd_db (vocoder/mel_cepstral_distortion.hpp);
+  // unset: no held-out MCD.
   std::function<double(const float*, size_t, const float*, size_t)> mcd;
   // What early stopping and vocoder_best.pt follow: "mel" (held-out 45 x L1
   // log-mel) or "mcd" (held-out MCD, needs `mcd`).

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // acoustok vocoder train | test | compare: phase 3, the unit HiFi-GAN and its
 // quality report (metrics defined in acoustok/vocoder_metrics.hpp,
-// vocoder/sptk/mel_cepstral_distortion.hpp and docs/metrics.md).
+// vocoder/mel_cepstral_distortion.hpp and docs/metrics.md).
 #include "config.h"
 
 #include <cmath>
@@ -23,7 +23,7 @@
 #include "acoustok/vocoder_train.hpp"
 #include "commands.hpp"
 #include "std_streams.hpp"
-#include "vocoder/sptk/mel_cepstral_distortion.hpp"
+#include "vocoder/mel_cepstral_distortion.hpp"
 #if HAVE_TORCH
 #include "acoustok/features.hpp"
 #include "acoustok/tensor_file.hpp"
@@ -261,7 +261,7 @@ void add_vocoder_command(CLI::App& app) {
       throw UsageError("--config: unknown vocoder config '" + c + "': expected tiny, small, v1 or a JSON file");
     }
     configure_process_for(*train_threads, false);
-    t->mcd = vocoder::mcd_db;  // the held-out MCD, from the SPTK backend this program links
+    t->mcd = vocoder::mcd_db;  // the held-out MCD (docs/metrics.md)
     train_vocoder(*t);
   });
 

@@ -4,16 +4,17 @@
 # command-line mcep + a NumPy DTW for mcd_db, NumPy gpe/vde/ffe as fairseq's
 # eval_f0.py defines them on the printed F0 tracks, and known answers of
 # synthetic pairs (tests/core/metrics_reference.py check).
-#   tests/core/test_metrics_reference.sh BIN      env: PYTHON (default /usr/bin/python3)
-# Fails, saying so, when SPTK or NumPy is missing (scripts/setup.sh installs them).
+#   tests/core/test_metrics_reference.sh BIN
+#   env: PYTHON (default /usr/bin/python3); ACOUSTOK_REQUIRE_SPTK=1: fail without SPTK
+# Without SPTK's tools (Debian 12's package sptk; Debian 13 has none) mcd_db
+# is not compared to SPTK here, which the output says, and the rest is
+# checked (test_vocoder_metrics still holds our mcep to SPTK's numbers,
+# committed in fixtures/vocoder/metrics/sptk_mcep.json). Fails, saying so,
+# when NumPy/SciPy is missing (scripts/setup.sh installs them).
 set -euo pipefail
 bin=${1:?usage: $0 path/to/acoustok}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 python=${PYTHON:-/usr/bin/python3}
-if ! command -v sptk >/dev/null && [[ ! -x /usr/libexec/sptk/bin/mcep ]] && ! command -v mcep >/dev/null; then
-  echo "FAIL: SPTK (Debian package sptk) is not installed"
-  exit 1
-fi
 if ! "$python" -c 'import numpy, scipy' 2>/dev/null; then
   echo "FAIL: $python lacks numpy/scipy"
   exit 1

@@ -3,9 +3,13 @@
 // known answers and the NumPy reference of fixtures/gen_vocoder_fixtures.py.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <stdexcept>
+#include <string>
 
 #include "acoustok/audio_io.hpp"
 #include "acoustok/error.hpp"
@@ -15,7 +19,8 @@
 #include "acoustok/vocoder_config.hpp"
 #include "acoustok/vocoder_data.hpp"
 #include "acoustok/vocoder_metrics.hpp"
-#include "vocoder/sptk/mel_cepstral_distortion.hpp"
+#include "vocoder/mel_cepstral_distortion.hpp"
+#include "vocoder/mel_cepstrum.hpp"
 #include "test_util.hpp"
 
 using namespace acoustok;
@@ -78,6 +83,125 @@ TEST(VocoderMetrics, McdKnownAnswers) {
   // White noise against a sine is far away.
   const auto s = sine(440, 1.0);
   EXPECT_GT(vocoder::mcd_db(x.data(), x.size(), s.data(), s.size()), 10.0);
+}
+
+// Our mcep against SPTK 3.9's command-line tools: their numbers are in
+// fixtures/vocoder/metrics/sptk_mcep.json (fixtures/gen_mcep_fixtures.py),
+// so a machine without SPTK (Debian 13) still checks them.
+TEST(MelCepstrum, MatchesSptkFixture) {
+  const json ref = json::parse(test::read_file(test::fixture("vocoder/metrics/sptk_mcep.json")));
+  const vocoder::MelCepstralAnalysis mcep(1024, 24, 0.42);
+  vocoder::MelCepstralAnalysis::Options options;
+  options.periodogram_add = 1e-6;
+  double worst = 0, worst_c0 = 0;
+  size_t checked = 0;
+  for (const auto& f : ref["files"]) {
+    const std::string wav = f["wav"];
+    const auto x = read_audio_16k_mono(test::fixture(wav));
+    ASSERT_EQ(x.size(), f["samples"].get<size_t>()) << wav;
+    const auto cepstra = vocoder::mel_cepstra(x.data(), x.size());
+    ASSERT_EQ(cepstra.size(), f["frame_count"].get<size_t>()) << wav;
+    const auto& frames = f["frames"];
+    for (size_t i = 0; i < frames.size(); ++i) {
+      const int k = frames[i];
+      const auto& want = f["mcep"][i];
+      ASSERT_EQ(want.size(), 25u);
+      // The frame as docs/metrics.md builds it, through the analysis itself (gives c0 too).
+      std::vector<double> frame(1024), c(25);
+      for (int j = 0; j < 1024; ++j) {
+        const long at = 256L * k - 512 + j;
+        const double v = at >= 0 && at < static_cast<long>(x.size()) ? x[static_cast<size_t>(at)] * 32768.0 : 0.0;
+        frame[static_cast<size_t>(j)] = v * (0.54 - 0.46 * std::cos(2 * M_PI * j / 1023.0));
+      }
+      const auto result = mcep.analyze(frame.data(), c.data(), options);
+      EXPECT_TRUE(result.converged && !result.singular) << wav << " frame " << k;
+      for (int d = 0; d <= 24; ++d) {
+        const double diff = std::fabs(c[static_cast<size_t>(d)] - want[static_cast<size_t>(d)].get<double>());
+        EXPECT_LT(diff, 1e-4) << wav << " frame " << k << " c" << d;
+        double& worst_here = d == 0 ? worst_c0 : worst;
+        worst_here = std::max(worst_here, diff);
+        if (d > 0) {
+          EXPECT_NEAR(cepstra[static_cast<size_t>(k)][static_cast<size_t>(d - 1)], c[static_cast<size_t>(d)], 1e-12);
+        }
+      }
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 150u);
+  std::printf("mel-cepstra of %zu frames vs SPTK 3.9's tools: max |diff| c1..c24 %.2e, c0 %.2e\n", checked, worst,
+              worst_c0);
+  RecordProperty("max_abs_diff_c1_c24", std::to_string(worst));
+}
+
+TEST(MelCepstrum, McdMatchesSptkPairs) {
+  const json ref = json::parse(test::read_file(test::fixture("vocoder/metrics/sptk_mcep.json")));
+  ASSERT_EQ(ref["mcd_pairs"].size(), 4u);
+  for (const auto& p : ref["mcd_pairs"]) {
+    const auto x = read_audio_16k_mono(test::fixture(p["orig"].get<std::string>()));
+    const auto y = read_audio_16k_mono(test::fixture(p["synth"].get<std::string>()));
+    const double got = vocoder::mcd_db(x.data(), x.size(), y.data(), y.size());
+    EXPECT_NEAR(got, p["mcd_db"].get<double>(), 0.01) << p["synth"];
+    EXPECT_EQ(vocoder::mcd_path_length(x.data(), x.size(), y.data(), y.size()), p["path_length"].get<size_t>())
+        << p["synth"];
+    std::printf("mcd_db %s: ours %.6f, SPTK + DTW %.6f (diff %.1e dB)\n", p["synth"].get<std::string>().c_str(), got,
+                p["mcd_db"].get<double>(), got - p["mcd_db"].get<double>());
+  }
+}
+
+TEST(MelCepstrum, KnownAnswers) {
+  // The all-pass series: (z^-1 - a) / (1 - a z^-1) = -a + (1 - a^2) (z^-1 + a z^-2 + a^2 z^-3 ...).
+  const double a = 0.42;
+  const auto p = vocoder::allpass_power_series(6, 3, a);
+  EXPECT_DOUBLE_EQ(p(0, 0), 1.0);
+  EXPECT_DOUBLE_EQ(p(3, 0), 0.0);
+  EXPECT_DOUBLE_EQ(p(0, 1), -a);
+  for (int n = 1; n <= 6; ++n) EXPECT_NEAR(p(n, 1), (1 - a * a) * std::pow(a, n - 1), 1e-15) << n;
+  EXPECT_NEAR(p(0, 2), a * a, 1e-15);                  // (-a)^2
+  EXPECT_NEAR(p(1, 2), -2 * a * (1 - a * a), 1e-15);   // 2 (-a) (1 - a^2)
+  // Warping by a then by -a gives the cepstrum back (the series are long enough).
+  const Eigen::MatrixXd there = vocoder::allpass_power_series(200, 30, -a);  // 31 coefficients -> 201
+  const Eigen::MatrixXd back = vocoder::allpass_power_series(30, 200, a);
+  EXPECT_LT(((back * there) - Eigen::MatrixXd::Identity(31, 31)).cwiseAbs().maxCoeff(), 1e-12);
+
+  const vocoder::MelCepstralAnalysis mcep(1024, 24, a);
+  vocoder::MelCepstralAnalysis::Options options;
+  options.periodogram_add = 1e-6;
+  std::vector<double> frame(1024, 0.0), c(25);
+  // Digital silence: a flat periodogram of 1e-6, c0 = ln(1e-6) / 2, the rest 0.
+  auto r = mcep.analyze(frame.data(), c.data(), options);
+  EXPECT_TRUE(r.converged);
+  EXPECT_NEAR(c[0], 0.5 * std::log(1e-6), 1e-12);
+  for (int d = 1; d <= 24; ++d) EXPECT_NEAR(c[static_cast<size_t>(d)], 0.0, 1e-12) << d;
+  // An impulse: a flat periodogram of 30000^2, c0 = ln(30000), the rest 0.
+  frame[300] = 30000.0;
+  r = mcep.analyze(frame.data(), c.data(), options);
+  EXPECT_TRUE(r.converged);
+  EXPECT_NEAR(c[0], std::log(30000.0), 1e-9);
+  for (int d = 1; d <= 24; ++d) EXPECT_NEAR(c[static_cast<size_t>(d)], 0.0, 1e-9) << d;
+  // A gain g moves c0 by ln g and nothing else (beyond the 1e-6 added).
+  std::mt19937 rng(5);
+  std::normal_distribution<double> noise(0, 1000);
+  std::vector<double> c2(25);
+  for (int i = 0; i < 1024; ++i) frame[static_cast<size_t>(i)] = noise(rng) * (0.54 - 0.46 * std::cos(2 * M_PI * i / 1023.0));
+  mcep.analyze(frame.data(), c.data(), options);
+  for (auto& v : frame) v *= 0.25;
+  mcep.analyze(frame.data(), c2.data(), options);
+  EXPECT_NEAR(c2[0] - c[0], std::log(0.25), 1e-6);
+  for (int d = 1; d <= 24; ++d) EXPECT_NEAR(c2[static_cast<size_t>(d)], c[static_cast<size_t>(d)], 1e-6) << d;
+  // The iteration limits: with an end condition of 0 it runs all 30 updates;
+  // a determinant floor no system passes stops it before the first update.
+  options.end_condition = 0.0;
+  r = mcep.analyze(frame.data(), c2.data(), options);
+  EXPECT_EQ(r.iterations, 30);
+  EXPECT_FALSE(r.converged);
+  options = {};
+  options.periodogram_add = 1e-6;
+  options.determinant_floor = 1e30;
+  r = mcep.analyze(frame.data(), c2.data(), options);
+  EXPECT_TRUE(r.singular);
+  EXPECT_EQ(r.iterations, 0);
+  EXPECT_THROW(vocoder::MelCepstralAnalysis(1023, 24, a), std::invalid_argument);
+  EXPECT_THROW(vocoder::MelCepstralAnalysis(1024, 24, 1.0), std::invalid_argument);
 }
 
 TEST(VocoderMetrics, DtwFollowsRepeatsAtZeroCost) {

@@ -3,6 +3,7 @@
 // failures are one clear line with the right exit status.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "acoustok/audio_io.hpp"

@@ -18,6 +18,7 @@
 #include <unordered_map>
 
 #include "acoustok/error.hpp"
+#include "common/torch/onednn_compat.hpp"
 
 namespace acoustok::onednn {
 
@@ -44,31 +45,13 @@ memory::desc describe(const torch::Tensor& t) {
 
 // Bias [N] as oneDNN wants it: [1, N] or [1, 1, N].
 memory::desc bias_desc(const memory::desc& dst) {
-  const int ndims = dst.data.ndims;
+  const int ndims = compat::ndims(dst);
   memory::dims dims(static_cast<size_t>(ndims), 1);
-  dims.back() = dst.data.dims[ndims - 1];
+  dims.back() = compat::dim(dst, ndims - 1);
   return memory::desc(dims, memory::data_type::f32, ndims == 2 ? memory::format_tag::ab : memory::format_tag::abc);
 }
 
-// What tells two memory layouts apart, as text for the primitive cache.
-void append_layout(std::string& key, const memory::desc& md) {
-  const dnnl_memory_desc_t& d = md.data;
-  auto add = [&](int64_t v) { key += std::to_string(v) + ','; };
-  add(d.ndims);
-  add(d.data_type);
-  for (int i = 0; i < d.ndims; ++i) add(d.dims[i]);
-  add(d.format_kind);
-  add(d.offset0);
-  if (d.format_kind == dnnl_blocked) {
-    const dnnl_blocking_desc_t& b = d.format_desc.blocking;
-    for (int i = 0; i < d.ndims; ++i) add(b.strides[i]);
-    for (int i = 0; i < b.inner_nblks; ++i) {
-      add(b.inner_blks[i]);
-      add(b.inner_idxs[i]);
-    }
-  }
-  key += ';';
-}
+using compat::append_layout;
 
 // One primitive per key (layouts and options), made on first use: creating
 // one generates code (milliseconds), running one is the work alone. Bounded:
@@ -125,12 +108,11 @@ dnnl::matmul cached_matmul(const memory::desc& a_md, const memory::desc& b_md, c
   return cached<dnnl::matmul>(key, [&] {
     dnnl::post_ops post;
     if (o.accumulate()) post.append_sum(1.0f);
-    if (o.activation() == Activation::Gelu) post.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+    if (o.activation() == Activation::Gelu) compat::append_eltwise(post, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
     dnnl::primitive_attr attr;
     attr.set_post_ops(post);
-    const auto desc = o.bias().defined() ? dnnl::matmul::desc(a_md, b_md, bias_desc(dst_md), dst_md)
-                                         : dnnl::matmul::desc(a_md, b_md, dst_md);
-    return dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, cpu_engine()));
+    return dnnl::matmul(
+        compat::matmul_pd(cpu_engine(), a_md, b_md, o.bias().defined() ? bias_desc(dst_md) : memory::desc(), dst_md, attr));
   });
 }
 
@@ -373,8 +355,7 @@ PackedWeight PackedWeight::pack(torch::Tensor weight, Precision precision) {
     const memory::desc a_md({kTypicalRows, in}, dnnl_type(precision), memory::format_tag::ab);
     const memory::desc b_any({in, out}, dnnl_type(precision), memory::format_tag::any);
     const memory::desc dst_md({kTypicalRows, out}, memory::data_type::f32, memory::format_tag::ab);
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, dst_md), cpu_engine());
-    const memory::desc packed_md = pd.weights_desc();
+    const memory::desc packed_md = compat::matmul_pd(cpu_engine(), a_md, b_any, memory::desc(), dst_md).weights_desc();
     PackedWeight p;
     p.impl_ = std::make_shared<Impl>();
     p.impl_->storage = reorder_in_place(weight, memory::desc({in, out}, plain_type(weight), memory::format_tag::ba), packed_md);
@@ -429,12 +410,9 @@ memory::desc time_major_desc(const torch::Tensor& t) {
 
 dnnl::convolution_forward::primitive_desc conv_desc(const memory::desc& src, const memory::desc& weights, bool bias,
                                                      const memory::desc& dst, int64_t stride) {
-  const memory::desc bias_md({dst.data.dims[1]}, memory::data_type::f32, memory::format_tag::a);
-  const auto d = bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                                        src, weights, bias_md, dst, {stride}, {0}, {0})
-                      : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                                        src, weights, dst, {stride}, {0}, {0});
-  return dnnl::convolution_forward::primitive_desc(d, cpu_engine());
+  const memory::desc bias_md =
+      bias ? memory::desc({compat::dim(dst, 1)}, memory::data_type::f32, memory::format_tag::a) : memory::desc();
+  return compat::conv_pd(cpu_engine(), src, weights, bias_md, dst, {stride}, {0}, {0}, {0});
 }
 
 }  // namespace
@@ -543,18 +521,12 @@ dnnl::primitive_desc time_conv_pd(const TimeConvDescs& d, const memory::desc& we
                                   int64_t pad_l, int64_t pad_r, bool accumulate, float leaky_slope) {
   dnnl::post_ops post;
   if (accumulate) post.append_sum(1.0f);
-  if (leaky_slope >= 0.0f) post.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, leaky_slope, 0.0f);
+  if (leaky_slope >= 0.0f) compat::append_eltwise(post, dnnl::algorithm::eltwise_relu, leaky_slope, 0.0f);
   dnnl::primitive_attr attr;
   attr.set_post_ops(post);
   const memory::dims stride{o.stride()}, left{pad_l}, right{pad_r}, dilation{o.dilation() - 1};  // oneDNN counts dilation from 0
-  if (o.transposed()) {
-    const dnnl::deconvolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, d.src,
-                                                 weights, d.bias, d.dst, stride, dilation, left, right);
-    return dnnl::deconvolution_forward::primitive_desc(desc, attr, cpu_engine());
-  }
-  const dnnl::convolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, d.src,
-                                             weights, d.bias, d.dst, stride, dilation, left, right);
-  return dnnl::convolution_forward::primitive_desc(desc, attr, cpu_engine());
+  if (o.transposed()) return compat::deconv_pd(cpu_engine(), d.src, weights, d.bias, d.dst, stride, dilation, left, right, attr);
+  return compat::conv_pd(cpu_engine(), d.src, weights, d.bias, d.dst, stride, dilation, left, right, attr);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 
 #include "acoustok/error.hpp"
 #include "common/fs_util.hpp"
+#include "common/torch/libtorch_compat.hpp"
 #include "features/torch_zip.hpp"
 
 namespace acoustok::vocoder {
@@ -63,7 +64,7 @@ c10::impl::GenericDict module_dict(torch::nn::Module& m) {
 
 // LibTorch keys an optimiser's per-parameter state by the parameter's
 // TensorImpl address; the file keys it by the parameter's name.
-std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+auto state_key(const torch::Tensor& p) { return torch_compat::optimizer_state_key(p); }
 
 c10::impl::GenericDict optimizer_dict(torch::optim::AdamW& opt, torch::nn::Module& m) {
   auto d = new_dict();

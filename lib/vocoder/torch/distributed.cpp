@@ -84,6 +84,19 @@ DistributedEnv distributed_env_from_environment() {
   return e;
 }
 
+#if HAVE_GLOO
+struct ProcessGroup::Group {
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+  void allreduce(std::vector<torch::Tensor>& tensors) { gloo->allreduce(tensors)->wait(); }
+  void broadcast(std::vector<torch::Tensor>& tensors) { gloo->broadcast(tensors)->wait(); }
+};
+#else
+struct ProcessGroup::Group {  // never made: the constructor refuses
+  void allreduce(std::vector<torch::Tensor>&) {}
+  void broadcast(std::vector<torch::Tensor>&) {}
+};
+#endif
+
 ProcessGroup::ProcessGroup(const DistributedEnv& e, std::chrono::seconds timeout) : rank_(e.rank), world_(e.world) {
 #if !HAVE_GLOO
   (void)timeout;
@@ -103,7 +116,8 @@ ProcessGroup::ProcessGroup(const DistributedEnv& e, std::chrono::seconds timeout
     auto options = c10d::ProcessGroupGloo::Options::create();
     options->timeout = timeout;
     options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
-    group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store, e.rank, e.world, options);
+    group_ = std::make_unique<Group>();
+    group_->gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(store, e.rank, e.world, options);
   } catch (const std::exception& err) {
     std::string why = err.what();  // LibTorch appends a backtrace: its first line says it
     if (const size_t nl = why.find('\n'); nl != std::string::npos) why.resize(nl);
@@ -114,9 +128,9 @@ ProcessGroup::ProcessGroup(const DistributedEnv& e, std::chrono::seconds timeout
 
 ProcessGroup::~ProcessGroup() = default;
 
-void ProcessGroup::run(const char* what, const std::function<void()>& collective) {
+void ProcessGroup::run(const char* what, const std::function<void(Group&)>& collective) {
   try {
-    collective();
+    collective(*group_);
   } catch (const std::exception& err) {
     std::string why = err.what();
     if (const size_t nl = why.find('\n'); nl != std::string::npos) why.resize(nl);
@@ -145,7 +159,7 @@ void ProcessGroup::reduce_gradients(torch::nn::Module& module, double weight) {
       for (auto& g : part) v.push_back(g.reshape({-1}));
       return v;
     }()).mul_(weight)};
-    run("gradient all-reduce", [&] { group_->allreduce(flat)->wait(); });
+    run("gradient all-reduce", [&](Group& g) { g.allreduce(flat); });
     int64_t at = 0;
     for (auto& g : part) {
       g.copy_(flat[0].narrow(0, at, g.numel()).view_as(g));
@@ -162,13 +176,13 @@ void ProcessGroup::broadcast_from_rank0(torch::nn::Module& module) {
   for (auto& b : module.buffers()) all.push_back(b);
   for (auto& t : all) {
     std::vector<torch::Tensor> one{t.data()};
-    run("broadcast of the weights", [&] { group_->broadcast(one)->wait(); });
+    run("broadcast of the weights", [&](Group& g) { g.broadcast(one); });
   }
 }
 
 void ProcessGroup::sum(torch::Tensor& values) {
   std::vector<torch::Tensor> one{values};
-  run("all-reduce", [&] { group_->allreduce(one)->wait(); });
+  run("all-reduce", [&](Group& g) { g.allreduce(one); });
 }
 
 }  // namespace acoustok::vocoder

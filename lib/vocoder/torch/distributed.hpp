@@ -11,10 +11,6 @@
 #include <memory>
 #include <string>
 
-namespace c10d {
-class ProcessGroup;
-}
-
 namespace acoustok::vocoder {
 
 struct DistributedEnv {
@@ -52,9 +48,12 @@ class ProcessGroup {
   void sum(torch::Tensor& values);
 
  private:
-  void run(const char* what, const std::function<void()>& collective);
+  // The Gloo process group (a c10d::ProcessGroup in LibTorch 1.x, a
+  // c10d::Backend in 2.x: only the .cpp sees which).
+  struct Group;
+  void run(const char* what, const std::function<void(Group&)>& collective);
   int rank_ = 0, world_ = 1;
-  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  std::unique_ptr<Group> group_;
 };
 
 }  // namespace acoustok::vocoder

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
-// mcd_db as the field computes it: SPTK's mel-cepstral analysis (`mcep`,
-// Debian's libsptk-dev) and DTW. libSPTK is a static, non-PIC library, so this
-// backend is a static library linked into programs (the acoustok command line
-// and the tests), not into libacoustok.so.
+// mcd_db as the field computes it (docs/metrics.md): SPTK's mel-cepstral
+// analysis pipeline, in our own code (vocoder/mel_cepstrum.hpp), and DTW.
 #pragma once
 
 #include <cstddef>

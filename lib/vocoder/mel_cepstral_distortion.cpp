@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: MIT
-#include "vocoder/sptk/mel_cepstral_distortion.hpp"
+#include "vocoder/mel_cepstral_distortion.hpp"
 
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <limits>
 
-extern "C" {
-#include <SPTK.h>
-}
-
 #include "acoustok/vocoder_metrics.hpp"
+#include "vocoder/mel_cepstrum.hpp"
 
 namespace acoustok::vocoder {
 namespace {
@@ -20,22 +17,36 @@ constexpr double kAlpha = 0.42, kPeriodogramFloor = 1e-6;
 constexpr double kPcmScale = 32768.0;  // the 16-bit range SPTK's tools are used with
 constexpr double kMaxDtwCells = 4e8;
 
+// The matrices of the analysis, built once per process (about 10 ms).
+const MelCepstralAnalysis& analysis() {
+  static const MelCepstralAnalysis a(kFrame, kOrder, kAlpha);
+  return a;
+}
+
 }  // namespace
 
 std::vector<std::vector<double>> mel_cepstra(const float* x, size_t n) {
   std::vector<std::vector<double>> out;
   const size_t frames = (n + kHop - 1) / kHop;
   out.reserve(frames);
+  // Symmetric Hamming, not normalised (SPTK `window -w 1 -n 0`).
+  static const std::vector<double> hamming = [] {
+    std::vector<double> w(kFrame);
+    for (int i = 0; i < kFrame; ++i) w[static_cast<size_t>(i)] = 0.54 - 0.46 * std::cos(2.0 * M_PI * i / (kFrame - 1));
+    return w;
+  }();
+  MelCepstralAnalysis::Options options;  // mcep's defaults: 2..30 iterations, end 0.001, floor 1e-6
+  options.periodogram_add = kPeriodogramFloor;
+  const MelCepstralAnalysis& mcep = analysis();
   std::vector<double> frame(kFrame), mc(kOrder + 1);
   for (size_t k = 0; k < frames; ++k) {
     const ptrdiff_t begin = static_cast<ptrdiff_t>(k * kHop) - kFrame / 2;
     for (int i = 0; i < kFrame; ++i) {
       const ptrdiff_t at = begin + i;
-      frame[static_cast<size_t>(i)] = at >= 0 && static_cast<size_t>(at) < n ? x[at] * kPcmScale : 0.0;
+      const double v = at >= 0 && static_cast<size_t>(at) < n ? x[at] * kPcmScale : 0.0;
+      frame[static_cast<size_t>(i)] = v * hamming[static_cast<size_t>(i)];
     }
-    window(HAMMING, frame.data(), kFrame, 0);
-    // mcep(windowed, length, out, order, alpha, min iter, max iter, end, etype 1: add e, e, determinant floor, itype 0)
-    mcep(frame.data(), kFrame, mc.data(), kOrder, kAlpha, 2, 30, 0.001, 1, kPeriodogramFloor, 1e-6, 0);
+    mcep.analyze(frame.data(), mc.data(), options);
     out.emplace_back(mc.begin() + 1, mc.end());
   }
   return out;
