@@ -89,7 +89,7 @@ Wav2Vec2Config parse_wav2vec2_config(const std::string& model_dir, const std::st
   std::error_code ec;
 
   Wav2Vec2Config c;
-  const json& type = field(j, "model_type", path);
+  const json type = field(j, "model_type", path);  // a copy: GCC 14 takes the key's temporary for what the reference binds
   if (!type.is_string()) throw file_error(path, "field 'model_type' must be a string");
   c.model_type = type.get<std::string>();
   if (c.model_type != "wav2vec2" && c.model_type != "hubert") {

@@ -3,8 +3,9 @@
 // SentencePiece Python module (tests/fixtures/gen_bpe_fixtures.py).
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -24,6 +25,18 @@ using nlohmann::json;
 namespace {
 
 json expected() { return json::parse(read_file(fixture("bpe/expected.json"))); }
+
+// What training gives with the SentencePiece release this build links:
+// releases order merges of equal frequency differently, so a model trained
+// by 0.2 numbers some pieces otherwise than 0.1.97's (gen_bpe_fixtures.py
+// --training-only writes one file per release; meson passes the version).
+json expected_training() {
+  const char* version = std::getenv("ACOUSTOK_SENTENCEPIECE_VERSION");
+  std::string release = version ? version : "";
+  if (const size_t dot = release.find('.', release.find('.') + 1); dot != std::string::npos) release.resize(dot);
+  const std::string path = fixture("bpe/expected-training-" + release + ".json");
+  return std::ifstream(path).good() ? json::parse(read_file(path)) : expected();
+}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> out;
@@ -68,7 +81,7 @@ void expect_statistics_equal(const json& got, const json& want) {
 // Same settings, same library: the pieces, the encodings and the statistics
 // equal what the Python module computes with its own model.
 TEST(BpeCli, TrainsTheModelThePythonModuleTrains) {
-  const json e = expected();
+  const json e = expected_training();
   for (const std::string name : {"ref", "ref_dedup"}) {
     const bool dedup = e[name]["dedup"].get<bool>();
     const std::string out = make_temp_dir("bpe-train");
@@ -162,7 +175,7 @@ TEST(BpeCli, PlantedMotifsAreAmongTheTopMotifs) {
 // Too few pairs for 500 pieces: trained with the largest size SentencePiece
 // supports, the very model a hard limit of that size gives, and said so.
 TEST(BpeCli, LowersTooLargeAVocabularyAndSaysSo) {
-  const json e = expected()["tiny"];
+  const json e = expected_training()["tiny"];
   const std::string out = make_temp_dir("bpe-tiny");
   std::string log;
   ASSERT_EQ(train(fixture("bpe/tiny.txt"), out, "-q", &log), 0) << log;

@@ -5,7 +5,11 @@
 # (naming what it looked for), a LibTorch older than 1.13 and a oneDNN older
 # than 2.6 (naming the versions found and wanted). The old versions are
 # stand-in folders: the system's LibTorch with another version.h, or another
-# dnnl_version.h first on its include path.
+# dnnl_version.h first on its include path. And the other side: the system's
+# own LibTorch, given as a -Dlibtorch= folder (the layout of a PyTorch
+# wheel's torch/: include/ and lib/), configures, naming its versions (on
+# Debian 13 that is the -Dlibtorch= path against LibTorch 2.x, the C++ API of
+# the CUDA wheels).
 #   test_meson_refusals.sh SOURCE_ROOT
 set -euo pipefail
 src=$1
@@ -49,4 +53,14 @@ mkdir -p "$tmp/olddnnl/include/oneapi/dnnl"
 printf '#define DNNL_VERSION_MAJOR 2\n#define DNNL_VERSION_MINOR 5\n#define DNNL_VERSION_PATCH 0\n' \
   >"$tmp/olddnnl/include/oneapi/dnnl/dnnl_version.h"
 expect old-onednn "oneDNN 2.5 found, 2.6 or newer wanted" -Dlibtorch="$tmp/olddnnl"
+
+mkdir -p "$tmp/system"
+ln -s /usr/include "$tmp/system/include"
+ln -s "$(dirname "$libtorch")" "$tmp/system/lib"
+if out=$(meson setup "$tmp/build-system" "$src" -Dgstreamer=disabled -Dsentencepiece=disabled -Dtests=disabled -Dman=disabled \
+         -Dlibtorch="$tmp/system" 2>&1) && grep -q "Message: LibTorch $real_major.$real_minor, oneDNN" <<<"$out"; then
+  echo "ok: the system's LibTorch as -Dlibtorch=: $(grep -m1 'Message: LibTorch [0-9]' <<<"$out" | sed 's/^Message: //')"
+else
+  echo "FAIL: the system's LibTorch as -Dlibtorch= did not configure:"; tail -5 <<<"$out"; fail=1
+fi
 exit $fail

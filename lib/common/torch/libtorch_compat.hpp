@@ -8,6 +8,8 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <type_traits>
+
 namespace acoustok::torch_compat {
 
 // The key of a parameter's state in an optimiser's state(): 1.x keys it by
@@ -18,6 +20,20 @@ inline auto optimizer_state_key(const torch::Tensor& parameter) {
 #else
   return c10::guts::to_string(parameter.unsafeGetTensorImpl());
 #endif
+}
+
+// c10d's TCPStore: from LibTorch 2.4 on it asks for its libuv server by
+// default, which Debian's LibTorch is built without ("use_libuv was
+// requested but PyTorch was build without libuv support"); 1.x has only the
+// classic socket server, which every build has. Always the classic one.
+template <class Options, class = void>
+struct has_use_libuv : std::false_type {};
+template <class Options>
+struct has_use_libuv<Options, std::void_t<decltype(std::declval<Options&>().useLibUV)>> : std::true_type {};
+
+template <class TCPStoreOptions>
+void use_classic_tcp_store(TCPStoreOptions& options) {
+  if constexpr (has_use_libuv<TCPStoreOptions>::value) options.useLibUV = false;
 }
 
 }  // namespace acoustok::torch_compat

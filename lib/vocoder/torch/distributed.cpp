@@ -17,6 +17,7 @@
 #include <functional>
 
 #include "acoustok/error.hpp"
+#include "common/torch/libtorch_compat.hpp"
 
 namespace acoustok::vocoder {
 namespace {
@@ -112,6 +113,7 @@ ProcessGroup::ProcessGroup(const DistributedEnv& e, std::chrono::seconds timeout
     o.numWorkers = e.world;
     o.waitWorkers = true;
     o.timeout = timeout;
+    torch_compat::use_classic_tcp_store(o);
     auto store = c10::make_intrusive<c10d::TCPStore>(e.master_addr, o);
     auto options = c10d::ProcessGroupGloo::Options::create();
     options->timeout = timeout;
