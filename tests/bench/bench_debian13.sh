@@ -20,7 +20,10 @@ dir=${BENCH_DIR:-/tmp/acoustok-bench-xlsr}
 secs=${1:-60}
 py=/usr/bin/python3
 [ -x "$build/lib/tools/acoustok" ] || { echo "bench: $build/lib/tools/acoustok not built" >&2; exit 1; }
-[ -x "$trixie/src/build/lib/tools/acoustok" ] || { echo "bench: no Debian 13 build in $trixie (run tests/debian13/run.sh --prepare)" >&2; exit 1; }
+# The build tree of the stage's packages (tests/debian13/run.sh).
+obj=$(cd "$trixie" 2>/dev/null && ls -d src/pkg/acoustok-*/obj-* 2>/dev/null | head -1)
+[ -n "$obj" ] && [ -x "$trixie/$obj/lib/tools/acoustok" ] ||
+  { echo "bench: no Debian 13 build in $trixie (run tests/debian13/run.sh --prepare)" >&2; exit 1; }
 # The model and the speech, as bench_xlsr.sh makes them (it writes them once).
 if [ ! -f "$dir/model/pytorch_model.bin" ] || [ ! -f "$dir/speech_${secs}s.wav" ]; then
   echo "bench: making the model and speech with bench_xlsr.sh's set-up ..." >&2
@@ -48,7 +51,7 @@ run() {
     "$build/lib/tools/acoustok" features --model "$dir/model" --layer 14 --threads 2 --precision "$precision" \
       "$dir/speech_${secs}s.wav" -o "$dir/debian12_$precision.npy" -q
   else
-    chroot "$trixie" /src/build/lib/tools/acoustok features --model /mnt/bench/model --layer 14 --threads 2 \
+    chroot "$trixie" "/$obj/lib/tools/acoustok" features --model /mnt/bench/model --layer 14 --threads 2 \
       --precision "$precision" "/mnt/bench/speech_${secs}s.wav" -o "/mnt/bench/debian13_$precision.npy" -q
   fi
   t1=$(date +%s.%N)
