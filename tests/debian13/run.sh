@@ -62,8 +62,9 @@ in_root() {  # in_root ROOT COMMAND...: as root in a clean environment
     DEBIAN_FRONTEND=noninteractive "$@"
 }
 
-# 1. The base root.
-if [ ! -f "$base/.acoustok-complete" ]; then
+# 1. The base root, made again after a week (trixie's point releases move
+# its packages; an old root's package lists would point at removed files).
+if [ ! -f "$base/.acoustok-complete" ] || [ -n "$(find "$base/.acoustok-complete" -mtime +7)" ]; then
   step "debootstrap trixie from $(host_mirror)"
   command -v debootstrap >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap; }
   rm -rf "$base" "$build"
