@@ -18,6 +18,12 @@ namespace acoustok::onednn::compat {
 
 using dnnl::memory;
 
+// A 1-D window's stride, dilation (oneDNN counts it from 0: 0 is dense) and
+// left and right padding, in steps.
+struct Window {
+  memory::dims stride, dilation, pad_l, pad_r;
+};
+
 #if DNNL_VERSION_MAJOR >= 3
 
 inline int ndims(const memory::desc& md) { return md.get_ndims(); }
@@ -55,28 +61,15 @@ inline dnnl::matmul::primitive_desc matmul_pd(const dnnl::engine& engine, const 
   return {engine, src, weights, bias, dst, attr};
 }
 
-// Forward-inference convolution; oneDNN counts `dilation` from 0.
-inline dnnl::convolution_forward::primitive_desc conv_pd(const dnnl::engine& engine, const memory::desc& src,
-                                                         const memory::desc& weights, const memory::desc& bias,
-                                                         const memory::desc& dst, const memory::dims& stride,
-                                                         const memory::dims& dilation, const memory::dims& pad_l,
-                                                         const memory::dims& pad_r,
-                                                         const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
-  if (bias.get_ndims() == 0)
-    return {engine, dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, weights, dst, stride,
-            dilation, pad_l, pad_r, attr};
-  return {engine, dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src, weights, bias, dst, stride,
-          dilation, pad_l, pad_r, attr};
-}
-
-inline dnnl::deconvolution_forward::primitive_desc deconv_pd(const dnnl::engine& engine, const memory::desc& src,
-                                                             const memory::desc& weights, const memory::desc& bias,
-                                                             const memory::desc& dst, const memory::dims& stride,
-                                                             const memory::dims& dilation, const memory::dims& pad_l,
-                                                             const memory::dims& pad_r,
-                                                             const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
-  return {engine, dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src, weights, bias, dst, stride,
-          dilation, pad_l, pad_r, attr};
+// Forward inference of a convolution or deconvolution (Op); `bias` may be a
+// zero memory::desc(): no bias.
+template <class Op>
+typename Op::primitive_desc window_pd(const dnnl::engine& engine, dnnl::algorithm algorithm, const memory::desc& src,
+                                      const memory::desc& weights, const memory::desc& bias, const memory::desc& dst,
+                                      const Window& w, const dnnl::primitive_attr& attr) {
+  const auto kind = dnnl::prop_kind::forward_inference;
+  if (ndims(bias) == 0) return {engine, kind, algorithm, src, weights, dst, w.stride, w.dilation, w.pad_l, w.pad_r, attr};
+  return {engine, kind, algorithm, src, weights, bias, dst, w.stride, w.dilation, w.pad_l, w.pad_r, attr};
 }
 
 #else  // oneDNN 2.x
@@ -115,31 +108,32 @@ inline dnnl::matmul::primitive_desc matmul_pd(const dnnl::engine& engine, const 
   return {desc, attr, engine};
 }
 
-inline dnnl::convolution_forward::primitive_desc conv_pd(const dnnl::engine& engine, const memory::desc& src,
-                                                         const memory::desc& weights, const memory::desc& bias,
-                                                         const memory::desc& dst, const memory::dims& stride,
-                                                         const memory::dims& dilation, const memory::dims& pad_l,
-                                                         const memory::dims& pad_r,
-                                                         const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
+template <class Op>
+typename Op::primitive_desc window_pd(const dnnl::engine& engine, dnnl::algorithm algorithm, const memory::desc& src,
+                                      const memory::desc& weights, const memory::desc& bias, const memory::desc& dst,
+                                      const Window& w, const dnnl::primitive_attr& attr) {
   const auto kind = dnnl::prop_kind::forward_inference;
-  const auto alg = dnnl::algorithm::convolution_direct;
-  const auto desc = bias.data.ndims == 0
-                        ? dnnl::convolution_forward::desc(kind, alg, src, weights, dst, stride, dilation, pad_l, pad_r)
-                        : dnnl::convolution_forward::desc(kind, alg, src, weights, bias, dst, stride, dilation, pad_l, pad_r);
-  return {desc, attr, engine};
-}
-
-inline dnnl::deconvolution_forward::primitive_desc deconv_pd(const dnnl::engine& engine, const memory::desc& src,
-                                                             const memory::desc& weights, const memory::desc& bias,
-                                                             const memory::desc& dst, const memory::dims& stride,
-                                                             const memory::dims& dilation, const memory::dims& pad_l,
-                                                             const memory::dims& pad_r,
-                                                             const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
-  const dnnl::deconvolution_forward::desc desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, src,
-                                               weights, bias, dst, stride, dilation, pad_l, pad_r);
+  const auto desc = ndims(bias) == 0
+                        ? typename Op::desc(kind, algorithm, src, weights, dst, w.stride, w.dilation, w.pad_l, w.pad_r)
+                        : typename Op::desc(kind, algorithm, src, weights, bias, dst, w.stride, w.dilation, w.pad_l, w.pad_r);
   return {desc, attr, engine};
 }
 
 #endif
+
+inline dnnl::convolution_forward::primitive_desc conv_pd(const dnnl::engine& engine, const memory::desc& src,
+                                                         const memory::desc& weights, const memory::desc& bias,
+                                                         const memory::desc& dst, const Window& w,
+                                                         const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
+  return window_pd<dnnl::convolution_forward>(engine, dnnl::algorithm::convolution_direct, src, weights, bias, dst, w, attr);
+}
+
+inline dnnl::deconvolution_forward::primitive_desc deconv_pd(const dnnl::engine& engine, const memory::desc& src,
+                                                             const memory::desc& weights, const memory::desc& bias,
+                                                             const memory::desc& dst, const Window& w,
+                                                             const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
+  return window_pd<dnnl::deconvolution_forward>(engine, dnnl::algorithm::deconvolution_direct, src, weights, bias, dst, w,
+                                                attr);
+}
 
 }  // namespace acoustok::onednn::compat

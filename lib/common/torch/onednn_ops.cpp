@@ -412,7 +412,7 @@ dnnl::convolution_forward::primitive_desc conv_desc(const memory::desc& src, con
                                                      const memory::desc& dst, int64_t stride) {
   const memory::desc bias_md =
       bias ? memory::desc({compat::dim(dst, 1)}, memory::data_type::f32, memory::format_tag::a) : memory::desc();
-  return compat::conv_pd(cpu_engine(), src, weights, bias_md, dst, {stride}, {0}, {0}, {0});
+  return compat::conv_pd(cpu_engine(), src, weights, bias_md, dst, {{stride}, {0}, {0}, {0}});
 }
 
 }  // namespace
@@ -525,8 +525,9 @@ dnnl::primitive_desc time_conv_pd(const TimeConvDescs& d, const memory::desc& we
   dnnl::primitive_attr attr;
   attr.set_post_ops(post);
   const memory::dims stride{o.stride()}, left{pad_l}, right{pad_r}, dilation{o.dilation() - 1};  // oneDNN counts dilation from 0
-  if (o.transposed()) return compat::deconv_pd(cpu_engine(), d.src, weights, d.bias, d.dst, stride, dilation, left, right, attr);
-  return compat::conv_pd(cpu_engine(), d.src, weights, d.bias, d.dst, stride, dilation, left, right, attr);
+  const compat::Window window{stride, dilation, left, right};
+  if (o.transposed()) return compat::deconv_pd(cpu_engine(), d.src, weights, d.bias, d.dst, window, attr);
+  return compat::conv_pd(cpu_engine(), d.src, weights, d.bias, d.dst, window, attr);
 }
 
 }  // namespace
