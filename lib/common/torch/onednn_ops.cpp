@@ -53,14 +53,43 @@ memory::desc bias_desc(const memory::desc& dst) {
 
 using compat::append_layout;
 
-// One primitive per key (layouts and options), made on first use: creating
-// one generates code (milliseconds), running one is the work alone. Bounded:
-// every new signal length brings a few new shapes; oneDNN keeps its own cache
-// of recent primitives, so starting afresh costs little.
-template <class Primitive>
-Primitive cached(const std::string& key, const std::function<Primitive()>& make) {
+// Every primitive runs with a scratchpad the call brings (oneDNN's "user"
+// mode). In the default "library" mode a primitive is handed, when it is
+// created, the scratchpad of the creating thread: one buffer shared by every
+// primitive that thread made. A cached primitive run from another thread
+// (two elements' streaming threads) then wrote over the partial results of
+// one running on the first, and features came out wrong with no error.
+dnnl::primitive_attr with_user_scratchpad(dnnl::primitive_attr attr = dnnl::primitive_attr()) {
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+// A primitive and the scratchpad it needs (zero bytes for most).
+struct Runnable {
+  dnnl::primitive primitive;
+  memory::desc scratchpad;
+};
+
+template <class PrimitiveDesc>
+Runnable runnable(const PrimitiveDesc& pd) {
+  return {dnnl::primitive(pd.get()), pd.scratchpad_desc()};
+}
+
+// The OpenMP threads a primitive made now would split its work over: oneDNN
+// sizes its per-thread buffers for that count when it creates the primitive,
+// so a primitive is only reused by callers running as many threads.
+int64_t team_size() { return at::get_num_threads(); }
+
+// One primitive per key (layouts, options and threads), made on first use:
+// creating one generates code (milliseconds), running one is the work alone.
+// Shared by every model and thread of the process: a primitive holds no
+// per-call state (the scratchpad is the caller's). Bounded: every new signal
+// length brings a few new shapes; oneDNN keeps its own cache of recent
+// primitives, so starting afresh costs little.
+Runnable cached(std::string key, const std::function<Runnable()>& make) {
   static std::mutex mutex;
-  static std::unordered_map<std::string, Primitive> cache;
+  static std::unordered_map<std::string, Runnable> cache;
+  key += '#' + std::to_string(team_size());
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
@@ -68,10 +97,30 @@ Primitive cached(const std::string& key, const std::function<Primitive()>& make)
   return cache.emplace(key, make()).first->second;
 }
 
-// Runs a primitive on this thread's stream and waits for it.
-void execute_primitive(const dnnl::primitive& primitive, const std::unordered_map<int, memory>& args) {
+// This thread's scratchpad: grown to the largest a primitive has asked for.
+// A call runs to completion on its thread (its OpenMP workers write into it
+// under it), so no two calls ever share it.
+void* thread_scratchpad(size_t bytes) {
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<void, Free> buffer;
+  thread_local size_t capacity = 0;
+  if (bytes > capacity) {
+    const size_t rounded = (bytes + 4095) / 4096 * 4096;
+    buffer.reset(std::aligned_alloc(4096, rounded));
+    if (!buffer) throw std::bad_alloc();
+    capacity = rounded;
+  }
+  return buffer.get();
+}
+
+// Runs a primitive on this thread's stream and scratchpad and waits for it.
+void execute_primitive(const Runnable& r, std::unordered_map<int, memory> args) {
   thread_local dnnl::stream stream(cpu_engine());
-  primitive.execute(stream, args);
+  if (const size_t bytes = r.scratchpad.get_size())
+    args.emplace(DNNL_ARG_SCRATCHPAD, memory(r.scratchpad, cpu_engine(), thread_scratchpad(bytes)));
+  r.primitive.execute(stream, args);
   stream.wait();
 }
 
@@ -82,7 +131,7 @@ void reorder(const memory::desc& from_md, void* from, const memory::desc& to_md,
   std::string key;
   append_layout(key, from_md);
   append_layout(key, to_md);
-  const auto prim = cached<dnnl::reorder>(key, [&] { return dnnl::reorder(a, b); });
+  const Runnable prim = cached(key, [&] { return runnable(dnnl::reorder::primitive_desc(a, b, with_user_scratchpad())); });
   execute_primitive(prim, {{DNNL_ARG_FROM, a}, {DNNL_ARG_TO, b}});
 }
 
@@ -96,7 +145,7 @@ torch::Tensor to_bf16(const torch::Tensor& x, const memory::desc& x_md) {
   return out;
 }
 
-dnnl::matmul cached_matmul(const memory::desc& a_md, const memory::desc& b_md, const memory::desc& dst_md,
+Runnable cached_matmul(const memory::desc& a_md, const memory::desc& b_md, const memory::desc& dst_md,
                            const MatmulOptions& o) {
   std::string key;
   append_layout(key, a_md);
@@ -105,13 +154,13 @@ dnnl::matmul cached_matmul(const memory::desc& a_md, const memory::desc& b_md, c
   key += o.bias().defined() ? 'b' : '-';
   key += o.accumulate() ? 's' : '-';
   key += o.activation() == Activation::Gelu ? 'g' : '-';
-  return cached<dnnl::matmul>(key, [&] {
+  return cached(key, [&] {
     dnnl::post_ops post;
     if (o.accumulate()) post.append_sum(1.0f);
     if (o.activation() == Activation::Gelu) compat::append_eltwise(post, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = with_user_scratchpad();
     attr.set_post_ops(post);
-    return dnnl::matmul(
+    return runnable(
         compat::matmul_pd(cpu_engine(), a_md, b_md, o.bias().defined() ? bias_desc(dst_md) : memory::desc(), dst_md, attr));
   });
 }
@@ -126,7 +175,7 @@ void execute(const memory::desc& a_md, void* a, const memory::desc& b_md, void* 
              const memory::desc& dst_md, const torch::Tensor& dst, const MatmulOptions& options) {
   TORCH_CHECK(dst.scalar_type() == torch::kFloat32, "products are written in float32");
   try {
-    const dnnl::matmul prim = cached_matmul(a_md, b_md, dst_md, options);
+    const Runnable prim = cached_matmul(a_md, b_md, dst_md, options);
     auto& engine = cpu_engine();
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, memory(a_md, engine, a)},
@@ -327,7 +376,8 @@ torch::Tensor reorder_in_place(const torch::Tensor& plain, const memory::desc& p
   auto& engine = cpu_engine();
   memory from(plain_md, engine, plain.data_ptr());
   memory to(packed_md, engine, scratch.data_ptr());
-  execute_primitive(dnnl::reorder(from, to), {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
+  execute_primitive(runnable(dnnl::reorder::primitive_desc(from, to, with_user_scratchpad())),
+                    {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}});
   torch::Tensor owner = bytes <= plain.nbytes() ? plain : torch::empty({floats});
   std::memcpy(owner.data_ptr(), scratch.data_ptr(), bytes);
   return owner;
@@ -355,7 +405,8 @@ PackedWeight PackedWeight::pack(torch::Tensor weight, Precision precision) {
     const memory::desc a_md({kTypicalRows, in}, dnnl_type(precision), memory::format_tag::ab);
     const memory::desc b_any({in, out}, dnnl_type(precision), memory::format_tag::any);
     const memory::desc dst_md({kTypicalRows, out}, memory::data_type::f32, memory::format_tag::ab);
-    const memory::desc packed_md = compat::matmul_pd(cpu_engine(), a_md, b_any, memory::desc(), dst_md).weights_desc();
+    const memory::desc packed_md =
+        compat::matmul_pd(cpu_engine(), a_md, b_any, memory::desc(), dst_md, with_user_scratchpad()).weights_desc();
     PackedWeight p;
     p.impl_ = std::make_shared<Impl>();
     p.impl_->storage = reorder_in_place(weight, memory::desc({in, out}, plain_type(weight), memory::format_tag::ba), packed_md);
@@ -412,7 +463,7 @@ dnnl::convolution_forward::primitive_desc conv_desc(const memory::desc& src, con
                                                      const memory::desc& dst, int64_t stride) {
   const memory::desc bias_md =
       bias ? memory::desc({compat::dim(dst, 1)}, memory::data_type::f32, memory::format_tag::a) : memory::desc();
-  return compat::conv_pd(cpu_engine(), src, weights, bias_md, dst, {{stride}, {0}, {0}, {0}});
+  return compat::conv_pd(cpu_engine(), src, weights, bias_md, dst, {{stride}, {0}, {0}, {0}}, with_user_scratchpad());
 }
 
 }  // namespace
@@ -470,8 +521,7 @@ void PackedConv::run(const torch::Tensor& x, const torch::Tensor& bias, const to
     append_layout(key, c.desc);
     append_layout(key, dst_md);
     key += std::to_string(c.stride) + (with_bias ? "b" : "-");
-    const auto prim = cached<dnnl::convolution_forward>(
-        key, [&] { return dnnl::convolution_forward(conv_desc(src_md, c.desc, with_bias, dst_md, c.stride)); });
+    const Runnable prim = cached(key, [&] { return runnable(conv_desc(src_md, c.desc, with_bias, dst_md, c.stride)); });
     auto& engine = cpu_engine();
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, memory(src_md, engine, in.data_ptr())},
@@ -497,10 +547,11 @@ struct TimeConv::Impl {
   // This convolution's primitives by {steps in, pad left, pad right, steps
   // out, accumulate, leaky slope bits}: a lookup without building a text key
   // (a stream runs ~200 convolutions per chunk; under ASan's slow unwinder
-  // every small allocation of a text key cost as much as the convolution).
-  using Key = std::array<int64_t, 6>;
+  // every small allocation of a text key cost as much as the convolution),
+  // and the threads it was made for.
+  using Key = std::array<int64_t, 7>;
   std::mutex mutex;
-  std::map<Key, dnnl::primitive> primitives;
+  std::map<Key, Runnable> primitives;
 };
 
 namespace {
@@ -522,7 +573,7 @@ dnnl::primitive_desc time_conv_pd(const TimeConvDescs& d, const memory::desc& we
   dnnl::post_ops post;
   if (accumulate) post.append_sum(1.0f);
   if (leaky_slope >= 0.0f) compat::append_eltwise(post, dnnl::algorithm::eltwise_relu, leaky_slope, 0.0f);
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = with_user_scratchpad();
   attr.set_post_ops(post);
   const memory::dims stride{o.stride()}, left{pad_l}, right{pad_r}, dilation{o.dilation() - 1};  // oneDNN counts dilation from 0
   const compat::Window window{stride, dilation, left, right};
@@ -614,15 +665,15 @@ void TimeConv::run(const torch::Tensor& x, const torch::Tensor& dst, bool accumu
     const TimeConvDescs d = time_conv_descs(c.in, c.out, steps_in, steps_out);
     uint32_t slope_bits = 0;
     std::memcpy(&slope_bits, &leaky_slope, sizeof slope_bits);
-    const Impl::Key key{steps_in, pad_l, pad_r, steps_out, accumulate ? 1 : 0, slope_bits};
-    dnnl::primitive prim;
+    const Impl::Key key{steps_in, pad_l, pad_r, steps_out, accumulate ? 1 : 0, slope_bits, team_size()};
+    Runnable prim;
     {
       std::lock_guard<std::mutex> lock(impl_->mutex);
       auto it = impl_->primitives.find(key);
       if (it == impl_->primitives.end()) {
         if (impl_->primitives.size() >= kMaxPrimitivesPerConv) impl_->primitives.clear();
         it = impl_->primitives
-                 .emplace(key, dnnl::primitive(time_conv_pd(d, c.weights_md, o, pad_l, pad_r, accumulate, leaky_slope)))
+                 .emplace(key, runnable(time_conv_pd(d, c.weights_md, o, pad_l, pad_r, accumulate, leaky_slope)))
                  .first;
       }
       prim = it->second;
