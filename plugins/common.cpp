@@ -48,12 +48,16 @@ void Timeline::mark(guint64 index, GstClockTime pts, guint64 offset) {
 }
 
 GstClockTime Timeline::time_of(guint64 index, GstClockTime fallback_start) const {
-  const Anchor* a = anchor_for(index);
+  return end_of(index, 0, fallback_start);
+}
+
+GstClockTime Timeline::end_of(guint64 first, guint64 n, GstClockTime fallback_start) const {
+  const Anchor* a = anchor_for(first);
   if (a && GST_CLOCK_TIME_IS_VALID(a->pts)) {
-    return a->pts + gst_util_uint64_scale_int(index - a->index, GST_SECOND, rate_);
+    return a->pts + gst_util_uint64_scale_int(first + n - a->index, GST_SECOND, rate_);
   }
   const GstClockTime start = GST_CLOCK_TIME_IS_VALID(fallback_start) ? fallback_start : 0;
-  return start + gst_util_uint64_scale_int(index, GST_SECOND, rate_);
+  return start + gst_util_uint64_scale_int(first + n, GST_SECOND, rate_);
 }
 
 guint64 Timeline::offset_of(guint64 index) const {

@@ -26,6 +26,13 @@ namespace acoustok::gst {
 
 // Duration of one feature/unit frame: 20 ms (50 frames per second).
 constexpr GstClockTime kFrameDuration = acoustok::grid::kFrameNanoseconds;
+
+// A buffer whose PTS is further than this from where the input before it
+// ends is a break in the input (as is DISCONT or a GAP event). Less is timing
+// jitter (a live source stamping from the clock): the items keep their own
+// PTS and the span goes on. 40 ms is GStreamer's own threshold for audio
+// (audiobasesink's alignment-threshold).
+constexpr GstClockTime kBreakTolerance = 40 * GST_MSECOND;
 static_assert(GST_SECOND == 1000000000, "GstClockTime is in nanoseconds");
 
 // Index of an input item (a sample, a frame) -> its time and OFFSET. Input
@@ -40,6 +47,9 @@ class Timeline {
   // Time of item `index`; without any anchor that has a time:
   // fallback_start + index / rate.
   GstClockTime time_of(guint64 index, GstClockTime fallback_start) const;
+  // End of the `n` items from `first`, timed from the anchor of `first`: n
+  // items at `rate`, whatever later anchors say.
+  GstClockTime end_of(guint64 first, guint64 n, GstClockTime fallback_start) const;
   // GST_BUFFER_OFFSET_NONE when the input had no offsets.
   guint64 offset_of(guint64 index) const;
   // Anchors no item at or after `index` needs are dropped.

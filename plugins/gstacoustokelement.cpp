@@ -61,6 +61,7 @@ void reset_input(GstAcoustokElement* self) {
   self->items_taken = 0;
   self->text_pending->clear();
   self->text_lines = 0;
+  self->discont_pending = TRUE;  // the first buffer after a start or a flush
 }
 
 bool start_streaming(GstAcoustokElement* self) {
@@ -174,7 +175,10 @@ gboolean sink_event(GstPad* pad, GstObject* parent, GstEvent* event) {
       break;
     }
     case GST_EVENT_GAP:
-      if (klass->end_on_discont) check_drain(self, finish_segment(self, GST_ACOUSTOK_DISCONT));
+      // No data for a while: what came before is a span of its own, and the
+      // GAP goes on after its output.
+      check_drain(self, finish_segment(self, GST_ACOUSTOK_DISCONT));
+      self->discont_pending = TRUE;
       break;
     case GST_EVENT_CUSTOM_DOWNSTREAM:
       // A segment ended upstream: its output goes out before the event.
@@ -239,16 +243,18 @@ gboolean src_query(GstPad* pad, GstObject* parent, GstQuery* query) {
   }
 }
 
-// A jump of more than half an item between where the input was expected to
-// continue and where it does.
+// A break: the DISCONT flag, or a jump of more than kBreakTolerance between
+// where the input was expected to continue and where it does (either way).
+// A smaller jump is jitter: the buffer's items still take its PTS (the
+// timeline anchors every buffer), but the span goes on.
 bool is_discont(GstAcoustokElement* self, GstBuffer* buffer) {
   if (self->items_in == 0) return false;
   if (GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DISCONT)) return true;
   if (!GST_BUFFER_PTS_IS_VALID(buffer)) return false;
   const GstClockTime expected = self->timeline->time_of(self->items_in, self->segment.start);
   const GstClockTimeDiff jump = GST_CLOCK_DIFF(expected, GST_BUFFER_PTS(buffer));
-  const auto half = static_cast<GstClockTimeDiff>(GST_SECOND / self->items_per_second / 2);
-  return jump > half || jump < -half;
+  const auto tolerance = static_cast<GstClockTimeDiff>(acoustok::gst::kBreakTolerance);
+  return jump > tolerance || jump < -tolerance;
 }
 
 GstFlowReturn chain_text(GstAcoustokElement* self, GstBuffer* buffer, const GstMapInfo& map) {
@@ -286,8 +292,9 @@ GstFlowReturn chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
     return GST_FLOW_NOT_NEGOTIATED;
   }
   GstFlowReturn ret = GST_FLOW_OK;
-  if (!self->text_in && klass->end_on_discont && is_discont(self, buffer)) {
+  if (!self->text_in && is_discont(self, buffer)) {
     ret = finish_segment(self, GST_ACOUSTOK_DISCONT);
+    self->discont_pending = TRUE;
     if (ret != GST_FLOW_OK) {
       gst_buffer_unref(buffer);
       return ret;
@@ -304,6 +311,19 @@ GstFlowReturn chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
     gst_buffer_unmap(buffer, &map);
     gst_buffer_unref(buffer);
     return ret;
+  }
+  // Binary: float32 (audio, features) or uint16 (units) values, whole in
+  // every buffer; a torn value would shift all later ones into garbage.
+  const gsize value_bytes = self->item_bytes % sizeof(float) == 0 ? sizeof(float) : self->item_bytes;
+  if (map.size % value_bytes != 0) {
+    GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                      ("an input buffer of %" G_GSIZE_FORMAT " bytes is not a whole number of %s values (%" G_GSIZE_FORMAT
+                       " bytes each)",
+                       map.size, value_bytes == sizeof(float) ? "F32" : "U16", value_bytes),
+                      (nullptr));
+    gst_buffer_unmap(buffer, &map);
+    gst_buffer_unref(buffer);
+    return GST_FLOW_ERROR;
   }
   // Binary: the adapter keeps the buffer; its items are numbered on.
   self->timeline->mark(self->items_in, GST_BUFFER_PTS(buffer), GST_BUFFER_OFFSET(buffer));
@@ -401,6 +421,7 @@ void instance_init(GstAcoustokElement* self, gpointer g_class) {
   self->text_lines = 0;
   self->src_caps_set = FALSE;
   self->loaded = FALSE;
+  self->discont_pending = TRUE;
 }
 
 }  // namespace
@@ -452,7 +473,9 @@ GstBuffer* gst_acoustok_element_take_buffer(GstAcoustokElement* self, guint64 n)
   GstBuffer* out = gst_adapter_take_buffer(self->adapter, n * self->item_bytes);
   out = gst_buffer_make_writable(out);
   GST_BUFFER_PTS(out) = gst_acoustok_element_time_of(self, first);
-  GST_BUFFER_DURATION(out) = gst_acoustok_element_time_of(self, first + n) - GST_BUFFER_PTS(out);
+  // From the first item's anchor: a later anchor (a re-stamped buffer) never
+  // stretches or shrinks the samples carried.
+  GST_BUFFER_DURATION(out) = self->timeline->end_of(first, n, self->segment.start) - GST_BUFFER_PTS(out);
   GST_BUFFER_DTS(out) = GST_CLOCK_TIME_NONE;
   GST_BUFFER_OFFSET(out) = first;
   GST_BUFFER_OFFSET_END(out) = first + n;
@@ -471,6 +494,11 @@ GstFlowReturn gst_acoustok_element_push(GstAcoustokElement* self, GstBuffer* buf
   if (!self->src_caps_set && !negotiate(self)) {
     gst_buffer_unref(buffer);
     return GST_FLOW_NOT_NEGOTIATED;
+  }
+  if (self->discont_pending) {
+    buffer = gst_buffer_make_writable(buffer);
+    GST_BUFFER_FLAG_SET(buffer, GST_BUFFER_FLAG_DISCONT);
+    self->discont_pending = FALSE;
   }
   return gst_pad_push(self->srcpad, buffer);
 }

@@ -10,6 +10,11 @@
 //  - binary input gathered in a GstAdapter, with a Timeline that maps the
 //    index of every input item (sample, feature frame or unit) to its time,
 //    taken from the buffers' PTS (gaps included) and OFFSET;
+//  - breaks in the input (a DISCONT buffer, a PTS more than kBreakTolerance
+//    away from where the input should continue, a GAP event): the element's span
+//    ends there (finish_segment(GST_ACOUSTOK_DISCONT)) before the audio after
+//    the break arrives, so no output buffer, window or segment spans a break,
+//    and the first output buffer after it carries DISCONT;
 //  - text input (text/x-raw) cut into lines, each numbered for messages;
 //  - the map / exception guard / unref prologue of chain(): a C++ exception
 //    of a virtual becomes GST_ELEMENT_ERROR and GST_FLOW_ERROR;
@@ -45,7 +50,7 @@ G_BEGIN_DECLS
 // Why a segment ends (finish_segment).
 typedef enum {
   GST_ACOUSTOK_SEGMENT_EVENT,  // an `acoustok-segment` event arrived (it is forwarded after)
-  GST_ACOUSTOK_DISCONT,        // DISCONT, a GAP event or a time jump (only with end_on_discont)
+  GST_ACOUSTOK_DISCONT,        // a break: DISCONT, a GAP event or a time jump; the input after it starts afresh
   GST_ACOUSTOK_EOS,            // end of stream: drain everything
 } GstAcoustokSegmentEnd;
 
@@ -72,14 +77,11 @@ struct GstAcoustokElement {
   guint64 text_lines;                 // complete lines seen
   gboolean src_caps_set;
   gboolean loaded;
+  gboolean discont_pending;           // the next output buffer gets DISCONT
 };
 
 struct GstAcoustokElementClass {
   GstElementClass parent_class;
-
-  // A DISCONT buffer, a GAP event or a timestamp jump of more than half an
-  // item ends the segment (finish_segment(GST_ACOUSTOK_DISCONT)) first.
-  gboolean end_on_discont;
 
   // Every virtual may throw acoustok::Error: the base posts it as an element
   // error (naming the file, as the message does) and fails the call.
@@ -102,7 +104,9 @@ struct GstAcoustokElementClass {
   // `pts`: of the buffer that completed it when it is the first line
   // completed there, else GST_CLOCK_TIME_NONE (it follows the previous one).
   GstFlowReturn (*handle_line)(GstAcoustokElement* self, std::string_view line, guint64 line_no, GstClockTime pts);
-  // The segment ended: push what it still holds.
+  // The segment ended: push what it still holds. After GST_ACOUSTOK_DISCONT
+  // the input that follows is a new span on its own timestamps (the item
+  // indices go on counting).
   GstFlowReturn (*finish_segment)(GstAcoustokElement* self, GstAcoustokSegmentEnd reason);
   // Latency the element adds; `unbounded` when output may wait without bound.
   void (*latency)(GstAcoustokElement* self, GstClockTime* ours, gboolean* unbounded);
@@ -123,7 +127,8 @@ const guint8* gst_acoustok_element_peek_items(GstAcoustokElement* self, guint64 
 // Removes the first `n` items (after peek_items, or to drop them).
 void gst_acoustok_element_flush_items(GstAcoustokElement* self, guint64 n);
 // Removes the first `n` items as a buffer stamped with their PTS, DURATION
-// and OFFSET / OFFSET_END (item indices since start).
+// (n items at the input's rate, ending where the next item follows on) and
+// OFFSET / OFFSET_END (item indices since start).
 GstBuffer* gst_acoustok_element_take_buffer(GstAcoustokElement* self, guint64 n);
 
 // Chooses the output format when none is set yet or downstream asked for

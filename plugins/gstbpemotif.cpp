@@ -15,7 +15,7 @@
  * One encoding per segment. A segment of binary input ends with an
  * `acoustok-segment` event (forwarded after the segment's motifs), a
  * discontinuity (DISCONT flag, a GAP event or a timestamp jump of more than
- * half a frame), EOS, or when #GstBpeMotif:max-window-time of units is
+ * 40 ms), EOS, or when #GstBpeMotif:max-window-time of units is
  * pending; a stream without segment events is thus encoded in windows of
  * max-window-time. A line of text input is one segment. Each output buffer
  * holds the motifs of one segment: PTS = time of its first frame, DURATION =
@@ -154,8 +154,6 @@ static void gst_bpe_motif_class_init(GstBpeMotifClass* klass) {
   gst_element_class_set_static_metadata(element_class, "BPE motif encoder", "Codec/Encoder/Analyzer",
                                         "Encodes unit segments into SentencePiece BPE motifs", "acoustok developers");
 
-  // A DISCONT, a GAP or a jump in time ends the segment: motifs never span one.
-  base_class->end_on_discont = TRUE;
   base_class->load = gst_bpe_motif_load;
   base_class->unload = gst_bpe_motif_unload;
   base_class->start = gst_bpe_motif_start;

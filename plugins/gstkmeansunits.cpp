@@ -13,7 +13,8 @@
  * Output is negotiated: `application/x-acoustok-units` (one uint16 per frame,
  * with the PTS/DURATION/OFFSET of the frames), or `text/x-raw, format=utf8`:
  * one line of space-separated ids per segment, pushed at each
- * `acoustok-segment` event (before the event) and at EOS. Input whose feature
+ * `acoustok-segment` event (before the event), at a break in the input (a
+ * GAP event, a DISCONT buffer, a PTS jump) and at EOS. Input whose feature
  * dimension is not the model's is refused at caps negotiation with an error
  * naming both.
  *
@@ -268,17 +269,19 @@ static GstFlowReturn gst_kmeans_units_handle_input(GstAcoustokElement* base, con
   for (guint64 i = 0; i < frames; ++i) units[i] = static_cast<guint16>(labels[i]);
   gst_buffer_unmap(out, &map);
   GST_BUFFER_PTS(out) = pts;
-  GST_BUFFER_DURATION(out) = gst_acoustok_element_time_of(base, first + frames) - pts;
+  GST_BUFFER_DURATION(out) = frames * acoustok::gst::kFrameDuration;  // the frames carried, never a gap after them
   GST_BUFFER_OFFSET(out) = offset;
   if (offset != GST_BUFFER_OFFSET_NONE) GST_BUFFER_OFFSET_END(out) = offset + frames;
   return gst_acoustok_element_push(base, out);
 }
 
-// Text mode: a segment's line goes out when it ends (at EOS only when it has frames).
+// Text mode: a segment's line goes out when it ends; at EOS or a break in the
+// input (which ends the line: units on both sides of a gap are not one
+// segment) only when it has frames.
 static GstFlowReturn gst_kmeans_units_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd reason) {
   GstKMeansUnits* self = GST_KMEANS_UNITS(base);
   if (!base->text_out || !self->line) return GST_FLOW_OK;
-  if (reason == GST_ACOUSTOK_EOS && self->line->frames == 0) return GST_FLOW_OK;
+  if (reason != GST_ACOUSTOK_SEGMENT_EVENT && self->line->frames == 0) return GST_FLOW_OK;
   return push_line(self);
 }
 

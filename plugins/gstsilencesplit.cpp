@@ -10,7 +10,11 @@
  * `acoustok-segment` (index, start, stop) and posts an element message
  * `silencesplit` (index, start, stop, running-time) on the bus. Buffers keep
  * the timestamps of the source; with #GstSilenceSplit:drop-silence (default)
- * the silence outside the kept padding is not passed on.
+ * the silence outside the kept padding is not passed on. A break in the input
+ * (a GAP event, a DISCONT buffer, a PTS jump of more than 40 ms) ends
+ * the segment open there with its last sample, and the audio after it is
+ * split afresh from its own PTS; no buffer spans a break, and DURATION is
+ * always that of the samples carried.
  *
  * ## Example launch line
  * |[
@@ -51,13 +55,19 @@ namespace {
 
 // Streaming state, made on READY->PAUSED and after a flush. The audio not yet
 // passed on or dropped waits in the base's adapter: its first sample is the
-// base's head index, `done_until` here.
+// base's head index.
 struct SplitState {
-  SplitState(const acoustok::SilenceOptions& o, bool drop) : splitter(o), drop_silence(drop) {}
+  SplitState(const acoustok::SilenceOptions& o, bool drop, int64_t at) : splitter(o), drop_silence(drop), origin(at) {}
   acoustok::SilenceSplitter splitter;
   bool drop_silence;
-  // Start of the segment being passed on and its time, taken while its first
-  // sample was still in the adapter.
+  // A break in the input ends the splitter's stream and a fresh one starts
+  // after it: `origin` is the input index of its sample 0, `first_index` the
+  // index its first segment gets; `announced` counts the segments sent.
+  int64_t origin;
+  int64_t first_index = 0;
+  int64_t announced = 0;
+  // Start of the segment being passed on (input index) and its time, taken
+  // while its first sample was still in the adapter.
   std::optional<std::pair<int64_t, GstClockTime>> started;
 };
 
@@ -253,7 +263,7 @@ static void gst_silence_split_start(GstAcoustokElement* base) {
   o.max_segment = static_cast<double>(self->max_segment_time) / GST_SECOND;
   const bool drop = self->drop_silence;
   GST_OBJECT_UNLOCK(self);
-  auto fresh = std::make_unique<SplitState>(o, drop);
+  auto fresh = std::make_unique<SplitState>(o, drop, static_cast<int64_t>(gst_acoustok_element_head_index(base)));
   delete self->state;
   self->state = fresh.release();
 }
@@ -306,24 +316,42 @@ static void announce_segment(GstSilenceSplit* self, const acoustok::Segment& seg
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
 }
 
-// Passes on everything the splitter has decided.
+// Passes on everything the splitter has decided (its positions are from its
+// origin on; the segments are numbered on across breaks).
 static GstFlowReturn drain_decided(GstSilenceSplit* self) {
   SplitState& st = *self->state;
+  const int64_t o = st.origin;
   GstFlowReturn ret = GST_FLOW_OK;
-  for (const auto& seg : st.splitter.take_segments()) {
+  for (auto seg : st.splitter.take_segments()) {
+    seg.index += st.first_index;
+    seg.start += o;
+    seg.end += o;
     if (ret == GST_FLOW_OK) ret = advance(self, seg.start, false);
     if (ret == GST_FLOW_OK) mark_start(self, seg.start);
     if (ret == GST_FLOW_OK) ret = advance(self, seg.end, true);
     announce_segment(self, seg);
+    st.announced = seg.index + 1;
   }
   if (ret != GST_FLOW_OK) return ret;
   if (auto open = st.splitter.open_segment()) {
-    ret = advance(self, open->start, false);
-    if (ret == GST_FLOW_OK) mark_start(self, open->start);
-    if (ret == GST_FLOW_OK) ret = advance(self, open->certain_end, true);
+    ret = advance(self, o + open->start, false);
+    if (ret == GST_FLOW_OK) mark_start(self, o + open->start);
+    if (ret == GST_FLOW_OK) ret = advance(self, o + open->certain_end, true);
     return ret;
   }
-  return advance(self, st.splitter.keep_from(), false);
+  return advance(self, o + st.splitter.keep_from(), false);
+}
+
+// After a break: the audio before it is done with (what a failed push left is
+// dropped), and a fresh splitter starts at the audio after it.
+static void restart_after_break(GstSilenceSplit* self) {
+  GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
+  SplitState& st = *self->state;
+  gst_acoustok_element_flush_items(base, gst_acoustok_element_available(base));
+  st.splitter = acoustok::SilenceSplitter(st.splitter.options());
+  st.origin = static_cast<int64_t>(gst_acoustok_element_head_index(base));
+  st.first_index = st.announced;
+  st.started.reset();
 }
 
 static GstFlowReturn gst_silence_split_handle_input(GstAcoustokElement* base, const guint8* data, gsize size) {
@@ -332,12 +360,16 @@ static GstFlowReturn gst_silence_split_handle_input(GstAcoustokElement* base, co
   return drain_decided(self);
 }
 
-// The last segment ends with the input.
+// The last segment ends with the input, and at a break: the segment open
+// there ends with the last sample before it (audio on both sides of a gap is
+// never one segment), and the audio after it is split afresh.
 static GstFlowReturn gst_silence_split_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd reason) {
   GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
-  if (reason != GST_ACOUSTOK_EOS || !self->state) return GST_FLOW_OK;
+  if (reason == GST_ACOUSTOK_SEGMENT_EVENT || !self->state) return GST_FLOW_OK;
   self->state->splitter.finish();
-  return drain_decided(self);
+  const GstFlowReturn ret = drain_decided(self);
+  if (reason == GST_ACOUSTOK_DISCONT) restart_after_break(self);
+  return ret;
 }
 
 // A boundary is known only once a whole pause (plus the padding after it) has

@@ -11,7 +11,8 @@
  * chunks of #GstUnitVocoder:chunk-frames as they arrive, each computed with
  * the generator's whole receptive field of real units on both sides, so the
  * stream equals whole-utterance synthesis (within 1e-5) with no seams; an
- * `acoustok-segment` event or EOS ends an utterance and flushes it. Output
+ * `acoustok-segment` event, a break in the input (a GAP event, a DISCONT
+ * buffer, a PTS jump) or EOS ends an utterance and flushes it. Output
  * buffers carry the timestamps of their units.
  *
  * ## Example launch line
@@ -283,9 +284,10 @@ static GstFlowReturn push_audio(GstUnitVocoder* self, const std::vector<float>& 
   return gst_acoustok_element_push(base, out);
 }
 
-static GstFlowReturn add_units(GstUnitVocoder* self, const std::vector<int32_t>& units, GstClockTime pts) {
+static GstFlowReturn add_units(GstUnitVocoder* self, const std::vector<int32_t>& units, GstClockTime pts,
+                               const std::string& where = "unitvocoder: input") {
   StreamState& st = *self->state;
-  acoustok::check_units_in_range(units, self->vocoder->num_units(), "unitvocoder: input");
+  acoustok::check_units_in_range(units, self->vocoder->num_units(), where);
   st.times.mark(st.frames_in, pts, GST_BUFFER_OFFSET_NONE);
   st.frames_in += units.size();
   return push_audio(self, st.stream.push(units.data(), units.size()));
@@ -318,7 +320,10 @@ static GstFlowReturn gst_unit_vocoder_handle_line(GstAcoustokElement* base, std:
   std::vector<int> parsed;
   acoustok::parse_unit_line(line, &parsed, "unitvocoder text input", static_cast<int64_t>(line_no));
   if (parsed.empty()) return GST_FLOW_OK;
-  const GstFlowReturn ret = add_units(self, std::vector<int32_t>(parsed.begin(), parsed.end()), pts);
+  const GstFlowReturn ret =
+      add_units(self, std::vector<int32_t>(parsed.begin(), parsed.end()), pts,
+                "unitvocoder text input: line " + std::to_string(line_no) + " (the vocoder has k=" +
+                    std::to_string(self->vocoder->num_units()) + ")");
   return ret == GST_FLOW_OK ? finish_utterance(self) : ret;
 }
 

@@ -10,7 +10,10 @@
  * A stream without segment events, or a segment longer than
  * #GstXlsrFeat:max-window-time, is cut into windows of at most that length
  * which overlap by #GstXlsrFeat:context-time on each side: every frame comes
- * from a window where it has at least that much audio around it.
+ * from a window where it has at least that much audio around it. A break in
+ * the input (a GAP event, a DISCONT buffer, a PTS jump of more than 40 ms)
+ * ends the segment or window like a segment event: the frames after
+ * it start from its own PTS, their OFFSET from 0.
  *
  * Output: `application/x-acoustok-features` (float32 [frames, dim] per
  * buffer), PTS = time of the first frame on the source timeline (frame i of a
@@ -32,6 +35,7 @@
 #include <vector>
 
 #include "acoustok/error.hpp"
+#include "acoustok/feature_windows.hpp"
 #include "acoustok/features.hpp"
 #include "acoustok/process.hpp"
 #include "gstacoustokelement.hpp"
@@ -64,17 +68,15 @@ using acoustok::grid::kHop;
 // The model and its windowing, made on NULL->READY.
 struct Model {
   std::unique_ptr<acoustok::FeatureExtractor> extractor;
-  int64_t window_samples = 0;  // max-window-time
-  int64_t context_frames = 0;  // context-time, whole frames
+  acoustok::WindowOptions windows;  // max-window-time, context-time
 };
 
-// The segment in progress. Its audio from sample `base` on waits in the base
-// class's adapter (base is a multiple of the hop, so window frames sit on the
-// segment's frame grid); frames before `next_frame` went out.
+// The segment in progress. Its audio from sample windows.base() on waits in
+// the base class's adapter; frames before windows.next_frame() went out.
 struct Segment {
+  explicit Segment(const acoustok::WindowOptions& o) : windows(o) {}
   guint64 first = 0;  // input index of the segment's sample 0
-  int64_t base = 0;
-  int64_t next_frame = 0;
+  acoustok::FeatureWindows windows;
 };
 
 }  // namespace
@@ -183,7 +185,8 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
    * GstXlsrFeat:threads:
    *
    * LibTorch's intra-op thread count, which is one for the whole process:
-   * set when the model loads; 0 uses every CPU this process may use.
+   * set when the model loads; 0 uses every CPU this process may use, and so
+   * does a larger count (lowered to it with a warning).
    */
   g_object_class_install_property(
       gobject_class, PROP_THREADS,
@@ -195,6 +198,7 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
    * The longest audio run through the model at once, in nanoseconds. Longer
    * segments, and streams without `acoustok-segment` events, are cut into
    * overlapping windows of at most this length; it is also the latency added.
+   * At most an hour (a longer one fails at NULL->READY).
    */
   g_object_class_install_property(
       gobject_class, PROP_MAX_WINDOW_TIME,
@@ -307,12 +311,13 @@ static void gst_xlsr_feat_load(GstAcoustokElement* base) {
   const guint64 window = self->max_window_time, context = self->context_time;
   GST_OBJECT_UNLOCK(self);
   if (path.empty()) throw acoustok::Error("xlsrfeat: no model set (property 'model')");
+  // The window is held in memory (and run through the model at once): an
+  // hour at most, so a typo cannot ask for gigabytes.
+  if (window > 3600 * GST_SECOND) throw acoustok::Error("xlsrfeat: max-window-time must be at most 3600 s (1 hour)");
+  if (context >= window / 2) throw acoustok::Error("xlsrfeat: context-time must be less than half of max-window-time");
   auto fresh = std::make_unique<Model>();
-  fresh->window_samples = static_cast<int64_t>(gst_util_uint64_scale(window, acoustok::grid::kSampleRate, GST_SECOND));
-  fresh->context_frames =
-      static_cast<int64_t>(gst_util_uint64_scale_ceil(context, acoustok::grid::kSampleRate, GST_SECOND) + kHop - 1) / kHop;
-  // A window must keep at least one frame beyond its two contexts.
-  if ((2 * fresh->context_frames + 1) * kHop + acoustok::grid::kReceptiveField > fresh->window_samples) {
+  fresh->windows = acoustok::WindowOptions{window, context};
+  if (!acoustok::FeatureWindows::fits(fresh->windows)) {
     throw acoustok::Error("xlsrfeat: context-time must be less than half of max-window-time");
   }
   acoustok::configure_process(process);
@@ -330,7 +335,7 @@ static void gst_xlsr_feat_unload(GstAcoustokElement* base) {
 static void gst_xlsr_feat_start(GstAcoustokElement* base) {
   GstXlsrFeat* self = GST_XLSR_FEAT(base);
   delete self->segment;
-  self->segment = new Segment();
+  self->segment = new Segment(self->loaded->windows);
   self->segment->first = gst_acoustok_element_head_index(base);
 }
 
@@ -347,54 +352,43 @@ static GstCaps* gst_xlsr_feat_src_caps(GstAcoustokElement* base) {
   return caps;
 }
 
-// Runs the model on `count` samples from the adapter's head and pushes
-// frames [next_frame, last): all frames of the audio when the segment is
-// complete, else those that still have context-time of audio after them.
-// Then drops the audio the next window does not need (it starts context-time
-// before its first frame), or the whole segment when it is complete.
+// Runs `count` samples from the adapter's head as one window (the core's
+// FeatureWindows decides which frames it gives and how much audio the next
+// window still needs), pushes its frames and drops that audio; a complete
+// segment is run and dropped whole.
 static GstFlowReturn process(GstXlsrFeat* self, int64_t count, bool complete) {
   GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
   Segment& seg = *self->segment;
-  const Model& m = *self->loaded;
-  const int64_t all_frames = acoustok::feature_frames(seg.base + count);
-  const int64_t last = complete ? all_frames : std::max<int64_t>(seg.next_frame, all_frames - m.context_frames);
+  const float* x = nullptr;
+  if (seg.windows.gives_frames(count, complete)) {
+    x = reinterpret_cast<const float*>(gst_acoustok_element_peek_items(base, static_cast<guint64>(count)));
+  }
+  const acoustok::WindowStep step = seg.windows.run(*self->loaded->extractor, x, count, complete);
   GstBuffer* out = nullptr;
-  if (last > seg.next_frame) {
-    const auto* x = reinterpret_cast<const float*>(gst_acoustok_element_peek_items(base, static_cast<guint64>(count)));
-    const acoustok::Features f = m.extractor->extract(x, static_cast<size_t>(count));
-    const int64_t from = seg.next_frame - seg.base / kHop, n = last - seg.next_frame;
-    if (from < 0 || from + n > f.frames) throw acoustok::Error("xlsrfeat: internal window arithmetic error");
-    const size_t row = static_cast<size_t>(f.dim);
+  if (step.frames > 0) {
+    const int64_t n = step.frames;
+    const size_t row = static_cast<size_t>(step.features.dim);
     out = gst_buffer_new_allocate(nullptr, static_cast<size_t>(n) * row * sizeof(float), nullptr);
-    gst_buffer_fill(out, 0, f.data.data() + static_cast<size_t>(from) * row, static_cast<size_t>(n) * row * sizeof(float));
-    const guint64 first_sample = seg.first + static_cast<guint64>(seg.next_frame * kHop);
+    gst_buffer_fill(out, 0, step.features.data.data() + static_cast<size_t>(step.row) * row,
+                    static_cast<size_t>(n) * row * sizeof(float));
+    const guint64 first_sample = seg.first + static_cast<guint64>(step.first_frame * kHop);
     GST_BUFFER_PTS(out) = gst_acoustok_element_time_of(base, first_sample);
     GST_BUFFER_DURATION(out) = static_cast<GstClockTime>(n) * acoustok::gst::kFrameDuration;
-    GST_BUFFER_OFFSET(out) = static_cast<guint64>(seg.next_frame);
-    GST_BUFFER_OFFSET_END(out) = static_cast<guint64>(last);
+    GST_BUFFER_OFFSET(out) = static_cast<guint64>(step.first_frame);
+    GST_BUFFER_OFFSET_END(out) = static_cast<guint64>(step.first_frame + n);
   }
-  if (complete) {
-    gst_acoustok_element_flush_items(base, static_cast<guint64>(count));
-    *self->segment = Segment();
-    self->segment->first = gst_acoustok_element_head_index(base);
-  } else if (out) {
-    seg.next_frame = last;
-    const int64_t keep_from = std::max<int64_t>(seg.base, (last - m.context_frames) * kHop);
-    gst_acoustok_element_flush_items(base, static_cast<guint64>(keep_from - seg.base));
-    seg.base = keep_from;
-  } else {
-    gst_acoustok_element_flush_items(base, 0);
-  }
+  gst_acoustok_element_flush_items(base, static_cast<guint64>(step.drop));
+  if (complete) seg.first = gst_acoustok_element_head_index(base);
   return out ? gst_acoustok_element_push(base, out) : GST_FLOW_OK;
 }
 
 // Every full window is run as it fills.
 static GstFlowReturn gst_xlsr_feat_handle_input(GstAcoustokElement* base, const guint8*, gsize) {
   GstXlsrFeat* self = GST_XLSR_FEAT(base);
-  const auto window = static_cast<guint64>(self->loaded->window_samples);
+  const int64_t window = self->segment->windows.window_samples();
   GstFlowReturn ret = GST_FLOW_OK;
-  while (ret == GST_FLOW_OK && gst_acoustok_element_available(base) >= window) {
-    ret = process(self, self->loaded->window_samples, false);
+  while (ret == GST_FLOW_OK && gst_acoustok_element_available(base) >= static_cast<guint64>(window)) {
+    ret = process(self, window, false);
   }
   return ret;
 }

@@ -30,6 +30,30 @@ AudioFileInfo probe_audio(const std::string& path);
 // it cannot be opened, holds no audio, or is shorter than its header says.
 std::vector<float> read_audio_16k_mono(const std::string& path);
 
+// A file read block by block as 16 kHz mono float, memory flat however long
+// it is: the blocks joined are exactly read_audio_16k_mono(path) (the same
+// downmix, soxr's HQ resampler fed piece by piece, which gives the samples
+// its one-shot call gives). The same checks throw the same acoustok::Error,
+// each when the reader reaches it: header problems on opening, a NaN in its
+// block, a truncated file or a read error at the end.
+// Thread-safety: one thread at a time.
+class AudioReader {
+ public:
+  explicit AudioReader(const std::string& path);
+  ~AudioReader();
+  AudioReader(const AudioReader&) = delete;
+  AudioReader& operator=(const AudioReader&) = delete;
+  const AudioFileInfo& info() const;
+  // Appends the next samples to `out`; false once the file is done (nothing
+  // appended then, the end checks passed).
+  bool read(std::vector<float>& out);
+  int64_t samples_read() const;  // 16 kHz samples appended so far
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // Downmix interleaved frames to mono by averaging the channels.
 std::vector<float> downmix(const std::vector<float>& interleaved, int channels);
 

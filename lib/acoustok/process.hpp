@@ -14,7 +14,8 @@ namespace acoustok {
 
 struct ProcessOptions {
   // Intra-op threads of LibTorch (and so of OpenMP and oneDNN inside it):
-  // > 0 sets that many; 0 sets available_cpus().
+  // > 0 sets that many, at most available_cpus() (usable_threads); 0 sets
+  // available_cpus().
   int threads = 0;
   // glibc malloc settings for the feature model (Linux): keep large buffers of
   // the forward pass in the heap between calls (mmap threshold 32 MB, trim
@@ -30,6 +31,13 @@ void configure_process(const ProcessOptions& options);
 // The CPUs this process may use: its affinity mask, lowered to the cgroup's
 // CPU quota when there is one (containers, Slurm); at least 1.
 int available_cpus();
+
+// The threads a count asked for (an option, an element property) runs with:
+// 0 or less is available_cpus(); more than available_cpus() is lowered to it,
+// with one warning per process (more threads than CPUs only add switching, and
+// thousands of them stall the machine). Every thread count of the command
+// line, the elements and configure_process passes through here.
+int usable_threads(int requested);
 
 // One line on what the process runs with: the CPUs it may use (affinity,
 // cgroup quota) and the threads LibTorch, OpenMP and oneDNN will use (what

@@ -85,4 +85,25 @@ struct NpyArray {
 NpyArray read_npy(const std::string& path);
 void write_npy(const std::string& path, const float* values, const std::vector<int64_t>& shape);
 
+// A float32 [rows, cols] .npy written row block by row block under a
+// temporary name, renamed into place by commit() with its final row count:
+// memory stays flat however many rows; the bytes equal write_npy's.
+// Thread-safety: one thread at a time.
+class NpyRowWriter {
+ public:
+  NpyRowWriter(const std::string& path, int64_t cols);
+  ~NpyRowWriter();
+  NpyRowWriter(const NpyRowWriter&) = delete;
+  NpyRowWriter& operator=(const NpyRowWriter&) = delete;
+  void write(const float* values, int64_t rows);
+  void commit();
+  int64_t rows() const { return rows_; }
+
+ private:
+  void write_preamble();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int64_t cols_ = 0, rows_ = 0;
+};
+
 }  // namespace acoustok

@@ -45,6 +45,10 @@ struct UnitsJobOptions {
   double checkpoint_every = 300;  // seconds; 0 = after every segment / step
   int shard_index = 0, shard_count = 1;
   bool quiet = false;
+  // Start over: the checkpoint, caches and outputs of an earlier run in
+  // out_dir are removed first (otherwise a run resumes, and refuses state
+  // that does not fit together, naming the file and field).
+  bool restart = false;
 };
 
 struct UnitsJobResult {
@@ -55,7 +59,9 @@ struct UnitsJobResult {
 
 // Runs (or resumes) the job. Throws acoustok::Error for a failed run
 // (nothing usable in SEGMENTS_DIR, k > frames, a checkpoint of other
-// options...); bad segments are reported on stderr by name and skipped.
+// options or one that does not fit its caches, another run holding
+// out_dir's lock DIR/.acoustok.lock...); bad segments are reported on
+// stderr by name and skipped.
 UnitsJobResult run_units_job(const UnitsJobOptions& options, const SegmentFeatureFn& features);
 
 }  // namespace acoustok

@@ -23,8 +23,9 @@ struct UnitCorpus {
 };
 
 // UNITS_DIR/corpus_timestamped.json. Throws acoustok::Error naming the file
-// on bad JSON, a missing field, frame_rate other than 50, or a unit outside
-// [0, k).
+// on bad JSON, a missing field, frame_rate other than 50, a unit id that is
+// not an integer in [0, k), or a segment file that is not a relative path
+// inside the audio folder (absolute, or through "..").
 UnitCorpus read_unit_corpus(const std::string& units_dir);
 
 // Space-separated decimal ids, one line per segment; empty lines are kept as

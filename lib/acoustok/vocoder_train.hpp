@@ -23,6 +23,9 @@ struct VocoderTrainOptions {
   std::string device = "auto";
   uint64_t seed = 1234;
   bool quiet = false;
+  // Train from scratch: an earlier run's checkpoints, samples and log in
+  // out_dir are removed first (otherwise the run resumes).
+  bool restart = false;
   // Data-parallel runs (torchrun's RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT or
   // srun's SLURM_* variables): seconds a rank waits for the others before
   // the job ends with an error.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -22,6 +23,55 @@ struct SndfileCloser {
 };
 using SndfilePtr = std::unique_ptr<SNDFILE, SndfileCloser>;
 
+// A WAV's format chunk: sample rate and channel count as the header states
+// them, when the file is RIFF/WAVE and has one.
+bool wav_header_fields(const std::string& path, uint32_t* rate, uint16_t* channels) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  unsigned char head[12];
+  bool found = false;
+  if (std::fread(head, 1, 12, f) == 12 && std::memcmp(head, "RIFF", 4) == 0 && std::memcmp(head + 8, "WAVE", 4) == 0) {
+    unsigned char chunk[8];
+    for (int i = 0; i < 64 && std::fread(chunk, 1, 8, f) == 8; ++i) {
+      const uint32_t size = chunk[4] | chunk[5] << 8 | chunk[6] << 16 | static_cast<uint32_t>(chunk[7]) << 24;
+      if (std::memcmp(chunk, "fmt ", 4) == 0) {
+        unsigned char fmt[8];
+        if (std::fread(fmt, 1, 8, f) == 8) {
+          *channels = static_cast<uint16_t>(fmt[2] | fmt[3] << 8);
+          *rate = fmt[4] | fmt[5] << 8 | fmt[6] << 16 | static_cast<uint32_t>(fmt[7]) << 24;
+          found = true;
+        }
+        break;
+      }
+      if (std::fseek(f, static_cast<long>(size + (size & 1)), SEEK_CUR) != 0) break;
+    }
+  }
+  std::fclose(f);
+  return found;
+}
+
+// What is wrong with a file libsndfile would not open, in the file's terms:
+// its own messages speak of its internals ("SF_INFO struct incomplete") or
+// guess wrong ("does not exist or is not a regular file" for a cut MP3).
+std::string open_failure(const std::string& path, const std::string& sndfile_message) {
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(path, ec);
+  if (ec) return ec.message();
+  if (bytes == 0) return "the file is empty (0 bytes)";
+  uint32_t rate = 0;
+  uint16_t channels = 0;
+  if (wav_header_fields(path, &rate, &channels)) {
+    if (rate == 0) return "WAV header gives a sample rate of 0 Hz";
+    if (channels == 0) return "WAV header gives 0 channels";
+  }
+  if (sndfile_message.find("not a regular file") != std::string::npos ||
+      sndfile_message.find("SF_INFO") != std::string::npos) {
+    return "the file is cut short or corrupt (" + std::to_string(bytes) +
+           " bytes, no readable header or first frame)";
+  }
+  return sndfile_message;
+}
+
 // Refuses what is not a regular file before libsndfile opens it (a FIFO
 // would block forever), and sample rates outside [kMinSampleRate,
 // kMaxSampleRate] (a 1 Hz header would turn 32 KB into hours of audio).
@@ -34,7 +84,7 @@ SndfilePtr open_for_reading(const std::string& path, SF_INFO& info) {
   info = SF_INFO{};
   SndfilePtr file(sf_open(path.c_str(), SFM_READ, &info));
   if (!file) {
-    throw file_error(path, std::string("cannot read audio: ") + sf_strerror(nullptr));
+    throw file_error(path, "cannot read audio: " + open_failure(path, sf_strerror(nullptr)));
   }
   if (info.samplerate < kMinSampleRate || info.samplerate > kMaxSampleRate) {
     throw file_error(path, "sample rate " + std::to_string(info.samplerate) + " Hz is outside the " +
@@ -147,6 +197,147 @@ std::vector<float> read_audio_16k_mono(const std::string& path) {
   }
   std::vector<float> mono = downmix(interleaved, info.channels);
   return resample(mono, info.samplerate, grid::kSampleRate);
+}
+
+namespace {
+
+// soxr's HQ resampler fed piece by piece: its output does not depend on how
+// the input is cut (its filters run on an internal FIFO), and flushed it ends
+// where soxr_oneshot's output of the whole signal ends, which the end caps
+// at round(n x ratio) samples as resample() sizes it.
+class StreamResampler {
+ public:
+  StreamResampler(double in_rate, double out_rate) : in_rate_(in_rate), out_rate_(out_rate) {
+    const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+    const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+    soxr_error_t err = nullptr;
+    soxr_ = soxr_create(in_rate, out_rate, 1, &err, &io, &q, nullptr);
+    if (err || !soxr_) throw Error(std::string("resampling failed: ") + (err ? soxr_strerror(err) : "no resampler"));
+  }
+  ~StreamResampler() { soxr_delete(soxr_); }
+  StreamResampler(const StreamResampler&) = delete;
+  StreamResampler& operator=(const StreamResampler&) = delete;
+
+  void process(const float* x, size_t n, std::vector<float>& out) {
+    in_total_ += static_cast<int64_t>(n);
+    for (size_t off = 0; off < n;) {
+      size_t used = 0, made = 0;
+      check(soxr_process(soxr_, x + off, n - off, &used, buf_.data(), buf_.size(), &made));
+      append(made, out);
+      off += used;
+    }
+  }
+
+  void flush(std::vector<float>& out) {
+    for (;;) {
+      size_t made = 0;
+      check(soxr_process(soxr_, nullptr, 0, nullptr, buf_.data(), buf_.size(), &made));
+      if (made == 0) break;
+      append(made, out);
+    }
+  }
+
+ private:
+  void check(soxr_error_t err) const {
+    if (err) throw Error(std::string("resampling failed: ") + soxr_strerror(err));
+  }
+  void append(size_t made, std::vector<float>& out) {
+    const auto cap = std::llround(static_cast<double>(in_total_) * out_rate_ / in_rate_);
+    const auto room = static_cast<size_t>(std::max<int64_t>(0, cap - out_total_));
+    made = std::min(made, room);
+    out.insert(out.end(), buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(made));
+    out_total_ += static_cast<int64_t>(made);
+  }
+
+  double in_rate_, out_rate_;
+  soxr_t soxr_ = nullptr;
+  std::vector<float> buf_ = std::vector<float>(1 << 16);
+  int64_t in_total_ = 0, out_total_ = 0;
+};
+
+bool states_exact_length(int format) {
+  const int major = format & SF_FORMAT_TYPEMASK;
+  return major == SF_FORMAT_WAV || major == SF_FORMAT_AIFF || major == SF_FORMAT_W64 || major == SF_FORMAT_RF64 ||
+         major == SF_FORMAT_AU || major == SF_FORMAT_CAF;
+}
+
+}  // namespace
+
+struct AudioReader::Impl {
+  std::string path;
+  SF_INFO sf{};
+  SndfilePtr file;
+  AudioFileInfo info;
+  std::unique_ptr<StreamResampler> resampler;  // none at 16 kHz
+  std::vector<float> block, mono;
+  int64_t frames_in = 0, samples_out = 0;
+  bool done = false;
+};
+
+AudioReader::AudioReader(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  Impl& r = *impl_;
+  r.path = path;
+  r.file = open_for_reading(path, r.sf);
+  if (r.sf.channels <= 0 || r.sf.samplerate <= 0) throw file_error(path, "invalid audio header");
+  if (r.sf.frames <= 0) throw file_error(path, "contains no audio");
+  // Known from the header already: fail before hours of work, not after.
+  if (states_exact_length(r.sf.format) && data_chunk_cut_short(r.file.get())) {
+    throw file_error(path, "truncated: the data chunk runs past the end of the file");
+  }
+  r.info = {r.sf.samplerate, r.sf.channels, static_cast<int64_t>(r.sf.frames), major_format_name(r.sf.format)};
+  if (r.sf.samplerate != grid::kSampleRate) r.resampler = std::make_unique<StreamResampler>(r.sf.samplerate, grid::kSampleRate);
+  // Blocks as read_audio_16k_mono reads them: at most 1 M samples.
+  r.block.resize(static_cast<size_t>(std::max(1, (1 << 20) / r.sf.channels)) * static_cast<size_t>(r.sf.channels));
+}
+
+AudioReader::~AudioReader() = default;
+
+const AudioFileInfo& AudioReader::info() const { return impl_->info; }
+
+int64_t AudioReader::samples_read() const { return impl_->samples_out; }
+
+bool AudioReader::read(std::vector<float>& out) {
+  Impl& r = *impl_;
+  const size_t before = out.size();
+  while (!r.done && out.size() == before) {
+    const int channels = r.sf.channels;
+    const sf_count_t got = sf_readf_float(r.file.get(), r.block.data(), static_cast<sf_count_t>(r.block.size() / channels));
+    if (got > 0) {
+      const size_t n = static_cast<size_t>(got) * static_cast<size_t>(channels);
+      for (size_t i = 0; i < n; ++i) {
+        if (!std::isfinite(r.block[i])) throw file_error(r.path, "contains NaN or infinite samples");
+      }
+      r.frames_in += got;
+      const float* mono = r.block.data();
+      if (channels > 1) {
+        r.mono = downmix(std::vector<float>(r.block.begin(), r.block.begin() + static_cast<std::ptrdiff_t>(n)), channels);
+        mono = r.mono.data();
+      }
+      const auto frames = static_cast<size_t>(got);
+      if (r.resampler) {
+        r.resampler->process(mono, frames, out);
+      } else {
+        out.insert(out.end(), mono, mono + frames);
+      }
+      continue;
+    }
+    // The end: the checks read_audio_16k_mono makes on the whole file.
+    r.done = true;
+    if (sf_error(r.file.get()) != SF_ERR_NO_ERROR) {
+      throw file_error(r.path, std::string("read error: ") + sf_strerror(r.file.get()));
+    }
+    if (r.frames_in == 0) throw file_error(r.path, "contains no audio");
+    if (states_exact_length(r.sf.format) && r.frames_in < r.sf.frames) {
+      throw file_error(r.path, "truncated: header announces " + std::to_string(r.sf.frames) + " frames but only " +
+                                   std::to_string(r.frames_in) + " are present");
+    }
+    if (states_exact_length(r.sf.format) && data_chunk_cut_short(r.file.get())) {
+      throw file_error(r.path, "truncated: the data chunk runs past the end of the file");
+    }
+    if (r.resampler) r.resampler->flush(out);
+  }
+  r.samples_out += static_cast<int64_t>(out.size() - before);
+  return out.size() > before;
 }
 
 struct WavWriter::Impl {

@@ -12,15 +12,19 @@ namespace {
 
 int64_t to_ms(double seconds) { return static_cast<int64_t>(std::llround(seconds * 1000.0)); }
 
+constexpr double kMaxSeconds = 3600;
+
 }  // namespace
 
 void SilenceOptions::validate() const {
   if (sample_rate <= 0 || sample_rate % 1000 != 0) throw Error("sample rate must be a positive multiple of 1000 Hz");
   if (!std::isfinite(threshold_db) || threshold_db > 0) throw Error("threshold-db must be a finite value <= 0 dBFS");
-  if (!(min_silence >= 0.001) || !std::isfinite(min_silence)) throw Error("min-silence must be at least 1 ms");
-  if (!(keep_silence >= 0) || !std::isfinite(keep_silence)) throw Error("keep-silence must be >= 0");
-  if (!(min_segment >= 0) || !std::isfinite(min_segment)) throw Error("min-segment must be >= 0");
-  if (!(max_segment >= 0) || !std::isfinite(max_segment)) throw Error("max-segment must be >= 0");
+  // Each duration sizes a buffer of the splitter (8 bytes per millisecond):
+  // an hour at most, so a typo cannot ask for gigabytes.
+  if (!(min_silence >= 0.001 && min_silence <= kMaxSeconds)) throw Error("min-silence must be between 1 ms and 3600 s (1 hour)");
+  if (!(keep_silence >= 0 && keep_silence <= kMaxSeconds)) throw Error("keep-silence must be between 0 and 3600 s (1 hour)");
+  if (!(min_segment >= 0 && min_segment <= kMaxSeconds)) throw Error("min-segment must be between 0 and 3600 s (1 hour)");
+  if (!(max_segment >= 0 && max_segment <= kMaxSeconds)) throw Error("max-segment must be between 0 and 3600 s (1 hour)");
   if (max_segment > 0 && max_segment < 2 * keep_silence + 0.04) {
     throw Error("max-segment must be at least twice keep-silence plus 40 ms");
   }

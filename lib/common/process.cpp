@@ -9,6 +9,8 @@
 #include <fstream>
 #include <string>
 
+#include "common/log.hpp"
+
 namespace acoustok {
 
 namespace {
@@ -54,6 +56,18 @@ int available_cpus() {
   const int quota = cgroup_cpu_limit();
   if (quota > 0 && quota < n) n = quota;
   return n;
+}
+
+int usable_threads(int requested) {
+  const int cpus = available_cpus();
+  if (requested <= 0) return cpus;
+  if (requested <= cpus) return requested;
+  static std::atomic<bool> warned{false};
+  if (!warned.exchange(true)) {
+    common::log(LogLevel::warning, "acoustok: warning: %d threads asked for, %d used: the CPUs this process may use", requested,
+                cpus);
+  }
+  return cpus;
 }
 
 namespace common {

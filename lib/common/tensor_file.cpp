@@ -383,28 +383,73 @@ NpyArray read_npy(const std::string& path) {
   return arr;
 }
 
-void write_npy(const std::string& path, const float* values, const std::vector<int64_t>& shape) {
-  int64_t numel = 0;
-  if (!checked_numel(shape, numel)) throw file_error(path, "invalid shape");
+namespace {
+
+// Magic, version 1.0, header length and the float32 header, padded to 64 bytes.
+std::string npy_preamble(const std::vector<int64_t>& shape) {
   std::string dims;  // Python tuple syntax: "(5,)", "(3, 4)"
   for (size_t i = 0; i < shape.size(); ++i) dims += (i ? ", " : "") + std::to_string(shape[i]);
   if (shape.size() == 1) dims += ",";
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
   while ((10 + header.size() + 1) % 64 != 0) header.push_back(' ');
   header.push_back('\n');
+  const char len[2] = {static_cast<char>(header.size() & 0xff), static_cast<char>(header.size() >> 8)};
+  return std::string("\x93NUMPY\x01\x00", 8) + std::string(len, 2) + header;
+}
+
+}  // namespace
+
+void write_npy(const std::string& path, const float* values, const std::vector<int64_t>& shape) {
+  int64_t numel = 0;
+  if (!checked_numel(shape, numel)) throw file_error(path, "invalid shape");
+  const std::string preamble = npy_preamble(shape);
   common::AtomicFile out(path);
   {
     std::ofstream f(out.temp_path(), std::ios::binary);
     if (!f) throw file_error(path, std::string("cannot write: ") + std::strerror(errno));
-    f.write("\x93NUMPY\x01\x00", 8);
-    const char len[2] = {static_cast<char>(header.size() & 0xff), static_cast<char>(header.size() >> 8)};
-    f.write(len, 2);
-    f.write(header.data(), static_cast<std::streamsize>(header.size()));
+    f.write(preamble.data(), static_cast<std::streamsize>(preamble.size()));
     f.write(reinterpret_cast<const char*>(values), static_cast<std::streamsize>(numel * 4));
     f.flush();
     if (!f) throw file_error(path, "write failed (disk full?)");
   }
   out.commit();
+}
+
+struct NpyRowWriter::Impl {
+  explicit Impl(const std::string& path) : out(path) {}
+  common::AtomicFile out;
+  std::ofstream f;
+};
+
+NpyRowWriter::NpyRowWriter(const std::string& path, int64_t cols) : impl_(std::make_unique<Impl>(path)), cols_(cols) {
+  if (cols < 0) throw file_error(path, "invalid shape");
+  impl_->f.open(impl_->out.temp_path(), std::ios::binary);
+  if (!impl_->f) throw file_error(path, std::string("cannot write: ") + std::strerror(errno));
+  write_preamble();
+}
+
+NpyRowWriter::~NpyRowWriter() = default;
+
+// Every [rows, cols] header of int64 sizes pads to the same 128 bytes, so
+// the final one overwrites the first in place.
+void NpyRowWriter::write_preamble() {
+  const std::string preamble = npy_preamble({rows_, cols_});
+  impl_->f.write(preamble.data(), static_cast<std::streamsize>(preamble.size()));
+}
+
+void NpyRowWriter::write(const float* values, int64_t rows) {
+  if (!impl_->f.is_open()) throw file_error(impl_->out.path(), "written after commit");
+  impl_->f.write(reinterpret_cast<const char*>(values), static_cast<std::streamsize>(rows * cols_ * 4));
+  if (!impl_->f) throw file_error(impl_->out.path(), "write failed (disk full?)");
+  rows_ += rows;
+}
+
+void NpyRowWriter::commit() {
+  impl_->f.seekp(0);
+  write_preamble();
+  impl_->f.close();
+  if (!impl_->f) throw file_error(impl_->out.path(), "write failed (disk full?)");
+  impl_->out.commit();
 }
 
 }  // namespace acoustok

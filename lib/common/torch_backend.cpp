@@ -113,8 +113,9 @@ bool bf16_supported() {
 
 void configure_process(const ProcessOptions& options) {
   if (options.tune_allocator) common::apply_allocator_settings();
+  const int threads = usable_threads(options.threads);  // may warn: before the lock
   std::lock_guard<std::mutex> lock(common::backend_mutex);
-  common::requested_threads = options.threads;
+  common::requested_threads = threads;
 #if HAVE_TORCH
   // A program linked with libacoustok-torch (benchmarks, tests, embedders
   // that use the models' classes directly) never passes through a load that
@@ -124,7 +125,7 @@ void configure_process(const ProcessOptions& options) {
     if (void* handle = common::open_torch_library(unused, RTLD_NOLOAD)) common::attach(handle);
   }
 #endif
-  if (common::backend) common::backend->set_threads(options.threads > 0 ? options.threads : available_cpus());
+  if (common::backend) common::backend->set_threads(common::requested_threads);
 }
 
 std::string process_report() {

@@ -223,6 +223,7 @@ BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_d
   std::error_code ec;
   fs::create_directories(out_dir, ec);
   if (ec) throw file_error(out_dir, "cannot create output folder: " + ec.message());
+  const common::DirLock lock(out_dir, "bpe");  // one run at a time per folder
 
   sentencepiece::SetRandomGeneratorSeed(options.seed);
   UnitSentences corpus(units_path, options.dedup, !options.quiet);

@@ -16,11 +16,13 @@
 
 #include "acoustok/bpe_train.hpp"
 #include "acoustok/error.hpp"
+#include "acoustok/process.hpp"
 #include "acoustok/motif_model.hpp"
 #include "acoustok/unit_text.hpp"
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "std_streams.hpp"
 
 namespace acoustok::tools {
@@ -165,13 +167,13 @@ void add_bpe_command(CLI::App& app) {
   cmd->add_option("--vocab-size", args->train.vocab_size,
                   "Pieces in the model; lowered (with a note) when the corpus cannot support it")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(checks::int_at_least(1));
   cmd->add_flag("--dedup", args->train.dedup,
                 "Collapse repeated units (5 5 7 -> 5 7) before training; the model remembers it and "
                 "encoding does the same, durations still count every frame");
   cmd->add_option("--max-motif-length", args->train.max_motif_length, "Longest motif, in units (1..512)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 512));
+      ->check(checks::int_between(1, 512));
   cmd->add_option("--sample-lines", args->train.sample_lines,
                   "Train on a random sample of this many lines (0: all, else > 100); the analysis still reads every line")
       ->capture_default_str()
@@ -185,11 +187,11 @@ void add_bpe_command(CLI::App& app) {
   cmd->add_option("--seed", args->train.seed, "Seed of the line sample")->capture_default_str();
   cmd->add_option("--top", args->train.top, "Motifs listed in motif_analysis.json")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(checks::int_at_least(0));
   // --threads as everywhere else; -j/--jobs means parallel inputs elsewhere.
   cmd->add_option("--threads", args->train.threads, "Threads of SentencePiece and of the analysis (0: every core)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(checks::threads());
   cmd->add_flag("-q,--quiet", args->train.quiet, "No progress or summary on stderr");
   cmd->add_flag("--json", args->json_out, "A summary as one JSON object on stdout");
   cmd->add_flag("-v,--verbose", args->train.verbose, "SentencePiece's own log on stderr");
@@ -199,13 +201,17 @@ void add_bpe_command(CLI::App& app) {
   encode->add_option("units", enc->input, "Unit lines (default or '-': standard input)");
   encode->add_option("--threads", enc->jobs, "Encoding threads (0: every core)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  encode->callback([enc]() { run_encode(*enc); });
+      ->check(checks::threads());
+  encode->callback([enc]() {
+    enc->jobs = usable_threads(enc->jobs);
+    run_encode(*enc);
+  });
 
   cmd->callback([cmd, args]() {
     if (cmd->got_subcommand("encode")) return;
     if (args->corpus.empty()) throw CLI::RequiredError("UNITS.txt (the unit corpus)");
     if (args->out_dir.empty()) throw CLI::RequiredError("-o,--output");
+    args->train.threads = usable_threads(args->train.threads);
     run_bpe(*args);
   });
 }

@@ -15,6 +15,7 @@
 #include "acoustok/kmeans.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "std_streams.hpp"
 
 namespace acoustok::tools {
@@ -46,6 +47,7 @@ NpyArray read_features(const std::string& path) {
 }
 
 void run_fit(FitArgs args) {
+  args.km.threads = usable_threads(args.km.threads);
   try {
     args.km.validate();
   } catch (const Error& e) {
@@ -108,7 +110,7 @@ void run_predict(const PredictArgs& args) {
     throw file_error(args.input, "feature dimension " + std::to_string(a.shape[1]) + " differs from the k-means model's " +
                                      std::to_string(model.dim()) + " (" + args.model + ")");
   }
-  const auto labels = model.predict(a.values.data(), a.shape[0], args.threads > 0 ? args.threads : default_threads());
+  const auto labels = model.predict(a.values.data(), a.shape[0], usable_threads(args.threads));
   std::string line;
   line.reserve(labels.size() * 3);
   for (size_t i = 0; i < labels.size(); ++i) {
@@ -132,18 +134,22 @@ void add_kmeans_command(CLI::App& app) {
   CLI::App* f = cmd->add_subcommand("fit", "Fit k-means (scikit-learn MiniBatchKMeans semantics) on float32 [frames, dim] .npy files");
   f->add_option("features", fit->inputs, "Feature .npy files [frames, dim], concatenated; - for standard input")->required();
   f->add_option("-o,--output", fit->output, "Output k-means model (.safetensors)")->required();
-  f->add_option("--k", fit->km.k, "Number of clusters (units)")->capture_default_str()->check(CLI::Range(1, 65535));
-  f->add_option("--batch-size", fit->km.batch_size, "Rows per mini-batch")->capture_default_str()->check(CLI::PositiveNumber);
-  f->add_option("--max-iter", fit->km.max_iter, "Most passes over the data")->capture_default_str()->check(CLI::PositiveNumber);
+  f->add_option("--k", fit->km.k, "Number of clusters (units)")->capture_default_str()->check(checks::int_between(1, 65535));
+  f->add_option("--batch-size", fit->km.batch_size, "Rows per mini-batch")->capture_default_str()->check(checks::int_at_least(1));
+  f->add_option("--max-iter", fit->km.max_iter, "Most passes over the data")->capture_default_str()->check(checks::int_at_least(1));
   f->add_option("--max-no-improvement", fit->km.max_no_improvement,
-                "Stop after this many steps without a better smoothed batch inertia (0: never)")->capture_default_str();
+                "Stop after this many steps without a better smoothed batch inertia (0: never)")
+      ->capture_default_str()->check(checks::int_at_least(0));
   f->add_option("--n-init", fit->km.n_init, "k-means++ initialisations; the best on a validation subset is kept")
-      ->capture_default_str()->check(CLI::PositiveNumber);
-  f->add_option("--init-size", fit->km.init_size, "Rows per initialisation (0: 3 x batch size)")->capture_default_str();
+      ->capture_default_str()->check(checks::int_at_least(1));
+  f->add_option("--init-size", fit->km.init_size, "Rows per initialisation (0: 3 x batch size)")
+      ->capture_default_str()->check(checks::int_at_least(0));
   f->add_option("--reassignment-ratio", fit->km.reassignment_ratio,
-                "Move centres with fewer than this fraction of the largest count onto random rows")->capture_default_str();
+                "Move centres with fewer than this fraction of the largest count onto random rows")
+      ->capture_default_str()->check(checks::number_between(0, 1));
   f->add_option("--seed", fit->km.seed, "Random seed (same seed, same result)")->capture_default_str();
-  f->add_option("--threads", fit->km.threads, "Threads (the result does not depend on it)")->capture_default_str()->check(CLI::PositiveNumber);
+  f->add_option("--threads", fit->km.threads, "Threads (the result does not depend on it; 0: every CPU)")
+      ->capture_default_str()->check(checks::threads());
   f->add_option("--feature-model", fit->feature_model, "Feature model name stored in the metadata");
   f->add_option("--layer", fit->layer, "Feature layer stored in the metadata");
   f->add_flag("-q,--quiet", fit->quiet, "No summary on stderr");
@@ -154,7 +160,7 @@ void add_kmeans_command(CLI::App& app) {
   p->add_option("model", pred->model, "k-means model: .safetensors (centroids [k, dim]), .npy of centroids, or fairseq's km.bin (joblib)")->required();
   p->add_option("features", pred->input, "Feature .npy [frames, dim]; - for standard input")->required();
   p->add_option("-o,--output", pred->output, "Units text file: one line of space-separated ids; - for standard output")->required();
-  p->add_option("--threads", pred->threads, "Threads (0: all cores)")->capture_default_str();
+  p->add_option("--threads", pred->threads, "Threads (0: all cores)")->capture_default_str()->check(checks::threads());
   p->callback([pred]() { run_predict(*pred); });
 }
 

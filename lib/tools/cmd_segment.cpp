@@ -23,11 +23,13 @@
 
 #include "acoustok/audio_io.hpp"
 #include "acoustok/frame_grid.hpp"
+#include "acoustok/process.hpp"
 #include "acoustok/error.hpp"
 #include "common/fs_util.hpp"
 #include "common/progress.hpp"
 #include "acoustok/silence.hpp"
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "std_streams.hpp"
 
 namespace fs = std::filesystem;
@@ -80,18 +82,100 @@ bool state_is_current(const json& state, const std::string& source, const std::s
          state["options"] == options_json(opts) && state.contains("segments");
 }
 
+// Segment files of one input, written while its audio streams through the
+// splitter: a segment whose start is certain is written as its samples come,
+// so only the splitter's hold-back (about min-silence + keep-silence, or
+// max-segment) is ever in memory, not the input.
+class SegmentSink {
+ public:
+  SegmentSink(const fs::path& out_dir, const std::string& input, const std::string& stem)
+      : out_dir_(out_dir), input_(input), stem_(stem) {}
+
+  // Takes the samples after those pushed before; writes what is decided.
+  void push(SilenceSplitter& splitter, const float* x, size_t n) {
+    held_.insert(held_.end(), x, x + n);
+    splitter.push(x, n);
+    drain(splitter);
+  }
+  void finish(SilenceSplitter& splitter) {
+    splitter.finish();
+    drain(splitter);
+  }
+  json& records() { return records_; }
+
+ private:
+  void drain(SilenceSplitter& splitter) {
+    for (const Segment& seg : splitter.take_segments()) {
+      if (!writer_ || writer_index_ != seg.index || writer_start_ != seg.start) start_writer(seg.index, seg.start);
+      write_until(seg.end);
+      writer_->commit();
+      writer_.reset();
+      records_.push_back({{"source", input_},
+                          {"index", seg.index},
+                          {"start", static_cast<double>(seg.start) / grid::kSampleRate},
+                          {"end", static_cast<double>(seg.end) / grid::kSampleRate},
+                          {"file", segment_file_name(stem_, seg.index)}});
+      next_index_ = seg.index + 1;
+    }
+    if (auto open = splitter.open_segment()) {
+      if (open->certain_end > open->start) {
+        if (writer_ && writer_start_ != open->start) throw Error("segment: internal error: the open segment moved");
+        if (!writer_) start_writer(next_index_, open->start);
+        write_until(open->certain_end);
+      }
+    }
+    // Audio before this is written or silence no segment keeps.
+    int64_t keep = splitter.keep_from();
+    if (writer_ && keep >= writer_start_) keep = std::max(keep, written_to_);
+    drop_until(keep);
+  }
+
+  void start_writer(int64_t index, int64_t start) {
+    if (start < held_from_) throw Error("segment: internal error: segment " + std::to_string(index) + " starts in dropped audio");
+    writer_ = std::make_unique<WavWriter>((out_dir_ / segment_file_name(stem_, index)).string());
+    writer_index_ = index;
+    writer_start_ = written_to_ = start;
+  }
+
+  void write_until(int64_t end) {
+    if (end <= written_to_) return;
+    if (end > held_from_ + static_cast<int64_t>(held_.size())) throw Error("segment: internal error: segment past the input");
+    writer_->write(held_.data() + (written_to_ - held_from_), static_cast<size_t>(end - written_to_));
+    written_to_ = end;
+  }
+
+  void drop_until(int64_t sample) {
+    const int64_t n = std::min<int64_t>(sample - held_from_, static_cast<int64_t>(held_.size()));
+    if (n <= 0) return;
+    held_.erase(held_.begin(), held_.begin() + n);
+    held_from_ += n;
+  }
+
+  fs::path out_dir_;
+  std::string input_, stem_;
+  std::vector<float> held_;  // input samples from held_from_ on
+  int64_t held_from_ = 0;
+  std::unique_ptr<WavWriter> writer_;  // the segment being written
+  int64_t writer_index_ = 0, writer_start_ = 0, written_to_ = 0;
+  int64_t next_index_ = 0;
+  json records_ = json::array();
+};
+
 json segment_one_input(const std::string& input, const std::string& path, const std::string& stem,
                        const fs::path& out_dir, const fs::path& state_path, const SilenceOptions& opts) {
   const json identity = source_identity(path);
-  std::vector<float> audio;
-  try {
-    audio = read_audio_16k_mono(path);
-  } catch (const Error& e) {
+  // Errors name standard input, not its temporary copy.
+  auto renamed = [&](const Error& e) -> Error {
     std::string m = e.what();
-    if (path == input || m.compare(0, path.size() + 2, path + ": ") != 0) throw;
-    throw Error("standard input: " + m.substr(path.size() + 2));
+    if (path == input || m.compare(0, path.size() + 2, path + ": ") != 0) return e;
+    return Error("standard input: " + m.substr(path.size() + 2));
+  };
+  std::unique_ptr<AudioReader> reader;
+  try {
+    reader = std::make_unique<AudioReader>(path);
+  } catch (const Error& e) {
+    throw renamed(e);
   }
-  std::vector<Segment> segments = split_on_silence(audio, opts);
 
   // Files of an earlier, different run of this input would otherwise linger.
   json old = read_state(state_path);
@@ -102,25 +186,30 @@ json segment_one_input(const std::string& input, const std::string& path, const 
   }
   fs::remove(state_path);
 
-  json records = json::array();
+  SilenceSplitter splitter(opts);
+  SegmentSink sink(out_dir, input, stem);
   json state;
   try {
-    for (const Segment& seg : segments) {
-      const std::string name = segment_file_name(stem, seg.index);
-      write_wav_pcm16((out_dir / name).string(), audio.data() + seg.start, static_cast<size_t>(seg.end - seg.start));
-      records.push_back({{"source", input},
-                         {"index", seg.index},
-                         {"start", static_cast<double>(seg.start) / grid::kSampleRate},
-                         {"end", static_cast<double>(seg.end) / grid::kSampleRate},
-                         {"file", name}});
+    std::vector<float> block;
+    for (;;) {
+      block.clear();
+      bool more = false;
+      try {
+        more = reader->read(block);
+      } catch (const Error& e) {
+        throw renamed(e);
+      }
+      if (!more) break;
+      sink.push(splitter, block.data(), block.size());
     }
+    sink.finish(splitter);
     state = {{"source", input}, {"identity", identity}, {"options", options_json(opts)},
-             {"duration", static_cast<double>(audio.size()) / grid::kSampleRate}, {"segments", records}};
+             {"duration", static_cast<double>(reader->samples_read()) / grid::kSampleRate}, {"segments", sink.records()}};
     common::write_text_file(state_path.string(), state.dump());
   } catch (...) {
     // A failed input leaves none of its segments where `units` would read them.
     std::error_code ec;
-    for (const auto& rec : records) fs::remove(out_dir / rec["file"].get<std::string>(), ec);
+    for (const auto& rec : sink.records()) fs::remove(out_dir / rec["file"].get<std::string>(), ec);
     throw;
   }
   return state;
@@ -137,6 +226,7 @@ void run_segment(const SegmentArgs& args) {
   std::error_code ec;
   fs::create_directories(state_dir, ec);
   if (ec) throw file_error(args.out_dir, "cannot create output folder: " + ec.message());
+  const common::DirLock lock(args.out_dir, "segment");  // one run at a time per folder
 
   // "-": standard input, buffered in a temporary file; its segments are
   // stdin_NNNNN.wav and its records say "source": "-".
@@ -170,6 +260,13 @@ void run_segment(const SegmentArgs& args) {
       const std::string& input = args.inputs[i];
       const fs::path state_path = state_dir / (stems[i] + ".json");
       try {
+        // Its name goes into segments.jsonl (JSON, UTF-8): one that is not
+        // UTF-8 is skipped, named with its bytes escaped.
+        try {
+          (void)json(input).dump();
+        } catch (const json::exception&) {
+          throw file_error(input, "file name is not UTF-8");
+        }
         json state = read_state(state_path);
         if (state_is_current(state, input, paths[i], args.silence)) {
           ++skipped;
@@ -183,7 +280,7 @@ void run_segment(const SegmentArgs& args) {
       progress.add(1);
     }
   };
-  const int jobs = std::max(1, std::min<int>(args.jobs, static_cast<int>(n)));
+  const int jobs = std::max(1, std::min<int>(usable_threads(args.jobs), static_cast<int>(n)));
   std::vector<std::thread> pool;
   for (int j = 1; j < jobs; ++j) pool.emplace_back(worker);
   worker();
@@ -233,12 +330,27 @@ void add_segment_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("segment", "Phase 0: cut recordings at silences into 16 kHz mono WAV segments");
   cmd->add_option("inputs", args->inputs, "Audio files (WAV, FLAC, OGG, MP3; any rate and channels); - for standard input (segments stdin_NNNNN.wav)")->required();
   cmd->add_option("-o,--output", args->out_dir, "Output folder: <stem>_NNNNN.wav and segments.jsonl")->required();
-  cmd->add_option("--threshold-db", args->silence.threshold_db, "Silence threshold in dBFS")->capture_default_str();
-  cmd->add_option("--min-silence", args->silence.min_silence, "Shortest pause that splits, seconds")->capture_default_str();
-  cmd->add_option("--keep-silence", args->silence.keep_silence, "Silence kept around each segment, seconds")->capture_default_str();
-  cmd->add_option("--min-segment", args->silence.min_segment, "Merge segments shorter than this into a neighbour, seconds (0: off)")->capture_default_str();
-  cmd->add_option("--max-segment", args->silence.max_segment, "Split longer speech at its quietest point, seconds (0: off)")->capture_default_str();
-  cmd->add_option("-j,--jobs", args->jobs, "Inputs processed in parallel")->capture_default_str()->check(CLI::PositiveNumber);
+  // The durations size the analysis buffers: at most an hour each.
+  cmd->add_option("--threshold-db", args->silence.threshold_db, "Silence threshold in dBFS")
+      ->capture_default_str()
+      ->check(checks::number_between(-200, 0, "dBFS"));
+  cmd->add_option("--min-silence", args->silence.min_silence, "Shortest pause that splits, seconds (at most 3600)")
+      ->capture_default_str()
+      ->check(checks::seconds(0.001));
+  cmd->add_option("--keep-silence", args->silence.keep_silence, "Silence kept around each segment, seconds (at most 3600)")
+      ->capture_default_str()
+      ->check(checks::seconds(0));
+  cmd->add_option("--min-segment", args->silence.min_segment,
+                  "Merge segments shorter than this into a neighbour, seconds (0: off; at most 3600)")
+      ->capture_default_str()
+      ->check(checks::seconds(0));
+  cmd->add_option("--max-segment", args->silence.max_segment,
+                  "Split longer speech at its quietest point, seconds (0: off; at most 3600)")
+      ->capture_default_str()
+      ->check(checks::seconds(0));
+  cmd->add_option("-j,--jobs", args->jobs, "Inputs processed in parallel (at most the CPUs this process may use)")
+      ->capture_default_str()
+      ->check(checks::int_at_least(1));
   cmd->add_flag("-q,--quiet", args->quiet, "No progress or summary on stderr");
   cmd->add_flag("--json", args->json_out, "A summary as one JSON object on stdout");
   cmd->callback([args]() { run_segment(*args); });

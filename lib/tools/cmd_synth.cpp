@@ -15,6 +15,7 @@
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_data.hpp"
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "std_streams.hpp"
 
 namespace acoustok::tools {
@@ -79,7 +80,9 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("units", a->units, "Unit text: space-separated ids, one utterance per line (joined in order); - for standard input")->required();
   cmd->add_option("-o,--output", a->out, "Output WAV (16 kHz mono PCM16, 320 samples per unit); - for standard output")->required();
   cmd->add_option("--device", a->device, "auto, cpu or cuda[:N]")->capture_default_str();
-  cmd->add_option("--threads", a->threads, "CPU threads (0: every CPU this process may use)")->capture_default_str();
+  cmd->add_option("--threads", a->threads, "CPU threads (0: every CPU this process may use)")
+      ->capture_default_str()
+      ->check(checks::threads());
   cmd->callback([a]() { run_synth(*a); });
 }
 

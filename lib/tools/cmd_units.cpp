@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "option_checks.hpp"
 
 namespace fs = std::filesystem;
 
@@ -77,6 +78,7 @@ void run_units(UnitsArgs args) {
     const std::string dir = args.features_dir;
     fn = [dir](const std::string& wav) { return npy_features(dir, wav); };
   }
+  args.job.kmeans.threads = usable_threads(args.job.kmeans.threads);
   const UnitsJobResult r = run_units_job(args.job, fn);
   if (!args.job.quiet) {
     if (r.complete) {
@@ -117,25 +119,34 @@ void add_units_command(CLI::App& app) {
   cmd->add_option("--features", args->features_dir,
                   "Instead of --model: precomputed features, DIR/<segment stem>.npy float32 [frames, dim]");
   cmd->add_option("--feature-model", args->job.feature_model, "Feature model name for the outputs (default: the model's)");
-  cmd->add_option("--layer", args->job.layer, "Transformer layer (1-based)")->capture_default_str();
+  cmd->add_option("--layer", args->job.layer, "Transformer layer (1-based)")->capture_default_str()->check(checks::int_at_least(1));
   cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
   add_precision_option(cmd, args->precision);
-  CLI::Option* k = cmd->add_option("--k", args->job.kmeans.k, "Number of units")->capture_default_str()->check(CLI::Range(1, 65535));
+  CLI::Option* k = cmd->add_option("--k", args->job.kmeans.k, "Number of units")->capture_default_str()->check(checks::int_between(1, 65535));
   cmd->add_option("--kmeans", args->job.kmeans_model,
                   "Apply this fitted k-means model instead of fitting one: kmeans.safetensors, .npy centroids "
                   "or fairseq's km.bin (joblib)")
       ->excludes(k);
-  cmd->add_option("--batch-size", args->job.kmeans.batch_size, "k-means mini-batch rows")->capture_default_str();
-  cmd->add_option("--max-iter", args->job.kmeans.max_iter, "Most k-means passes over the frames")->capture_default_str();
+  cmd->add_option("--batch-size", args->job.kmeans.batch_size, "k-means mini-batch rows")
+      ->capture_default_str()->check(checks::int_at_least(1));
+  cmd->add_option("--max-iter", args->job.kmeans.max_iter, "Most k-means passes over the frames")
+      ->capture_default_str()->check(checks::int_at_least(1));
   cmd->add_option("--max-no-improvement", args->job.kmeans.max_no_improvement,
-                  "Stop k-means after this many steps without a better smoothed inertia (0: never)")->capture_default_str();
-  cmd->add_option("--n-init", args->job.kmeans.n_init, "k-means++ initialisations")->capture_default_str();
+                  "Stop k-means after this many steps without a better smoothed inertia (0: never)")
+      ->capture_default_str()->check(checks::int_at_least(0));
+  cmd->add_option("--n-init", args->job.kmeans.n_init, "k-means++ initialisations")
+      ->capture_default_str()->check(checks::int_at_least(1));
   cmd->add_option("--seed", args->job.kmeans.seed, "Random seed (same seed, same result)")->capture_default_str();
-  cmd->add_option("--threads", args->job.kmeans.threads, "k-means threads (results do not depend on it)")->capture_default_str();
-  cmd->add_option("--checkpoint-every", args->job.checkpoint_every, "Seconds between checkpoints")->capture_default_str();
+  cmd->add_option("--threads", args->job.kmeans.threads, "k-means threads (results do not depend on it; 0: every CPU)")
+      ->capture_default_str()->check(checks::threads());
+  cmd->add_option("--checkpoint-every", args->job.checkpoint_every, "Seconds between checkpoints")
+      ->capture_default_str()->check(checks::number_at_least(0, "seconds"));
   cmd->add_option("--shard", args->shard,
                   "I/N: only cache the features of every N-th segment from the I-th (0-based); a final run without "
                   "--shard on the same -o folder uses them");
+  cmd->add_flag("--restart", args->job.restart,
+                "Start over: remove the checkpoint, caches and outputs an earlier run left in the -o folder "
+                "(without it a rerun resumes)");
   cmd->add_flag("-q,--quiet", args->job.quiet, "No progress or summary on stderr");
   cmd->add_flag("--json", args->json_out, "A summary as one JSON object on stdout");
   cmd->callback([args]() { run_units(*args); });

@@ -22,6 +22,7 @@
 #include "acoustok/vocoder_metrics.hpp"
 #include "acoustok/vocoder_train.hpp"
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "std_streams.hpp"
 #include "vocoder/mel_cepstral_distortion.hpp"
 #if HAVE_TORCH
@@ -232,27 +233,37 @@ void add_vocoder_command(CLI::App& app) {
   train->add_option("--units", t->units_dir, "Folder with corpus_timestamped.json (acoustok units)")->required();
   train->add_option("--audio", t->audio_dir, "Folder of the segment WAVs the corpus names (acoustok segment)")->required();
   train->add_option("-o,--output", t->out_dir, "Output folder; rerunning resumes from its vocoder_latest.pt")->required();
-  train->add_option("--epochs", t->epochs, "Last epoch to train (raise it to continue a finished run)")->capture_default_str();
-  train->add_option("--batch-size", t->batch_size, "1 s windows per step, over all ranks in data-parallel runs (lower it when out of memory)")->capture_default_str();
-  train->add_option("--lr", t->lr, "AdamW learning rate (decays x0.999 per epoch)")->capture_default_str();
-  train->add_option("--samples-per-epoch", t->samples_per_epoch, "Random 1 s windows drawn per epoch")->capture_default_str();
+  train->add_option("--epochs", t->epochs, "Last epoch to train (raise it to continue a finished run)")
+      ->capture_default_str()->check(checks::int_at_least(1));
+  train->add_option("--batch-size", t->batch_size, "1 s windows per step, over all ranks in data-parallel runs (lower it when out of memory)")
+      ->capture_default_str()->check(checks::int_at_least(1));
+  train->add_option("--lr", t->lr, "AdamW learning rate (decays x0.999 per epoch)")
+      ->capture_default_str()->check(checks::positive_number());
+  train->add_option("--samples-per-epoch", t->samples_per_epoch, "Random 1 s windows drawn per epoch")
+      ->capture_default_str()->check(checks::int_at_least(1));
   train->add_option("--dist-timeout", t->dist_timeout,
                     "Data-parallel runs (RANK/WORLD_SIZE or srun): seconds to wait for the other ranks before failing")
       ->capture_default_str()
-      ->check(CLI::Range(1, 86400));
-  train->add_option("--patience", t->patience, "Stop after this many epochs without held-out improvement")->capture_default_str();
+      ->check(checks::int_between(1, 86400));
+  train->add_option("--patience", t->patience, "Stop after this many epochs without held-out improvement")
+      ->capture_default_str()->check(checks::int_at_least(1));
   train->add_option("--min-delta", t->min_delta,
                     "Smallest held-out improvement that counts, on the early-stop metric's scale (mel: L1 x 45; mcd: dB)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(checks::number_at_least(0));
   train->add_option("--early-stop-metric", t->early_stop_metric,
                     "What early stopping and vocoder_best.pt follow: mel (held-out 45 x L1 log-mel) or mcd (held-out MCD, dB)")
       ->capture_default_str()
       ->check(CLI::IsMember({"mel", "mcd"}));
-  train->add_option("--save-every", t->save_every, "Write vocoder_epoch_XXXX.pt and sample_epoch_XXXX.wav every N epochs (0: never)")->capture_default_str();
+  train->add_option("--save-every", t->save_every, "Write vocoder_epoch_XXXX.pt and sample_epoch_XXXX.wav every N epochs (0: never)")
+      ->capture_default_str()->check(checks::int_at_least(0));
   train->add_option("--device", t->device, "auto (CUDA when available), cpu or cuda[:N]")->capture_default_str();
   train->add_option("--config", t->config, "Model size: tiny, small, v1 or a JSON file ({\"base\": \"v1\", ...})")->capture_default_str();
-  train->add_option("--threads", *train_threads, "CPU threads (0: every CPU this process may use)")->capture_default_str();
+  train->add_option("--threads", *train_threads, "CPU threads (0: every CPU this process may use)")
+      ->capture_default_str()->check(checks::threads());
   train->add_option("--seed", t->seed, "Seed of the initial weights and the window draws")->capture_default_str();
+  train->add_flag("--restart", t->restart,
+                  "Train from scratch: remove the checkpoints, samples and training_log.json an earlier run left in -o");
   train->add_flag("-q,--quiet", t->quiet, "No progress on stderr");
   train->callback([t, train_threads]() {
     const std::string& c = t->config;
@@ -275,12 +286,14 @@ void add_vocoder_command(CLI::App& app) {
   test->add_option("--units", a->units_dir, "Folder with corpus_timestamped.json")->required();
   test->add_option("--audio", a->audio_dir, "Folder of the segment WAVs")->required();
   test->add_option("-o,--output", a->out_dir, "Output folder: orig_XXXX.wav, synth_XXXX.wav, metrics.json")->required();
-  test->add_option("--num-samples", a->num_samples, "Segments to test, spread evenly over the corpus")->capture_default_str();
+  test->add_option("--num-samples", a->num_samples, "Segments to test, spread evenly over the corpus")
+      ->capture_default_str()->check(checks::int_at_least(1));
   test->add_option("--feature-model", a->feature_model, "Feature model folder: also report unit agreement after re-encoding");
-  test->add_option("--layer", a->layer, "Transformer layer of the feature model")->capture_default_str();
+  test->add_option("--layer", a->layer, "Transformer layer of the feature model")->capture_default_str()->check(checks::int_at_least(1));
   test->add_option("--kmeans", a->kmeans, "k-means file (safetensors with centroids [k, dim]) for re-encoding");
   test->add_option("--device", a->device, "auto, cpu or cuda[:N]")->capture_default_str();
-  test->add_option("--threads", a->threads, "CPU threads (0: every CPU this process may use)")->capture_default_str();
+  test->add_option("--threads", a->threads, "CPU threads (0: every CPU this process may use)")
+      ->capture_default_str()->check(checks::threads());
   test->add_flag("-q,--quiet", a->quiet, "No progress on stderr");
   test->add_flag("--json", a->json_out, "The mean metrics as one JSON object on stdout instead of the table");
   test->callback([a]() { run_test(*a); });

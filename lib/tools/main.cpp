@@ -17,6 +17,7 @@
 #include "acoustok/log.hpp"
 #include "acoustok/process.hpp"
 #include "commands.hpp"
+#include "option_checks.hpp"
 
 namespace acoustok::tools {
 
@@ -62,6 +63,7 @@ void add_common_flags(CLI::App& app) {
     if (sub->get_name() == "bpe" && sub->get_help_ptr() == nullptr) continue;  // forwarded to acoustok-bpe
     const bool parent = !sub->get_subcommands({}).empty();
     if (parent) add_common_flags(*sub);
+    if (CLI::Option* out = sub->get_option_no_throw("--output")) out->check(checks::non_empty_path());
     // A parent that runs nothing itself (vocoder, kmeans) leaves the flags to its subcommands.
     if (parent && !sub->get_option_no_throw("--quiet")) continue;
     if (!sub->get_option_no_throw("--quiet"))
@@ -141,15 +143,20 @@ int main(int argc, char** argv) {
     // An unknown subcommand: say so and list the valid ones.
     std::string names;
     bool known = false;
+    std::string help_of;  // "vocoder train": the subcommand whose --help has the options
     for (const CLI::App* sub : app.get_subcommands({})) {
       names += (names.empty() ? "" : ", ") + sub->get_name();
-      if (argc > 1 && sub->get_name() == argv[1]) known = true;
+      if (argc > 1 && sub->get_name() == argv[1]) {
+        known = true;
+        help_of = std::string(" ") + argv[1];
+        for (const CLI::App* leaf : sub->get_subcommands({}))
+          if (argc > 2 && leaf->get_name() == argv[2]) help_of += std::string(" ") + argv[2];
+      }
     }
     if (argc > 1 && argv[1][0] != '-' && !known) {
       std::fprintf(stderr, "acoustok: unknown subcommand '%s': expected one of %s\n", argv[1], names.c_str());
     } else {
-      std::fprintf(stderr, "acoustok: %s\nRun 'acoustok%s%s --help' for the options.\n", e.what(),
-                   argc > 1 && known ? " " : "", argc > 1 && known ? argv[1] : "");
+      std::fprintf(stderr, "acoustok: %s\nRun 'acoustok%s --help' for the options.\n", e.what(), help_of.c_str());
     }
     return 2;
   } catch (const acoustok::tools::UsageError& e) {

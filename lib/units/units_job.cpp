@@ -3,7 +3,6 @@
 #include "acoustok/frame_grid.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +24,7 @@
 #include "common/fs_util.hpp"
 #include "common/progress.hpp"
 #include "acoustok/tensor_file.hpp"
+#include "units/units_checkpoint.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -33,99 +33,23 @@ using nlohmann::ordered_json;
 namespace acoustok {
 namespace {
 
+using units::BadState;
+using units::Checkpoint;
+using units::SegmentRecord;
+using units::bad;
+using units::brief;
+using units::check_consistency;
+using units::checkpoint_from_json;
+using units::checkpoint_json;
+using units::field;
+using units::kFeatureCache;
+using units::kNpyHeaderBytes;
+using units::number_at;
+using units::option_differences;
+using units::options_json;
+using units::string_at;
+
 constexpr int kFrameRate = 50;
-
-// One processed segment: its rows in the caches, or why it was skipped.
-struct SegmentRecord {
-  std::string file;
-  int64_t row = 0, frames = 0;
-  std::string error;
-};
-
-// Everything a rerun needs; written whole and atomically.
-struct Checkpoint {
-  std::string phase = "features";  // features -> kmeans -> units -> done (shard runs: features -> shard-done)
-  json options;
-  int64_t dim = 0;
-  int64_t feature_rows = 0;
-  std::vector<SegmentRecord> segments;
-  bool have_kmeans = false;
-  KMeansState km;
-  int64_t units_done = 0;  // records whose units are in the units cache
-  double inertia = 0;
-};
-
-json state_json(const KMeansState& s) {
-  return {{"k", s.k}, {"dim", s.dim}, {"centroids", s.centroids}, {"counts", s.counts}, {"steps", s.steps},
-          {"since_reassign", s.since_reassign}, {"have_ewa", s.have_ewa}, {"ewa_inertia", s.ewa_inertia},
-          {"ewa_min", s.ewa_min}, {"no_improvement", s.no_improvement}, {"converged", s.converged}};
-}
-
-KMeansState state_from_json(const json& j) {
-  KMeansState s;
-  s.k = j.at("k");
-  s.dim = j.at("dim");
-  s.centroids = j.at("centroids").get<std::vector<float>>();
-  s.counts = j.at("counts").get<std::vector<double>>();
-  s.steps = j.at("steps");
-  s.since_reassign = j.at("since_reassign");
-  s.have_ewa = j.at("have_ewa");
-  s.ewa_inertia = j.at("ewa_inertia");
-  s.ewa_min = j.at("ewa_min");
-  s.no_improvement = j.at("no_improvement");
-  s.converged = j.at("converged");
-  return s;
-}
-
-json checkpoint_json(const Checkpoint& c) {
-  json segs = json::array();
-  for (const auto& r : c.segments) {
-    json s = {{"file", r.file}, {"row", r.row}, {"frames", r.frames}};
-    if (!r.error.empty()) s["error"] = r.error;
-    segs.push_back(std::move(s));
-  }
-  json j = {{"version", 1}, {"phase", c.phase}, {"options", c.options}, {"dim", c.dim},
-            {"feature_rows", c.feature_rows}, {"segments", segs}, {"units_done", c.units_done},
-            {"inertia", c.inertia}};
-  if (c.have_kmeans) j["kmeans"] = state_json(c.km);
-  return j;
-}
-
-Checkpoint checkpoint_from_json(const json& j) {
-  Checkpoint c;
-  c.phase = j.at("phase");
-  c.options = j.at("options");
-  c.dim = j.at("dim");
-  c.feature_rows = j.at("feature_rows");
-  for (const auto& s : j.at("segments")) {
-    c.segments.push_back({s.at("file"), s.at("row"), s.at("frames"), s.value("error", "")});
-  }
-  c.units_done = j.at("units_done");
-  c.inertia = j.at("inertia");
-  if (j.contains("kmeans")) {
-    c.have_kmeans = true;
-    c.km = state_from_json(j.at("kmeans"));
-  }
-  return c;
-}
-
-// What must match for a rerun to continue a checkpoint (not the thread
-// count: results do not depend on it).
-json options_json(const UnitsJobOptions& o) {
-  const KMeansOptions& k = o.kmeans;
-  json j = {{"segments_dir", fs::absolute(o.segments_dir).lexically_normal().string()},
-            {"feature_model", o.feature_model}, {"layer", o.layer}, {"k", k.k},
-            {"shard", std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count)},
-            {"cache", "npy-f16"}, {"precision", o.precision}};
-  if (o.kmeans_model.empty()) {
-    j.update({{"batch_size", k.batch_size}, {"max_iter", k.max_iter}, {"max_no_improvement", k.max_no_improvement},
-              {"n_init", k.n_init}, {"init_size", k.init_size}, {"reassignment_ratio", k.reassignment_ratio},
-              {"seed", k.seed}});
-  } else {
-    j["kmeans_model"] = fs::absolute(o.kmeans_model).lexically_normal().string();
-  }
-  return j;
-}
 
 bool ends_with_wav(const std::string& name) {
   if (name.size() < 4) return false;
@@ -134,19 +58,41 @@ bool ends_with_wav(const std::string& name) {
   return ext == ".wav";
 }
 
-// Segment files of SEGMENTS_DIR, sorted by name (byte order).
-std::vector<std::string> list_segments(const std::string& dir) {
+// A name the checkpoint and the JSON outputs can hold (UTF-8).
+bool is_utf8(const std::string& name) {
+  try {
+    (void)json(name).dump();
+    return true;
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
+// Segment files of SEGMENTS_DIR, sorted by name (byte order). A name that is
+// not UTF-8 cannot be written to the outputs: that file is named (escaped)
+// and skipped, counted in *unusable.
+std::vector<std::string> list_segments(const std::string& dir, int64_t* unusable) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw file_error(dir, "not a folder");
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     const std::string name = e.path().filename().string();
-    if (e.is_regular_file() && ends_with_wav(name) && name.find(".tmp-") == std::string::npos) names.push_back(name);
+    if (!e.is_regular_file() || !ends_with_wav(name) || name.find(".tmp-") != std::string::npos) continue;
+    if (!is_utf8(name)) {
+      common::log(LogLevel::warning, "acoustok: %s: file name is not UTF-8 (skipped)",
+                   printable((fs::path(dir) / name).string()).c_str());
+      ++*unusable;
+      continue;
+    }
+    names.push_back(name);
   }
   if (ec) throw file_error(dir, "cannot list: " + ec.message());
   std::sort(names.begin(), names.end());
   return names;
 }
+
+// A segment's start in its recording: at most 30 years.
+constexpr double kMaxSourceSeconds = 1e9;
 
 struct SourceInfo {
   json source = nullptr;
@@ -164,11 +110,19 @@ std::map<std::string, SourceInfo> read_segment_index(const std::string& dir) {
   for (std::string line; std::getline(in, line);) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    // Offsets become every unit's source time: a start that is not a sane
+    // number of seconds is refused, never turned into null times.
+    const std::string where = "line " + std::to_string(line_no);
     try {
       const json j = json::parse(line);
-      out[j.at("file").get<std::string>()] = {j.at("source"), j.at("start").get<double>()};
-    } catch (const std::exception& e) {
-      throw file_error(path, "line " + std::to_string(line_no) + ": " + e.what());
+      const std::string file = string_at(j, "", "file");
+      const double start = number_at(j, "", "start", 0, kMaxSourceSeconds);
+      if (j.contains("end")) number_at(j, "", "end", start, kMaxSourceSeconds);
+      out[file] = {field(j, "", "source"), start};
+    } catch (const BadState& b) {
+      throw file_error(path, where + ": " + b.what);
+    } catch (const json::exception& e) {
+      throw file_error(path, where + ": not a JSON object (" + std::string(e.what()) + ")");
     }
   }
   return out;
@@ -215,12 +169,7 @@ class AppendFile {
   int fd_ = -1;
 };
 
-// The feature cache is a NumPy file, np.load(DIR/cache/features.npy,
-// mmap_mode="r") -> float16 [frames, dim]: a fixed 128-byte NPY 1.0 header
-// that each checkpoint rewrites with the rows it covers, then the rows.
-constexpr uint64_t kNpyHeaderBytes = 128;
-const char* const kFeatureCache = "features.npy";
-
+// The NPY header of the feature cache (its layout: units_checkpoint.hpp).
 std::string npy_f16_header(int64_t rows, int64_t dim) {
   std::string dict = "{'descr': '<f2', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
                      std::to_string(dim) + "), }";
@@ -240,7 +189,7 @@ class CacheMap {
     if (bytes == 0) return;
     file_ = std::make_unique<common::MappedFile>(path);
     if (file_->size() < bytes + offset) {
-      throw file_error(path, "cache is shorter than the checkpoint says; delete the output folder's checkpoint.json to start over");
+      throw file_error(path, "cache is shorter than the checkpoint says; rerun with --restart to start over");
     }
     if (random_access) file_->advise_random();  // mini-batches read scattered rows
   }
@@ -260,6 +209,8 @@ std::unique_ptr<CacheMap> map_features(const fs::path& cache_dir, int64_t rows, 
 }
 
 double round_time(double t) { return std::round(t * 1e6) / 1e6; }
+
+const char* const kRestartHint = "rerun with --restart to start over";
 
 class UnitsJob {
  public:
@@ -281,7 +232,10 @@ class UnitsJob {
   }
 
   UnitsJobResult run() {
-    std::vector<std::string> names = list_segments(o_.segments_dir);
+    std::vector<std::string> names = list_segments(o_.segments_dir, &unusable_names_);
+    // Records may name any segment of the folder (a segment added since
+    // moves the --shard shares), never a file outside it.
+    all_names_ = std::set<std::string>(names.begin(), names.end());
     if (o_.shard_count > 1) {
       std::vector<std::string> mine;
       for (size_t i = 0; i < names.size(); ++i)
@@ -292,6 +246,16 @@ class UnitsJob {
     index_ = read_segment_index(o_.segments_dir);
 
     std::error_code ec;
+    fs::create_directories(out_, ec);
+    if (ec) throw file_error(out_.string(), "cannot create: " + ec.message());
+    // One run at a time per folder (shards each lock their own).
+    lock_ = std::make_unique<common::DirLock>(
+        out_.string(), o_.shard_count > 1 ? "units --shard " + std::to_string(o_.shard_index) + "/" +
+                                                std::to_string(o_.shard_count)
+                                          : std::string("units"));
+    if (lock_->took_over_stale() && !o_.quiet)
+      common::log(LogLevel::info, "units: %s: the run before this one was killed; taking over its folder", out_.c_str());
+    if (o_.restart) start_over();
     fs::create_directories(cache_, ec);
     if (ec) throw file_error(cache_.string(), "cannot create: " + ec.message());
     load_checkpoint();
@@ -300,7 +264,15 @@ class UnitsJob {
     if (o_.shard_count > 1) return summary(false);
     if (ck_.phase == "kmeans") kmeans_phase();
     if (ck_.phase == "units") units_phase();
-    if (resumed_done_ && !o_.quiet) common::log(LogLevel::info, "units: %s is already complete", o_.out_dir.c_str());
+    if (resumed_done_) {
+      if (!outputs_exist()) {
+        // The cache still holds every unit: the outputs come back as they were.
+        if (!o_.quiet) common::log(LogLevel::info, "units: %s: writing the missing outputs again", o_.out_dir.c_str());
+        write_outputs(KMeansModel(ck_.km.centroids, o_.kmeans.k, ck_.dim));
+      } else if (!o_.quiet) {
+        common::log(LogLevel::info, "units: %s is already complete", o_.out_dir.c_str());
+      }
+    }
     return summary(true);
   }
 
@@ -312,8 +284,29 @@ class UnitsJob {
       if (s.error.empty()) ++r.segments; else ++r.skipped;
       r.frames += s.frames;
     }
+    r.skipped += unusable_names_;
     r.inertia = ck_.inertia;
     return r;
+  }
+
+  static constexpr const char* kOutputs[] = {"kmeans.safetensors", "corpus_timestamped.json", "all_units_for_bpe.txt"};
+
+  bool outputs_exist() const {
+    std::error_code ec;
+    for (const char* name : kOutputs)
+      if (!fs::exists(out_ / name, ec)) return false;
+    return true;
+  }
+
+  // --restart: everything an earlier run left in this folder goes (not the
+  // --shard runs' folders: those are other runs' state).
+  void start_over() {
+    std::error_code ec;
+    for (const char* name : {"checkpoint.json", "processed_files.txt"}) fs::remove(out_ / name, ec);
+    for (const char* name : kOutputs) fs::remove(out_ / name, ec);
+    fs::remove_all(cache_, ec);
+    if (ec) throw file_error(cache_.string(), "cannot remove for --restart: " + ec.message());
+    if (!o_.quiet) common::log(LogLevel::info, "units: --restart: starting %s over", out_.c_str());
   }
 
   std::string checkpoint_path() const { return (out_ / "checkpoint.json").string(); }
@@ -323,22 +316,62 @@ class UnitsJob {
     std::error_code ec;
     if (!fs::exists(checkpoint_path(), ec)) return;
     Checkpoint old;
+    const std::string text = common::read_text_file(checkpoint_path());
+    json j;
     try {
-      old = checkpoint_from_json(json::parse(common::read_text_file(checkpoint_path())));
-    } catch (const std::exception& e) {
-      throw file_error(checkpoint_path(), std::string("unreadable checkpoint (") + e.what() +
-                                              "); delete it to start over");
+      j = json::parse(text);
+    } catch (const json::exception&) {
+      throw file_error(checkpoint_path(), std::string("not valid JSON (a damaged checkpoint); ") + kRestartHint);
+    }
+    try {
+      old = checkpoint_from_json(j);
+    } catch (const BadState& b) {
+      throw file_error(checkpoint_path(), b.what + "; " + kRestartHint);
+    } catch (const json::exception& e) {
+      throw file_error(checkpoint_path(), std::string("unreadable checkpoint (") + e.what() + "); " + kRestartHint);
     }
     if (old.options != ck_.options) {
-      throw file_error(checkpoint_path(), "made by a run with other options (" + old.options.dump() +
-                                              "); use another output folder or delete it to start over");
+      throw file_error(checkpoint_path(), "made by a run with other options (" + option_differences(old.options, ck_.options) +
+                                              "); use another output folder or " + kRestartHint);
     }
+    try {
+      check_consistency(old, all_names_, cache_, o_.shard_count > 1, o_.kmeans.k);
+      if (given_ && old.have_kmeans && old.km.centroids != given_->centroids())
+        bad("kmeans.centroids", "differ from those of " + o_.kmeans_model);
+    } catch (const BadState& b) {
+      throw file_error(checkpoint_path(), b.what + "; " + kRestartHint);
+    }
+    check_processed_list(old);
     ck_ = std::move(old);
     resumed_done_ = ck_.phase == "done";
     if (!o_.quiet && !resumed_done_) {
       common::log(LogLevel::info, "units: resuming from %s (phase %s, %zu segments cached)", checkpoint_path().c_str(),
                    ck_.phase.c_str(), ck_.segments.size());
     }
+  }
+
+  // processed_files.txt lists the checkpoint's processed segments; being
+  // written just after it, it may still be the previous checkpoint's list:
+  // a prefix of the records. Anything else was edited or is another run's.
+  void check_processed_list(const Checkpoint& c) const {
+    const std::string path = (out_ / "processed_files.txt").string();
+    std::error_code ec;
+    if (!fs::exists(path, ec)) return;  // written again at the next checkpoint
+    std::string expected;
+    for (const auto& s : c.segments)
+      if (s.error.empty()) expected += s.file + "\n";
+    const std::string text = common::read_text_file(path);
+    if (text.size() <= expected.size() && expected.compare(0, text.size(), text) == 0 &&
+        (text.empty() || text.back() == '\n'))
+      return;
+    size_t same = 0;
+    while (same < text.size() && same < expected.size() && text[same] == expected[same]) ++same;
+    const size_t line = static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(same), '\n'));
+    const size_t begin = text.rfind('\n', same == 0 ? 0 : same - 1);
+    const size_t from = same == 0 || begin == std::string::npos ? 0 : begin + 1;
+    const std::string quoted = text.substr(from, text.find('\n', from) - from);
+    throw file_error(path, "line " + std::to_string(line + 1) + " (" + brief(json(printable(quoted))) +
+                               ") is not what checkpoint.json says was processed there; " + kRestartHint);
   }
 
   // Caches are flushed (write(2) hands them to the kernel: a killed process
@@ -371,16 +404,24 @@ class UnitsJob {
     for (const auto& e : fs::directory_iterator(shards, ec)) {
       const std::string ck_path = (e.path() / "checkpoint.json").string();
       if (!fs::exists(ck_path, ec)) continue;
+      const std::string hint = "; rerun that --shard with --restart, or remove " + e.path().string();
       Checkpoint c;
       try {
         c = checkpoint_from_json(json::parse(common::read_text_file(ck_path)));
-      } catch (const std::exception&) {
-        continue;
+      } catch (const json::exception&) {
+        throw file_error(ck_path, "not valid JSON (a damaged checkpoint)" + hint);
+      } catch (const BadState& b) {
+        throw file_error(ck_path, b.what + hint);
       }
       json mine = ck_.options, theirs = c.options;
       mine.erase("shard");
       theirs.erase("shard");
       if (mine != theirs || c.dim == 0) continue;  // another job's shard
+      try {
+        check_consistency(c, all_names_, e.path() / "cache", true, o_.kmeans.k);
+      } catch (const BadState& b) {
+        throw file_error(ck_path, b.what + hint);
+      }
       std::shared_ptr<CacheMap> map = map_features(e.path() / "cache", c.feature_rows, c.dim, false);
       for (const auto& r : c.segments)
         if (r.error.empty()) out[r.file] = {map, r.row, r.frames, c.dim};
@@ -551,6 +592,9 @@ class UnitsJob {
   }
 
   void write_outputs(KMeansModel model) {
+    // Never a model file that acoustok itself would refuse.
+    check_finite(model.centroids().data(), model.k(), model.dim(), checkpoint_path() + ": k-means centroids");
+    if (!std::isfinite(ck_.inertia)) throw file_error(checkpoint_path(), "inertia is not finite; " + std::string(kRestartHint));
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.17g", ck_.inertia);
     model.metadata() = {{"feature_model", o_.feature_model}, {"layer", std::to_string(o_.layer)},
@@ -622,6 +666,9 @@ class UnitsJob {
   std::unique_ptr<KMeansModel> given_;  // --kmeans
   std::function<void()> write_cache_header_;  // during the features phase
   Checkpoint ck_;
+  std::unique_ptr<common::DirLock> lock_;  // held for the whole run
+  std::set<std::string> all_names_;        // the segment files of the folder
+  int64_t unusable_names_ = 0;             // files skipped for their names
   bool resumed_done_ = false;
   std::map<std::string, SourceInfo> index_;
   std::chrono::steady_clock::time_point last_checkpoint_;

@@ -21,6 +21,41 @@ void check_units_in_range(const std::vector<int32_t>& units, int k, const std::s
   }
 }
 
+namespace {
+
+// Segment files are read from the --audio folder: a name in the corpus must
+// lead to a file inside it, never an absolute path or one through "..".
+void check_segment_path(const std::string& file, const std::string& corpus) {
+  const std::filesystem::path p(file);
+  bool escapes = file.empty() || p.is_absolute() || p.has_root_name() || file.find('\0') != std::string::npos;
+  for (const auto& part : p)
+    if (part == "..") escapes = true;
+  if (escapes)
+    throw file_error(corpus, "segment \"" + file +
+                                 "\": a segment file must be a path inside the --audio folder (relative, without \"..\")");
+}
+
+// A segment's "units": integer ids in [0, k); 1.5 or 1e30 are no unit id.
+std::vector<int32_t> unit_ids(const json& units, int k, const std::string& where) {
+  if (!units.is_array()) throw Error(where + ": \"units\" must be an array of unit ids");
+  std::vector<int32_t> ids;
+  ids.reserve(units.size());
+  for (size_t i = 0; i < units.size(); ++i) {
+    const json& u = units[i];
+    const std::string value = u.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 40);
+    if (!u.is_number_integer())
+      throw Error(where + ": unit " + value + " at frame " + std::to_string(i) + " is not an integer unit id");
+    if ((u.is_number_unsigned() && u.get<uint64_t>() >= static_cast<uint64_t>(k)) ||
+        (!u.is_number_unsigned() && (u.get<int64_t>() < 0 || u.get<int64_t>() >= k)))
+      throw Error(where + ": unit " + value + " at frame " + std::to_string(i) + " is outside the vocabulary 0.." +
+                  std::to_string(k - 1));
+    ids.push_back(static_cast<int32_t>(u.get<int64_t>()));
+  }
+  return ids;
+}
+
+}  // namespace
+
 UnitCorpus read_unit_corpus(const std::string& units_dir) {
   UnitCorpus c;
   c.path = (std::filesystem::path(units_dir) / "corpus_timestamped.json").string();
@@ -36,8 +71,8 @@ UnitCorpus read_unit_corpus(const std::string& units_dir) {
     for (const auto& s : j.at("segments")) {
       UnitSegment seg;
       seg.file = s.at("file").get<std::string>();
-      seg.units = s.at("units").get<std::vector<int32_t>>();
-      check_units_in_range(seg.units, c.k, c.path + ": segment " + seg.file);
+      check_segment_path(seg.file, c.path);
+      seg.units = unit_ids(s.at("units"), c.k, c.path + ": segment " + seg.file);
       c.segments.push_back(std::move(seg));
     }
   } catch (const json::exception& e) {

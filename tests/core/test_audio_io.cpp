@@ -2,9 +2,11 @@
 // Reading any libsndfile format to 16 kHz mono, writing PCM16, bad files.
 #include <gtest/gtest.h>
 
+#include <sndfile.h>
 #include <sys/stat.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -140,5 +142,92 @@ TEST(AudioIo, AFifoIsRefusedInsteadOfBlocking) {
     ADD_FAILURE() << "a FIFO was read";
   } catch (const acoustok::Error& e) {
     EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
+}
+
+namespace {
+
+// A 44.1 kHz stereo PCM16 WAV of `seconds`: tone bursts and noise, pauses
+// between them, the channels different (so the downmix matters).
+void write_stereo_44k(const std::string& path, double seconds) {
+  SF_INFO info{};
+  info.samplerate = 44100;
+  info.channels = 2;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+  SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
+  ASSERT_NE(f, nullptr);
+  const auto n = static_cast<size_t>(seconds * 44100);
+  std::vector<float> x(2 * n);
+  uint32_t seed = 1;
+  for (size_t i = 0; i < n; ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    const double noise = static_cast<double>(seed >> 8) / (1 << 24) - 0.5;
+    const bool pause = (i / 44100) % 7 == 3;  // one second in seven
+    const double v = pause ? 0.0 : 0.3 * std::sin(0.03 * static_cast<double>(i)) + 0.1 * noise;
+    x[2 * i] = static_cast<float>(v);
+    x[2 * i + 1] = static_cast<float>(0.5 * v + 0.05 * noise);
+  }
+  ASSERT_EQ(sf_writef_float(f, x.data(), static_cast<sf_count_t>(n)), static_cast<sf_count_t>(n));
+  sf_close(f);
+}
+
+std::vector<float> read_streaming(const std::string& path) {
+  acoustok::AudioReader reader(path);
+  std::vector<float> all, block;
+  while (reader.read(block)) {
+    all.insert(all.end(), block.begin(), block.end());
+    block.clear();
+  }
+  EXPECT_EQ(reader.samples_read(), static_cast<int64_t>(all.size()));
+  return all;
+}
+
+}  // namespace
+
+// The streaming reader resamples piece by piece: joined, its blocks equal the
+// whole-file reader's samples bit for bit (several 1 M-sample blocks here).
+TEST(AudioIo, StreamingReaderEqualsTheWholeFileReader) {
+  const std::string dir = make_temp_dir("audio-stream");
+  write_stereo_44k(dir + "/long.wav", 30.3);
+  for (const std::string& path : {dir + "/long.wav", fixture("silence/speech_8k_stereo.mp3"),
+                                  fixture("silence/speech_pauses.wav")}) {
+    const auto whole = acoustok::read_audio_16k_mono(path);
+    const auto streamed = read_streaming(path);
+    ASSERT_EQ(streamed.size(), whole.size()) << path;
+    EXPECT_EQ(std::memcmp(streamed.data(), whole.data(), whole.size() * sizeof(float)), 0) << path;
+  }
+}
+
+TEST(AudioIo, StreamingReaderRefusesWhatTheWholeFileReaderRefuses) {
+  const std::string dir = make_temp_dir("audio-stream-bad");
+  // A NaN in the last block, after good audio.
+  SF_INFO info{};
+  info.samplerate = 16000;
+  info.channels = 1;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+  SNDFILE* f = sf_open((dir + "/nan.wav").c_str(), SFM_WRITE, &info);
+  ASSERT_NE(f, nullptr);
+  std::vector<float> x(3 << 20, 0.1f);
+  x.back() = std::nanf("");
+  sf_writef_float(f, x.data(), static_cast<sf_count_t>(x.size()));
+  sf_close(f);
+  // And a WAV cut short in its data.
+  std::vector<float> y(20000, 0.2f);
+  acoustok::write_wav_pcm16(dir + "/cut.wav", y.data(), y.size());
+  fs::resize_file(dir + "/cut.wav", 20000);
+  for (const std::string& name : {"nan.wav", "cut.wav", "missing.wav"}) {
+    std::string whole_msg, stream_msg;
+    try {
+      acoustok::read_audio_16k_mono(dir + "/" + name);
+    } catch (const acoustok::Error& e) {
+      whole_msg = e.what();
+    }
+    try {
+      read_streaming(dir + "/" + name);
+    } catch (const acoustok::Error& e) {
+      stream_msg = e.what();
+    }
+    EXPECT_FALSE(stream_msg.empty()) << name;
+    EXPECT_EQ(stream_msg, whole_msg) << name;
   }
 }

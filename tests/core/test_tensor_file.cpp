@@ -138,3 +138,27 @@ TEST(TensorFile, SafetensorsOffsetsMustTileTheDataOnce) {
   EXPECT_NE(error_of(twice).find("names tensor 'a' twice"), std::string::npos) << error_of(twice);
   EXPECT_NE(error_of(twice).find(twice), std::string::npos);
 }
+
+// Rows written piece by piece give write_npy's bytes once committed; before
+// that, nothing is at the final name.
+TEST(Npy, RowWriterEqualsWriteNpy) {
+  const std::string dir = acoustok::test::make_temp_dir("npy-rows");
+  std::vector<float> v(7 * 5);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = 0.25f * static_cast<float>(i) - 3;
+  for (int64_t rows : {int64_t{0}, int64_t{1}, int64_t{7}}) {
+    const std::string path = dir + "/r" + std::to_string(rows) + ".npy", ref = dir + "/ref.npy";
+    acoustok::write_npy(ref, v.data(), {rows, 5});
+    {
+      acoustok::NpyRowWriter w(path, 5);
+      for (int64_t r = 0; r < rows; r += 3) w.write(v.data() + r * 5, std::min<int64_t>(3, rows - r));
+      EXPECT_FALSE(std::ifstream(path).good());
+      w.commit();
+    }
+    EXPECT_EQ(acoustok::test::read_file(path), acoustok::test::read_file(ref)) << rows;
+  }
+  {  // Abandoned: no file, no temporary.
+    acoustok::NpyRowWriter w(dir + "/gone.npy", 5);
+    w.write(v.data(), 2);
+  }
+  EXPECT_FALSE(std::ifstream(dir + "/gone.npy").good());
+}

@@ -298,3 +298,45 @@ TEST(KMeansUnitsElement, AgreesWithAcoustokUnitsOnTheSameSegments) {
   EXPECT_GE(static_cast<double>(same), 0.99 * static_cast<double>(total));
   gst_harness_teardown(h);
 }
+
+// A break in the input (a PTS jump, a DISCONT buffer, a GAP event): binary
+// units keep each frame's own time; a text line ends at the break.
+TEST(KMeansUnitsElement, BreaksKeepTheTimelineAndEndTheTextLine) {
+  enum class Break { pts_jump, discont_flag, gap_event };
+  struct Case {
+    const char* name;
+    Break kind;
+    GstClockTime shift;
+  };
+  const Case cases[] = {{"PTS +10 s", Break::pts_jump, 10 * GST_SECOND},
+                        {"DISCONT, contiguous PTS", Break::discont_flag, 0},
+                        {"GAP event of 10 s", Break::gap_event, 10 * GST_SECOND}};
+  for (const bool text : {false, true}) {
+    for (const auto& c : cases) {
+      SCOPED_TRACE(std::string(c.name) + (text ? ", text" : ", binary"));
+      GstHarness* h = gst_harness_new_parse(launch().c_str());
+      if (text) gst_harness_set_sink_caps_str(h, "text/x-raw, format=utf8");
+      gst_harness_set_src_caps_str(h, kFeatureCaps16);
+      ASSERT_EQ(gst_harness_push(h, frames(0, 60)), GST_FLOW_OK);
+      if (c.kind == Break::gap_event) ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(60 * 20 * GST_MSECOND, c.shift)));
+      GstBuffer* after = frames(60, 100, c.shift);
+      if (c.kind == Break::discont_flag) GST_BUFFER_FLAG_SET(after, GST_BUFFER_FLAG_DISCONT);
+      ASSERT_EQ(gst_harness_push(h, after), GST_FLOW_OK);
+      ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+      ASSERT_EQ(gst_harness_buffers_in_queue(h), 2u);
+      const int64_t from[2] = {0, 60}, to[2] = {60, 100};
+      for (int s = 0; s < 2; ++s) {
+        GstBuffer* b = gst_harness_pull(h);
+        EXPECT_EQ(GST_BUFFER_PTS(b), (s ? c.shift : 0) + from[s] * 20 * GST_MSECOND) << s;
+        EXPECT_EQ(GST_BUFFER_DURATION(b), static_cast<GstClockTime>(to[s] - from[s]) * 20 * GST_MSECOND) << s;
+        EXPECT_EQ(GST_BUFFER_OFFSET(b), static_cast<guint64>(from[s])) << s;
+        EXPECT_EQ(GST_BUFFER_OFFSET_END(b), static_cast<guint64>(to[s])) << s;
+        if (s == 1) EXPECT_TRUE(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DISCONT));
+        if (text) EXPECT_EQ(text_of(b), line_of(from[s], to[s])) << s;
+        else EXPECT_EQ(gst_buffer_get_size(b), static_cast<gsize>(to[s] - from[s]) * sizeof(guint16)) << s;
+        gst_buffer_unref(b);
+      }
+      gst_harness_teardown(h);
+    }
+  }
+}

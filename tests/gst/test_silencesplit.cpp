@@ -280,3 +280,187 @@ TEST(SilenceSplitElement, DocumentsItselfForGstInspect) {
   gst_object_unref(e);
   gst_object_unref(f);
 }
+
+// ---- breaks in the input: a PTS jump, a DISCONT buffer, a GAP event --------
+
+namespace {
+
+enum class Break { pts_jump, discont_flag, gap_event };
+
+struct BreakCase {
+  const char* name;
+  Break kind;
+  GstClockTime shift;  // how much later than contiguous the audio after the break is stamped
+  bool drop_silence;
+};
+
+constexpr GstClockTime kSample = GST_SECOND / 16000;  // 62.5 us, exact in ns
+
+struct Stamped {
+  GstClockTime pts, duration;
+  guint64 offset, offset_end;
+  bool discont;
+  std::vector<float> samples;
+};
+
+// x[0, mid) stamped from 0, then the break, then x[mid, end) stamped `shift`
+// later than contiguous; buffers of 1600 samples (mid is a multiple of 1600).
+void push_with_break(GstHarness* h, const std::vector<float>& x, size_t mid, const BreakCase& c) {
+  for (size_t pos = 0; pos < x.size(); pos += 1600) {
+    const size_t n = std::min<size_t>(1600, x.size() - pos);
+    if (pos == mid && c.kind == Break::gap_event) {
+      ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(pos * kSample, c.shift)));
+    }
+    GstBuffer* b = make_buffer(x.data() + pos, n, pos * kSample + (pos >= mid ? c.shift : 0));
+    if (pos == mid && c.kind == Break::discont_flag) GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DISCONT);
+    ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+  }
+}
+
+std::vector<Stamped> pull_stamped(GstHarness* h) {
+  std::vector<Stamped> out;
+  while (GstBuffer* b = gst_harness_try_pull(h)) {
+    GstMapInfo map;
+    gst_buffer_map(b, &map, GST_MAP_READ);
+    const auto* f = reinterpret_cast<const float*>(map.data);
+    out.push_back({GST_BUFFER_PTS(b), GST_BUFFER_DURATION(b), GST_BUFFER_OFFSET(b), GST_BUFFER_OFFSET_END(b),
+                   GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DISCONT) != 0,
+                   std::vector<float>(f, f + map.size / sizeof(float))});
+    gst_buffer_unmap(b, &map);
+    gst_buffer_unref(b);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(SilenceSplitElement, BreaksEndTheSegmentAndKeepTheTimeline) {
+  const auto x = speech();
+  const auto whole = acoustok::split_on_silence(x, acoustok::SilenceOptions{});
+  ASSERT_GE(whole.size(), 2u);
+  // In the middle of the second segment's speech.
+  const size_t mid = static_cast<size_t>((whole[1].start + whole[1].end) / 2) / 1600 * 1600;
+  ASSERT_GT(mid, static_cast<size_t>(whole[1].start));
+  ASSERT_GT(mid, 16000u);  // the -1 s case stays after 0
+  // Each side of the break is split as a recording of its own.
+  auto expected = acoustok::split_on_silence(std::vector<float>(x.begin(), x.begin() + static_cast<long>(mid)), {});
+  const size_t before = expected.size();
+  for (auto seg : acoustok::split_on_silence(std::vector<float>(x.begin() + static_cast<long>(mid), x.end()), {})) {
+    seg.start += static_cast<int64_t>(mid);
+    seg.end += static_cast<int64_t>(mid);
+    expected.push_back(seg);
+  }
+  const BreakCase cases[] = {
+      {"PTS +10 s", Break::pts_jump, 10 * GST_SECOND, true},
+      {"PTS +10 s, drop-silence=false", Break::pts_jump, 10 * GST_SECOND, false},
+      {"PTS -1 s", Break::pts_jump, static_cast<GstClockTime>(-static_cast<gint64>(GST_SECOND)), true},
+      {"DISCONT, contiguous PTS", Break::discont_flag, 0, true},
+      {"GAP event of 10 s", Break::gap_event, 10 * GST_SECOND, true},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    // Time of sample i: a span's end (`stop`) belongs to the span before the break.
+    const auto time_of = [&](guint64 i, bool is_stop) {
+      const bool after = is_stop ? i > mid : i >= mid;
+      return i * kSample + (after ? c.shift : 0);
+    };
+    GstHarness* h = gst_harness_new_parse(c.drop_silence ? "silencesplit" : "silencesplit drop-silence=false");
+    gst_harness_set_src_caps_str(h, kCaps);
+    push_with_break(h, x, mid, c);
+    ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+
+    const auto buffers = pull_stamped(h);
+    ASSERT_FALSE(buffers.empty());
+    guint64 carried = 0;
+    bool first_after = true;
+    for (size_t i = 0; i < buffers.size(); ++i) {
+      const Stamped& b = buffers[i];
+      const guint64 n = b.samples.size();
+      SCOPED_TRACE("buffer at sample " + std::to_string(b.offset));
+      ASSERT_EQ(b.offset_end - b.offset, n);
+      EXPECT_EQ(b.pts, time_of(b.offset, false));
+      EXPECT_EQ(b.duration, n * kSample);  // the samples carried, never the gap
+      EXPECT_FALSE(b.offset < mid && b.offset_end > mid) << "a buffer spans the break";
+      EXPECT_EQ(b.samples, std::vector<float>(x.begin() + static_cast<long>(b.offset), x.begin() + static_cast<long>(b.offset_end)));
+      if (b.offset >= mid && first_after) {
+        EXPECT_TRUE(b.discont) << "the first buffer after the break carries DISCONT";
+        first_after = false;
+      } else if (i > 0) {  // the first buffer of the stream may carry it too
+        EXPECT_FALSE(b.discont);
+      }
+      carried += n;
+    }
+    guint64 in_segments = 0;
+    for (const auto& s : expected) in_segments += static_cast<guint64>(s.end - s.start);
+    EXPECT_EQ(carried, c.drop_silence ? in_segments : x.size());
+
+    std::vector<SegmentEvent> events;
+    size_t gaps = 0, events_before_gap = 0;
+    while (GstEvent* e = gst_harness_try_pull_event(h)) {
+      const GstStructure* st = gst_event_get_structure(e);
+      if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && st && gst_structure_has_name(st, "acoustok-segment")) {
+        SegmentEvent ev{};
+        gst_structure_get_uint64(st, "index", &ev.index);
+        gst_structure_get_uint64(st, "start", &ev.start);
+        gst_structure_get_uint64(st, "stop", &ev.stop);
+        events.push_back(ev);
+      }
+      if (GST_EVENT_TYPE(e) == GST_EVENT_GAP && gaps++ == 0) events_before_gap = events.size();
+      gst_event_unref(e);
+    }
+    ASSERT_EQ(events.size(), expected.size());
+    for (size_t k = 0; k < expected.size(); ++k) {
+      EXPECT_EQ(events[k].index, k);
+      EXPECT_EQ(events[k].start, time_of(static_cast<guint64>(expected[k].start), false)) << k;
+      EXPECT_EQ(events[k].stop, time_of(static_cast<guint64>(expected[k].end), true)) << k;
+    }
+    EXPECT_EQ(events[before - 1].stop, mid * kSample) << "the segment open at the break ends with its last sample";
+    if (c.kind == Break::gap_event) {
+      EXPECT_EQ(gaps, 1u);
+      EXPECT_EQ(events_before_gap, before) << "the GAP follows the output of the audio before it";
+    }
+    gst_harness_teardown(h);
+  }
+}
+
+// Timestamps that jitter by up to 15 ms around the sample count (a live
+// source stamping from the clock: up to 30 ms between two buffers) are no break: the segments are those of the
+// whole recording, and every buffer keeps the time its input gave its samples.
+TEST(SilenceSplitElement, JitterBelowTheToleranceIsNoBreak) {
+  const auto x = speech();
+  const auto expected = acoustok::split_on_silence(x, acoustok::SilenceOptions{});
+  const size_t chunk = 320;
+  std::vector<GstClockTime> input_pts;
+  GstHarness* h = gst_harness_new("silencesplit");
+  gst_harness_set_src_caps_str(h, kCaps);
+  for (size_t pos = 0, k = 0; pos < x.size(); pos += chunk, ++k) {
+    const auto jitter = static_cast<GstClockTimeDiff>((k * 7919) % 31) - 15;  // -15 .. +15 ms
+    input_pts.push_back(pos * kSample + 1000 * GST_MSECOND + jitter * GST_MSECOND);
+    const size_t n = std::min(chunk, x.size() - pos);
+    ASSERT_EQ(gst_harness_push(h, make_buffer(x.data() + pos, n, input_pts.back())), GST_FLOW_OK);
+  }
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  const auto buffers = pull_stamped(h);
+  ASSERT_FALSE(buffers.empty());
+  for (size_t i = 0; i < buffers.size(); ++i) {
+    const Stamped& b = buffers[i];
+    EXPECT_EQ(b.pts, input_pts[b.offset / chunk] + (b.offset % chunk) * kSample) << i;
+    EXPECT_EQ(b.duration, b.samples.size() * kSample) << i;
+    if (i > 0) EXPECT_FALSE(b.discont) << i;
+  }
+  size_t events = 0;
+  while (GstEvent* e = gst_harness_try_pull_event(h)) {
+    const GstStructure* st = gst_event_get_structure(e);
+    if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && st && gst_structure_has_name(st, "acoustok-segment")) {
+      guint64 start = 0;
+      gst_structure_get_uint64(st, "start", &start);
+      ASSERT_LT(events, expected.size());
+      const auto s = static_cast<guint64>(expected[events].start);
+      EXPECT_EQ(start, input_pts[s / chunk] + (s % chunk) * kSample) << events;
+      ++events;
+    }
+    gst_event_unref(e);
+  }
+  EXPECT_EQ(events, expected.size());
+  gst_harness_teardown(h);
+}

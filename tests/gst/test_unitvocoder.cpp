@@ -67,6 +67,8 @@ struct Pulled {
   std::vector<float> audio;
   std::vector<GstClockTime> pts, duration;
   std::vector<size_t> samples;
+  std::vector<guint64> offset, offset_end;
+  std::vector<bool> discont;
 };
 
 Pulled pull_all(GstHarness* h) {
@@ -79,6 +81,9 @@ Pulled pull_all(GstHarness* h) {
     p.samples.push_back(map.size / 4);
     p.pts.push_back(GST_BUFFER_PTS(b));
     p.duration.push_back(GST_BUFFER_DURATION(b));
+    p.offset.push_back(GST_BUFFER_OFFSET(b));
+    p.offset_end.push_back(GST_BUFFER_OFFSET_END(b));
+    p.discont.push_back(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DISCONT) != 0);
     gst_buffer_unmap(b, &map);
     gst_buffer_unref(b);
   }
@@ -190,5 +195,86 @@ TEST(UnitVocoder, BadModelAndBadUnitsAreElementErrors) {
   GstHarness* h = make_harness(kUnitsCaps, 10);
   const std::vector<int32_t> bad{1, 2, kK};
   EXPECT_EQ(gst_harness_push(h, units_buffer(bad.data(), bad.size(), 0)), GST_FLOW_ERROR);
+  gst_harness_teardown(h);
+}
+
+// A break in the units (a PTS jump, a DISCONT buffer, a GAP event) ends the
+// utterance: the units on each side are spoken as utterances of their own and
+// every buffer keeps the time of its units.
+TEST(UnitVocoder, BreakEndsTheUtteranceAndKeepsTheTimeline) {
+  enum class Break { pts_jump, discont_flag, gap_event };
+  struct Case {
+    const char* name;
+    Break kind;
+    GstClockTime shift;
+  };
+  const Case cases[] = {{"PTS +10 s", Break::pts_jump, 10 * GST_SECOND},
+                        {"DISCONT, contiguous PTS", Break::discont_flag, 0},
+                        {"GAP event of 10 s", Break::gap_event, 10 * GST_SECOND}};
+  auto voc = Vocoder::load(checkpoint(), "cpu");
+  const auto a = some_units(40, 4), b = some_units(33, 5);
+  auto want = voc->synthesize(a.data(), a.size());
+  const auto wb = voc->synthesize(b.data(), b.size());
+  want.insert(want.end(), wb.begin(), wb.end());
+  const guint64 mid = a.size() * 320;  // first output sample after the break
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    GstHarness* h = make_harness(kUnitsCaps, 10);
+    for (size_t i = 0; i < a.size(); i += 10) {
+      ASSERT_EQ(gst_harness_push(h, units_buffer(a.data() + i, 10, i * 20 * GST_MSECOND)), GST_FLOW_OK);
+    }
+    const GstClockTime after = a.size() * 20 * GST_MSECOND + c.shift;
+    if (c.kind == Break::gap_event) ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(after - c.shift, c.shift)));
+    for (size_t i = 0; i < b.size(); i += 11) {
+      GstBuffer* buf = units_buffer(b.data() + i, 11, after + i * 20 * GST_MSECOND);
+      if (i == 0 && c.kind == Break::discont_flag) GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DISCONT);
+      ASSERT_EQ(gst_harness_push(h, buf), GST_FLOW_OK);
+    }
+    gst_harness_push_event(h, gst_event_new_eos());
+    const Pulled p = pull_all(h);
+    ASSERT_EQ(p.audio.size(), want.size());
+    EXPECT_LT(max_diff(p.audio, want), 1e-5f);
+    guint64 at = 0;
+    bool first_after = true;
+    for (size_t k = 0; k < p.pts.size(); ++k) {
+      SCOPED_TRACE("buffer " + std::to_string(k));
+      EXPECT_EQ(p.offset[k], at);
+      EXPECT_EQ(p.offset_end[k], at + p.samples[k]);
+      EXPECT_EQ(p.duration[k], p.samples[k] / 320 * 20 * GST_MSECOND);
+      EXPECT_FALSE(at < mid && at + p.samples[k] > mid) << "a buffer spans the break";
+      const GstClockTime t = at < mid ? at / 320 * 20 * GST_MSECOND : after + (at - mid) / 320 * 20 * GST_MSECOND;
+      EXPECT_EQ(p.pts[k], t);
+      if (at >= mid && first_after) {
+        EXPECT_TRUE(p.discont[k]);
+        first_after = false;
+      } else if (k > 0) {
+        EXPECT_FALSE(p.discont[k]);
+      }
+      at += p.samples[k];
+    }
+    gst_harness_teardown(h);
+  }
+}
+
+// Issue 26: a unit id outside the vocabulary in text input names its line.
+TEST(UnitVocoder, UnitOutOfRangeInTextNamesItsLine) {
+  GstHarness* h = make_harness("text/x-raw, format=(string)utf8", 25);
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  const std::string text = "1 2 3\n4 5 " + std::to_string(kK) + " 6\n";
+  EXPECT_EQ(gst_harness_push(h, gst_buffer_new_wrapped(g_strdup(text.c_str()), text.size())), GST_FLOW_ERROR);
+  GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  ASSERT_NE(m, nullptr);
+  GError* err = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_error(m, &err, &debug);
+  const std::string message = std::string(err->message) + " " + (debug ? debug : "");
+  EXPECT_NE(message.find("line 2"), std::string::npos) << message;
+  EXPECT_NE(message.find("unit " + std::to_string(kK)), std::string::npos) << message;
+  g_error_free(err);
+  g_free(debug);
+  gst_message_unref(m);
+  gst_element_set_bus(h->element, nullptr);
+  gst_object_unref(bus);
   gst_harness_teardown(h);
 }

@@ -6,6 +6,7 @@
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 
 #include "acoustok/audio_io.hpp"
@@ -51,7 +52,9 @@ GstEvent* segment_event(guint64 i, GstClockTime start, GstClockTime stop) {
 struct Pulled {
   std::vector<float> data;
   std::vector<GstClockTime> pts, duration;
-  std::vector<guint64> offset;
+  std::vector<guint64> offset, offset_end;
+  std::vector<int64_t> rows;  // frames in each buffer
+  std::vector<bool> discont;
   int64_t frames = 0;
 };
 
@@ -62,11 +65,14 @@ Pulled pull_all(GstHarness* h, int64_t dim) {
     gst_buffer_map(b, &map, GST_MAP_READ);
     const auto* f = reinterpret_cast<const float*>(map.data);
     p.data.insert(p.data.end(), f, f + map.size / sizeof(float));
-    p.frames += static_cast<int64_t>(map.size / sizeof(float) / static_cast<size_t>(dim));
+    p.rows.push_back(static_cast<int64_t>(map.size / sizeof(float) / static_cast<size_t>(dim)));
+    p.frames += p.rows.back();
     gst_buffer_unmap(b, &map);
     p.pts.push_back(GST_BUFFER_PTS(b));
     p.duration.push_back(GST_BUFFER_DURATION(b));
     p.offset.push_back(GST_BUFFER_OFFSET(b));
+    p.offset_end.push_back(GST_BUFFER_OFFSET_END(b));
+    p.discont.push_back(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DISCONT) != 0);
     gst_buffer_unref(b);
   }
   return p;
@@ -139,6 +145,32 @@ TEST(XlsrFeat, StreamWithoutSegmentsIsCutIntoOverlappingWindows) {
   gst_harness_teardown(h);
 }
 
+// `acoustok features` cuts a long input into the same windows as the element
+// cuts a stream without segment events (one core class does both): the
+// same frames, bit for bit.
+TEST(XlsrFeat, WindowedStreamEqualsTheCommandLineBitForBit) {
+  std::vector<float> x;
+  for (int k = 0; k < 4; ++k) x.insert(x.end(), speech().begin(), speech().end());  // 12 s, 3+ windows
+  const std::string dir = acoustok::test::make_temp_dir("xlsrfeat-windows");
+  acoustok::write_wav_pcm16(dir + "/long.wav", x.data(), x.size());  // PCM16 samples: exact
+  std::string out;
+  ASSERT_EQ(acoustok::test::run_command(acoustok::test::acoustok_bin() +
+                                            " features -q --layer 3 --threads 2 --max-window 4 --context 1 --model " +
+                                            fixture("xlsr/xlsr_st") + " " + dir + "/long.wav -o " + dir + "/cli.npy",
+                                        &out),
+            0)
+      << out;
+  const auto cli = acoustok::read_npy(dir + "/cli.npy");
+  GstHarness* h = make_harness("layer=3 max-window-time=4000000000 context-time=1000000000");
+  push_audio(h, x, 0, x.size(), 0);
+  gst_harness_push_event(h, gst_event_new_eos());
+  const Pulled p = pull_all(h, 32);
+  ASSERT_GE(p.pts.size(), 3u);
+  ASSERT_EQ(cli.shape, (std::vector<int64_t>{p.frames, 32}));
+  EXPECT_EQ(cli.values, p.data);
+  gst_harness_teardown(h);
+}
+
 TEST(XlsrFeat, FlushDropsTheHeldAudio) {
   GstHarness* h = make_harness("layer=1");
   push_audio(h, speech(), 0, 16000, 0);
@@ -194,5 +226,189 @@ TEST(XlsrFeat, AnswersLatencyWithItsWindow) {
   gst_query_parse_latency(q, &live, &min, &max);
   EXPECT_GE(min, 8 * GST_SECOND);
   gst_query_unref(q);
+  gst_harness_teardown(h);
+}
+
+// ---- breaks in the input: a PTS jump, a DISCONT buffer, a GAP event --------
+
+namespace {
+
+enum class Break { pts_jump, discont_flag, gap_event };
+
+struct BreakCase {
+  const char* name;
+  Break kind;
+  GstClockTime shift;  // how much later than contiguous the audio after the break is stamped
+};
+
+const BreakCase kBreaks[] = {
+    {"PTS +10 s", Break::pts_jump, 10 * GST_SECOND},
+    {"DISCONT, contiguous PTS", Break::discont_flag, 0},
+    {"GAP event of 10 s", Break::gap_event, 10 * GST_SECOND},
+};
+
+// x[0, mid) stamped from 0, the break, then x[mid, end) stamped `shift` later
+// than contiguous (buffers of 1600 samples; mid is a multiple of 1600).
+void push_with_break(GstHarness* h, const std::vector<float>& x, size_t mid, const BreakCase& c) {
+  push_audio(h, x, 0, mid, 0);
+  if (c.kind == Break::gap_event) {
+    ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(gst_util_uint64_scale(mid, GST_SECOND, 16000), c.shift)));
+  }
+  const GstClockTime after = gst_util_uint64_scale(mid, GST_SECOND, 16000) + c.shift;
+  if (c.kind != Break::discont_flag) {
+    push_audio(h, x, mid, x.size(), after);
+    return;
+  }
+  GstBuffer* b = gst_buffer_new_allocate(nullptr, 1600 * sizeof(float), nullptr);
+  gst_buffer_fill(b, 0, x.data() + mid, 1600 * sizeof(float));
+  GST_BUFFER_PTS(b) = after;
+  GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DISCONT);
+  ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+  push_audio(h, x, mid + 1600, x.size(), after + 100 * GST_MSECOND);
+}
+
+}  // namespace
+
+TEST(XlsrFeat, BreakEndsTheSegmentAndTheAudioAfterItKeepsItsTime) {
+  const auto& x = speech();
+  const size_t mid = 24000;  // 1.5 s, in the middle of the speech
+  ASSERT_GT(x.size(), mid + 16000);
+  acoustok::FeatureOptions o;
+  o.layer = 2;
+  auto extractor = acoustok::FeatureExtractor::load(fixture("xlsr/xlsr_st"), o);
+  // Each side of the break is run as a segment of its own.
+  const acoustok::Features want[2] = {extractor->extract(x.data(), mid), extractor->extract(x.data() + mid, x.size() - mid)};
+  for (const auto& c : kBreaks) {
+    SCOPED_TRACE(c.name);
+    GstHarness* h = make_harness("layer=2");
+    push_with_break(h, x, mid, c);
+    ASSERT_TRUE(gst_harness_push_event(h, segment_event(0, 0, GST_SECOND * 100)));
+    const Pulled p = pull_all(h, 32);
+    ASSERT_EQ(p.pts.size(), 2u);
+    const GstClockTime span_start[2] = {0, gst_util_uint64_scale(mid, GST_SECOND, 16000) + c.shift};
+    size_t at = 0;
+    for (int s = 0; s < 2; ++s) {
+      SCOPED_TRACE("span " + std::to_string(s));
+      EXPECT_EQ(p.rows[s], want[s].frames);
+      EXPECT_EQ(p.pts[s], span_start[s]);
+      EXPECT_EQ(p.duration[s], static_cast<GstClockTime>(p.rows[s]) * 20 * GST_MSECOND);
+      EXPECT_EQ(p.offset[s], 0u);  // frame indices count from each span's start
+      EXPECT_EQ(p.offset_end[s], static_cast<guint64>(p.rows[s]));
+      if (s == 1) EXPECT_TRUE(p.discont[s]) << "the first buffer after the break carries DISCONT";
+      float max_err = 0, max_ref = 0;
+      for (size_t i = 0; i < want[s].data.size() && at + i < p.data.size(); ++i) {
+        max_err = std::max(max_err, std::abs(want[s].data[i] - p.data[at + i]));
+        max_ref = std::max(max_ref, std::abs(want[s].data[i]));
+      }
+      EXPECT_LE(max_err, 1e-5f * max_ref);
+      at += want[s].data.size();
+    }
+    gst_harness_teardown(h);
+  }
+}
+
+TEST(XlsrFeat, BreakInAStreamOfWindowsStartsNewWindowsAtItsTime) {
+  std::vector<float> x;
+  for (int k = 0; k < 4; ++k) x.insert(x.end(), speech().begin(), speech().end());  // 12 s
+  const size_t mid = x.size() / 2 / 1600 * 1600;
+  for (const auto& c : kBreaks) {
+    SCOPED_TRACE(c.name);
+    GstHarness* h = make_harness("layer=3 max-window-time=4000000000 context-time=1000000000");
+    push_with_break(h, x, mid, c);
+    gst_harness_push_event(h, gst_event_new_eos());
+    const Pulled p = pull_all(h, 32);
+    const int64_t span_frames[2] = {acoustok::feature_frames(static_cast<int64_t>(mid)),
+                                    acoustok::feature_frames(static_cast<int64_t>(x.size() - mid))};
+    const GstClockTime span_start[2] = {0, gst_util_uint64_scale(mid, GST_SECOND, 16000) + c.shift};
+    int span = 0;
+    guint64 next = 0;
+    for (size_t i = 0; i < p.pts.size(); ++i) {
+      if (span == 0 && next == static_cast<guint64>(span_frames[0])) {  // the first span is complete
+        span = 1;
+        next = 0;
+        EXPECT_TRUE(p.discont[i]) << "the first buffer after the break carries DISCONT";
+      } else if (i > 0) {
+        EXPECT_FALSE(p.discont[i]) << i;
+      }
+      EXPECT_EQ(p.offset[i], next) << i;
+      EXPECT_EQ(p.pts[i], span_start[span] + next * 20 * GST_MSECOND) << i;
+      EXPECT_EQ(p.duration[i], static_cast<GstClockTime>(p.rows[i]) * 20 * GST_MSECOND) << i;
+      EXPECT_EQ(p.offset_end[i], next + static_cast<guint64>(p.rows[i])) << i;
+      next += static_cast<guint64>(p.rows[i]);
+    }
+    EXPECT_EQ(span, 1);
+    EXPECT_EQ(next, static_cast<guint64>(span_frames[1]));
+    EXPECT_EQ(p.frames, span_frames[0] + span_frames[1]);
+    gst_harness_teardown(h);
+  }
+}
+
+// Issue 26: bounds from properties and the real problem of a torn buffer.
+namespace {
+// The text of the first error `element` posted on `bus`, "" when none.
+std::string posted_error(GstBus* bus) {
+  GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  if (!m) return "";
+  GError* err = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_error(m, &err, &debug);
+  const std::string text = std::string(err->message) + " " + (debug ? debug : "");
+  g_error_free(err);
+  g_free(debug);
+  gst_message_unref(m);
+  return text;
+}
+}  // namespace
+
+// threads=1024 runs on the CPUs this process may use (47 s for 3 s of audio
+// before the cap, 0.2 s after).
+TEST(XlsrFeat, ThreadsAboveTheCpusAreCapped) {
+  GstHarness* h = gst_harness_new_parse(("xlsrfeat model=" + fixture("xlsr/xlsr_st") + " layer=2 threads=1024").c_str());
+  gst_harness_set_src_caps_str(h, kAudioCaps);
+  const auto t0 = std::chrono::steady_clock::now();
+  push_audio(h, speech(), 0, speech().size(), 0);
+  gst_harness_push_event(h, gst_event_new_eos());
+  const Pulled p = pull_all(h, 32);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(p.frames, acoustok::feature_frames(static_cast<int64_t>(speech().size())));
+  EXPECT_LT(seconds, 10.0);
+  gst_harness_teardown(h);
+}
+
+TEST(XlsrFeat, WindowAboveAnHourFailsNamingTheProperty) {
+  const struct {
+    const char* props;
+    const char* words;
+  } cases[] = {{"max-window-time=3601000000000", "max-window-time must be at most 3600 s"},
+               {"max-window-time=18446744073709551615", "max-window-time must be at most 3600 s"},
+               {"context-time=18446744073709551615", "context-time must be less than half of max-window-time"}};
+  for (const auto& c : cases) {
+    GstElement* e = gst_parse_launch(("xlsrfeat model=" + fixture("xlsr/xlsr_st") + " layer=2 " + c.props).c_str(), nullptr);
+    ASSERT_NE(e, nullptr);
+    GstBus* bus = gst_bus_new();
+    gst_element_set_bus(e, bus);
+    EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE) << c.props;
+    const std::string text = posted_error(bus);
+    EXPECT_NE(text.find(c.words), std::string::npos) << c.props << ": " << text;
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_object_unref(bus);
+    gst_object_unref(e);
+  }
+}
+
+// An F32 buffer whose size is not a multiple of 4 bytes is reported as such,
+// not as a NaN sample further on.
+TEST(XlsrFeat, TornF32BufferIsReportedAsSuch) {
+  GstHarness* h = make_harness("layer=2");
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(h->element, bus);
+  GstBuffer* b = gst_buffer_new_allocate(nullptr, 6, nullptr);
+  gst_buffer_memset(b, 0, 0, 6);
+  EXPECT_EQ(gst_harness_push(h, b), GST_FLOW_ERROR);
+  const std::string text = posted_error(bus);
+  EXPECT_NE(text.find("6 bytes is not a whole number of F32 values"), std::string::npos) << text;
+  EXPECT_EQ(text.find("NaN"), std::string::npos) << text;
+  gst_element_set_bus(h->element, nullptr);
+  gst_object_unref(bus);
   gst_harness_teardown(h);
 }

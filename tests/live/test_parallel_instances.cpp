@@ -70,12 +70,15 @@ class Chain {
 
   // Waits for EOS, then takes what every sink holds; an error message instead on failure.
   std::string finish(Outputs* out) {
+    // Minutes under ThreadSanitizer (tests/tsan/run.sh sets it).
+    const char* wait_env = std::getenv("ACOUSTOK_PARALLEL_WAIT");
+    const int wait = wait_env ? std::atoi(wait_env) : 120;
     GstBus* bus = gst_element_get_bus(pipeline_);
     GstMessage* msg =
-        gst_bus_timed_pop_filtered(bus, 120 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+        gst_bus_timed_pop_filtered(bus, wait * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
     gst_object_unref(bus);
     std::string error;
-    if (!msg) error = "no EOS within 120 s";
+    if (!msg) error = "no EOS within " + std::to_string(wait) + " s";
     if (msg && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
       GError* err = nullptr;
       gst_message_parse_error(msg, &err, nullptr);

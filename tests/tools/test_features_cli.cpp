@@ -2,11 +2,14 @@
 // acoustok features: the NPY it writes equals torchaudio's reference, and its
 // failures are one clear line with the right exit status.
 #include <gtest/gtest.h>
+#include <sndfile.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 
 #include "acoustok/audio_io.hpp"
+#include "acoustok/features.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "test_util.hpp"
 
@@ -74,4 +77,84 @@ TEST(FeaturesCli, FailuresAreOneLineWithExitStatus) {
                             " -o " + dir + "/f.npy",
                         &out),
             2);
+}
+
+namespace {
+
+std::vector<float> repeated_speech(int times) {
+  const auto s = acoustok::read_audio_16k_mono(fixture("xlsr/speech_pt.wav"));
+  std::vector<float> x;
+  for (int k = 0; k < times; ++k) x.insert(x.end(), s.begin(), s.end());
+  return x;
+}
+
+int features(const std::string& args, const std::string& in, const std::string& out, std::string* log) {
+  return run_command(acoustok_bin() + " features -q --threads 2 --layer 2 --model " + fixture("xlsr/xlsr_st") + " " + args +
+                         " " + in + " -o " + out,
+                     log);
+}
+
+}  // namespace
+
+// An input no longer than --max-window runs whole, as before windows existed:
+// an input of exactly one window gives the same bytes as a far larger window.
+TEST(FeaturesCli, AnInputOfAtMostOneWindowRunsWhole) {
+  const std::string dir = make_temp_dir("features-window");
+  std::vector<float> x = repeated_speech(2);
+  x.resize(64000);  // 4 s
+  acoustok::write_wav_pcm16(dir + "/a.wav", x.data(), x.size());
+  std::string log;
+  ASSERT_EQ(features("--max-window 4 --context 1", dir + "/a.wav", dir + "/w4.npy", &log), 0) << log;
+  ASSERT_EQ(features("--max-window 600", dir + "/a.wav", dir + "/whole.npy", &log), 0) << log;
+  ASSERT_EQ(features("--max-window 3.99 --context 1", dir + "/a.wav", dir + "/cut.npy", &log), 0) << log;
+  EXPECT_EQ(acoustok::test::read_file(dir + "/w4.npy"), acoustok::test::read_file(dir + "/whole.npy"));
+  // One sample more than a window is cut: the rows differ, their count not.
+  const auto whole = acoustok::read_npy(dir + "/whole.npy"), cut = acoustok::read_npy(dir + "/cut.npy");
+  ASSERT_EQ(cut.shape, whole.shape);
+  EXPECT_NE(cut.values, whole.values);
+}
+
+// A long input is cut into windows whose rows are written as they come: the
+// array has every frame of the input, and a failure late in the input leaves
+// neither the output nor a temporary file behind.
+TEST(FeaturesCli, LongInputIsWindowedAndWrittenUnderATemporaryName) {
+  const std::string dir = make_temp_dir("features-long");
+  const auto x = repeated_speech(5);  // 15 s
+  acoustok::write_wav_pcm16(dir + "/long.wav", x.data(), x.size());
+  std::string log;
+  ASSERT_EQ(features("--max-window 4 --context 1", dir + "/long.wav", dir + "/f.npy", &log), 0) << log;
+  const auto f = acoustok::read_npy(dir + "/f.npy");
+  EXPECT_EQ(f.shape, (std::vector<int64_t>{acoustok::feature_frames(static_cast<int64_t>(x.size())), 32}));
+  for (float v : f.values) ASSERT_TRUE(std::isfinite(v));
+
+  SF_INFO info{};
+  info.samplerate = 16000;
+  info.channels = 1;
+  info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
+  SNDFILE* sf = sf_open((dir + "/nan.wav").c_str(), SFM_WRITE, &info);
+  ASSERT_NE(sf, nullptr);
+  std::vector<float> bad(x.begin(), x.end());
+  bad.resize(3 << 20, 0.01f);  // past the reader's first block
+  bad.back() = std::nanf("");
+  sf_writef_float(sf, bad.data(), static_cast<sf_count_t>(bad.size()));
+  sf_close(sf);
+  const std::string out_dir = make_temp_dir("features-long-out");
+  EXPECT_EQ(features("--max-window 4 --context 1", dir + "/nan.wav", out_dir + "/g.npy", &log), 1);
+  EXPECT_NE(log.find("nan.wav: contains NaN"), std::string::npos) << log;
+  EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+  EXPECT_TRUE(std::filesystem::is_empty(out_dir));
+}
+
+TEST(FeaturesCli, WindowOptionsAreCheckedAsUsageErrors) {
+  const std::string dir = make_temp_dir("features-window-bad");
+  const std::string speech = fixture("xlsr/speech_pt.wav");
+  std::string log;
+  EXPECT_EQ(features("--max-window 4 --context 2", speech, dir + "/f.npy", &log), 2);
+  EXPECT_NE(log.find("--context must be less than half of --max-window"), std::string::npos) << log;
+  EXPECT_EQ(features("--max-window 0.5", speech, dir + "/f.npy", &log), 2);
+  EXPECT_NE(log.find("--max-window"), std::string::npos) << log;
+  EXPECT_EQ(features("--context -1", speech, dir + "/f.npy", &log), 2);
+  EXPECT_NE(log.find("--context"), std::string::npos) << log;
+  EXPECT_EQ(features("--max-window 1e9", speech, dir + "/f.npy", &log), 2);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/f.npy"));
 }

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 // `acoustok segment` end to end: outputs, resume, bad inputs, usage errors.
 #include <gtest/gtest.h>
+#include <sndfile.h>
+
+#include <cmath>
 
 #include <filesystem>
 #include <fstream>
@@ -145,4 +148,71 @@ TEST(SegmentCli, UsageErrorsExitWith2AndHelpWith0) {
   EXPECT_EQ(run_command(acoustok_bin() + " segment " + fixture("silence/speech_pauses.wav") +
                             " -o /tmp/acoustok-never --threshold-db 5", &log), 2) << log;
   EXPECT_NE(log.find("threshold-db"), std::string::npos) << log;
+}
+
+// The input streams through in blocks: on a long 44.1 kHz stereo input (many
+// reader blocks, a 40 s stretch without a pause written while it is read)
+// every segment file is byte for byte what cutting the whole file with the
+// core writes, and the records agree, for several option sets.
+TEST(SegmentCli, StreamedSegmentsEqualTheWholeFileCutByteForByte) {
+  const std::string dir = make_temp_dir("seg-stream");
+  {
+    SF_INFO info{};
+    info.samplerate = 44100;
+    info.channels = 2;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    SNDFILE* f = sf_open((dir + "/long.wav").c_str(), SFM_WRITE, &info);
+    ASSERT_NE(f, nullptr);
+    const size_t n = 44100 * 100;
+    std::vector<float> x(2 * n);
+    uint32_t seed = 7;
+    for (size_t i = 0; i < n; ++i) {
+      seed = seed * 1664525u + 1013904223u;
+      const double noise = static_cast<double>(seed >> 8) / (1 << 24) - 0.5;
+      const double t = static_cast<double>(i) / 44100;
+      // Pauses of 0.3 to 1.2 s every few seconds, none from 20 s to 60 s.
+      const double phase = std::fmod(t, 4.7);
+      const double cycle = std::floor(t / 4.7);
+      const bool pause = (t < 20 || t > 60) && phase < 0.3 + 0.9 * std::fmod(cycle * 0.618, 1.0);
+      const double v = pause ? 0.001 * noise : 0.25 * std::sin(0.02 * static_cast<double>(i)) * (0.6 + 0.4 * std::sin(t)) + 0.05 * noise;
+      x[2 * i] = static_cast<float>(v);
+      x[2 * i + 1] = static_cast<float>(0.7 * v);
+    }
+    ASSERT_EQ(sf_writef_float(f, x.data(), static_cast<sf_count_t>(n)), static_cast<sf_count_t>(n));
+    sf_close(f);
+  }
+  const auto audio = acoustok::read_audio_16k_mono(dir + "/long.wav");
+  struct Case {
+    std::string args;
+    acoustok::SilenceOptions options;
+  };
+  std::vector<Case> cases(4);
+  cases[1].args = "--keep-silence 0.4";
+  cases[1].options.keep_silence = 0.4;
+  cases[2].args = "--max-segment 7";
+  cases[2].options.max_segment = 7;
+  cases[3].args = "--min-segment 3 --min-silence 0.25";
+  cases[3].options.min_segment = 3;
+  cases[3].options.min_silence = 0.25;
+  for (const Case& c : cases) {
+    const std::string out = make_temp_dir("seg-stream-out"), expected = make_temp_dir("seg-stream-ref");
+    std::string log;
+    ASSERT_EQ(run_command(acoustok_bin() + " segment -q " + dir + "/long.wav -o " + out + " " + c.args, &log), 0) << log;
+    const auto core = acoustok::split_on_silence(audio, c.options);
+    const auto recs = read_jsonl(out + "/segments.jsonl");
+    ASSERT_EQ(recs.size(), core.size()) << c.args;
+    ASSERT_GE(core.size(), 3u) << c.args;
+    int64_t longest = 0;
+    for (size_t k = 0; k < core.size(); ++k) {
+      EXPECT_EQ(recs[k]["index"].get<int64_t>(), core[k].index);
+      EXPECT_DOUBLE_EQ(recs[k]["start"].get<double>(), core[k].start / 16000.0);
+      EXPECT_DOUBLE_EQ(recs[k]["end"].get<double>(), core[k].end / 16000.0);
+      const std::string ref = expected + "/" + recs[k]["file"].get<std::string>();
+      acoustok::write_wav_pcm16(ref, audio.data() + core[k].start, static_cast<size_t>(core[k].end - core[k].start));
+      EXPECT_EQ(acoustok::test::read_file(out + "/" + recs[k]["file"].get<std::string>()), acoustok::test::read_file(ref))
+          << c.args << " segment " << k;
+      longest = std::max(longest, core[k].end - core[k].start);
+    }
+    if (c.args.empty()) EXPECT_GT(longest, 16000 * 35) << "the stretch without pauses is one segment";
+  }
 }

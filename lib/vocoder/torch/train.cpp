@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <random>
 #include <sstream>
 
@@ -100,6 +101,41 @@ bool is_out_of_memory(const std::string& what) {
          what.find("Tried to allocate") != std::string::npos;
 }
 
+// What a resumed run keeps of DIR/training_log.json: its records up to the
+// checkpoint's epoch. The log is untrusted and the user's only history of
+// the run, so one that is not a log (truncated, garbage, epochs out of
+// order) is refused with the way out, never replaced by the new epochs
+// alone. A missing log starts afresh (what removing it asks for).
+json read_training_log(const std::string& path, int checkpoint_epoch, bool quiet) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    if (checkpoint_epoch > 0 && !quiet)
+      common::log(LogLevel::info, "vocoder train: %s is missing; it starts again at epoch %d", path.c_str(),
+                  checkpoint_epoch + 1);
+    return json::array();
+  }
+  const std::string way_out = "; remove it to resume with a new log, or rerun with --restart to train from scratch";
+  json old;
+  try {
+    old = json::parse(common::read_text_file(path));
+  } catch (const json::exception&) {
+    throw file_error(path, "not valid JSON (truncated or damaged)" + way_out);
+  }
+  if (!old.is_array()) throw file_error(path, "not a training log (a JSON array of epoch records)" + way_out);
+  json kept = json::array();
+  int last = 0;
+  for (size_t i = 0; i < old.size(); ++i) {
+    const json& rec = old[i];
+    const json* epoch = rec.is_object() && rec.contains("epoch") ? &rec["epoch"] : nullptr;
+    if (!epoch || !epoch->is_number_integer() || epoch->get<int64_t>() <= last || epoch->get<int64_t>() > INT32_MAX)
+      throw file_error(path, "record " + std::to_string(i) + " has no epoch number following " + std::to_string(last) +
+                                 way_out);
+    last = epoch->get<int>();
+    if (last <= checkpoint_epoch) kept.push_back(rec);
+  }
+  return kept;
+}
+
 class Trainer {
  public:
   explicit Trainer(const VocoderTrainOptions& o) : opt_(o), device_(vocoder::resolve_device(o.device)) {}
@@ -116,6 +152,7 @@ class Trainer {
   std::vector<float> synthesize(const std::vector<int32_t>& units);
   json state_json() const;
   void save_latest_and_periodic(int epoch);
+  void start_over();
   std::string out(const std::string& name) const { return (fs::path(opt_.out_dir) / name).string(); }
   // Rank 0 alone writes checkpoints, logs and samples and reports progress.
   bool lead() const { return rank_ == 0; }
@@ -240,13 +277,7 @@ void Trainer::build_or_resume() {
     set_lr(*opt_g_, lr_);
     set_lr(*opt_d_, lr_);
     // The log keeps the epochs the checkpoint has seen, nothing later.
-    try {
-      json old = json::parse(common::read_text_file(out("training_log.json")));
-      for (const auto& rec : old)
-        if (rec.value("epoch", 0) <= epoch_) log_.push_back(rec);
-    } catch (const std::exception&) {
-      log_ = json::array();
-    }
+    log_ = read_training_log(out("training_log.json"), epoch_, quiet());
     if (!quiet())
       common::log(LogLevel::info, "vocoder train: resuming %s at epoch %d (config %s, k=%d)", latest.c_str(), epoch_,
                    config_.name.c_str(), config_.num_units);
@@ -392,6 +423,22 @@ void Trainer::save_latest_and_periodic(int epoch) {
   }
 }
 
+// --restart: the state and outputs of an earlier run in the folder go, so
+// that training starts from scratch and no stale epoch file is left.
+void Trainer::start_over() {
+  std::error_code ec;
+  for (const char* name : {"vocoder_latest.pt", "vocoder_best.pt", "vocoder_final.pt", "training_log.json"})
+    fs::remove(out(name), ec);
+  for (const auto& e : fs::directory_iterator(opt_.out_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if ((name.rfind("vocoder_epoch_", 0) == 0 && e.path().extension() == ".pt") ||
+        (name.rfind("sample_epoch_", 0) == 0 && e.path().extension() == ".wav"))
+      fs::remove(e.path(), ec);
+  }
+  if (ec) throw file_error(opt_.out_dir, "cannot remove an earlier run's files for --restart: " + ec.message());
+  if (!quiet()) common::log(LogLevel::info, "vocoder train: --restart: training %s from scratch", opt_.out_dir.c_str());
+}
+
 void Trainer::run() {
   if (opt_.early_stop_metric != "mel" && opt_.early_stop_metric != "mcd")
     throw Error("vocoder train: --early-stop-metric must be mel or mcd");
@@ -419,6 +466,15 @@ void Trainer::run() {
   std::error_code ec;
   fs::create_directories(opt_.out_dir, ec);
   if (ec) throw file_error(opt_.out_dir, "cannot create output folder: " + ec.message());
+  // One training run per folder (data-parallel ranks share it: rank 0 writes
+  // and holds the lock).
+  std::unique_ptr<common::DirLock> lock;
+  if (lead()) lock = std::make_unique<common::DirLock>(opt_.out_dir, "vocoder train");
+  if (opt_.restart && lead()) start_over();
+  if (group_) {  // no rank reads the folder before rank 0 cleared it
+    auto sync = torch::zeros({1}, torch::kFloat64);
+    group_->sum(sync);
+  }
   build_or_resume();
   if (group_) {  // the same weights everywhere, whatever each rank initialised or read
     group_->broadcast_from_rank0(*gen_);
@@ -453,7 +509,7 @@ void Trainer::run() {
     ++epoch_;
     // What early stopping follows (--early-stop-metric): both are lower-is-better.
     const double held = by_mcd ? h.mcd : h.mel;
-    const bool improved = std::isfinite(held) && held < best_ - opt_.min_delta;
+    const bool improved = std::isfinite(held) && (!std::isfinite(best_) || held < best_ - opt_.min_delta);
     if (improved) {
       best_ = held;
       best_epoch_ = epoch_;
@@ -498,6 +554,9 @@ void Trainer::run() {
     if (!ec) fs::rename(out("vocoder_final.pt.tmp"), out("vocoder_final.pt"), ec);
     if (ec) throw file_error(out("vocoder_final.pt"), "cannot write: " + ec.message());
   }
+  if (lead() && !fs::exists(out("vocoder_final.pt"), ec))
+    throw file_error(out("vocoder_final.pt"), "not written: no epoch had a finite held-out " + opt_.early_stop_metric +
+                                                  " to keep (see training_log.json)");
   if (!quiet())
     common::log(LogLevel::info, "vocoder train: %d epochs; best held-out %s %.3f at epoch %d -> %s", epoch_,
                 opt_.early_stop_metric.c_str(), best_, best_epoch_,
