@@ -34,7 +34,7 @@ ninja -C "$build" tests/test_parallel_instances tests/test_gst_xlsrfeat tests/te
   tests/test_gst_kmeansunits tests/test_gst_silencesplit >"$build/ninja.log" 2>&1 || { tail -30 "$build/ninja.log"; exit 1; }
 ninja -C "$build" plugins/libgstacoustok.so lib/tools/acoustok >>"$build/ninja.log" 2>&1 || { tail -30 "$build/ninja.log"; exit 1; }
 
-export TSAN_OPTIONS="suppressions=$root/tests/tsan/tsan.supp halt_on_error=0 report_signal_unsafe=0 second_deadlock_stack=1 exitcode=66"
+export TSAN_OPTIONS="suppressions=$root/tests/tsan/tsan.supp halt_on_error=0 report_signal_unsafe=0 second_deadlock_stack=1 history_size=7 exitcode=66"
 export GST_REGISTRY=$build/tsan-registry.bin GST_REGISTRY_FORK=no GST_PLUGIN_PATH=$build/plugins
 export LD_LIBRARY_PATH=$build/lib:$build/plugins ACOUSTOK_BIN=$build/lib/tools/acoustok
 export ACOUSTOK_FIXTURES=$root/tests/fixtures OMP_WAIT_POLICY=PASSIVE ACOUSTOK_PARALLEL_ROUNDS=$rounds ACOUSTOK_PARALLEL_WAIT=3600
