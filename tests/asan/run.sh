@@ -90,7 +90,7 @@ trap 'kill "$python_run" 2>/dev/null || true' EXIT
 # the fast one; the live suite also starts the embedding example, a GLib
 # host of its own, so there it is set for every process.
 export ACOUSTOK_VOCODER_CPU_PATH=module
-export ACOUSTOK_TORTURE_CYCLES=200 ACOUSTOK_LIVE_SECONDS=30 ACOUSTOK_PARALLEL_ROUNDS=1
+export ACOUSTOK_TORTURE_CYCLES=200 ACOUSTOK_LIVE_SECONDS=30 ACOUSTOK_PARALLEL_ROUNDS=1 ACOUSTOK_PARALLEL_CHAINS=4
 meson test -C "$build" --no-rebuild --suite gst --print-errorlogs >"$build/test_gst.log" 2>&1 || fail "$build/test_gst.log"
 wait "$python_run" || fail "$build/test_python.log"
 export ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0
