@@ -215,7 +215,7 @@ TEST(AudioIo, StreamingReaderRefusesWhatTheWholeFileReaderRefuses) {
   std::vector<float> y(20000, 0.2f);
   acoustok::write_wav_pcm16(dir + "/cut.wav", y.data(), y.size());
   fs::resize_file(dir + "/cut.wav", 20000);
-  for (const std::string& name : {"nan.wav", "cut.wav", "missing.wav"}) {
+  for (const char* name : {"nan.wav", "cut.wav", "missing.wav"}) {
     std::string whole_msg, stream_msg;
     try {
       acoustok::read_audio_16k_mono(dir + "/" + name);

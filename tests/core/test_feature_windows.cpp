@@ -85,7 +85,9 @@ TEST(FeatureWindows, EveryFrameOnceWithItsContext) {
       EXPECT_TRUE(frames[i].after >= context || frames[i].start + 400 + frames[i].after == static_cast<float>(n))
           << n << " " << i;
     }
-    if (n > 64000) EXPECT_GE(ex.calls, 2) << n;
+    if (n > 64000) {
+      EXPECT_GE(ex.calls, 2) << n;
+    }
     // Ready for the next span.
     EXPECT_EQ(w.base(), 0);
     EXPECT_EQ(w.next_frame(), 0);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "acoustok/tensor_file.hpp"
+#include "gst_breaks.hpp"
 #include "test_util.hpp"
 
 using acoustok::test::fixture;
@@ -302,15 +303,8 @@ TEST(KMeansUnitsElement, AgreesWithAcoustokUnitsOnTheSameSegments) {
 // A break in the input (a PTS jump, a DISCONT buffer, a GAP event): binary
 // units keep each frame's own time; a text line ends at the break.
 TEST(KMeansUnitsElement, BreaksKeepTheTimelineAndEndTheTextLine) {
-  enum class Break { pts_jump, discont_flag, gap_event };
-  struct Case {
-    const char* name;
-    Break kind;
-    GstClockTime shift;
-  };
-  const Case cases[] = {{"PTS +10 s", Break::pts_jump, 10 * GST_SECOND},
-                        {"DISCONT, contiguous PTS", Break::discont_flag, 0},
-                        {"GAP event of 10 s", Break::gap_event, 10 * GST_SECOND}};
+  using acoustok::test::Break;
+  const auto& cases = acoustok::test::kStandardBreaks;
   for (const bool text : {false, true}) {
     for (const auto& c : cases) {
       SCOPED_TRACE(std::string(c.name) + (text ? ", text" : ", binary"));
@@ -318,7 +312,9 @@ TEST(KMeansUnitsElement, BreaksKeepTheTimelineAndEndTheTextLine) {
       if (text) gst_harness_set_sink_caps_str(h, "text/x-raw, format=utf8");
       gst_harness_set_src_caps_str(h, kFeatureCaps16);
       ASSERT_EQ(gst_harness_push(h, frames(0, 60)), GST_FLOW_OK);
-      if (c.kind == Break::gap_event) ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(60 * 20 * GST_MSECOND, c.shift)));
+      if (c.kind == Break::gap_event) {
+        ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(60 * 20 * GST_MSECOND, c.shift)));
+      }
       GstBuffer* after = frames(60, 100, c.shift);
       if (c.kind == Break::discont_flag) GST_BUFFER_FLAG_SET(after, GST_BUFFER_FLAG_DISCONT);
       ASSERT_EQ(gst_harness_push(h, after), GST_FLOW_OK);
@@ -331,7 +327,9 @@ TEST(KMeansUnitsElement, BreaksKeepTheTimelineAndEndTheTextLine) {
         EXPECT_EQ(GST_BUFFER_DURATION(b), static_cast<GstClockTime>(to[s] - from[s]) * 20 * GST_MSECOND) << s;
         EXPECT_EQ(GST_BUFFER_OFFSET(b), static_cast<guint64>(from[s])) << s;
         EXPECT_EQ(GST_BUFFER_OFFSET_END(b), static_cast<guint64>(to[s])) << s;
-        if (s == 1) EXPECT_TRUE(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DISCONT));
+        if (s == 1) {
+          EXPECT_TRUE(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DISCONT));
+        }
         if (text) EXPECT_EQ(text_of(b), line_of(from[s], to[s])) << s;
         else EXPECT_EQ(gst_buffer_get_size(b), static_cast<gsize>(to[s] - from[s]) * sizeof(guint16)) << s;
         gst_buffer_unref(b);

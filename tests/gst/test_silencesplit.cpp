@@ -10,6 +10,7 @@
 
 #include "acoustok/audio_io.hpp"
 #include "acoustok/silence.hpp"
+#include "gst_breaks.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -285,12 +286,12 @@ TEST(SilenceSplitElement, DocumentsItselfForGstInspect) {
 
 namespace {
 
-enum class Break { pts_jump, discont_flag, gap_event };
+using acoustok::test::Break;
+using acoustok::test::BreakCase;
+using acoustok::test::push_audio_with_break;
 
-struct BreakCase {
-  const char* name;
-  Break kind;
-  GstClockTime shift;  // how much later than contiguous the audio after the break is stamped
+// A break, with the element's drop-silence setting.
+struct SplitBreakCase : BreakCase {
   bool drop_silence;
 };
 
@@ -302,20 +303,6 @@ struct Stamped {
   bool discont;
   std::vector<float> samples;
 };
-
-// x[0, mid) stamped from 0, then the break, then x[mid, end) stamped `shift`
-// later than contiguous; buffers of 1600 samples (mid is a multiple of 1600).
-void push_with_break(GstHarness* h, const std::vector<float>& x, size_t mid, const BreakCase& c) {
-  for (size_t pos = 0; pos < x.size(); pos += 1600) {
-    const size_t n = std::min<size_t>(1600, x.size() - pos);
-    if (pos == mid && c.kind == Break::gap_event) {
-      ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(pos * kSample, c.shift)));
-    }
-    GstBuffer* b = make_buffer(x.data() + pos, n, pos * kSample + (pos >= mid ? c.shift : 0));
-    if (pos == mid && c.kind == Break::discont_flag) GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DISCONT);
-    ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
-  }
-}
 
 std::vector<Stamped> pull_stamped(GstHarness* h) {
   std::vector<Stamped> out;
@@ -350,12 +337,12 @@ TEST(SilenceSplitElement, BreaksEndTheSegmentAndKeepTheTimeline) {
     seg.end += static_cast<int64_t>(mid);
     expected.push_back(seg);
   }
-  const BreakCase cases[] = {
-      {"PTS +10 s", Break::pts_jump, 10 * GST_SECOND, true},
-      {"PTS +10 s, drop-silence=false", Break::pts_jump, 10 * GST_SECOND, false},
-      {"PTS -1 s", Break::pts_jump, static_cast<GstClockTime>(-static_cast<gint64>(GST_SECOND)), true},
-      {"DISCONT, contiguous PTS", Break::discont_flag, 0, true},
-      {"GAP event of 10 s", Break::gap_event, 10 * GST_SECOND, true},
+  const SplitBreakCase cases[] = {
+      {{"PTS +10 s", Break::pts_jump, 10 * GST_SECOND}, true},
+      {{"PTS +10 s, drop-silence=false", Break::pts_jump, 10 * GST_SECOND}, false},
+      {{"PTS -1 s", Break::pts_jump, static_cast<GstClockTime>(-static_cast<gint64>(GST_SECOND))}, true},
+      {{"DISCONT, contiguous PTS", Break::discont_flag, 0}, true},
+      {{"GAP event of 10 s", Break::gap_event, 10 * GST_SECOND}, true},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -366,7 +353,7 @@ TEST(SilenceSplitElement, BreaksEndTheSegmentAndKeepTheTimeline) {
     };
     GstHarness* h = gst_harness_new_parse(c.drop_silence ? "silencesplit" : "silencesplit drop-silence=false");
     gst_harness_set_src_caps_str(h, kCaps);
-    push_with_break(h, x, mid, c);
+    push_audio_with_break(h, x, mid, c);
     ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
 
     const auto buffers = pull_stamped(h);
@@ -446,7 +433,9 @@ TEST(SilenceSplitElement, JitterBelowTheToleranceIsNoBreak) {
     const Stamped& b = buffers[i];
     EXPECT_EQ(b.pts, input_pts[b.offset / chunk] + (b.offset % chunk) * kSample) << i;
     EXPECT_EQ(b.duration, b.samples.size() * kSample) << i;
-    if (i > 0) EXPECT_FALSE(b.discont) << i;
+    if (i > 0) {
+      EXPECT_FALSE(b.discont) << i;
+    }
   }
   size_t events = 0;
   while (GstEvent* e = gst_harness_try_pull_event(h)) {

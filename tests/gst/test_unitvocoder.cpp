@@ -12,6 +12,7 @@
 #include "acoustok/vocoder.hpp"
 #include "vocoder/torch/checkpoint.hpp"
 #include "vocoder/torch/hifigan.hpp"
+#include "gst_breaks.hpp"
 #include "test_util.hpp"
 
 using namespace acoustok;
@@ -202,15 +203,8 @@ TEST(UnitVocoder, BadModelAndBadUnitsAreElementErrors) {
 // utterance: the units on each side are spoken as utterances of their own and
 // every buffer keeps the time of its units.
 TEST(UnitVocoder, BreakEndsTheUtteranceAndKeepsTheTimeline) {
-  enum class Break { pts_jump, discont_flag, gap_event };
-  struct Case {
-    const char* name;
-    Break kind;
-    GstClockTime shift;
-  };
-  const Case cases[] = {{"PTS +10 s", Break::pts_jump, 10 * GST_SECOND},
-                        {"DISCONT, contiguous PTS", Break::discont_flag, 0},
-                        {"GAP event of 10 s", Break::gap_event, 10 * GST_SECOND}};
+  using acoustok::test::Break;
+  const auto& cases = acoustok::test::kStandardBreaks;
   auto voc = Vocoder::load(checkpoint(), "cpu");
   const auto a = some_units(40, 4), b = some_units(33, 5);
   auto want = voc->synthesize(a.data(), a.size());
@@ -224,7 +218,9 @@ TEST(UnitVocoder, BreakEndsTheUtteranceAndKeepsTheTimeline) {
       ASSERT_EQ(gst_harness_push(h, units_buffer(a.data() + i, 10, i * 20 * GST_MSECOND)), GST_FLOW_OK);
     }
     const GstClockTime after = a.size() * 20 * GST_MSECOND + c.shift;
-    if (c.kind == Break::gap_event) ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(after - c.shift, c.shift)));
+    if (c.kind == Break::gap_event) {
+      ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(after - c.shift, c.shift)));
+    }
     for (size_t i = 0; i < b.size(); i += 11) {
       GstBuffer* buf = units_buffer(b.data() + i, 11, after + i * 20 * GST_MSECOND);
       if (i == 0 && c.kind == Break::discont_flag) GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DISCONT);

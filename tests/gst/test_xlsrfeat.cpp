@@ -12,6 +12,7 @@
 #include "acoustok/audio_io.hpp"
 #include "acoustok/features.hpp"
 #include "acoustok/tensor_file.hpp"
+#include "gst_breaks.hpp"
 #include "test_util.hpp"
 
 using acoustok::test::fixture;
@@ -233,39 +234,10 @@ TEST(XlsrFeat, AnswersLatencyWithItsWindow) {
 
 namespace {
 
-enum class Break { pts_jump, discont_flag, gap_event };
-
-struct BreakCase {
-  const char* name;
-  Break kind;
-  GstClockTime shift;  // how much later than contiguous the audio after the break is stamped
-};
-
-const BreakCase kBreaks[] = {
-    {"PTS +10 s", Break::pts_jump, 10 * GST_SECOND},
-    {"DISCONT, contiguous PTS", Break::discont_flag, 0},
-    {"GAP event of 10 s", Break::gap_event, 10 * GST_SECOND},
-};
-
-// x[0, mid) stamped from 0, the break, then x[mid, end) stamped `shift` later
-// than contiguous (buffers of 1600 samples; mid is a multiple of 1600).
-void push_with_break(GstHarness* h, const std::vector<float>& x, size_t mid, const BreakCase& c) {
-  push_audio(h, x, 0, mid, 0);
-  if (c.kind == Break::gap_event) {
-    ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(gst_util_uint64_scale(mid, GST_SECOND, 16000), c.shift)));
-  }
-  const GstClockTime after = gst_util_uint64_scale(mid, GST_SECOND, 16000) + c.shift;
-  if (c.kind != Break::discont_flag) {
-    push_audio(h, x, mid, x.size(), after);
-    return;
-  }
-  GstBuffer* b = gst_buffer_new_allocate(nullptr, 1600 * sizeof(float), nullptr);
-  gst_buffer_fill(b, 0, x.data() + mid, 1600 * sizeof(float));
-  GST_BUFFER_PTS(b) = after;
-  GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DISCONT);
-  ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
-  push_audio(h, x, mid + 1600, x.size(), after + 100 * GST_MSECOND);
-}
+using acoustok::test::Break;
+using acoustok::test::BreakCase;
+using acoustok::test::kStandardBreaks;
+using acoustok::test::push_audio_with_break;
 
 }  // namespace
 
@@ -278,10 +250,10 @@ TEST(XlsrFeat, BreakEndsTheSegmentAndTheAudioAfterItKeepsItsTime) {
   auto extractor = acoustok::FeatureExtractor::load(fixture("xlsr/xlsr_st"), o);
   // Each side of the break is run as a segment of its own.
   const acoustok::Features want[2] = {extractor->extract(x.data(), mid), extractor->extract(x.data() + mid, x.size() - mid)};
-  for (const auto& c : kBreaks) {
+  for (const auto& c : kStandardBreaks) {
     SCOPED_TRACE(c.name);
     GstHarness* h = make_harness("layer=2");
-    push_with_break(h, x, mid, c);
+    push_audio_with_break(h, x, mid, c);
     ASSERT_TRUE(gst_harness_push_event(h, segment_event(0, 0, GST_SECOND * 100)));
     const Pulled p = pull_all(h, 32);
     ASSERT_EQ(p.pts.size(), 2u);
@@ -294,7 +266,9 @@ TEST(XlsrFeat, BreakEndsTheSegmentAndTheAudioAfterItKeepsItsTime) {
       EXPECT_EQ(p.duration[s], static_cast<GstClockTime>(p.rows[s]) * 20 * GST_MSECOND);
       EXPECT_EQ(p.offset[s], 0u);  // frame indices count from each span's start
       EXPECT_EQ(p.offset_end[s], static_cast<guint64>(p.rows[s]));
-      if (s == 1) EXPECT_TRUE(p.discont[s]) << "the first buffer after the break carries DISCONT";
+      if (s == 1) {
+        EXPECT_TRUE(p.discont[s]) << "the first buffer after the break carries DISCONT";
+      }
       float max_err = 0, max_ref = 0;
       for (size_t i = 0; i < want[s].data.size() && at + i < p.data.size(); ++i) {
         max_err = std::max(max_err, std::abs(want[s].data[i] - p.data[at + i]));
@@ -311,10 +285,10 @@ TEST(XlsrFeat, BreakInAStreamOfWindowsStartsNewWindowsAtItsTime) {
   std::vector<float> x;
   for (int k = 0; k < 4; ++k) x.insert(x.end(), speech().begin(), speech().end());  // 12 s
   const size_t mid = x.size() / 2 / 1600 * 1600;
-  for (const auto& c : kBreaks) {
+  for (const auto& c : kStandardBreaks) {
     SCOPED_TRACE(c.name);
     GstHarness* h = make_harness("layer=3 max-window-time=4000000000 context-time=1000000000");
-    push_with_break(h, x, mid, c);
+    push_audio_with_break(h, x, mid, c);
     gst_harness_push_event(h, gst_event_new_eos());
     const Pulled p = pull_all(h, 32);
     const int64_t span_frames[2] = {acoustok::feature_frames(static_cast<int64_t>(mid)),

@@ -34,9 +34,9 @@ struct Case {
   // Run by sh: a glob names a file whose name is not UTF-8.
   std::string command;
   int exit_code;
-  std::vector<std::string> words;           // each in stdout + stderr
-  std::vector<std::string> must_exist;      // under {tmp}
-  std::vector<std::string> must_not_exist;  // under {tmp}
+  std::vector<std::string> words = {};      // each in stdout + stderr
+  std::vector<std::string> must_exist = {};      // under {tmp}
+  std::vector<std::string> must_not_exist = {};  // under {tmp}
   Needs needs = kNone;
   std::function<void(const std::string& tmp)> setup = nullptr;
 };
@@ -223,9 +223,13 @@ TEST_P(HostileOptions, ExitStatusMessageAndFiles) {
   EXPECT_EQ(out.find("json.exception"), std::string::npos) << out;
   // The thread-count warning comes once, however many places cap.
   const size_t first = out.find(kThreadsWarning);
-  if (first != std::string::npos) EXPECT_EQ(out.find(kThreadsWarning, first + 1), std::string::npos) << out;
+  if (first != std::string::npos) {
+    EXPECT_EQ(out.find(kThreadsWarning, first + 1), std::string::npos) << out;
+  }
   // A usage error is one line naming the option (and the hint to --help).
-  if (c.exit_code == 2) EXPECT_EQ(out.rfind("acoustok: ", 0), 0u) << out;
+  if (c.exit_code == 2) {
+    EXPECT_EQ(out.rfind("acoustok: ", 0), 0u) << out;
+  }
   for (const auto& f : c.must_exist) EXPECT_TRUE(fs::exists(tmp + "/" + f)) << f << " missing\n" << cmd << "\n" << out;
   for (const auto& f : c.must_not_exist) EXPECT_FALSE(fs::exists(tmp + "/" + f)) << f << " exists\n" << cmd << "\n" << out;
 }

@@ -213,6 +213,8 @@ TEST(SegmentCli, StreamedSegmentsEqualTheWholeFileCutByteForByte) {
           << c.args << " segment " << k;
       longest = std::max(longest, core[k].end - core[k].start);
     }
-    if (c.args.empty()) EXPECT_GT(longest, 16000 * 35) << "the stretch without pauses is one segment";
+    if (c.args.empty()) {
+      EXPECT_GT(longest, 16000 * 35) << "the stretch without pauses is one segment";
+    }
   }
 }
