@@ -67,6 +67,7 @@
 #include "acoustok/log.hpp"
 #include "acoustok/process.hpp"
 #include "acoustok/silence.hpp"
+#include "acoustok/streaming_features.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "acoustok/unit_text.hpp"
 #include "acoustok/units_job.hpp"

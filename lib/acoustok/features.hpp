@@ -54,6 +54,24 @@ class FeatureExtractor {
   // Features of 16 kHz mono samples, normalised first when the model asks for
   // it. Fewer than 400 samples give zero frames; NaN/Inf samples throw.
   virtual Features extract(const float* samples, size_t count) = 0;
+
+  // The two halves of extract(), for StreamingFeatures (streaming_features.hpp),
+  // which caches the first. Extractors that cannot stream keep the defaults,
+  // which throw.
+  //
+  // Whether extract() normalises its input (the model's do_normalize):
+  // front_end() never does, the caller normalises.
+  virtual bool normalizes_input() const { return false; }
+  // Whether each front-end frame depends only on its own 400 samples: true
+  // unless the conv stack group-normalises over the whole signal (the
+  // wav2vec2-base / HuBERT-base "group" front end).
+  virtual bool frame_local_front_end() const { return false; }
+  // Conv stack and feature projection of samples (already normalised when the
+  // model asks for it): [feature_frames(count), dim()].
+  virtual Features front_end(const float* samples, size_t count);
+  // The transformer up to layer() over front-end frames [frames, dim()] as
+  // one span: [frames, dim()].
+  virtual Features encode(const Features& front);
 };
 
 }  // namespace acoustok

@@ -1,9 +1,19 @@
 // SPDX-License-Identifier: MIT
 #include "acoustok/features.hpp"
+
+#include "acoustok/error.hpp"
 #include "acoustok/frame_grid.hpp"
 
 namespace acoustok {
 
 int64_t feature_frames(int64_t samples) { return grid::frames_for_samples(samples); }
+
+Features FeatureExtractor::front_end(const float*, size_t) {
+  throw Error("feature model '" + model_name() + "' cannot stream (no separate front end)");
+}
+
+Features FeatureExtractor::encode(const Features&) {
+  throw Error("feature model '" + model_name() + "' cannot stream (no separate encoder)");
+}
 
 }  // namespace acoustok

@@ -85,46 +85,93 @@ class TorchFeatureExtractor : public FeatureExtractor {
   const std::string& model_name() const override { return name_; }
 
   Features extract(const float* samples, size_t count) override {
-    Features out;
-    out.dim = config_.hidden_size;
-    double sum = 0;
+    check_finite(samples, count);
+    if (config_.frames_for(static_cast<int64_t>(count)) == 0) return empty();
+    // Zero mean, unit variance over the span (as Wav2Vec2FeatureExtractor does).
+    std::vector<float> x(samples, samples + count);
+    if (config_.do_normalize) normalize(x);
+    return run(x.data(), static_cast<int64_t>(count),
+               [this](const torch::Tensor& input) { return model_->forward(input); });
+  }
+
+  bool normalizes_input() const override { return config_.do_normalize; }
+  bool frame_local_front_end() const override { return config_.feat_extract_layer_norm; }
+
+  Features front_end(const float* samples, size_t count) override {
+    check_finite(samples, count);
+    if (config_.frames_for(static_cast<int64_t>(count)) == 0) return empty();
+    return run(samples, static_cast<int64_t>(count),
+               [this](const torch::Tensor& input) { return model_->front_end(input); });
+  }
+
+  Features encode(const Features& front) override {
+    if (front.dim != config_.hidden_size || front.data.size() != static_cast<size_t>(front.frames * front.dim)) {
+      throw Error("internal error: encode() got frames of the wrong shape");
+    }
+    if (front.frames == 0) return empty();
+    c10::InferenceMode guard;
+    torch::Tensor y;
+    try {
+      const torch::Tensor input = torch::from_blob(const_cast<float*>(front.data.data()), {1, front.frames, front.dim},
+                                                   torch::kFloat32).to(device_);
+      y = model_->encode(input).squeeze(0).to(torch::kCPU).contiguous();
+    } catch (const c10::Error& e) {
+      throw Error(std::string("feature extraction failed in LibTorch: ") + e.what_without_backtrace());
+    }
+    return to_features(y, front.frames);
+  }
+
+ private:
+  static void check_finite(const float* samples, size_t count) {
     for (size_t i = 0; i < count; ++i) {
       if (!std::isfinite(samples[i])) {
         throw Error("audio sample " + std::to_string(i) + " is " + (std::isnan(samples[i]) ? "NaN" : "infinite") +
                     ": cannot compute features");
       }
-      sum += samples[i];
     }
-    out.frames = config_.frames_for(static_cast<int64_t>(count));
-    if (out.frames == 0) return out;
+  }
 
-    // Zero mean, unit variance over the span (as Wav2Vec2FeatureExtractor does).
-    std::vector<float> x(samples, samples + count);
-    if (config_.do_normalize) {
-      const double mean = sum / static_cast<double>(count);
-      double var = 0;
-      for (size_t i = 0; i < count; ++i) var += (samples[i] - mean) * (samples[i] - mean);
-      var /= static_cast<double>(count);
-      const double scale = 1.0 / std::sqrt(var + 1e-7);
-      for (size_t i = 0; i < count; ++i) x[i] = static_cast<float>((samples[i] - mean) * scale);
-    }
+  static void normalize(std::vector<float>& x) {
+    double sum = 0;
+    for (float v : x) sum += v;
+    const double mean = sum / static_cast<double>(x.size());
+    double var = 0;
+    for (float v : x) var += (v - mean) * (v - mean);
+    var /= static_cast<double>(x.size());
+    const double scale = 1.0 / std::sqrt(var + 1e-7);
+    for (float& v : x) v = static_cast<float>((v - mean) * scale);
+  }
 
+  Features empty() const {
+    Features out;
+    out.dim = config_.hidden_size;
+    return out;
+  }
+
+  // samples [count] -> model part [1, frames, dim] -> Features.
+  template <typename Part>
+  Features run(const float* samples, int64_t count, const Part& part) {
     c10::InferenceMode guard;
     torch::Tensor y;
     try {
-      torch::Tensor input = torch::from_blob(x.data(), {1, static_cast<int64_t>(count)}, torch::kFloat32).to(device_);
-      y = model_->forward(input).squeeze(0).to(torch::kCPU).contiguous();  // [frames, dim]
+      const torch::Tensor input = torch::from_blob(const_cast<float*>(samples), {1, count}, torch::kFloat32).to(device_);
+      y = part(input).squeeze(0).to(torch::kCPU).contiguous();  // [frames, dim]
     } catch (const c10::Error& e) {  // out of memory, CUDA failures
       throw Error(std::string("feature extraction failed in LibTorch: ") + e.what_without_backtrace());
     }
-    if (y.size(0) != out.frames) {
-      throw Error("internal error: model made " + std::to_string(y.size(0)) + " frames, expected " + std::to_string(out.frames));
+    return to_features(y, config_.frames_for(count));
+  }
+
+  Features to_features(const torch::Tensor& y, int64_t frames) const {
+    if (y.size(0) != frames) {
+      throw Error("internal error: model made " + std::to_string(y.size(0)) + " frames, expected " + std::to_string(frames));
     }
+    Features out = empty();
+    out.frames = frames;
     out.data.assign(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
     return out;
   }
 
- private:
   features::Wav2Vec2Config config_;
   int layer_ = 14;
   std::string name_;

@@ -425,8 +425,14 @@ Wav2Vec2Impl::Wav2Vec2Impl(const features::Wav2Vec2Config& c, int64_t blocks) {
 
 torch::Tensor Wav2Vec2Impl::forward(const torch::Tensor& samples) {
   TORCH_CHECK(samples.dim() == 2, "wav2vec2 expects samples [batch, time], got ", samples.sizes());
-  return encoder(feature_projection(feature_extractor(samples)));
+  return encode(front_end(samples));
 }
+
+torch::Tensor Wav2Vec2Impl::front_end(const torch::Tensor& samples) {
+  return feature_projection(feature_extractor(samples));
+}
+
+torch::Tensor Wav2Vec2Impl::encode(const torch::Tensor& frames) { return encoder(frames); }
 
 void Wav2Vec2Impl::store_packed_weights_in_bf16() {
   // Every product's and conv's weight is packed (the positional conv's is

@@ -205,6 +205,11 @@ class Wav2Vec2Impl : public torch::nn::Module {
  public:
   Wav2Vec2Impl(const features::Wav2Vec2Config& c, int64_t blocks);
   torch::Tensor forward(const torch::Tensor& samples);
+  // forward() in two halves, for streaming: the conv stack and projection
+  // [B, samples] -> [B, frames, D], then the transformer [B, frames, D] ->
+  // [B, frames, D] (its input is left as it was).
+  torch::Tensor front_end(const torch::Tensor& samples);
+  torch::Tensor encode(const torch::Tensor& frames);
   // CPU inference, after loading: time-major convs, blocked attention, every
   // product in oneDNN (onednn_ops.hpp). Without it the modules run as
   // written (the CUDA path, and the reference the tests compare with).
