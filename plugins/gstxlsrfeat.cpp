@@ -15,6 +15,22 @@
  * ends the segment or window like a segment event: the frames after
  * it start from its own PTS, their OFFSET from 0.
  *
+ * Streaming (#GstXlsrFeat:chunk-time above 0, for live chains): frames leave
+ * a chunk at a time, each chunk as soon as #GstXlsrFeat:lookahead-time of
+ * audio after it has arrived, computed by the model on exactly the audio then
+ * visible: #GstXlsrFeat:context-time before the chunk, the chunk, the
+ * lookahead (clipped to the segment). A frame leaves at most chunk-time +
+ * lookahead-time + the compute of one run after its audio arrived, whatever
+ * the segment length. The conv front end of each frame is computed once
+ * (exact: it sees only its own 25 ms); attention over the truncated context
+ * is the approximation streaming costs, and models that normalise their input
+ * use the running mean and variance of the segment so far. With a context
+ * and lookahead longer than the segment the frames equal the offline ones.
+ * The chunks sit on a fixed grid of the segment's frames, so the frames do not
+ * depend on how the input was buffered. In a live pipeline that the model
+ * cannot keep up with, the element posts a QoS message and a warning once
+ * the input waits over a second longer than the latency it reported.
+ *
  * Output: `application/x-acoustok-features` (float32 [frames, dim] per
  * buffer), PTS = time of the first frame on the source timeline (frame i of a
  * segment starting at t is at t + 20 ms i), DURATION = frames x 20 ms, OFFSET =
@@ -30,6 +46,7 @@
 #include "config.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +55,7 @@
 #include "acoustok/feature_windows.hpp"
 #include "acoustok/features.hpp"
 #include "acoustok/process.hpp"
+#include "acoustok/streaming_features.hpp"
 #include "gstacoustokelement.hpp"
 
 GST_DEBUG_CATEGORY_STATIC(xlsr_feat_debug);
@@ -49,6 +67,8 @@ GST_DEBUG_CATEGORY_STATIC(xlsr_feat_debug);
 #define DEFAULT_THREADS 0
 #define DEFAULT_MAX_WINDOW_TIME (30 * GST_SECOND)
 #define DEFAULT_CONTEXT_TIME (2 * GST_SECOND)
+#define DEFAULT_CHUNK_TIME 0
+#define DEFAULT_LOOKAHEAD_TIME (160 * GST_MSECOND)
 
 enum {
   PROP_0,
@@ -59,6 +79,8 @@ enum {
   PROP_THREADS,
   PROP_MAX_WINDOW_TIME,
   PROP_CONTEXT_TIME,
+  PROP_CHUNK_TIME,
+  PROP_LOOKAHEAD_TIME,
 };
 
 namespace {
@@ -69,14 +91,24 @@ using acoustok::grid::kHop;
 struct Model {
   std::unique_ptr<acoustok::FeatureExtractor> extractor;
   acoustok::WindowOptions windows;  // max-window-time, context-time
+  bool streaming = false;           // chunk-time > 0
+  acoustok::StreamingOptions stream;
+  GstClockTime run_time = 0;        // one streaming run, measured at load
 };
 
-// The segment in progress. Its audio from sample windows.base() on waits in
-// the base class's adapter; frames before windows.next_frame() went out.
+// The segment in progress. Windows: its audio from sample windows.base() on
+// waits in the base class's adapter; frames before windows.next_frame() went
+// out. Streaming: the core holds the audio it still needs.
 struct Segment {
-  explicit Segment(const acoustok::WindowOptions& o) : windows(o) {}
+  explicit Segment(Model& m) : windows(m.windows) {
+    if (m.streaming) stream = std::make_unique<acoustok::StreamingFeatures>(*m.extractor, m.stream);
+  }
   guint64 first = 0;  // input index of the segment's sample 0
   acoustok::FeatureWindows windows;
+  std::unique_ptr<acoustok::StreamingFeatures> stream;
+  GstClockTime first_time = GST_CLOCK_TIME_NONE;  // of sample `first`, kept once its audio is flushed
+  int live = -1;          // upstream is live (asked once): 1, 0, or -1 not yet known
+  bool warned = false;    // the "cannot keep up" warning went out
 };
 
 }  // namespace
@@ -92,6 +124,8 @@ struct GstXlsrFeat {
   gint threads;
   guint64 max_window_time;
   guint64 context_time;
+  guint64 chunk_time;
+  guint64 lookahead_time;
 
   Model* loaded;     // NULL->READY .. READY->NULL
   Segment* segment;  // streaming thread only
@@ -209,15 +243,44 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
   /**
    * GstXlsrFeat:context-time:
    *
-   * Audio every frame keeps on each side where a long span is cut into
-   * windows, in nanoseconds; less than half of #GstXlsrFeat:max-window-time.
+   * Windows: audio every frame keeps on each side where a long span is cut
+   * into windows, in nanoseconds; less than half of
+   * #GstXlsrFeat:max-window-time. Streaming: the audio before each chunk
+   * that the model sees (it costs compute, not latency).
    */
   g_object_class_install_property(
       gobject_class, PROP_CONTEXT_TIME,
       g_param_spec_uint64("context-time", "Context (ns)",
-                          "Audio a frame keeps on each side where a long span is cut into windows (ns); must be less "
-                          "than half of max-window-time",
+                          "Windows: audio a frame keeps on each side where a long span is cut (ns; less than half of "
+                          "max-window-time). Streaming: audio before each chunk the model sees",
                           0, G_MAXUINT64, DEFAULT_CONTEXT_TIME, ready_only));
+  /**
+   * GstXlsrFeat:chunk-time:
+   *
+   * Streaming: new audio per model run, in nanoseconds, rounded up to whole
+   * 20 ms frames; at least 20 ms. 0 (the default) runs whole segments and
+   * windows (exact, with a latency of up to #GstXlsrFeat:max-window-time).
+   * A live chain uses e.g. chunk-time=320000000 lookahead-time=160000000
+   * context-time=1000000000 (docs/gstreamer.md has the measured curve).
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_CHUNK_TIME,
+      g_param_spec_uint64("chunk-time", "Chunk (ns)",
+                          "Streaming: new audio per model run (ns, whole 20 ms frames); 0: whole segments and windows",
+                          0, G_MAXUINT64, DEFAULT_CHUNK_TIME, ready_only));
+  /**
+   * GstXlsrFeat:lookahead-time:
+   *
+   * Streaming: audio after each chunk that the model sees before the chunk
+   * leaves, in nanoseconds (whole 20 ms frames). It adds to the latency; the
+   * context, chunk and lookahead together must fit in
+   * #GstXlsrFeat:max-window-time.
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_LOOKAHEAD_TIME,
+      g_param_spec_uint64("lookahead-time", "Lookahead (ns)",
+                          "Streaming: audio after each chunk the model sees before the chunk leaves (ns)", 0, G_MAXUINT64,
+                          DEFAULT_LOOKAHEAD_TIME, ready_only));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -245,6 +308,8 @@ static void gst_xlsr_feat_init(GstXlsrFeat* self) {
   self->threads = DEFAULT_THREADS;
   self->max_window_time = DEFAULT_MAX_WINDOW_TIME;
   self->context_time = DEFAULT_CONTEXT_TIME;
+  self->chunk_time = DEFAULT_CHUNK_TIME;
+  self->lookahead_time = DEFAULT_LOOKAHEAD_TIME;
   self->loaded = nullptr;
   self->segment = nullptr;
 }
@@ -274,6 +339,8 @@ static void gst_xlsr_feat_set_property(GObject* object, guint prop_id, const GVa
     case PROP_THREADS: self->threads = g_value_get_int(value); break;
     case PROP_MAX_WINDOW_TIME: self->max_window_time = g_value_get_uint64(value); break;
     case PROP_CONTEXT_TIME: self->context_time = g_value_get_uint64(value); break;
+    case PROP_CHUNK_TIME: self->chunk_time = g_value_get_uint64(value); break;
+    case PROP_LOOKAHEAD_TIME: self->lookahead_time = g_value_get_uint64(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -290,9 +357,36 @@ static void gst_xlsr_feat_get_property(GObject* object, guint prop_id, GValue* v
     case PROP_THREADS: g_value_set_int(value, self->threads); break;
     case PROP_MAX_WINDOW_TIME: g_value_set_uint64(value, self->max_window_time); break;
     case PROP_CONTEXT_TIME: g_value_set_uint64(value, self->context_time); break;
+    case PROP_CHUNK_TIME: g_value_set_uint64(value, self->chunk_time); break;
+    case PROP_LOOKAHEAD_TIME: g_value_set_uint64(value, self->lookahead_time); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
+}
+
+// The compute of one streaming run, the slower of two on silence: the front
+// end of a chunk's new audio (of the whole visible audio where the front end
+// is not frame-local) and the transformer over context + chunk + lookahead.
+// Part of the latency reported; the first run also makes the model's kernels
+// for that size, so the stream's first chunk does not pay for them.
+static GstClockTime measure_streaming_run(Model& m) {
+  acoustok::FeatureExtractor& fx = *m.extractor;
+  const acoustok::StreamingFeatures shape(fx, m.stream);
+  const int64_t window = shape.context_frames() + shape.chunk_frames() + shape.lookahead_frames();
+  const int64_t fresh = fx.frame_local_front_end() ? shape.chunk_frames() : window;
+  const std::vector<float> silence(static_cast<size_t>((fresh - 1) * kHop + acoustok::grid::kReceptiveField), 0.0f);
+  acoustok::Features frames;
+  frames.frames = window;
+  frames.dim = fx.dim();
+  frames.data.assign(static_cast<size_t>(window * fx.dim()), 0.0f);
+  std::chrono::steady_clock::duration slowest{};
+  for (int i = 0; i < 2; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    fx.front_end(silence.data(), silence.size());
+    fx.encode(frames);
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - start);
+  }
+  return static_cast<GstClockTime>(std::chrono::duration_cast<std::chrono::nanoseconds>(slowest).count());
 }
 
 // NULL->READY: the model the properties name. LibTorch's thread count is one
@@ -309,19 +403,31 @@ static void gst_xlsr_feat_load(GstAcoustokElement* base) {
   process.threads = self->threads;
   process.tune_allocator = true;
   const guint64 window = self->max_window_time, context = self->context_time;
+  acoustok::StreamingOptions stream;
+  stream.chunk_ns = self->chunk_time;
+  stream.lookahead_ns = self->lookahead_time;
+  stream.context_ns = context;
+  stream.max_window_ns = window;
   GST_OBJECT_UNLOCK(self);
   if (path.empty()) throw acoustok::Error("xlsrfeat: no model set (property 'model')");
   // The window is held in memory (and run through the model at once): an
   // hour at most, so a typo cannot ask for gigabytes.
   if (window > 3600 * GST_SECOND) throw acoustok::Error("xlsrfeat: max-window-time must be at most 3600 s (1 hour)");
-  if (context >= window / 2) throw acoustok::Error("xlsrfeat: context-time must be less than half of max-window-time");
   auto fresh = std::make_unique<Model>();
-  fresh->windows = acoustok::WindowOptions{window, context};
-  if (!acoustok::FeatureWindows::fits(fresh->windows)) {
-    throw acoustok::Error("xlsrfeat: context-time must be less than half of max-window-time");
+  fresh->streaming = stream.chunk_ns > 0;
+  if (fresh->streaming) {
+    const std::string rule = acoustok::StreamingFeatures::check(stream);
+    if (!rule.empty()) throw acoustok::Error("xlsrfeat: " + rule);
+    fresh->stream = stream;
+  } else {
+    fresh->windows = acoustok::WindowOptions{window, context};
+    if (context >= window / 2 || !acoustok::FeatureWindows::fits(fresh->windows)) {
+      throw acoustok::Error("xlsrfeat: context-time must be less than half of max-window-time");
+    }
   }
   acoustok::configure_process(process);
   fresh->extractor = acoustok::FeatureExtractor::load(path, options);
+  if (fresh->streaming) fresh->run_time = measure_streaming_run(*fresh);
   delete self->loaded;
   self->loaded = fresh.release();
 }
@@ -335,7 +441,7 @@ static void gst_xlsr_feat_unload(GstAcoustokElement* base) {
 static void gst_xlsr_feat_start(GstAcoustokElement* base) {
   GstXlsrFeat* self = GST_XLSR_FEAT(base);
   delete self->segment;
-  self->segment = new Segment(self->loaded->windows);
+  self->segment = new Segment(*self->loaded);
   self->segment->first = gst_acoustok_element_head_index(base);
 }
 
@@ -382,9 +488,83 @@ static GstFlowReturn process(GstXlsrFeat* self, int64_t count, bool complete) {
   return out ? gst_acoustok_element_push(base, out) : GST_FLOW_OK;
 }
 
+// Frames [step.first_frame, ...) of the segment as one buffer (none when empty).
+static GstFlowReturn push_stream_step(GstXlsrFeat* self, const acoustok::StreamStep& step) {
+  GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
+  const int64_t n = step.features.frames;
+  if (n == 0) return GST_FLOW_OK;
+  const size_t bytes = step.features.data.size() * sizeof(float);
+  GstBuffer* out = gst_buffer_new_allocate(nullptr, bytes, nullptr);
+  gst_buffer_fill(out, 0, step.features.data.data(), bytes);
+  // A segment holds no break: its frames follow its first sample's time.
+  const GstClockTime start = self->segment->first_time;
+  GST_BUFFER_PTS(out) = GST_CLOCK_TIME_IS_VALID(start)
+                            ? start + static_cast<GstClockTime>(step.first_frame) * acoustok::gst::kFrameDuration
+                            : GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION(out) = static_cast<GstClockTime>(n) * acoustok::gst::kFrameDuration;
+  GST_BUFFER_OFFSET(out) = static_cast<guint64>(step.first_frame);
+  GST_BUFFER_OFFSET_END(out) = static_cast<guint64>(step.first_frame + n);
+  return gst_acoustok_element_push(base, out);
+}
+
+static GstClockTime reported_latency(GstXlsrFeat* self);
+
+// Live input only: when the newest audio has waited over a second longer than
+// the latency reported, the model does not keep up: a QoS message (jitter =
+// how late) and, once per segment, a warning say so instead of drifting.
+static void check_keeping_up(GstXlsrFeat* self, GstClockTime input_end) {
+  GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
+  Segment& seg = *self->segment;
+  if (seg.live < 0) {
+    GstQuery* query = gst_query_new_latency();
+    gboolean live = FALSE;
+    if (gst_pad_peer_query(base->sinkpad, query)) gst_query_parse_latency(query, &live, nullptr, nullptr);
+    gst_query_unref(query);
+    seg.live = live ? 1 : 0;
+  }
+  if (seg.live == 0 || !GST_CLOCK_TIME_IS_VALID(input_end)) return;
+  GstClock* clock = gst_element_get_clock(GST_ELEMENT(self));
+  if (!clock) return;
+  const GstClockTime now = gst_clock_get_time(clock), base_time = gst_element_get_base_time(GST_ELEMENT(self));
+  gst_object_unref(clock);
+  const guint64 running = gst_segment_to_running_time(&base->segment, GST_FORMAT_TIME, input_end);
+  if (!GST_CLOCK_TIME_IS_VALID(running) || now < base_time) return;
+  const GstClockTimeDiff late = GST_CLOCK_DIFF(running, now - base_time);
+  const GstClockTimeDiff budget = static_cast<GstClockTimeDiff>(reported_latency(self) + GST_SECOND);
+  if (late <= budget) return;
+  GstMessage* qos = gst_message_new_qos(GST_OBJECT(self), TRUE, running, GST_CLOCK_TIME_NONE, input_end, GST_CLOCK_TIME_NONE);
+  gst_message_set_qos_values(qos, late, 1.0, 1000000);
+  gst_element_post_message(GST_ELEMENT(self), qos);
+  if (!seg.warned) {
+    seg.warned = true;
+    GST_ELEMENT_WARNING(self, STREAM, FAILED, ("xlsrfeat does not keep up with the live source"),
+                        ("audio waits %.2f s, %.2f s more than the latency reported: raise chunk-time or lower "
+                         "context-time (or use precision=bf16)",
+                         static_cast<double>(late) / GST_SECOND, static_cast<double>(late - budget + GST_SECOND) / GST_SECOND));
+  }
+}
+
+// Streaming: all the audio goes to the core, which gives every chunk whose
+// lookahead has arrived.
+static GstFlowReturn stream_input(GstXlsrFeat* self) {
+  GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
+  const guint64 n = gst_acoustok_element_available(base);
+  if (n == 0) return GST_FLOW_OK;
+  Segment& seg = *self->segment;
+  if (!GST_CLOCK_TIME_IS_VALID(seg.first_time)) seg.first_time = gst_acoustok_element_time_of(base, seg.first);
+  const GstClockTime input_end = gst_acoustok_element_time_of(base, gst_acoustok_element_head_index(base) + n);
+  const auto* x = reinterpret_cast<const float*>(gst_acoustok_element_peek_items(base, n));
+  const acoustok::StreamStep step = self->segment->stream->push(x, static_cast<size_t>(n));
+  gst_acoustok_element_flush_items(base, n);
+  const GstFlowReturn ret = push_stream_step(self, step);
+  check_keeping_up(self, input_end);
+  return ret;
+}
+
 // Every full window is run as it fills.
 static GstFlowReturn gst_xlsr_feat_handle_input(GstAcoustokElement* base, const guint8*, gsize) {
   GstXlsrFeat* self = GST_XLSR_FEAT(base);
+  if (self->segment->stream) return stream_input(self);
   const int64_t window = self->segment->windows.window_samples();
   GstFlowReturn ret = GST_FLOW_OK;
   while (ret == GST_FLOW_OK && gst_acoustok_element_available(base) >= static_cast<guint64>(window)) {
@@ -397,13 +577,33 @@ static GstFlowReturn gst_xlsr_feat_handle_input(GstAcoustokElement* base, const 
 static GstFlowReturn gst_xlsr_feat_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd) {
   GstXlsrFeat* self = GST_XLSR_FEAT(base);
   if (!self->segment) return GST_FLOW_OK;
+  if (self->segment->stream) {
+    GstFlowReturn ret = stream_input(self);
+    if (ret == GST_FLOW_OK) ret = push_stream_step(self, self->segment->stream->finish());
+    self->segment->first = gst_acoustok_element_head_index(base);
+    self->segment->first_time = GST_CLOCK_TIME_NONE;
+    return ret;
+  }
   return process(self, static_cast<int64_t>(gst_acoustok_element_available(base)), true);
 }
 
-// A frame waits for the end of its window: at most max-window-time.
-static void gst_xlsr_feat_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean*) {
-  GstXlsrFeat* self = GST_XLSR_FEAT(base);
+// Windows: a frame waits for the end of its window, at most max-window-time.
+// Streaming: the first frame of a chunk waits for the rest of the chunk and
+// the lookahead, then for one run, measured at load (counted 1.5 times:
+// neighbours share the CPUs).
+static GstClockTime reported_latency(GstXlsrFeat* self) {
+  const Model* m = self->loaded;
+  if (m && m->streaming) {
+    const acoustok::StreamingFeatures shape(*m->extractor, m->stream);
+    return gst_util_uint64_scale(static_cast<guint64>(shape.wait_samples()), GST_SECOND, acoustok::grid::kSampleRate) +
+           m->run_time * 3 / 2;
+  }
   GST_OBJECT_LOCK(self);
-  *ours = self->max_window_time;
+  const GstClockTime window = self->max_window_time;
   GST_OBJECT_UNLOCK(self);
+  return window;
+}
+
+static void gst_xlsr_feat_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean*) {
+  *ours = reported_latency(GST_XLSR_FEAT(base));
 }

@@ -2,15 +2,18 @@
 // The xlsrfeat element with GstHarness: a segment's frames equal
 // `acoustok features` on the same audio; timestamps and offsets; windows of a
 // stream without segment events; flush; model errors; latency.
+#include <gst/app/gstappsrc.h>
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "acoustok/audio_io.hpp"
 #include "acoustok/features.hpp"
+#include "acoustok/streaming_features.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "gst_breaks.hpp"
 #include "test_util.hpp"
@@ -385,4 +388,182 @@ TEST(XlsrFeat, TornF32BufferIsReportedAsSuch) {
   gst_element_set_bus(h->element, nullptr);
   gst_object_unref(bus);
   gst_harness_teardown(h);
+}
+
+// ---- streaming (chunk-time > 0) ---------------------------------------------
+
+namespace {
+
+// chunk 100 ms (5 frames), lookahead 60 ms (3), context 400 ms (20).
+constexpr const char* kStreaming = "layer=2 chunk-time=100000000 lookahead-time=60000000 context-time=400000000";
+
+// The core's frames for one segment, pushed whole.
+std::vector<float> core_stream(const float* x, size_t n, uint64_t chunk_ms, uint64_t lookahead_ms, uint64_t context_ms) {
+  acoustok::FeatureOptions o;
+  o.layer = 2;
+  auto fx = acoustok::FeatureExtractor::load(fixture("xlsr/xlsr_st"), o);
+  acoustok::StreamingOptions so;
+  so.chunk_ns = chunk_ms * GST_MSECOND;
+  so.lookahead_ns = lookahead_ms * GST_MSECOND;
+  so.context_ns = context_ms * GST_MSECOND;
+  acoustok::StreamingFeatures s(*fx, so);
+  std::vector<float> all = s.push(x, n).features.data;
+  const std::vector<float> rest = s.finish().features.data;
+  all.insert(all.end(), rest.begin(), rest.end());
+  return all;
+}
+
+}  // namespace
+
+// Segment by segment the element gives the core's streamed frames, bit for
+// bit, contiguous on the source timeline and numbered within each segment.
+TEST(XlsrFeatStreaming, SegmentsGiveTheCoresStreamedFrames) {
+  GstHarness* h = make_harness(kStreaming);
+  const size_t half = 24000;  // two segments: [0, 1.5 s) and [1.5 s, end)
+  const GstClockTime t0 = 2 * GST_SECOND, t1 = t0 + gst_util_uint64_scale(half, GST_SECOND, 16000);
+  push_audio(h, speech(), 0, half, t0);
+  ASSERT_TRUE(gst_harness_push_event(h, segment_event(0, t0, t1)));
+  push_audio(h, speech(), half, speech().size(), t1);
+  gst_harness_push_event(h, gst_event_new_eos());
+  const Pulled p = pull_all(h, 32);
+  std::vector<float> expected = core_stream(speech().data(), half, 100, 60, 400);
+  const std::vector<float> second = core_stream(speech().data() + half, speech().size() - half, 100, 60, 400);
+  expected.insert(expected.end(), second.begin(), second.end());
+  EXPECT_EQ(p.data, expected);
+  const int64_t first_frames = acoustok::feature_frames(half);
+  guint64 next = 0;
+  GstClockTime seg_start = t0;
+  for (size_t i = 0; i < p.pts.size(); ++i) {
+    if (p.offset[i] == 0 && i > 0) {
+      EXPECT_EQ(next, static_cast<guint64>(first_frames));
+      next = 0;
+      seg_start = t1;
+    }
+    EXPECT_EQ(p.offset[i], next);
+    EXPECT_EQ(p.pts[i], seg_start + next * 20 * GST_MSECOND);
+    EXPECT_EQ(p.offset_end[i], next + p.rows[i]);
+    next += static_cast<guint64>(p.rows[i]);
+  }
+  EXPECT_EQ(seg_start, t1);
+  gst_harness_teardown(h);
+}
+
+// Pushed one hop at a time, a chunk leaves with the buffer that completes its
+// lookahead, not later: frames out = whole chunks whose lookahead is in.
+TEST(XlsrFeatStreaming, ChunksLeaveAsSoonAsTheirLookaheadArrives) {
+  GstHarness* h = make_harness(kStreaming);
+  int64_t out = 0;
+  for (size_t at = 0; at + 320 <= speech().size(); at += 320) {
+    GstBuffer* b = gst_buffer_new_allocate(nullptr, 320 * sizeof(float), nullptr);
+    gst_buffer_fill(b, 0, speech().data() + at, 320 * sizeof(float));
+    GST_BUFFER_PTS(b) = gst_util_uint64_scale(at, GST_SECOND, 16000);
+    GST_BUFFER_DURATION(b) = 20 * GST_MSECOND;
+    ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+    out += pull_all(h, 32).frames;
+    const int64_t have = acoustok::feature_frames(static_cast<int64_t>(at + 320));
+    const int64_t chunks = have >= 3 ? (have - 3) / 5 : 0;  // chunk k needs frames up to 5k + 5 + 3
+    ASSERT_EQ(out, chunks * 5) << "after " << at + 320 << " samples";
+  }
+  gst_harness_teardown(h);
+}
+
+TEST(XlsrFeatStreaming, ContextAndLookaheadCoveringTheSegmentGiveItsOfflineFrames) {
+  GstHarness* offline = make_harness("layer=2");
+  GstHarness* streamed = make_harness(
+      "layer=2 chunk-time=60000000 lookahead-time=20000000000 context-time=20000000000 max-window-time=60000000000");
+  for (GstHarness* h : {offline, streamed}) {
+    push_audio(h, speech(), 0, speech().size(), 0);
+    gst_harness_push_event(h, gst_event_new_eos());
+  }
+  const Pulled a = pull_all(offline, 32), b = pull_all(streamed, 32);
+  ASSERT_EQ(a.frames, b.frames);
+  float err = 0, ref = 0;
+  for (size_t i = 0; i < a.data.size(); ++i) {
+    err = std::max(err, std::abs(a.data[i] - b.data[i]));
+    ref = std::max(ref, std::abs(a.data[i]));
+  }
+  EXPECT_LE(err, 1e-5f * ref);
+  gst_harness_teardown(offline);
+  gst_harness_teardown(streamed);
+}
+
+// LATENCY: the wait of a chunk's first frame ((5 + 3 - 1) x 20 ms) plus the
+// compute of one run, measured at load (the fixture model: well under 1 s).
+TEST(XlsrFeatStreaming, AnswersLatencyWithChunkLookaheadAndCompute) {
+  GstHarness* h = make_harness(kStreaming);
+  GstQuery* q = gst_query_new_latency();
+  ASSERT_TRUE(gst_pad_peer_query(h->sinkpad, q));
+  gboolean live;
+  GstClockTime min, max;
+  gst_query_parse_latency(q, &live, &min, &max);
+  EXPECT_GT(min, 140 * GST_MSECOND);
+  EXPECT_LT(min, 140 * GST_MSECOND + GST_SECOND);
+  gst_query_unref(q);
+  gst_harness_teardown(h);
+}
+
+TEST(XlsrFeatStreaming, SettingsThatCannotWorkFailNamingTheRule) {
+  const struct {
+    const char* props;
+    const char* words;
+  } cases[] = {{"chunk-time=10000000", "chunk-time must be at least one frame (20 ms)"},
+               {"chunk-time=320000000 lookahead-time=3000000000 max-window-time=3000000000",
+                "must fit in max-window-time"},
+               {"chunk-time=320000000 context-time=3601000000000 max-window-time=3600000000000",
+                "at most 3600 s"}};
+  for (const auto& c : cases) {
+    GstElement* e = gst_parse_launch(("xlsrfeat model=" + fixture("xlsr/xlsr_st") + " layer=2 " + c.props).c_str(), nullptr);
+    ASSERT_NE(e, nullptr);
+    GstBus* bus = gst_bus_new();
+    gst_element_set_bus(e, bus);
+    EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE) << c.props;
+    const std::string text = posted_error(bus);
+    EXPECT_NE(text.find(c.words), std::string::npos) << c.props << ": " << text;
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_object_unref(bus);
+    gst_object_unref(e);
+  }
+}
+
+// A live source whose audio reaches the element far later than the latency
+// it reported: a QoS message and a warning, not silent drift.
+TEST(XlsrFeatStreaming, FallingBehindALiveSourcePostsQosAndAWarning) {
+  GstElement* pipeline = gst_parse_launch(
+      ("appsrc name=src is-live=true format=time caps=\"audio/x-raw,format=F32LE,rate=16000,channels=1,"
+       "layout=interleaved\" ! xlsrfeat model=" + fixture("xlsr/xlsr_st") + " " + kStreaming + " ! fakesink sync=false")
+          .c_str(),
+      nullptr);
+  ASSERT_NE(pipeline, nullptr);
+  GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
+  ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the clock runs on; the audio is stamped from 0
+  for (size_t at = 0; at + 1600 <= speech().size(); at += 1600) {
+    GstBuffer* b = gst_buffer_new_allocate(nullptr, 1600 * sizeof(float), nullptr);
+    gst_buffer_fill(b, 0, speech().data() + at, 1600 * sizeof(float));
+    GST_BUFFER_PTS(b) = gst_util_uint64_scale(at, GST_SECOND, 16000);
+    GST_BUFFER_DURATION(b) = 100 * GST_MSECOND;
+    ASSERT_EQ(gst_app_src_push_buffer(GST_APP_SRC(src), b), GST_FLOW_OK);
+  }
+  gst_app_src_end_of_stream(GST_APP_SRC(src));
+  GstBus* bus = gst_element_get_bus(pipeline);
+  bool qos = false, warning = false, eos = false;
+  while (!eos) {
+    GstMessage* m = gst_bus_timed_pop(bus, 10 * GST_SECOND);
+    ASSERT_NE(m, nullptr) << "no EOS";
+    if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_QOS) qos = true;
+    if (GST_MESSAGE_TYPE(m) == GST_MESSAGE_WARNING) {
+      GError* err = nullptr;
+      gst_message_parse_warning(m, &err, nullptr);
+      warning = std::string(err->message).find("does not keep up") != std::string::npos;
+      g_error_free(err);
+    }
+    eos = GST_MESSAGE_TYPE(m) == GST_MESSAGE_EOS || GST_MESSAGE_TYPE(m) == GST_MESSAGE_ERROR;
+    gst_message_unref(m);
+  }
+  EXPECT_TRUE(qos);
+  EXPECT_TRUE(warning);
+  gst_object_unref(bus);
+  gst_object_unref(src);
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(pipeline);
 }
