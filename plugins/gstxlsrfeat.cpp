@@ -17,12 +17,13 @@
  *
  * Streaming (#GstXlsrFeat:chunk-time above 0, for live chains): frames leave
  * a chunk at a time, each chunk as soon as #GstXlsrFeat:lookahead-time of
- * audio after it has arrived, computed by the model on exactly the audio then
- * visible: #GstXlsrFeat:context-time before the chunk, the chunk, the
- * lookahead (clipped to the segment). A frame leaves at most chunk-time +
+ * audio after it has arrived, computed on the audio then visible:
+ * #GstXlsrFeat:context-time before the chunk, the chunk, the lookahead
+ * (clipped to the segment). A frame leaves at most chunk-time +
  * lookahead-time + the compute of one run after its audio arrived, whatever
  * the segment length. The conv front end of each frame is computed once
- * (exact: it sees only its own 25 ms); attention over the truncated context
+ * (exact: it sees only its own 25 ms); the context's keys and values are
+ * reused (#GstXlsrFeat:reuse-context). Attention over the truncated context
  * is the approximation streaming costs, and models that normalise their input
  * use the running mean and variance of the segment so far. With a context
  * and lookahead longer than the segment the frames equal the offline ones.
@@ -70,6 +71,7 @@ GST_DEBUG_CATEGORY_STATIC(xlsr_feat_debug);
 #define DEFAULT_CONTEXT_TIME (2 * GST_SECOND)
 #define DEFAULT_CHUNK_TIME 0
 #define DEFAULT_LOOKAHEAD_TIME (160 * GST_MSECOND)
+#define DEFAULT_REUSE_CONTEXT TRUE
 
 enum {
   PROP_0,
@@ -82,6 +84,7 @@ enum {
   PROP_CONTEXT_TIME,
   PROP_CHUNK_TIME,
   PROP_LOOKAHEAD_TIME,
+  PROP_REUSE_CONTEXT,
 };
 
 namespace {
@@ -127,6 +130,7 @@ struct GstXlsrFeat {
   guint64 context_time;
   guint64 chunk_time;
   guint64 lookahead_time;
+  gboolean reuse_context;
 
   Model* loaded;     // NULL->READY .. READY->NULL
   Segment* segment;  // streaming thread only
@@ -282,6 +286,23 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
       g_param_spec_uint64("lookahead-time", "Lookahead (ns)",
                           "Streaming: audio after each chunk the model sees before the chunk leaves (ns)", 0, G_MAXUINT64,
                           DEFAULT_LOOKAHEAD_TIME, ready_only));
+  /**
+   * GstXlsrFeat:reuse-context:
+   *
+   * Streaming: TRUE (the default) runs only the chunk and its lookahead
+   * through the transformer; they attend to the keys and values the context
+   * frames had when they were a chunk themselves, so a run costs the same
+   * whatever #GstXlsrFeat:context-time. FALSE runs the context through the
+   * transformer again each time (the model on exactly the visible audio),
+   * costing (context + chunk + lookahead) / (chunk + lookahead) times more.
+   * docs/gstreamer.md has what each costs in agreement with offline units.
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_REUSE_CONTEXT,
+      g_param_spec_boolean("reuse-context", "Reuse context",
+                           "Streaming: reuse the context frames' keys and values instead of running the context "
+                           "through the transformer again each chunk",
+                           DEFAULT_REUSE_CONTEXT, ready_only));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -311,6 +332,7 @@ static void gst_xlsr_feat_init(GstXlsrFeat* self) {
   self->context_time = DEFAULT_CONTEXT_TIME;
   self->chunk_time = DEFAULT_CHUNK_TIME;
   self->lookahead_time = DEFAULT_LOOKAHEAD_TIME;
+  self->reuse_context = DEFAULT_REUSE_CONTEXT;
   self->loaded = nullptr;
   self->segment = nullptr;
 }
@@ -342,6 +364,7 @@ static void gst_xlsr_feat_set_property(GObject* object, guint prop_id, const GVa
     case PROP_CONTEXT_TIME: self->context_time = g_value_get_uint64(value); break;
     case PROP_CHUNK_TIME: self->chunk_time = g_value_get_uint64(value); break;
     case PROP_LOOKAHEAD_TIME: self->lookahead_time = g_value_get_uint64(value); break;
+    case PROP_REUSE_CONTEXT: self->reuse_context = g_value_get_boolean(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -360,32 +383,49 @@ static void gst_xlsr_feat_get_property(GObject* object, guint prop_id, GValue* v
     case PROP_CONTEXT_TIME: g_value_set_uint64(value, self->context_time); break;
     case PROP_CHUNK_TIME: g_value_set_uint64(value, self->chunk_time); break;
     case PROP_LOOKAHEAD_TIME: g_value_set_uint64(value, self->lookahead_time); break;
+    case PROP_REUSE_CONTEXT: g_value_set_boolean(value, self->reuse_context); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
 }
 
-// The compute of one streaming run, the slower of two on silence after a
-// first one that makes the model's kernels for that size: the front
-// end of a chunk's new audio (of the whole visible audio where the front end
-// is not frame-local) and the transformer over context + chunk + lookahead.
-// Part of the latency reported; thanks to the first run the stream's first
-// chunk does not pay for making kernels.
+// The compute of one streaming run on silence, the slower of two after a
+// first one that makes the model's kernels for that size: the front end of a
+// chunk's new audio (of the whole visible audio where the front end is not
+// frame-local), then the transformer over the chunk and its lookahead with a
+// full context of reused keys and values, or over context + chunk +
+// lookahead when the context is recomputed. Part of the latency reported;
+// thanks to the first run the stream's first chunk does not make kernels.
 static GstClockTime measure_streaming_run(Model& m) {
   acoustok::FeatureExtractor& fx = *m.extractor;
   const acoustok::StreamingFeatures shape(fx, m.stream);
-  const int64_t window = shape.context_frames() + shape.chunk_frames() + shape.lookahead_frames();
+  const int64_t context = shape.context_frames();
+  const int64_t window = context + shape.chunk_frames() + shape.lookahead_frames();
   const int64_t fresh = fx.frame_local_front_end() ? shape.chunk_frames() : window;
   const std::vector<float> silence(static_cast<size_t>((fresh - 1) * kHop + acoustok::grid::kReceptiveField), 0.0f);
-  acoustok::Features frames;
-  frames.frames = window;
-  frames.dim = fx.dim();
-  frames.data.assign(static_cast<size_t>(window * fx.dim()), 0.0f);
+  const auto zeros = [&fx](int64_t frames) {
+    acoustok::Features f;
+    f.frames = frames;
+    f.dim = fx.dim();
+    f.data.assign(static_cast<size_t>(frames * f.dim), 0.0f);
+    return f;
+  };
+  const acoustok::Features frames = zeros(window);
+  const bool reuse = m.stream.mode == acoustok::StreamingOptions::Mode::reuse_context;
+  std::unique_ptr<acoustok::FeatureExtractor::EncoderState> state;
+  if (reuse) {
+    state = fx.new_encoder_state();
+    if (context > 0) fx.encode_next(*state, zeros(context), 0, context, context);  // a full past
+  }
   std::chrono::steady_clock::duration slowest{};
   for (int i = 0; i < 3; ++i) {  // the first run makes the kernels: untimed
     const auto start = std::chrono::steady_clock::now();
     fx.front_end(silence.data(), silence.size());
-    fx.encode(frames);
+    if (reuse) {
+      fx.encode_next(*state, frames, context, shape.chunk_frames(), context);
+    } else {
+      fx.encode(frames);
+    }
     if (i > 0) slowest = std::max(slowest, std::chrono::steady_clock::now() - start);
   }
   return static_cast<GstClockTime>(std::chrono::duration_cast<std::chrono::nanoseconds>(slowest).count());
@@ -410,10 +450,12 @@ static void gst_xlsr_feat_load(GstAcoustokElement* base) {
   stream.lookahead_ns = self->lookahead_time;
   stream.context_ns = context;
   stream.max_window_ns = window;
+  stream.mode = self->reuse_context ? acoustok::StreamingOptions::Mode::reuse_context
+                                    : acoustok::StreamingOptions::Mode::recompute_context;
   // Benchmarks only (tests/bench/bench_live.py): the model run exactly on
   // each chunk's visible audio, no cache, each window normalised on its own.
   const char* recompute = std::getenv("ACOUSTOK_STREAM_RECOMPUTE");
-  stream.recompute = recompute && std::string(recompute) == "1";
+  if (recompute && std::string(recompute) == "1") stream.mode = acoustok::StreamingOptions::Mode::recompute_all;
   GST_OBJECT_UNLOCK(self);
   if (path.empty()) throw acoustok::Error("xlsrfeat: no model set (property 'model')");
   // The window is held in memory (and run through the model at once): an

@@ -72,6 +72,20 @@ class FeatureExtractor {
   // The transformer up to layer() over front-end frames [frames, dim()] as
   // one span: [frames, dim()].
   virtual Features encode(const Features& front);
+
+  // Streaming with reused context: per stream, the keys and values of every
+  // transformer block for the frames given so far.
+  class EncoderState {
+   public:
+    virtual ~EncoderState() = default;
+  };
+  virtual std::unique_ptr<EncoderState> new_encoder_state();
+  // The transformer output of front-end rows [new_from, front.frames) (the
+  // rows before feed only the positional conv), attending also to the state's
+  // earlier frames; then the first `keep` new rows join the state, which
+  // keeps its last `max_past` frames.
+  virtual Features encode_next(EncoderState& state, const Features& front, int64_t new_from, int64_t keep,
+                               int64_t max_past);
 };
 
 }  // namespace acoustok

@@ -4,27 +4,32 @@
 //
 // wav2vec2 / XLSR-53 / HuBERT attend in both directions over whatever audio
 // they are given, so a frame computed before its segment ends cannot equal
-// the offline one. Chunk k (frames [k c, k c + c) of the segment) is the
-// model run on exactly the audio visible then: `context` frames before the
-// chunk, the chunk, and `lookahead` frames after it (clipped to the segment).
-// What is cached, and why it is exact:
+// the offline one. Chunk k (frames [k c, k c + c) of the segment) sees
+// `context` frames before it, itself, and `lookahead` frames after it
+// (clipped to the segment).
 //  - The conv front end and feature projection of each frame depend only on
 //    the frame's own 400 samples (layer-norm front ends: XLSR-53, large
-//    models), so each frame goes through them once and is kept for the
-//    transformer runs that see it. Group-norm front ends (wav2vec2-base,
-//    HuBERT-base) normalise over the whole span and are recomputed per run.
-//  - The transformer is recomputed over the visible frames each run: caching
-//    keys and values of earlier chunks would make every layer's earlier
-//    frames blind to the audio that arrived since (measured in
-//    tests/bench/bench_live: the recomputed transformer is what the latency
-//    budget is spent on).
-// What is approximate: attention over a truncated context (all of it, the
-// price of streaming), and, for models that normalise their input
-// (do_normalize), a running normalisation: the mean and variance of the
-// segment's audio up to the end of the visible audio when a frame first goes
-// through the front end, instead of the whole segment's.
-// With a context and lookahead that cover the whole segment every frame
-// equals FeatureExtractor::extract() on the segment.
+//    models), so each frame goes through them once and is kept for the runs
+//    that see it: exact. Group-norm front ends (wav2vec2-base, HuBERT-base)
+//    normalise over the whole span and are computed again per run over the
+//    visible audio.
+//  - Mode::reuse_context (the default): only the chunk and its lookahead go
+//    through the transformer; in every block they attend to the keys and
+//    values the context frames had when they were a chunk themselves (those
+//    frames are not recomputed with the audio that arrived since). A run
+//    costs chunk + lookahead instead of context + chunk + lookahead.
+//  - Mode::recompute_context: the transformer runs over context + chunk +
+//    lookahead each time, i.e. the model on exactly the visible audio.
+//  - Mode::recompute_all: that, with the front end recomputed too and each
+//    window normalised on its own (no cache at all): the reference the
+//    benchmark measures the caches against (tests/bench/bench_live.py).
+// What is approximate: attention over a truncated context and, reusing it,
+// context frames that did not see the later audio; for models that
+// normalise their input (do_normalize), a running normalisation: the mean
+// and variance of the segment's audio up to the end of the visible audio when
+// a frame first goes through the front end, instead of the whole segment's.
+// With a context and lookahead that cover the whole segment, every mode gives
+// FeatureExtractor::extract() on the segment (to float rounding).
 //
 // Chunks sit on a fixed grid of the segment's frames and each run sees the
 // same audio whatever the sizes of the pushes: the frames do not depend on
@@ -32,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,10 +52,8 @@ struct StreamingOptions {
   uint64_t lookahead_ns = 160'000'000ull;  // audio after the chunk the model sees
   uint64_t context_ns = 1'000'000'000ull;  // audio before the chunk the model sees
   uint64_t max_window_ns = 30'000'000'000ull;  // context + chunk + lookahead may not exceed it
-  // Recompute everything per run, the front end included, with each
-  // window's audio normalised on its own: "the model run exactly on the
-  // visible audio", the reference the benchmark measures the caches against.
-  bool recompute = false;
+  enum class Mode { reuse_context, recompute_context, recompute_all };
+  Mode mode = Mode::reuse_context;
 };
 
 // What a push gives: frames [first_frame, first_frame + features.frames) of
@@ -98,7 +102,8 @@ class StreamingFeatures {
 
   FeatureExtractor& extractor_;
   int64_t chunk_ = 0, lookahead_ = 0, context_ = 0;
-  bool recompute_ = false;
+  StreamingOptions::Mode mode_;
+  bool recompute_ = false;  // Mode::recompute_all
   bool normalize_ = false;
   bool cache_ = false;  // front-end frames computed once
 
@@ -111,6 +116,7 @@ class StreamingFeatures {
   int64_t front_done_ = 0;        // frames through the front end so far
   double sum_ = 0, sum_squares_ = 0;  // running statistics of samples [0, stats_pos_)
   int64_t stats_pos_ = 0;
+  std::unique_ptr<FeatureExtractor::EncoderState> state_;  // Mode::reuse_context
 };
 
 }  // namespace acoustok

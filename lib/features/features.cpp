@@ -16,4 +16,12 @@ Features FeatureExtractor::encode(const Features&) {
   throw Error("feature model '" + model_name() + "' cannot stream (no separate encoder)");
 }
 
+std::unique_ptr<FeatureExtractor::EncoderState> FeatureExtractor::new_encoder_state() {
+  throw Error("feature model '" + model_name() + "' cannot stream with reused context");
+}
+
+Features FeatureExtractor::encode_next(EncoderState&, const Features&, int64_t, int64_t, int64_t) {
+  throw Error("feature model '" + model_name() + "' cannot stream with reused context");
+}
+
 }  // namespace acoustok

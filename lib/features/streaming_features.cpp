@@ -45,11 +45,13 @@ StreamingFeatures::StreamingFeatures(FeatureExtractor& extractor, const Streamin
       chunk_(frames_of(options.chunk_ns)),
       lookahead_(frames_of(options.lookahead_ns)),
       context_(frames_of(options.context_ns)),
-      recompute_(options.recompute),
+      mode_(options.mode),
+      recompute_(options.mode == StreamingOptions::Mode::recompute_all),
       normalize_(extractor.normalizes_input()),
-      cache_(!options.recompute && extractor.frame_local_front_end()) {
+      cache_(!recompute_ && extractor.frame_local_front_end()) {
   const std::string rule = check(options);
   if (!rule.empty()) throw Error(rule);
+  if (mode_ == StreamingOptions::Mode::reuse_context) state_ = extractor_.new_encoder_state();
 }
 
 int64_t StreamingFeatures::wait_samples() const { return (chunk_ + lookahead_ - 1) * kHop; }
@@ -64,6 +66,7 @@ void StreamingFeatures::reset() {
   front_done_ = 0;
   sum_ = sum_squares_ = 0;
   stats_pos_ = 0;
+  if (mode_ == StreamingOptions::Mode::reuse_context) state_ = extractor_.new_encoder_state();
 }
 
 bool StreamingFeatures::chunk_ready() const {
@@ -106,17 +109,23 @@ void StreamingFeatures::run_chunk(int64_t end, bool complete, StreamStep& step) 
   // last frame's window, as extract() on the whole segment sees them.
   const int64_t audio_end = complete && last == all ? pushed_ : end_sample(last);
   Features out;
+  int64_t out_first = first;  // the frame of out's row 0
   if (recompute_) {
     const int64_t from = first_sample(first) - sample_base_;
     out = extractor_.extract(samples_.data() + from, static_cast<size_t>(audio_end - first_sample(first)));
-  } else {
+  } else if (mode_ == StreamingOptions::Mode::recompute_context) {
     out = extractor_.encode(visible_front_end(first, last, audio_end));
+  } else {
+    // The context's front-end rows feed the positional conv only.
+    out = extractor_.encode_next(*state_, visible_front_end(first, last, audio_end), next_frame_ - first,
+                                 end - next_frame_, context_);
+    out_first = next_frame_;
   }
-  if (out.frames != last - first) throw Error("streaming features: the model gave the wrong number of frames");
+  if (out.frames != last - out_first) throw Error("streaming features: the model gave the wrong number of frames");
   const auto row = static_cast<size_t>(out.dim);
   step.features.data.insert(step.features.data.end(),
-                            out.data.begin() + static_cast<std::ptrdiff_t>((next_frame_ - first) * out.dim),
-                            out.data.begin() + static_cast<std::ptrdiff_t>((end - first) * out.dim));
+                            out.data.begin() + static_cast<std::ptrdiff_t>((next_frame_ - out_first) * out.dim),
+                            out.data.begin() + static_cast<std::ptrdiff_t>((end - out_first) * out.dim));
   step.features.frames = static_cast<int64_t>(step.features.data.size() / row);
   next_frame_ = end;
 }

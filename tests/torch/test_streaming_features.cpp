@@ -55,8 +55,12 @@ std::string unnormalised_xlsr() {
   return dir;
 }
 
-acoustok::StreamingOptions options(uint64_t chunk_ms, uint64_t lookahead_ms, uint64_t context_ms) {
+using Mode = acoustok::StreamingOptions::Mode;
+
+acoustok::StreamingOptions options(uint64_t chunk_ms, uint64_t lookahead_ms, uint64_t context_ms,
+                                   Mode mode = Mode::recompute_context) {
   acoustok::StreamingOptions o;
+  o.mode = mode;
   o.chunk_ns = chunk_ms * kMs;
   o.lookahead_ns = lookahead_ms * kMs;
   o.context_ns = context_ms * kMs;
@@ -130,11 +134,11 @@ TEST(StreamingFeatures, RecomputeModeNormalisesEachWindowOnItsOwn) {
     auto fx = load(model);
     ASSERT_TRUE(fx->normalizes_input());
     acoustok::StreamingOptions o = options(200, 100, 300);
-    o.recompute = true;
+    o.mode = Mode::recompute_all;
     const acoustok::Features got = stream(*fx, o, 3000);
     EXPECT_LE(relative_error(got.data, visible_audio_reference(*fx, 10, 5, 15)), 1e-5f) << model;
     // The running normalisation is not that, but close.
-    const acoustok::Features running = stream(*fx, options(200, 100, 300), 3000);
+    const acoustok::Features running = stream(*fx, options(200, 100, 300, Mode::recompute_context), 3000);
     const float d = relative_error(running.data, got.data);
     EXPECT_GT(d, 0.0f) << model;
     EXPECT_LT(d, 0.5f) << model;
@@ -145,28 +149,71 @@ TEST(StreamingFeatures, TheFrontEndCacheChangesNothing) {
   auto fx = load(unnormalised_xlsr());
   ASSERT_TRUE(fx->frame_local_front_end());
   acoustok::StreamingOptions cached = options(40, 20, 200), recomputed = cached;
-  recomputed.recompute = true;
+  recomputed.mode = Mode::recompute_all;
   EXPECT_LE(relative_error(stream(*fx, cached, 640).data, stream(*fx, recomputed, 640).data), 1e-5f);
 }
 
-// Also proves the running normalisation reaches the whole segment's.
+// Also proves the running normalisation reaches the whole segment's, and,
+// reusing the context, that every chunk attends to exactly the keys and
+// values its predecessors left (they saw the whole segment too).
 TEST(StreamingFeatures, ContextAndLookaheadCoveringTheSegmentGiveOfflineFrames) {
-  for (const std::string& model : {fixture("xlsr/xlsr_st"), fixture("xlsr/base_st")}) {
+  for (const std::string& model : {fixture("xlsr/xlsr_st"), fixture("xlsr/base_st"), fixture("xlsr/hubert_bin")}) {
     auto fx = load(model);
     ASSERT_TRUE(fx->normalizes_input()) << model;
     const acoustok::Features offline = fx->extract(speech().data(), speech().size());
-    const acoustok::Features got = stream(*fx, options(60, 10'000, 10'000), 800);
-    EXPECT_EQ(got.frames, offline.frames) << model;
-    EXPECT_LE(relative_error(got.data, offline.data), 1e-5f) << model;
+    for (Mode mode : {Mode::reuse_context, Mode::recompute_context, Mode::recompute_all}) {
+      const acoustok::Features got = stream(*fx, options(60, 10'000, 10'000, mode), 800);
+      EXPECT_EQ(got.frames, offline.frames) << model;
+      EXPECT_LE(relative_error(got.data, offline.data), 1e-5f) << model << " mode " << static_cast<int>(mode);
+    }
   }
+}
+
+// Without context there is nothing to reuse: both modes run each chunk and
+// its lookahead alone.
+TEST(StreamingFeatures, ReusingNoContextIsRecomputingNone) {
+  auto fx = load(fixture("xlsr/xlsr_st"));
+  EXPECT_LE(relative_error(stream(*fx, options(100, 60, 0, Mode::reuse_context), 1000).data,
+                           stream(*fx, options(100, 60, 0, Mode::recompute_context), 1000).data),
+            1e-5f);
+}
+
+// Reusing a context is an approximation: the context frames' keys and values
+// are those of their own run. Close to recomputing it, not equal.
+TEST(StreamingFeatures, ReusedContextIsCloseToTheRecomputedOne) {
+  auto fx = load(fixture("xlsr/xlsr_st"), 3);
+  const acoustok::Features reused = stream(*fx, options(100, 60, 500, Mode::reuse_context), 1000);
+  const acoustok::Features recomputed = stream(*fx, options(100, 60, 500, Mode::recompute_context), 1000);
+  ASSERT_EQ(reused.frames, recomputed.frames);
+  const float d = relative_error(reused.data, recomputed.data);
+  EXPECT_GT(d, 1e-4f);
+  EXPECT_LT(d, 0.5f);
+  // The first chunk has no context to reuse: equal.
+  const size_t first_chunk = static_cast<size_t>(5 * reused.dim);
+  EXPECT_LE(relative_error(std::vector<float>(reused.data.begin(), reused.data.begin() + first_chunk),
+                           std::vector<float>(recomputed.data.begin(), recomputed.data.begin() + first_chunk)),
+            1e-5f);
+}
+
+// The oneDNN path (merged q/k/v product, packed weights) and the modules as
+// written (the CUDA path) reuse the context alike.
+TEST(StreamingFeatures, ReusedContextIsTheSameOnBothMatmulPaths) {
+  auto fast = load(fixture("xlsr/xlsr_st"), 3);
+  setenv("ACOUSTOK_MATMUL", "plain", 1);
+  auto plain = load(fixture("xlsr/xlsr_st"), 3);
+  unsetenv("ACOUSTOK_MATMUL");
+  const acoustok::StreamingOptions o = options(100, 60, 500, Mode::reuse_context);
+  EXPECT_LE(relative_error(stream(*fast, o, 1000).data, stream(*plain, o, 1000).data), 1e-4f);
 }
 
 TEST(StreamingFeatures, FramesDoNotDependOnPushSizes) {
   auto fx = load(fixture("xlsr/xlsr_st"));  // running normalisation included
-  const acoustok::StreamingOptions o = options(80, 40, 300);
-  const acoustok::Features a = stream(*fx, o, 160), b = stream(*fx, o, 7777), c = stream(*fx, o, speech().size());
-  EXPECT_EQ(a.data, b.data);
-  EXPECT_EQ(a.data, c.data);
+  for (Mode mode : {Mode::reuse_context, Mode::recompute_context}) {
+    const acoustok::StreamingOptions o = options(80, 40, 300, mode);
+    const acoustok::Features a = stream(*fx, o, 160), b = stream(*fx, o, 7777), c = stream(*fx, o, speech().size());
+    EXPECT_EQ(a.data, b.data);
+    EXPECT_EQ(a.data, c.data);
+  }
 }
 
 TEST(StreamingFeatures, ChunksLeaveAsSoonAsTheirLookaheadIsIn) {

@@ -121,7 +121,32 @@ class TorchFeatureExtractor : public FeatureExtractor {
     return to_features(y, front.frames);
   }
 
+  std::unique_ptr<EncoderState> new_encoder_state() override { return std::make_unique<TorchEncoderState>(); }
+
+  Features encode_next(EncoderState& state, const Features& front, int64_t new_from, int64_t keep,
+                       int64_t max_past) override {
+    if (front.dim != config_.hidden_size || front.data.size() != static_cast<size_t>(front.frames * front.dim) ||
+        new_from < 0 || new_from >= front.frames || keep < 0 || max_past < 0) {
+      throw Error("internal error: encode_next() got frames of the wrong shape");
+    }
+    auto& blocks = dynamic_cast<TorchEncoderState&>(state).blocks;
+    c10::InferenceMode guard;
+    torch::Tensor y;
+    try {
+      const torch::Tensor input =
+          torch::from_blob(const_cast<float*>(front.data.data()), {front.frames, front.dim}, torch::kFloat32).to(device_);
+      y = model_->encode_cached(input, new_from, blocks, keep, max_past).to(torch::kCPU).contiguous();
+    } catch (const c10::Error& e) {
+      throw Error(std::string("feature extraction failed in LibTorch: ") + e.what_without_backtrace());
+    }
+    return to_features(y, front.frames - new_from);
+  }
+
  private:
+  struct TorchEncoderState : EncoderState {
+    std::vector<features::BlockCache> blocks;
+  };
+
   static void check_finite(const float* samples, size_t count) {
     for (size_t i = 0; i < count; ++i) {
       if (!std::isfinite(samples[i])) {

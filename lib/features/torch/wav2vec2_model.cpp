@@ -332,6 +332,36 @@ void SelfAttentionImpl::add_to(const torch::Tensor& x, const torch::Tensor& resi
   out_proj->forward_into(merged, residual, /*gelu=*/false, /*accumulate=*/true);
 }
 
+torch::Tensor SelfAttentionImpl::attend_cached(const torch::Tensor& x, BlockCache& cache, int64_t keep,
+                                               int64_t max_past) {
+  const int64_t n = x.size(0), H = heads_, hd = dim_ / heads_;
+  torch::Tensor q, k, v;  // [n, D] each, q scaled by 1/sqrt(hd)
+  if (prepared()) {
+    torch::Tensor qkv = torch::empty({n, 3 * dim_});
+    onednn::linear(x.contiguous(), qkv_weight_, qkv, onednn::MatmulOptions().bias(qkv_bias_));  // q's rows pre-scaled
+    q = qkv.narrow(1, 0, dim_);
+    k = qkv.narrow(1, dim_, dim_);
+    v = qkv.narrow(1, 2 * dim_, dim_);
+  } else {
+    q = q_proj(x) * (1.0 / std::sqrt(static_cast<double>(hd)));
+    k = k_proj(x);
+    v = v_proj(x);
+  }
+  const torch::Tensor keys = cache.keys.defined() ? torch::cat({cache.keys, k}, 0) : k;  // [P + n, D]
+  const torch::Tensor values = cache.values.defined() ? torch::cat({cache.values, v}, 0) : v;
+  const int64_t T = keys.size(0);
+  const torch::Tensor qh = q.reshape({n, H, hd}).transpose(0, 1);  // [H, n, hd]
+  const torch::Tensor kh = keys.reshape({T, H, hd}).permute({1, 2, 0});  // [H, hd, T]
+  const torch::Tensor vh = values.reshape({T, H, hd}).transpose(0, 1);  // [H, T, hd]
+  const torch::Tensor w = torch::softmax(torch::matmul(qh, kh), -1);   // [H, n, T]
+  const torch::Tensor context = torch::matmul(w, vh).transpose(0, 1).reshape({n, dim_});
+  // The chunk's frames join the cache; its lookahead is computed again next time.
+  const int64_t past = T - n, kept = std::min(past + keep, max_past);
+  cache.keys = keys.narrow(0, past + keep - kept, kept).clone();
+  cache.values = values.narrow(0, past + keep - kept, kept).clone();
+  return out_proj(context);
+}
+
 FeedForwardImpl::FeedForwardImpl(int64_t dim, int64_t inner) {
   intermediate_dense = register_module("intermediate_dense", Dense(DenseOptions(dim, inner)));
   output_dense = register_module("output_dense", Dense(DenseOptions(inner, dim)));
@@ -359,6 +389,13 @@ void FeedForwardImpl::add_to(const torch::Tensor& x, const torch::Tensor& residu
     intermediate_dense->forward_into(x.narrow(0, r, n), inner.narrow(0, 0, n), /*gelu=*/true);
     output_dense->forward_into(inner.narrow(0, 0, n), residual.narrow(0, r, n), /*gelu=*/false, /*accumulate=*/true);
   }
+}
+
+torch::Tensor FeedForwardImpl::apply(const torch::Tensor& x) {
+  if (!onednn_) return forward(x);
+  torch::Tensor out = torch::zeros_like(x);
+  add_to(x.contiguous(), out);
+  return out;
 }
 
 EncoderLayerImpl::EncoderLayerImpl(const features::Wav2Vec2Config& c) : pre_ln_(c.do_stable_layer_norm) {
@@ -399,6 +436,15 @@ torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x) {
   return final_layer_norm(y + feed_forward(y));
 }
 
+torch::Tensor EncoderLayerImpl::forward_cached(const torch::Tensor& x, BlockCache& cache, int64_t keep, int64_t max_past) {
+  if (pre_ln_) {
+    const torch::Tensor y = x + attention->attend_cached(layer_norm(x), cache, keep, max_past);
+    return y + feed_forward->apply(final_layer_norm(y));
+  }
+  const torch::Tensor y = layer_norm(x + attention->attend_cached(x, cache, keep, max_past));
+  return final_layer_norm(y + feed_forward->apply(y));
+}
+
 EncoderImpl::EncoderImpl(const features::Wav2Vec2Config& c, int64_t blocks) : pre_ln_(c.do_stable_layer_norm) {
   pos_conv_embed = register_module("pos_conv_embed", PositionalConv(c));
   // A pre-LN model's encoder.layer_norm follows the last block: never used for
@@ -414,6 +460,20 @@ torch::Tensor EncoderImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = x + pos_conv_embed(x);
   if (layer_norm) y = layer_norm(y);
   for (const auto& layer : *layers) y = layer->as<EncoderLayer>()->forward(y);
+  return y;
+}
+
+torch::Tensor EncoderImpl::forward_cached(const torch::Tensor& frames, int64_t new_from, std::vector<BlockCache>& cache,
+                                          int64_t keep, int64_t max_past) {
+  // The positional conv sees the frames before the new ones (and zeros after
+  // the last), as it would over the whole visible span.
+  const torch::Tensor x = frames.unsqueeze(0);
+  torch::Tensor y = (x + pos_conv_embed(x)).squeeze(0).narrow(0, new_from, frames.size(0) - new_from);
+  if (layer_norm) y = layer_norm(y);
+  cache.resize(layers->size());
+  for (size_t i = 0; i < layers->size(); ++i) {
+    y = layers[i]->as<EncoderLayer>()->forward_cached(y, cache[i], keep, max_past);
+  }
   return y;
 }
 

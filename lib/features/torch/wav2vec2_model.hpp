@@ -22,6 +22,13 @@
 
 namespace acoustok::features {
 
+// Streaming with reused context: per transformer block, the keys and values
+// of the last frames given ([P, D] each, P at most the context), so a chunk
+// runs only its own frames and its lookahead through the blocks.
+struct BlockCache {
+  torch::Tensor keys, values;
+};
+
 // nn.Linear with the same parameter names; on the CPU its product runs in oneDNN
 // (onednn_ops.hpp) on a packed copy of the weight.
 struct DenseOptions {
@@ -145,6 +152,11 @@ class SelfAttentionImpl : public torch::nn::Module {
   void store_weights_in_bf16();
   // Whether 1/sqrt(head dim) is a power of two.
   bool scaling_is_exact() const;
+  // Streaming: the attention output (out_proj applied) of new frames x
+  // [n, D], attending to the cached frames' keys and values and their own;
+  // then the first `keep` of them join the cache, which keeps its last
+  // `max_past` frames. Either mode (prepared or not).
+  torch::Tensor attend_cached(const torch::Tensor& x, BlockCache& cache, int64_t keep, int64_t max_past);
 
  private:
   void view_merged_weights();
@@ -166,6 +178,8 @@ class FeedForwardImpl : public torch::nn::Module {
   // After prepare_cpu: residual [rows, D] += feed_forward(x [rows, D]); each
   // block of rows is read before it is written (residual may be x itself).
   void add_to(const torch::Tensor& x, const torch::Tensor& residual);
+  // feed_forward(x) in either mode.
+  torch::Tensor apply(const torch::Tensor& x);
 
  private:
   bool onednn_ = false;
@@ -177,6 +191,8 @@ class EncoderLayerImpl : public torch::nn::Module {
  public:
   explicit EncoderLayerImpl(const features::Wav2Vec2Config& c);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> [B, T, D]
+  // Streaming: new frames [n, D] -> [n, D] (SelfAttention::attend_cached).
+  torch::Tensor forward_cached(const torch::Tensor& x, BlockCache& cache, int64_t keep, int64_t max_past);
 
  private:
   bool pre_ln_;
@@ -191,6 +207,12 @@ class EncoderImpl : public torch::nn::Module {
  public:
   EncoderImpl(const features::Wav2Vec2Config& c, int64_t blocks);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, D] -> output of the last block, [B, T, D]
+  // Streaming: front-end frames [F, D], of which rows [new_from, F) are new
+  // (the rows before them feed only the positional conv) -> the last
+  // block's output for the new rows [F - new_from, D]; see BlockCache.
+  torch::Tensor forward_cached(const torch::Tensor& frames, int64_t new_from, std::vector<BlockCache>& cache,
+                               int64_t keep, int64_t max_past);
+  int64_t blocks() const { return static_cast<int64_t>(layers->size()); }
 
  private:
   bool pre_ln_;
@@ -210,6 +232,12 @@ class Wav2Vec2Impl : public torch::nn::Module {
   // [B, frames, D] (its input is left as it was).
   torch::Tensor front_end(const torch::Tensor& samples);
   torch::Tensor encode(const torch::Tensor& frames);
+  // Streaming with reused context: EncoderImpl::forward_cached.
+  torch::Tensor encode_cached(const torch::Tensor& frames, int64_t new_from, std::vector<BlockCache>& cache,
+                              int64_t keep, int64_t max_past) {
+    return encoder->forward_cached(frames, new_from, cache, keep, max_past);
+  }
+  int64_t blocks() const { return encoder->blocks(); }
   // CPU inference, after loading: time-major convs, blocked attention, every
   // product in oneDNN (onednn_ops.hpp). Without it the modules run as
   // written (the CUDA path, and the reference the tests compare with).
