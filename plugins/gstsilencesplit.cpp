@@ -16,15 +16,27 @@
  * split afresh from its own PTS; no buffer spans a break, and DURATION is
  * always that of the samples carried.
  *
+ * By default audio leaves once it is certain to belong to a segment, which
+ * waits for the pause decision (about min-silence-time). With
+ * #GstSilenceSplit:low-latency, for live chains, speech leaves
+ * within keep-silence-time + 1 ms of its arrival, while the pause that ends its
+ * segment is still being decided: the segments and their events are the
+ * same, but an event then follows some audio after its `stop` (the beginning
+ * of the pause), and audio that turned out to be silence (that pause
+ * beginning, a noise too short to start a segment) went out too.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 -m filesrc location=talk.mp3 ! decodebin ! audioconvert ! audioresample ! \
  *     silencesplit keep-silence-time=100000000 ! fakesink
+ * gst-launch-1.0 autoaudiosrc ! audioconvert ! audioresample ! \
+ *     silencesplit low-latency=true max-segment-time=3000000000 ! fakesink
  * ]|
  */
 #include "config.h"
 
 #include <algorithm>
+#include <deque>
 #include <memory>
 #include <optional>
 
@@ -40,6 +52,7 @@ GST_DEBUG_CATEGORY_STATIC(silence_split_debug);
 #define DEFAULT_MIN_SEGMENT_TIME 0
 #define DEFAULT_MAX_SEGMENT_TIME 0
 #define DEFAULT_DROP_SILENCE TRUE
+#define DEFAULT_LOW_LATENCY FALSE
 
 enum {
   PROP_0,
@@ -49,6 +62,7 @@ enum {
   PROP_MIN_SEGMENT_TIME,
   PROP_MAX_SEGMENT_TIME,
   PROP_DROP_SILENCE,
+  PROP_LOW_LATENCY,
 };
 
 namespace {
@@ -69,6 +83,10 @@ struct SplitState {
   // Start of the segment being passed on (input index) and its time, taken
   // while its first sample was still in the adapter.
   std::optional<std::pair<int64_t, GstClockTime>> started;
+  // Low latency: a segment's bounds are known after its samples left the
+  // adapter (and the base's timeline), so the times of the input buffers
+  // (first input index, its time) are kept until no bound can fall there.
+  std::deque<std::pair<int64_t, GstClockTime>> anchors;
 };
 
 }  // namespace
@@ -83,6 +101,7 @@ struct GstSilenceSplit {
   GstClockTime min_segment_time;
   GstClockTime max_segment_time;
   gboolean drop_silence;
+  gboolean low_latency;
 
   SplitState* state;  // streaming thread only
 };
@@ -105,6 +124,7 @@ static GstStaticPadTemplate src_template =
 static void gst_silence_split_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec);
 static void gst_silence_split_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec);
 static void gst_silence_split_finalize(GObject* object);
+static void gst_silence_split_load(GstAcoustokElement* base);
 static void gst_silence_split_start(GstAcoustokElement* base);
 static void gst_silence_split_stop(GstAcoustokElement* base);
 static void gst_silence_split_set_caps(GstAcoustokElement* base, const GstStructure* caps);
@@ -187,6 +207,25 @@ static void gst_silence_split_class_init(GstSilenceSplitClass* klass) {
       gobject_class, PROP_DROP_SILENCE,
       g_param_spec_boolean("drop-silence", "Drop silence",
                            "Do not pass on the silence outside the kept padding", DEFAULT_DROP_SILENCE, flags));
+  /**
+   * GstSilenceSplit:low-latency:
+   *
+   * For live chains: pass speech on within keep-silence-time + 1 ms of its
+   * arrival instead of once the pause that ends its segment is decided
+   * (about min-silence-time later). The segments are the same; each event
+   * follows its segment's audio and the beginning of the pause after it,
+   * and a noise in a pause that never becomes a segment is passed on too.
+   * min-segment-time must be 0 (merging needs the segment after it) and
+   * max-segment-time 0 or longer than min-silence-time, else NULL->READY
+   * fails; long speech is cut exactly at max-segment-time (the quietest
+   * point would lie in audio already passed on).
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_LOW_LATENCY,
+      g_param_spec_boolean("low-latency", "Low latency",
+                           "Pass speech on before the pause ending its segment is decided (live chains; events follow "
+                           "later, max-segment-time cuts at the limit, min-segment-time must be 0)",
+                           DEFAULT_LOW_LATENCY, flags));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -194,6 +233,7 @@ static void gst_silence_split_class_init(GstSilenceSplitClass* klass) {
       element_class, "Silence splitter", "Filter/Analyzer/Audio",
       "Cuts speech into segments at pauses, marking each with an acoustok-segment event", "acoustok developers");
 
+  base_class->load = gst_silence_split_load;
   base_class->start = gst_silence_split_start;
   base_class->stop = gst_silence_split_stop;
   base_class->set_caps = gst_silence_split_set_caps;
@@ -211,6 +251,7 @@ static void gst_silence_split_init(GstSilenceSplit* self) {
   self->min_segment_time = DEFAULT_MIN_SEGMENT_TIME;
   self->max_segment_time = DEFAULT_MAX_SEGMENT_TIME;
   self->drop_silence = DEFAULT_DROP_SILENCE;
+  self->low_latency = DEFAULT_LOW_LATENCY;
   self->state = nullptr;
 }
 
@@ -231,6 +272,7 @@ static void gst_silence_split_set_property(GObject* object, guint prop_id, const
     case PROP_MIN_SEGMENT_TIME: self->min_segment_time = g_value_get_uint64(value); break;
     case PROP_MAX_SEGMENT_TIME: self->max_segment_time = g_value_get_uint64(value); break;
     case PROP_DROP_SILENCE: self->drop_silence = g_value_get_boolean(value); break;
+    case PROP_LOW_LATENCY: self->low_latency = g_value_get_boolean(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -246,21 +288,40 @@ static void gst_silence_split_get_property(GObject* object, guint prop_id, GValu
     case PROP_MIN_SEGMENT_TIME: g_value_set_uint64(value, self->min_segment_time); break;
     case PROP_MAX_SEGMENT_TIME: g_value_set_uint64(value, self->max_segment_time); break;
     case PROP_DROP_SILENCE: g_value_set_boolean(value, self->drop_silence); break;
+    case PROP_LOW_LATENCY: g_value_set_boolean(value, self->low_latency); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
 }
 
-// Fresh streaming state from the current properties.
-static void gst_silence_split_start(GstAcoustokElement* base) {
-  GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
+// The core's options from the properties; the object lock is held.
+static acoustok::SilenceOptions options_locked(GstSilenceSplit* self) {
   acoustok::SilenceOptions o;
-  GST_OBJECT_LOCK(self);
   o.threshold_db = self->threshold_db;
   o.min_silence = static_cast<double>(self->min_silence_time) / GST_SECOND;
   o.keep_silence = static_cast<double>(self->keep_silence_time) / GST_SECOND;
   o.min_segment = static_cast<double>(self->min_segment_time) / GST_SECOND;
   o.max_segment = static_cast<double>(self->max_segment_time) / GST_SECOND;
+  o.low_latency = self->low_latency;
+  return o;
+}
+
+// No model: NULL->READY checks the settings, so one that cannot work fails
+// the state change naming its rule (READY->PAUSED checks again, as the
+// properties may change in READY).
+static void gst_silence_split_load(GstAcoustokElement* base) {
+  GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
+  GST_OBJECT_LOCK(self);
+  const acoustok::SilenceOptions o = options_locked(self);
+  GST_OBJECT_UNLOCK(self);
+  o.validate();
+}
+
+// Fresh streaming state from the current properties.
+static void gst_silence_split_start(GstAcoustokElement* base) {
+  GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
+  GST_OBJECT_LOCK(self);
+  const acoustok::SilenceOptions o = options_locked(self);
   const bool drop = self->drop_silence;
   GST_OBJECT_UNLOCK(self);
   auto fresh = std::make_unique<SplitState>(o, drop, static_cast<int64_t>(gst_acoustok_element_head_index(base)));
@@ -293,20 +354,39 @@ static GstFlowReturn advance(GstSilenceSplit* self, int64_t until, bool inside_s
   return GST_FLOW_OK;
 }
 
-// Remembers the time of a segment's first sample while the adapter holds it.
+// Time of input sample `index`: the base's timeline while the adapter holds
+// it, else (low latency) the input buffer it came in, as the timeline would.
+static GstClockTime time_of(GstSilenceSplit* self, int64_t index) {
+  GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
+  const auto& anchors = self->state->anchors;
+  if (index >= static_cast<int64_t>(gst_acoustok_element_head_index(base)) || anchors.empty() ||
+      anchors.front().first > index) {
+    return gst_acoustok_element_time_of(base, static_cast<guint64>(index));
+  }
+  auto it = std::upper_bound(anchors.begin(), anchors.end(), index,
+                             [](int64_t i, const std::pair<int64_t, GstClockTime>& a) { return i < a.first; });
+  --it;
+  return it->second + gst_util_uint64_scale_int(static_cast<guint64>(index - it->first), GST_SECOND, base->items_per_second);
+}
+
+// Low latency: drops the input buffers' times that no segment bound still
+// to come can need (bounds come at or after `from`).
+static void forget_anchors_before(SplitState& st, int64_t from) {
+  while (st.anchors.size() > 1 && st.anchors[1].first <= from) st.anchors.pop_front();
+}
+
+// Remembers the time of a segment's first sample while it is known.
 static void mark_start(GstSilenceSplit* self, int64_t start) {
   SplitState& st = *self->state;
   if (st.started && st.started->first == start) return;
-  st.started = std::make_pair(start, gst_acoustok_element_time_of(GST_ACOUSTOK_ELEMENT(self), static_cast<guint64>(start)));
+  st.started = std::make_pair(start, time_of(self, start));
 }
 
 static void announce_segment(GstSilenceSplit* self, const acoustok::Segment& seg) {
   GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
   SplitState& st = *self->state;
-  const GstClockTime start = st.started && st.started->first == seg.start
-                                 ? st.started->second
-                                 : gst_acoustok_element_time_of(base, static_cast<guint64>(seg.start));
-  const GstClockTime stop = gst_acoustok_element_time_of(base, static_cast<guint64>(seg.end));
+  const GstClockTime start = st.started && st.started->first == seg.start ? st.started->second : time_of(self, seg.start);
+  const GstClockTime stop = time_of(self, seg.end);
   st.started.reset();
   gst_pad_push_event(base->srcpad, acoustok::gst::make_segment_event(static_cast<guint64>(seg.index), start, stop));
   const GstClockTime running = gst_segment_to_running_time(&base->segment, GST_FORMAT_TIME, stop);
@@ -342,6 +422,36 @@ static GstFlowReturn drain_decided(GstSilenceSplit* self) {
   return advance(self, o + st.splitter.keep_from(), false);
 }
 
+// Low latency: the splitter's releases, in order (what may belong to a
+// segment goes out before the segment is decided; each event follows once
+// it is). The times of the bounds to come are kept from the input buffers.
+static GstFlowReturn drain_released(GstSilenceSplit* self) {
+  SplitState& st = *self->state;
+  const int64_t o = st.origin;
+  GstFlowReturn ret = GST_FLOW_OK;
+  for (const auto& r : st.splitter.take_releases()) {
+    if (r.kind != acoustok::SilenceSplitter::Release::announce) {
+      if (ret == GST_FLOW_OK) ret = advance(self, o + r.end, r.kind == acoustok::SilenceSplitter::Release::pass);
+      continue;
+    }
+    auto seg = r.segment;
+    seg.index += st.first_index;
+    seg.start += o;
+    seg.end += o;
+    announce_segment(self, seg);
+    st.announced = seg.index + 1;
+  }
+  // A segment under way: its start's time now; later bounds lie after what
+  // is certain to be in it.
+  if (const auto open = st.splitter.open_segment()) {
+    mark_start(self, o + open->start);
+    forget_anchors_before(st, o + open->certain_end);
+  } else {
+    forget_anchors_before(st, o + st.splitter.keep_from());
+  }
+  return ret;
+}
+
 // After a break: the audio before it is done with (what a failed push left is
 // dropped), and a fresh splitter starts at the audio after it.
 static void restart_after_break(GstSilenceSplit* self) {
@@ -352,12 +462,20 @@ static void restart_after_break(GstSilenceSplit* self) {
   st.origin = static_cast<int64_t>(gst_acoustok_element_head_index(base));
   st.first_index = st.announced;
   st.started.reset();
+  st.anchors.clear();
 }
 
 static GstFlowReturn gst_silence_split_handle_input(GstAcoustokElement* base, const guint8* data, gsize size) {
   GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
-  self->state->splitter.push(reinterpret_cast<const float*>(data), size / sizeof(float));
-  return drain_decided(self);
+  SplitState& st = *self->state;
+  const gsize n = size / sizeof(float);
+  if (st.splitter.options().low_latency && n > 0) {
+    // The first sample of this buffer carries its time (the base marked it).
+    const guint64 first = gst_acoustok_element_head_index(base) + gst_acoustok_element_available(base) - n;
+    st.anchors.emplace_back(static_cast<int64_t>(first), gst_acoustok_element_time_of(base, first));
+  }
+  st.splitter.push(reinterpret_cast<const float*>(data), n);
+  return st.splitter.options().low_latency ? drain_released(self) : drain_decided(self);
 }
 
 // The last segment ends with the input, and at a break: the segment open
@@ -367,16 +485,26 @@ static GstFlowReturn gst_silence_split_finish_segment(GstAcoustokElement* base, 
   GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
   if (reason == GST_ACOUSTOK_SEGMENT_EVENT || !self->state) return GST_FLOW_OK;
   self->state->splitter.finish();
-  const GstFlowReturn ret = drain_decided(self);
+  const GstFlowReturn ret = self->state->splitter.options().low_latency ? drain_released(self) : drain_decided(self);
   if (reason == GST_ACOUSTOK_DISCONT) restart_after_break(self);
   return ret;
 }
 
 // A boundary is known only once a whole pause (plus the padding after it) has
-// been heard: that much audio is held back.
+// been heard: that much audio is held back. With low latency only what may
+// still turn out to be silence before a segment is held: keep-silence-time
+// and the 1 ms analysis block in progress (the same without drop-silence, so
+// that the events fall at the same samples).
 static void gst_silence_split_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean*) {
   GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
   GST_OBJECT_LOCK(self);
+  if (self->low_latency) {
+    // The core works in whole milliseconds (keep-silence-time rounded).
+    const GstClockTime keep_ms = (self->keep_silence_time + GST_MSECOND / 2) / GST_MSECOND;
+    *ours = (keep_ms + 1) * GST_MSECOND;
+    GST_OBJECT_UNLOCK(self);
+    return;
+  }
   *ours = self->min_silence_time + self->keep_silence_time + GST_MSECOND;
   if (self->min_segment_time > 0) *ours += MAX(self->max_segment_time, self->min_segment_time);
   GST_OBJECT_UNLOCK(self);

@@ -13,6 +13,16 @@
 // Samples arrive in chunks of any size; a boundary is reported as soon as no
 // later sample can change it. Memory is bounded by min_silence and
 // max_segment, never by the input length.
+//
+// Low-latency mode (SilenceOptions::low_latency) gives the same segments but
+// lets a consumer pass speech on before its end is decided: see
+// take_releases(). A pause is known only min_silence after it began, but a
+// segment's start is never before keep_from(), which trails the input by
+// keep_silence while the input is silent; so every sample a segment may
+// still take can go out within keep_silence + 1 ms of its arrival. Two rules
+// change: min_segment is refused (merging needs the segment after it) and
+// max_segment cuts where the limit is reached (the quietest point would lie
+// in audio already passed on).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +39,10 @@ struct SilenceOptions {
   double min_segment = 0.0;     // s; shorter segments merge with a neighbour (0: off)
   double max_segment = 0.0;     // s; longer speech is split at its quietest point (0: off)
   int sample_rate = 16000;      // a multiple of 1000
+  // Speech may be passed on before its segment is decided (take_releases());
+  // needs min_segment 0 and max_segment 0 or longer than min_silence, and
+  // cuts at max_segment exactly instead of at the quietest point.
+  bool low_latency = false;
 
   // Throws acoustok::Error when a value is out of range.
   void validate() const;
@@ -68,6 +82,24 @@ class SilenceSplitter {
   int64_t samples_pushed() const { return pushed_; }
   // The most audio the splitter holds back before deciding, in samples.
   int64_t latency_samples() const;
+  // Low-latency mode: what to do with the input since the last call, in
+  // order: drop or pass on the samples up to `end`, or announce `segment`
+  // (its samples were passed on before it). Whatever may still
+  // belong to a segment is passed on before the segment is decided, less
+  // than release_latency_samples() after it arrived (when it turns out to be
+  // silence, e.g. the beginning of the pause that ends a segment, it went out
+  // anyway); a segment is announced as soon as it is decided. Decided at
+  // whole milliseconds of input, so any chunking of the same input gives the
+  // same releases; while the input stays silent nothing is passed on. Takes
+  // the segments too (take_segments() does not give them again).
+  struct Release {
+    enum Kind { drop, pass, announce } kind;
+    int64_t end;      // drop, pass: up to this sample
+    Segment segment;  // announce
+  };
+  std::vector<Release> take_releases();
+  // keep_silence + 1 ms in samples: no release holds a sample that long.
+  int64_t release_latency_samples() const;
   const SilenceOptions& options() const { return opt_; }
 
  private:
@@ -80,6 +112,9 @@ class SilenceSplitter {
   void emit(int64_t start_ms, int64_t end_ms);
   void emit_samples(int64_t start, int64_t end);
   void maybe_force_split(int64_t segment_reaches);
+  void maybe_cut_at_limit();
+  void release(Release::Kind kind, int64_t end);
+  void release_undecided();
   int64_t quietest_ms(int64_t lo, int64_t hi) const;
   double block_energy(int64_t ms) const;
 
@@ -119,6 +154,10 @@ class SilenceSplitter {
   std::optional<Segment> held_;
   int64_t next_index_ = 0;
   std::deque<Segment> ready_;
+
+  // Low latency: releases not yet taken, and the samples they cover.
+  std::vector<Release> releases_;
+  int64_t released_ = 0;
 };
 
 // Whole-signal convenience: the segments of a complete recording.

@@ -31,6 +31,15 @@ void SilenceOptions::validate() const {
   if (max_segment > 0 && min_segment > 0 && max_segment < 2 * min_segment) {
     throw Error("max-segment must be at least twice min-segment");
   }
+  // Low latency passes speech on before its segment is decided, so nothing
+  // may depend on the audio after it.
+  if (low_latency && min_segment > 0) {
+    throw Error("min-segment must be 0 in low-latency mode (merging a short segment needs the segment after it)");
+  }
+  if (low_latency && max_segment > 0 && max_segment <= min_silence) {
+    throw Error("max-segment must be longer than min-silence in low-latency mode (a segment's start is known only "
+                "min-silence after it)");
+  }
 }
 
 SilenceSplitter::SilenceSplitter(const SilenceOptions& options) : opt_(options) {
@@ -52,13 +61,13 @@ void SilenceSplitter::push(const float* samples, size_t count) {
     // 16-bit scale: PCM16 input gives exact integers, as audioop sees them.
     const double v = static_cast<double>(samples[k]) * 32768.0;
     partial_energy_ += v * v;
+    ++pushed_;  // counted first: a block's decisions see all of its samples
     if (++partial_count_ == step_) {
       add_block(partial_energy_);
       partial_energy_ = 0;
       partial_count_ = 0;
     }
   }
-  pushed_ += static_cast<int64_t>(count);
 }
 
 void SilenceSplitter::add_block(double energy) {
@@ -75,13 +84,18 @@ void SilenceSplitter::add_block(double energy) {
     for (double e : window_ring_) window_sum_ += e;
   }
   const int64_t i = blocks_ - min_sil_;
-  if (i < 0) return;
+  if (i < 0) {
+    if (opt_.low_latency) release_undecided();  // the input's start may be speech
+    return;
+  }
   // audioop.rms: (unsigned int)sqrt(sum_squares / n)
   // Rounding can leave a tiny negative sum after loud input: clamp it.
   const double sum = std::max(window_sum_, 0.0);
   const double rms = std::floor(std::sqrt(sum / static_cast<double>(min_sil_ * step_)));
   next_window_ = i + 1;
   evaluate_window(i, rms <= threshold_amp_);
+  if (opt_.low_latency && max_seg_ > 0) maybe_cut_at_limit();
+  if (opt_.low_latency) release_undecided();
 }
 
 void SilenceSplitter::evaluate_window(int64_t i, bool silent) {
@@ -90,7 +104,7 @@ void SilenceSplitter::evaluate_window(int64_t i, bool silent) {
       raw_segment_done(open_start_, i, false);
       in_silence_ = true;
       range_start_ = last_silent_ = i;
-    } else if (max_seg_ > 0) {
+    } else if (max_seg_ > 0 && !opt_.low_latency) {
       maybe_force_split(i + 1);
     }
     return;
@@ -134,6 +148,19 @@ void SilenceSplitter::maybe_force_split(int64_t segment_reaches) {
   open_start_ = open_padded_ = q;
 }
 
+// Low latency: the speech up to the last release is gone already, so the
+// segment ends where its audio reaches max_segment, decided when the
+// releases get there (the next one starts at that sample). Until the pause
+// is heard, speech that ended just before counts as open.
+void SilenceSplitter::maybe_cut_at_limit() {
+  if (in_silence_ || pending_) return;
+  const int64_t cut = open_padded_ + max_seg_;
+  // finish() adds a block past the data: a cut there is the input's end.
+  if (blocks_ - keep_ < cut || cut * step_ > pushed_) return;
+  emit(open_padded_, cut);
+  open_start_ = open_padded_ = cut;
+}
+
 double SilenceSplitter::block_energy(int64_t ms) const {
   const auto ring = static_cast<int64_t>(energy_ring_.size());
   if (ms < 0 || ms >= blocks_ || ms <= blocks_ - ring) return 0.0;
@@ -170,6 +197,11 @@ void SilenceSplitter::emit_samples(int64_t start, int64_t end) {
   const Segment seg{0, start, end};
   if (min_seg_ == 0) {
     ready_.push_back(Segment{next_index_++, start, end});
+    if (opt_.low_latency) {
+      release(Release::drop, start);
+      release(Release::pass, end);
+      releases_.push_back({Release::announce, end, ready_.back()});
+    }
     return;
   }
   if (!held_) {
@@ -222,6 +254,7 @@ void SilenceSplitter::finish() {
     ready_.push_back(*held_);
     held_.reset();
   }
+  if (opt_.low_latency) release(Release::drop, pushed_);
 }
 
 std::vector<Segment> SilenceSplitter::take_segments() {
@@ -233,8 +266,12 @@ std::vector<Segment> SilenceSplitter::take_segments() {
 std::optional<OpenSegment> SilenceSplitter::open_segment() const {
   if (finished_ || in_silence_ || min_seg_ > 0 || pending_) return std::nullopt;
   OpenSegment open{open_padded_ * step_, next_window_ * step_};
-  // A forced split can still cut at max_segment/2 after the start.
-  if (max_seg_ > 0) open.certain_end = std::min(open.certain_end, (open_padded_ + max_seg_ / 2) * step_);
+  // A forced split can still cut at max_segment/2 after the start (low
+  // latency: at max_segment).
+  if (max_seg_ > 0) {
+    const int64_t earliest_cut = open_padded_ + (opt_.low_latency ? max_seg_ : max_seg_ / 2);
+    open.certain_end = std::min(open.certain_end, earliest_cut * step_);
+  }
   open.certain_end = std::max(open.certain_end, open.start);
   return open;
 }
@@ -254,6 +291,51 @@ int64_t SilenceSplitter::keep_from() const {
 }
 
 int64_t SilenceSplitter::latency_samples() const { return (min_sil_ + keep_ + 1) * step_; }
+
+void SilenceSplitter::release(Release::Kind kind, int64_t end) {
+  if (end <= released_) return;
+  if (!releases_.empty() && releases_.back().kind == kind) {
+    releases_.back().end = end;
+  } else {
+    releases_.push_back({kind, end, {}});
+  }
+  released_ = end;
+}
+
+// After each whole ms: while the input stays silent keep_from() is the start
+// of its last keep_silence, so releasing up to there passes nothing it will
+// call silence; once a window hears sound, keep_from() stops where that
+// segment would start, and everything after it goes out keep_silence later.
+void SilenceSplitter::release_undecided() {
+  const int64_t now = std::min(blocks_ * step_, pushed_);  // finish() adds blocks past the data
+  const int64_t reach = std::max<int64_t>(now - keep_ * step_, 0);
+  if (pending_) {
+    // Paddings that may overlap: every sample up to the pending segment's
+    // latest end belongs to it or to the next one (they meet at a midpoint);
+    // after it, silence up to where the next segment may start.
+    const int64_t pending_end = std::min((pending_->raw_end + keep_) * step_, now);
+    release(Release::drop, std::max<int64_t>(pending_->start, 0) * step_);
+    release(Release::pass, std::min(reach, pending_end));
+    if (reach <= pending_end) return;
+    const int64_t next_from = in_silence_ ? std::max<int64_t>(last_silent_ + min_sil_ - keep_, 0) * step_ : pending_end;
+    release(Release::drop, std::min(next_from, now));
+    release(Release::pass, reach);
+    return;
+  }
+  release(Release::drop, keep_from());
+  int64_t end = reach;
+  if (const auto open = open_segment()) end = std::max(end, open->certain_end);
+  release(Release::pass, std::min(end, now));
+}
+
+std::vector<SilenceSplitter::Release> SilenceSplitter::take_releases() {
+  std::vector<Release> out;
+  out.swap(releases_);
+  ready_.clear();
+  return out;
+}
+
+int64_t SilenceSplitter::release_latency_samples() const { return (keep_ + 1) * step_; }
 
 std::vector<Segment> split_on_silence(const std::vector<float>& samples, const SilenceOptions& options) {
   SilenceSplitter splitter(options);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <random>
 
 #include "acoustok/audio_io.hpp"
@@ -215,4 +216,189 @@ TEST(Silence, RejectsInvalidOptions) {
   o = SilenceOptions{};
   o.sample_rate = 22050;
   EXPECT_THROW(SilenceSplitter{o}, acoustok::Error);
+}
+
+// ---- low latency: take_releases() -------------------------------------------
+
+namespace {
+
+// What a low-latency consumer (the silencesplit element) does with the
+// splitter: per chunk, follow its releases.
+struct LowLatencyRun {
+  std::vector<Segment> segments;
+  std::vector<int64_t> left_at;  // per sample: samples pushed when it was passed on; -1: dropped
+  std::vector<int64_t> segment_reported_at;
+  std::vector<int64_t> passed_before_segment;  // samples decided before each segment's release
+};
+
+// sound[n]: with n samples pushed, the last whole window of min-silence
+// (whole ms; none yet: the start of the input) is above the threshold, by an
+// RMS computed here on the 16-bit scale as pydub does.
+std::vector<bool> sound_before(const std::vector<float>& x, const SilenceOptions& o) {
+  const int64_t win = std::llround(o.min_silence * 1000) * 16;
+  const double threshold = std::pow(10.0, o.threshold_db / 20.0) * 32768.0;
+  std::vector<double> prefix(x.size() + 1, 0.0);
+  for (size_t i = 0; i < x.size(); ++i) prefix[i + 1] = prefix[i] + std::pow(static_cast<double>(x[i]) * 32768.0, 2);
+  std::vector<bool> sound(x.size() + 1, true);
+  for (int64_t n = 0; n <= static_cast<int64_t>(x.size()); ++n) {
+    const int64_t end = n / 16 * 16;
+    if (end < win) continue;
+    const double e = prefix[static_cast<size_t>(end)] - prefix[static_cast<size_t>(end - win)];
+    sound[static_cast<size_t>(n)] = std::floor(std::sqrt(std::max(e, 0.0) / static_cast<double>(win))) > threshold;
+  }
+  return sound;
+}
+
+LowLatencyRun run_low_latency(const std::vector<float>& x, SilenceOptions o, size_t chunk) {
+  o.low_latency = true;
+  SilenceSplitter s(o);
+  LowLatencyRun run;
+  run.left_at.assign(x.size(), -2);  // -2: never decided
+  int64_t done = 0;
+  const auto advance = [&](int64_t until, bool pass) {
+    for (; done < until; ++done) run.left_at[static_cast<size_t>(done)] = pass ? s.samples_pushed() : -1;
+  };
+  const auto drain = [&] {
+    for (const auto& r : s.take_releases()) {
+      if (r.kind == SilenceSplitter::Release::announce) {
+        run.segments.push_back(r.segment);
+        run.segment_reported_at.push_back(s.samples_pushed());
+        run.passed_before_segment.push_back(done);
+      } else {
+        EXPECT_GT(r.end, done) << "a release that does nothing";
+        advance(r.end, r.kind == SilenceSplitter::Release::pass);
+      }
+    }
+    EXPECT_TRUE(s.take_segments().empty()) << "the releases took them";
+  };
+  for (size_t pos = 0; pos < x.size(); pos += chunk) {
+    s.push(x.data() + pos, std::min(chunk, x.size() - pos));
+    drain();
+  }
+  s.finish();
+  drain();
+  return run;
+}
+
+}  // namespace
+
+TEST(Silence, LowLatencyPassesEverySegmentSampleWithinItsLatencyAndKeepsTheSegments) {
+  const json e = expected();
+  for (const std::string name : {"speech_pauses.wav", "speech_noisy.wav", "bursts_a.wav", "bursts_c.wav",
+                                 "silence_at_ends.wav", "speech_no_lead.wav", "all_silence.wav"}) {
+    const auto x = acoustok::read_audio_16k_mono(acoustok::test::fixture("silence/" + name));
+    for (size_t p = 0; p < e["params"].size(); ++p) {
+      const auto opts = options_from(e["params"][p]);
+      const auto one = run_low_latency(x, opts, 1);
+      for (const size_t chunk : {size_t{1}, size_t{160}, size_t{1031}}) {
+        const std::string what = name + " params " + std::to_string(p) + " chunk " + std::to_string(chunk);
+        const auto offline = acoustok::split_on_silence(x, opts);
+        const auto run = chunk == 1 ? one : run_low_latency(x, opts, chunk);
+        // The same segments as offline (pydub's, checked above).
+        ASSERT_EQ(run.segments.size(), offline.size()) << what;
+        for (size_t k = 0; k < offline.size(); ++k) {
+          EXPECT_EQ(run.segments[k].start, offline[k].start) << what << " segment " << k;
+          EXPECT_EQ(run.segments[k].end, offline[k].end) << what << " segment " << k;
+        }
+        // Every sample of every segment leaves less than keep-silence + 1 ms
+        // (plus the rest of its chunk) after it arrived.
+        const int64_t latency = (std::llround(opts.keep_silence * 1000) + 1) * 16;
+        ASSERT_EQ(SilenceSplitter(opts).release_latency_samples(), latency);
+        int64_t worst = 0;
+        for (const auto& seg : offline) {
+          for (int64_t i = seg.start; i < seg.end; ++i) {
+            const int64_t left = run.left_at[static_cast<size_t>(i)];
+            ASSERT_GE(left, 0) << what << ": sample " << i << " of a segment was not passed on";
+            worst = std::max(worst, left - (i + 1));
+          }
+        }
+        if (!offline.empty()) {
+          EXPECT_LE(worst, latency - 1 + static_cast<int64_t>(chunk) - 1) << what;
+          // The bound is reached: the padding before a segment waits that long.
+          EXPECT_GE(worst, latency - static_cast<int64_t>(chunk)) << what;
+        }
+        // The same releases whatever the chunks: each segment after the same samples.
+        if (chunk != 1) {
+          EXPECT_EQ(run.passed_before_segment, one.passed_before_segment) << what;
+          for (size_t i = 0; i < x.size(); ++i) {
+            ASSERT_EQ(run.left_at[i] >= 0, one.left_at[i] >= 0) << what << ": sample " << i;
+          }
+        }
+        // Samples outside every segment that still went out (the beginning of
+        // a pause, a noise too short to start a segment) left while sound was
+        // heard: the last window of min-silence before they left (pushed one
+        // sample at a time) is above the threshold. Silence is never passed on.
+        std::vector<bool> in_segment(x.size(), false);
+        for (const auto& seg : offline) std::fill(in_segment.begin() + seg.start, in_segment.begin() + seg.end, true);
+        const auto sound = sound_before(x, opts);
+        for (size_t i = 0; i < x.size(); ++i) {
+          ASSERT_NE(run.left_at[i], -2) << what << ": sample " << i << " undecided";
+          if (chunk != 1 || in_segment[i] || run.left_at[i] < 0) continue;
+          ASSERT_TRUE(sound[static_cast<size_t>(run.left_at[i])]) << what << ": silence at sample " << i << " was passed on";
+        }
+      }
+    }
+  }
+}
+
+TEST(Silence, LowLatencyCutsAtMaxSegmentWhenItsAudioReachesIt) {
+  // 25 s of speech-like tone with a quiet dip at 4.5 s: offline cuts at the
+  // dip; low latency cuts exactly every 4 s, decided when the speculative end
+  // reaches the cut, so no audio after a cut leaves before its segment's end.
+  std::vector<float> y(16000 * 25);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = 0.3f * static_cast<float>(std::sin(0.05 * static_cast<double>(i)));
+  for (size_t i = 72000 - 80; i < 72000 + 80; ++i) y[i] *= 0.05f;
+  SilenceOptions o;
+  o.max_segment = 4.0;
+  const auto run = run_low_latency(y, o, 160);
+  ASSERT_EQ(run.segments.size(), 7u);
+  for (size_t k = 0; k < run.segments.size(); ++k) {
+    EXPECT_EQ(run.segments[k].start, static_cast<int64_t>(k) * 64000) << k;
+    EXPECT_EQ(run.segments[k].end, std::min<int64_t>((static_cast<int64_t>(k) + 1) * 64000, 16000 * 25)) << k;
+    if (k + 1 < run.segments.size()) {
+      // Decided when the releases reach the cut (keep-silence later), in the
+      // chunk of that sample, right after the cut's last sample.
+      EXPECT_GE(run.segment_reported_at[k], run.segments[k].end + 1600) << k;
+      EXPECT_LT(run.segment_reported_at[k], run.segments[k].end + 1600 + 160) << k;
+      EXPECT_EQ(run.passed_before_segment[k], run.segments[k].end) << k;
+    }
+  }
+  for (const int64_t left : run.left_at) EXPECT_GE(left, 0);
+}
+
+TEST(Silence, LowLatencyRejectsWhatNeedsTheFuture) {
+  SilenceOptions o;
+  o.low_latency = true;
+  EXPECT_NO_THROW(SilenceSplitter{o});
+  o.min_segment = 0.5;
+  try {
+    SilenceSplitter s{o};
+    ADD_FAILURE() << "min-segment accepted in low-latency mode";
+  } catch (const acoustok::Error& err) {
+    EXPECT_NE(std::string(err.what()).find("min-segment must be 0 in low-latency mode"), std::string::npos) << err.what();
+  }
+  o.min_segment = 0;
+  o.max_segment = 0.5;  // = min-silence: a segment's start is known too late to cut there
+  EXPECT_THROW(SilenceSplitter{o}, acoustok::Error);
+  o.max_segment = 0.6;
+  EXPECT_NO_THROW(SilenceSplitter{o});
+  o.low_latency = false;
+  o.max_segment = 0.5;
+  EXPECT_NO_THROW(SilenceSplitter{o});
+}
+
+TEST(Silence, LowLatencyCutAtTheLastMillisecondStaysInsideTheInput) {
+  // keep-silence 0: a cut is due when the releases reach it. The input ends
+  // 8 samples into ms 2101, which pydub's length (2102 ms) counts whole, so
+  // the end of the input adds a block past the data where the cut falls.
+  std::vector<float> y(16 * 2101 + 8);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = 0.3f * static_cast<float>(std::sin(0.05 * static_cast<double>(i)));
+  SilenceOptions o;
+  o.keep_silence = 0;
+  o.max_segment = 2.102;
+  const auto run = run_low_latency(y, o, 160);
+  ASSERT_FALSE(run.segments.empty());
+  EXPECT_EQ(run.segments.front().start, 0);
+  EXPECT_EQ(run.segments.back().end, static_cast<int64_t>(y.size()));
+  for (const auto& seg : run.segments) EXPECT_LE(seg.end, static_cast<int64_t>(y.size()));
 }

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <cmath>
+#include <iostream>
 #include <sstream>
 
 #include "acoustok/audio_io.hpp"
@@ -276,7 +278,7 @@ TEST(SilenceSplitElement, DocumentsItselfForGstInspect) {
       EXPECT_GT(strlen(g_param_spec_get_blurb(props[i])), 10u) << g_param_spec_get_name(props[i]);
     }
   }
-  EXPECT_EQ(ours, 6);
+  EXPECT_EQ(ours, 7);
   g_free(props);
   gst_object_unref(e);
   gst_object_unref(f);
@@ -417,39 +419,375 @@ TEST(SilenceSplitElement, JitterBelowTheToleranceIsNoBreak) {
   const auto x = speech();
   const auto expected = acoustok::split_on_silence(x, acoustok::SilenceOptions{});
   const size_t chunk = 320;
-  std::vector<GstClockTime> input_pts;
-  GstHarness* h = gst_harness_new("silencesplit");
+  // Low latency takes the times of segment bounds already passed on from
+  // its own record of the input buffers: the same times.
+  for (const char* launch : {"silencesplit", "silencesplit low-latency=true"}) {
+    SCOPED_TRACE(launch);
+    std::vector<GstClockTime> input_pts;
+    GstHarness* h = gst_harness_new_parse(launch);
+    gst_harness_set_src_caps_str(h, kCaps);
+    for (size_t pos = 0, k = 0; pos < x.size(); pos += chunk, ++k) {
+      const auto jitter = static_cast<GstClockTimeDiff>((k * 7919) % 31) - 15;  // -15 .. +15 ms
+      input_pts.push_back(pos * kSample + 1000 * GST_MSECOND + jitter * GST_MSECOND);
+      const size_t n = std::min(chunk, x.size() - pos);
+      ASSERT_EQ(gst_harness_push(h, make_buffer(x.data() + pos, n, input_pts.back())), GST_FLOW_OK);
+    }
+    ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+    const auto buffers = pull_stamped(h);
+    ASSERT_FALSE(buffers.empty());
+    for (size_t i = 0; i < buffers.size(); ++i) {
+      const Stamped& b = buffers[i];
+      EXPECT_EQ(b.pts, input_pts[b.offset / chunk] + (b.offset % chunk) * kSample) << i;
+      EXPECT_EQ(b.duration, b.samples.size() * kSample) << i;
+      if (i > 0) {
+        EXPECT_FALSE(b.discont) << i;
+      }
+    }
+    size_t events = 0;
+    while (GstEvent* e = gst_harness_try_pull_event(h)) {
+      const GstStructure* st = gst_event_get_structure(e);
+      if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && st && gst_structure_has_name(st, "acoustok-segment")) {
+        guint64 start = 0;
+        gst_structure_get_uint64(st, "start", &start);
+        ASSERT_LT(events, expected.size());
+        const auto s = static_cast<guint64>(expected[events].start);
+        EXPECT_EQ(start, input_pts[s / chunk] + (s % chunk) * kSample) << events;
+        ++events;
+      }
+      gst_event_unref(e);
+    }
+    EXPECT_EQ(events, expected.size());
+    gst_harness_teardown(h);
+  }
+}
+
+// ---- low-latency (issue 30): speech leaves before its pause is decided ------
+
+namespace {
+
+// What left the element, in the order it left (a probe on its source pad):
+// per buffer its samples, OFFSET and PTS, and the samples pushed into the
+// element when it left; per segment event its fields and how many samples
+// had left before it.
+struct Departures {
+  struct Out {
+    guint64 offset;
+    GstClockTime pts;
+    std::vector<float> samples;
+    guint64 pushed_in;
+  };
+  std::vector<Out> buffers;
+  std::vector<SegmentEvent> events;
+  std::vector<guint64> samples_before_event;  // highest OFFSET_END out when each event left
+  guint64 pushed_in = 0;
+  guint64 out_end = 0;
+};
+
+GstPadProbeReturn record_departure(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  auto* d = static_cast<Departures*>(data);
+  if (GST_PAD_PROBE_INFO_TYPE(info) & GST_PAD_PROBE_TYPE_BUFFER) {
+    GstBuffer* b = GST_PAD_PROBE_INFO_BUFFER(info);
+    GstMapInfo map;
+    gst_buffer_map(b, &map, GST_MAP_READ);
+    const auto* f = reinterpret_cast<const float*>(map.data);
+    d->buffers.push_back({GST_BUFFER_OFFSET(b), GST_BUFFER_PTS(b), std::vector<float>(f, f + map.size / sizeof(float)),
+                          d->pushed_in});
+    d->out_end = GST_BUFFER_OFFSET_END(b);
+    gst_buffer_unmap(b, &map);
+  } else if (GstEvent* e = GST_PAD_PROBE_INFO_EVENT(info)) {
+    const GstStructure* s = gst_event_get_structure(e);
+    if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && s && gst_structure_has_name(s, "acoustok-segment")) {
+      SegmentEvent ev{};
+      gst_structure_get_uint64(s, "index", &ev.index);
+      gst_structure_get_uint64(s, "start", &ev.start);
+      gst_structure_get_uint64(s, "stop", &ev.stop);
+      d->events.push_back(ev);
+      d->samples_before_event.push_back(d->out_end);
+    }
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+// Pushes x in buffers of `chunk` samples stamped from `base` through `launch`,
+// then EOS, recording the departures.
+Departures run_element(const std::string& launch, const std::vector<float>& x, size_t chunk, GstClockTime base = 0) {
+  Departures d;
+  GstHarness* h = gst_harness_new_parse(launch.c_str());
   gst_harness_set_src_caps_str(h, kCaps);
-  for (size_t pos = 0, k = 0; pos < x.size(); pos += chunk, ++k) {
-    const auto jitter = static_cast<GstClockTimeDiff>((k * 7919) % 31) - 15;  // -15 .. +15 ms
-    input_pts.push_back(pos * kSample + 1000 * GST_MSECOND + jitter * GST_MSECOND);
+  GstPad* src = gst_element_get_static_pad(h->element, "src");
+  gst_pad_add_probe(src, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+                    record_departure, &d, nullptr);
+  for (size_t pos = 0; pos < x.size(); pos += chunk) {
     const size_t n = std::min(chunk, x.size() - pos);
-    ASSERT_EQ(gst_harness_push(h, make_buffer(x.data() + pos, n, input_pts.back())), GST_FLOW_OK);
+    d.pushed_in = pos + n;
+    EXPECT_EQ(gst_harness_push(h, make_buffer(x.data() + pos, n, base + pos * GST_SECOND / 16000)), GST_FLOW_OK);
+    while (GstBuffer* b = gst_harness_try_pull(h)) gst_buffer_unref(b);  // the probe has them
   }
-  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
-  const auto buffers = pull_stamped(h);
-  ASSERT_FALSE(buffers.empty());
-  for (size_t i = 0; i < buffers.size(); ++i) {
-    const Stamped& b = buffers[i];
-    EXPECT_EQ(b.pts, input_pts[b.offset / chunk] + (b.offset % chunk) * kSample) << i;
-    EXPECT_EQ(b.duration, b.samples.size() * kSample) << i;
-    if (i > 0) {
-      EXPECT_FALSE(b.discont) << i;
-    }
-  }
-  size_t events = 0;
-  while (GstEvent* e = gst_harness_try_pull_event(h)) {
-    const GstStructure* st = gst_event_get_structure(e);
-    if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && st && gst_structure_has_name(st, "acoustok-segment")) {
-      guint64 start = 0;
-      gst_structure_get_uint64(st, "start", &start);
-      ASSERT_LT(events, expected.size());
-      const auto s = static_cast<guint64>(expected[events].start);
-      EXPECT_EQ(start, input_pts[s / chunk] + (s % chunk) * kSample) << events;
-      ++events;
-    }
-    gst_event_unref(e);
-  }
-  EXPECT_EQ(events, expected.size());
+  EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  gst_object_unref(src);
   gst_harness_teardown(h);
+  return d;
+}
+
+guint64 to_ns(int64_t sample) { return gst_util_uint64_scale_int(static_cast<guint64>(sample), GST_SECOND, 16000); }
+
+}  // namespace
+
+TEST(SilenceSplitElement, LowLatencyPassesEverySegmentSampleInOrderWithTheSourceTimes) {
+  for (const char* name : {"speech_pauses.wav", "speech_noisy.wav", "bursts_a.wav"}) {
+    SCOPED_TRACE(name);
+    const auto x = acoustok::read_audio_16k_mono(acoustok::test::fixture(std::string("silence/") + name));
+    const auto offline = acoustok::split_on_silence(x, acoustok::SilenceOptions{});
+    const GstClockTime base = 3 * GST_SECOND;
+    const Departures d = run_element("silencesplit low-latency=true", x, 800, base);
+    std::vector<bool> out(x.size(), false);
+    guint64 next = 0;
+    for (const auto& b : d.buffers) {
+      ASSERT_GE(b.offset, next) << "out of order";
+      EXPECT_EQ(b.pts, base + to_ns(static_cast<int64_t>(b.offset)));
+      ASSERT_LE(b.offset + b.samples.size(), x.size());
+      EXPECT_EQ(b.samples, std::vector<float>(x.begin() + static_cast<long>(b.offset),
+                                              x.begin() + static_cast<long>(b.offset + b.samples.size())));
+      for (size_t i = 0; i < b.samples.size(); ++i) out[b.offset + i] = true;
+      next = b.offset + b.samples.size();
+    }
+    for (const auto& seg : offline) {
+      for (int64_t i = seg.start; i < seg.end; ++i) ASSERT_TRUE(out[static_cast<size_t>(i)]) << "sample " << i;
+    }
+  }
+}
+
+TEST(SilenceSplitElement, LowLatencySpeechLeavesWithinTheReportedLatency) {
+  // 16-sample buffers; for each sample of a segment, how many samples entered
+  // after it before it left. Default: up to about min-silence-time.
+  const auto x = speech();
+  const auto offline = acoustok::split_on_silence(x, acoustok::SilenceOptions{});
+  const size_t chunk = 16;
+  const auto worst_delay = [&](const Departures& d) {
+    std::vector<guint64> left(x.size(), 0);
+    for (const auto& b : d.buffers) {
+      for (size_t i = 0; i < b.samples.size(); ++i) left[b.offset + i] = b.pushed_in;
+    }
+    guint64 worst = 0;
+    for (const auto& seg : offline) {
+      for (int64_t i = seg.start; i < seg.end; ++i) {
+        const guint64 at = left[static_cast<size_t>(i)];
+        EXPECT_GT(at, static_cast<guint64>(i)) << "sample " << i << " never left";
+        if (at > static_cast<guint64>(i)) worst = std::max(worst, at - static_cast<guint64>(i) - 1);
+      }
+    }
+    return worst;
+  };
+  const guint64 latency = (100 + 1) * 16;  // keep-silence-time + 1 ms
+  const guint64 low = worst_delay(run_element("silencesplit low-latency=true", x, chunk));
+  EXPECT_LT(low, latency);  // 16-sample buffers fall on the core's 1 ms blocks
+  EXPECT_GE(low, latency - chunk);  // nearly reached: the padding before a segment waits that long
+  const guint64 exact = worst_delay(run_element("silencesplit", x, chunk));
+  EXPECT_GT(exact, static_cast<guint64>(0.5 * 16000)) << "the default waits for the pause decision";
+  std::cout << "[ measured ] speech_pauses.wav, 16-sample buffers: worst delay of a segment sample "
+            << static_cast<double>(low) / 16 << " ms with low-latency, " << static_cast<double>(exact) / 16
+            << " ms by default\n";
+  // Without drop-silence the same (the events fall at the same samples).
+  const guint64 kept = worst_delay(run_element("silencesplit low-latency=true drop-silence=false", x, chunk));
+  EXPECT_EQ(kept, low);
+}
+
+TEST(SilenceSplitElement, LowLatencySendsTheSameEventsAfterTheirAudio) {
+  struct Case {
+    const char* file;
+    const char* props;
+    acoustok::SilenceOptions opts;
+    bool strictly_before_next;  // paddings that cannot overlap: no audio of the next segment precedes an event
+  };
+  acoustok::SilenceOptions overlap;
+  overlap.keep_silence = 0.3;
+  const Case cases[] = {
+      {"speech_pauses.wav", "", {}, true},
+      {"speech_noisy.wav", "", {}, true},
+      {"bursts_a.wav", "", {}, true},
+      {"bursts_c.wav", "", {}, true},
+      {"speech_pauses.wav", " keep-silence-time=300000000", overlap, false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(std::string(c.file) + c.props);
+    const auto x = acoustok::read_audio_16k_mono(acoustok::test::fixture(std::string("silence/") + c.file));
+    const auto offline = acoustok::split_on_silence(x, c.opts);
+    for (const size_t chunk : {size_t{160}, size_t{1600}}) {
+      const Departures exact = run_element(std::string("silencesplit") + c.props, x, chunk);
+      const Departures low = run_element(std::string("silencesplit low-latency=true") + c.props, x, chunk);
+      ASSERT_EQ(exact.events.size(), offline.size());
+      ASSERT_EQ(low.events.size(), offline.size());
+      for (size_t k = 0; k < offline.size(); ++k) {
+        EXPECT_EQ(low.events[k].index, k);
+        EXPECT_EQ(low.events[k].start, exact.events[k].start) << k;
+        EXPECT_EQ(low.events[k].stop, exact.events[k].stop) << k;
+        EXPECT_EQ(low.events[k].start, to_ns(offline[k].start)) << k;
+        EXPECT_EQ(low.events[k].stop, to_ns(offline[k].end)) << k;
+        // All of the segment's audio left before its event; what left after
+        // `stop` is the beginning of the pause.
+        EXPECT_GE(low.samples_before_event[k], static_cast<guint64>(offline[k].end)) << k;
+        if (k + 1 < offline.size() && c.strictly_before_next) {
+          // min-silence-time - 2 x keep-silence-time - 1 ms of the pause: 0.299 s.
+          EXPECT_EQ(low.samples_before_event[k], static_cast<guint64>(offline[k].end) + 4784) << k;
+          EXPECT_EQ(exact.samples_before_event[k], static_cast<guint64>(offline[k].end)) << k;
+        }
+        if (c.strictly_before_next && k + 1 < offline.size()) {
+          EXPECT_LE(low.samples_before_event[k], static_cast<guint64>(offline[k + 1].start)) << k;
+        }
+      }
+    }
+  }
+}
+
+TEST(SilenceSplitElement, LowLatencyOutputDoesNotDependOnTheInputBuffers) {
+  // The samples passed on and where each event falls among them are decided
+  // at whole milliseconds of input, so units downstream are reproducible.
+  const auto x = acoustok::read_audio_16k_mono(acoustok::test::fixture("silence/bursts_a.wav"));
+  const auto layout = [](const Departures& d) {
+    std::vector<std::pair<guint64, guint64>> spans;  // [offset, end) merged
+    for (const auto& b : d.buffers) {
+      if (!spans.empty() && spans.back().second == b.offset) {
+        spans.back().second += b.samples.size();
+      } else {
+        spans.emplace_back(b.offset, b.offset + b.samples.size());
+      }
+    }
+    return std::make_pair(spans, d.samples_before_event);
+  };
+  const auto reference = layout(run_element("silencesplit low-latency=true", x, 1600));
+  ASSERT_FALSE(reference.second.empty());
+  for (const size_t chunk : {size_t{7}, size_t{160}, size_t{4001}}) {
+    EXPECT_EQ(layout(run_element("silencesplit low-latency=true", x, chunk)), reference) << chunk;
+  }
+}
+
+TEST(SilenceSplitElement, LowLatencyCutsAtMaxSegmentTimeRightAfterItsAudio) {
+  // Speech-like tone without pauses: cut every 2 s exactly, each event right
+  // after the cut sample.
+  std::vector<float> y(16000 * 7);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = 0.3f * static_cast<float>(std::sin(0.05 * static_cast<double>(i)));
+  const Departures d = run_element("silencesplit low-latency=true max-segment-time=2000000000", y, 160);
+  ASSERT_EQ(d.events.size(), 4u);
+  for (size_t k = 0; k < d.events.size(); ++k) {
+    EXPECT_EQ(d.events[k].start, k * 2 * GST_SECOND);
+    EXPECT_EQ(d.events[k].stop, std::min<guint64>((k + 1) * 2, 7) * GST_SECOND);
+    EXPECT_EQ(d.samples_before_event[k], std::min<guint64>((k + 1) * 32000, y.size())) << k;
+  }
+}
+
+TEST(SilenceSplitElement, LowLatencyBreaksStillEndSegments) {
+  const auto x = speech();
+  const auto whole = acoustok::split_on_silence(x, acoustok::SilenceOptions{});
+  const size_t mid = static_cast<size_t>((whole[1].start + whole[1].end) / 2) / 1600 * 1600;
+  auto expected = acoustok::split_on_silence(std::vector<float>(x.begin(), x.begin() + static_cast<long>(mid)), {});
+  const size_t before = expected.size();
+  for (auto seg : acoustok::split_on_silence(std::vector<float>(x.begin() + static_cast<long>(mid), x.end()), {})) {
+    seg.start += static_cast<int64_t>(mid);
+    seg.end += static_cast<int64_t>(mid);
+    expected.push_back(seg);
+  }
+  for (const auto& c : acoustok::test::kStandardBreaks) {
+    SCOPED_TRACE(c.name);
+    const auto time_of = [&](guint64 i, bool is_stop) { return i * kSample + ((is_stop ? i > mid : i >= mid) ? c.shift : 0); };
+    GstHarness* h = gst_harness_new_parse("silencesplit low-latency=true");
+    gst_harness_set_src_caps_str(h, kCaps);
+    acoustok::test::push_audio_with_break(h, x, mid, c);
+    ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+    const auto buffers = pull_stamped(h);
+    std::vector<bool> out(x.size(), false);
+    bool first_after = true;
+    for (const auto& b : buffers) {
+      EXPECT_EQ(b.pts, time_of(b.offset, false));
+      EXPECT_FALSE(b.offset < mid && b.offset_end > mid) << "a buffer spans the break";
+      if (b.offset >= mid && first_after) {
+        EXPECT_TRUE(b.discont);
+        first_after = false;
+      }
+      for (guint64 i = b.offset; i < b.offset_end; ++i) out[i] = true;
+    }
+    for (const auto& seg : expected) {
+      for (int64_t i = seg.start; i < seg.end; ++i) ASSERT_TRUE(out[static_cast<size_t>(i)]) << i;
+    }
+    std::vector<SegmentEvent> events;
+    while (GstEvent* e = gst_harness_try_pull_event(h)) {
+      const GstStructure* st = gst_event_get_structure(e);
+      if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && st && gst_structure_has_name(st, "acoustok-segment")) {
+        SegmentEvent ev{};
+        gst_structure_get_uint64(st, "index", &ev.index);
+        gst_structure_get_uint64(st, "start", &ev.start);
+        gst_structure_get_uint64(st, "stop", &ev.stop);
+        events.push_back(ev);
+      }
+      gst_event_unref(e);
+    }
+    ASSERT_EQ(events.size(), expected.size());
+    for (size_t k = 0; k < expected.size(); ++k) {
+      EXPECT_EQ(events[k].index, k);
+      EXPECT_EQ(events[k].start, time_of(static_cast<guint64>(expected[k].start), false)) << k;
+      EXPECT_EQ(events[k].stop, time_of(static_cast<guint64>(expected[k].end), true)) << k;
+    }
+    EXPECT_EQ(events[before - 1].stop, mid * kSample) << "the segment open at the break ends with its last sample";
+    gst_harness_teardown(h);
+  }
+}
+
+TEST(SilenceSplitElement, LowLatencyAnswersLatencyWithTheKeptPaddingOnly) {
+  const struct {
+    const char* launch;
+    GstClockTime ours;
+  } cases[] = {
+      {"silencesplit low-latency=true", 101 * GST_MSECOND},
+      {"silencesplit low-latency=true keep-silence-time=50000000 min-silence-time=400000000", 51 * GST_MSECOND},
+      {"silencesplit low-latency=true drop-silence=false", 101 * GST_MSECOND},
+      {"silencesplit", 601 * GST_MSECOND},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.launch);
+    GstHarness* h = gst_harness_new_parse(c.launch);
+    gst_harness_set_src_caps_str(h, kCaps);
+    gst_harness_set_upstream_latency(h, 10 * GST_MSECOND);
+    GstQuery* q = gst_query_new_latency();
+    ASSERT_TRUE(gst_pad_peer_query(h->sinkpad, q));
+    gboolean live;
+    GstClockTime min, max;
+    gst_query_parse_latency(q, &live, &min, &max);
+    EXPECT_EQ(min, 10 * GST_MSECOND + c.ours);
+    gst_query_unref(q);
+    gst_harness_teardown(h);
+  }
+}
+
+TEST(SilenceSplitElement, RefusesSettingsThatCannotWorkAtNullToReady) {
+  const struct {
+    const char* props;
+    const char* rule;
+  } cases[] = {
+      {"low-latency=true min-segment-time=1000000000", "min-segment must be 0 in low-latency mode"},
+      {"low-latency=true max-segment-time=500000000", "max-segment must be longer than min-silence in low-latency mode"},
+      {"max-segment-time=100000000", "max-segment must be at least twice keep-silence plus 40 ms"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.props);
+    GstElement* e = gst_parse_launch((std::string("silencesplit ") + c.props).c_str(), nullptr);
+    ASSERT_TRUE(e);
+    GstBus* bus = gst_bus_new();
+    gst_element_set_bus(e, bus);
+    EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+    GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+    ASSERT_TRUE(m);
+    GError* err = nullptr;
+    gst_message_parse_error(m, &err, nullptr);
+    EXPECT_NE(std::string(err->message).find(c.rule), std::string::npos) << err->message;
+    g_error_free(err);
+    gst_message_unref(m);
+    gst_element_set_state(e, GST_STATE_NULL);
+    gst_element_set_bus(e, nullptr);
+    gst_object_unref(bus);
+    gst_object_unref(e);
+  }
+  // The same settings without low latency are fine.
+  GstElement* e = gst_parse_launch("silencesplit min-segment-time=1000000000 max-segment-time=3000000000", nullptr);
+  EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+  gst_element_set_state(e, GST_STATE_NULL);
+  gst_object_unref(e);
 }
