@@ -44,5 +44,8 @@ void add_vocoder_command(CLI::App& app);
 void add_synth_command(CLI::App& app);
 #endif
 void add_report_command(CLI::App& app);
+#ifdef ACOUSTOK_TOOL_LIVE
+void add_live_command(CLI::App& app);
+#endif
 
 }  // namespace acoustok::tools

@@ -132,6 +132,9 @@ int main(int argc, char** argv) {
   acoustok::tools::add_synth_command(app);
 #endif
   acoustok::tools::add_report_command(app);
+#ifdef ACOUSTOK_TOOL_LIVE
+  acoustok::tools::add_live_command(app);
+#endif
 #endif
   acoustok::tools::add_common_flags(app);
 
