@@ -9,11 +9,16 @@
  * kmeansunits sends them) or as `text/x-raw, format=utf8` lines (one utterance
  * per line, as the command line writes them). Binary units are synthesised in
  * chunks of #GstUnitVocoder:chunk-frames as they arrive, each computed with
- * the generator's whole receptive field of real units on both sides, so the
- * stream equals whole-utterance synthesis (within 1e-5) with no seams; an
- * `acoustok-segment` event, a break in the input (a GAP event, a DISCONT
- * buffer, a PTS jump) or EOS ends an utterance and flushes it. Output
- * buffers carry the timestamps of their units.
+ * the generator's whole receptive field of real units before it and
+ * #GstUnitVocoder:lookahead-frames units after it. With the default lookahead
+ * (the whole receptive field) the stream equals whole-utterance synthesis
+ * (within 1e-5) with no seams; a shorter lookahead lowers the latency to
+ * chunk-frames + lookahead-frames - 1 frames and makes the audio an
+ * approximation whose chunks join by a one-frame crossfade, without clicks
+ * or level jumps (docs/gstreamer.md measures its distance from whole
+ * synthesis). An `acoustok-segment` event, a break in the input (a GAP
+ * event, a DISCONT buffer, a PTS jump) or EOS ends an utterance and flushes
+ * it. Output buffers carry the timestamps of their units.
  *
  * ## Example launch line
  * |[
@@ -40,12 +45,14 @@ GST_DEBUG_CATEGORY_STATIC(unit_vocoder_debug);
 
 #define DEFAULT_MODEL nullptr
 #define DEFAULT_CHUNK_FRAMES 25
+#define DEFAULT_LOOKAHEAD_FRAMES -1
 #define DEFAULT_DEVICE acoustok::gst::kDeviceCpu
 
 enum {
   PROP_0,
   PROP_MODEL,
   PROP_CHUNK_FRAMES,
+  PROP_LOOKAHEAD_FRAMES,
   PROP_DEVICE,
 };
 
@@ -58,7 +65,7 @@ using acoustok::grid::kHop;
 // the unit (binary input: from the input's own time line; text: a line's PTS,
 // later lines following on).
 struct StreamState {
-  StreamState(acoustok::Vocoder& v, int chunk) : stream(v, chunk) {}
+  StreamState(acoustok::Vocoder& v, int chunk, int lookahead) : stream(v, chunk, -1, lookahead) {}
   acoustok::StreamingVocoder stream;
   acoustok::gst::Timeline times;
   guint64 frames_in = 0;   // units received
@@ -73,6 +80,7 @@ struct GstUnitVocoder {
   // Properties, guarded by the object lock.
   gchar* model;
   guint chunk_frames;
+  gint lookahead_frames;
   int device;
 
   acoustok::Vocoder* vocoder;  // NULL->READY .. READY->NULL
@@ -136,7 +144,7 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
    * GstUnitVocoder:chunk-frames:
    *
    * Units synthesised per step once their right context has arrived: smaller
-   * lowers the latency (chunk + context - 1 frames) and raises the cost.
+   * lowers the latency (chunk + lookahead - 1 frames) and raises the cost.
    */
   g_object_class_install_property(
       gobject_class, PROP_CHUNK_FRAMES,
@@ -144,6 +152,23 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
                         "Units synthesised per step once their right context has arrived; smaller lowers latency "
                         "and raises the cost",
                         1, 10000, DEFAULT_CHUNK_FRAMES, flags));
+  /**
+   * GstUnitVocoder:lookahead-frames:
+   *
+   * Units after a chunk that it waits for before it is synthesised: -1 (the
+   * default) is the generator's whole receptive field, exact (the stream
+   * equals whole-utterance synthesis); fewer lower the latency to
+   * chunk-frames + lookahead-frames - 1 frames and make the audio an
+   * approximation, chunks joined by a one-frame crossfade. The left context
+   * is always the whole receptive field (it costs compute, not latency). A
+   * value above the receptive field is refused on NULL->READY.
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_LOOKAHEAD_FRAMES,
+      g_param_spec_int("lookahead-frames", "Lookahead (frames)",
+                       "Units after a chunk that it waits for: -1 = the generator's whole receptive field (exact); "
+                       "fewer lower the latency (chunk + lookahead - 1 frames), chunks then join by a crossfade",
+                       -1, 10000, DEFAULT_LOOKAHEAD_FRAMES, flags));
   /**
    * GstUnitVocoder:device:
    *
@@ -178,6 +203,7 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
 static void gst_unit_vocoder_init(GstUnitVocoder* self) {
   self->model = g_strdup(DEFAULT_MODEL);
   self->chunk_frames = DEFAULT_CHUNK_FRAMES;
+  self->lookahead_frames = DEFAULT_LOOKAHEAD_FRAMES;
   self->device = DEFAULT_DEVICE;
   self->vocoder = nullptr;
   self->state = nullptr;
@@ -201,6 +227,7 @@ static void gst_unit_vocoder_set_property(GObject* object, guint prop_id, const 
       self->model = g_value_dup_string(value);
       break;
     case PROP_CHUNK_FRAMES: self->chunk_frames = g_value_get_uint(value); break;
+    case PROP_LOOKAHEAD_FRAMES: self->lookahead_frames = g_value_get_int(value); break;
     case PROP_DEVICE: self->device = g_value_get_enum(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
@@ -213,10 +240,22 @@ static void gst_unit_vocoder_get_property(GObject* object, guint prop_id, GValue
   switch (prop_id) {
     case PROP_MODEL: g_value_set_string(value, self->model); break;
     case PROP_CHUNK_FRAMES: g_value_set_uint(value, self->chunk_frames); break;
+    case PROP_LOOKAHEAD_FRAMES: g_value_set_int(value, self->lookahead_frames); break;
     case PROP_DEVICE: g_value_set_enum(value, self->device); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
+}
+
+// More lookahead than the receptive field would only add latency. Checked on
+// NULL->READY and again on READY->PAUSED (the property may change in READY).
+static void check_lookahead(int lookahead, const acoustok::Vocoder& vocoder) {
+  const int field = vocoder.config().receptive_field_frames();
+  if (lookahead > field) {
+    throw acoustok::Error("unitvocoder: 'lookahead-frames' (" + std::to_string(lookahead) +
+                          ") must be -1 or at most the vocoder's receptive field, " + std::to_string(field) +
+                          " frames");
+  }
 }
 
 static void gst_unit_vocoder_load(GstAcoustokElement* base) {
@@ -224,9 +263,11 @@ static void gst_unit_vocoder_load(GstAcoustokElement* base) {
   GST_OBJECT_LOCK(self);
   const std::string model = self->model ? self->model : "";
   const std::string device = acoustok::gst::device_name(self->device);
+  const int lookahead = self->lookahead_frames;
   GST_OBJECT_UNLOCK(self);
   if (model.empty()) throw acoustok::Error("unitvocoder: the 'model' property (a vocoder checkpoint) is not set");
   std::unique_ptr<acoustok::Vocoder> fresh = acoustok::Vocoder::load(model, device);
+  check_lookahead(lookahead, *fresh);
   delete self->vocoder;
   self->vocoder = fresh.release();
 }
@@ -242,8 +283,10 @@ static void gst_unit_vocoder_start(GstAcoustokElement* base) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(base);
   GST_OBJECT_LOCK(self);
   const int chunk = static_cast<int>(self->chunk_frames);
+  const int lookahead = self->lookahead_frames;
   GST_OBJECT_UNLOCK(self);
-  auto fresh = std::make_unique<StreamState>(*self->vocoder, chunk);
+  check_lookahead(lookahead, *self->vocoder);
+  auto fresh = std::make_unique<StreamState>(*self->vocoder, chunk, lookahead);
   delete self->state;
   self->state = fresh.release();
 }
@@ -333,13 +376,15 @@ static GstFlowReturn gst_unit_vocoder_finish_segment(GstAcoustokElement* base, G
   return self->state ? finish_utterance(self) : GST_FLOW_OK;
 }
 
-// A unit's samples leave once the rest of its chunk and the right context
-// have arrived: at most chunk + context - 1 frames later.
+// A unit's samples leave once the rest of its chunk and the lookahead have
+// arrived: at most chunk + lookahead - 1 frames later (the crossfade holds
+// nothing back; StreamingVocoder::latency_frames).
 static void gst_unit_vocoder_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean*) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(base);
   GST_OBJECT_LOCK(self);
   const int chunk = static_cast<int>(self->chunk_frames);
+  const int lookahead = self->lookahead_frames;
   GST_OBJECT_UNLOCK(self);
-  const int context = self->vocoder ? self->vocoder->config().receptive_field_frames() : 0;
-  *ours = static_cast<GstClockTime>(chunk + context - 1) * acoustok::gst::kFrameDuration;
+  const int field = self->vocoder ? self->vocoder->config().receptive_field_frames() : 0;
+  *ours = static_cast<GstClockTime>(chunk + (lookahead < 0 ? field : lookahead) - 1) * acoustok::gst::kFrameDuration;
 }

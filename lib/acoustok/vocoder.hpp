@@ -34,16 +34,30 @@ class Vocoder {
   virtual std::vector<float> synthesize(const int32_t* units, size_t count) = 0;
 };
 
-// Synthesis of a unit stream in chunks: each chunk is computed with
-// `context` frames of real units on both sides (the generator's receptive
-// field by default), so the concatenated output equals whole-utterance
-// synthesis up to float rounding, with no seams.
+// Synthesis of a unit stream in chunks. Each chunk is computed with
+// `context` frames of real units before it (the generator's receptive field
+// by default: it costs compute, not latency) and `lookahead` frames after it
+// (default: the context). With lookahead == context the concatenated output
+// equals whole-utterance synthesis up to float rounding, with no seams.
+// With less lookahead a chunk's last samples were computed without their
+// whole right context, so the next chunk would start on a different
+// waveform: each run stands in the last arrived unit, repeated, for the
+// right context not yet here, also synthesises the first frame after its
+// chunk, and the next chunk's first frame crossfades (raised cosine, equal
+// gain) from that continuation into its own samples. No sample is held back
+// for this, so a unit still waits at most chunk + lookahead - 1 frames. At
+// the end of an utterance (finish) the frames already out were made as if
+// speech went on; the rest are exact.
 // Thread-safety: one thread at a time; it holds the stream's state and
 // uses its Vocoder, which no other thread may use meanwhile.
 class StreamingVocoder {
  public:
-  // context < 0: config().receptive_field_frames().
-  StreamingVocoder(Vocoder& vocoder, int chunk_frames = 50, int context_frames = -1);
+  // Samples over which chunks join when the lookahead is short: one frame.
+  static constexpr int kCrossfadeSamples = 320;
+
+  // context < 0: config().receptive_field_frames(); lookahead < 0: the
+  // context. Throws acoustok::Error when chunk < 1 or lookahead > context.
+  StreamingVocoder(Vocoder& vocoder, int chunk_frames = 50, int context_frames = -1, int lookahead_frames = -1);
 
   // Appends units; returns the samples of every unit that is now final
   // (320 per unit, in order).
@@ -55,8 +69,12 @@ class StreamingVocoder {
 
   int chunk_frames() const { return chunk_; }
   int context_frames() const { return context_; }
+  int lookahead_frames() const { return lookahead_; }
+  // Whether chunks join by crossfade (lookahead < context) or exactly.
+  bool crossfades() const { return lookahead_ < context_; }
   // Frames a unit waits at most before its samples come out.
-  int latency_frames() const { return chunk_ + context_ - 1; }
+  int latency_frames() const { return chunk_ + lookahead_ - 1; }
+  int64_t latency_samples() const { return static_cast<int64_t>(latency_frames()) * 320; }
   int64_t frames_pushed() const { return base_ + static_cast<int64_t>(units_.size()); }
   int64_t frames_emitted() const { return emitted_; }
 
@@ -66,9 +84,13 @@ class StreamingVocoder {
   Vocoder& vocoder_;
   int chunk_;
   int context_;
+  int lookahead_;
   int64_t base_ = 0;     // global index of units_[0]
   int64_t emitted_ = 0;  // units whose samples are out
   std::vector<int32_t> units_;
+  // The previous run's samples of frame emitted_ (crossfade source; empty
+  // when there is none).
+  std::vector<float> continuation_;
 };
 
 }  // namespace acoustok

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <algorithm>
+#include <cmath>
+#include <string>
 
 #include "acoustok/error.hpp"
 #include "acoustok/frame_grid.hpp"
@@ -7,24 +9,31 @@
 
 namespace acoustok {
 
-StreamingVocoder::StreamingVocoder(Vocoder& vocoder, int chunk_frames, int context_frames)
+static_assert(StreamingVocoder::kCrossfadeSamples <= grid::kHop, "the crossfade lies within one frame");
+
+StreamingVocoder::StreamingVocoder(Vocoder& vocoder, int chunk_frames, int context_frames, int lookahead_frames)
     : vocoder_(vocoder),
       chunk_(chunk_frames),
-      context_(context_frames < 0 ? vocoder.config().receptive_field_frames() : context_frames) {
+      context_(context_frames < 0 ? vocoder.config().receptive_field_frames() : context_frames),
+      lookahead_(lookahead_frames < 0 ? context_ : lookahead_frames) {
   if (chunk_ < 1) throw Error("streaming vocoder: chunk must be at least one frame");
+  if (lookahead_ > context_)
+    throw Error("streaming vocoder: lookahead (" + std::to_string(lookahead_) + " frames) must not exceed the context (" +
+                std::to_string(context_) + " frames)");
 }
 
 void StreamingVocoder::reset() {
   base_ = 0;
   emitted_ = 0;
   units_.clear();
+  continuation_.clear();
 }
 
 std::vector<float> StreamingVocoder::push(const int32_t* units, size_t count) {
   units_.insert(units_.end(), units, units + count);
   std::vector<float> out;
-  // A chunk is final once `context_` frames beyond it have arrived.
-  while (frames_pushed() >= emitted_ + chunk_ + context_) {
+  // A chunk is final once `lookahead_` frames beyond it have arrived.
+  while (frames_pushed() >= emitted_ + chunk_ + lookahead_) {
     std::vector<float> part = synthesize_until(emitted_ + chunk_, false);
     out.insert(out.end(), part.begin(), part.end());
   }
@@ -39,15 +48,37 @@ std::vector<float> StreamingVocoder::finish() {
 }
 
 // Samples of units [emitted_, end): synthesises [emitted_ - context, end +
-// context) clipped to what exists, keeps the middle.
+// lookahead) clipped to what exists, keeps the middle. With a short
+// lookahead the run goes on to end + context with the last unit repeated
+// (units come in runs, so the last one is the likeliest next one: on the
+// v1-sized generator this halves the distance from whole synthesis of
+// zero-padding, tests/bench/bench_vocoder_lookahead.cpp), and its samples of
+// frame `end` are kept as the next chunk's crossfade source.
 std::vector<float> StreamingVocoder::synthesize_until(int64_t end, bool at_end) {
   const int64_t from = std::max<int64_t>(base_, emitted_ - context_);
-  const int64_t to = at_end ? frames_pushed() : std::min(frames_pushed(), end + context_);
-  std::vector<float> audio = vocoder_.synthesize(units_.data() + (from - base_), static_cast<size_t>(to - from));
+  const int64_t to = at_end ? frames_pushed() : std::min(frames_pushed(), end + lookahead_);
+  std::vector<int32_t> input(units_.begin() + (from - base_), units_.begin() + (to - base_));
+  const bool continue_past = crossfades() && !at_end;
+  const int32_t last = input.back();
+  if (continue_past) input.resize(static_cast<size_t>(end + context_ - from), last);
+  std::vector<float> audio = vocoder_.synthesize(input.data(), input.size());
   const auto skip = static_cast<size_t>((emitted_ - from) * grid::kHop);
   const auto keep = static_cast<size_t>((end - emitted_) * grid::kHop);
   std::vector<float> out(audio.begin() + static_cast<std::ptrdiff_t>(skip),
                          audio.begin() + static_cast<std::ptrdiff_t>(skip + keep));
+  if (!continuation_.empty()) {
+    // Equal gain: both are versions of the same frame, strongly correlated.
+    constexpr double kPi = 3.14159265358979323846;
+    for (size_t i = 0; i < continuation_.size(); ++i) {
+      const double w = 0.5 - 0.5 * std::cos(kPi * (static_cast<double>(i) + 0.5) / kCrossfadeSamples);
+      out[i] = static_cast<float>((1.0 - w) * continuation_[i] + w * out[i]);
+    }
+  }
+  continuation_.clear();
+  if (continue_past) {
+    const auto at = audio.begin() + static_cast<std::ptrdiff_t>(skip + keep);
+    continuation_.assign(at, at + kCrossfadeSamples);
+  }
   emitted_ = end;
   // Units older than the left context of the next chunk are no longer needed.
   const int64_t keep_from = std::max<int64_t>(base_, emitted_ - context_);

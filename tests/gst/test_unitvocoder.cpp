@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The unitvocoder element with GstHarness: streamed synthesis equals whole
 // utterance synthesis, 320 samples per unit, timestamps, text input, segment
-// events, LATENCY, model errors.
+// events, LATENCY, a short lookahead, model errors.
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
@@ -41,9 +41,9 @@ std::vector<int32_t> some_units(size_t n, int seed) {
   return u;
 }
 
-GstHarness* make_harness(const std::string& caps, int chunk) {
+GstHarness* make_harness(const std::string& caps, int chunk, int lookahead = -1) {
   GstElement* e = gst_element_factory_make("unitvocoder", nullptr);
-  g_object_set(e, "model", checkpoint().c_str(), "chunk-frames", chunk, nullptr);
+  g_object_set(e, "model", checkpoint().c_str(), "chunk-frames", chunk, "lookahead-frames", lookahead, nullptr);
   GstHarness* h = gst_harness_new_with_element(e, "sink", "src");
   gst_object_unref(e);
   gst_harness_set_src_caps_str(h, caps.c_str());
@@ -183,6 +183,96 @@ TEST(UnitVocoder, AnswersLatency) {
   EXPECT_EQ(min, static_cast<GstClockTime>(10 + c.receptive_field_frames() - 1) * 20 * GST_MSECOND);
   gst_query_unref(q);
   gst_harness_teardown(h);
+}
+
+// The LATENCY a pipeline reports for unitvocoder is what its settings imply:
+// chunk-frames + lookahead-frames - 1 frames (lookahead -1: the receptive
+// field), on top of what upstream reports.
+TEST(UnitVocoder, LatencyQueryFollowsChunkAndLookahead) {
+  const int field = VocoderConfig::preset("tiny").receptive_field_frames();
+  const struct {
+    int chunk, lookahead;
+    int frames;
+  } cases[] = {{25, -1, 25 + field - 1}, {25, 2, 26}, {1, 0, 0}, {1, 2, 2}, {5, 5, 9}, {10, field, 10 + field - 1}};
+  for (const auto& c : cases) {
+    const std::string launch = "unitvocoder model=" + checkpoint() + " chunk-frames=" + std::to_string(c.chunk) +
+                               " lookahead-frames=" + std::to_string(c.lookahead);
+    SCOPED_TRACE(launch);
+    GstHarness* h = gst_harness_new_parse(launch.c_str());
+    gst_harness_set_src_caps_str(h, kUnitsCaps);
+    gst_harness_set_upstream_latency(h, 10 * GST_MSECOND);
+    GstQuery* q = gst_query_new_latency();
+    ASSERT_TRUE(gst_pad_peer_query(h->sinkpad, q));
+    gboolean live;
+    GstClockTime min, max;
+    gst_query_parse_latency(q, &live, &min, &max);
+    EXPECT_EQ(min, 10 * GST_MSECOND + static_cast<GstClockTime>(c.frames) * 20 * GST_MSECOND);
+    gst_query_unref(q);
+    gst_harness_teardown(h);
+  }
+}
+
+// With a short lookahead a unit's audio leaves as soon as its chunk and the
+// lookahead have arrived (never later than the LATENCY above says), the
+// length stays 320 samples per unit, and the audio is the core's streaming
+// synthesis with the same settings: close to whole synthesis, not equal.
+TEST(UnitVocoder, ShortLookaheadStreamsSooner) {
+  auto voc = Vocoder::load(checkpoint(), "cpu");
+  const auto units = some_units(90, 6);
+  const auto whole = voc->synthesize(units.data(), units.size());
+  for (int chunk : {1, 25}) {
+    for (int lookahead : {0, 2}) {
+      SCOPED_TRACE("chunk " + std::to_string(chunk) + ", lookahead " + std::to_string(lookahead));
+      GstHarness* h = make_harness(kUnitsCaps, chunk, lookahead);
+      Pulled p;
+      for (size_t i = 0; i < units.size(); ++i) {
+        ASSERT_EQ(gst_harness_push(h, units_buffer(&units[i], 1, i * 20 * GST_MSECOND)), GST_FLOW_OK);
+        const Pulled now = pull_all(h);
+        p.audio.insert(p.audio.end(), now.audio.begin(), now.audio.end());
+        const auto ready = static_cast<int64_t>(i + 1) - lookahead;  // units with their lookahead here
+        EXPECT_EQ(static_cast<int64_t>(p.audio.size() / 320), ready < 0 ? 0 : ready / chunk * chunk) << i;
+      }
+      gst_harness_push_event(h, gst_event_new_eos());
+      const Pulled tail = pull_all(h);
+      p.audio.insert(p.audio.end(), tail.audio.begin(), tail.audio.end());
+      ASSERT_EQ(p.audio.size(), whole.size());
+      StreamingVocoder core(*voc, chunk, -1, lookahead);
+      auto want = core.push(units.data(), units.size());
+      const auto rest = core.finish();
+      want.insert(want.end(), rest.begin(), rest.end());
+      EXPECT_LT(max_diff(p.audio, want), 1e-6f);
+      EXPECT_GT(max_diff(p.audio, whole), 0.0f);
+      gst_harness_teardown(h);
+    }
+  }
+}
+
+TEST(UnitVocoder, LookaheadBeyondTheReceptiveFieldIsRefusedAtNullToReady) {
+  const int field = VocoderConfig::preset("tiny").receptive_field_frames();
+  GstElement* e = gst_element_factory_make("unitvocoder", nullptr);
+  g_object_set(e, "model", checkpoint().c_str(), "lookahead-frames", field + 1, nullptr);
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(e, bus);
+  EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE);
+  GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_ERROR);
+  ASSERT_TRUE(m);
+  GError* err = nullptr;
+  gchar* debug = nullptr;
+  gst_message_parse_error(m, &err, &debug);
+  const std::string message = std::string(err->message) + " " + (debug ? debug : "");
+  EXPECT_NE(message.find("'lookahead-frames'"), std::string::npos) << message;
+  EXPECT_NE(message.find("receptive field, " + std::to_string(field) + " frames"), std::string::npos) << message;
+  g_error_free(err);
+  g_free(debug);
+  gst_message_unref(m);
+  gst_element_set_state(e, GST_STATE_NULL);
+  // The receptive field itself is fine.
+  g_object_set(e, "lookahead-frames", field, nullptr);
+  EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
+  gst_element_set_state(e, GST_STATE_NULL);
+  gst_element_set_bus(e, nullptr);
+  gst_object_unref(bus);
+  gst_object_unref(e);
 }
 
 TEST(UnitVocoder, BadModelAndBadUnitsAreElementErrors) {

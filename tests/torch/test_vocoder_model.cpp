@@ -317,3 +317,62 @@ TEST(VocoderModel, StreamedEqualsWhole) {
     EXPECT_LT(worst, 1e-5f) << name;
   }
 }
+
+// Short lookahead on a real generator. HiFi-GAN's initialisation (normal,
+// std 0.01) makes a near-constant output; unit filter norms and no output
+// bias make a waveform that depends on its context (as in
+// tests/bench/bench_vocoder_lookahead.cpp). Every chunk join: no sample step
+// larger than both the streamed signal's own in the frame before it and
+// whole synthesis's at the same place; the distance from whole synthesis
+// shrinks as the lookahead grows.
+TEST(VocoderModel, ShortLookaheadJoinsChunksSeamlessly) {
+  torch::manual_seed(3);
+  const std::string dir = test::make_temp_dir("lookahead");
+  VocoderConfig c = VocoderConfig::preset("tiny");
+  c.num_units = 24;
+  Generator g(c);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : g->named_parameters()) {
+      const std::string& key = p.key();
+      if (key.size() > 8 && key.compare(key.size() - 8, 8, "weight_g") == 0) p.value().fill_(1.0);
+      if (key == "conv_post.bias") p.value().zero_();
+    }
+  }
+  write_checkpoint(dir + "/g.pt", c, {}, {&g});
+  auto voc = Vocoder::load(dir + "/g.pt", "cpu");
+  std::vector<int32_t> units(120);
+  for (size_t i = 0; i < units.size(); ++i) units[i] = static_cast<int32_t>((i / 3 * 7) % 24);
+  const auto whole = voc->synthesize(units.data(), units.size());
+  const auto largest_step = [](const std::vector<float>& x, size_t from, size_t to) {
+    float worst = 0;
+    for (size_t i = from; i < to; ++i) worst = std::max(worst, std::abs(x[i] - x[i - 1]));
+    return worst;
+  };
+  for (int chunk : {1, 25}) {
+    double previous_error = 1e30;
+    for (int lookahead : {0, 2, 5}) {
+      SCOPED_TRACE("chunk " + std::to_string(chunk) + ", lookahead " + std::to_string(lookahead));
+      StreamingVocoder s(*voc, chunk, -1, lookahead);
+      ASSERT_TRUE(s.crossfades());
+      std::vector<float> out;
+      for (size_t i = 0; i < units.size(); i += 9) {
+        const auto part = s.push(units.data() + i, std::min<size_t>(9, units.size() - i));
+        out.insert(out.end(), part.begin(), part.end());
+        EXPECT_LE(s.frames_pushed() - s.frames_emitted(), chunk + lookahead - 1);
+      }
+      const auto tail = s.finish();
+      out.insert(out.end(), tail.begin(), tail.end());
+      ASSERT_EQ(out.size(), whole.size());
+      const size_t every = static_cast<size_t>(chunk) * 320;
+      for (size_t j = every; j < out.size(); j += every)
+        EXPECT_LE(largest_step(out, j - 2, j + 2),
+                  1.5f * std::max(largest_step(out, j - 322, j - 2), largest_step(whole, j - 2, j + 2)))
+            << "join " << j;
+      double error = 0;
+      for (size_t i = 0; i < out.size(); ++i) error += (out[i] - whole[i]) * (out[i] - whole[i]);
+      EXPECT_LT(error, previous_error);
+      previous_error = error;
+    }
+  }
+}
