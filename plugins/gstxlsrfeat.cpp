@@ -22,8 +22,8 @@
  * (clipped to the segment). A frame leaves at most chunk-time +
  * lookahead-time + the compute of one run after its audio arrived, whatever
  * the segment length. The conv front end of each frame is computed once
- * (exact: it sees only its own 25 ms); the context's keys and values are
- * reused (#GstXlsrFeat:reuse-context). Attention over the truncated context
+ * (exact: it sees only its own 25 ms); the older context's keys and values
+ * are reused (#GstXlsrFeat:recompute-time). Attention over the truncated context
  * is the approximation streaming costs, and models that normalise their input
  * use the running mean and variance of the segment so far. With a context
  * and lookahead longer than the segment the frames equal the offline ones.
@@ -71,7 +71,7 @@ GST_DEBUG_CATEGORY_STATIC(xlsr_feat_debug);
 #define DEFAULT_CONTEXT_TIME (2 * GST_SECOND)
 #define DEFAULT_CHUNK_TIME 0
 #define DEFAULT_LOOKAHEAD_TIME (160 * GST_MSECOND)
-#define DEFAULT_REUSE_CONTEXT TRUE
+#define DEFAULT_RECOMPUTE_TIME (320 * GST_MSECOND)
 
 enum {
   PROP_0,
@@ -84,7 +84,7 @@ enum {
   PROP_CONTEXT_TIME,
   PROP_CHUNK_TIME,
   PROP_LOOKAHEAD_TIME,
-  PROP_REUSE_CONTEXT,
+  PROP_RECOMPUTE_TIME,
 };
 
 namespace {
@@ -130,7 +130,7 @@ struct GstXlsrFeat {
   guint64 context_time;
   guint64 chunk_time;
   guint64 lookahead_time;
-  gboolean reuse_context;
+  guint64 recompute_time;
 
   Model* loaded;     // NULL->READY .. READY->NULL
   Segment* segment;  // streaming thread only
@@ -287,22 +287,22 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
                           "Streaming: audio after each chunk the model sees before the chunk leaves (ns)", 0, G_MAXUINT64,
                           DEFAULT_LOOKAHEAD_TIME, ready_only));
   /**
-   * GstXlsrFeat:reuse-context:
+   * GstXlsrFeat:recompute-time:
    *
-   * Streaming: TRUE (the default) runs only the chunk and its lookahead
-   * through the transformer; they attend to the keys and values the context
-   * frames had when they were a chunk themselves, so a run costs the same
-   * whatever #GstXlsrFeat:context-time. FALSE runs the context through the
-   * transformer again each time (the model on exactly the visible audio),
-   * costing (context + chunk + lookahead) / (chunk + lookahead) times more.
-   * docs/gstreamer.md has what each costs in agreement with offline units.
+   * Streaming: the most recent part of #GstXlsrFeat:context-time that goes
+   * through the transformer again each run, in nanoseconds (whole 20 ms
+   * frames); the older context is reused: its keys and values are those it
+   * got when it last went through. A run costs recompute + chunk + lookahead
+   * whatever the context. 0 reuses the whole context; recompute-time =
+   * context-time (or more) runs the model on exactly the visible audio each
+   * time.
    */
   g_object_class_install_property(
-      gobject_class, PROP_REUSE_CONTEXT,
-      g_param_spec_boolean("reuse-context", "Reuse context",
-                           "Streaming: reuse the context frames' keys and values instead of running the context "
-                           "through the transformer again each chunk",
-                           DEFAULT_REUSE_CONTEXT, ready_only));
+      gobject_class, PROP_RECOMPUTE_TIME,
+      g_param_spec_uint64("recompute-time", "Recomputed context (ns)",
+                          "Streaming: most recent context run through the transformer again each chunk (ns); the older "
+                          "context's keys and values are reused",
+                          0, G_MAXUINT64, DEFAULT_RECOMPUTE_TIME, ready_only));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -332,7 +332,7 @@ static void gst_xlsr_feat_init(GstXlsrFeat* self) {
   self->context_time = DEFAULT_CONTEXT_TIME;
   self->chunk_time = DEFAULT_CHUNK_TIME;
   self->lookahead_time = DEFAULT_LOOKAHEAD_TIME;
-  self->reuse_context = DEFAULT_REUSE_CONTEXT;
+  self->recompute_time = DEFAULT_RECOMPUTE_TIME;
   self->loaded = nullptr;
   self->segment = nullptr;
 }
@@ -364,7 +364,7 @@ static void gst_xlsr_feat_set_property(GObject* object, guint prop_id, const GVa
     case PROP_CONTEXT_TIME: self->context_time = g_value_get_uint64(value); break;
     case PROP_CHUNK_TIME: self->chunk_time = g_value_get_uint64(value); break;
     case PROP_LOOKAHEAD_TIME: self->lookahead_time = g_value_get_uint64(value); break;
-    case PROP_REUSE_CONTEXT: self->reuse_context = g_value_get_boolean(value); break;
+    case PROP_RECOMPUTE_TIME: self->recompute_time = g_value_get_uint64(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -383,7 +383,7 @@ static void gst_xlsr_feat_get_property(GObject* object, guint prop_id, GValue* v
     case PROP_CONTEXT_TIME: g_value_set_uint64(value, self->context_time); break;
     case PROP_CHUNK_TIME: g_value_set_uint64(value, self->chunk_time); break;
     case PROP_LOOKAHEAD_TIME: g_value_set_uint64(value, self->lookahead_time); break;
-    case PROP_REUSE_CONTEXT: g_value_set_boolean(value, self->reuse_context); break;
+    case PROP_RECOMPUTE_TIME: g_value_set_uint64(value, self->recompute_time); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -412,6 +412,7 @@ static GstClockTime measure_streaming_run(Model& m) {
   };
   const acoustok::Features frames = zeros(window);
   const bool reuse = m.stream.mode == acoustok::StreamingOptions::Mode::reuse_context;
+  const int64_t again = shape.recompute_frames();
   std::unique_ptr<acoustok::FeatureExtractor::EncoderState> state;
   if (reuse) {
     state = fx.new_encoder_state();
@@ -422,7 +423,7 @@ static GstClockTime measure_streaming_run(Model& m) {
     const auto start = std::chrono::steady_clock::now();
     fx.front_end(silence.data(), silence.size());
     if (reuse) {
-      fx.encode_next(*state, frames, context, shape.chunk_frames(), context);
+      fx.encode_next(*state, frames, context - again, again + shape.chunk_frames(), context, again);
     } else {
       fx.encode(frames);
     }
@@ -450,8 +451,7 @@ static void gst_xlsr_feat_load(GstAcoustokElement* base) {
   stream.lookahead_ns = self->lookahead_time;
   stream.context_ns = context;
   stream.max_window_ns = window;
-  stream.mode = self->reuse_context ? acoustok::StreamingOptions::Mode::reuse_context
-                                    : acoustok::StreamingOptions::Mode::recompute_context;
+  stream.recompute_ns = self->recompute_time;  // more than the context: all of it
   // Benchmarks only (tests/bench/bench_live.py): the model run exactly on
   // each chunk's visible audio, no cache, each window normalised on its own.
   const char* recompute = std::getenv("ACOUSTOK_STREAM_RECOMPUTE");

@@ -82,10 +82,11 @@ class FeatureExtractor {
   virtual std::unique_ptr<EncoderState> new_encoder_state();
   // The transformer output of front-end rows [new_from, front.frames) (the
   // rows before feed only the positional conv), attending also to the state's
-  // earlier frames; then the first `keep` new rows join the state, which
-  // keeps its last `max_past` frames.
+  // earlier frames, of which the last `forget` are first dropped (they are
+  // among the new rows, computed again); then the first `keep` new rows join
+  // the state, which keeps its last `max_past` frames.
   virtual Features encode_next(EncoderState& state, const Features& front, int64_t new_from, int64_t keep,
-                               int64_t max_past);
+                               int64_t max_past, int64_t forget = 0);
 };
 
 }  // namespace acoustok

@@ -13,11 +13,12 @@
 //    that see it: exact. Group-norm front ends (wav2vec2-base, HuBERT-base)
 //    normalise over the whole span and are computed again per run over the
 //    visible audio.
-//  - Mode::reuse_context (the default): only the chunk and its lookahead go
-//    through the transformer; in every block they attend to the keys and
-//    values the context frames had when they were a chunk themselves (those
-//    frames are not recomputed with the audio that arrived since). A run
-//    costs chunk + lookahead instead of context + chunk + lookahead.
+//  - Mode::reuse_context (the default): only the chunk, its lookahead and
+//    the most recent `recompute` frames of the context go through the
+//    transformer; in every block they attend to the keys and values the
+//    older context frames had when they last went through it (they are not
+//    recomputed with the audio that arrived since). A run costs recompute +
+//    chunk + lookahead instead of context + chunk + lookahead.
 //  - Mode::recompute_context: the transformer runs over context + chunk +
 //    lookahead each time, i.e. the model on exactly the visible audio.
 //  - Mode::recompute_all: that, with the front end recomputed too and each
@@ -51,6 +52,10 @@ struct StreamingOptions {
   uint64_t chunk_ns = 320'000'000ull;      // new frames per model run (at least one frame)
   uint64_t lookahead_ns = 160'000'000ull;  // audio after the chunk the model sees
   uint64_t context_ns = 1'000'000'000ull;  // audio before the chunk the model sees
+  // Mode::reuse_context: the most recent part of the context that goes
+  // through the transformer again each run (the rest is reused). 0 reuses
+  // all of it; the context's length or more recomputes all of it.
+  uint64_t recompute_ns = 320'000'000ull;
   uint64_t max_window_ns = 30'000'000'000ull;  // context + chunk + lookahead may not exceed it
   enum class Mode { reuse_context, recompute_context, recompute_all };
   Mode mode = Mode::reuse_context;
@@ -76,6 +81,7 @@ class StreamingFeatures {
   int64_t chunk_frames() const { return chunk_; }
   int64_t lookahead_frames() const { return lookahead_; }
   int64_t context_frames() const { return context_; }
+  int64_t recompute_frames() const { return recompute_; }
   // How long the first frame of a chunk waits for the rest of the chunk and
   // its lookahead once its own audio is in (before compute): in samples.
   int64_t wait_samples() const;
@@ -101,9 +107,9 @@ class StreamingFeatures {
   void drop_unneeded();
 
   FeatureExtractor& extractor_;
-  int64_t chunk_ = 0, lookahead_ = 0, context_ = 0;
+  int64_t chunk_ = 0, lookahead_ = 0, context_ = 0, recompute_ = 0;
   StreamingOptions::Mode mode_;
-  bool recompute_ = false;  // Mode::recompute_all
+  bool recompute_all_ = false;
   bool normalize_ = false;
   bool cache_ = false;  // front-end frames computed once
 

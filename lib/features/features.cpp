@@ -20,7 +20,7 @@ std::unique_ptr<FeatureExtractor::EncoderState> FeatureExtractor::new_encoder_st
   throw Error("feature model '" + model_name() + "' cannot stream with reused context");
 }
 
-Features FeatureExtractor::encode_next(EncoderState&, const Features&, int64_t, int64_t, int64_t) {
+Features FeatureExtractor::encode_next(EncoderState&, const Features&, int64_t, int64_t, int64_t, int64_t) {
   throw Error("feature model '" + model_name() + "' cannot stream with reused context");
 }
 

@@ -45,10 +45,11 @@ StreamingFeatures::StreamingFeatures(FeatureExtractor& extractor, const Streamin
       chunk_(frames_of(options.chunk_ns)),
       lookahead_(frames_of(options.lookahead_ns)),
       context_(frames_of(options.context_ns)),
+      recompute_(std::min(frames_of(options.recompute_ns), frames_of(options.context_ns))),
       mode_(options.mode),
-      recompute_(options.mode == StreamingOptions::Mode::recompute_all),
+      recompute_all_(options.mode == StreamingOptions::Mode::recompute_all),
       normalize_(extractor.normalizes_input()),
-      cache_(!recompute_ && extractor.frame_local_front_end()) {
+      cache_(!recompute_all_ && extractor.frame_local_front_end()) {
   const std::string rule = check(options);
   if (!rule.empty()) throw Error(rule);
   if (mode_ == StreamingOptions::Mode::reuse_context) state_ = extractor_.new_encoder_state();
@@ -110,16 +111,19 @@ void StreamingFeatures::run_chunk(int64_t end, bool complete, StreamStep& step) 
   const int64_t audio_end = complete && last == all ? pushed_ : end_sample(last);
   Features out;
   int64_t out_first = first;  // the frame of out's row 0
-  if (recompute_) {
+  if (recompute_all_) {
     const int64_t from = first_sample(first) - sample_base_;
     out = extractor_.extract(samples_.data() + from, static_cast<size_t>(audio_end - first_sample(first)));
   } else if (mode_ == StreamingOptions::Mode::recompute_context) {
     out = extractor_.encode(visible_front_end(first, last, audio_end));
   } else {
-    // The context's front-end rows feed the positional conv only.
-    out = extractor_.encode_next(*state_, visible_front_end(first, last, audio_end), next_frame_ - first,
-                                 end - next_frame_, context_);
-    out_first = next_frame_;
+    // The recent context goes through the transformer again (its old keys
+    // and values forgotten); the rest of the context's front-end rows feed
+    // the positional conv only.
+    const int64_t again = std::max(first, next_frame_ - recompute_);
+    out = extractor_.encode_next(*state_, visible_front_end(first, last, audio_end), again - first, end - again,
+                                 context_, next_frame_ - again);
+    out_first = again;
   }
   if (out.frames != last - out_first) throw Error("streaming features: the model gave the wrong number of frames");
   const auto row = static_cast<size_t>(out.dim);
@@ -190,7 +194,7 @@ void StreamingFeatures::drop_unneeded() {
     front_base_ = first;
   }
   int64_t keep = cache_ ? first_sample(front_done_) : first_sample(first);
-  if (normalize_ && !recompute_) keep = std::min(keep, stats_pos_);
+  if (normalize_ && !recompute_all_) keep = std::min(keep, stats_pos_);
   keep = std::min(keep, pushed_);
   if (keep > sample_base_) {
     samples_.erase(samples_.begin(), samples_.begin() + static_cast<std::ptrdiff_t>(keep - sample_base_));

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 """Live latency and agreement of streaming xlsrfeat (a benchmark, not a test).
 
-Speech (espeak-ng, several voices, SECONDS long) goes through
-  appsrc is-live=true ! xlsrfeat chunk-time=C lookahead-time=L context-time=X
+Speech (espeak-ng sentences in several voices with 0.3-0.9 s pauses, SECONDS
+long) goes through
+  appsrc is-live=true [! silencesplit low-latency=true max-segment-time=S]
+      ! xlsrfeat chunk-time=C lookahead-time=L context-time=X
       ! kmeansunits ! appsink     [! tee ! unitvocoder ! appsink with --vocoder]
 pushed in 20 ms buffers at the pace of the clock. For every unit it records
 the wall-clock delay from the moment the end of its audio (the last of the
@@ -18,8 +20,12 @@ agreement of "the model run exactly on each chunk's visible audio"
 which the caches may cost at most 1 point against.
 
 Usage:
-  tests/bench/bench_live.py MODEL LAYER [--kmeans K] [--grid demo|xlsr|quick]
-      [--precision fp32|bf16] [--seconds 60] [--vocoder CKPT] [--build DIR]
+  tests/bench/bench_live.py MODEL LAYER [--kmeans K] [--grid demo|xlsr|quick|explore]
+      [--precision fp32|bf16] [--seconds 60] [--split S] [--vocoder CKPT]
+      [--vocoder-chunk N --vocoder-lookahead N] [--no-live] [--live-recompute] [--build DIR]
+With --split the offline units are those of silencesplit's exact segments,
+each run whole (`acoustok segment` + `acoustok units`), and units are
+compared by their timestamps.
 Without --kmeans a k=100 model is fitted on the offline features.
 """
 import argparse
@@ -46,9 +52,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 MS = 1000000
 GRIDS = {
     # (chunk, lookahead, context) in ms
-    "quick": [(320, 160, 1000)],
-    "demo": [(160, 80, 500), (320, 160, 1000), (320, 160, 2000), (640, 320, 2000)],
-    "xlsr": [(320, 160, 500), (320, 160, 1000), (480, 160, 1000), (640, 320, 1000), (640, 320, 2000)],
+    # (chunk, lookahead, context, recompute) in ms
+    "quick": [(320, 160, 1000, 320)],
+    "explore": [(160, 240, 2000, 0), (160, 240, 2000, 160), (160, 240, 2000, 320), (160, 240, 2000, 640),
+                (320, 160, 2000, 0), (320, 160, 2000, 320), (320, 240, 2000, 320)],
+    "demo": [(160, 80, 2000, 320), (320, 160, 2000, 320), (320, 160, 2000, 2000)],
+    "xlsr": [(160, 240, 2000, 320), (320, 160, 2000, 0), (320, 160, 2000, 320), (320, 160, 2000, 2000),
+             (480, 240, 2000, 320)],
 }
 TEXTS = [
     ("pt", "O rato roeu a roupa do rei de Roma, e a rainha, com raiva, resolveu remendar."),
@@ -68,8 +78,9 @@ def speech(tmp, seconds):
         raw = subprocess.run(["sox", wav, "-r", "16000", "-c", "1", "-t", "f32", "-"], check=True,
                              capture_output=True).stdout
         x = np.frombuffer(raw, dtype=np.float32)
-        parts.append(x)
-        total += len(x)
+        pause = np.zeros(int(16000 * (0.3 + 0.2 * (i % 4))), dtype=np.float32)  # 0.3-0.9 s between sentences
+        parts += [x, pause]
+        total += len(x) + len(pause)
         i += 1
     x = np.concatenate(parts)[: seconds * 16000].astype(np.float32)
     return x
@@ -85,10 +96,11 @@ def write_wav(path, x):
 CAPS = "audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved"
 
 
-def xlsr(model, layer, precision, chunk=None, lookahead=None, context=None, window=None):
+def xlsr(model, layer, precision, chunk=None, lookahead=None, context=None, window=None, recompute=0):
     s = f"xlsrfeat model={model} layer={layer} precision={precision} threads=2"
     if chunk:
         s += f" chunk-time={chunk * MS} lookahead-time={lookahead * MS} context-time={context * MS}"
+        s += f" recompute-time={recompute * MS}"
     if window:
         s += f" max-window-time={window * MS} context-time={context * MS}"
     return s
@@ -108,24 +120,25 @@ def units_fast(x, chain, kmeans, recompute=False):
         b.duration = len(part) * Gst.SECOND // 16000
         src.push_buffer(b)
     src.end_of_stream()
-    out = []
+    out = {}  # frame time (ns) -> unit
     while True:
         s = sink.emit("try-pull-sample", 600 * Gst.SECOND)
         if s is None:
             break
         b = s.get_buffer()
-        out.append(np.frombuffer(b.extract_dup(0, b.get_size()), dtype=np.uint16))
+        for i, u in enumerate(np.frombuffer(b.extract_dup(0, b.get_size()), dtype=np.uint16)):
+            out[b.pts + 20 * MS * i] = int(u)
     p.set_state(Gst.State.NULL)
     os.environ["ACOUSTOK_STREAM_RECOMPUTE"] = "0"
-    return np.concatenate(out).astype(int) if out else np.zeros(0, int)
+    return out
 
 
-def live_run(x, chain, kmeans, vocoder=None):
+def live_run(x, chain, kmeans, vocoder=None, vocoder_props=""):
     """Real time: 20 ms buffers at the clock's pace. Returns per-unit delays (s),
     per-unit speech delays, QoS count, CPU fraction."""
     tail = ""
     if vocoder:
-        tail = (" t. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! unitvocoder model=" + vocoder +
+        tail = (" t. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! unitvocoder model=" + vocoder + " " + vocoder_props +
                 " ! appsink name=speech sync=false emit-signals=true")
     p = Gst.parse_launch(f"appsrc name=src is-live=true format=time caps={CAPS} ! {chain} ! kmeansunits model={kmeans} ! "
                          f"application/x-acoustok-units ! tee name=t t. ! queue ! appsink name=units sync=false "
@@ -177,21 +190,18 @@ def live_run(x, chain, kmeans, vocoder=None):
     bus.timed_pop_filtered(600 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
     p.set_state(Gst.State.NULL)
     cpu = (ru1.ru_utime - ru0.ru_utime + ru1.ru_stime - ru0.ru_stime) / wall
-    delays = []
-    for pts, n, t in unit_out:
-        first = pts // (20 * MS)
-        for i in range(first, first + n):
-            end_sample = 320 * i + 400
-            k = (end_sample + 319) // 320 - 1  # buffer holding the unit's last sample
-            if k < len(pushed):
-                delays.append(t - pushed[k])
-    sdelays = []
-    for pts, n, t in speech_out:
-        first = pts // (20 * MS)
-        for i in range(first, first + n // 320):
-            k = (320 * i + 400 + 319) // 320 - 1
-            if k < len(pushed):
-                sdelays.append(t - pushed[k])
+    def delays_of(outputs, per_unit):
+        d = []
+        for pts, n, t in outputs:
+            start = pts * 16000 // Gst.SECOND  # sample of the first unit
+            for i in range(n // per_unit):
+                end_sample = start + 320 * i + 400  # the unit's audio ends here
+                k = (end_sample + 319) // 320 - 1  # the buffer that brought that sample
+                if k < len(pushed):
+                    d.append(t - pushed[k])
+        return d
+
+    delays, sdelays = delays_of(unit_out, 1), delays_of(speech_out, 320)
     return np.array(delays), np.array(sdelays), qos[0], cpu
 
 
@@ -210,7 +220,12 @@ def main():
     ap.add_argument("--precision", default="fp32")
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--vocoder")
+    ap.add_argument("--vocoder-chunk", type=int, default=25)
+    ap.add_argument("--vocoder-lookahead", type=int, default=1)
     ap.add_argument("--no-live", action="store_true", help="agreement only")
+    ap.add_argument("--fast", action="store_true", help="no recomputed references for the agreement")
+    ap.add_argument("--split", type=int, default=0, metavar="MAX_SEGMENT_S",
+                    help="silencesplit low-latency=true max-segment-time=S first (offline: silencesplit, whole segments)")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     a = ap.parse_args()
     build = os.path.abspath(a.build)
@@ -219,39 +234,61 @@ def main():
     tool = os.path.join(build, "lib", "tools", "acoustok")
     print(f"machine: {describe()}", flush=True)
     print(f"model: {a.model} layer {a.layer} {a.precision}; {a.seconds} s of espeak-ng speech ({len(TEXTS)} voices)")
+    if a.vocoder:
+        print(f"vocoder: {a.vocoder} chunk-frames={a.vocoder_chunk} lookahead-frames={a.vocoder_lookahead}")
     with tempfile.TemporaryDirectory() as tmp:
         x = speech(tmp, a.seconds)
         wav = os.path.join(tmp, "speech.wav")
         x = write_wav(wav, x)
         kmeans = a.kmeans
         offline_chain = xlsr(a.model, a.layer, a.precision, window=(a.seconds + 5) * 1000, context=0)
+        split = ""
+        if a.split:
+            # Offline: exact segments, each run whole; live: speech passed on while pauses are decided.
+            offline_chain = "silencesplit ! " + offline_chain
+            split = f"silencesplit low-latency=true max-segment-time={a.split * Gst.SECOND} ! "
         if not kmeans:
             subprocess.run([tool, "features", "-q", "--model", a.model, "--layer", str(a.layer), "--precision",
                             a.precision, "--max-window", str(a.seconds + 5), wav, "-o", tmp + "/f.npy"], check=True)
             kmeans = tmp + "/kmeans.safetensors"
             subprocess.run([tool, "kmeans", "fit", "-q", "--k", "100", tmp + "/f.npy", "-o", kmeans], check=True)
         offline = units_fast(x, offline_chain, kmeans)
-        print(f"{len(offline)} offline units (the model on the whole recording)\n", flush=True)
-        print("| chunk / lookahead / context | units agreeing with offline: streamed (recomputed) | "
-              "audio → units p50 / p95 / max (s) | audio → speech p50 / p95 / max (s) | QoS (late) | CPU |")
-        print("|---|---|---|---|---|---|")
-        configs = [("3 s windows, 0.5 s context (before)", xlsr(a.model, a.layer, a.precision, window=3000, context=500))]
-        for c, l, ctx in GRIDS[a.grid]:
-            configs.append((f"{c / 1000:g} / {l / 1000:g} / {ctx / 1000:g} s",
-                            xlsr(a.model, a.layer, a.precision, chunk=c, lookahead=l, context=ctx)))
-        for name, chain in configs:
-            got = units_fast(x, chain, kmeans)
-            n = min(len(got), len(offline))
-            agree = 100 * (got[:n] == offline[:n]).mean()
-            ref = ""
-            if "chunk-time" in chain:
-                again = units_fast(x, chain, kmeans, recompute=True)
-                ref = f" ({100 * (again[:n] == offline[:n]).mean():.1f} %)"
+        what = "each segment of silencesplit run whole" if a.split else "the model on the whole recording"
+        print(f"{len(offline)} offline units ({what})\n", flush=True)
+        print("Units agreeing with offline: as streamed / with recompute-time = context-time (the model on each "
+              "chunk's visible audio, front end cached) / that with no cache at all (ACOUSTOK_STREAM_RECOMPUTE=1). "
+              "Latency and CPU with the settings of the row.\n")
+        print("| chunk / lookahead / context | recompute | units agreeing with offline | "
+              "audio → units p50 / p95 / max (s) | audio → speech p50 / p95 / max (s) | QoS (late) | CPU (of 2) |")
+        print("|---|---|---|---|---|---|---|")
+        before = "silencesplit max-segment-time=3000000000 ! " if a.split else ""
+        configs = [("3 s windows, 0.5 s context (before)", "—",
+                    before + xlsr(a.model, a.layer, a.precision, window=3000, context=500))]
+        for c, l, ctx, r in GRIDS[a.grid]:
+            name = f"{c / 1000:g} / {l / 1000:g} / {ctx / 1000:g} s"
+            configs.append((name, f"{r / 1000:g} s", split + xlsr(a.model, a.layer, a.precision, chunk=c,
+                                                                  lookahead=l, context=ctx, recompute=r)))
+
+        def agreement(units):
+            same = [units[t] == u for t, u in offline.items() if t in units]
+            return 100 * np.mean(same) if same else 0.0
+
+        references = {}
+        for name, again, chain in configs:
+            agree = f"{agreement(units_fast(x, chain, kmeans)):.1f} %"
+            if "chunk-time" in chain and not a.fast:
+                key = chain.split(" recompute-time=")[0]  # the references do not depend on recompute-time
+                if key not in references:
+                    whole = key + f" recompute-time={chain.split('context-time=')[1].split()[0]}"
+                    references[key] = (f" / {agreement(units_fast(x, whole, kmeans)):.1f} %"
+                                       f" / {agreement(units_fast(x, chain, kmeans, recompute=True)):.1f} %")
+                agree += references[key]
             if a.no_live:
-                print(f"| {name} | {agree:.1f} %{ref} | — | — | — | — |", flush=True)
+                print(f"| {name} | {again} | {agree} | — | — | — | — |", flush=True)
                 continue
-            d, sd, qos, cpu = live_run(x, chain, kmeans, a.vocoder)
-            print(f"| {name} | {agree:.1f} %{ref} | {pct(d)} | {pct(sd)} | {qos} | {100 * cpu:.0f} % |", flush=True)
+            d, sd, qos, cpu = live_run(x, chain, kmeans, a.vocoder,
+                                       f"chunk-frames={a.vocoder_chunk} lookahead-frames={a.vocoder_lookahead}")
+            print(f"| {name} | {again} | {agree} | {pct(d)} | {pct(sd)} | {qos} | {50 * cpu:.0f} % |", flush=True)
 
 
 if __name__ == "__main__":

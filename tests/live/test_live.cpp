@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Live: appsrc (is-live, fed in real time from speech) ! silencesplit !
-// xlsrfeat ! kmeansunits ! unitvocoder ! synced sink, with the demo models.
+// Live: appsrc (is-live, fed in real time from speech) ! silencesplit
+// low-latency ! streaming xlsrfeat ! kmeansunits ! unitvocoder with a short
+// lookahead ! synced sink, with the demo models: the README's live chain.
 // Also the soak: ACOUSTOK_LIVE_SECONDS (default 120, the CI slice; `tests/bench/soak_live.sh`
 // runs 1800) of audio, with resident memory flat within 5 % from a third of
 // the run to its end. Requires that no buffer is dropped as late, that every
@@ -54,9 +55,9 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
   const std::string launch =
       "appsrc name=src is-live=true format=time do-timestamp=false "
       "caps=audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved ! "
-      "silencesplit max-segment-time=3000000000 ! xlsrfeat model=" + m.feature_model +
-      " layer=3 max-window-time=3000000000 context-time=500000000 ! kmeansunits model=" + m.kmeans + " ! unitvocoder model=" + m.vocoder +
-      " ! " + extra_element() + "fakesink name=sink sync=true qos=true max-lateness=" + std::to_string(20 * GST_MSECOND);
+      "silencesplit low-latency=true max-segment-time=10000000000 ! xlsrfeat model=" + m.feature_model +
+      " layer=3 chunk-time=320000000 lookahead-time=160000000 context-time=2000000000 ! kmeansunits model=" + m.kmeans +
+      " ! unitvocoder model=" + m.vocoder + " chunk-frames=25 lookahead-frames=1 ! " + extra_element() + "fakesink name=sink sync=true qos=true max-lateness=" + std::to_string(20 * GST_MSECOND);
   GError* err = nullptr;
   GstElement* pipeline = gst_parse_launch(launch.c_str(), &err);
   ASSERT_TRUE(pipeline) << (err ? err->message : "");

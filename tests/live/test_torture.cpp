@@ -3,7 +3,9 @@
 // xlsrfeat ! kmeansunits ! unitvocoder ! fakesink driven through NULL <->
 // PLAYING 600 times (ACOUSTOK_TORTURE_CYCLES) with data flowing, flushing
 // seeks and EOS in the middle of a segment, every other cycle through NULL
-// (models unloaded and loaded again). After the first half (the warm-up:
+// (models unloaded and loaded again), every other pass through NULL
+// switching the live settings on or off (silencesplit low-latency, streaming
+// xlsrfeat, unitvocoder with a short lookahead). After the first half (the warm-up:
 // heap and caches settle), GStreamer's leaks tracer (the suite runs with
 // GST_TRACERS=leaks) must find no object or buffer made in the second half
 // still alive at the end, and the resident memory may grow by 5 % at most.
@@ -98,13 +100,22 @@ TEST(Torture, StateChangesFlushesAndEosLeakNothing) {
   const std::string launch =
       "appsrc name=src format=time stream-type=seekable "
       "caps=audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved ! "
-      "silencesplit max-segment-time=2000000000 ! xlsrfeat model=" + m.feature_model +
+      "silencesplit name=split max-segment-time=2000000000 ! xlsrfeat name=feat model=" + m.feature_model +
       " layer=3 max-window-time=2000000000 context-time=500000000 ! kmeansunits model=" + m.kmeans +
-      " ! unitvocoder model=" + m.vocoder + " chunk-frames=10 ! fakesink sync=false async=false";
+      " ! unitvocoder name=voc model=" + m.vocoder + " chunk-frames=10 ! fakesink sync=false async=false";
   GError* err = nullptr;
   GstElement* pipeline = gst_parse_launch(launch.c_str(), &err);
   ASSERT_TRUE(pipeline) << (err ? err->message : "");
   GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
+  GstElement* split = gst_bin_get_by_name(GST_BIN(pipeline), "split");
+  GstElement* feat = gst_bin_get_by_name(GST_BIN(pipeline), "feat");
+  GstElement* voc = gst_bin_get_by_name(GST_BIN(pipeline), "voc");
+  // The live settings, or the whole-segment ones (set in NULL: they apply at load).
+  auto live_settings = [&](bool on) {
+    g_object_set(split, "low-latency", on, nullptr);
+    g_object_set(feat, "chunk-time", on ? 160 * GST_MSECOND : 0, nullptr);
+    g_object_set(voc, "lookahead-frames", on ? 2 : -1, nullptr);
+  };
   GstBus* bus = gst_element_get_bus(pipeline);
   // A seekable appsrc asks where to go; from wherever it is, the audio goes on.
   g_signal_connect(src, "seek-data", G_CALLBACK(+[](GstAppSrc*, guint64, gpointer) -> gboolean { return TRUE; }), nullptr);
@@ -130,6 +141,7 @@ TEST(Torture, StateChangesFlushesAndEosLeakNothing) {
       rss_warm = acoustok::test::rss_kb();
     }
     if (i > warmup && i % 100 == 0) std::printf("torture: cycle %d, RSS %ld kB\n", i, acoustok::test::rss_kb());
+    if (i % 2 == 0) live_settings(i % 4 == 2);  // in NULL here: every other load streams
     ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE) << "cycle " << i;
     // 0.6 to 3 s of speech, from a different place each cycle.
     const size_t samples = 16000 * (6 + i % 25) / 10;
@@ -156,7 +168,7 @@ TEST(Torture, StateChangesFlushesAndEosLeakNothing) {
   ASSERT_EQ(gst_element_set_state(pipeline, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
   const long rss_end = acoustok::test::rss_kb();
   gst_object_unref(bus);
-  gst_object_unref(src);
+  for (GstElement* e : {src, split, feat, voc}) gst_object_unref(e);
   gst_object_unref(pipeline);
   // appsrc's streaming task ends in its thread pool after the pipeline is gone.
   gst_task_cleanup_all();

@@ -169,6 +169,28 @@ TEST(StreamingFeatures, ContextAndLookaheadCoveringTheSegmentGiveOfflineFrames) 
   }
 }
 
+// Recomputing the whole context reuses nothing: the model on the visible audio.
+TEST(StreamingFeatures, RecomputingTheWholeContextIsTheRecomputeMode) {
+  auto fx = load(fixture("xlsr/xlsr_st"), 3);
+  acoustok::StreamingOptions all = options(100, 60, 500, Mode::reuse_context);
+  all.recompute_ns = 500 * kMs;
+  EXPECT_LE(relative_error(stream(*fx, all, 1000).data,
+                           stream(*fx, options(100, 60, 500, Mode::recompute_context), 1000).data),
+            1e-5f);
+  // Recomputing part of it lies in between, and is closer than reusing it all.
+  const acoustok::Features recomputed = stream(*fx, options(100, 60, 500, Mode::recompute_context), 1000);
+  acoustok::StreamingOptions part = all;
+  part.recompute_ns = 200 * kMs;
+  const float d_part = relative_error(stream(*fx, part, 1000).data, recomputed.data);
+  acoustok::StreamingOptions none = all;
+  none.recompute_ns = 0;
+  const float d_none = relative_error(stream(*fx, none, 1000).data, recomputed.data);
+  EXPECT_GT(d_part, 1e-6f);
+  EXPECT_LT(d_part, d_none);
+  part.recompute_ns = 600 * kMs;  // more than the context: all of it
+  EXPECT_EQ(stream(*fx, part, 1000).data, stream(*fx, all, 1000).data);
+}
+
 // Without context there is nothing to reuse: both modes run each chunk and
 // its lookahead alone.
 TEST(StreamingFeatures, ReusingNoContextIsRecomputingNone) {
@@ -182,7 +204,9 @@ TEST(StreamingFeatures, ReusingNoContextIsRecomputingNone) {
 // are those of their own run. Close to recomputing it, not equal.
 TEST(StreamingFeatures, ReusedContextIsCloseToTheRecomputedOne) {
   auto fx = load(fixture("xlsr/xlsr_st"), 3);
-  const acoustok::Features reused = stream(*fx, options(100, 60, 500, Mode::reuse_context), 1000);
+  acoustok::StreamingOptions o = options(100, 60, 500, Mode::reuse_context);
+  o.recompute_ns = 0;
+  const acoustok::Features reused = stream(*fx, o, 1000);
   const acoustok::Features recomputed = stream(*fx, options(100, 60, 500, Mode::recompute_context), 1000);
   ASSERT_EQ(reused.frames, recomputed.frames);
   const float d = relative_error(reused.data, recomputed.data);
@@ -202,7 +226,8 @@ TEST(StreamingFeatures, ReusedContextIsTheSameOnBothMatmulPaths) {
   setenv("ACOUSTOK_MATMUL", "plain", 1);
   auto plain = load(fixture("xlsr/xlsr_st"), 3);
   unsetenv("ACOUSTOK_MATMUL");
-  const acoustok::StreamingOptions o = options(100, 60, 500, Mode::reuse_context);
+  acoustok::StreamingOptions o = options(100, 60, 500, Mode::reuse_context);
+  o.recompute_ns = 200 * kMs;  // some of the context again, some reused
   EXPECT_LE(relative_error(stream(*fast, o, 1000).data, stream(*plain, o, 1000).data), 1e-4f);
 }
 

@@ -124,12 +124,18 @@ class TorchFeatureExtractor : public FeatureExtractor {
   std::unique_ptr<EncoderState> new_encoder_state() override { return std::make_unique<TorchEncoderState>(); }
 
   Features encode_next(EncoderState& state, const Features& front, int64_t new_from, int64_t keep,
-                       int64_t max_past) override {
+                       int64_t max_past, int64_t forget) override {
     if (front.dim != config_.hidden_size || front.data.size() != static_cast<size_t>(front.frames * front.dim) ||
-        new_from < 0 || new_from >= front.frames || keep < 0 || max_past < 0) {
+        new_from < 0 || new_from >= front.frames || keep < 0 || max_past < 0 || forget < 0) {
       throw Error("internal error: encode_next() got frames of the wrong shape");
     }
     auto& blocks = dynamic_cast<TorchEncoderState&>(state).blocks;
+    for (features::BlockCache& b : blocks) {
+      if (!b.keys.defined()) continue;
+      const int64_t stay = b.keys.size(0) - std::min(forget, b.keys.size(0));
+      b.keys = b.keys.narrow(0, 0, stay);
+      b.values = b.values.narrow(0, 0, stay);
+    }
     c10::InferenceMode guard;
     torch::Tensor y;
     try {

@@ -347,8 +347,9 @@ torch::Tensor SelfAttentionImpl::attend_cached(const torch::Tensor& x, BlockCach
     k = k_proj(x);
     v = v_proj(x);
   }
-  const torch::Tensor keys = cache.keys.defined() ? torch::cat({cache.keys, k}, 0) : k;  // [P + n, D]
-  const torch::Tensor values = cache.values.defined() ? torch::cat({cache.values, v}, 0) : v;
+  const bool past = cache.keys.defined() && cache.keys.size(0) > 0;
+  const torch::Tensor keys = past ? torch::cat({cache.keys, k}, 0) : k;  // [P + n, D]
+  const torch::Tensor values = past ? torch::cat({cache.values, v}, 0) : v;
   const int64_t T = keys.size(0);
   const torch::Tensor qh = q.reshape({n, H, hd}).transpose(0, 1);  // [H, n, hd]
   const torch::Tensor kh = keys.reshape({T, H, hd}).permute({1, 2, 0});  // [H, hd, T]
@@ -356,9 +357,9 @@ torch::Tensor SelfAttentionImpl::attend_cached(const torch::Tensor& x, BlockCach
   const torch::Tensor w = torch::softmax(torch::matmul(qh, kh), -1);   // [H, n, T]
   const torch::Tensor context = torch::matmul(w, vh).transpose(0, 1).reshape({n, dim_});
   // The chunk's frames join the cache; its lookahead is computed again next time.
-  const int64_t past = T - n, kept = std::min(past + keep, max_past);
-  cache.keys = keys.narrow(0, past + keep - kept, kept).clone();
-  cache.values = values.narrow(0, past + keep - kept, kept).clone();
+  const int64_t before = T - n, kept = std::min(before + keep, max_past);
+  cache.keys = keys.narrow(0, before + keep - kept, kept).clone();
+  cache.values = values.narrow(0, before + keep - kept, kept).clone();
   return out_proj(context);
 }
 
