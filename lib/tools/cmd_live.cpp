@@ -42,12 +42,16 @@ namespace fs = std::filesystem;
 namespace acoustok::tools {
 namespace {
 
-// The documented live setting of xlsrfeat, in seconds: new audio per model
-// run, audio after it the model waits for, audio before it the model sees.
-// One place to change when the benchmark (tests/bench/bench_live.*) moves it.
+// The documented live setting (measured by tests/bench/bench_live.py), in
+// seconds: xlsrfeat's new audio per model run, audio after it the model
+// waits for, audio before it the model sees, and the part of that context
+// run through the transformer again; unitvocoder's lookahead in units.
+// One place to change when the benchmark moves it.
 constexpr double kLiveChunkTime = 0.32;
 constexpr double kLiveLookaheadTime = 0.16;
-constexpr double kLiveContextTime = 1.0;
+constexpr double kLiveContextTime = 2.0;
+constexpr double kLiveRecomputeTime = 0.32;
+constexpr int kLiveVocoderLookahead = 1;
 
 constexpr const char* kAudioCaps = "audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved";
 
@@ -61,11 +65,13 @@ struct LiveArgs {
   Precision precision = Precision::fp32;
   int threads = 0;
   double chunk_time = kLiveChunkTime, lookahead_time = kLiveLookaheadTime, context_time = kLiveContextTime;
+  double recompute_time = kLiveRecomputeTime;
   bool split = true;
   bool no_realtime = false;
   bool json = false;
   bool quiet = false;
-  std::optional<int> vocoder_lookahead_frames;
+  int vocoder_lookahead_frames = kLiveVocoderLookahead;
+  bool vocoder_lookahead_set = false;
 };
 
 // ---- finding the elements ------------------------------------------------
@@ -188,6 +194,7 @@ void configure(GstElement* p, const LiveArgs& a, const std::string& speech_temp)
   set_on(p, "xlsrfeat", "chunk-time", ns_text(a.chunk_time));
   set_on(p, "xlsrfeat", "lookahead-time", ns_text(a.lookahead_time));
   set_on(p, "xlsrfeat", "context-time", ns_text(a.context_time));
+  set_on(p, "xlsrfeat", "recompute-time", ns_text(a.recompute_time));
   // silencesplit passes speech on before the pause that ends its segment is
   // decided (the segments stay the same; their events follow).
   if (a.split) set_on(p, "silencesplit", "low-latency", "true");
@@ -195,8 +202,7 @@ void configure(GstElement* p, const LiveArgs& a, const std::string& speech_temp)
   if (!a.motifs.empty()) set_on(p, "bpemotif", "model", a.motifs);
   if (!a.vocoder.empty()) {
     set_on(p, "unitvocoder", "model", a.vocoder);
-    if (a.vocoder_lookahead_frames)
-      set_on(p, "unitvocoder", "lookahead-frames", std::to_string(*a.vocoder_lookahead_frames));
+    set_on(p, "unitvocoder", "lookahead-frames", std::to_string(a.vocoder_lookahead_frames));
     if (!a.speech_out.empty()) set_on(p, "speech", "location", speech_temp);
     else set_on(p, "speaker", "sync", "false", false);
   }
@@ -413,7 +419,7 @@ void check_usage(LiveArgs& a) {
     throw UsageError("--raw-format and --raw-rate describe raw audio on standard input: use them with INPUT -");
   if (a.mic && a.no_realtime) throw UsageError("--no-realtime: a microphone speaks at its own pace");
   if (!a.speech_out.empty() && a.vocoder.empty()) throw UsageError("--speech-out needs --vocoder CKPT");
-  if (a.vocoder_lookahead_frames && a.vocoder.empty()) throw UsageError("--vocoder-lookahead-frames needs --vocoder CKPT");
+  if (a.vocoder_lookahead_set && a.vocoder.empty()) throw UsageError("--vocoder-lookahead-frames needs --vocoder CKPT");
   if (a.speech_out == "-") throw UsageError("--speech-out: standard output carries the units; name a WAV file");
 }
 
@@ -566,6 +572,11 @@ void add_live_command(CLI::App& app) {
   cmd->add_option("--context-time", a->context_time, "Audio before a chunk the model sees, seconds")
       ->capture_default_str()
       ->check(checks::seconds(0));
+  cmd->add_option("--recompute-time", a->recompute_time,
+                  "Most recent context run through the model again each chunk, seconds (xlsrfeat recompute-time; "
+                  "the older context is reused)")
+      ->capture_default_str()
+      ->check(checks::seconds(0));
   cmd->add_flag("--split,!--no-split", a->split,
                 "Cut the input at pauses first (silencesplit; default), or run it as one stream");
   cmd->add_flag("--no-realtime", a->no_realtime, "Play a file or standard input as fast as possible, not at its real pace");
@@ -575,9 +586,14 @@ void add_live_command(CLI::App& app) {
   cmd->add_option("--speech-out", a->speech_out, "With --vocoder: write the speech to this WAV (16 kHz mono PCM16)")
       ->check(checks::non_empty_path());
   cmd->add_option_function<int>(
-         "--vocoder-lookahead-frames", [a](const int& n) { a->vocoder_lookahead_frames = n; },
-         "Units after a vocoder chunk it waits for (unitvocoder lookahead-frames; default: its whole receptive field, exact)")
-      ->check(checks::int_at_least(0));
+         "--vocoder-lookahead-frames",
+         [a](const int& n) {
+           a->vocoder_lookahead_frames = n;
+           a->vocoder_lookahead_set = true;
+         },
+         "Units after a vocoder chunk it waits for (unitvocoder lookahead-frames; default 1: 0.5 s answers with "
+         "chunk-frames 25; -1: its whole receptive field, exact)")
+      ->check(checks::int_between(-1, 10000));
   cmd->add_flag("-q,--quiet", a->quiet, "No note on stderr (warnings and errors remain)");
   cmd->callback([a]() { run_live(*a); });
 }
