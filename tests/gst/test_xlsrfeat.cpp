@@ -352,6 +352,20 @@ TEST(XlsrFeat, ThreadsAboveTheCpusAreCapped) {
   gst_harness_teardown(h);
 }
 
+// NULL->READY fails and the posted error says `words`.
+static void expect_refused_at_load(const std::string& props, const std::string& words) {
+  GstElement* e = gst_parse_launch(("xlsrfeat model=" + fixture("xlsr/xlsr_st") + " layer=2 " + props).c_str(), nullptr);
+  ASSERT_NE(e, nullptr);
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(e, bus);
+  EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE) << props;
+  const std::string text = posted_error(bus);
+  EXPECT_NE(text.find(words), std::string::npos) << props << ": " << text;
+  gst_element_set_state(e, GST_STATE_NULL);
+  gst_object_unref(bus);
+  gst_object_unref(e);
+}
+
 TEST(XlsrFeat, WindowAboveAnHourFailsNamingTheProperty) {
   const struct {
     const char* props;
@@ -359,18 +373,7 @@ TEST(XlsrFeat, WindowAboveAnHourFailsNamingTheProperty) {
   } cases[] = {{"max-window-time=3601000000000", "max-window-time must be at most 3600 s"},
                {"max-window-time=18446744073709551615", "max-window-time must be at most 3600 s"},
                {"context-time=18446744073709551615", "context-time must be less than half of max-window-time"}};
-  for (const auto& c : cases) {
-    GstElement* e = gst_parse_launch(("xlsrfeat model=" + fixture("xlsr/xlsr_st") + " layer=2 " + c.props).c_str(), nullptr);
-    ASSERT_NE(e, nullptr);
-    GstBus* bus = gst_bus_new();
-    gst_element_set_bus(e, bus);
-    EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE) << c.props;
-    const std::string text = posted_error(bus);
-    EXPECT_NE(text.find(c.words), std::string::npos) << c.props << ": " << text;
-    gst_element_set_state(e, GST_STATE_NULL);
-    gst_object_unref(bus);
-    gst_object_unref(e);
-  }
+  for (const auto& c : cases) expect_refused_at_load(c.props, c.words);
 }
 
 // An F32 buffer whose size is not a multiple of 4 bytes is reported as such,
@@ -511,18 +514,7 @@ TEST(XlsrFeatStreaming, SettingsThatCannotWorkFailNamingTheRule) {
                 "must fit in max-window-time"},
                {"chunk-time=320000000 context-time=3601000000000 max-window-time=3600000000000",
                 "at most 3600 s"}};
-  for (const auto& c : cases) {
-    GstElement* e = gst_parse_launch(("xlsrfeat model=" + fixture("xlsr/xlsr_st") + " layer=2 " + c.props).c_str(), nullptr);
-    ASSERT_NE(e, nullptr);
-    GstBus* bus = gst_bus_new();
-    gst_element_set_bus(e, bus);
-    EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_FAILURE) << c.props;
-    const std::string text = posted_error(bus);
-    EXPECT_NE(text.find(c.words), std::string::npos) << c.props << ": " << text;
-    gst_element_set_state(e, GST_STATE_NULL);
-    gst_object_unref(bus);
-    gst_object_unref(e);
-  }
+  for (const auto& c : cases) expect_refused_at_load(c.props, c.words);
 }
 
 // A live source whose audio reaches the element far later than the latency
