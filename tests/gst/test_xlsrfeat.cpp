@@ -559,3 +559,37 @@ TEST(XlsrFeatStreaming, FallingBehindALiveSourcePostsQosAndAWarning) {
   gst_element_set_state(pipeline, GST_STATE_NULL);
   gst_object_unref(pipeline);
 }
+
+// Streaming, a break (PTS jump, DISCONT, GAP) ends the segment like an event:
+// each side is streamed on its own, the frames after it stamped from its own
+// PTS with OFFSET from 0 and DISCONT on the first buffer.
+TEST(XlsrFeatStreaming, BreakStreamsEachSideOnItsOwn) {
+  const auto& x = speech();
+  const size_t mid = 24000;
+  std::vector<float> want = core_stream(x.data(), mid, 100, 60, 400);
+  const std::vector<float> after = core_stream(x.data() + mid, x.size() - mid, 100, 60, 400);
+  want.insert(want.end(), after.begin(), after.end());
+  const int64_t first_frames = acoustok::feature_frames(mid);
+  for (const auto& c : kStandardBreaks) {
+    SCOPED_TRACE(c.name);
+    GstHarness* h = make_harness(kStreaming);
+    push_audio_with_break(h, x, mid, c);
+    gst_harness_push_event(h, gst_event_new_eos());
+    const Pulled p = pull_all(h, 32);
+    EXPECT_EQ(p.data, want);
+    const GstClockTime second_start = gst_util_uint64_scale(mid, GST_SECOND, 16000) + c.shift;
+    int64_t frames = 0;
+    bool after_break = false;
+    for (size_t i = 0; i < p.pts.size(); ++i) {
+      if (frames == first_frames && !after_break) {
+        after_break = true;
+        EXPECT_EQ(p.pts[i], second_start);
+        EXPECT_EQ(p.offset[i], 0u);
+        EXPECT_TRUE(p.discont[i]);
+      }
+      frames += p.rows[i];
+    }
+    EXPECT_TRUE(after_break);
+    gst_harness_teardown(h);
+  }
+}
