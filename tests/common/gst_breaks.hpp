@@ -13,6 +13,17 @@
 
 namespace acoustok::test {
 
+// The minimum latency a LATENCY query at the harness's sink pad answers
+// (upstream's, as set with gst_harness_set_upstream_latency, plus the
+// element's); GST_CLOCK_TIME_NONE when the query fails.
+inline GstClockTime harness_min_latency(GstHarness* h) {
+  GstQuery* q = gst_query_new_latency();
+  GstClockTime min = GST_CLOCK_TIME_NONE;
+  if (gst_pad_peer_query(h->sinkpad, q)) gst_query_parse_latency(q, nullptr, &min, nullptr);
+  gst_query_unref(q);
+  return min;
+}
+
 enum class Break { pts_jump, discont_flag, gap_event };
 
 struct BreakCase {
