@@ -23,6 +23,31 @@ struct SegmentEvent {
   guint64 index, start, stop;
 };
 
+// The fields of an `acoustok-segment` event; nothing for any other event.
+std::optional<SegmentEvent> segment_event_of(GstEvent* e) {
+  const GstStructure* st = gst_event_get_structure(e);
+  if (GST_EVENT_TYPE(e) != GST_EVENT_CUSTOM_DOWNSTREAM || !st || !gst_structure_has_name(st, "acoustok-segment")) {
+    return std::nullopt;
+  }
+  SegmentEvent ev{};
+  gst_structure_get_uint64(st, "index", &ev.index);
+  gst_structure_get_uint64(st, "start", &ev.start);
+  gst_structure_get_uint64(st, "stop", &ev.stop);
+  return ev;
+}
+
+// One event per expected segment, in order, stamped at its first sample and
+// at the end of its last (time_of(sample, is_stop) maps samples to times).
+template <typename Segments, typename TimeOf>
+void expect_events_at(const std::vector<SegmentEvent>& events, const Segments& expected, const TimeOf& time_of) {
+  ASSERT_EQ(events.size(), expected.size());
+  for (size_t k = 0; k < expected.size(); ++k) {
+    EXPECT_EQ(events[k].index, k);
+    EXPECT_EQ(events[k].start, time_of(static_cast<guint64>(expected[k].start), false)) << k;
+    EXPECT_EQ(events[k].stop, time_of(static_cast<guint64>(expected[k].end), true)) << k;
+  }
+}
+
 struct Output {
   std::vector<std::vector<float>> segments;  // samples pushed before each event
   std::vector<float> trailing;               // samples after the last event
@@ -67,13 +92,8 @@ Output collect(GstHarness* h) {
     gst_buffer_unref(b);
   }
   while (GstEvent* e = gst_harness_try_pull_event(h)) {
-    const GstStructure* s = gst_event_get_structure(e);
-    if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && s && gst_structure_has_name(s, "acoustok-segment")) {
-      SegmentEvent ev{};
-      gst_structure_get_uint64(s, "index", &ev.index);
-      gst_structure_get_uint64(s, "start", &ev.start);
-      gst_structure_get_uint64(s, "stop", &ev.stop);
-      out.events.push_back(ev);
+    if (const auto ev = segment_event_of(e)) {
+      out.events.push_back(*ev);
     }
     gst_event_unref(e);
   }
@@ -382,23 +402,12 @@ TEST(SilenceSplitElement, BreaksEndTheSegmentAndKeepTheTimeline) {
     std::vector<SegmentEvent> events;
     size_t gaps = 0, events_before_gap = 0;
     while (GstEvent* e = gst_harness_try_pull_event(h)) {
-      const GstStructure* st = gst_event_get_structure(e);
-      if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && st && gst_structure_has_name(st, "acoustok-segment")) {
-        SegmentEvent ev{};
-        gst_structure_get_uint64(st, "index", &ev.index);
-        gst_structure_get_uint64(st, "start", &ev.start);
-        gst_structure_get_uint64(st, "stop", &ev.stop);
-        events.push_back(ev);
-      }
+      if (const auto ev = segment_event_of(e)) events.push_back(*ev);
       if (GST_EVENT_TYPE(e) == GST_EVENT_GAP && gaps++ == 0) events_before_gap = events.size();
       gst_event_unref(e);
     }
+    expect_events_at(events, expected, time_of);
     ASSERT_EQ(events.size(), expected.size());
-    for (size_t k = 0; k < expected.size(); ++k) {
-      EXPECT_EQ(events[k].index, k);
-      EXPECT_EQ(events[k].start, time_of(static_cast<guint64>(expected[k].start), false)) << k;
-      EXPECT_EQ(events[k].stop, time_of(static_cast<guint64>(expected[k].end), true)) << k;
-    }
     EXPECT_EQ(events[before - 1].stop, mid * kSample) << "the segment open at the break ends with its last sample";
     if (c.kind == Break::gap_event) {
       EXPECT_EQ(gaps, 1u);
@@ -491,13 +500,8 @@ GstPadProbeReturn record_departure(GstPad*, GstPadProbeInfo* info, gpointer data
     d->out_end = GST_BUFFER_OFFSET_END(b);
     gst_buffer_unmap(b, &map);
   } else if (GstEvent* e = GST_PAD_PROBE_INFO_EVENT(info)) {
-    const GstStructure* s = gst_event_get_structure(e);
-    if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && s && gst_structure_has_name(s, "acoustok-segment")) {
-      SegmentEvent ev{};
-      gst_structure_get_uint64(s, "index", &ev.index);
-      gst_structure_get_uint64(s, "start", &ev.start);
-      gst_structure_get_uint64(s, "stop", &ev.stop);
-      d->events.push_back(ev);
+    if (const auto ev = segment_event_of(e)) {
+      d->events.push_back(*ev);
       d->samples_before_event.push_back(d->out_end);
     }
   }
@@ -706,22 +710,11 @@ TEST(SilenceSplitElement, LowLatencyBreaksStillEndSegments) {
     }
     std::vector<SegmentEvent> events;
     while (GstEvent* e = gst_harness_try_pull_event(h)) {
-      const GstStructure* st = gst_event_get_structure(e);
-      if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && st && gst_structure_has_name(st, "acoustok-segment")) {
-        SegmentEvent ev{};
-        gst_structure_get_uint64(st, "index", &ev.index);
-        gst_structure_get_uint64(st, "start", &ev.start);
-        gst_structure_get_uint64(st, "stop", &ev.stop);
-        events.push_back(ev);
-      }
+      if (const auto ev = segment_event_of(e)) events.push_back(*ev);
       gst_event_unref(e);
     }
+    expect_events_at(events, expected, time_of);
     ASSERT_EQ(events.size(), expected.size());
-    for (size_t k = 0; k < expected.size(); ++k) {
-      EXPECT_EQ(events[k].index, k);
-      EXPECT_EQ(events[k].start, time_of(static_cast<guint64>(expected[k].start), false)) << k;
-      EXPECT_EQ(events[k].stop, time_of(static_cast<guint64>(expected[k].end), true)) << k;
-    }
     EXPECT_EQ(events[before - 1].stop, mid * kSample) << "the segment open at the break ends with its last sample";
     gst_harness_teardown(h);
   }
