@@ -39,7 +39,7 @@ PYEOF
 
 step "Phase 0 in GStreamer: MP3 -> silencesplit, one bus message per segment"
 gst-launch-1.0 -m filesrc location="$DEMO_DIR/recordings/reading_00_copy.mp3" ! decodebin ! audioconvert ! \
-  audioresample ! silencesplit ! fakesink 2>&1 | sed -n 's/.*(element): silencesplit, /  silencesplit: /p'
+  silencesplit ! fakesink 2>&1 | sed -n 's/.*(element): silencesplit, /  silencesplit: /p'
 
 step "Phase 1: features and k-means units (acoustok units)"
 if [ -f "$ACOUSTOK_ROOT/models/xlsr53/config.json" ]; then
@@ -82,12 +82,12 @@ echo "  open $DEMO_DIR/report.html in a browser (self-contained: charts, spectro
 
 step "All in GStreamer: one recording to units, motifs and back to speech"
 REC="$DEMO_DIR/recordings/reading_01.wav"
-echo "gst-launch-1.0 filesrc location=$REC ! decodebin ! audioconvert ! audioresample ! silencesplit !"
+echo "gst-launch-1.0 filesrc location=$REC ! decodebin ! audioconvert ! silencesplit !"
 echo "    xlsrfeat model=$MODEL layer=$LAYER ! kmeansunits model=units/kmeans.safetensors ! text/x-raw,format=utf8 ! tee name=t"
 echo "    t. ! queue ! filesink location=gst_units.txt"
 echo "    t. ! queue ! bpemotif model=bpe/bpe.model ! text/x-raw,format=utf8 ! filesink location=gst_motifs.txt"
 echo "    t. ! queue ! unitvocoder model=vocoder/vocoder_final.pt ! audioconvert ! wavenc ! filesink location=gst_resynthesised.wav"
-gst-launch-1.0 -q filesrc location="$REC" ! decodebin ! audioconvert ! audioresample ! silencesplit ! \
+gst-launch-1.0 -q filesrc location="$REC" ! decodebin ! audioconvert ! silencesplit ! \
   xlsrfeat model="$MODEL" layer="$LAYER" ! kmeansunits model="$DEMO_DIR/units/kmeans.safetensors" ! \
   text/x-raw,format=utf8 ! tee name=t \
   t. ! queue ! filesink location="$DEMO_DIR/gst_units.txt" \

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "common.hpp"
 
+#include <cmath>
+
 #include "acoustok/features.hpp"
 
 namespace acoustok::gst {
@@ -68,6 +70,37 @@ guint64 Timeline::offset_of(guint64 index) const {
 
 void Timeline::forget_before(guint64 index) {
   while (anchors_.size() > 1 && anchors_[1].index <= index) anchors_.pop_front();
+}
+
+void AudioIn::configure(int rate, int channels) {
+  rate_ = rate;
+  channels_ = channels;
+  resampler_.reset();
+}
+
+void AudioIn::convert(const float* x, size_t frames, std::vector<float>& out) {
+  const float* mono = x;
+  if (channels_ > 1) {
+    mono_ = acoustok::downmix(std::vector<float>(x, x + frames * static_cast<size_t>(channels_)), channels_);
+    mono = mono_.data();
+  }
+  if (rate_ == acoustok::grid::kSampleRate) {
+    out.insert(out.end(), mono, mono + frames);
+    return;
+  }
+  if (!resampler_) resampler_ = std::make_unique<acoustok::StreamResampler>(rate_, acoustok::grid::kSampleRate);
+  resampler_->process(mono, frames, out);
+}
+
+void AudioIn::drain(std::vector<float>& out) {
+  if (resampler_) resampler_->flush(out);
+  resampler_.reset();
+}
+
+GstClockTime AudioIn::delay() const {
+  if (rate_ == acoustok::grid::kSampleRate) return 0;
+  const acoustok::StreamResampler probe(rate_, acoustok::grid::kSampleRate);
+  return static_cast<GstClockTime>(std::ceil(probe.delay() * GST_SECOND / acoustok::grid::kSampleRate));
 }
 
 GType device_get_type() {

@@ -7,11 +7,20 @@
 #include <gst/gst.h>
 
 #include <deque>
+#include <memory>
 #include <string>
+#include <vector>
 
+#include "acoustok/audio_io.hpp"
 #include "acoustok/frame_grid.hpp"
 
 #define ACOUSTOK_AUDIO_CAPS "audio/x-raw, format=(string)F32LE, rate=(int)16000, channels=(int)1, layout=(string)interleaved"
+// What silencesplit and xlsrfeat read: F32LE at any rate acoustok reads, any
+// channel count; the element base makes it ACOUSTOK_AUDIO_CAPS as the command
+// line reads files (AudioIn). F32LE only: audioconvert's S16 -> F32 is
+// libsndfile's int16 -> float (x / 32768) exactly.
+#define ACOUSTOK_AUDIO_ANY_CAPS \
+  "audio/x-raw, format=(string)F32LE, rate=(int)[1000,768000], channels=(int)[1,2147483647], layout=(string)interleaved"
 #define ACOUSTOK_FEATURES_CAPS \
   "application/x-acoustok-features, dim=(int)[1,65536], layer=(int)[1,1024], frame-rate=(fraction)50/1"
 #define ACOUSTOK_UNITS_CAPS "application/x-acoustok-units, vocab-size=(int)[1,65536], frame-rate=(fraction)50/1"
@@ -21,6 +30,8 @@
 // The caps strings above spell out the frame grid; they must not drift from it.
 static_assert(acoustok::grid::kSampleRate == 16000 && acoustok::grid::kFrameRate == 50,
               "ACOUSTOK_*_CAPS spell out 16000 Hz and 50 frames/s");
+static_assert(acoustok::kMinSampleRate == 1000 && acoustok::kMaxSampleRate == 768000,
+              "ACOUSTOK_AUDIO_ANY_CAPS spells out the sample rates acoustok reads");
 
 namespace acoustok::gst {
 
@@ -65,6 +76,37 @@ class Timeline {
   const Anchor* anchor_for(guint64 index) const;
   std::deque<Anchor> anchors_;
   int rate_ = acoustok::grid::kFrameRate;
+};
+
+// Audio at any rate and channel count made 16 kHz mono exactly as the
+// command line reads a file (acoustok/audio_io.hpp): the channels averaged,
+// then soxr's HQ resampler, fed piece by piece. One resampler runs over a
+// whole span of the input (from a start, flush or break to the next break,
+// segment end or EOS), so a span gives the samples read_audio_16k_mono()
+// gives for a file holding it; drain() ends a span with the samples the
+// filter still holds. 16 kHz mono passes through untouched.
+class AudioIn {
+ public:
+  void configure(int rate, int channels);
+  int rate() const { return rate_; }
+  int channels() const { return channels_; }
+  bool converts() const { return rate_ != acoustok::grid::kSampleRate || channels_ != 1; }
+  size_t frame_bytes() const { return sizeof(float) * static_cast<size_t>(channels_); }
+  // Appends the 16 kHz mono samples `frames` interleaved frames complete.
+  void convert(const float* x, size_t frames, std::vector<float>& out);
+  // End of a span: appends what the resampler holds; the next input starts a
+  // fresh one.
+  void drain(std::vector<float>& out);
+  // Drops what the resampler holds (a flush).
+  void reset() { resampler_.reset(); }
+  // The most 16 kHz output the resampler holds back, as a time.
+  GstClockTime delay() const;
+
+ private:
+  int rate_ = acoustok::grid::kSampleRate;
+  int channels_ = 1;
+  std::unique_ptr<acoustok::StreamResampler> resampler_;  // made by the first input of a span
+  std::vector<float> mono_;
 };
 
 // Downstream, serialized: fields index (guint64), start and stop (GstClockTime,

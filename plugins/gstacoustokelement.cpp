@@ -5,13 +5,30 @@
 #include "gstacoustokelement.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <memory>
+#include <vector>
 
 #include "acoustok/error.hpp"
 
 GST_DEBUG_CATEGORY_STATIC(acoustok_element_debug);
 #define GST_CAT_DEFAULT acoustok_element_debug
+
+// Audio input converted to 16 kHz mono (AudioIn). The input's own frames
+// have a timeline of their own, at their rate, where breaks are found. A
+// span's 16 kHz samples follow its first PTS on the 16 kHz grid, as the
+// command line times a file's samples; a later buffer re-anchors them only
+// where its PTS strays from that grid by more than half a 16 kHz sample
+// (a live source's jitter; a file's PTS are rounded to the nanosecond).
+struct GstAcoustokAudioInput {
+  acoustok::gst::AudioIn audio;
+  acoustok::gst::Timeline timeline;  // input frame index -> time
+  guint64 frames_in = 0;             // input frames since start
+  bool span_open = false;            // the resampler holds a span's audio
+  guint64 span_first = 0;            // input frame index of the span's first frame
+  guint64 span_origin = 0;           // 16 kHz item index of its first sample
+};
 
 namespace {
 
@@ -57,6 +74,11 @@ GstFlowReturn guarded_flow(GstAcoustokElement* self, GstFlowReturn (*fn)(GstAcou
 void reset_input(GstAcoustokElement* self) {
   gst_adapter_clear(self->adapter);
   self->timeline->clear();
+  GstAcoustokAudioInput& in = *self->audio_input;
+  in.audio.reset();
+  in.timeline.clear();
+  in.frames_in = 0;
+  in.span_open = false;
   self->items_in = 0;
   self->items_taken = 0;
   self->text_pending->clear();
@@ -79,11 +101,45 @@ void check_drain(GstAcoustokElement* self, GstFlowReturn ret) {
   GST_ELEMENT_FLOW_ERROR(self, ret);
 }
 
-// Ends the segment: first an unterminated text line at EOS, then the element's drain.
+bool converting(GstAcoustokElement* self) { return self->audio_input->audio.converts(); }
+
+// Converted 16 kHz samples join the adapter as an input buffer's would, and
+// go on to the subclass.
+GstFlowReturn feed_converted(GstAcoustokElement* self, const std::vector<float>& x) {
+  if (x.empty()) return GST_FLOW_OK;
+  const gsize bytes = x.size() * sizeof(float);
+  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, bytes, nullptr);
+  gst_buffer_fill(buffer, 0, x.data(), bytes);
+  gst_adapter_push(self->adapter, buffer);
+  self->items_in += x.size();
+  auto* klass = klass_of(self);
+  GstFlowReturn ret = GST_FLOW_OK;
+  if (klass->handle_input && !run_guarded(self, Stage::stream, [&] {
+        ret = klass->handle_input(self, reinterpret_cast<const guint8*>(x.data()), bytes);
+      })) {
+    ret = GST_FLOW_ERROR;
+  }
+  return ret;
+}
+
+// The end of a span of converted audio: the samples the resampler still
+// holds go to the subclass before the span's end does.
+GstFlowReturn drain_converted(GstAcoustokElement* self) {
+  GstAcoustokAudioInput& in = *self->audio_input;
+  if (!in.span_open) return GST_FLOW_OK;
+  in.span_open = false;
+  std::vector<float> rest;
+  if (!run_guarded(self, Stage::stream, [&] { in.audio.drain(rest); })) return GST_FLOW_ERROR;
+  return feed_converted(self, rest);
+}
+
+// Ends the segment: first an unterminated text line at EOS or the converted
+// audio's last samples, then the element's drain.
 GstFlowReturn finish_segment(GstAcoustokElement* self, GstAcoustokSegmentEnd reason) {
   auto* klass = klass_of(self);
   if (!self->loaded && klass->load) return GST_FLOW_OK;
-  GstFlowReturn ret = GST_FLOW_OK;
+  GstFlowReturn ret = drain_converted(self);
+  if (ret != GST_FLOW_OK) return ret;
   if (reason == GST_ACOUSTOK_EOS && self->text_in && klass->handle_line &&
       self->text_pending->find_first_not_of(" \t\r") != std::string::npos) {
     const std::string last = *self->text_pending;
@@ -130,11 +186,38 @@ bool negotiate(GstAcoustokElement* self) {
   return true;
 }
 
+// Audio input: its rate and channel count. A change drains the audio of the
+// old format first; its resampler's hold-back is the latency conversion adds.
+bool set_audio_format(GstAcoustokElement* self, const GstStructure* s) {
+  gint rate = 0, channels = 0;
+  if (!gst_structure_get_int(s, "rate", &rate) || !gst_structure_get_int(s, "channels", &channels) || rate <= 0 ||
+      channels <= 0) {
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("audio caps without a rate or channel count"), (nullptr));
+    return false;
+  }
+  GstAcoustokAudioInput& in = *self->audio_input;
+  if (rate == in.audio.rate() && channels == in.audio.channels()) return true;
+  check_drain(self, drain_converted(self));
+  in.audio.configure(rate, channels);
+  in.timeline.clear();
+  in.timeline.set_rate(rate);
+  in.frames_in = 0;  // the input goes on (no break) at its new rate
+  GstClockTime delay = 0;
+  if (!run_guarded(self, Stage::caps, [&] { delay = in.audio.delay(); })) return false;
+  GST_OBJECT_LOCK(self);
+  self->resample_latency = delay;
+  GST_OBJECT_UNLOCK(self);
+  GST_DEBUG_OBJECT(self, "audio in: %d Hz, %d channels, resampler delay %" GST_TIME_FORMAT, rate, channels,
+                   GST_TIME_ARGS(delay));
+  return true;
+}
+
 bool set_input_caps(GstAcoustokElement* self, GstCaps* caps) {
   const GstStructure* s = gst_caps_get_structure(caps, 0);
   self->text_in = gst_structure_has_name(s, "text/x-raw");
   auto* klass = klass_of(self);
   if (klass->set_caps && !run_guarded(self, Stage::caps, [&] { klass->set_caps(self, s); })) return false;
+  if (gst_structure_has_name(s, "audio/x-raw") && !set_audio_format(self, s)) return false;
   if (!self->text_in) {
     if (self->item_bytes == 0 || self->items_per_second <= 0) {
       GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("internal error: no item size for %" GST_PTR_FORMAT,
@@ -231,6 +314,9 @@ gboolean src_query(GstPad* pad, GstObject* parent, GstQuery* query) {
       GstClockTime ours = 0;
       gboolean unbounded = FALSE;
       if (auto* latency = klass_of(self)->latency) latency(self, &ours, &unbounded);
+      GST_OBJECT_LOCK(self);
+      ours += self->resample_latency;
+      GST_OBJECT_UNLOCK(self);
       min += ours;
       if (unbounded) max = GST_CLOCK_TIME_NONE;
       else if (GST_CLOCK_TIME_IS_VALID(max)) max += ours;
@@ -248,10 +334,14 @@ gboolean src_query(GstPad* pad, GstObject* parent, GstQuery* query) {
 // A smaller jump is jitter: the buffer's items still take its PTS (the
 // timeline anchors every buffer), but the span goes on.
 bool is_discont(GstAcoustokElement* self, GstBuffer* buffer) {
-  if (self->items_in == 0) return false;
+  // Converted audio: on the input's own frames.
+  const bool converted = converting(self);
+  const guint64 in = converted ? self->audio_input->frames_in : self->items_in;
+  const acoustok::gst::Timeline& timeline = converted ? self->audio_input->timeline : *self->timeline;
+  if (in == 0) return false;
   if (GST_BUFFER_FLAG_IS_SET(buffer, GST_BUFFER_FLAG_DISCONT)) return true;
   if (!GST_BUFFER_PTS_IS_VALID(buffer)) return false;
-  const GstClockTime expected = self->timeline->time_of(self->items_in, self->segment.start);
+  const GstClockTime expected = timeline.time_of(in, self->segment.start);
   const GstClockTimeDiff jump = GST_CLOCK_DIFF(expected, GST_BUFFER_PTS(buffer));
   const auto tolerance = static_cast<GstClockTimeDiff>(acoustok::gst::kBreakTolerance);
   return jump > tolerance || jump < -tolerance;
@@ -276,6 +366,60 @@ GstFlowReturn chain_text(GstAcoustokElement* self, GstBuffer* buffer, const GstM
   }
   pending.erase(0, start);
   return ret;
+}
+
+// Times the 16 kHz samples an input buffer of converted audio gives: the
+// span's first buffer anchors them at its PTS; a later one only where its
+// PTS strays from the span's 16 kHz grid, at the sample matching its first
+// frame (soxr's output sample k is the input's time k / 16000).
+void mark_converted(GstAcoustokElement* self, GstBuffer* buffer) {
+  GstAcoustokAudioInput& in = *self->audio_input;
+  const GstClockTime pts = GST_BUFFER_PTS(buffer);
+  if (!in.span_open) {
+    in.span_open = true;
+    in.span_first = in.frames_in;
+    in.span_origin = self->items_in;
+    self->timeline->mark(self->items_in, pts, GST_BUFFER_OFFSET_NONE);
+  } else if (GST_CLOCK_TIME_IS_VALID(pts)) {
+    constexpr gint64 out_rate = acoustok::grid::kSampleRate;
+    const gint64 rate = in.audio.rate();
+    const guint64 j = in.frames_in - in.span_first;
+    const guint64 k = gst_util_uint64_scale_int_round(j, static_cast<gint>(out_rate), static_cast<gint>(rate));
+    // Sample k lies (k rate - j 16000) / (16000 rate) s after frame j: at most half a sample of either.
+    const gint64 num = static_cast<gint64>(k) * rate - static_cast<gint64>(j) * out_rate;
+    const GstClockTimeDiff shift = num * static_cast<gint64>(GST_SECOND) / (out_rate * rate);
+    const GstClockTimeDiff at = static_cast<GstClockTimeDiff>(pts) + shift;
+    const GstClockTime grid = self->timeline->time_of(in.span_origin + k, self->segment.start);
+    const long long half_sample = GST_SECOND / out_rate / 2;
+    if (at >= 0 && std::llabs(GST_CLOCK_DIFF(grid, static_cast<GstClockTime>(at))) > half_sample) {
+      self->timeline->mark(in.span_origin + k, static_cast<GstClockTime>(at), GST_BUFFER_OFFSET_NONE);
+    }
+  }
+  in.timeline.mark(in.frames_in, pts, GST_BUFFER_OFFSET(buffer));
+}
+
+// Audio at another rate or with more channels: made 16 kHz mono, then handled
+// as 16 kHz input would be.
+GstFlowReturn chain_converted(GstAcoustokElement* self, GstBuffer* buffer, const GstMapInfo& map) {
+  GstAcoustokAudioInput& in = *self->audio_input;
+  const gsize frame = in.audio.frame_bytes();
+  if (map.size % frame != 0) {
+    GST_ELEMENT_ERROR(self, STREAM, FORMAT,
+                      ("an input buffer of %" G_GSIZE_FORMAT " bytes is not a whole number of F32 frames of %d "
+                       "channels (%" G_GSIZE_FORMAT " bytes each)",
+                       map.size, in.audio.channels(), frame),
+                      (nullptr));
+    return GST_FLOW_ERROR;
+  }
+  const size_t frames = map.size / frame;
+  mark_converted(self, buffer);
+  in.frames_in += frames;
+  std::vector<float> out;
+  if (!run_guarded(self, Stage::stream,
+                   [&] { in.audio.convert(reinterpret_cast<const float*>(map.data), frames, out); })) {
+    return GST_FLOW_ERROR;
+  }
+  return feed_converted(self, out);
 }
 
 GstFlowReturn chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
@@ -306,8 +450,8 @@ GstFlowReturn chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
     GST_ELEMENT_ERROR(self, STREAM, FAILED, ("could not map an input buffer"), (nullptr));
     return GST_FLOW_ERROR;
   }
-  if (self->text_in) {
-    ret = chain_text(self, buffer, map);
+  if (self->text_in || converting(self)) {
+    ret = self->text_in ? chain_text(self, buffer, map) : chain_converted(self, buffer, map);
     gst_buffer_unmap(buffer, &map);
     gst_buffer_unref(buffer);
     return ret;
@@ -358,6 +502,10 @@ GstStateChangeReturn change_state(GstElement* element, GstStateChange transition
       self->text_in = FALSE;
       self->text_out = FALSE;
       self->item_bytes = 0;
+      self->audio_input->audio.configure(acoustok::grid::kSampleRate, 1);
+      GST_OBJECT_LOCK(self);
+      self->resample_latency = 0;
+      GST_OBJECT_UNLOCK(self);
       if (!start_streaming(self)) return GST_STATE_CHANGE_FAILURE;
       break;
     default:
@@ -386,6 +534,7 @@ void finalize(GObject* object) {
   g_object_unref(self->adapter);
   delete self->timeline;
   delete self->text_pending;
+  delete self->audio_input;
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
@@ -422,6 +571,8 @@ void instance_init(GstAcoustokElement* self, gpointer g_class) {
   self->src_caps_set = FALSE;
   self->loaded = FALSE;
   self->discont_pending = TRUE;
+  self->audio_input = new GstAcoustokAudioInput();
+  self->resample_latency = 0;
 }
 
 }  // namespace

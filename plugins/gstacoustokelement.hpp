@@ -10,6 +10,11 @@
 //  - binary input gathered in a GstAdapter, with a Timeline that maps the
 //    index of every input item (sample, feature frame or unit) to its time,
 //    taken from the buffers' PTS (gaps included) and OFFSET;
+//  - audio (audio/x-raw) at any rate and channel count made 16 kHz mono as
+//    the command line reads a file (AudioIn: channels averaged, soxr HQ), one
+//    resampler over each span of the input, drained where the span ends; the
+//    subclass sees only 16 kHz mono samples, timed on the 16 kHz grid from
+//    the span's first PTS;
 //  - breaks in the input (a DISCONT buffer, a PTS more than kBreakTolerance
 //    away from where the input should continue, a GAP event): the element's span
 //    ends there (finish_segment(GST_ACOUSTOK_DISCONT)) before the audio after
@@ -37,6 +42,8 @@
 #include <string_view>
 
 #include "common.hpp"
+
+struct GstAcoustokAudioInput;  // the conversion state of audio input (gstacoustokelement.cpp)
 
 G_BEGIN_DECLS
 
@@ -78,6 +85,8 @@ struct GstAcoustokElement {
   gboolean src_caps_set;
   gboolean loaded;
   gboolean discont_pending;           // the next output buffer gets DISCONT
+  GstAcoustokAudioInput* audio_input; // audio/x-raw input: its conversion to 16 kHz mono
+  GstClockTime resample_latency;      // what that conversion holds back at most (object lock)
 };
 
 struct GstAcoustokElementClass {

@@ -20,7 +20,7 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 filesrc location=talk.wav ! decodebin ! audioconvert ! audioresample ! \
+ * gst-launch-1.0 filesrc location=talk.wav ! decodebin ! audioconvert ! \
  *     silencesplit ! xlsrfeat model=xlsr53/ ! kmeansunits model=kmeans.safetensors ! \
  *     text/x-raw,format=utf8 ! filesink location=units.txt
  * ]|

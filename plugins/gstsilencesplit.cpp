@@ -16,6 +16,12 @@
  * split afresh from its own PTS; no buffer spans a break, and DURATION is
  * always that of the samples carried.
  *
+ * Input: F32LE audio at any rate from 1 kHz to 768 kHz, any channel count,
+ * made 16 kHz mono exactly as `acoustok segment` reads a file (channels
+ * averaged, then soxr's HQ resampler over the whole stream, drained at a
+ * break and at EOS): the same samples, so the same segments, and no
+ * audioresample is needed. Output: 16 kHz mono F32LE.
+ *
  * By default audio leaves once it is certain to belong to a segment, which
  * waits for the pause decision (about min-silence-time). With
  * #GstSilenceSplit:low-latency, for live chains, speech leaves
@@ -27,9 +33,9 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 -m filesrc location=talk.mp3 ! decodebin ! audioconvert ! audioresample ! \
+ * gst-launch-1.0 -m filesrc location=talk.mp3 ! decodebin ! audioconvert ! \
  *     silencesplit keep-silence-time=100000000 ! fakesink
- * gst-launch-1.0 autoaudiosrc ! audioconvert ! audioresample ! \
+ * gst-launch-1.0 autoaudiosrc ! audioconvert ! \
  *     silencesplit low-latency=true max-segment-time=3000000000 ! fakesink
  * ]|
  */
@@ -117,7 +123,7 @@ G_DEFINE_TYPE(GstSilenceSplit, gst_silence_split, GST_TYPE_ACOUSTOK_ELEMENT)
 GST_ELEMENT_REGISTER_DEFINE(silencesplit, "silencesplit", GST_RANK_NONE, GST_TYPE_SILENCE_SPLIT)
 
 static GstStaticPadTemplate sink_template =
-    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(ACOUSTOK_AUDIO_CAPS));
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(ACOUSTOK_AUDIO_ANY_CAPS));
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(ACOUSTOK_AUDIO_CAPS));
 

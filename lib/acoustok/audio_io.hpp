@@ -60,6 +60,32 @@ std::vector<float> downmix(const std::vector<float>& interleaved, int channels);
 // Resample mono float with soxr's high quality preset.
 std::vector<float> resample(const std::vector<float>& x, double in_rate, double out_rate);
 
+// resample() fed piece by piece, for streams: the outputs of process() on
+// consecutive pieces, then flush(), joined, equal resample() of the pieces
+// joined bit for bit, however the input is cut (soxr's filters run on an
+// internal FIFO; the end is capped at round(n x ratio) samples as resample()
+// sizes it). Equal rates pass the samples through. After flush() the
+// resampler is spent: a new stream needs a new one.
+// Thread-safety: one thread at a time.
+class StreamResampler {
+ public:
+  StreamResampler(double in_rate, double out_rate);
+  ~StreamResampler();
+  StreamResampler(const StreamResampler&) = delete;
+  StreamResampler& operator=(const StreamResampler&) = delete;
+  // Appends the output the next `n` input samples complete to `out`.
+  void process(const float* x, size_t n, std::vector<float>& out);
+  // End of the input: appends the output still held back.
+  void flush(std::vector<float>& out);
+  // Output samples the filter holds back at most (its group delay), which a
+  // live stream waits for before they leave; 0 at equal rates.
+  double delay() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // 16-bit PCM WAV, written to a temporary name and renamed into place.
 // A 16 kHz (or `sample_rate`) mono PCM16 WAV written piece by piece, under a
 // temporary name until commit(): memory stays flat however long the audio.

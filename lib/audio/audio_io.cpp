@@ -199,61 +199,99 @@ std::vector<float> read_audio_16k_mono(const std::string& path) {
   return resample(mono, info.samplerate, grid::kSampleRate);
 }
 
-namespace {
+struct StreamResampler::Impl {
+  double in_rate, out_rate;
+  soxr_t soxr = nullptr;  // none at equal rates
+  std::vector<float> buf;
+  int64_t in_total = 0, out_total = 0;
+  double delay = -1;  // measured on the first delay()
 
-// soxr's HQ resampler fed piece by piece: its output does not depend on how
-// the input is cut (its filters run on an internal FIFO), and flushed it ends
-// where soxr_oneshot's output of the whole signal ends, which the end caps
-// at round(n x ratio) samples as resample() sizes it.
-class StreamResampler {
- public:
-  StreamResampler(double in_rate, double out_rate) : in_rate_(in_rate), out_rate_(out_rate) {
-    const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
-    const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
-    soxr_error_t err = nullptr;
-    soxr_ = soxr_create(in_rate, out_rate, 1, &err, &io, &q, nullptr);
-    if (err || !soxr_) throw Error(std::string("resampling failed: ") + (err ? soxr_strerror(err) : "no resampler"));
-  }
-  ~StreamResampler() { soxr_delete(soxr_); }
-  StreamResampler(const StreamResampler&) = delete;
-  StreamResampler& operator=(const StreamResampler&) = delete;
-
-  void process(const float* x, size_t n, std::vector<float>& out) {
-    in_total_ += static_cast<int64_t>(n);
-    for (size_t off = 0; off < n;) {
-      size_t used = 0, made = 0;
-      check(soxr_process(soxr_, x + off, n - off, &used, buf_.data(), buf_.size(), &made));
-      append(made, out);
-      off += used;
-    }
-  }
-
-  void flush(std::vector<float>& out) {
-    for (;;) {
-      size_t made = 0;
-      check(soxr_process(soxr_, nullptr, 0, nullptr, buf_.data(), buf_.size(), &made));
-      if (made == 0) break;
-      append(made, out);
-    }
-  }
-
- private:
-  void check(soxr_error_t err) const {
+  ~Impl() { soxr_delete(soxr); }
+  static void check(soxr_error_t err) {
     if (err) throw Error(std::string("resampling failed: ") + soxr_strerror(err));
   }
+  // Keeps the output within round(in_total x ratio), where resample() ends it.
   void append(size_t made, std::vector<float>& out) {
-    const auto cap = std::llround(static_cast<double>(in_total_) * out_rate_ / in_rate_);
-    const auto room = static_cast<size_t>(std::max<int64_t>(0, cap - out_total_));
+    const auto cap = std::llround(static_cast<double>(in_total) * out_rate / in_rate);
+    const auto room = static_cast<size_t>(std::max<int64_t>(0, cap - out_total));
     made = std::min(made, room);
-    out.insert(out.end(), buf_.begin(), buf_.begin() + static_cast<std::ptrdiff_t>(made));
-    out_total_ += static_cast<int64_t>(made);
+    out.insert(out.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(made));
+    out_total += static_cast<int64_t>(made);
   }
-
-  double in_rate_, out_rate_;
-  soxr_t soxr_ = nullptr;
-  std::vector<float> buf_ = std::vector<float>(1 << 16);
-  int64_t in_total_ = 0, out_total_ = 0;
 };
+
+StreamResampler::StreamResampler(double in_rate, double out_rate) : impl_(std::make_unique<Impl>()) {
+  Impl& r = *impl_;
+  r.in_rate = in_rate;
+  r.out_rate = out_rate;
+  if (in_rate == out_rate) return;
+  const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+  const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+  soxr_error_t err = nullptr;
+  r.soxr = soxr_create(in_rate, out_rate, 1, &err, &io, &q, nullptr);
+  if (err || !r.soxr) throw Error(std::string("resampling failed: ") + (err ? soxr_strerror(err) : "no resampler"));
+  r.buf.resize(1 << 16);
+}
+
+StreamResampler::~StreamResampler() = default;
+
+void StreamResampler::process(const float* x, size_t n, std::vector<float>& out) {
+  Impl& r = *impl_;
+  if (!r.soxr) {
+    out.insert(out.end(), x, x + n);
+    return;
+  }
+  r.in_total += static_cast<int64_t>(n);
+  for (size_t off = 0; off < n;) {
+    size_t used = 0, made = 0;
+    Impl::check(soxr_process(r.soxr, x + off, n - off, &used, r.buf.data(), r.buf.size(), &made));
+    r.append(made, out);
+    off += used;
+  }
+}
+
+void StreamResampler::flush(std::vector<float>& out) {
+  Impl& r = *impl_;
+  if (!r.soxr) return;
+  for (;;) {
+    size_t made = 0;
+    Impl::check(soxr_process(r.soxr, nullptr, 0, nullptr, r.buf.data(), r.buf.size(), &made));
+    if (made == 0) break;
+    r.append(made, out);
+  }
+}
+
+// soxr holds input back until it has a block for its filter, and then in
+// blocks: the most it holds, fed 1 ms pieces over 3 s, plus one piece's worth
+// (1-sample to 4096-sample pieces, 1 kHz to 768 kHz into 16 kHz, held the
+// most by 2.6 s, by less than one 1 ms piece more than 1 ms pieces do). A twin
+// measures it, so this resampler's stream is untouched.
+double StreamResampler::delay() const {
+  Impl& r = *impl_;
+  if (!r.soxr || r.delay >= 0) return std::max(0.0, r.delay);
+  const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
+  const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
+  soxr_error_t err = nullptr;
+  std::unique_ptr<soxr, decltype(&soxr_delete)> twin(soxr_create(r.in_rate, r.out_rate, 1, &err, &io, &q, nullptr),
+                                                     &soxr_delete);
+  if (err || !twin) throw Error(std::string("resampling failed: ") + (err ? soxr_strerror(err) : "no resampler"));
+  const size_t piece = static_cast<size_t>(std::max(1.0, r.in_rate / 1000));
+  const std::vector<float> zeros(piece, 0.0f);
+  std::vector<float> out(1 << 16);
+  double in = 0, made_total = 0, most = 0;
+  while (in < 3 * r.in_rate) {
+    size_t used = 0, made = 0;
+    Impl::check(soxr_process(twin.get(), zeros.data(), piece, &used, out.data(), out.size(), &made));
+    in += static_cast<double>(used);
+    made_total += static_cast<double>(made);
+    most = std::max(most, in * r.out_rate / r.in_rate - made_total);
+  }
+  most += static_cast<double>(piece) * r.out_rate / r.in_rate;
+  r.delay = most;
+  return most;
+}
+
+namespace {
 
 bool states_exact_length(int format) {
   const int major = format & SF_FORMAT_TYPEMASK;

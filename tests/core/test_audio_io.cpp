@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <nlohmann/json.hpp>
 
 #include "acoustok/audio_io.hpp"
@@ -102,6 +103,47 @@ TEST(AudioIo, ResampleKeepsDurationAndTone) {
   double err = 0;
   for (size_t i = 1000; i < 15000; ++i) err = std::max(err, std::fabs(y[i] - 0.5 * std::sin(2 * M_PI * 440 * static_cast<double>(i) / 16000)));
   EXPECT_LT(err, 1e-3);
+}
+
+// The public streaming resampler, fed in random pieces (empty ones, single
+// samples, several soxr blocks), equals resample() of the whole signal bit
+// for bit at every rate the elements take, into 16 kHz (and back out). Its
+// output never lags the input by more than delay() says.
+TEST(AudioIo, StreamResamplerInRandomPiecesEqualsResampleBitForBit) {
+  std::mt19937 rng(7);
+  for (const auto& [in_rate, out_rate] : std::vector<std::pair<int, int>>{
+           {8000, 16000}, {11025, 16000}, {22050, 16000}, {44100, 16000}, {48000, 16000},
+           {96000, 16000}, {1000, 16000}, {16000, 16000}, {16000, 44100}}) {
+    std::vector<float> x(static_cast<size_t>(in_rate * 2.3) + 17);
+    std::uniform_real_distribution<float> noise(-0.1f, 0.1f);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = 0.4f * std::sin(0.013f * static_cast<float>(i)) + noise(rng);
+    const std::vector<float> whole = acoustok::resample(x, in_rate, out_rate);
+    for (int cut = 0; cut < 3; ++cut) {
+      acoustok::StreamResampler r(in_rate, out_rate);
+      const double delay = r.delay();
+      std::vector<float> out;
+      std::uniform_int_distribution<size_t> piece(0, cut == 0 ? 3 : 9000);
+      for (size_t at = 0; at < x.size();) {
+        const size_t n = std::min(piece(rng), x.size() - at);
+        r.process(x.data() + at, n, out);
+        at += n;
+        const double lag = static_cast<double>(at) * out_rate / in_rate - static_cast<double>(out.size());
+        ASSERT_LE(lag, delay + 1) << in_rate << " -> " << out_rate << " after " << at << " samples";
+      }
+      r.flush(out);
+      ASSERT_EQ(out.size(), whole.size()) << in_rate << " -> " << out_rate << ", cut " << cut;
+      EXPECT_EQ(std::memcmp(out.data(), whole.data(), whole.size() * sizeof(float)), 0)
+          << in_rate << " -> " << out_rate << ", cut " << cut;
+    }
+  }
+  // Less than one output sample: nothing, as resample() gives.
+  acoustok::StreamResampler r(44100, 16000);
+  std::vector<float> out;
+  const float one = 0.5f;
+  r.process(&one, 1, out);
+  r.flush(out);
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(acoustok::resample({one}, 44100, 16000).empty());
 }
 
 // Issue 14: hostile headers and special files never crash or hang.

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 
@@ -775,4 +776,109 @@ TEST(SilenceSplitElement, RefusesSettingsThatCannotWorkAtNullToReady) {
   EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
   gst_element_set_state(e, GST_STATE_NULL);
   gst_object_unref(e);
+}
+
+// ---- audio at another rate, with more channels ------------------------------
+
+namespace {
+
+constexpr const char* kStereo44k = "audio/x-raw, format=F32LE, rate=44100, channels=2, layout=interleaved";
+
+// The speech as interleaved 44.1 kHz stereo: left the speech, right 0.6 of it
+// 7 samples later (the down-mix is no copy of either channel).
+std::vector<float> stereo_44k() {
+  const auto mono = acoustok::resample(speech(), 16000, 44100);
+  std::vector<float> st(2 * mono.size());
+  for (size_t i = 0; i < mono.size(); ++i) {
+    st[2 * i] = mono[i];
+    st[2 * i + 1] = i >= 7 ? 0.6f * mono[i - 7] : 0.0f;
+  }
+  return st;
+}
+
+// What the command line reads from a file holding stereo frames [from, to).
+std::vector<float> command_line_16k(const std::vector<float>& st, size_t from, size_t to) {
+  const std::vector<float> part(st.begin() + static_cast<long>(2 * from), st.begin() + static_cast<long>(2 * to));
+  return acoustok::resample(acoustok::downmix(part, 2), 44100, 16000);
+}
+
+// Frames [from, to) in buffers of 0.1 s stamped from `base`, the first with DISCONT when asked.
+void push_stereo(GstHarness* h, const std::vector<float>& st, size_t from, size_t to, GstClockTime base, bool discont) {
+  for (size_t pos = from; pos < to; pos += 4410) {
+    const size_t n = std::min<size_t>(4410, to - pos);
+    GstBuffer* b = gst_buffer_new_allocate(nullptr, 2 * n * sizeof(float), nullptr);
+    gst_buffer_fill(b, 0, st.data() + 2 * pos, 2 * n * sizeof(float));
+    GST_BUFFER_PTS(b) = base + gst_util_uint64_scale_int(pos - from, GST_SECOND, 44100);
+    GST_BUFFER_DURATION(b) = gst_util_uint64_scale_int(n, GST_SECOND, 44100);
+    if (discont && pos == from) GST_BUFFER_FLAG_SET(b, GST_BUFFER_FLAG_DISCONT);
+    ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+  }
+}
+
+}  // namespace
+
+// 44.1 kHz stereo is down-mixed and resampled as the command line reads a
+// file: one resampler per span of the input, drained at a break and at EOS,
+// so each side of a break gives exactly the samples of a file holding it,
+// timed on the 16 kHz grid from its first PTS; a flush drops what the
+// resampler holds. The resampler's hold-back adds to the latency.
+TEST(SilenceSplitElement, AudioAtAnotherRateIsTheCommandLinesAcrossBreaksAndFlushes) {
+  const auto st = stereo_44k();
+  const size_t frames = st.size() / 2;
+  const size_t mid = frames / 2 / 4410 * 4410;
+  const auto before = command_line_16k(st, 0, mid), after = command_line_16k(st, mid, frames);
+  const GstClockTime t0 = 3 * GST_SECOND;
+  for (const auto& c : acoustok::test::kStandardBreaks) {
+    SCOPED_TRACE(c.name);
+    GstHarness* h = gst_harness_new_parse("silencesplit drop-silence=false");
+    gst_harness_set_src_caps_str(h, kStereo44k);
+    const GstClockTime contiguous = t0 + gst_util_uint64_scale_int(mid, GST_SECOND, 44100), t1 = contiguous + c.shift;
+    push_stereo(h, st, 0, mid, t0, false);
+    if (c.kind == Break::gap_event) {
+      ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(contiguous, c.shift)));
+    }
+    push_stereo(h, st, mid, frames, t1, c.kind == Break::discont_flag);
+    ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+    std::vector<float> got;
+    bool first_after = true;
+    for (const Stamped& b : pull_stamped(h)) {
+      SCOPED_TRACE("buffer at sample " + std::to_string(b.offset));
+      const guint64 n = b.samples.size(), split = before.size();
+      EXPECT_FALSE(b.offset < split && b.offset_end > split) << "a buffer spans the break";
+      EXPECT_EQ(b.pts, b.offset >= split ? t1 + (b.offset - split) * kSample : t0 + b.offset * kSample);
+      EXPECT_EQ(b.duration, n * kSample);
+      if (b.offset >= split && first_after) {
+        EXPECT_TRUE(b.discont) << "the first buffer after the break carries DISCONT";
+        first_after = false;
+      }
+      got.insert(got.end(), b.samples.begin(), b.samples.end());
+    }
+    std::vector<float> want = before;
+    want.insert(want.end(), after.begin(), after.end());
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0);
+    gst_harness_teardown(h);
+  }
+
+  GstHarness* h = gst_harness_new_parse("silencesplit drop-silence=false");
+  gst_harness_set_src_caps_str(h, kStereo44k);
+  gst_harness_set_upstream_latency(h, 0);
+  const GstClockTime latency = acoustok::test::harness_min_latency(h);
+  EXPECT_GT(latency, 601 * GST_MSECOND);  // what it holds back at 16 kHz, and the resampler's
+  EXPECT_LT(latency, 701 * GST_MSECOND);
+  push_stereo(h, st, 0, mid, 0, false);
+  gst_harness_push_event(h, gst_event_new_flush_start());
+  gst_harness_push_event(h, gst_event_new_flush_stop(TRUE));
+  pull_stamped(h);  // whatever came before the flush
+  GstSegment seg;
+  gst_segment_init(&seg, GST_FORMAT_TIME);
+  gst_harness_push_event(h, gst_event_new_segment(&seg));
+  push_stereo(h, st, 0, frames, 0, false);
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  std::vector<float> got;
+  for (const Stamped& b : pull_stamped(h)) got.insert(got.end(), b.samples.begin(), b.samples.end());
+  const auto whole = command_line_16k(st, 0, frames);
+  ASSERT_EQ(got.size(), whole.size());
+  EXPECT_EQ(std::memcmp(got.data(), whole.data(), whole.size() * sizeof(float)), 0);
+  gst_harness_teardown(h);
 }

@@ -11,6 +11,8 @@
 #include <cmath>
 #include <thread>
 
+#include <sndfile.h>
+
 #include "acoustok/audio_io.hpp"
 #include "acoustok/features.hpp"
 #include "acoustok/streaming_features.hpp"
@@ -584,4 +586,61 @@ TEST(XlsrFeatStreaming, BreakStreamsEachSideOnItsOwn) {
     EXPECT_TRUE(after_break);
     gst_harness_teardown(h);
   }
+}
+
+// 22.05 kHz stereo, two segments: each one's frames are those `acoustok
+// features` gives for a file holding that segment's audio (one resampler per
+// segment, drained at its end: at the segment event, at EOS), stamped from
+// the segment's first PTS.
+TEST(XlsrFeat, StereoAtAnotherRateGivesTheCommandLinesFramesPerSegment) {
+  const std::string dir = acoustok::test::make_temp_dir("xlsrfeat-rate");
+  const std::vector<float> mono = acoustok::resample(speech(), 16000, 22050);
+  std::vector<float> st(2 * mono.size());
+  for (size_t i = 0; i < mono.size(); ++i) {
+    st[2 * i] = mono[i];
+    st[2 * i + 1] = i >= 5 ? -0.5f * mono[i - 5] : 0.0f;
+  }
+  const size_t frames = mono.size(), mid = frames / 2 / 2205 * 2205;
+  const std::pair<size_t, size_t> parts[] = {{0, mid}, {mid, frames}};
+  const GstClockTime t0 = 2 * GST_SECOND, t1 = t0 + gst_util_uint64_scale_int(mid, GST_SECOND, 22050);
+  std::vector<float> want;
+  for (int k = 0; k < 2; ++k) {
+    const std::string wav = dir + "/part" + std::to_string(k) + ".wav";
+    SF_INFO info{};
+    info.samplerate = 22050;
+    info.channels = 2;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;  // the samples exactly
+    SNDFILE* f = sf_open(wav.c_str(), SFM_WRITE, &info);
+    ASSERT_NE(f, nullptr);
+    sf_writef_float(f, st.data() + 2 * parts[k].first, static_cast<sf_count_t>(parts[k].second - parts[k].first));
+    sf_close(f);
+    std::string out;
+    ASSERT_EQ(acoustok::test::run_command(acoustok::test::acoustok_bin() + " features -q --layer 2 --threads 2 --model " +
+                                              fixture("xlsr/xlsr_st") + " " + wav + " -o " + wav + ".npy",
+                                          &out),
+              0)
+        << out;
+    const auto cli = acoustok::read_npy(wav + ".npy");
+    want.insert(want.end(), cli.values.begin(), cli.values.end());
+  }
+  GstHarness* h = make_harness("layer=2");
+  gst_harness_set_src_caps_str(h, "audio/x-raw, format=F32LE, rate=22050, channels=2, layout=interleaved");
+  for (int k = 0; k < 2; ++k) {
+    for (size_t pos = parts[k].first; pos < parts[k].second; pos += 2205) {
+      const size_t n = std::min<size_t>(2205, parts[k].second - pos);
+      GstBuffer* b = gst_buffer_new_allocate(nullptr, 2 * n * sizeof(float), nullptr);
+      gst_buffer_fill(b, 0, st.data() + 2 * pos, 2 * n * sizeof(float));
+      GST_BUFFER_PTS(b) = t0 + gst_util_uint64_scale_int(pos, GST_SECOND, 22050);
+      ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
+    }
+    ASSERT_TRUE(gst_harness_push_event(h, k == 0 ? segment_event(0, t0, t1) : gst_event_new_eos()));
+  }
+  const Pulled p = pull_all(h, 32);
+  ASSERT_EQ(p.data.size(), want.size());
+  EXPECT_EQ(p.data, want);
+  ASSERT_EQ(p.pts.size(), 2u);
+  EXPECT_EQ(p.pts[0], t0);
+  EXPECT_EQ(p.pts[1], t1);
+  EXPECT_EQ(p.offset[1], 0u);
+  gst_harness_teardown(h);
 }
