@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The GStreamer plugin "acoustok": registers its elements. bpemotif lives in
-// the separate plugin "acoustokbpe" (plugin_bpe.cpp): SentencePiece's private
-// protobuf must not share a load scope with LibTorch's libprotobuf, and
-// GStreamer loads each plugin file with local symbol binding.
+// the separate plugin "acoustokbpe" (plugin_bpe.cpp), so that this one never
+// loads SentencePiece (which libacoustok-motifs keeps in a symbol scope of
+// its own: both plugins share a pipeline in any order).
 #include "config.h"
 
 #include <gst/gst.h>

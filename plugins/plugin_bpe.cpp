@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The GStreamer plugin "acoustokbpe": bpemotif, over SentencePiece. Kept
-// apart from the "acoustok" plugin so SentencePiece's private protobuf never
-// shares a load scope with LibTorch's libprotobuf (see plugin.cpp).
+// apart from the "acoustok" plugin so that one never loads SentencePiece
+// (see plugin.cpp).
 #include "config.h"
 
 #include <gst/gst.h>

@@ -3,9 +3,6 @@
 #include "acoustok/bpe_train.hpp"
 #include "acoustok/frame_grid.hpp"
 
-#include <sentencepiece_processor.h>
-#include <sentencepiece_trainer.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -21,6 +18,7 @@
 #include "acoustok/motif_model.hpp"
 #include "common/progress.hpp"
 #include "acoustok/unit_text.hpp"
+#include "motifs/sentencepiece_backend.hpp"
 
 namespace fs = std::filesystem;
 
@@ -63,22 +61,18 @@ class UnitLineReader {
 
 // The training corpus as SentencePiece sees it: one sentence of unit code
 // points per non-empty line, streamed. A bad line ends the iteration with an
-// error status (no exception crosses the library), kept for the caller.
-class UnitSentences : public sentencepiece::SentenceIterator {
+// error (no exception crosses the library), kept for the caller.
+class UnitSentences : public motifs::SpmSentences {
  public:
   UnitSentences(const std::string& path, bool dedup, bool show_progress)
       : reader_(path, show_progress, "bpe: reading"), dedup_(dedup), seen_(kMaxUnitId + 1, false) {
     advance();
   }
   bool done() const override { return done_; }
-  void Next() override { advance(); }
+  void next() override { advance(); }
   const std::string& value() const override { return value_; }
-  sentencepiece::util::Status status() const override {
-    if (error_.empty()) return sentencepiece::util::Status();
-    return sentencepiece::util::Status(sentencepiece::util::StatusCode::kInvalidArgument, error_);
-  }
+  const std::string& error() const override { return error_; }
 
-  const std::string& error() const { return error_; }
   int64_t lines() const { return reader_.line_no(); }
   int64_t sentences() const { return sentences_; }
   int distinct_units() const { return distinct_; }
@@ -172,7 +166,8 @@ std::unordered_map<std::string, std::string> trainer_arguments(const BpeTrainOpt
       {"input_sentence_size", std::to_string(o.sample_lines)},
       {"shuffle_input_sentence", "true"},
       {"num_threads", std::to_string(threads)},
-      {"minloglevel", o.verbose ? "0" : "2"},
+      // 4 is above FATAL: SentencePiece writes nothing (see sentencepiece_log_usable).
+      {"minloglevel", !motifs::sentencepiece_log_usable() ? "4" : o.verbose ? "0" : "2"},
   };
   if (o.dedup) a["control_symbols"] = kDedupMarkerPiece;
   return a;
@@ -225,14 +220,20 @@ BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_d
   if (ec) throw file_error(out_dir, "cannot create output folder: " + ec.message());
   const common::DirLock lock(out_dir, "bpe");  // one run at a time per folder
 
-  sentencepiece::SetRandomGeneratorSeed(options.seed);
+  const motifs::SentencePieceBackend& spm = motifs::sentencepiece_backend();
+  if (options.verbose && !motifs::sentencepiece_log_usable()) {
+    common::log(LogLevel::warning, "bpe: SentencePiece's log is off in this process (it holds a protobuf library "
+                                   "globally, so SentencePiece is bound apart and cannot reach its std::cerr)");
+  }
+  spm.set_random_seed(options.seed);
   UnitSentences corpus(units_path, options.dedup, !options.quiet);
   if (corpus.done()) {
     if (!corpus.error().empty()) throw Error(corpus.error());
     throw file_error(units_path, "empty corpus: no unit on any of its " + std::to_string(corpus.lines()) + " lines");
   }
   std::string serialized;
-  const auto status = sentencepiece::SentencePieceTrainer::Train(trainer_arguments(options), &corpus, &serialized);
+  motifs::SpmError train_error;
+  const bool trained = spm.train(trainer_arguments(options), &corpus, &serialized, &train_error);
   if (!corpus.error().empty()) throw Error(corpus.error());
   const int special = 3 + (options.dedup ? 1 : 0);  // <unk>, <s>, </s> and the dedup marker
   const int needed = corpus.distinct_units() + special;
@@ -242,7 +243,7 @@ BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_d
                                      std::to_string(corpus.distinct_units()) + " distinct units + " +
                                      std::to_string(special) + " special pieces)");
   }
-  if (!status.ok()) throw file_error(units_path, "SentencePiece training failed: " + status.ToString());
+  if (!trained) throw file_error(units_path, "SentencePiece training failed: " + train_error.message);
 
   const std::string model_path = (fs::path(out_dir) / "bpe.model").string();
   MotifModel model(serialized, model_path);

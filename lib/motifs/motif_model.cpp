@@ -2,8 +2,6 @@
 #include "acoustok/process.hpp"
 #include "acoustok/motif_model.hpp"
 
-#include <sentencepiece_processor.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -15,15 +13,32 @@
 
 #include "acoustok/error.hpp"
 #include "acoustok/unit_text.hpp"
+#include "motifs/sentencepiece_backend.hpp"
 
 namespace acoustok {
 
+// SentencePiece's processor, in its own symbol scope (sentencepiece_backend.hpp).
 struct MotifModel::Impl {
-  sentencepiece::SentencePieceProcessor sp;
+  std::unique_ptr<motifs::SpmProcessor> sp;
 };
 
 namespace {
-std::string status_text(const sentencepiece::util::Status& s) { return s.ToString(); }
+std::unique_ptr<motifs::SpmProcessor> load_processor(const std::string& path_or_bytes, bool serialized,
+                                                     const std::string& name) {
+  const motifs::SentencePieceBackend* backend = nullptr;
+  try {
+    backend = &motifs::sentencepiece_backend();
+  } catch (const Error& e) {
+    throw file_error(name, e.what());
+  }
+  motifs::SpmError error;
+  auto sp = backend->load(path_or_bytes, serialized, &error);
+  if (sp) return sp;
+  // SentencePiece's own loader may throw (its trie refuses some garbage).
+  if (error.threw) throw file_error(name, "not a SentencePiece model (" + error.message + ")");
+  throw file_error(name, serialized ? "not a SentencePiece model (" + error.message + ")"
+                                    : std::string("not a SentencePiece model (truncated or another format)"));
+}
 }  // namespace
 
 MotifModel::MotifModel(const std::string& path) : impl_(std::make_unique<Impl>()), name_(path) {
@@ -31,26 +46,13 @@ MotifModel::MotifModel(const std::string& path) : impl_(std::make_unique<Impl>()
   if (!probe) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
   if (probe.peek() == std::ifstream::traits_type::eof()) throw file_error(path, "empty file, not a SentencePiece model");
   probe.close();
-  // SentencePiece's own loader may throw (its trie refuses some garbage).
-  sentencepiece::util::Status status;
-  try {
-    status = impl_->sp.Load(path);
-  } catch (const std::exception& e) {
-    throw file_error(path, std::string("not a SentencePiece model (") + e.what() + ")");
-  }
-  if (!status.ok()) throw file_error(path, "not a SentencePiece model (truncated or another format)");
+  impl_->sp = load_processor(path, false, path);
   check_unit_model();
 }
 
 MotifModel::MotifModel(const std::string& serialized, const std::string& name)
     : impl_(std::make_unique<Impl>()), name_(name) {
-  sentencepiece::util::Status status;
-  try {
-    status = impl_->sp.LoadFromSerializedProto(serialized);
-  } catch (const std::exception& e) {
-    throw file_error(name, std::string("not a SentencePiece model (") + e.what() + ")");
-  }
-  if (!status.ok()) throw file_error(name, "not a SentencePiece model (" + status_text(status) + ")");
+  impl_->sp = load_processor(serialized, true, name);
   check_unit_model();
 }
 
@@ -62,13 +64,13 @@ MotifModel& MotifModel::operator=(MotifModel&&) noexcept = default;
 // encode units without adding anything (no dummy prefix, no normalisation that
 // changes them): otherwise its motifs would not map back to units and frames.
 void MotifModel::check_unit_model() {
-  const auto& sp = impl_->sp;
+  const auto& sp = *impl_->sp;
   std::vector<int> units;
-  for (int id = 0; id < sp.GetPieceSize(); ++id) {
-    if (sp.IsByte(id)) throw file_error(name_, "piece " + std::to_string(id) + " is a byte piece: byte fallback models are not unit models");
-    if (sp.IsControl(id) || sp.IsUnknown(id) || sp.IsUnused(id)) continue;
-    if (!utf8_to_units(sp.IdToPiece(id), &units)) {
-      throw file_error(name_, "piece " + std::to_string(id) + " '" + sp.IdToPiece(id) +
+  for (int id = 0; id < sp.size(); ++id) {
+    if (sp.is_byte(id)) throw file_error(name_, "piece " + std::to_string(id) + " is a byte piece: byte fallback models are not unit models");
+    if (sp.is_control(id) || sp.is_unknown(id) || sp.is_unused(id)) continue;
+    if (!utf8_to_units(sp.id_to_piece(id), &units)) {
+      throw file_error(name_, "piece " + std::to_string(id) + " '" + sp.id_to_piece(id) +
                                   "' is not made of unit code points (U+4E00 + id): not a unit BPE model");
     }
     if (units.size() == 1) {
@@ -77,8 +79,8 @@ void MotifModel::check_unit_model() {
       known_units_[u] = true;
     }
   }
-  const int marker = sp.PieceToId(kDedupMarkerPiece);
-  dedup_ = marker != sp.unk_id() && sp.IsControl(marker);
+  const int marker = sp.piece_to_id(kDedupMarkerPiece);
+  dedup_ = marker != sp.unk_id() && sp.is_control(marker);
 
   const std::vector<int> probe = {0, 1, 1, kMaxUnitId};
   const Encoding e = encode(probe);
@@ -87,17 +89,17 @@ void MotifModel::check_unit_model() {
   if (covered != e.units.size()) throw file_error(name_, "the model changes its input (dummy prefix or normalisation): not a unit BPE model");
 }
 
-int MotifModel::vocab_size() const { return impl_->sp.GetPieceSize(); }
-int MotifModel::unk_id() const { return impl_->sp.unk_id(); }
-bool MotifModel::is_control(int id) const { return impl_->sp.IsControl(id); }
-bool MotifModel::is_unknown(int id) const { return impl_->sp.IsUnknown(id); }
-const std::string& MotifModel::piece(int id) const { return impl_->sp.IdToPiece(id); }
-float MotifModel::score(int id) const { return impl_->sp.GetScore(id); }
+int MotifModel::vocab_size() const { return impl_->sp->size(); }
+int MotifModel::unk_id() const { return impl_->sp->unk_id(); }
+bool MotifModel::is_control(int id) const { return impl_->sp->is_control(id); }
+bool MotifModel::is_unknown(int id) const { return impl_->sp->is_unknown(id); }
+const std::string& MotifModel::piece(int id) const { return impl_->sp->id_to_piece(id); }
+float MotifModel::score(int id) const { return impl_->sp->score(id); }
 
 bool MotifModel::piece_units(int id, std::vector<int>* units) const {
-  const auto& sp = impl_->sp;
-  if (id < 0 || id >= sp.GetPieceSize() || sp.IsControl(id) || sp.IsUnknown(id) || sp.IsUnused(id)) return false;
-  return utf8_to_units(sp.IdToPiece(id), units);
+  const auto& sp = *impl_->sp;
+  if (id < 0 || id >= sp.size() || sp.is_control(id) || sp.is_unknown(id) || sp.is_unused(id)) return false;
+  return utf8_to_units(sp.id_to_piece(id), units);
 }
 
 Encoding MotifModel::encode(const std::vector<int>& frames) const {
@@ -115,21 +117,20 @@ Encoding MotifModel::encode(const std::vector<int>& frames) const {
 
   // SentencePiece takes at most kMaxSentenceUnits at once: a longer line is
   // encoded piece by piece, as it was trained.
+  std::vector<motifs::SpmPiece> pieces;
   for (size_t base = 0; base < out.units.size(); base += kMaxSentenceUnits) {
     const size_t n = std::min(kMaxSentenceUnits, out.units.size() - base);
     const std::vector<int> piece(out.units.begin() + static_cast<std::ptrdiff_t>(base),
                                  out.units.begin() + static_cast<std::ptrdiff_t>(base + n));
-    sentencepiece::ImmutableSentencePieceText spt;
-    const auto status = impl_->sp.Encode(units_to_utf8(piece), spt.mutable_proto());
-    if (!status.ok()) throw file_error(name_, "encoding failed: " + status_text(status));
-    out.motifs.reserve(out.motifs.size() + spt.pieces_size());
-    for (size_t k = 0; k < spt.pieces_size(); ++k) {
-      const auto p = spt.pieces(static_cast<int>(k));
+    motifs::SpmError error;
+    if (!impl_->sp->encode(units_to_utf8(piece), &pieces, &error)) throw file_error(name_, "encoding failed: " + error.message);
+    out.motifs.reserve(out.motifs.size() + pieces.size());
+    for (const motifs::SpmPiece& p : pieces) {
       Motif m;
-      m.id = static_cast<int>(p.id());
+      m.id = p.id;
       // Every unit is 3 bytes of UTF-8: byte offsets map straight to units.
-      m.unit_begin = base + p.begin() / kUnitUtf8Bytes;
-      m.unit_end = base + p.end() / kUnitUtf8Bytes;
+      m.unit_begin = base + p.begin / kUnitUtf8Bytes;
+      m.unit_end = base + p.end / kUnitUtf8Bytes;
       if (m.unit_end <= m.unit_begin || m.unit_end > base + n) continue;  // a piece without surface (dummy prefix)
       m.frame_begin = first_frame[m.unit_begin];
       m.frame_end = first_frame[m.unit_end];
