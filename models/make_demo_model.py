@@ -12,6 +12,7 @@ XLSR-53's — units from it only demonstrate the pipeline. The real model:
 models/fetch-xlsr53.sh.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -33,6 +34,14 @@ def main():
     fx.OUT = os.path.dirname(out)
     model = fx.build(DEMO, args.seed)
     fx.write_folder(os.path.basename(out), DEMO, fx.hf_state_dict(model, DEMO), "safetensors")
+    # The mark acoustok carries into its outputs (feature_model_stand_in) and
+    # `acoustok report` shows: units from random weights only demonstrate.
+    config = os.path.join(out, "config.json")
+    with open(config) as f:
+        cfg = json.load(f)
+    cfg["acoustok_stand_in"] = "random weights, a stand-in for XLSR-53 built by models/make_demo_model.py"
+    with open(config, "w") as f:
+        json.dump(cfg, f, indent=2, sort_keys=True)
     print(f"demo feature model (random weights, stand-in for XLSR-53) -> {out}")
 
 

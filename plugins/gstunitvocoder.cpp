@@ -46,7 +46,7 @@ GST_DEBUG_CATEGORY_STATIC(unit_vocoder_debug);
 #define DEFAULT_MODEL nullptr
 #define DEFAULT_CHUNK_FRAMES 25
 #define DEFAULT_LOOKAHEAD_FRAMES -1
-#define DEFAULT_DEVICE acoustok::gst::kDeviceCpu
+#define DEFAULT_DEVICE acoustok::gst::kDeviceAuto
 
 enum {
   PROP_0,
@@ -173,7 +173,8 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
    * GstUnitVocoder:device:
    *
    * Where the generator runs: `cpu`, `cuda` (LibTorch with CUDA and a visible
-   * GPU), or `auto` (CUDA when there is one, else the CPU). The same choices
+   * GPU), or `auto` (the default: CUDA when there is one, else the CPU). The
+   * same choices and default
    * as xlsrfeat's.
    */
   g_object_class_install_property(

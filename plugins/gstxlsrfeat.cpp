@@ -32,6 +32,11 @@
  * cannot keep up with, the element posts a QoS message and a warning once
  * the input waits over a second longer than the latency it reported.
  *
+ * Input: F32LE audio at any rate from 1 kHz to 768 kHz, any channel count,
+ * made 16 kHz mono exactly as the command line reads a file (channels
+ * averaged, soxr's HQ resampler; one resampler per segment, drained at its
+ * end), so no audioresample is needed.
+ *
  * Output: `application/x-acoustok-features` (float32 [frames, dim] per
  * buffer), PTS = time of the first frame on the source timeline (frame i of a
  * segment starting at t is at t + 20 ms i), DURATION = frames x 20 ms, OFFSET =
@@ -39,7 +44,7 @@
  *
  * ## Example launch line
  * |[
- * gst-launch-1.0 filesrc location=talk.wav ! decodebin ! audioconvert ! audioresample ! \
+ * gst-launch-1.0 filesrc location=talk.wav ! decodebin ! audioconvert ! \
  *     silencesplit ! xlsrfeat model=models/xlsr53 layer=14 ! kmeansunits model=kmeans.safetensors ! \
  *     text/x-raw,format=utf8 ! filesink location=units.txt
  * ]|
@@ -64,7 +69,7 @@ GST_DEBUG_CATEGORY_STATIC(xlsr_feat_debug);
 #define GST_CAT_DEFAULT xlsr_feat_debug
 
 #define DEFAULT_LAYER 14
-#define DEFAULT_DEVICE acoustok::gst::kDeviceCpu
+#define DEFAULT_DEVICE acoustok::gst::kDeviceAuto
 #define DEFAULT_PRECISION static_cast<gint>(acoustok::Precision::fp32)
 #define DEFAULT_THREADS 0
 #define DEFAULT_MAX_WINDOW_TIME (30 * GST_SECOND)
@@ -147,7 +152,7 @@ G_DEFINE_TYPE(GstXlsrFeat, gst_xlsr_feat, GST_TYPE_ACOUSTOK_ELEMENT)
 GST_ELEMENT_REGISTER_DEFINE(xlsrfeat, "xlsrfeat", GST_RANK_NONE, GST_TYPE_XLSR_FEAT)
 
 static GstStaticPadTemplate sink_template =
-    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(ACOUSTOK_AUDIO_CAPS));
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(ACOUSTOK_AUDIO_ANY_CAPS));
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(ACOUSTOK_FEATURES_CAPS));
 
@@ -200,7 +205,8 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
    * GstXlsrFeat:device:
    *
    * Where the model runs: `cpu`, `cuda` (LibTorch with CUDA and a visible
-   * GPU), or `auto` (CUDA when there is one, else the CPU). The same choices
+   * GPU), or `auto` (the default: CUDA when there is one, else the CPU, and
+   * the CPU with `precision=bf16`). The same choices and default
    * as unitvocoder's.
    */
   g_object_class_install_property(

@@ -58,11 +58,12 @@ acoustok_package_list() {
     libsndfile1-dev libsoxr-dev zlib1g-dev libeigen3-dev nlohmann-json3-dev libcli11-dev
     libsentencepiece-dev libtorch-dev libdnnl-dev libopenblas0-pthread libgloo-dev
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgtest-dev
+    pybind11-dev python3-dev
     # run and test
     gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
     python3 python3-numpy python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
     python3-torch python3-torchaudio python3-sklearn python3-sentencepiece python3-scipy
-    espeak-ng sox lame help2man man-db time
+    espeak-ng sox lame man-db time
     # the full suite only: Slurm (tests/slurm), the report's rendering (chromium)
     slurmctld slurmd munge
   )

@@ -12,6 +12,7 @@
 //
 //   #include <acoustok/acoustok.hpp>
 //   #include <cstdio>
+//   #include <string>
 //
 //   int main() {
 //     try {
@@ -34,7 +35,8 @@
 //         acoustok::Features f = extractor->extract(audio.data() + seg.start, seg.end - seg.start);
 //         std::vector<int32_t> units = kmeans.predict(f.data.data(), f.frames);   // one per 20 ms
 //         std::vector<float> speech = vocoder->synthesize(units.data(), units.size());  // 320 samples per unit
-//         acoustok::write_wav_pcm16("segment.wav", speech.data(), speech.size());
+//         const std::string out = "segment_" + std::to_string(seg.index) + ".wav";  // one file per segment
+//         acoustok::write_wav_pcm16(out, speech.data(), speech.size());
 //       }
 //     } catch (const acoustok::Error& e) {
 //       std::fprintf(stderr, "%s\n", e.what());
@@ -55,8 +57,11 @@
 //   MotifModel (libacoustok-motifs, acoustok/motif_model.hpp): const after load: encode() from any thread.
 //
 // Phase 2 (BPE motifs, acoustok/motif_model.hpp, acoustok/bpe_train.hpp) is
-// the separate library libacoustok-motifs (`pkg-config acoustok-motifs`):
-// SentencePiece's private protobuf cannot share a process with LibTorch's.
+// the separate library libacoustok-motifs (`pkg-config acoustok-motifs`). It
+// shares a process with the LibTorch models in either order: it loads
+// SentencePiece (and SentencePiece's private protobuf) from
+// libacoustok-sentencepiece in a symbol scope of its own, apart from
+// LibTorch's libprotobuf.
 #pragma once
 
 #include "acoustok/audio_io.hpp"

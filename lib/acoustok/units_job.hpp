@@ -35,6 +35,10 @@ struct UnitsJobOptions {
   std::string segments_dir;
   std::string out_dir;
   std::string feature_model;  // name stored in the outputs
+  // The feature model has random weights (models/make_demo_model.py marks its
+  // config.json): the outputs say so (feature_model_stand_in), and so does
+  // `acoustok report`.
+  bool feature_model_stand_in = false;
   std::string precision = "fp32";  // of the features (a resumed run must not mix them)
   int layer = 14;
   KMeansOptions kmeans;

@@ -194,7 +194,8 @@ void add_bpe_command(CLI::App& app) {
       ->check(checks::threads());
   cmd->add_flag("-q,--quiet", args->train.quiet, "No progress or summary on stderr");
   cmd->add_flag("--json", args->json_out, "A summary as one JSON object on stdout");
-  cmd->add_flag("-v,--verbose", args->train.verbose, "SentencePiece's own log on stderr");
+  // Its own flag: -v says what the process runs with, as in every subcommand.
+  cmd->add_flag("--sentencepiece-log", args->train.verbose, "SentencePiece's own training log on stderr");
 
   CLI::App* encode = cmd->add_subcommand("encode", "Write the motifs of each unit line (ids joined by '-', space separated)");
   encode->add_option("model", enc->model, "BPE model (bpe.model from `acoustok bpe`)")->required();

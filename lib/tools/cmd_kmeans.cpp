@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "acoustok/process.hpp"
 #include "acoustok/error.hpp"
 #include "common/fs_util.hpp"
@@ -28,6 +30,7 @@ struct FitArgs {
   std::string feature_model;
   int layer = 0;
   bool quiet = false;
+  bool json_out = false;
 };
 
 struct PredictArgs {
@@ -35,7 +38,6 @@ struct PredictArgs {
   int threads = 0;
 };
 
-int default_threads() { return available_cpus(); }
 
 // [frames, dim] features of one .npy, checked.
 NpyArray read_features(const std::string& path) {
@@ -58,6 +60,7 @@ void run_fit(FitArgs args) {
   configure_process_for(args.km.threads, true);
   std::vector<float> x;
   int64_t rows = 0, dim = 0;
+  if (args.json_out && args.output == "-") throw UsageError("kmeans fit: --json needs -o FILE (standard output carries the model)");
   if (std::count(args.inputs.begin(), args.inputs.end(), std::string("-")) > 1)
     throw UsageError("kmeans fit: standard input ('-') can be given once");
   std::unique_ptr<InputArg> from_stdin;
@@ -88,12 +91,19 @@ void run_fit(FitArgs args) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.17g", inertia);
-  model.metadata() = {{"feature_model", args.feature_model}, {"layer", std::to_string(args.layer)},
+  model.metadata() = {{"feature_model", feature_model_name(args.feature_model)}, {"layer", std::to_string(args.layer)},
                       {"inertia", buf}, {"frames", std::to_string(rows)},
                       {"steps", std::to_string(km.state().steps)}, {"seed", std::to_string(args.km.seed)}};
+  if (feature_model_is_stand_in(args.feature_model)) model.metadata()["feature_model_stand_in"] = "true";
   OutputArg output(args.output, ".safetensors");
   model.save(output.path());
   output.finish();
+  if (args.json_out) {
+    const nlohmann::json summary = {{"frames", rows},  {"dim", dim},         {"k", args.km.k},          {"steps", km.state().steps},
+                                    {"converged", km.state().converged},    {"inertia", inertia},      {"inertia_per_frame", inertia / static_cast<double>(rows)},
+                                    {"seconds", secs}, {"output", args.output}};
+    std::printf("%s\n", summary.dump().c_str());
+  }
   if (!args.quiet) {
     std::fprintf(stderr, "kmeans: %lld frames x %lld, k=%d: %lld steps%s, inertia %.6e (%.6g per frame), %.1f s -> %s\n",
                  static_cast<long long>(rows), static_cast<long long>(dim), args.km.k,
@@ -130,7 +140,7 @@ void add_kmeans_command(CLI::App& app) {
   cmd->require_subcommand(1);
 
   auto fit = std::make_shared<FitArgs>();
-  fit->km.threads = default_threads();
+  fit->km.threads = 0;  // every usable CPU, as --threads is everywhere
   CLI::App* f = cmd->add_subcommand("fit", "Fit k-means (scikit-learn MiniBatchKMeans semantics) on float32 [frames, dim] .npy files");
   f->add_option("features", fit->inputs, "Feature .npy files [frames, dim], concatenated; - for standard input")->required();
   f->add_option("-o,--output", fit->output, "Output k-means model (.safetensors)")->required();
@@ -150,9 +160,10 @@ void add_kmeans_command(CLI::App& app) {
   f->add_option("--seed", fit->km.seed, "Random seed (same seed, same result)")->capture_default_str();
   f->add_option("--threads", fit->km.threads, "Threads (the result does not depend on it; 0: every CPU)")
       ->capture_default_str()->check(checks::threads());
-  f->add_option("--feature-model", fit->feature_model, "Feature model name stored in the metadata");
+  f->add_option("--feature-model", fit->feature_model, kFeatureModelHelp);
   f->add_option("--layer", fit->layer, "Feature layer stored in the metadata");
   f->add_flag("-q,--quiet", fit->quiet, "No summary on stderr");
+  f->add_flag("--json", fit->json_out, "A summary as one JSON object on stdout");
   f->callback([fit]() { run_fit(*fit); });
 
   auto pred = std::make_shared<PredictArgs>();
@@ -160,7 +171,7 @@ void add_kmeans_command(CLI::App& app) {
   p->add_option("model", pred->model, "k-means model: .safetensors (centroids [k, dim]), .npy of centroids, or fairseq's km.bin (joblib)")->required();
   p->add_option("features", pred->input, "Feature .npy [frames, dim]; - for standard input")->required();
   p->add_option("-o,--output", pred->output, "Units text file: one line of space-separated ids; - for standard output")->required();
-  p->add_option("--threads", pred->threads, "Threads (0: all cores)")->capture_default_str()->check(checks::threads());
+  p->add_option("--threads", pred->threads, "Threads (0: every CPU this process may use)")->capture_default_str()->check(checks::threads());
   p->callback([pred]() { run_predict(*pred); });
 }
 

@@ -53,7 +53,9 @@ constexpr double kLiveContextTime = 2.0;
 constexpr double kLiveRecomputeTime = 0.32;
 constexpr int kLiveVocoderLookahead = 1;
 
-constexpr const char* kAudioCaps = "audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved";
+// Any rate and channel count: silencesplit and xlsrfeat make it 16 kHz mono
+// as `acoustok segment` and `units` read files (the same samples).
+constexpr const char* kAudioIn = "audioconvert ! audio/x-raw,format=F32LE,layout=interleaved";
 
 struct LiveArgs {
   std::string input;  // a file, "-" (standard input) or empty (the microphone)
@@ -63,6 +65,7 @@ struct LiveArgs {
   std::string model, kmeans, motifs, vocoder, speech_out;
   int layer = 14;
   Precision precision = Precision::fp32;
+  std::string device = "auto";
   int threads = 0;
   double chunk_time = kLiveChunkTime, lookahead_time = kLiveLookaheadTime, context_time = kLiveContextTime;
   double recompute_time = kLiveRecomputeTime;
@@ -153,15 +156,15 @@ void set_on(GstElement* pipeline, const char* element, const char* property, con
 std::string describe(const LiveArgs& a, bool stdin_wav) {
   std::string d;
   if (a.mic) {
-    d = "autoaudiosrc name=src ! audioconvert ! audioresample ! " + std::string(kAudioCaps);
+    d = "autoaudiosrc name=src ! " + std::string(kAudioIn);
   } else if (a.input != "-") {
-    d = "filesrc name=src ! decodebin ! audioconvert ! audioresample ! " + std::string(kAudioCaps);
+    d = "filesrc name=src ! decodebin ! " + std::string(kAudioIn);
   } else if (stdin_wav) {
-    d = "appsrc name=src format=bytes block=true ! decodebin ! audioconvert ! audioresample ! " + std::string(kAudioCaps);
+    d = "appsrc name=src format=bytes block=true ! decodebin ! " + std::string(kAudioIn);
   } else {
     const std::string format = a.raw_format == "f32le" ? "F32LE" : "S16LE";
     d = "appsrc name=src format=time block=true caps=audio/x-raw,format=" + format +
-        ",rate=" + std::to_string(a.raw_rate) + ",channels=1,layout=interleaved ! audioconvert ! audioresample ! " + kAudioCaps;
+        ",rate=" + std::to_string(a.raw_rate) + ",channels=1,layout=interleaved ! " + kAudioIn;
   }
   // A file or a pipe plays at the pace of the clock, as a microphone would
   // speak: clocksync holds each buffer until its time (and makes the pipeline
@@ -190,6 +193,7 @@ void configure(GstElement* p, const LiveArgs& a, const std::string& speech_temp)
   set_on(p, "xlsrfeat", "model", a.model);
   set_on(p, "xlsrfeat", "layer", std::to_string(a.layer));
   set_on(p, "xlsrfeat", "precision", a.precision == Precision::bf16 ? "bf16" : "fp32");
+  set_on(p, "xlsrfeat", "device", a.device);
   set_on(p, "xlsrfeat", "threads", std::to_string(a.threads));
   set_on(p, "xlsrfeat", "chunk-time", ns_text(a.chunk_time));
   set_on(p, "xlsrfeat", "lookahead-time", ns_text(a.lookahead_time));
@@ -202,6 +206,7 @@ void configure(GstElement* p, const LiveArgs& a, const std::string& speech_temp)
   if (!a.motifs.empty()) set_on(p, "bpemotif", "model", a.motifs);
   if (!a.vocoder.empty()) {
     set_on(p, "unitvocoder", "model", a.vocoder);
+    set_on(p, "unitvocoder", "device", a.device);
     set_on(p, "unitvocoder", "lookahead-frames", std::to_string(a.vocoder_lookahead_frames));
     if (!a.speech_out.empty()) set_on(p, "speech", "location", speech_temp);
     else set_on(p, "speaker", "sync", "false", false);
@@ -559,6 +564,11 @@ void add_live_command(CLI::App& app) {
   cmd->add_option("--layer", a->layer, "Transformer layer (1-based)")->capture_default_str()->check(checks::int_at_least(1));
   cmd->add_option("--kmeans", a->kmeans, "k-means model: kmeans.safetensors, .npy centroids or fairseq's km.bin")->required();
   add_precision_option(cmd, a->precision);
+  // The elements' device property: auto, cpu or cuda (no cuda:N).
+  add_device_option(cmd, a->device)
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}).description(""))
+      ->description("Where the models run (xlsrfeat, unitvocoder): auto (a GPU when LibTorch has CUDA and one is visible, else "
+                    "the CPU), cpu or cuda");
   cmd->add_option("--threads", a->threads, "Threads of the feature model (0: every CPU this process may use)")
       ->capture_default_str()
       ->check(checks::threads());

@@ -48,6 +48,7 @@
 #include "acoustok/tensor_file.hpp"
 #include "audio/spectral.hpp"
 #include "commands.hpp"
+#include "option_checks.hpp"
 #include "std_streams.hpp"
 #include "common/fs_util.hpp"
 
@@ -70,6 +71,7 @@ struct ReportArgs {
   int samples = 8;            // vocoder test samples with spectrograms and players
   double audio_seconds = 10;  // embedded per clip (0: no players)
   bool quiet = false;
+  bool json_out = false;
 };
 
 // ---------------------------------------------------------------- text ----
@@ -124,11 +126,19 @@ std::string printf_string(const char* fmt, double v) {
   return buf;
 }
 
-// A figure for a table: 4 significant digits; "–" when undefined.
+// A figure for a table: 4 significant digits in fixed notation (169326.09
+// reads "169326", 0.012345 "0.01235"), exponents only for the very large or
+// small; "–" when undefined.
 std::string num(double v, int digits = 4) {
   if (!std::isfinite(v)) return "\xE2\x80\x93";
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  const double av = std::abs(v);
+  if (av == 0 || (av >= 1e-3 && av < 1e12)) {
+    const int magnitude = av == 0 ? 0 : static_cast<int>(std::floor(std::log10(av)));
+    std::snprintf(buf, sizeof buf, "%.*f", std::max(0, digits - 1 - magnitude), v);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  }
   return buf;
 }
 std::string fixed(double v, int decimals) {
@@ -700,11 +710,16 @@ Section segments_section(const fs::path& dir, Counters& n) {
 
 // --- phase 1 ---------------------------------------------------------------
 
+// After a feature model that the outputs mark as a random-weight stand-in.
+constexpr const char* kStandInNote =
+    " <strong>(a random-weight stand-in, not a trained model: these units only demonstrate the pipeline)</strong>";
+
 struct UnitStats {
   std::string path;  // the file the units came from
   std::optional<int64_t> k, layer;
   std::optional<double> frame_rate;
   std::optional<std::string> feature_model;
+  bool stand_in = false;  // feature_model_stand_in: random weights (models/make_demo_model.py)
   std::vector<int64_t> counts;      // frames per unit id
   std::map<int64_t, int64_t> runs;  // run length (frames) -> runs
   int64_t segments = 0, frames = 0, empty_segments = 0;
@@ -742,7 +757,10 @@ class CorpusSax {
   CorpusSax(std::string path, UnitStats& stats) : path_(std::move(path)), st_(stats) {}
 
   bool null() { return value(Kind::Null, 0, nullptr); }
-  bool boolean(bool) { return value(Kind::Other, 0, nullptr); }
+  bool boolean(bool b) {
+    if (!stack_.empty() && stack_.back().role == Role::Top && stack_.back().key == "feature_model_stand_in") st_.stand_in = b;
+    return value(Kind::Other, 0, nullptr);
+  }
   bool number_integer(json::number_integer_t v) { return value(Kind::Int, v, nullptr); }
   bool number_unsigned(json::number_unsigned_t v) {
     return value(Kind::Int, v > static_cast<json::number_unsigned_t>(std::numeric_limits<int64_t>::max()) ? std::numeric_limits<int64_t>::max()
@@ -955,10 +973,10 @@ Section units_section(const fs::path& dir, bool corpus, bool units_txt, bool kme
     sec.body += "<h3>k-means model <code>kmeans.safetensors</code></h3>\n";
     sec.body += stats_table("kmeans", {{"centroids", shape},
                                        {"k", field("k")},
-                                       {"feature model", field("feature_model")},
+                                       {"feature model", field("feature_model") + (meta.count("feature_model_stand_in") ? kStandInNote : "")},
                                        {"layer", field("layer")},
                                        {"frames fitted", field("frames")},
-                                       {"inertia", field("inertia")},
+                                       {"inertia", meta.count("inertia") ? num(std::strtod(meta.at("inertia").c_str(), nullptr)) : num(kNaN)},
                                        {"inertia per frame", per_frame},
                                        {"mini-batch steps", field("steps")},
                                        {"seed", field("seed")}});
@@ -987,7 +1005,7 @@ Section units_section(const fs::path& dir, bool corpus, bool units_txt, bool kme
 
   sec.body += "<h3>Units <code>" + esc(name) + "</code></h3>\n";
   std::vector<Row> rows;
-  if (st.feature_model) rows.push_back({"feature model", esc(*st.feature_model)});
+  if (st.feature_model) rows.push_back({"feature model", esc(*st.feature_model) + (st.stand_in ? kStandInNote : "")});
   if (st.layer) rows.push_back({"layer", integer(*st.layer)});
   rows.push_back({"k", st.k ? integer(*st.k) : integer(k) + " (highest id + 1)"});
   rows.push_back({"segments", integer(st.segments) + (st.empty_segments ? " (" + integer(st.empty_segments) + " without frames)" : "")});
@@ -1635,9 +1653,14 @@ void run_report(const ReportArgs& args) {
   output.finish();
 
   if (n.skipped_audio) exit_status = 1;
+  std::set<int> phases;
+  for (const Section& s : sections) phases.insert(s.phase);
+  if (args.json_out) {
+    const json summary = {{"sections", sections.size()}, {"phases", phases}, {"folders", found.size()}, {"charts", n.charts},
+                          {"audio_clips", n.clips}, {"output", args.output}, {"bytes", html.size()}};
+    std::printf("%s\n", summary.dump().c_str());
+  }
   if (!args.quiet) {
-    std::set<int> phases;
-    for (const Section& s : sections) phases.insert(s.phase);
     std::string list;
     for (int p : phases) list += (list.empty() ? "" : ", ") + std::to_string(p);
     std::fprintf(stderr, "report: %zu section(s) (phase%s %s) from %zu folder(s), %d charts, %d audio clips -> %s (%.1f MB)\n",
@@ -1658,12 +1681,16 @@ void add_report_command(CLI::App& app) {
   cmd->add_option("-o,--output", args->output, "The HTML file to write; - for standard output")->required();
   cmd->add_option("--samples", args->samples, "Vocoder test samples shown with spectrograms and players (the table lists all)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(checks::int_at_least(0));
   cmd->add_option("--audio-seconds", args->audio_seconds, "Seconds of each WAV embedded in a player (0: no players)")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 3600.0));
+      ->check(checks::seconds(0));
   cmd->add_flag("-q,--quiet", args->quiet, "No summary on stderr");
-  cmd->callback([args]() { run_report(*args); });
+  cmd->add_flag("--json", args->json_out, "A summary as one JSON object on stdout");
+  cmd->callback([args]() {
+    if (args->json_out && args->output == "-") throw UsageError("report: --json needs -o FILE (standard output carries the page)");
+    run_report(*args);
+  });
 }
 
 }  // namespace acoustok::tools

@@ -29,7 +29,7 @@ struct UnitsArgs {
   std::string model_dir;
   std::string features_dir;
   std::string shard;
-  std::string device = "cpu";
+  std::string device = "auto";
   Precision precision = Precision::fp32;
 };
 
@@ -57,6 +57,8 @@ void run_units(UnitsArgs args) {
   if (args.model_dir.empty() == args.features_dir.empty())
     throw UsageError("give either --model MODEL_DIR (compute features) or --features DIR (precomputed .npy)");
 
+  args.job.feature_model_stand_in = feature_model_is_stand_in(args.model_dir) || feature_model_is_stand_in(args.job.feature_model);
+  args.job.feature_model = feature_model_name(args.job.feature_model);
   SegmentFeatureFn fn;
   std::unique_ptr<FeatureExtractor> extractor;
   if (!args.model_dir.empty()) {
@@ -107,7 +109,6 @@ void run_units(UnitsArgs args) {
 
 void add_units_command(CLI::App& app) {
   auto args = std::make_shared<UnitsArgs>();
-  args->job.kmeans.threads = available_cpus();
   CLI::App* cmd = app.add_subcommand(
       "units", "Phase 1: features of every segment, mini-batch k-means, units with timestamps (resumable)");
   cmd->add_option("segments", args->job.segments_dir, "Folder of segment WAVs (and segments.jsonl) from acoustok segment")
@@ -118,9 +119,10 @@ void add_units_command(CLI::App& app) {
   cmd->add_option("--model", args->model_dir, "Feature model folder (Hugging Face wav2vec2 / XLSR-53 / HuBERT)");
   cmd->add_option("--features", args->features_dir,
                   "Instead of --model: precomputed features, DIR/<segment stem>.npy float32 [frames, dim]");
-  cmd->add_option("--feature-model", args->job.feature_model, "Feature model name for the outputs (default: the model's)");
+  cmd->add_option("--feature-model", args->job.feature_model,
+                  std::string(kFeatureModelHelp) + " (default: the --model folder's name; with --features: precomputed)");
   cmd->add_option("--layer", args->job.layer, "Transformer layer (1-based)")->capture_default_str()->check(checks::int_at_least(1));
-  cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
+  add_device_option(cmd, args->device);
   add_precision_option(cmd, args->precision);
   CLI::Option* k = cmd->add_option("--k", args->job.kmeans.k, "Number of units")->capture_default_str()->check(checks::int_between(1, 65535));
   cmd->add_option("--kmeans", args->job.kmeans_model,
@@ -137,6 +139,7 @@ void add_units_command(CLI::App& app) {
   cmd->add_option("--n-init", args->job.kmeans.n_init, "k-means++ initialisations")
       ->capture_default_str()->check(checks::int_at_least(1));
   cmd->add_option("--seed", args->job.kmeans.seed, "Random seed (same seed, same result)")->capture_default_str();
+  args->job.kmeans.threads = 0;  // every usable CPU, as --threads is everywhere
   cmd->add_option("--threads", args->job.kmeans.threads, "k-means threads (results do not depend on it; 0: every CPU)")
       ->capture_default_str()->check(checks::threads());
   cmd->add_option("--checkpoint-every", args->job.checkpoint_every, "Seconds between checkpoints")

@@ -8,7 +8,9 @@
 #include <limits>
 #include <map>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "acoustok/audio_io.hpp"
 #include "acoustok/error.hpp"
 #include "common/fs_util.hpp"
+#include "common/log.hpp"
 #include "common/progress.hpp"
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_data.hpp"
@@ -81,6 +84,7 @@ struct TestArgs {
   std::string checkpoint, vocoder_config, units_dir, audio_dir, out_dir;
   int num_samples = 20;
   std::string feature_model, kmeans;
+  std::string old_feature_model;  // --feature-model DIR, this command's name for --model before 0.2
   int layer = 14;
   std::string device = "auto";
   int threads = 0;
@@ -140,7 +144,7 @@ void run_test(const TestArgs& a) {
   if (a.num_samples < 1) throw UsageError("vocoder test: --num-samples must be at least 1");
   const bool reencode = !a.feature_model.empty() || !a.kmeans.empty();
   if (reencode && (a.feature_model.empty() || a.kmeans.empty()))
-    throw UsageError("vocoder test: unit agreement needs both --feature-model and --kmeans");
+    throw UsageError("vocoder test: unit agreement needs both --model and --kmeans");
   configure_process_for(a.threads, true);  // synthesis (and re-encoding)
   auto vocoder = Vocoder::load(a.checkpoint, a.device, a.vocoder_config);
   const UnitCorpus corpus = read_unit_corpus(a.units_dir);
@@ -221,6 +225,34 @@ void run_test(const TestArgs& a) {
   row("mean", mean);
 }
 
+// Rank 0 of a data-parallel run (RANK, else srun's SLURM_PROCID), or a run alone.
+bool lead_rank() {
+  for (const char* name : {"RANK", "SLURM_PROCID"}) {
+    const char* v = std::getenv(name);
+    if (v && *v) return std::string(v) == "0";
+  }
+  return true;
+}
+
+// vocoder train --json: the last epoch of training_log.json, which the run
+// has just written.
+json train_summary(const std::string& out_dir) {
+  const std::string path = (fs::path(out_dir) / "training_log.json").string();
+  std::ifstream in(path);
+  const json log = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!log.is_array() || log.empty()) throw file_error(path, "no epoch logged");
+  const json& last = log.back();
+  json summary = {{"epochs", last.value("epoch", 0)},
+                  {"early_stop_metric", last.value("early_stop_metric", "")},
+                  {"best_heldout", last.value("best_heldout", json())},
+                  {"best_epoch", last.value("best_epoch", json())},
+                  {"heldout_mel", last.value("heldout_mel", json())},
+                  {"heldout_mcd", last.value("heldout_mcd", json())},
+                  {"stopped_early", last.value("patience", 0) >= last.value("patience_limit", 1 << 30)},
+                  {"output", (fs::path(out_dir) / "vocoder_final.pt").string()}};
+  return summary;
+}
+
 }  // namespace
 
 void add_vocoder_command(CLI::App& app) {
@@ -229,6 +261,7 @@ void add_vocoder_command(CLI::App& app) {
 
   auto t = std::make_shared<VocoderTrainOptions>();
   auto train_threads = std::make_shared<int>(0);
+  auto train_json = std::make_shared<bool>(false);
   CLI::App* train = voc->add_subcommand("train", "Train (or resume) the unit vocoder on segments and their units");
   train->add_option("--units", t->units_dir, "Folder with corpus_timestamped.json (acoustok units)")->required();
   train->add_option("--audio", t->audio_dir, "Folder of the segment WAVs the corpus names (acoustok segment)")->required();
@@ -257,7 +290,7 @@ void add_vocoder_command(CLI::App& app) {
       ->check(CLI::IsMember({"mel", "mcd"}));
   train->add_option("--save-every", t->save_every, "Write vocoder_epoch_XXXX.pt and sample_epoch_XXXX.wav every N epochs (0: never)")
       ->capture_default_str()->check(checks::int_at_least(0));
-  train->add_option("--device", t->device, "auto (CUDA when available), cpu or cuda[:N]")->capture_default_str();
+  add_device_option(train, t->device);
   train->add_option("--config", t->config, "Model size: tiny, small, v1 or a JSON file ({\"base\": \"v1\", ...})")->capture_default_str();
   train->add_option("--threads", *train_threads, "CPU threads (0: every CPU this process may use)")
       ->capture_default_str()->check(checks::threads());
@@ -265,7 +298,8 @@ void add_vocoder_command(CLI::App& app) {
   train->add_flag("--restart", t->restart,
                   "Train from scratch: remove the checkpoints, samples and training_log.json an earlier run left in -o");
   train->add_flag("-q,--quiet", t->quiet, "No progress on stderr");
-  train->callback([t, train_threads]() {
+  train->add_flag("--json", *train_json, "A summary as one JSON object on stdout (rank 0 of data-parallel runs)");
+  train->callback([t, train_threads, train_json]() {
     const std::string& c = t->config;
     std::error_code ec;
     if (c != "tiny" && c != "small" && c != "v1" && !std::filesystem::exists(c, ec)) {
@@ -274,6 +308,7 @@ void add_vocoder_command(CLI::App& app) {
     configure_process_for(*train_threads, false);
     t->mcd = vocoder::mcd_db;  // the held-out MCD (docs/metrics.md)
     train_vocoder(*t);
+    if (*train_json && lead_rank()) std::printf("%s\n", train_summary(t->out_dir).dump().c_str());
   });
 
   auto a = std::make_shared<TestArgs>();
@@ -288,15 +323,27 @@ void add_vocoder_command(CLI::App& app) {
   test->add_option("-o,--output", a->out_dir, "Output folder: orig_XXXX.wav, synth_XXXX.wav, metrics.json")->required();
   test->add_option("--num-samples", a->num_samples, "Segments to test, spread evenly over the corpus")
       ->capture_default_str()->check(checks::int_at_least(1));
-  test->add_option("--feature-model", a->feature_model, "Feature model folder: also report unit agreement after re-encoding");
+  test->add_option("--model", a->feature_model,
+                   "Feature model folder (as in features, units and live): also report unit agreement after re-encoding");
+  // --feature-model names the model elsewhere (units, kmeans fit); here it
+  // once was the folder: still accepted as that, with a note, out of --help.
+  test->add_option("--feature-model", a->old_feature_model)->group("");
   test->add_option("--layer", a->layer, "Transformer layer of the feature model")->capture_default_str()->check(checks::int_at_least(1));
   test->add_option("--kmeans", a->kmeans, "k-means file (safetensors with centroids [k, dim]) for re-encoding");
-  test->add_option("--device", a->device, "auto, cpu or cuda[:N]")->capture_default_str();
+  add_device_option(test, a->device);
   test->add_option("--threads", a->threads, "CPU threads (0: every CPU this process may use)")
       ->capture_default_str()->check(checks::threads());
   test->add_flag("-q,--quiet", a->quiet, "No progress on stderr");
   test->add_flag("--json", a->json_out, "The mean metrics as one JSON object on stdout instead of the table");
-  test->callback([a]() { run_test(*a); });
+  test->callback([a]() {
+    if (!a->old_feature_model.empty()) {
+      if (!a->feature_model.empty()) throw UsageError("vocoder test: give the feature model folder once, as --model");
+      a->feature_model = a->old_feature_model;
+      common::log(LogLevel::warning, "acoustok: vocoder test: --feature-model DIR is now --model DIR (the feature model folder, as in "
+                                     "features, units and live; --feature-model elsewhere is the name recorded in outputs)");
+    }
+    run_test(*a);
+  });
 
   auto c = std::make_shared<CompareArgs>();
   CLI::App* compare = voc->add_subcommand("compare", "Quality metrics of one synthesis against its original (SNR, MCD, F0, length)");

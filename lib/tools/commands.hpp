@@ -29,6 +29,20 @@ extern int exit_status;
 // instead of a fresh mapping (and its page faults) per call.
 void configure_process_for(int threads, bool tune_allocator);
 
+// --feature-model, one meaning everywhere: the feature model recorded in the
+// outputs (k-means metadata, corpus_timestamped.json), by name; a folder
+// (what --model takes) stands for its own name.
+constexpr const char* kFeatureModelHelp = "Feature model recorded in the outputs: a name, or its folder (recorded by the folder's name)";
+std::string feature_model_name(const std::string& name_or_folder);
+// A feature model folder whose config.json marks it a random-weight stand-in
+// ("acoustok_stand_in", models/make_demo_model.py).
+bool feature_model_is_stand_in(const std::string& folder);
+
+// --device of every command that runs a model, one meaning everywhere: auto
+// (default: a GPU when LibTorch has CUDA and one is visible, else the CPU),
+// cpu, cuda or cuda:N. Sets `device` to "auto" before parsing.
+CLI::Option* add_device_option(CLI::App* cmd, std::string& device);
+
 // --precision fp32|bf16 of the feature model (acoustok/features.hpp).
 CLI::Option* add_precision_option(CLI::App* cmd, Precision& precision);
 

@@ -9,9 +9,14 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <filesystem>
+#include <fstream>
+#include <memory>
 #include <new>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "acoustok/error.hpp"
 #include "acoustok/log.hpp"
@@ -43,6 +48,58 @@ void quiet_sink(LogLevel level, const char* message, void*) {
   if (level == LogLevel::error || level == LogLevel::warning) std::fprintf(stderr, "%s\n", message);
 }
 
+// --help without the parser's internals: a value's kind (INT, FLOAT, TEXT) or
+// its choices ({cpu,cuda}), never a validator's range code or a transformer's
+// mapping; the default in words at the end of the description, where a man
+// page and a reader look for it ("all usable CPUs", not the build machine's
+// count); flags without CLI11's {false} marks.
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_name(const CLI::Option* opt, bool positional) const override {
+    std::string name = CLI::Formatter::make_option_name(opt, positional);
+    for (size_t open; (open = name.find('{')) != std::string::npos;) {
+      const size_t close = name.find('}', open);
+      if (close == std::string::npos) break;
+      name.erase(open, close - open + 1);
+    }
+    return name;
+  }
+  std::string make_option_opts(const CLI::Option* opt) const override {
+    if (!opt->get_option_text().empty()) return " " + opt->get_option_text();
+    std::string out;
+    if (opt->get_type_size() != 0 && !opt->get_type_name().empty()) {  // not a flag
+      if (opt->get_positional()) {
+        if (opt->get_expected_max() > 1) out += " ...";
+      } else {
+        out += " " + value_name(opt->get_type_name());
+      }
+      if (opt->get_required()) out += " (required)";
+    }
+    return out;
+  }
+  std::string make_option_desc(const CLI::Option* opt) const override {
+    std::string desc = opt->get_description();
+    const std::string def = default_words(opt);
+    if (!def.empty()) desc += " (default: " + def + ")";
+    return desc;
+  }
+
+  // "INT:POSITIVE" -> INT; "TEXT:{cpu,cuda}" -> {cpu,cuda}; "UINT" -> INT.
+  static std::string value_name(const std::string& type) {
+    const size_t choices = type.find(":{");
+    if (choices != std::string::npos) return type.substr(choices + 1, type.find('}', choices) - choices);
+    std::string base = type.substr(0, type.find(':'));
+    if (base == "UINT") base = "INT";
+    return base.empty() ? "VALUE" : base;
+  }
+  static std::string default_words(const CLI::Option* opt) {
+    const std::string def = opt->get_default_str();
+    if (def.empty() || opt->get_type_size() == 0 || opt->get_description().find("(default") != std::string::npos) return "";
+    if (opt->check_lname("threads") && def == "0") return "all usable CPUs";
+    return def;
+  }
+};
+
 }  // namespace
 
 #ifndef ACOUSTOK_TOOL_BPE
@@ -52,6 +109,38 @@ void configure_process_for(int threads, bool tune_allocator) {
   options.tune_allocator = tune_allocator;
   configure_process(options);
   if (verbose) std::fprintf(stderr, "acoustok: %s\n", process_report().c_str());
+}
+
+std::string feature_model_name(const std::string& name_or_folder) {
+  std::error_code ec;
+  if (name_or_folder.empty() || !std::filesystem::is_directory(name_or_folder, ec)) return name_or_folder;
+  std::filesystem::path dir(name_or_folder);
+  if (dir.filename().empty()) dir = dir.parent_path();  // "models/xlsr53/"
+  return dir.filename().string();
+}
+
+bool feature_model_is_stand_in(const std::string& folder) {
+  std::error_code ec;
+  const std::filesystem::path config = std::filesystem::path(folder) / "config.json";
+  if (folder.empty() || !std::filesystem::is_regular_file(config, ec)) return false;
+  std::ifstream in(config);
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.contains("acoustok_stand_in");
+}
+
+CLI::Option* add_device_option(CLI::App* cmd, std::string& device) {
+  // auto, so a GPU a user has is used (hours of training, a corpus of
+  // features) and a machine without one, or a LibTorch without CUDA (Debian's),
+  // runs on the CPU instead of failing; --device cpu for results that do not
+  // depend on the machine.
+  device = "auto";
+  return cmd
+      ->add_option("--device", device,
+                   "Where the model runs: auto (a GPU when LibTorch has CUDA and one is visible, else the CPU), cpu, "
+                   "cuda or cuda:N")
+      ->type_name("DEVICE")
+      ->capture_default_str()
+      ->check(checks::device());
 }
 #endif
 
@@ -64,7 +153,8 @@ void add_common_flags(CLI::App& app) {
     const bool parent = !sub->get_subcommands({}).empty();
     if (parent) add_common_flags(*sub);
     if (CLI::Option* out = sub->get_option_no_throw("--output")) out->check(checks::non_empty_path());
-    // A parent that runs nothing itself (vocoder, kmeans) leaves the flags to its subcommands.
+    sub->set_version_flag("-V,--version", std::string("acoustok ") + ACOUSTOK_VERSION);
+    // A parent that runs nothing itself (vocoder, kmeans) leaves the other flags to its subcommands.
     if (parent && !sub->get_option_no_throw("--quiet")) continue;
     if (!sub->get_option_no_throw("--quiet"))
       sub->add_flag("-q,--quiet", quiet, "No progress or notes on stderr (warnings and errors remain)");
@@ -85,8 +175,7 @@ namespace {
 
 #if defined(HAVE_SENTENCEPIECE) && !defined(ACOUSTOK_TOOL_BPE)
 // `acoustok bpe ...` becomes `acoustok-bpe bpe ...`, the companion program
-// installed beside this one: SentencePiece's private protobuf and LibTorch's
-// libprotobuf crash when loaded into one process.
+// installed beside this one, so that this program never loads SentencePiece.
 void add_bpe_forwarder(CLI::App& app) {
   CLI::App* bpe = app.add_subcommand("bpe", "Phase 2: BPE motifs over unit sequences (train, encode); see `acoustok bpe --help`");
   bpe->set_help_flag();  // --help goes to the companion
@@ -115,7 +204,8 @@ void add_bpe_forwarder(CLI::App& app) {
 int main(int argc, char** argv) {
   CLI::App app{"acoustok: speech to discrete units, motifs and back"};
   app.name("acoustok");
-  app.set_version_flag("--version", std::string("acoustok ") + ACOUSTOK_VERSION);
+  app.formatter(std::make_shared<acoustok::tools::HelpFormatter>());  // inherited by every subcommand added below
+  app.set_version_flag("-V,--version", std::string("acoustok ") + ACOUSTOK_VERSION);
   app.require_subcommand(1);
 #ifdef ACOUSTOK_TOOL_BPE
   acoustok::tools::add_bpe_command(app);

@@ -85,6 +85,18 @@ inline CLI::Validator non_empty_path() {
       "");
 }
 
+// --device: auto, cpu, cuda or cuda:N.
+inline CLI::Validator device() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        if (text == "auto" || text == "cpu" || text == "cuda") return std::string();
+        if (text.rfind("cuda:", 0) == 0 && text.size() > 5 && text.find_first_not_of("0123456789", 5) == std::string::npos)
+          return std::string();
+        return "must be auto, cpu, cuda or cuda:N, not '" + text + "'";
+      },
+      "");
+}
+
 // Durations that size buffers (samples, windows): at most an hour.
 constexpr double kMaxSeconds = 3600;
 inline CLI::Validator seconds(double lo) { return number_between(lo, kMaxSeconds, "seconds"); }

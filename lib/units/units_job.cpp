@@ -600,6 +600,7 @@ class UnitsJob {
     model.metadata() = {{"feature_model", o_.feature_model}, {"layer", std::to_string(o_.layer)},
                         {"inertia", buf}, {"frames", std::to_string(ck_.feature_rows)},
                         {"steps", std::to_string(ck_.km.steps)}, {"seed", std::to_string(o_.kmeans.seed)}};
+    if (o_.feature_model_stand_in) model.metadata()["feature_model_stand_in"] = "true";
     if (given_) {
       model.metadata().erase("steps");
       model.metadata().erase("seed");
@@ -622,7 +623,8 @@ class UnitsJob {
     {
       std::ofstream js(json_out.temp_path(), std::ios::binary), tx(text_out.temp_path(), std::ios::binary);
       if (!js || !tx) throw file_error(o_.out_dir, std::string("cannot write outputs: ") + std::strerror(errno));
-      js << "{\"feature_model\": " << json(o_.feature_model).dump() << ", \"layer\": " << o_.layer
+      js << "{\"feature_model\": " << json(o_.feature_model).dump()
+         << (o_.feature_model_stand_in ? ", \"feature_model_stand_in\": true" : "") << ", \"layer\": " << o_.layer
          << ", \"k\": " << o_.kmeans.k << ", \"frame_rate\": " << kFrameRate << ", \"segments\": [";
       bool first = true;
       for (size_t i : order) {

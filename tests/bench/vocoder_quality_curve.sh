@@ -41,7 +41,7 @@ echo "|---|---|---|---|---|---|---|---|---|"
 for ck in "$out"/train/vocoder_epoch_*.pt; do
   e=$(basename "$ck" .pt | sed 's/vocoder_epoch_0*//')
   "$acoustok" vocoder test -q --json --checkpoint "$ck" --units "$out/units" --audio "$out/segments" -o "$out/test_$e" \
-    --num-samples 6 --feature-model "$out/model" --layer 3 --kmeans "$out/units/kmeans.safetensors" >"$out/test_$e.json"
+    --num-samples 6 --model "$out/model" --layer 3 --kmeans "$out/units/kmeans.safetensors" >"$out/test_$e.json"
   $PY - "$out/train/training_log.json" "$e" "$out/test_$e.json" <<'PYEOF'
 import json, sys
 log = json.load(open(sys.argv[1])); e = int(sys.argv[2]); m = json.load(open(sys.argv[3]))["mean"]

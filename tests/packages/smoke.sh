@@ -51,7 +51,7 @@ if [ "${ACOUSTOK_SMOKE_CLEAN_ENV:-0}" != 1 ]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${debs[@]}" "${tools[@]}" >/dev/null
   fi
-  echo "installed: $(dpkg-query -W -f='${Package} ${Version}  ' acoustok gstreamer1.0-acoustok libacoustok0 libacoustok-dev 2>/dev/null)"
+  echo "installed: $(dpkg-query -W -f='${Package} ${Version}  ' acoustok gstreamer1.0-acoustok libacoustok0 libacoustok-dev python3-acoustok 2>/dev/null)"
   # Everything below runs with an empty environment but for PATH and HOME.
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
@@ -85,7 +85,10 @@ done
 # 3. The man pages.
 if command -v man >/dev/null; then
   page=$(man -w acoustok) || fail "man -w acoustok"
-  man -w acoustok-units >/dev/null || fail "man -w acoustok-units"
+  for p in acoustok-segment acoustok-features acoustok-kmeans acoustok-units acoustok-bpe acoustok-vocoder acoustok-synth \
+    acoustok-report acoustok-live; do
+    man -w "$p" >/dev/null || fail "man -w $p"
+  done
   check "man -w acoustok: $page"
 else
   dpkg -L acoustok | grep -q '/man1/acoustok\.1\.gz$' || fail "acoustok.1 is not in the acoustok package"
@@ -134,4 +137,16 @@ gst-launch-1.0 -q filesrc location="$speech" ! $parse ! audioconvert ! audioresa
   filesink location=gst_speech.raw || fail "gst-launch-1.0 silencesplit ! xlsrfeat ! kmeansunits ! bpemotif / unitvocoder"
 [ -s gst_units.txt ] && [ -s gst_motifs.txt ] && [ -s gst_speech.raw ] || fail "the pipeline wrote an empty file"
 check "gst-launch-1.0: $(wc -l <gst_units.txt) segments, $(wc -w <gst_units.txt) units, $(wc -w <gst_motifs.txt) motifs, $(( $(stat -c %s gst_speech.raw) / 32 )) ms of speech"
-echo "PASS: the installed packages work with no environment (command line, GStreamer elements, man pages)"
+# 6. Python: the installed module gives the command line's features.
+if dpkg-query -W python3-acoustok >/dev/null 2>&1; then
+  python3 - "$model" "$layer" "$first" features.npy <<'PY' || fail "python3 -c 'import acoustok' (python3-acoustok)"
+import sys
+import numpy as np
+import acoustok
+model, layer, wav, ref = sys.argv[1], int(sys.argv[2]), sys.argv[3], np.load(sys.argv[4])
+feats = acoustok.FeatureExtractor(model, layer=layer, device="cpu")(acoustok.read_audio(wav))
+assert feats.shape == ref.shape and np.array_equal(feats, ref), f"{feats.shape} vs acoustok features' {ref.shape}"
+PY
+  check "python3: import acoustok $(python3 -c 'import acoustok; print(acoustok.__version__)'): the features acoustok features wrote"
+fi
+echo "PASS: the installed packages work with no environment (command line, GStreamer elements, man pages, Python)"

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <filesystem>
 
+#include <nlohmann/json.hpp>
+
 #include "acoustok/audio_io.hpp"
 #include "acoustok/features.hpp"
 #include "acoustok/tensor_file.hpp"
@@ -77,6 +79,44 @@ TEST(FeaturesCli, FailuresAreOneLineWithExitStatus) {
                             " -o " + dir + "/f.npy",
                         &out),
             2);
+}
+
+// --json: one object on stdout that describes the files written (a skipped
+// input counted, not listed); refused with -o -, where stdout is the array.
+TEST(FeaturesCli, JsonSummaryDescribesTheFilesWritten) {
+  const std::string dir = make_temp_dir("features-json");
+  const auto speech = acoustok::read_audio_16k_mono(fixture("xlsr/speech_pt.wav"));
+  const std::vector<float> second(speech.begin(), speech.begin() + 16000);
+  acoustok::write_wav_pcm16(dir + "/a.wav", speech.data(), speech.size());
+  acoustok::write_wav_pcm16(dir + "/b.wav", second.data(), second.size());
+  const std::string cmd = acoustok_bin() + " features -q --json --layer 2 --model " + fixture("xlsr/xlsr_st") + " ";
+  std::string out;
+  // (in a subshell: run_command adds 2>&1, which would undo 2>/dev/null)
+  ASSERT_EQ(run_command("(" + cmd + dir + "/a.wav " + dir + "/missing.wav " + dir + "/b.wav -o " + dir + "/feats 2>/dev/null)", &out), 1)
+      << out;
+  const auto summary = nlohmann::json::parse(out);
+  EXPECT_EQ(summary["inputs"], 3);
+  EXPECT_EQ(summary["done"], 2);
+  EXPECT_EQ(summary["skipped"], 1);
+  EXPECT_EQ(summary["model"], "xlsr_st");
+  EXPECT_EQ(summary["layer"], 2);
+  EXPECT_NEAR(summary["audio_seconds"].get<double>(), (speech.size() + second.size()) / 16000.0, 1e-9);
+  const std::vector<std::string> want = {dir + "/feats/a.npy", dir + "/feats/b.npy"};
+  ASSERT_EQ(summary["outputs"].get<std::vector<std::string>>(), want) << out;
+  int64_t frames = 0;
+  for (const auto& path : want) {
+    const auto npy = acoustok::read_npy(path);
+    ASSERT_EQ(npy.shape.size(), 2u) << path;
+    EXPECT_EQ(summary["dim"], npy.shape[1]) << path;
+    frames += npy.shape[0];
+  }
+  EXPECT_EQ(summary["frames"], frames);
+  EXPECT_EQ(frames, static_cast<int64_t>((speech.size() - 400) / 320 + 1 + (second.size() - 400) / 320 + 1));
+  // One input into one file.
+  ASSERT_EQ(run_command(cmd + dir + "/b.wav -o " + dir + "/b.npy", &out), 0) << out;
+  EXPECT_EQ(nlohmann::json::parse(out)["outputs"], nlohmann::json::array({dir + "/b.npy"})) << out;
+  EXPECT_EQ(run_command(cmd + dir + "/b.wav -o -", &out), 2);
+  EXPECT_NE(out.find("--json needs -o FILE or DIR"), std::string::npos) << out;
 }
 
 namespace {

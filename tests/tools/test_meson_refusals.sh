@@ -9,7 +9,8 @@
 # own LibTorch, given as a -Dlibtorch= folder (the layout of a PyTorch
 # wheel's torch/: include/ and lib/), configures, naming its versions (on
 # Debian 13 that is the -Dlibtorch= path against LibTorch 2.x, the C++ API of
-# the CUDA wheels).
+# the CUDA wheels). A local path as -Dpackage-origin is refused, and the
+# default origin is GStreamer's "Unknown package origin".
 #   test_meson_refusals.sh SOURCE_ROOT
 set -euo pipefail
 src=$1
@@ -54,12 +55,19 @@ printf '#define DNNL_VERSION_MAJOR 2\n#define DNNL_VERSION_MINOR 5\n#define DNNL
   >"$tmp/olddnnl/include/oneapi/dnnl/dnnl_version.h"
 expect old-onednn "oneDNN 2.5 found, 2.6 or newer wanted" -Dlibtorch="$tmp/olddnnl"
 
+# gst-inspect-1.0's origin is a URL or GStreamer's words, never a local path.
+expect origin-path "package-origin must be a URL (https://...), not a local path: $src" -Dpackage-origin="$src"
+
 mkdir -p "$tmp/system"
 ln -s /usr/include "$tmp/system/include"
 ln -s "$(dirname "$libtorch")" "$tmp/system/lib"
 if out=$(meson setup "$tmp/build-system" "$src" -Dgstreamer=disabled -Dsentencepiece=disabled -Dtests=disabled -Dman=disabled \
          -Dlibtorch="$tmp/system" 2>&1) && grep -q "Message: LibTorch $real_major.$real_minor, oneDNN" <<<"$out"; then
   echo "ok: the system's LibTorch as -Dlibtorch=: $(grep -m1 'Message: LibTorch [0-9]' <<<"$out" | sed 's/^Message: //')"
+  # Built from a git checkout without -Dpackage-origin: GStreamer's own words.
+  grep -qF '#define GST_PACKAGE_ORIGIN "Unknown package origin"' "$tmp/build-system/config.h" &&
+    echo "ok: the default package origin is GStreamer's \"Unknown package origin\"" ||
+    { echo "FAIL: default package origin: $(grep GST_PACKAGE_ORIGIN "$tmp/build-system/config.h")"; fail=1; }
 else
   echo "FAIL: the system's LibTorch as -Dlibtorch= did not configure:"; tail -5 <<<"$out"; fail=1
 fi

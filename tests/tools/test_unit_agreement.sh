@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # unit_agreement of `acoustok vocoder test` (re-encode the synthesis with
-# --feature-model/--layer/--kmeans, share of frames equal to the units asked
+# --model/--layer/--kmeans, share of frames equal to the units asked
 # for) equals an independent computation: `acoustok features` on each
 # synth_XXXX.wav, nearest centroid in NumPy, compared with the corpus units.
 # The same path on the originals gives back the corpus units (agreement 1).
@@ -19,7 +19,7 @@ echo "unit agreement: units of the segments with the test feature model, a tiny 
 "$acoustok" vocoder train --units "$tmp/units" --audio "$segments" -o "$tmp/voc" --config tiny --epochs 1 \
   --samples-per-epoch 8 --batch-size 4 --save-every 0 --threads 2 -q
 "$acoustok" vocoder test --checkpoint "$tmp/voc/vocoder_final.pt" --units "$tmp/units" --audio "$segments" \
-  -o "$tmp/test" --num-samples 3 --feature-model "$model" --layer 2 --kmeans "$tmp/units/kmeans.safetensors" \
+  -o "$tmp/test" --num-samples 3 --model "$model" --layer 2 --kmeans "$tmp/units/kmeans.safetensors" \
   --threads 2 -q >/dev/null
 for f in "$tmp"/test/synth_*.wav "$tmp"/test/orig_*.wav; do
   "$acoustok" features --model "$model" --layer 2 "$f" -o "${f%.wav}.npy" --threads 2 -q

@@ -156,14 +156,14 @@ TEST(Synth, LengthIsExactly320PerUnitAndBadUnitsFail) {
   common::write_text_file(dir + "/u.txt", "1 2 3 4 5\n0 23 7\n");
   std::string out;
   ASSERT_EQ(test::run_command(test::acoustok_bin() + " synth --checkpoint " + trained_dir() + "/vocoder_final.pt " + dir +
-                                  "/u.txt -o " + dir + "/o.wav", &out), 0) << out;
+                                  "/u.txt --concat -o " + dir + "/o.wav", &out), 0) << out;
   EXPECT_EQ(read_audio_16k_mono(dir + "/o.wav").size(), 8u * 320u);
   common::write_text_file(dir + "/bad.txt", "1 2 24\n");
   EXPECT_EQ(test::run_command(test::acoustok_bin() + " synth --checkpoint " + trained_dir() + "/vocoder_final.pt " + dir +
                                   "/bad.txt -o " + dir + "/b.wav", &out), 1);
   EXPECT_NE(out.find("outside the vocabulary 0..23"), std::string::npos) << out;
   EXPECT_FALSE(fs::exists(dir + "/b.wav"));
-  EXPECT_EQ(test::run_command(test::acoustok_bin() + " synth --checkpoint " + dir + "/u.txt " + dir + "/u.txt -o " + dir +
+  EXPECT_EQ(test::run_command(test::acoustok_bin() + " synth --checkpoint " + dir + "/u.txt " + dir + "/u.txt --concat -o " + dir +
                                   "/c.wav", &out), 1);
   EXPECT_NE(out.find("not a vocoder checkpoint"), std::string::npos) << out;
 }
@@ -210,7 +210,7 @@ TEST(Synth, LongLinesAreStreamedAndEqualWholeSynthesis) {
   common::write_text_file(dir + "/u.txt", text);
   std::string out;
   ASSERT_EQ(test::run_command(test::acoustok_bin() + " synth --checkpoint " + trained_dir() + "/vocoder_final.pt " + dir +
-                                  "/u.txt -o " + dir + "/o.wav", &out), 0) << out;
+                                  "/u.txt --concat -o " + dir + "/o.wav", &out), 0) << out;
   const auto got = read_audio_16k_mono(dir + "/o.wav");
   auto vocoder = Vocoder::load(trained_dir() + "/vocoder_final.pt", "cpu");
   auto want = vocoder->synthesize(line.data(), line.size());
@@ -226,6 +226,106 @@ TEST(Synth, LongLinesAreStreamedAndEqualWholeSynthesis) {
   // libsndfile writes x 32767 and reads / 32768: up to 1.5 LSB, plus the
   // streaming rounding (1e-5).
   EXPECT_LE(worst, 2.5f / 32768.0f);
+}
+
+namespace {
+
+// Largest difference from the library's synthesis of `units` alone, as the
+// WAV holds it (clipped to [-1, 1]); -1 when the lengths differ.
+float worst_difference(Vocoder& vocoder, const std::vector<int32_t>& units, const std::string& wav) {
+  const auto got = read_audio_16k_mono(wav);
+  const auto want = vocoder.synthesize(units.data(), units.size());
+  if (got.size() != want.size()) return -1;
+  float worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) worst = std::max(worst, std::abs(got[i] - std::max(-1.0f, std::min(1.0f, want[i]))));
+  return worst;
+}
+
+// libsndfile writes x 32767 and reads / 32768: up to 1.5 LSB.
+constexpr float kPcm16Tolerance = 1.5f / 32768.0f;
+
+}  // namespace
+
+// Issue 28: one WAV per line into a folder, named by line number or by the
+// line's id (ID|units), each equal to synthesising that line alone; an empty
+// line gives no WAV (readers refuse one without samples) but keeps its
+// number; several lines into one .wav need --concat.
+TEST(Synth, OneWavPerLineEqualsEachLineAlone) {
+  const std::string dir = test::make_temp_dir("vsynth-lines");
+  common::write_text_file(dir + "/u.txt", "1 2 3 4 5\n0 23 7 7 7 12\n\nutt_x | 3 3 4 9\n");
+  const std::string synth = test::acoustok_bin() + " synth --checkpoint " + trained_dir() + "/vocoder_final.pt ";
+  std::string out;
+  ASSERT_EQ(test::run_command(synth + dir + "/u.txt -o " + dir + "/wavs", &out), 0) << out;
+  auto vocoder = Vocoder::load(trained_dir() + "/vocoder_final.pt", "cpu");
+  const std::vector<std::pair<std::string, std::vector<int32_t>>> want = {
+      {"000001.wav", {1, 2, 3, 4, 5}}, {"000002.wav", {0, 23, 7, 7, 7, 12}}, {"utt_x.wav", {3, 3, 4, 9}}};
+  for (const auto& [name, units] : want) {
+    const float worst = worst_difference(*vocoder, units, dir + "/wavs/" + name);
+    EXPECT_GE(worst, 0.0f) << name << ": not 320 samples per unit";
+    EXPECT_LE(worst, kPcm16Tolerance) << name;
+  }
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir + "/wavs")) ++files;
+  EXPECT_EQ(files, want.size());
+  EXPECT_NE(out.find("line 3: no units: no 000003.wav written"), std::string::npos) << out;
+  // Into one file: a usage error without --concat, and nothing written.
+  EXPECT_EQ(test::run_command(synth + dir + "/u.txt -o " + dir + "/one.wav", &out), 2);
+  EXPECT_NE(out.find("3 utterances"), std::string::npos) << out;
+  EXPECT_NE(out.find("--concat"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(dir + "/one.wav"));
+  EXPECT_EQ(test::run_command(synth + dir + "/u.txt --concat -o " + dir + "/folder", &out), 2);
+  // Two lines naming the same file.
+  common::write_text_file(dir + "/dup.txt", "a|1 2\na|3 4\n");
+  EXPECT_EQ(test::run_command(synth + dir + "/dup.txt -o " + dir + "/dup", &out), 1);
+  EXPECT_NE(out.find(dir + "/dup.txt: line 2: a.wav again (" + dir + "/dup.txt: line 1 names it too)"), std::string::npos) << out;
+}
+
+// --json: the WAVs written and their samples, as the files hold them; an
+// empty line is an utterance without a file. Refused with -o -.
+TEST(Synth, JsonSummaryDescribesTheWavsWritten) {
+  const std::string dir = test::make_temp_dir("vsynth-json");
+  common::write_text_file(dir + "/u.txt", "1 2 3 4 5\n\nutt_x | 3 3 4 9\n");
+  const std::string synth = test::acoustok_bin() + " synth -q --json --device cpu --checkpoint " + trained_dir() + "/vocoder_final.pt " +
+                            dir + "/u.txt ";
+  std::string out;
+  // (in a subshell: run_command adds 2>&1, which would undo 2>/dev/null)
+  ASSERT_EQ(test::run_command("(" + synth + "-o " + dir + "/wavs 2>/dev/null)", &out), 0) << out;
+  json summary = json::parse(out);
+  EXPECT_EQ(summary["utterances"], 3);
+  EXPECT_EQ(summary["sample_rate"], 16000);
+  const std::vector<std::string> want = {dir + "/wavs/000001.wav", dir + "/wavs/utt_x.wav"};
+  ASSERT_EQ(summary["outputs"].get<std::vector<std::string>>(), want) << out;
+  size_t samples = 0;
+  for (const auto& path : want) samples += read_audio_16k_mono(path).size();
+  EXPECT_EQ(samples, 9u * 320);
+  EXPECT_EQ(summary["samples"], samples);
+  EXPECT_DOUBLE_EQ(summary["audio_seconds"].get<double>(), samples / 16000.0);
+  ASSERT_EQ(test::run_command("(" + synth + "--concat -o " + dir + "/all.wav 2>/dev/null)", &out), 0) << out;
+  summary = json::parse(out);
+  EXPECT_EQ(summary["outputs"], json::array({dir + "/all.wav"}));
+  EXPECT_EQ(summary["samples"], read_audio_16k_mono(dir + "/all.wav").size());
+  EXPECT_EQ(test::run_command(synth + "--concat -o -", &out), 2);
+  EXPECT_NE(out.find("--json needs -o FILE.wav or DIR"), std::string::npos) << out;
+}
+
+// The output folder of `acoustok units` round-trips with names: a WAV per
+// segment, named after the segment's file.
+TEST(Synth, UnitsCorpusGivesOneWavPerSegmentByName) {
+  const std::string dir = test::make_temp_dir("vsynth-corpus");
+  std::string out;
+  ASSERT_EQ(test::run_command(test::acoustok_bin() + " synth -q --checkpoint " + trained_dir() + "/vocoder_final.pt " +
+                                  units_dir() + " -o " + dir + "/wavs", &out), 0) << out;
+  auto vocoder = Vocoder::load(trained_dir() + "/vocoder_final.pt", "cpu");
+  const json corpus = json::parse(test::read_file(units_dir() + "/corpus_timestamped.json"));
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir + "/wavs")) ++files;
+  EXPECT_EQ(files, corpus["segments"].size());
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& seg = corpus["segments"][i];
+    const float worst = worst_difference(*vocoder, seg["units"].get<std::vector<int32_t>>(), dir + "/wavs/" + seg["file"].get<std::string>());
+    EXPECT_GE(worst, 0.0f) << seg["file"];
+    EXPECT_LE(worst, kPcm16Tolerance) << seg["file"];
+  }
 }
 
 // Issue 15: a bad --config lists the valid ones (it said "cannot open") and is a usage error.

@@ -51,7 +51,7 @@ $PY -c "import sys, torch; d = torch.load(sys.argv[1], weights_only=True); asser
 echo "parity: a released speech-resynthesis vocoder through acoustok synth"
 $PY "$ref" released --out-dir "$tmp/released" --preset small --seed 2
 printf '3 3 17 40 40 40 2 99 0 5\n12 12 12 7\n' > "$tmp/units.txt"
-"$acoustok" synth --checkpoint "$tmp/released/g_00000000" "$tmp/units.txt" -o "$tmp/released.wav" --threads 2
+"$acoustok" synth --checkpoint "$tmp/released/g_00000000" "$tmp/units.txt" --concat -o "$tmp/released.wav" --threads 2
 $PY "$ref" synth --checkpoint "$tmp/released/g_00000000" --config "$tmp/released/config.json" \
   --units "$tmp/units.txt" --compare-wav "$tmp/released.wav"
 
@@ -60,7 +60,7 @@ $PY - "$tmp/released/config.json" "$tmp/f0.json" <<'PYEOF'
 import json, sys
 c = json.load(open(sys.argv[1])); c["f0"] = True; json.dump(c, open(sys.argv[2], "w"))
 PYEOF
-if out=$("$acoustok" synth --checkpoint "$tmp/released/g_00000000" --vocoder-config "$tmp/f0.json" "$tmp/units.txt" -o "$tmp/x.wav" 2>&1); then
+if out=$("$acoustok" synth --checkpoint "$tmp/released/g_00000000" --vocoder-config "$tmp/f0.json" "$tmp/units.txt" --concat -o "$tmp/x.wav" 2>&1); then
   echo "FAIL: an F0-conditioned vocoder config was accepted"; exit 1
 fi
 grep -q "'f0'" <<<"$out" || { echo "FAIL: the refusal does not name f0: $out"; exit 1; }

@@ -44,7 +44,8 @@ class TorchFeatureExtractor : public FeatureExtractor {
       }
       device_ = torch::Device(options.device);
     } else if (options.device == "auto") {
-      if (torch::cuda::is_available()) device_ = torch::Device(torch::kCUDA);
+      // bf16 is the CPU path's arithmetic: auto with it is the CPU, not an error.
+      if (options.precision != Precision::bf16 && torch::cuda::is_available()) device_ = torch::Device(torch::kCUDA);
     } else if (options.device != "cpu") {
       throw Error("unknown device '" + options.device + "' (expected auto, cpu or cuda[:N])");
     }
