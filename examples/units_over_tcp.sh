@@ -34,7 +34,7 @@ else
 fi
 
 # Near side: speech in, one line of units per segment out to the network.
-gst-launch-1.0 -q filesrc location="$speech" ! decodebin ! audioconvert ! audioresample ! \
+gst-launch-1.0 -q filesrc location="$speech" ! decodebin ! audioconvert ! \
   silencesplit ! xlsrfeat model="$model" layer="$layer" ! kmeansunits model="$kmeans" ! \
   text/x-raw,format=utf8 ! tcpclientsink host="$host" port="$port"
 

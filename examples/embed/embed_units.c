@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
   }
   gst_init(&argc, &argv);
   gchar *launch = g_strdup_printf(
-      "filesrc location=\"%s\" ! decodebin ! audioconvert ! audioresample ! silencesplit ! "
+      "filesrc location=\"%s\" ! decodebin ! audioconvert ! silencesplit ! "
       "xlsrfeat model=\"%s\" layer=%s ! kmeansunits model=\"%s\" ! application/x-acoustok-units ! "
       "appsink name=units sync=false",
       argv[1], argv[2], argc > 4 ? argv[4] : "14", argv[3]);

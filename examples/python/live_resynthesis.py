@@ -6,7 +6,7 @@
 
 Pushes audio from NumPy into
 
-  appsrc (live) ! audioconvert ! audioresample ! silencesplit ! xlsrfeat ! kmeansunits ! unitvocoder ! appsink
+  appsrc (live) ! audioconvert ! silencesplit ! xlsrfeat ! kmeansunits ! unitvocoder ! appsink
 
 in real-time chunks (as a capture device would), pulls the resynthesised
 audio from the appsink as NumPy float32 arrays and writes them, one utterance
@@ -88,7 +88,7 @@ def make_pipeline(args, input_rate):
     launch = (
         "appsrc name=src is-live=true format=time do-timestamp=false block=true "
         f"caps=audio/x-raw,format=F32LE,rate={input_rate},channels=1,layout=interleaved ! "
-        "audioconvert ! audioresample ! silencesplit name=split ! xlsrfeat name=feat ! "
+        "audioconvert ! silencesplit name=split ! xlsrfeat name=feat ! "
         "kmeansunits name=km ! application/x-acoustok-units ! unitvocoder name=voc ! "
         "appsink name=sink caps=audio/x-raw,format=F32LE,rate=16000,channels=1 sync=false emit-signals=true"
     )

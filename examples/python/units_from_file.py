@@ -6,7 +6,7 @@
 
 Builds
 
-  filesrc ! decodebin ! audioconvert ! audioresample ! silencesplit ! xlsrfeat ! tee
+  filesrc ! decodebin ! audioconvert ! silencesplit ! xlsrfeat ! tee
       tee. ! queue ! appsink                  (features: float32 [frames, dim] per buffer)
       tee. ! queue ! kmeansunits ! appsink    (units: one uint16 id per 20 ms frame)
 
@@ -84,7 +84,7 @@ def make_pipeline(args):
     # Elements are named here and their properties set from Python, so paths
     # with spaces or quotes need no escaping.
     launch = (
-        "filesrc name=src ! decodebin ! audioconvert ! audioresample ! silencesplit name=split ! "
+        "filesrc name=src ! decodebin ! audioconvert ! silencesplit name=split ! "
         "xlsrfeat name=feat ! tee name=t "
         "t. ! queue ! appsink name=features caps=application/x-acoustok-features sync=false emit-signals=true "
         "t. ! queue ! kmeansunits name=km ! appsink name=units caps=application/x-acoustok-units "
