@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "acoustok/error.hpp"
+#include "common/library_loader.hpp"
 #include "common/process.hpp"
 #include "config.h"
 
@@ -18,23 +19,12 @@ const TorchBackend* backend = nullptr;
 int requested_threads = -1;  // what configure_process asked for; -1: never called
 
 #if HAVE_TORCH
-// libacoustok-torch beside this library (a build folder, or the installed
-// libdir), else wherever the dynamic loader finds it. With RTLD_NOLOAD: only
-// if the process has it already (a program linked with it).
+// libacoustok-torch beside this library, else wherever the dynamic loader
+// finds it. With RTLD_NOLOAD: only if the process has it already (a program
+// linked with it).
 void* open_torch_library(std::string& why, int extra_flags = 0) {
-  const std::string name = "libacoustok-torch.so." ACOUSTOK_SOVERSION;
-  Dl_info self{};
-  if (dladdr(reinterpret_cast<void*>(&torch_backend), &self) && self.dli_fname) {
-    const std::string path = self.dli_fname;
-    const size_t slash = path.rfind('/');
-    if (slash != std::string::npos) {
-      if (void* handle = dlopen((path.substr(0, slash + 1) + name).c_str(), RTLD_NOW | RTLD_LOCAL | extra_flags)) return handle;
-    }
-  }
-  if (void* handle = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL | extra_flags)) return handle;
-  const char* error = dlerror();
-  why = error ? error : "not found";
-  return nullptr;
+  return open_library_beside(reinterpret_cast<const void*>(&torch_backend), "libacoustok-torch.so." ACOUSTOK_SOVERSION,
+                             RTLD_NOW | RTLD_LOCAL | extra_flags, why);
 }
 
 // The library's table, the requested threads applied (backend_mutex held).

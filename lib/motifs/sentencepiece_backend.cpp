@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "acoustok/error.hpp"
+#include "common/library_loader.hpp"
 #include "config.h"
 
 namespace acoustok::motifs {
@@ -30,22 +31,6 @@ bool deepbind_allowed() {
     if (dlsym(RTLD_DEFAULT, runtime)) return false;
   }
   return true;
-}
-
-void* open_library(int flags, std::string& why) {
-  const std::string name = "libacoustok-sentencepiece.so." ACOUSTOK_SOVERSION;
-  Dl_info self{};
-  if (dladdr(reinterpret_cast<void*>(&sentencepiece_backend), &self) && self.dli_fname) {
-    const std::string path = self.dli_fname;
-    const size_t slash = path.rfind('/');
-    if (slash != std::string::npos) {
-      if (void* handle = dlopen((path.substr(0, slash + 1) + name).c_str(), flags)) return handle;
-    }
-  }
-  if (void* handle = dlopen(name.c_str(), flags)) return handle;
-  const char* error = dlerror();
-  why = error ? error : "not found";
-  return nullptr;
 }
 
 // True when std::cerr, as SentencePiece would bind it under RTLD_DEEPBIND
@@ -85,7 +70,8 @@ Loaded load_backend() {
     loaded.log_usable = !deepbind_breaks_cerr();
   }
   std::string why;
-  void* handle = open_library(flags, why);
+  void* handle = common::open_library_beside(reinterpret_cast<const void*>(&sentencepiece_backend),
+                                             "libacoustok-sentencepiece.so." ACOUSTOK_SOVERSION, flags, why);
   if (!handle) throw Error("cannot load acoustok's SentencePiece library (BPE motifs): " + why);
   using Getter = const SentencePieceBackend* (*)();
   auto get = reinterpret_cast<Getter>(dlsym(handle, "acoustok_sentencepiece_backend"));
