@@ -37,6 +37,19 @@ void expect_usage_error(const std::string& args, const std::string& words) {
   EXPECT_NE(out.find(words), std::string::npos) << args << "\n" << out;
 }
 
+// Every leaf subcommand this build has (live only where GStreamer's app library was found).
+std::vector<std::string> leaf_subcommands() {
+  std::vector<std::string> subs = {"segment", "features", "kmeans fit", "kmeans predict", "units", "report"};
+#if HAVE_SENTENCEPIECE
+  subs.insert(subs.end(), {"bpe", "bpe encode"});
+#endif
+#if HAVE_TORCH
+  subs.insert(subs.end(), {"vocoder train", "vocoder test", "vocoder compare", "synth"});
+#endif
+  if (run_command(acoustok_bin() + " live --help") == 0) subs.push_back("live");
+  return subs;
+}
+
 }  // namespace
 
 TEST(CliConventions, UsageErrorsExit2AndSayWhatIsValid) {
@@ -50,14 +63,7 @@ TEST(CliConventions, UsageErrorsExit2AndSayWhatIsValid) {
 }
 
 TEST(CliConventions, EverySubcommandHasQuietAndVerbose) {
-  std::vector<std::string> subs = {"segment", "features", "kmeans fit", "kmeans predict", "units", "report"};
-#if HAVE_SENTENCEPIECE
-  subs.insert(subs.end(), {"bpe", "bpe encode"});
-#endif
-#if HAVE_TORCH
-  subs.insert(subs.end(), {"vocoder train", "vocoder test", "vocoder compare", "synth"});
-#endif
-  for (const auto& sub : subs) {
+  for (const auto& sub : leaf_subcommands()) {
     std::string out;
     ASSERT_EQ(run_command(acoustok_bin() + " " + sub + " --help", &out), 0) << sub;
     EXPECT_NE(out.find("-q,--quiet"), std::string::npos) << sub << "\n" << out;
@@ -153,19 +159,6 @@ TEST(CliConventions, JsonSummariesOnStdout) {
 // --- One meaning per flag, and a man page per command (issue 28) -----------
 
 namespace {
-
-// Every leaf subcommand this build has (live only where GStreamer's app library was found).
-std::vector<std::string> leaf_subcommands() {
-  std::vector<std::string> subs = {"segment", "features", "kmeans fit", "kmeans predict", "units", "report"};
-#if HAVE_SENTENCEPIECE
-  subs.insert(subs.end(), {"bpe", "bpe encode"});
-#endif
-#if HAVE_TORCH
-  subs.insert(subs.end(), {"vocoder train", "vocoder test", "vocoder compare", "synth"});
-#endif
-  if (run_command(acoustok_bin() + " live --help") == 0) subs.push_back("live");
-  return subs;
-}
 
 std::string help_of(const std::string& sub) {
   std::string out;
