@@ -30,9 +30,25 @@ class Vocoder {
   virtual const VocoderConfig& config() const = 0;
   int num_units() const { return config().num_units; }
   // Exactly 320 samples per unit, float in [-1, 1]. Throws when a unit is
-  // outside [0, k).
+  // outside [0, k), or when the vocoder needs a speaker and none was set.
   virtual std::vector<float> synthesize(const int32_t* units, size_t count) = 0;
+
+  // The speaker of the following synthesize() calls, for a vocoder with a
+  // speaker table (config().num_speakers > 0). Throws acoustok::Error when
+  // it has none or `id` is outside [0, num_speakers).
+  virtual void set_speaker(int id);
+  // The same for a vocoder with a speaker embedder: exactly
+  // config().speaker_embedding_dim finite floats.
+  virtual void set_speaker_embedding(const std::vector<float>& embedding);
+  // Frames (>= 1) of each unit of a reduced sequence (runs collapsed), as
+  // the duration predictor gives them over the whole sequence:
+  // max(1, round-half-even(exp(log_d) - 1)). Throws when config() has no
+  // duration predictor or a unit is out of range.
+  virtual std::vector<int32_t> predict_durations(const int32_t* units, size_t count);
 };
+
+// Each unit repeated by its duration (durations.size() == count, each >= 1).
+std::vector<int32_t> expand_durations(const int32_t* units, size_t count, const std::vector<int32_t>& durations);
 
 // Synthesis of a unit stream in chunks. Each chunk is computed with
 // `context` frames of real units before it (the generator's receptive field

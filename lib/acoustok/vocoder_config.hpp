@@ -37,6 +37,29 @@ struct VocoderConfig {
   // Training window in unit frames (50 = 1 s).
   int segment_frames = 50;
 
+  // Conditioning of released CodeHiFiGAN vocoders (fairseq codehifigan.py,
+  // speech-resynthesis CodeGenerator); acoustok's own training uses none.
+  // A speaker table "spkr.weight" [num_speakers, embedding_dim]; 0: none.
+  int num_speakers = 0;
+  // A speaker embedder "spkr" = Linear(speaker_embedding_dim ->
+  // embedding_dim), fed a float vector per utterance; 0: none.
+  int speaker_embedding_dim = 0;
+  // Duration predictor "dur_predictor.*" (fairseq's VariancePredictor):
+  // hidden channels (0: none) and kernel size.
+  int dur_predictor_hidden = 0;
+  int dur_predictor_kernel = 3;
+
+  bool has_speaker_table() const { return num_speakers > 0; }
+  bool has_speaker_embedder() const { return speaker_embedding_dim > 0; }
+  bool has_duration_predictor() const { return dur_predictor_hidden > 0; }
+  // Channels into conv_pre: the unit embedding, plus the speaker's when
+  // there is one (concatenated over time).
+  int model_in_dim() const { return embedding_dim * ((has_speaker_table() || has_speaker_embedder()) ? 2 : 1); }
+  // Units on each side of a unit that can change its predicted duration:
+  // predicting a window with this much context on both sides equals
+  // predicting the whole sequence.
+  int duration_context_units() const { return has_duration_predictor() ? (dur_predictor_kernel - 1) / 2 + dur_predictor_kernel - 1 : 0; }
+
   // "tiny", "small" or "v1"; throws acoustok::Error for another name.
   static VocoderConfig preset(const std::string& name);
   // A preset name or a JSON file: {"base": "tiny", ...fields to override}.
