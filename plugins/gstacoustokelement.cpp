@@ -618,6 +618,10 @@ void gst_acoustok_element_flush_items(GstAcoustokElement* self, guint64 n) {
   self->timeline->forget_before(self->items_taken);
 }
 
+void gst_acoustok_element_continue_at(GstAcoustokElement* self, GstClockTime pts, guint64 offset) {
+  self->timeline->mark(self->items_in, pts, offset);
+}
+
 GstBuffer* gst_acoustok_element_take_buffer(GstAcoustokElement* self, guint64 n) {
   gst_adapter_unmap(self->adapter);
   const guint64 first = self->items_taken;

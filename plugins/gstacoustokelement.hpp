@@ -135,6 +135,11 @@ guint64 gst_acoustok_element_offset_of(GstAcoustokElement* self, guint64 index);
 const guint8* gst_acoustok_element_peek_items(GstAcoustokElement* self, guint64 n);
 // Removes the first `n` items (after peek_items, or to drop them).
 void gst_acoustok_element_flush_items(GstAcoustokElement* self, guint64 n);
+// Input whose items are not on a fixed rate (reduced units: one item per run
+// of frames): the item after those received so far starts at `pts` / `offset`
+// (what the base expects when the next buffer comes, to tell a break from
+// input that follows on). Call from handle_input.
+void gst_acoustok_element_continue_at(GstAcoustokElement* self, GstClockTime pts, guint64 offset);
 // Removes the first `n` items as a buffer stamped with their PTS, DURATION
 // (n items at the input's rate, ending where the next item follows on) and
 // OFFSET / OFFSET_END (item indices since start).

@@ -8,7 +8,9 @@
  *
  * Input: units, binary (`application/x-acoustok-units`, uint16 per frame) or
  * text (`text/x-raw, format=utf8`, one segment of space-separated ids per
- * line). Output: motifs, binary (`application/x-acoustok-motifs`, per motif an
+ * line), or reduced units (`application/x-acoustok-units,
+ * reduced=(boolean)true`: per run a uint16 unit and a uint16 frame count, as
+ * `kmeansunits dedup=true` makes them). Output: motifs, binary (`application/x-acoustok-motifs`, per motif an
  * int32 token id and a uint32 frame count) or text (one line per segment,
  * each motif as its unit ids joined by '-'); downstream caps choose.
  *
@@ -22,6 +24,14 @@
  * frames x 20 ms, OFFSET/OFFSET_END = its frame indices. Text input has no
  * timestamps of its own: its lines follow each other from the first buffer's
  * PTS (or 0). Text lines are numbered from 1 in error messages.
+ *
+ * Reduced input is encoded over its reduced ids, and a motif's frame count is
+ * the sum of the runs it covers, so the motifs of reduced units keep the
+ * time line of the frames: a `--dedup` model gives the same motifs, frame
+ * counts and timestamps as on the frame units the runs came from (it merges
+ * neighbours of one unit, a run cut in two, as it collapses frames); a model
+ * trained without `--dedup` sees the reduced ids as they are.
+ * max-window-time counts frames, not runs.
  *
  * ## Example launch line
  * |[
@@ -59,7 +69,11 @@ using acoustok::gst::kFrameDuration;
 
 // The open segment, made on READY->PAUSED and after a flush.
 struct MotifState {
-  std::vector<int> frames;                  // its units
+  std::vector<int> frames;                  // its units (reduced input: one per run)
+  std::vector<int64_t> runs;                // frames of each (1 but for reduced input)
+  guint64 frame_count = 0;                  // sum of runs
+  guint64 frames_seen = 0;                  // reduced input: frames since start (OFFSET when the input has none)
+  bool reduced = false;                     // the input caps say reduced=true
   GstClockTime first_pts = GST_CLOCK_TIME_NONE;
   guint64 first_offset = 0;                 // frame index of frames[0]
   guint64 window_frames = 0;                // from max-window-time; 0: unbounded
@@ -234,6 +248,11 @@ static void gst_bpe_motif_start(GstAcoustokElement* base) {
   // A window holds at least one frame.
   fresh->window_frames = self->max_window_time ? MAX(self->max_window_time / kFrameDuration, 1) : 0;
   GST_OBJECT_UNLOCK(self);
+  if (self->state) {
+    // After a flush the caps stay those of the stream.
+    fresh->reduced = self->state->reduced;
+    fresh->vocab_size = self->state->vocab_size;
+  }
   delete self->state;
   self->state = fresh.release();
 }
@@ -241,8 +260,14 @@ static void gst_bpe_motif_start(GstAcoustokElement* base) {
 static void gst_bpe_motif_set_caps(GstAcoustokElement* base, const GstStructure* caps) {
   GstBpeMotif* self = GST_BPE_MOTIF(base);
   gint k = 0;
-  if (self->state) self->state->vocab_size = gst_structure_get_int(caps, "vocab-size", &k) ? k : 0;
-  base->item_bytes = sizeof(guint16);
+  gboolean reduced = FALSE;
+  if (!gst_structure_get_boolean(caps, "reduced", &reduced)) reduced = FALSE;
+  if (self->state) {
+    self->state->vocab_size = gst_structure_get_int(caps, "vocab-size", &k) ? k : 0;
+    self->state->reduced = reduced;
+  }
+  // Reduced: one item per run, a uint16 unit and a uint16 frame count.
+  base->item_bytes = (reduced ? 2 : 1) * sizeof(guint16);
   base->items_per_second = acoustok::grid::kFrameRate;
 }
 
@@ -284,13 +309,15 @@ static GstFlowReturn flush_segment(GstBpeMotif* self, bool keep_empty = false) {
   // Downstream may ask for the other format (RECONFIGURE) between segments.
   const GstFlowReturn ready = gst_acoustok_element_prepare_output(base);
   if (ready != GST_FLOW_OK) return ready;
-  GstBuffer* out = motif_buffer(base->text_out, self->model->encode(st.frames));
-  const guint64 n = st.frames.size();
+  GstBuffer* out = motif_buffer(base->text_out, self->model->encode_runs(st.frames, st.runs));
+  const guint64 n = st.frame_count;
   GST_BUFFER_PTS(out) = st.first_pts;
   GST_BUFFER_DURATION(out) = n * kFrameDuration;
   GST_BUFFER_OFFSET(out) = st.first_offset;
   GST_BUFFER_OFFSET_END(out) = st.first_offset + n;
   st.frames.clear();
+  st.runs.clear();
+  st.frame_count = 0;
   GST_LOG_OBJECT(self, "segment of %" G_GUINT64_FORMAT " frames at %" GST_TIME_FORMAT, n, GST_TIME_ARGS(st.first_pts));
   return gst_acoustok_element_push(base, out);
 }
@@ -305,17 +332,25 @@ static GstFlowReturn gst_bpe_motif_handle_input(GstAcoustokElement* base, const 
   const guint64 n = gst_acoustok_element_available(base);
   const guint64 first = gst_acoustok_element_head_index(base);
   std::vector<int> units(n);
+  std::vector<int64_t> runs(n, 1);
   const guint8* data = gst_acoustok_element_peek_items(base, n);
+  const gsize stride = base->item_bytes;
   for (guint64 i = 0; i < n; ++i) {
-    guint16 u;
-    std::memcpy(&u, data + 2 * i, 2);
+    guint16 u, r = 1;
+    std::memcpy(&u, data + stride * i, 2);
+    if (st.reduced) std::memcpy(&r, data + stride * i + 2, 2);
+    const std::string where = (st.reduced ? "run " : "frame ") + std::to_string(first + i);
     if (u > acoustok::kMaxUnitId) {
       gst_acoustok_element_flush_items(base, 0);
-      throw acoustok::Error("unit " + std::to_string(u) + " at frame " + std::to_string(first + i) +
-                            " is beyond the largest unit id " + std::to_string(acoustok::kMaxUnitId) +
-                            " a BPE model can hold");
+      throw acoustok::Error("unit " + std::to_string(u) + " at " + where + " is beyond the largest unit id " +
+                            std::to_string(acoustok::kMaxUnitId) + " a BPE model can hold");
+    }
+    if (r == 0) {
+      gst_acoustok_element_flush_items(base, 0);
+      throw acoustok::Error("reduced units: " + where + " (unit " + std::to_string(u) + ") lasts 0 frames");
     }
     units[i] = u;
+    runs[i] = r;
     if (st.vocab_size > 0 && u >= st.vocab_size && !st.warned_out_of_vocab) {
       st.warned_out_of_vocab = true;
       GST_ELEMENT_WARNING(self, STREAM, FORMAT,
@@ -325,17 +360,35 @@ static GstFlowReturn gst_bpe_motif_handle_input(GstAcoustokElement* base, const 
                           (nullptr));
     }
   }
+  // Frame input: item i is frame first + i, timed by the base. Reduced
+  // input: runs follow each other from the buffer's first one, and the base
+  // is told where the next buffer should start (to tell a break from input
+  // that follows on).
+  GstClockTime t = gst_acoustok_element_time_of(base, first);
+  guint64 offset = gst_acoustok_element_offset_of(base, first);
   gst_acoustok_element_flush_items(base, n);
   GstFlowReturn ret = GST_FLOW_OK;
   for (guint64 i = 0; i < n && ret == GST_FLOW_OK; ++i) {
+    if (!st.reduced) {
+      t = gst_acoustok_element_time_of(base, first + i);
+      offset = gst_acoustok_element_offset_of(base, first + i);
+    }
     if (st.frames.empty()) {
-      st.first_pts = gst_acoustok_element_time_of(base, first + i);
-      const guint64 offset = gst_acoustok_element_offset_of(base, first + i);
-      st.first_offset = offset != GST_BUFFER_OFFSET_NONE ? offset : first + i;
+      st.first_pts = t;
+      st.first_offset = offset != GST_BUFFER_OFFSET_NONE ? offset : st.reduced ? st.frames_seen : first + i;
     }
     st.frames.push_back(units[i]);
-    if (st.window_frames > 0 && st.frames.size() >= st.window_frames) ret = flush_segment(self);
+    st.runs.push_back(runs[i]);
+    st.frame_count += static_cast<guint64>(runs[i]);
+    if (st.reduced) {
+      const guint64 r = static_cast<guint64>(runs[i]);
+      if (GST_CLOCK_TIME_IS_VALID(t)) t += r * kFrameDuration;
+      if (offset != GST_BUFFER_OFFSET_NONE) offset += r;
+      st.frames_seen += r;
+    }
+    if (st.window_frames > 0 && st.frame_count >= st.window_frames) ret = flush_segment(self);
   }
+  if (st.reduced) gst_acoustok_element_continue_at(base, t, offset);
   return ret;
 }
 
@@ -347,6 +400,9 @@ static GstFlowReturn gst_bpe_motif_handle_line(GstAcoustokElement* base, std::st
   MotifState& st = *self->state;
   if (!GST_CLOCK_TIME_IS_VALID(st.text_pts)) st.text_pts = GST_CLOCK_TIME_IS_VALID(pts) ? pts : 0;
   acoustok::parse_unit_line(line, &st.frames, "bpemotif text input", static_cast<int64_t>(line_no));
+  // Text carries no run lengths: one frame per id.
+  st.runs.assign(st.frames.size(), 1);
+  st.frame_count = st.frames.size();
   st.first_pts = st.text_pts;
   st.first_offset = st.text_offset;
   st.text_pts += st.frames.size() * kFrameDuration;

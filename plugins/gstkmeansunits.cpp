@@ -18,11 +18,30 @@
  * dimension is not the model's is refused at caps negotiation with an error
  * naming both.
  *
+ * With #GstKMeansUnits:dedup the units are reduced: each run of a repeated
+ * unit becomes one unit with its length in frames. Binary output is then
+ * `application/x-acoustok-units, reduced=(boolean)true`, per run a uint16
+ * unit id and a uint16 run length in frames (a run of more than 65535 frames
+ * is cut into several entries), each buffer stamped with the PTS and OFFSET
+ * of its first run's first frame and DURATION = the frames of its runs;
+ * text output is one line of reduced ids per segment. A run leaves once it
+ * has ended: when a different unit follows, at a segment end (an
+ * `acoustok-segment` event, a break in the input) or at EOS; a flush drops
+ * it. How long a unit is held thus depends on the speech (a unit repeats for
+ * a few frames typically, 65535 frames at most) and is not part of the
+ * latency the element reports.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=talk.wav ! decodebin ! audioconvert ! \
  *     silencesplit ! xlsrfeat model=xlsr53/ ! kmeansunits model=kmeans.safetensors ! \
  *     text/x-raw,format=utf8 ! filesink location=units.txt
+ * ]|
+ * Reduced units for a duration-predicting vocoder:
+ * |[
+ * gst-launch-1.0 filesrc location=talk.wav ! decodebin ! audioconvert ! silencesplit ! \
+ *     xlsrfeat model=mhubert/ layer=11 ! kmeansunits model=km1000.bin dedup=true ! \
+ *     unitvocoder model=en_ljspeech/g_00500000 ! audioconvert ! autoaudiosink
  * ]|
  */
 #include "config.h"
@@ -33,6 +52,7 @@
 
 #include "acoustok/error.hpp"
 #include "acoustok/kmeans.hpp"
+#include "acoustok/unit_text.hpp"
 #include "gstacoustokelement.hpp"
 
 GST_DEBUG_CATEGORY_STATIC(kmeans_units_debug);
@@ -41,7 +61,10 @@ GST_DEBUG_CATEGORY_STATIC(kmeans_units_debug);
 enum {
   PROP_0,
   PROP_MODEL,
+  PROP_DEDUP,
 };
+
+#define DEFAULT_DEDUP FALSE
 
 namespace {
 
@@ -52,6 +75,19 @@ struct Line {
   // Of its first frame, taken while the input's time line still holds it.
   GstClockTime pts = GST_CLOCK_TIME_NONE;
   guint64 offset = GST_BUFFER_OFFSET_NONE;
+  int last = -1;  // dedup: the unit written last
+};
+
+// dedup, binary: the run held until it ends, and the ended runs of the
+// buffer being made.
+struct Runs {
+  acoustok::RunReducer reducer;
+  GstClockTime held_pts = GST_CLOCK_TIME_NONE;  // of the held run's first frame
+  guint64 held_offset = GST_BUFFER_OFFSET_NONE;
+  std::vector<guint16> out;  // (unit, frames) pairs
+  guint64 out_frames = 0;
+  GstClockTime out_pts = GST_CLOCK_TIME_NONE;
+  guint64 out_offset = GST_BUFFER_OFFSET_NONE;
 };
 
 }  // namespace
@@ -59,10 +95,14 @@ struct Line {
 struct GstKMeansUnits {
   GstAcoustokElement parent;
 
-  gchar* model_path;  // property, guarded by the object lock
+  // Properties, guarded by the object lock.
+  gchar* model_path;
+  gboolean dedup;
 
   acoustok::KMeansModel* model;  // NULL->READY .. READY->NULL
   Line* line;                    // READY->PAUSED .. PAUSED->READY
+  Runs* runs;
+  bool reduce;  // dedup, as of READY->PAUSED
 };
 
 struct GstKMeansUnitsClass {
@@ -118,6 +158,23 @@ static void gst_kmeans_units_class_init(GstKMeansUnitsClass* klass) {
                           "a NumPy .npy of centroids or fairseq's km.bin (scikit-learn k-means, joblib/pickle)",
                           nullptr,
                           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  /**
+   * GstKMeansUnits:dedup:
+   *
+   * Reduced units: collapse each run of a repeated unit into one unit and
+   * its length in frames (binary caps `reduced=(boolean)true`: per run a
+   * uint16 unit and a uint16 frame count; text: the collapsed ids), what
+   * duration-predicting vocoders (fairseq's CodeHiFiGAN) read. Runs never
+   * span a segment end or a break in the input. A unit leaves when its run
+   * ends. Applies on READY->PAUSED.
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_DEDUP,
+      g_param_spec_boolean("dedup", "Reduced units",
+                           "Collapse runs of a repeated unit into one unit with its length in frames "
+                           "(caps reduced=true: uint16 unit, uint16 frames); a unit leaves when its run ends",
+                           DEFAULT_DEDUP,
+                           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -139,13 +196,17 @@ static void gst_kmeans_units_class_init(GstKMeansUnitsClass* klass) {
 
 static void gst_kmeans_units_init(GstKMeansUnits* self) {
   self->model_path = nullptr;
+  self->dedup = DEFAULT_DEDUP;
   self->model = nullptr;
   self->line = nullptr;
+  self->runs = nullptr;
+  self->reduce = false;
 }
 
 static void gst_kmeans_units_finalize(GObject* object) {
   GstKMeansUnits* self = GST_KMEANS_UNITS(object);
   delete self->line;
+  delete self->runs;
   delete self->model;
   g_free(self->model_path);
   G_OBJECT_CLASS(gst_kmeans_units_parent_class)->finalize(object);
@@ -160,6 +221,7 @@ static void gst_kmeans_units_set_property(GObject* object, guint prop_id, const 
       g_free(self->model_path);
       self->model_path = g_value_dup_string(value);
       break;
+    case PROP_DEDUP: self->dedup = g_value_get_boolean(value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -170,6 +232,7 @@ static void gst_kmeans_units_get_property(GObject* object, guint prop_id, GValue
   GST_OBJECT_LOCK(self);
   switch (prop_id) {
     case PROP_MODEL: g_value_set_string(value, self->model_path); break;
+    case PROP_DEDUP: g_value_set_boolean(value, self->dedup); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -196,6 +259,11 @@ static void gst_kmeans_units_start(GstAcoustokElement* base) {
   GstKMeansUnits* self = GST_KMEANS_UNITS(base);
   delete self->line;
   self->line = new Line();
+  delete self->runs;
+  self->runs = new Runs();
+  GST_OBJECT_LOCK(self);
+  self->reduce = self->dedup;
+  GST_OBJECT_UNLOCK(self);
 }
 
 // The feature dimension must be the model's.
@@ -215,6 +283,7 @@ static GstCaps* gst_kmeans_units_src_caps(GstAcoustokElement* base) {
   GstCaps* caps = gst_caps_from_string(ACOUSTOK_UNITS_CAPS "; " ACOUSTOK_TEXT_CAPS);
   gst_structure_set(gst_caps_get_structure(caps, 0), "vocab-size", G_TYPE_INT, static_cast<gint>(self->model->k()),
                     nullptr);
+  if (self->reduce) gst_structure_set(gst_caps_get_structure(caps, 0), "reduced", G_TYPE_BOOLEAN, TRUE, nullptr);
   return caps;
 }
 
@@ -235,6 +304,33 @@ static GstFlowReturn push_line(GstKMeansUnits* self) {
   return gst_acoustok_element_push(base, out);
 }
 
+// dedup: an ended run joins the buffer being made.
+static void add_run(Runs& runs, const acoustok::UnitRun& run) {
+  if (runs.out.empty()) {
+    runs.out_pts = runs.held_pts;
+    runs.out_offset = runs.held_offset;
+  }
+  runs.out.push_back(static_cast<guint16>(run.unit));
+  runs.out.push_back(static_cast<guint16>(run.frames));
+  runs.out_frames += static_cast<guint64>(run.frames);
+}
+
+// dedup: pushes the ended runs, if any, as one buffer.
+static GstFlowReturn push_runs(GstKMeansUnits* self) {
+  Runs& runs = *self->runs;
+  if (runs.out.empty()) return GST_FLOW_OK;
+  const gsize bytes = runs.out.size() * sizeof(guint16);
+  GstBuffer* out = gst_buffer_new_allocate(nullptr, bytes, nullptr);
+  gst_buffer_fill(out, 0, runs.out.data(), bytes);
+  GST_BUFFER_PTS(out) = runs.out_pts;
+  GST_BUFFER_DURATION(out) = runs.out_frames * acoustok::gst::kFrameDuration;
+  GST_BUFFER_OFFSET(out) = runs.out_offset;
+  if (runs.out_offset != GST_BUFFER_OFFSET_NONE) GST_BUFFER_OFFSET_END(out) = runs.out_offset + runs.out_frames;
+  runs.out.clear();
+  runs.out_frames = 0;
+  return gst_acoustok_element_push(GST_ACOUSTOK_ELEMENT(self), out);
+}
+
 // Every whole frame in the adapter: units out, or onto the segment's line.
 static GstFlowReturn gst_kmeans_units_handle_input(GstAcoustokElement* base, const guint8*, gsize) {
   GstKMeansUnits* self = GST_KMEANS_UNITS(base);
@@ -252,12 +348,26 @@ static GstFlowReturn gst_kmeans_units_handle_input(GstAcoustokElement* base, con
       line.offset = gst_acoustok_element_offset_of(base, first);
     }
     for (int32_t l : labels) {
+      if (self->reduce && l == line.last) continue;
       if (!line.text.empty()) line.text += ' ';
       line.text += std::to_string(l);
+      line.last = l;
     }
     line.frames += frames;
     gst_acoustok_element_flush_items(base, frames);
     return GST_FLOW_OK;
+  }
+  if (self->reduce) {
+    Runs& runs = *self->runs;
+    acoustok::UnitRun done;
+    for (guint64 i = 0; i < frames; ++i) {
+      if (!runs.reducer.push(labels[i], &done)) continue;
+      if (done.frames > 0) add_run(runs, done);
+      runs.held_pts = gst_acoustok_element_time_of(base, first + i);
+      runs.held_offset = gst_acoustok_element_offset_of(base, first + i);
+    }
+    gst_acoustok_element_flush_items(base, frames);
+    return push_runs(self);
   }
   const GstClockTime pts = gst_acoustok_element_time_of(base, first);
   const guint64 offset = gst_acoustok_element_offset_of(base, first);
@@ -280,13 +390,23 @@ static GstFlowReturn gst_kmeans_units_handle_input(GstAcoustokElement* base, con
 // segment) only when it has frames.
 static GstFlowReturn gst_kmeans_units_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd reason) {
   GstKMeansUnits* self = GST_KMEANS_UNITS(base);
+  if (!base->text_out && self->reduce && self->runs) {
+    // A run ends with its segment: the next frame starts a new one.
+    acoustok::UnitRun done;
+    if (self->runs->reducer.finish(&done)) add_run(*self->runs, done);
+    return push_runs(self);
+  }
   if (!base->text_out || !self->line) return GST_FLOW_OK;
   if (reason != GST_ACOUSTOK_SEGMENT_EVENT && self->line->frames == 0) return GST_FLOW_OK;
   return push_line(self);
 }
 
 // Units go out with the frames they come from; a text line waits for the end
-// of its segment, which has no bound.
+// of its segment, which has no bound. dedup holds a unit until its run ends:
+// that wait is the speech's (a run of one unit lasts as long as the sound
+// does), not the element's, so it is left out: reporting "unbounded" would
+// make a live pipeline give up on a wait that is a few frames typically (and
+// 65535 frames at most); docs/gstreamer.md says so.
 static void gst_kmeans_units_latency(GstAcoustokElement* base, GstClockTime*, gboolean* unbounded) {
   *unbounded = base->text_out;
 }

@@ -20,14 +20,29 @@
  * event, a DISCONT buffer, a PTS jump) or EOS ends an utterance and flushes
  * it. Output buffers carry the timestamps of their units.
  *
+ * Reduced units (`application/x-acoustok-units, reduced=(boolean)true`, as
+ * `kmeansunits dedup=true` sends them: per run a uint16 unit and a uint16
+ * length in frames) are spoken either at their own timing (each unit
+ * repeated by its run length) or, with #GstUnitVocoder:dur-prediction, for
+ * the frames the vocoder's duration predictor gives each (released fairseq
+ * CodeHiFiGAN vocoders with dur_predictor_params). Predicted audio runs on
+ * the predicted timeline: an utterance's output starts at the time of its
+ * first unit and goes on 20 ms per predicted frame, so it may end before or
+ * after its input did. Multi-speaker vocoders take #GstUnitVocoder:speaker or
+ * #GstUnitVocoder:speaker-embedding.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 filesrc location=units.txt ! text/x-raw,format=utf8 ! \
  *     unitvocoder model=vocoder_final.pt ! audioconvert ! wavenc ! filesink location=out.wav
+ * gst-launch-1.0 filesrc location=speech.wav ! decodebin ! audioconvert ! audioresample ! \
+ *     xlsrfeat model=mhubert layer=11 ! kmeansunits model=km1000.bin dedup=true ! \
+ *     unitvocoder model=g_00500000 dur-prediction=on speaker=0 ! audioconvert ! wavenc ! filesink location=out.wav
  * ]|
  */
 #include "config.h"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -35,6 +50,7 @@
 
 #include "acoustok/error.hpp"
 #include "acoustok/frame_grid.hpp"
+#include "acoustok/tensor_file.hpp"
 #include "acoustok/unit_text.hpp"
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_data.hpp"
@@ -47,6 +63,9 @@ GST_DEBUG_CATEGORY_STATIC(unit_vocoder_debug);
 #define DEFAULT_CHUNK_FRAMES 25
 #define DEFAULT_LOOKAHEAD_FRAMES -1
 #define DEFAULT_DEVICE acoustok::gst::kDeviceAuto
+#define DEFAULT_DUR_PREDICTION DUR_PREDICTION_AUTO
+#define DEFAULT_SPEAKER -1
+#define DEFAULT_SPEAKER_EMBEDDING nullptr
 
 enum {
   PROP_0,
@@ -54,7 +73,24 @@ enum {
   PROP_CHUNK_FRAMES,
   PROP_LOOKAHEAD_FRAMES,
   PROP_DEVICE,
+  PROP_DUR_PREDICTION,
+  PROP_SPEAKER,
+  PROP_SPEAKER_EMBEDDING,
 };
+
+enum { DUR_PREDICTION_AUTO = 0, DUR_PREDICTION_ON = 1, DUR_PREDICTION_OFF = 2 };
+
+static GType dur_prediction_get_type() {
+  static GType type = 0;
+  static const GEnumValue values[] = {
+      {DUR_PREDICTION_AUTO, "On when the vocoder has a duration predictor and the units are reduced", "auto"},
+      {DUR_PREDICTION_ON, "Each unit lasts the frames the vocoder predicts", "on"},
+      {DUR_PREDICTION_OFF, "Units keep their own timing (reduced ones their run lengths)", "off"},
+      {0, nullptr, nullptr},
+  };
+  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstUnitVocoderDurPrediction", values));
+  return type;
+}
 
 namespace {
 
@@ -68,8 +104,9 @@ struct StreamState {
   StreamState(acoustok::Vocoder& v, int chunk, int lookahead) : stream(v, chunk, -1, lookahead) {}
   acoustok::StreamingVocoder stream;
   acoustok::gst::Timeline times;
-  guint64 frames_in = 0;   // units received
+  guint64 frames_in = 0;   // units received (frames: reduced ones expanded)
   guint64 frames_out = 0;  // units whose audio went out
+  bool in_utterance = false;  // predicted durations: the utterance's start is marked
 };
 
 }  // namespace
@@ -82,6 +119,11 @@ struct GstUnitVocoder {
   guint chunk_frames;
   gint lookahead_frames;
   int device;
+  int dur_prediction;
+  gint speaker;
+  gchar* speaker_embedding;
+
+  gboolean reduced_in;  // binary input caps say reduced=true (streaming thread)
 
   acoustok::Vocoder* vocoder;  // NULL->READY .. READY->NULL
   StreamState* state;          // streaming thread only
@@ -181,6 +223,52 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
       gobject_class, PROP_DEVICE,
       g_param_spec_enum("device", "Device", "Where the generator runs", acoustok::gst::device_get_type(), DEFAULT_DEVICE,
                         flags));
+  /**
+   * GstUnitVocoder:dur-prediction:
+   *
+   * Whether each unit lasts the frames the vocoder's duration predictor
+   * gives it (a released CodeHiFiGAN with dur_predictor_params; the units
+   * are then reduced: runs collapsed). `auto` (the default): on when the
+   * vocoder has a predictor and the input is reduced (binary caps
+   * reduced=true; a text line in which no unit equals its neighbour). `on`
+   * is refused on NULL->READY for a vocoder without one. `off`: reduced
+   * binary units last their run lengths, the original timing. A predicted
+   * duration is final once the predictor's context (a few units) has
+   * arrived after its unit: the stream equals predicting and synthesising
+   * the whole utterance. Output then runs on the predicted timeline (see
+   * the element's description), and the latency has no upper bound in time.
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_DUR_PREDICTION,
+      g_param_spec_enum("dur-prediction", "Duration prediction",
+                        "Units last the frames the vocoder predicts: auto = when it has a duration predictor and "
+                        "the units are reduced",
+                        dur_prediction_get_type(), DEFAULT_DUR_PREDICTION, flags));
+  /**
+   * GstUnitVocoder:speaker:
+   *
+   * The speaker of a multi-speaker vocoder (a speaker table: num_speakers in
+   * its config), 0..num_speakers-1. Required by such a vocoder and refused
+   * by others: either is an error on NULL->READY naming the model. -1 (the
+   * default): none.
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_SPEAKER,
+      g_param_spec_int("speaker", "Speaker", "Speaker id of a multi-speaker vocoder (-1: none); checked on NULL->READY",
+                       -1, G_MAXINT, DEFAULT_SPEAKER, flags));
+  /**
+   * GstUnitVocoder:speaker-embedding:
+   *
+   * For a vocoder with a speaker embedder (embedder_params): a NumPy .npy
+   * of float32 or float64, shape [D] or [1, D] with D its embedder_dim, the
+   * speaker's vector. Required by such a vocoder and refused by others, on
+   * NULL->READY.
+   */
+  g_object_class_install_property(
+      gobject_class, PROP_SPEAKER_EMBEDDING,
+      g_param_spec_string("speaker-embedding", "Speaker embedding",
+                          "Path of an .npy speaker vector ([D] or [1, D]) for a vocoder with a speaker embedder",
+                          DEFAULT_SPEAKER_EMBEDDING, flags));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -206,6 +294,10 @@ static void gst_unit_vocoder_init(GstUnitVocoder* self) {
   self->chunk_frames = DEFAULT_CHUNK_FRAMES;
   self->lookahead_frames = DEFAULT_LOOKAHEAD_FRAMES;
   self->device = DEFAULT_DEVICE;
+  self->dur_prediction = DEFAULT_DUR_PREDICTION;
+  self->speaker = DEFAULT_SPEAKER;
+  self->speaker_embedding = g_strdup(DEFAULT_SPEAKER_EMBEDDING);
+  self->reduced_in = FALSE;
   self->vocoder = nullptr;
   self->state = nullptr;
 }
@@ -215,6 +307,7 @@ static void gst_unit_vocoder_finalize(GObject* object) {
   delete self->state;
   delete self->vocoder;
   g_free(self->model);
+  g_free(self->speaker_embedding);
   G_OBJECT_CLASS(gst_unit_vocoder_parent_class)->finalize(object);
 }
 
@@ -230,6 +323,12 @@ static void gst_unit_vocoder_set_property(GObject* object, guint prop_id, const 
     case PROP_CHUNK_FRAMES: self->chunk_frames = g_value_get_uint(value); break;
     case PROP_LOOKAHEAD_FRAMES: self->lookahead_frames = g_value_get_int(value); break;
     case PROP_DEVICE: self->device = g_value_get_enum(value); break;
+    case PROP_DUR_PREDICTION: self->dur_prediction = g_value_get_enum(value); break;
+    case PROP_SPEAKER: self->speaker = g_value_get_int(value); break;
+    case PROP_SPEAKER_EMBEDDING:
+      g_free(self->speaker_embedding);
+      self->speaker_embedding = g_value_dup_string(value);
+      break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -243,6 +342,9 @@ static void gst_unit_vocoder_get_property(GObject* object, guint prop_id, GValue
     case PROP_CHUNK_FRAMES: g_value_set_uint(value, self->chunk_frames); break;
     case PROP_LOOKAHEAD_FRAMES: g_value_set_int(value, self->lookahead_frames); break;
     case PROP_DEVICE: g_value_set_enum(value, self->device); break;
+    case PROP_DUR_PREDICTION: g_value_set_enum(value, self->dur_prediction); break;
+    case PROP_SPEAKER: g_value_set_int(value, self->speaker); break;
+    case PROP_SPEAKER_EMBEDDING: g_value_set_string(value, self->speaker_embedding); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
   }
   GST_OBJECT_UNLOCK(self);
@@ -259,16 +361,53 @@ static void check_lookahead(int lookahead, const acoustok::Vocoder& vocoder) {
   }
 }
 
+// The speaker and duration properties against what the model conditions
+// on; each refusal names the model and the property.
+static void set_conditioning(acoustok::Vocoder& vocoder, const std::string& model, int speaker,
+                             const std::string& embedding, int dur_prediction) {
+  const acoustok::VocoderConfig& c = vocoder.config();
+  if (c.has_speaker_table()) {
+    const std::string range = "0.." + std::to_string(c.num_speakers - 1);
+    if (speaker < 0 || speaker >= c.num_speakers)
+      throw acoustok::file_error(model, "unitvocoder: 'speaker' must be one of this vocoder's speakers " + range +
+                                            (speaker < 0 ? " (it is not set)" : ", not " + std::to_string(speaker)));
+    vocoder.set_speaker(speaker);
+  } else if (speaker >= 0) {
+    throw acoustok::file_error(model, "unitvocoder: 'speaker' is set but this vocoder has no speaker table");
+  }
+  if (c.has_speaker_embedder()) {
+    if (embedding.empty())
+      throw acoustok::file_error(model, "unitvocoder: this vocoder takes a speaker embedding: set 'speaker-embedding' "
+                                        "(an .npy of " + std::to_string(c.speaker_embedding_dim) + " floats)");
+    const acoustok::NpyArray e = acoustok::read_npy(embedding);
+    const auto dim = static_cast<int64_t>(c.speaker_embedding_dim);
+    if (!((e.shape.size() == 1 && e.shape[0] == dim) || (e.shape.size() == 2 && e.shape[0] == 1 && e.shape[1] == dim)))
+      throw acoustok::file_error(embedding, "unitvocoder 'speaker-embedding': " + model + " takes shape [" +
+                                                std::to_string(dim) + "] or [1, " + std::to_string(dim) + "], this has " +
+                                                std::to_string(e.values.size()) + " values");
+    vocoder.set_speaker_embedding(e.values);
+  } else if (!embedding.empty()) {
+    throw acoustok::file_error(model, "unitvocoder: 'speaker-embedding' is set but this vocoder has no speaker embedder");
+  }
+  if (dur_prediction == DUR_PREDICTION_ON && !c.has_duration_predictor())
+    throw acoustok::file_error(model, "unitvocoder: 'dur-prediction' is on but this vocoder has no duration predictor "
+                                      "(dur_predictor_params)");
+}
+
 static void gst_unit_vocoder_load(GstAcoustokElement* base) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(base);
   GST_OBJECT_LOCK(self);
   const std::string model = self->model ? self->model : "";
   const std::string device = acoustok::gst::device_name(self->device);
   const int lookahead = self->lookahead_frames;
+  const int speaker = self->speaker;
+  const std::string embedding = self->speaker_embedding ? self->speaker_embedding : "";
+  const int dur_prediction = self->dur_prediction;
   GST_OBJECT_UNLOCK(self);
   if (model.empty()) throw acoustok::Error("unitvocoder: the 'model' property (a vocoder checkpoint) is not set");
   std::unique_ptr<acoustok::Vocoder> fresh = acoustok::Vocoder::load(model, device);
   check_lookahead(lookahead, *fresh);
+  set_conditioning(*fresh, model, speaker, embedding, dur_prediction);
   delete self->vocoder;
   self->vocoder = fresh.release();
 }
@@ -285,8 +424,14 @@ static void gst_unit_vocoder_start(GstAcoustokElement* base) {
   GST_OBJECT_LOCK(self);
   const int chunk = static_cast<int>(self->chunk_frames);
   const int lookahead = self->lookahead_frames;
+  const std::string model = self->model ? self->model : "";
+  const int speaker = self->speaker;
+  const std::string embedding = self->speaker_embedding ? self->speaker_embedding : "";
+  const int dur_prediction = self->dur_prediction;
   GST_OBJECT_UNLOCK(self);
   check_lookahead(lookahead, *self->vocoder);
+  // Again: these properties may have changed in READY.
+  set_conditioning(*self->vocoder, model, speaker, embedding, dur_prediction);
   auto fresh = std::make_unique<StreamState>(*self->vocoder, chunk, lookahead);
   delete self->state;
   self->state = fresh.release();
@@ -301,6 +446,7 @@ static void gst_unit_vocoder_stop(GstAcoustokElement* base) {
 // Binary units must fit the vocoder's vocabulary.
 static void gst_unit_vocoder_set_caps(GstAcoustokElement* base, const GstStructure* caps) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(base);
+  self->reduced_in = FALSE;
   if (base->text_in) return;
   gint vocab = 0;
   const int k = self->vocoder->num_units();
@@ -308,7 +454,10 @@ static void gst_unit_vocoder_set_caps(GstAcoustokElement* base, const GstStructu
     throw acoustok::Error("units of vocab-size " + std::to_string(vocab) + " do not fit this vocoder (k=" +
                           std::to_string(k) + ")");
   }
-  base->item_bytes = sizeof(guint16);
+  gboolean reduced = FALSE;
+  self->reduced_in = gst_structure_get_boolean(caps, "reduced", &reduced) && reduced;
+  // Reduced: per run a uint16 unit and a uint16 length in frames.
+  base->item_bytes = self->reduced_in ? 2 * sizeof(guint16) : sizeof(guint16);
   base->items_per_second = acoustok::grid::kFrameRate;
 }
 
@@ -337,25 +486,82 @@ static GstFlowReturn add_units(GstUnitVocoder* self, const std::vector<int32_t>&
   return push_audio(self, st.stream.push(units.data(), units.size()));
 }
 
+// Whether units go through the duration predictor; `reduced`: the input's
+// runs are collapsed (binary caps, or a text line without repeats).
+static bool predicting(GstUnitVocoder* self, bool reduced) {
+  GST_OBJECT_LOCK(self);
+  const int mode = self->dur_prediction;
+  GST_OBJECT_UNLOCK(self);
+  return mode == DUR_PREDICTION_ON ||
+         (mode == DUR_PREDICTION_AUTO && reduced && self->vocoder->config().has_duration_predictor());
+}
+
+static void count_predicted(StreamState& st) {
+  for (int32_t d : st.stream.take_predicted_durations()) st.frames_in += static_cast<guint64>(d);
+}
+
+// Reduced units whose frames the vocoder predicts: the utterance's audio
+// starts at the time of its first unit and follows the predicted frames
+// (later input timestamps say when runs arrived, not how long they last).
+static GstFlowReturn add_predicted(GstUnitVocoder* self, const std::vector<int32_t>& units, GstClockTime pts,
+                                   const std::string& where = "unitvocoder: input") {
+  StreamState& st = *self->state;
+  acoustok::check_units_in_range(units, self->vocoder->num_units(), where);
+  if (!st.in_utterance) st.times.mark(st.frames_in, pts, GST_BUFFER_OFFSET_NONE);
+  st.in_utterance = true;
+  const auto audio = st.stream.push_reduced(units.data(), units.size());
+  count_predicted(st);
+  return push_audio(self, audio);
+}
+
+// Reduced binary input: per run a uint16 unit and a uint16 length.
+static GstFlowReturn handle_reduced(GstUnitVocoder* self, const guint8* data, guint64 n, GstClockTime pts) {
+  GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
+  std::vector<int32_t> units(n), runs(n);
+  guint64 frames = 0;
+  for (guint64 i = 0; i < n; ++i) {
+    guint16 v[2];
+    std::memcpy(v, data + 4 * i, 4);
+    if (v[1] == 0) throw acoustok::Error("unitvocoder: reduced input: a run of 0 frames (unit " + std::to_string(v[0]) + ")");
+    units[i] = v[0];
+    runs[i] = v[1];
+    frames += v[1];
+  }
+  gst_acoustok_element_flush_items(base, n);
+  // The next buffer follows on where these runs end.
+  if (GST_CLOCK_TIME_IS_VALID(pts))
+    gst_acoustok_element_continue_at(base, pts + frames * acoustok::gst::kFrameDuration, GST_BUFFER_OFFSET_NONE);
+  if (predicting(self, true)) return add_predicted(self, units, pts);
+  acoustok::check_units_in_range(units, self->vocoder->num_units(), "unitvocoder: input");
+  return add_units(self, acoustok::expand_durations(units.data(), n, runs), pts);
+}
+
 static GstFlowReturn gst_unit_vocoder_handle_input(GstAcoustokElement* base, const guint8*, gsize) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(base);
   const guint64 n = gst_acoustok_element_available(base);
   if (n == 0) return GST_FLOW_OK;
   const guint64 first = gst_acoustok_element_head_index(base);
   const guint8* data = gst_acoustok_element_peek_items(base, n);
+  const GstClockTime pts = gst_acoustok_element_time_of(base, first);
+  if (self->reduced_in) return handle_reduced(self, data, n, pts);
   std::vector<int32_t> units(n);
   for (guint64 i = 0; i < n; ++i) {
     guint16 v;
     std::memcpy(&v, data + 2 * i, 2);
     units[i] = v;
   }
-  const GstClockTime pts = gst_acoustok_element_time_of(base, first);
   gst_acoustok_element_flush_items(base, n);
-  return add_units(self, units, pts);
+  return predicting(self, false) ? add_predicted(self, units, pts) : add_units(self, units, pts);
 }
 
 // Ends the utterance in progress: its remaining units are synthesised.
-static GstFlowReturn finish_utterance(GstUnitVocoder* self) { return push_audio(self, self->state->stream.finish()); }
+static GstFlowReturn finish_utterance(GstUnitVocoder* self) {
+  StreamState& st = *self->state;
+  const auto audio = st.stream.finish();
+  count_predicted(st);
+  st.in_utterance = false;
+  return push_audio(self, audio);
+}
 
 // Text: every line is one utterance, synthesised whole.
 static GstFlowReturn gst_unit_vocoder_handle_line(GstAcoustokElement* base, std::string_view line, guint64 line_no,
@@ -364,10 +570,12 @@ static GstFlowReturn gst_unit_vocoder_handle_line(GstAcoustokElement* base, std:
   std::vector<int> parsed;
   acoustok::parse_unit_line(line, &parsed, "unitvocoder text input", static_cast<int64_t>(line_no));
   if (parsed.empty()) return GST_FLOW_OK;
+  const std::vector<int32_t> units(parsed.begin(), parsed.end());
+  const std::string where = "unitvocoder text input: line " + std::to_string(line_no) + " (the vocoder has k=" +
+                            std::to_string(self->vocoder->num_units()) + ")";
+  const bool reduced = std::adjacent_find(units.begin(), units.end()) == units.end();
   const GstFlowReturn ret =
-      add_units(self, std::vector<int32_t>(parsed.begin(), parsed.end()), pts,
-                "unitvocoder text input: line " + std::to_string(line_no) + " (the vocoder has k=" +
-                    std::to_string(self->vocoder->num_units()) + ")");
+      predicting(self, reduced) ? add_predicted(self, units, pts, where) : add_units(self, units, pts, where);
   return ret == GST_FLOW_OK ? finish_utterance(self) : ret;
 }
 
@@ -379,13 +587,21 @@ static GstFlowReturn gst_unit_vocoder_finish_segment(GstAcoustokElement* base, G
 
 // A unit's samples leave once the rest of its chunk and the lookahead have
 // arrived: at most chunk + lookahead - 1 frames later (the crossfade holds
-// nothing back; StreamingVocoder::latency_frames).
-static void gst_unit_vocoder_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean*) {
+// nothing back; StreamingVocoder::latency_frames). A predicted duration
+// first waits for the predictor's context, that many more reduced units:
+// their frames are added, the wait when every run is one frame long; as a
+// run can be any length, the wait has no upper bound.
+static void gst_unit_vocoder_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean* unbounded) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(base);
   GST_OBJECT_LOCK(self);
   const int chunk = static_cast<int>(self->chunk_frames);
   const int lookahead = self->lookahead_frames;
   GST_OBJECT_UNLOCK(self);
   const int field = self->vocoder ? self->vocoder->config().receptive_field_frames() : 0;
-  *ours = static_cast<GstClockTime>(chunk + (lookahead < 0 ? field : lookahead) - 1) * acoustok::gst::kFrameDuration;
+  int frames = chunk + (lookahead < 0 ? field : lookahead) - 1;
+  if (self->vocoder && predicting(self, self->reduced_in || base->text_in)) {
+    frames += self->vocoder->config().duration_context_units();
+    *unbounded = TRUE;
+  }
+  *ours = static_cast<GstClockTime>(frames) * acoustok::gst::kFrameDuration;
 }

@@ -182,14 +182,16 @@ static void gst_xlsr_feat_class_init(GstXlsrFeatClass* klass) {
    * GstXlsrFeat:model:
    *
    * A Hugging Face model folder (config.json, optional preprocessor_config.json,
-   * model.safetensors or pytorch_model.bin) of the wav2vec2 family or HuBERT.
+   * model.safetensors or pytorch_model.bin) of the wav2vec2 family or HuBERT,
+   * or a fairseq wav2vec2 / HuBERT checkpoint file (hubert_base_ls960.pt).
    * Loaded on NULL->READY; only the blocks up to #GstXlsrFeat:layer are read.
    */
   g_object_class_install_property(
       gobject_class, PROP_MODEL,
       g_param_spec_string("model", "Feature model",
                           "Hugging Face wav2vec2 / XLSR-53 / HuBERT folder (config.json, model.safetensors or "
-                          "pytorch_model.bin), e.g. models/xlsr53 from models/fetch-xlsr53.sh",
+                          "pytorch_model.bin), e.g. models/xlsr53 from models/fetch-xlsr53.sh, or a fairseq "
+                          "checkpoint (.pt)",
                           nullptr, ready_only));
   /**
    * GstXlsrFeat:layer:

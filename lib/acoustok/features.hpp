@@ -42,8 +42,9 @@ bool bf16_supported();
 class FeatureExtractor {
  public:
   // Loads a Hugging Face model folder (config.json, preprocessor_config.json,
-  // model.safetensors or pytorch_model.bin). Throws acoustok::Error naming the
-  // file and the key on any problem.
+  // model.safetensors or pytorch_model.bin) or a fairseq wav2vec2 / HuBERT
+  // checkpoint file (hubert_base_ls960.pt: {"cfg" or "args", "model"}).
+  // Throws acoustok::Error naming the file and the key on any problem.
   static std::unique_ptr<FeatureExtractor> load(const std::string& model_dir, const FeatureOptions& options);
   virtual ~FeatureExtractor() = default;
 

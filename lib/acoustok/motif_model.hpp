@@ -67,6 +67,10 @@ class MotifModel {
 
   // frames: one unit id per frame, each in [0, kMaxUnitId].
   Encoding encode(const std::vector<int>& frames) const;
+  // Reduced units: units[i] covers runs[i] >= 1 frames. The motifs are over
+  // these units (a --dedup model first merges neighbours of one unit: a run
+  // cut in two); their frames count the runs they cover.
+  Encoding encode_runs(const std::vector<int>& units, const std::vector<int64_t>& runs) const;
   // encode() of every line, spread over `threads` threads (0: every core).
   std::vector<Encoding> encode_lines(const std::vector<std::vector<int>>& lines, int threads = 0) const;
 

@@ -33,6 +33,33 @@ void parse_unit_line(std::string_view line, std::vector<int>* units, const std::
 // Collapses runs of a repeated unit: 5 5 7 7 7 5 -> units 5 7 5, runs 2 3 1.
 void collapse_repeats(const std::vector<int>& frames, std::vector<int>* units, std::vector<int64_t>* runs);
 
+// The longest run one entry of binary reduced units holds (its length is a
+// uint16); a longer run is cut into several entries of the same unit.
+constexpr int64_t kMaxRunFrames = 65535;
+
+struct UnitRun {
+  int unit = 0;
+  int64_t frames = 0;
+};
+
+// collapse_repeats over a stream: frames come one at a time across any
+// number of calls, and a run is complete only when a different unit follows,
+// it reaches kMaxRunFrames, or finish() ends the sequence (the caller holds
+// the last run until then, since the next frame may continue it).
+class RunReducer {
+ public:
+  // Feeds the next frame's unit. True when it starts a new run; the run it
+  // completed, if any (frames > 0), is then in *done.
+  bool push(int unit, UnitRun* done);
+  // Ends the sequence: the held run goes to *done; false when none was held.
+  bool finish(UnitRun* done);
+  void reset() { held_ = UnitRun(); }
+  bool holding() const { return held_.frames > 0; }
+
+ private:
+  UnitRun held_;
+};
+
 // U+4E00 + id as UTF-8 (3 bytes), appended to `out`. id must be in [0, kMaxUnitId].
 void append_unit_utf8(int id, std::string* out);
 std::string units_to_utf8(const std::vector<int>& units);

@@ -49,6 +49,12 @@ struct UnitsJobOptions {
   double checkpoint_every = 300;  // seconds; 0 = after every segment / step
   int shard_index = 0, shard_count = 1;
   bool quiet = false;
+  // Reduced units (--dedup): each segment's runs of a repeated unit collapse
+  // into one unit with its duration in frames (corpus_timestamped.json's
+  // "durations"; "unit_times" then hold the start of every run), and
+  // all_units_for_bpe.txt holds the collapsed lines. Runs never span two
+  // segments. Only the outputs differ; a run must keep it on resume.
+  bool dedup = false;
   // Start over: the checkpoint, caches and outputs of an earlier run in
   // out_dir are removed first (otherwise a run resumes, and refuses state
   // that does not fit together, naming the file and field).

@@ -67,10 +67,13 @@ struct VocoderConfig {
   // JSON text as stored in checkpoints; `where` names the source in errors.
   static VocoderConfig from_json(const std::string& text, const std::string& where);
   std::string to_json() const;
-  // The config.json of a speech-resynthesis / fairseq unit HiFi-GAN
-  // (upsample_*, resblock_*, num_embeddings, embedding_dim, ...). What
-  // acoustok cannot run (F0 or speaker inputs, duration prediction, resblock
-  // type 2, another sampling rate or hop) throws an Error that names it.
+  // The config.json of a speech-resynthesis / fairseq unit HiFi-GAN or
+  // CodeHiFiGAN (upsample_*, resblock_*, num_embeddings, embedding_dim,
+  // multispkr + num_speakers or embedder_params + embedder_dim,
+  // dur_predictor_params, model_in_dim checked against what they imply).
+  // What acoustok cannot run (F0 or language inputs, resblock type 2,
+  // another sampling rate or hop, a predictor kernel other than 3) throws
+  // an Error that names the file and the key.
   static VocoderConfig from_released_json(const std::string& text, const std::string& where);
 
   // Throws acoustok::Error("<where>: ...") when sizes are inconsistent.

@@ -12,6 +12,9 @@ namespace acoustok {
 struct UnitSegment {
   std::string file;  // segment WAV, relative to the segments folder
   std::vector<int32_t> units;
+  // Run lengths in frames of a reduced corpus (`units --dedup`): one per
+  // unit, each >= 1; empty when the units are one per frame.
+  std::vector<int32_t> durations;
 };
 
 struct UnitCorpus {
@@ -24,7 +27,7 @@ struct UnitCorpus {
 
 // UNITS_DIR/corpus_timestamped.json. Throws acoustok::Error naming the file
 // on bad JSON, a missing field, frame_rate other than 50, a unit id that is
-// not an integer in [0, k), or a segment file that is not a relative path
+// not an integer in [0, k), "durations" not one integer >= 1 per unit, or a segment file that is not a relative path
 // inside the audio folder (absolute, or through "..").
 UnitCorpus read_unit_corpus(const std::string& units_dir);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "common/pickle.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "acoustok/error.hpp"
@@ -94,6 +95,13 @@ std::vector<PickleObj> Unpickler::pop_to_mark() {
 
 void Unpickler::spend() {
   if (++spent_ > kMaxPickleObjects) fail("more than " + std::to_string(kMaxPickleObjects) + " objects");
+}
+
+void Unpickler::charge(size_t n) {
+  if (n > kMaxPickleObjects - std::min(spent_, kMaxPickleObjects)) {
+    fail("more than " + std::to_string(kMaxPickleObjects) + " objects");
+  }
+  spent_ += n;
 }
 
 PickleObj Unpickler::make(PickleObject::Kind k) {

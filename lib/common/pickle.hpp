@@ -75,6 +75,9 @@ class Unpickler {
   // For policies.
   [[noreturn]] void fail(const std::string& why) const;  // acoustok::Error "<path>: <where><why> (at byte N)"
   PickleObj make(PickleObject::Kind k);
+  // Counts n objects a policy copies (a dict's entries into another) against
+  // the budget, as make() counts one.
+  void charge(size_t n);
   const uint8_t* take(size_t n);    // raw bytes that follow an opcode in the stream
   size_t consumed() const { return static_cast<size_t>(p_ - begin_); }
   size_t remaining() const { return static_cast<size_t>(end_ - p_); }

@@ -134,6 +134,133 @@ class StateDictPolicy : public common::PicklePolicy {
   static bool is(PickleObj o, const char* type) { return o->kind == Kind::Instance && o->s == type; }
 };
 
+// A fairseq checkpoint: a state dict's globals and the configuration objects
+// fairseq pickles with it, each turned into the plain data it holds when its
+// state is set (in place, so every memo reference to it sees the data).
+class FairseqCheckpointPolicy : public StateDictPolicy {
+ public:
+  bool allowed_global(const std::string& name) const override {
+    return StateDictPolicy::allowed_global(name) || is_config_class(name) || is_inert(name) || is_getattr(name) ||
+           is_numpy_scalar(name) || name == "numpy.dtype" || name == "_codecs.encode" ||
+           name == "collections.defaultdict";
+  }
+
+  // defaultdict(factory): a dict, its items set after.
+  PickleObj call(Unpickler& u, PickleObj fn, PickleObj args) override {
+    if (fn->s == "collections.defaultdict") {
+      if (args->items.size() > 1) u.fail("defaultdict with more than a factory");
+      return u.make(Kind::Dict);
+    }
+    // A member of one of fairseq's enums (ChoiceEnum, whose names are its
+    // values: an EnumNode's value), pickled as EnumClass(value), or by
+    // Python 3.11 on as getattr(EnumClass, name): that string.
+    const auto& a = args->items;
+    if (fn->s.rfind("fairseq.", 0) == 0 && a.size() == 1 && a[0]->kind == Kind::Str) return a[0];
+    if (is_getattr(fn->s) && a.size() == 2 && a[0]->kind == Kind::Global && a[0]->s.rfind("fairseq.", 0) == 0 &&
+        a[1]->kind == Kind::Str) {
+      return a[1];
+    }
+    // The trainer's numbers may be numpy scalars (extra_state's val_loss):
+    // numpy.dtype(code, ...), then scalar(dtype, bytes), the bytes pickled by
+    // protocol 2 as _codecs.encode(text, "latin1"). Never needed: None.
+    if (fn->s == "numpy.dtype" && !a.empty() && a[0]->kind == Kind::Str) {
+      PickleObj o = u.make(Kind::Instance);
+      o->s = "numpy.dtype";
+      return o;
+    }
+    if (is_numpy_scalar(fn->s) && a.size() == 2 && is(a[0], "numpy.dtype") && a[1]->kind == Kind::Bytes) {
+      return u.make(Kind::None);
+    }
+    if (fn->s == "_codecs.encode" && a.size() == 2 && a[0]->kind == Kind::Str && a[1]->kind == Kind::Str &&
+        a[1]->s == "latin1") {
+      PickleObj o = u.make(Kind::Bytes);  // the bytes are never read: their count is enough
+      o->s.assign(a[0]->s.size(), '\0');
+      return o;
+    }
+    return StateDictPolicy::call(u, fn, args);
+  }
+
+  PickleObj new_object(Unpickler& u, PickleObj cls, PickleObj args) override {
+    if (!is_config_class(cls->s)) return StateDictPolicy::new_object(u, cls, args);
+    if (!args->items.empty()) u.fail("'" + cls->s + "' created with arguments");
+    PickleObj o = u.make(Kind::Instance);
+    o->s = cls->s;
+    return o;
+  }
+
+  PickleObj build(Unpickler& u, PickleObj obj, PickleObj state) override {
+    if (is(obj, "numpy.dtype") && !obj->state) {  // its byte order and flags: not needed
+      obj->state = state;
+      return obj;
+    }
+    if (obj->kind != Kind::Instance || !is_config_class(obj->s) || obj->state) return StateDictPolicy::build(u, obj, state);
+    // (dict, slots) when the class has __slots__.
+    if (state->kind == Kind::Tuple && state->items.size() == 2) state = state->items[0];
+    if (state->kind != Kind::Dict) u.fail("the state of a '" + obj->s + "' is not a dict");
+    const std::string type = obj->s;
+    obj->state = state;  // a BUILD of it again is refused
+    if (type == "argparse.Namespace") {
+      u.charge(state->dict.size());  // shared entries, copied: a flood of them is bounded
+      become(obj, Kind::Dict)->dict = state->dict;
+    } else if (type == "omegaconf.dictconfig.DictConfig" || type == "omegaconf.listconfig.ListConfig") {
+      PickleObj content = entry(state, "_content");
+      if (!content) u.fail("a '" + type + "' without _content");
+      copy_value(u, obj, content);  // a dict or list; None or a string when missing or interpolated
+    } else if (type.rfind("omegaconf.nodes.", 0) == 0) {
+      PickleObj val = entry(state, "_val");
+      if (!val) u.fail("a '" + type + "' without _val");
+      copy_value(u, obj, val);
+    } else {
+      become(obj, Kind::None);  // metadata: what a reader of the values does not need
+    }
+    return obj;
+  }
+
+ private:
+  static bool is_numpy_scalar(const std::string& name) {
+    return name == "numpy.core.multiarray.scalar" || name == "numpy._core.multiarray.scalar";
+  }
+  static bool is_getattr(const std::string& name) { return name == "__builtin__.getattr" || name == "builtins.getattr"; }
+  static bool is_config_class(const std::string& name) {
+    static const char* const classes[] = {
+        "argparse.Namespace", "omegaconf.dictconfig.DictConfig", "omegaconf.listconfig.ListConfig",
+        "omegaconf.base.ContainerMetadata", "omegaconf.base.Metadata", "omegaconf.nodes.AnyNode",
+        "omegaconf.nodes.StringNode", "omegaconf.nodes.IntegerNode", "omegaconf.nodes.FloatNode",
+        "omegaconf.nodes.BooleanNode", "omegaconf.nodes.EnumNode"};
+    return std::find(std::begin(classes), std::end(classes), name) != std::end(classes);
+  }
+  // Types the metadata names (ref_type, object_type, key_type): kept as names, never called.
+  static bool is_inert(const std::string& name) {
+    // (Protocol 2 names Python 3's int and str __builtin__.long and .unicode.)
+    static const char* const types[] = {
+        "typing.Any", "__builtin__.dict", "builtins.dict", "__builtin__.list", "builtins.list", "__builtin__.str",
+        "builtins.str", "__builtin__.unicode", "__builtin__.int", "builtins.int", "__builtin__.long",
+        "__builtin__.float", "builtins.float", "__builtin__.bool", "builtins.bool", "__builtin__.bytes",
+        "builtins.bytes", "__builtin__.object", "builtins.object"};
+    // A structured config's object_type, fairseq's dataclass
+    // (fairseq.models.hubert.hubert.HubertConfig), and its enums: only ever
+    // named, or called with a value as an enum member is (call above).
+    if (name.rfind("fairseq.", 0) == 0) return true;
+    return std::find(std::begin(types), std::end(types), name) != std::end(types);
+  }
+  static PickleObj entry(PickleObj dict, const char* key) {
+    for (const auto& kv : dict->dict)
+      if (kv.first->kind == Kind::Str && kv.first->s == key) return kv.second;
+    return nullptr;
+  }
+  static PickleObj become(PickleObj obj, Kind k) {
+    obj->kind = k;
+    obj->s.clear();
+    return obj;
+  }
+  static void copy_value(Unpickler& u, PickleObj obj, PickleObj value) {
+    u.charge(value->items.size() + value->dict.size());
+    PickleObj keep_state = obj->state;
+    *obj = *value;  // items and dict entries are shared pointers into the arena: no deep copy
+    if (obj->kind != Kind::Instance) obj->state = keep_state;
+  }
+};
+
 // Offset, shape and stride of a tensor agree with its storage; returns the
 // storage elements it spans ([offset, offset + span)).
 int64_t checked_span(const TorchZipWeights::TensorRecord& r, const std::string& path, const std::string& name) {
@@ -172,7 +299,7 @@ float element_to_float(DType t, const uint8_t* p) {
 
 // ---- the zip archive --------------------------------------------------------
 
-TorchZipWeights::TorchZipWeights(const std::string& path) : path_(path) {
+TorchZipWeights::TorchZipWeights(const std::string& path, Contents contents) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
   try {
@@ -213,7 +340,9 @@ TorchZipWeights::TorchZipWeights(const std::string& path) : path_(path) {
     // Bytes flipped in data.pkl would otherwise load as other weights.
     const uLong crc = ::crc32(::crc32(0L, Z_NULL, 0), pkl.data(), static_cast<uInt>(pkl.size()));
     if (crc != pe.crc32) throw file_error(path, "data.pkl fails its CRC-32 check: the file is corrupt");
-    StateDictPolicy policy;
+    StateDictPolicy state_dict_policy;
+    FairseqCheckpointPolicy checkpoint_policy;
+    StateDictPolicy& policy = contents == Contents::FairseqCheckpoint ? checkpoint_policy : state_dict_policy;
     Unpickler unpickler(path, "data.pkl: ", pkl.data(), pkl.size(), policy);
     const PickleObj root = unpickler.run();
     if (root->kind != Kind::Dict) throw file_error(path, "data.pkl does not hold a state dict");

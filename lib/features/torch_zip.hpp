@@ -16,6 +16,15 @@
 // the storage against its zip entry (size and CRC-32) when the tensor is
 // read, so a tensor that is never asked for is never touched.
 //
+// A fairseq checkpoint ({"cfg": ..., "model": state_dict, ...}, read with
+// Contents::FairseqCheckpoint) may also hold the configuration objects fairseq
+// pickles: omegaconf's DictConfig / ListConfig and their value nodes and
+// metadata, argparse.Namespace, collections.defaultdict, typing.Any and the
+// builtin types their metadata names, and the numpy scalars of the trainer's
+// state (read as None). Each is read as the plain data it holds
+// (a DictConfig or Namespace as a dict, a value node as its value, metadata as
+// None); nothing else is allowed.
+//
 // Dicts inside the root dict are flattened with dots: torch.save({"generator":
 // state_dict}) holds "generator.dict.weight", ... Strings and integers of the
 // tree are kept by the same dotted names.
@@ -32,7 +41,8 @@ namespace acoustok::features {
 
 class TorchZipWeights : public WeightSource {
  public:
-  explicit TorchZipWeights(const std::string& path);
+  enum class Contents { StateDict, FairseqCheckpoint };
+  explicit TorchZipWeights(const std::string& path, Contents contents = Contents::StateDict);
   ~TorchZipWeights() override;
   TorchZipWeights(const TorchZipWeights&) = delete;
   TorchZipWeights& operator=(const TorchZipWeights&) = delete;
@@ -66,6 +76,7 @@ class TorchZipWeights : public WeightSource {
   uint64_t read_into(const std::string& name, float* out) override;
 
  private:
+  friend class FairseqWeights;  // reads through under other names
   void read_exact(uint64_t offset, void* dst, size_t n) const;
   void read_central_directory();
   uint64_t entry_data_offset(const std::string& entry_name, const ZipEntry& e) const;

@@ -117,6 +117,7 @@ Wav2Vec2Config parse_wav2vec2_config(const std::string& model_dir, const std::st
   c.num_conv_pos_embedding_groups = positive_int(j, "num_conv_pos_embedding_groups", path, 16);
   c.do_stable_layer_norm = boolean(j, "do_stable_layer_norm", path, false);
   c.feat_proj_layer_norm = c.model_type == "hubert" ? boolean(j, "feat_proj_layer_norm", path, true) : true;
+  c.conv_pos_batch_norm = c.model_type == "hubert" && boolean(j, "conv_pos_batch_norm", path, false);
   if (j.contains("layer_norm_eps")) {
     if (!j["layer_norm_eps"].is_number() || !(j["layer_norm_eps"].get<double>() > 0)) {
       throw file_error(path, "field 'layer_norm_eps' must be a positive number");

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// The architecture of a Hugging Face wav2vec2 / XLSR-53 / HuBERT model folder,
-// read from its config.json and preprocessor_config.json (no LibTorch here).
+// The architecture of a wav2vec2 / XLSR-53 / HuBERT model: a Hugging Face
+// folder's config.json and preprocessor_config.json (read here) or a fairseq
+// checkpoint's cfg / args (fairseq_checkpoint.hpp). No LibTorch here.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +23,7 @@ struct Wav2Vec2Config {
   int64_t num_conv_pos_embedding_groups = 16;
   bool do_stable_layer_norm = false;  // pre-LN transformer blocks (XLSR-53, large models)
   bool feat_proj_layer_norm = true;   // HuBERT may drop the projection's layer norm
+  bool conv_pos_batch_norm = false;   // HuBERT variants: a batch norm before the positional conv
   double layer_norm_eps = 1e-5;
   bool do_normalize = true;           // preprocessor_config.json; true when the file is absent
 

@@ -32,6 +32,11 @@ class WeightSource {
   virtual bool contains(const std::string& name) const = 0;
   // Throws "<file>: missing tensor '<name>'".
   virtual WeightInfo info(const std::string& name) const = 0;
+  // The name a tensor has in the file, for messages (a fairseq checkpoint
+  // stores the loader's names under others), and what the shapes the loader
+  // expects come from.
+  virtual std::string file_key(const std::string& name) const { return name; }
+  virtual std::string config_name() const { return "config.json"; }
   // Row-major float32 values of a floating-point tensor, info(name).numel() of them.
   std::vector<float> read_float32(const std::string& name);
   // The same into caller memory of info(name).numel() floats. Several

@@ -103,17 +103,29 @@ bool MotifModel::piece_units(int id, std::vector<int>* units) const {
 }
 
 Encoding MotifModel::encode(const std::vector<int>& frames) const {
+  return encode_runs(frames, std::vector<int64_t>(frames.size(), 1));
+}
+
+Encoding MotifModel::encode_runs(const std::vector<int>& units, const std::vector<int64_t>& runs_in) const {
   Encoding out;
   std::vector<int64_t> runs;
   if (dedup_) {
-    collapse_repeats(frames, &out.units, &runs);
+    for (size_t i = 0; i < units.size(); ++i) {
+      if (!out.units.empty() && out.units.back() == units[i]) {
+        runs.back() += runs_in[i];
+      } else {
+        out.units.push_back(units[i]);
+        runs.push_back(runs_in[i]);
+      }
+    }
   } else {
-    out.units = frames;
+    out.units = units;
+    runs = runs_in;
   }
   if (out.units.empty()) return out;
   // first_frame[i]: the frame where model unit i starts.
   std::vector<int64_t> first_frame(out.units.size() + 1);
-  for (size_t i = 0; i < out.units.size(); ++i) first_frame[i + 1] = first_frame[i] + (dedup_ ? runs[i] : 1);
+  for (size_t i = 0; i < out.units.size(); ++i) first_frame[i + 1] = first_frame[i] + runs[i];
 
   // SentencePiece takes at most kMaxSentenceUnits at once: a longer line is
   // encoded piece by piece, as it was trained.

@@ -355,7 +355,7 @@ void add_features_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "features", "wav2vec2 / XLSR-53 / HuBERT features of audio files, as float32 NPY [frames, dim]: one file, many "
                   "(one model load), or fairseq's feature shards");
-  cmd->add_option("--model", args->model_dir, "Hugging Face model folder (config.json, model.safetensors or pytorch_model.bin)")
+  cmd->add_option("--model", args->model_dir, "Feature model: a Hugging Face folder (config.json, model.safetensors or pytorch_model.bin) or a fairseq wav2vec2 / HuBERT checkpoint (.pt)")
       ->required();
   cmd->add_option("--layer", args->options.layer, "Transformer layer (1-based output of block L)")
       ->capture_default_str()

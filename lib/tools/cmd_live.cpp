@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -33,6 +34,7 @@
 
 #include "acoustok/error.hpp"
 #include "acoustok/features.hpp"
+#include "acoustok/frame_grid.hpp"
 #include "common/fs_util.hpp"
 #include "commands.hpp"
 #include "option_checks.hpp"
@@ -72,6 +74,7 @@ struct LiveArgs {
   bool split = true;
   bool no_realtime = false;
   bool json = false;
+  bool dedup = false;
   bool quiet = false;
   int vocoder_lookahead_frames = kLiveVocoderLookahead;
   bool vocoder_lookahead_set = false;
@@ -203,6 +206,7 @@ void configure(GstElement* p, const LiveArgs& a, const std::string& speech_temp)
   // decided (the segments stay the same; their events follow).
   if (a.split) set_on(p, "silencesplit", "low-latency", "true");
   set_on(p, "kmeansunits", "model", a.kmeans);
+  if (a.dedup) set_on(p, "kmeansunits", "dedup", "true");
   if (!a.motifs.empty()) set_on(p, "bpemotif", "model", a.motifs);
   if (!a.vocoder.empty()) {
     set_on(p, "unitvocoder", "model", a.vocoder);
@@ -293,9 +297,35 @@ std::string read_head() {
 // ---- output --------------------------------------------------------------
 
 struct Printer {
-  bool json = false, motifs = false;
+  bool json = false, motifs = false, dedup = false;
   std::mutex lock;
 };
+
+// --dedup: (unit, frames) pairs, each unit printed with its start and
+// duration: "START UNIT@START+DURATION ..." (seconds), or JSON with the
+// units, their durations in frames and their start times.
+std::string reduced_line(bool json, double start, const uint16_t* runs, size_t n) {
+  std::vector<uint16_t> units, frames;
+  std::vector<double> times;
+  double t = start;
+  for (size_t i = 0; i < n; ++i) {
+    units.push_back(runs[2 * i]);
+    frames.push_back(runs[2 * i + 1]);
+    times.push_back(std::round(t * 1e6) / 1e6);
+    t += runs[2 * i + 1] * acoustok::grid::kFrameSeconds;
+  }
+  if (json) {
+    return nlohmann::json{{"start", start}, {"units", units}, {"durations", frames}, {"unit_times", times}}.dump();
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3f", start);
+  std::string line = buf;
+  for (size_t i = 0; i < n; ++i) {
+    std::snprintf(buf, sizeof buf, " %u@%.3f+%.3f", units[i], times[i], frames[i] * acoustok::grid::kFrameSeconds);
+    line += buf;
+  }
+  return line;
+}
 
 void print_sample(Printer& p, GstSample* sample) {
   GstBuffer* b = gst_sample_get_buffer(sample);
@@ -321,6 +351,8 @@ void print_sample(Printer& p, GstSample* sample) {
       std::snprintf(t, sizeof t, "%.3f", start);
       line = std::string(t) + (text.empty() ? "" : " " + text);
     }
+  } else if (p.dedup) {
+    line = reduced_line(p.json, start, reinterpret_cast<const uint16_t*>(map.data), map.size / 4);
   } else {
     const auto* units = reinterpret_cast<const uint16_t*>(map.data);
     const size_t n = map.size / sizeof(uint16_t);
@@ -403,11 +435,10 @@ void check_paths(const LiveArgs& a) {
   const auto need = [&](const std::string& path, bool dir) {
     if (path.empty()) return;
     if (!fs::exists(path, ec)) throw file_error(path, "no such file or folder");
-    if (dir && !fs::is_directory(path, ec)) throw file_error(path, "not a folder (a Hugging Face model folder)");
     if (!dir && fs::is_directory(path, ec)) throw file_error(path, "is a folder, not a file");
   };
   if (!a.mic && a.input != "-") need(a.input, false);
-  need(a.model, true);
+  need(a.model, true);  // a folder or a fairseq checkpoint file
   need(a.kmeans, false);
   need(a.motifs, false);
   need(a.vocoder, false);
@@ -444,6 +475,7 @@ void run_pipeline(const LiveArgs& a) {
   Printer printer;  // before the pipeline: its streaming threads print through it until NULL
   printer.json = a.json;
   printer.motifs = !a.motifs.empty();
+  printer.dedup = a.dedup;
   PipelineGuard pipeline;
   pipeline.p = gst_parse_launch(description.c_str(), &err);
   if (!pipeline.p || err) {
@@ -560,7 +592,7 @@ void add_live_command(CLI::App& app) {
   cmd->add_option("--raw-rate", a->raw_rate, "Sample rate of raw audio on standard input (Hz)")
       ->capture_default_str()
       ->check(checks::int_between(1000, 768000));
-  cmd->add_option("--model", a->model, "Feature model folder (Hugging Face wav2vec2 / XLSR-53 / HuBERT)")->required();
+  cmd->add_option("--model", a->model, "Feature model: a Hugging Face wav2vec2 / XLSR-53 / HuBERT folder or a fairseq checkpoint (.pt)")->required();
   cmd->add_option("--layer", a->layer, "Transformer layer (1-based)")->capture_default_str()->check(checks::int_at_least(1));
   cmd->add_option("--kmeans", a->kmeans, "k-means model: kmeans.safetensors, .npy centroids or fairseq's km.bin")->required();
   add_precision_option(cmd, a->precision);
@@ -591,6 +623,9 @@ void add_live_command(CLI::App& app) {
                 "Cut the input at pauses first (silencesplit; default), or run it as one stream");
   cmd->add_flag("--no-realtime", a->no_realtime, "Play a file or standard input as fast as possible, not at its real pace");
   cmd->add_flag("--json", a->json, "One JSON object per line: {\"start\": seconds, \"units\": [...]} (or \"motifs\")");
+  cmd->add_flag("--dedup", a->dedup,
+                "Reduced units: each run of a repeated unit as one unit, printed with its start and duration "
+                "(UNIT@START+DURATION, seconds; --json: durations in frames and unit_times) once its run ends");
   cmd->add_option("--motifs", a->motifs, "BPE model of acoustok bpe: print motifs (unit ids joined by '-') instead of units");
   cmd->add_option("--vocoder", a->vocoder, "Vocoder checkpoint: speak the units back (to --speech-out, else the speakers)");
   cmd->add_option("--speech-out", a->speech_out, "With --vocoder: write the speech to this WAV (16 kHz mono PCM16)")

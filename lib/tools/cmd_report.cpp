@@ -730,16 +730,17 @@ struct UnitStats {
     prev = -1;
     run = 0;
   }
-  void unit(int64_t u) {
+  // `n` frames of unit u (a run of a reduced corpus at once).
+  void unit(int64_t u, int64_t n = 1) {
     if (static_cast<size_t>(u) >= counts.size()) counts.resize(static_cast<size_t>(u) + 1, 0);
-    ++counts[static_cast<size_t>(u)];
-    ++frames;
+    counts[static_cast<size_t>(u)] += n;
+    frames += n;
     if (u == prev) {
-      ++run;
+      run += n;
     } else {
       if (run > 0) ++runs[run];
       prev = u;
-      run = 1;
+      run = n;
     }
   }
   void end_segment() {
@@ -751,7 +752,10 @@ struct UnitStats {
 };
 
 // Streams corpus_timestamped.json: the header fields and every segment's
-// units, never the whole document.
+// units, never the whole document. A reduced corpus (units --dedup) has one
+// unit per run and each run's frames in "durations": its statistics count
+// the frames, as those of the frame units it came from (one segment is held
+// until its object ends, since "durations" follows "units").
 class CorpusSax {
  public:
   CorpusSax(std::string path, UnitStats& stats) : path_(std::move(path)), st_(stats) {}
@@ -791,7 +795,7 @@ class CorpusSax {
   }
 
  private:
-  enum class Role { Top, Segments, Segment, Units, Ignore };
+  enum class Role { Top, Segments, Segment, Units, Durations, Ignore };
   enum class Kind { Null, Int, Float, String, Other };
   struct Level {
     Role role;
@@ -831,7 +835,12 @@ class CorpusSax {
       if (is_object) fail(segment_where() + ".units", "expected an array, found an object");
       role = Role::Units;
       unit_index_ = 0;
-    } else if (l.role == Role::Units) {
+      seen_units_ = true;
+    } else if (l.role == Role::Segment && l.key == "durations") {
+      if (is_object) fail(segment_where() + ".durations", "expected an array, found an object");
+      role = Role::Durations;
+      seen_durations_ = true;
+    } else if (l.role == Role::Units || l.role == Role::Durations) {
       fail(segment_where() + ".units[" + std::to_string(unit_index_) + "]", "expected a unit id, found a nested list or object");
     } else if (l.role == Role::Top && (l.key == "k" || l.key == "layer" || l.key == "frame_rate" || l.key == "feature_model")) {
       fail(l.key, "expected a single value, found a list or object");
@@ -843,8 +852,20 @@ class CorpusSax {
   bool close() {
     const Role role = stack_.back().role;
     stack_.pop_back();
-    if (role == Role::Units) st_.end_segment();
+    if (role == Role::Segment) end_segment();
     return true;
+  }
+
+  // The segment's units, each for its run's frames when it has durations.
+  void end_segment() {
+    if (seen_durations_ && durations_.size() != units_.size())
+      fail(segment_where() + ".durations", "has " + std::to_string(durations_.size()) + " run lengths for " +
+                                               std::to_string(units_.size()) + " units");
+    for (size_t i = 0; i < units_.size(); ++i) st_.unit(units_[i], seen_durations_ ? durations_[i] : 1);
+    if (seen_units_) st_.end_segment();
+    units_.clear();
+    durations_.clear();
+    seen_units_ = seen_durations_ = false;
   }
 
   bool value(Kind kind, int64_t i, const std::string* s) {
@@ -873,15 +894,23 @@ class CorpusSax {
         st_.begin_segment();
         fail(segment_where(), std::string("expected an object, found ") + kind_name(kind));
       case Role::Segment:
-        if (l.key == "units" && kind != Kind::Null) fail(segment_where() + ".units", std::string("expected an array, found ") + kind_name(kind));
+        if ((l.key == "units" || l.key == "durations") && kind != Kind::Null)
+          fail(segment_where() + "." + l.key, std::string("expected an array, found ") + kind_name(kind));
         break;
       case Role::Units:
         if (kind != Kind::Int || i < 0 || i > kMaxUnitId)
           fail(segment_where() + ".units[" + std::to_string(unit_index_) + "]",
                std::string("expected a unit id (an integer from 0 to 65535), found ") +
                    (kind == Kind::Int ? std::to_string(i) : std::string(kind_name(kind))));
-        st_.unit(i);
+        units_.push_back(i);
         ++unit_index_;
+        break;
+      case Role::Durations:
+        if (kind != Kind::Int || i < 1 || i > kMaxRunFrames_)
+          fail(segment_where() + ".durations[" + std::to_string(durations_.size()) + "]",
+               std::string("expected a run length (an integer from 1 to 65535), found ") +
+                   (kind == Kind::Int ? std::to_string(i) : std::string(kind_name(kind))));
+        durations_.push_back(i);
         break;
       case Role::Ignore:
         break;
@@ -895,6 +924,9 @@ class CorpusSax {
   double float_ = 0;
   int64_t unit_index_ = 0;
   bool seen_top_ = false, seen_segments_ = false;
+  static constexpr int64_t kMaxRunFrames_ = 65535;  // a run longer is several entries
+  std::vector<int64_t> units_, durations_;  // of the open segment
+  bool seen_units_ = false, seen_durations_ = false;
 };
 
 UnitStats read_corpus(const std::string& path) {

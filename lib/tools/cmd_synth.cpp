@@ -18,6 +18,7 @@
 #include "acoustok/audio_io.hpp"
 #include "acoustok/error.hpp"
 #include "acoustok/frame_grid.hpp"
+#include "acoustok/tensor_file.hpp"
 #include "common/fs_util.hpp"
 #include "common/log.hpp"
 #include "common/progress.hpp"
@@ -40,6 +41,9 @@ struct SynthArgs {
   std::string device = "auto";
   int threads = 0;
   bool concat = false, json_out = false;
+  int dur_prediction = -1;  // -1: auto, 0: off, 1: on
+  int speaker = -1;         // -1: none given
+  std::string speaker_embedding;
 };
 
 // One utterance and the WAV it becomes inside the output folder.
@@ -47,6 +51,7 @@ struct Utterance {
   std::string name;   // "000003.wav", "utt_7.wav", "talk_00002.wav"
   std::string where;  // "units.txt: line 3", for messages
   std::vector<int32_t> units;
+  std::vector<int32_t> durations;  // run lengths of a reduced corpus segment; empty: none
 };
 
 bool is_corpus(const std::string& arg) {
@@ -67,7 +72,7 @@ std::vector<Utterance> read_corpus(const std::string& arg) {
   std::vector<Utterance> out;
   for (auto& seg : corpus.segments) {
     const std::string name = fs::path(seg.file).replace_extension(".wav").generic_string();
-    out.push_back({name, corpus.path + ": segment " + seg.file, std::move(seg.units)});
+    out.push_back({name, corpus.path + ": segment " + seg.file, std::move(seg.units), std::move(seg.durations)});
   }
   return out;
 }
@@ -108,7 +113,7 @@ std::vector<Utterance> read_unit_text(const std::string& arg) {
       name.insert(0, width - name.size(), '0');
     }
     if (!ends_with_wav(name)) name += ".wav";
-    out.push_back({name, shown + ": line " + std::to_string(i + 1), std::move(units[i])});
+    out.push_back({name, shown + ": line " + std::to_string(i + 1), std::move(units[i]), {}});
   }
   return out;
 }
@@ -133,11 +138,67 @@ void synthesize_into(Vocoder& vocoder, const std::vector<int32_t>& line, WavWrit
   out.write(rest.data(), rest.size());
 }
 
+// Reduced units: no unit repeats its neighbour (runs collapsed).
+bool is_reduced(const std::vector<int32_t>& units) {
+  return std::adjacent_find(units.begin(), units.end()) == units.end();
+}
+
+// The frames a line becomes: its units, or, when they are reduced, each
+// repeated by its predicted duration (predicted over the whole line) or by
+// the run length its corpus carries.
+std::vector<int32_t> frames_of(Vocoder& vocoder, const Utterance& u, int dur_prediction) {
+  const bool predict = dur_prediction == 1 ||
+                       (dur_prediction < 0 && vocoder.config().has_duration_predictor() && is_reduced(u.units));
+  if (predict && !u.units.empty()) {
+    const auto durations = vocoder.predict_durations(u.units.data(), u.units.size());
+    return expand_durations(u.units.data(), u.units.size(), durations);
+  }
+  if (!u.durations.empty()) return expand_durations(u.units.data(), u.units.size(), u.durations);
+  return u.units;
+}
+
+// --speaker / --speaker-embedding against what the vocoder conditions on:
+// each refused with the checkpoint and the option named, before anything
+// is written.
+void set_speaker(Vocoder& vocoder, const SynthArgs& a) {
+  const VocoderConfig& c = vocoder.config();
+  if (c.has_speaker_table()) {
+    const std::string range = "0.." + std::to_string(c.num_speakers - 1);
+    if (a.speaker < 0)
+      throw file_error(a.checkpoint, "this vocoder has " + std::to_string(c.num_speakers) +
+                                         " speakers: choose one with --speaker " + range);
+    if (a.speaker >= c.num_speakers)
+      throw file_error(a.checkpoint, "--speaker " + std::to_string(a.speaker) + " is outside its speakers " + range);
+    vocoder.set_speaker(a.speaker);
+  } else if (a.speaker >= 0) {
+    throw file_error(a.checkpoint, "--speaker: this vocoder has no speaker table (num_speakers)");
+  }
+  if (c.has_speaker_embedder()) {
+    if (a.speaker_embedding.empty())
+      throw file_error(a.checkpoint, "this vocoder takes a speaker embedding: give --speaker-embedding FILE.npy of " +
+                                         std::to_string(c.speaker_embedding_dim) + " floats");
+    const NpyArray e = read_npy(a.speaker_embedding);
+    const auto dim = static_cast<int64_t>(c.speaker_embedding_dim);
+    const bool shape_ok = (e.shape.size() == 1 && e.shape[0] == dim) ||
+                          (e.shape.size() == 2 && e.shape[0] == 1 && e.shape[1] == dim);
+    if (!shape_ok)
+      throw file_error(a.speaker_embedding, "--speaker-embedding: the vocoder's embedder takes shape [" +
+                                                std::to_string(dim) + "] or [1, " + std::to_string(dim) + "], this has " +
+                                                std::to_string(e.values.size()) + " values");
+    vocoder.set_speaker_embedding(e.values);
+  } else if (!a.speaker_embedding.empty()) {
+    throw file_error(a.checkpoint, "--speaker-embedding: this vocoder has no speaker embedder (embedder_params)");
+  }
+  if (a.dur_prediction == 1 && !c.has_duration_predictor())
+    throw file_error(a.checkpoint, "--dur-prediction: this vocoder has no duration predictor (dur_predictor_params)");
+}
+
 // --json: what was written, from the writers' own counts.
-void print_json(size_t utterances, const std::vector<std::string>& outputs, int64_t samples) {
+void print_json(size_t utterances, const std::vector<std::string>& outputs, int64_t samples, int64_t frames) {
   const nlohmann::json summary = {{"utterances", utterances},
                                   {"outputs", outputs},
                                   {"samples", samples},
+                                  {"frames", frames},
                                   {"audio_seconds", static_cast<double>(samples) / grid::kSampleRate},
                                   {"sample_rate", grid::kSampleRate}};
   std::printf("%s\n", summary.dump().c_str());
@@ -168,13 +229,19 @@ void run_synth(const SynthArgs& a) {
   auto vocoder = Vocoder::load(a.checkpoint, a.device, a.vocoder_config);
   for (const auto& u : utterances)
     check_units_in_range(u.units, vocoder->num_units(), u.where + " (the vocoder has k=" + std::to_string(vocoder->num_units()) + ")");
+  set_speaker(*vocoder, a);
+  int64_t expanded = 0;  // frames synthesised, after durations
   if (one_file) {
     OutputArg output(a.out, ".wav");
     WavWriter out(output.path());
-    for (const auto& u : utterances) synthesize_into(*vocoder, u.units, out);
+    for (const auto& u : utterances) {
+      const auto line = frames_of(*vocoder, u, a.dur_prediction);
+      expanded += static_cast<int64_t>(line.size());
+      synthesize_into(*vocoder, line, out);
+    }
     out.commit();
     output.finish();
-    if (a.json_out) print_json(utterances.size(), {a.out}, out.samples_written());
+    if (a.json_out) print_json(utterances.size(), {a.out}, out.samples_written(), expanded);
     return;
   }
   common::Progress progress("synth (utterances)", static_cast<int64_t>(utterances.size()));
@@ -191,16 +258,18 @@ void run_synth(const SynthArgs& a) {
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
     if (ec) throw file_error(path.parent_path().string(), "cannot create the folder: " + ec.message());
+    const auto line = frames_of(*vocoder, u, a.dur_prediction);
+    expanded += static_cast<int64_t>(line.size());
     WavWriter out(path.string());
-    synthesize_into(*vocoder, u.units, out);
+    synthesize_into(*vocoder, line, out);
     out.commit();
     written.push_back(path.string());
     samples += out.samples_written();
   }
   progress.finish();
   common::log(LogLevel::info, "synth: %zu WAVs, %.1f s of speech -> %s", written.size(),
-              static_cast<double>(frames) / grid::kFrameRate, a.out.c_str());
-  if (a.json_out) print_json(utterances.size(), written, samples);
+              static_cast<double>(expanded) / grid::kFrameRate, a.out.c_str());
+  if (a.json_out) print_json(utterances.size(), written, samples, expanded);
 }
 
 }  // namespace
@@ -224,6 +293,20 @@ void add_synth_command(CLI::App& app) {
                   "for one utterance, or several with --concat")
       ->required();
   cmd->add_flag("--concat", a->concat, "Join every utterance, in order, into the one WAV that -o FILE.wav (or -) names");
+  cmd->add_flag_function(
+      "--dur-prediction,!--no-dur-prediction", [a](int64_t n) { a->dur_prediction = n > 0 ? 1 : 0; },
+      "Repeat each unit by the duration the vocoder predicts (a vocoder with dur_predictor_params; the units are "
+      "reduced: runs collapsed). Default: on when the vocoder has a duration predictor and the line is reduced (no "
+      "unit equals its neighbour). Without prediction, a reduced corpus (units --dedup) is expanded by the durations "
+      "it carries");
+  cmd->add_option("--speaker", a->speaker,
+                  "Speaker id of a multi-speaker vocoder (a speaker table: num_speakers in its config), 0..N-1; "
+                  "required by one, refused by others")
+      ->check(checks::int_at_least(0));
+  cmd->add_option("--speaker-embedding", a->speaker_embedding,
+                  "Speaker vector of a vocoder with a speaker embedder (embedder_params): an .npy of float32 or "
+                  "float64, shape [D] or [1, D], D its embedder_dim")
+      ->type_name("FILE.npy");
   add_device_option(cmd, a->device);
   cmd->add_option("--threads", a->threads, "CPU threads (0: every CPU this process may use)")
       ->capture_default_str()

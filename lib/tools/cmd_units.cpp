@@ -116,7 +116,7 @@ void add_units_command(CLI::App& app) {
   cmd->add_option("-o,--output", args->job.out_dir,
                   "Output folder: kmeans.safetensors, corpus_timestamped.json, all_units_for_bpe.txt, checkpoint")
       ->required();
-  cmd->add_option("--model", args->model_dir, "Feature model folder (Hugging Face wav2vec2 / XLSR-53 / HuBERT)");
+  cmd->add_option("--model", args->model_dir, "Feature model: a Hugging Face wav2vec2 / XLSR-53 / HuBERT folder or a fairseq checkpoint (.pt)");
   cmd->add_option("--features", args->features_dir,
                   "Instead of --model: precomputed features, DIR/<segment stem>.npy float32 [frames, dim]");
   cmd->add_option("--feature-model", args->job.feature_model,
@@ -147,6 +147,9 @@ void add_units_command(CLI::App& app) {
   cmd->add_option("--shard", args->shard,
                   "I/N: only cache the features of every N-th segment from the I-th (0-based); a final run without "
                   "--shard on the same -o folder uses them");
+  cmd->add_flag("--dedup", args->job.dedup,
+                "Reduced units: collapse each segment's runs of a repeated unit (5 5 7 -> 5 7) in the outputs, "
+                "with every run's length in frames (corpus_timestamped.json: durations)");
   cmd->add_flag("--restart", args->job.restart,
                 "Start over: remove the checkpoint, caches and outputs an earlier run left in the -o folder "
                 "(without it a rerun resumes)");

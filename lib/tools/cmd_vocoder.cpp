@@ -324,7 +324,7 @@ void add_vocoder_command(CLI::App& app) {
   test->add_option("--num-samples", a->num_samples, "Segments to test, spread evenly over the corpus")
       ->capture_default_str()->check(checks::int_at_least(1));
   test->add_option("--model", a->feature_model,
-                   "Feature model folder (as in features, units and live): also report unit agreement after re-encoding");
+                   "Feature model folder or fairseq checkpoint (as in features, units and live): also report unit agreement after re-encoding");
   // --feature-model names the model elsewhere (units, kmeans fit); here it
   // once was the folder: still accepted as that, with a note, out of --help.
   test->add_option("--feature-model", a->old_feature_model)->group("");

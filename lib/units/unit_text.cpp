@@ -63,6 +63,23 @@ void collapse_repeats(const std::vector<int>& frames, std::vector<int>* units, s
   }
 }
 
+bool RunReducer::push(int unit, UnitRun* done) {
+  *done = UnitRun();
+  if (held_.frames > 0 && held_.unit == unit && held_.frames < kMaxRunFrames) {
+    ++held_.frames;
+    return false;
+  }
+  *done = held_;
+  held_ = UnitRun{unit, 1};
+  return true;
+}
+
+bool RunReducer::finish(UnitRun* done) {
+  *done = held_;
+  held_ = UnitRun();
+  return done->frames > 0;
+}
+
 void append_unit_utf8(int id, std::string* out) {
   const char32_t cp = kFirstUnitCodePoint + static_cast<char32_t>(id);
   out->push_back(static_cast<char>(0xE0 | (cp >> 12)));

@@ -112,6 +112,8 @@ json options_json(const UnitsJobOptions& o) {
   } else {
     j["kmeans_model"] = fs::absolute(o.kmeans_model).lexically_normal().string();
   }
+  // Only when set: checkpoints of runs before --dedup existed still match.
+  if (o.dedup) j["dedup"] = true;
   return j;
 }
 

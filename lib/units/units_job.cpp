@@ -24,6 +24,7 @@
 #include "common/fs_util.hpp"
 #include "common/progress.hpp"
 #include "acoustok/tensor_file.hpp"
+#include "acoustok/unit_text.hpp"
 #include "units/units_checkpoint.hpp"
 
 namespace fs = std::filesystem;
@@ -209,6 +210,25 @@ std::unique_ptr<CacheMap> map_features(const fs::path& cache_dir, int64_t rows, 
 }
 
 double round_time(double t) { return std::round(t * 1e6) / 1e6; }
+
+// --dedup: a segment's frame units -> one per run, with its length and first
+// frame; a run longer than an entry of binary reduced units holds
+// (kMaxRunFrames) is several entries, as there.
+void reduce_runs(std::vector<int>* ids, std::vector<int64_t>* durations, std::vector<int64_t>* starts) {
+  std::vector<int> units;
+  std::vector<int64_t> lengths;
+  collapse_repeats(*ids, &units, &lengths);
+  ids->clear();
+  int64_t at = 0;
+  for (size_t r = 0; r < units.size(); ++r) {
+    for (int64_t left = lengths[r]; left > 0; left -= kMaxRunFrames) {
+      ids->push_back(units[r]);
+      durations->push_back(std::min(left, kMaxRunFrames));
+      starts->push_back(at);
+      at += durations->back();
+    }
+  }
+}
 
 const char* const kRestartHint = "rerun with --restart to start over";
 
@@ -414,8 +434,11 @@ class UnitsJob {
         throw file_error(ck_path, b.what + hint);
       }
       json mine = ck_.options, theirs = c.options;
-      mine.erase("shard");
-      theirs.erase("shard");
+      // The cached features do not depend on --dedup either.
+      for (const char* key : {"shard", "dedup"}) {
+        mine.erase(key);
+        theirs.erase(key);
+      }
       if (mine != theirs || c.dim == 0) continue;  // another job's shard
       try {
         check_consistency(c, all_names_, e.path() / "cache", true, o_.kmeans.k);
@@ -625,28 +648,38 @@ class UnitsJob {
       if (!js || !tx) throw file_error(o_.out_dir, std::string("cannot write outputs: ") + std::strerror(errno));
       js << "{\"feature_model\": " << json(o_.feature_model).dump()
          << (o_.feature_model_stand_in ? ", \"feature_model_stand_in\": true" : "") << ", \"layer\": " << o_.layer
-         << ", \"k\": " << o_.kmeans.k << ", \"frame_rate\": " << kFrameRate << ", \"segments\": [";
+         << ", \"k\": " << o_.kmeans.k << ", \"frame_rate\": " << kFrameRate
+         << (o_.dedup ? ", \"dedup\": true" : "") << ", \"segments\": [";
       bool first = true;
       for (size_t i : order) {
         const SegmentRecord& rec = ck_.segments[i];
         const auto info = index_.find(rec.file);
         const json source = info != index_.end() ? info->second.source : json(nullptr);
         const double offset = info != index_.end() ? info->second.start : 0.0;
-        std::vector<int> ids(static_cast<size_t>(rec.frames));
+        const uint16_t* frames = units.halfs() + rec.row;
+        std::vector<int> ids(frames, frames + rec.frames);
+        // Reduced: one entry per run, timed at its first frame.
+        std::vector<int64_t> durations, starts;
+        if (o_.dedup) {
+          reduce_runs(&ids, &durations, &starts);
+        } else {
+          for (int64_t f = 0; f < rec.frames; ++f) starts.push_back(f);
+        }
         std::vector<double> unit_times(ids.size()), source_times(ids.size());
         std::string line;
-        for (int64_t f = 0; f < rec.frames; ++f) {
-          ids[static_cast<size_t>(f)] = units.halfs()[rec.row + f];
-          unit_times[static_cast<size_t>(f)] = round_time(grid::kFrameSeconds * static_cast<double>(f));
-          source_times[static_cast<size_t>(f)] = round_time(offset + grid::kFrameSeconds * static_cast<double>(f));
-          if (f) line += ' ';
-          line += std::to_string(ids[static_cast<size_t>(f)]);
+        for (size_t j = 0; j < ids.size(); ++j) {
+          const double t = grid::kFrameSeconds * static_cast<double>(starts[j]);
+          unit_times[j] = round_time(t);
+          source_times[j] = round_time(offset + t);
+          if (j) line += ' ';
+          line += std::to_string(ids[j]);
         }
         ordered_json seg;
         seg["file"] = rec.file;
         seg["source"] = source;
         seg["offset"] = offset;
         seg["units"] = ids;
+        if (o_.dedup) seg["durations"] = durations;
         seg["unit_times"] = unit_times;
         seg["source_times"] = source_times;
         js << (first ? "\n" : ",\n") << seg.dump();

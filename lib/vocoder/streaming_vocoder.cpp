@@ -27,9 +27,62 @@ void StreamingVocoder::reset() {
   emitted_ = 0;
   units_.clear();
   continuation_.clear();
+  reduced_.clear();
+  reduced_decided_ = 0;
+  predicted_.clear();
 }
 
 std::vector<float> StreamingVocoder::push(const int32_t* units, size_t count) {
+  // Frames after reduced units still waiting for their durations would
+  // overtake them.
+  if (reduced_pending() > 0)
+    throw Error("streaming vocoder: frames pushed while reduced units wait for their predicted durations");
+  return push_frames(units, count);
+}
+
+std::vector<float> StreamingVocoder::push_reduced(const int32_t* units, const int32_t* durations, size_t count) {
+  const auto frames = expand_durations(units, count, std::vector<int32_t>(durations, durations + count));
+  return push(frames.data(), frames.size());
+}
+
+std::vector<float> StreamingVocoder::push_reduced(const int32_t* units, size_t count) {
+  if (!vocoder_.config().has_duration_predictor())
+    throw Error("streaming vocoder: this vocoder has no duration predictor (no dur_predictor_params in its config)");
+  reduced_.insert(reduced_.end(), units, units + count);
+  return predict_ready(false);
+}
+
+std::vector<int32_t> StreamingVocoder::take_predicted_durations() {
+  std::vector<int32_t> out;
+  out.swap(predicted_);
+  return out;
+}
+
+// The predictor is local: a unit's duration depends on the units within
+// duration_context_units() of it. So the waiting units that have that many
+// after them (all of them at the end) are predicted over a window holding
+// that many before them too, exactly as over the whole utterance.
+std::vector<float> StreamingVocoder::predict_ready(bool at_end) {
+  const auto context = static_cast<size_t>(duration_context_units());
+  const size_t waiting = reduced_pending();
+  const size_t ready = at_end ? waiting : (waiting > context ? waiting - context : 0);
+  if (ready == 0) return {};
+  const size_t window = at_end ? reduced_.size() : reduced_decided_ + ready + context;
+  const auto all = vocoder_.predict_durations(reduced_.data(), window);
+  if (all.size() != window) throw Error("streaming vocoder: the duration predictor gave a wrong number of durations");
+  const std::vector<int32_t> durations(all.begin() + static_cast<std::ptrdiff_t>(reduced_decided_),
+                                       all.begin() + static_cast<std::ptrdiff_t>(reduced_decided_ + ready));
+  const auto frames = expand_durations(reduced_.data() + reduced_decided_, ready, durations);
+  predicted_.insert(predicted_.end(), durations.begin(), durations.end());
+  reduced_decided_ += ready;
+  // Only the left context of the next window stays.
+  const size_t drop = reduced_decided_ > context ? reduced_decided_ - context : 0;
+  reduced_.erase(reduced_.begin(), reduced_.begin() + static_cast<std::ptrdiff_t>(drop));
+  reduced_decided_ -= drop;
+  return push_frames(frames.data(), frames.size());
+}
+
+std::vector<float> StreamingVocoder::push_frames(const int32_t* units, size_t count) {
   units_.insert(units_.end(), units, units + count);
   std::vector<float> out;
   // A chunk is final once `lookahead_` frames beyond it have arrived.
@@ -41,9 +94,15 @@ std::vector<float> StreamingVocoder::push(const int32_t* units, size_t count) {
 }
 
 std::vector<float> StreamingVocoder::finish() {
-  std::vector<float> out;
-  if (frames_pushed() > emitted_) out = synthesize_until(frames_pushed(), true);
+  std::vector<float> out = predict_ready(true);
+  if (frames_pushed() > emitted_) {
+    const auto rest = synthesize_until(frames_pushed(), true);
+    out.insert(out.end(), rest.begin(), rest.end());
+  }
+  // The durations predicted here stay for take_predicted_durations().
+  std::vector<int32_t> predicted = std::move(predicted_);
   reset();
+  predicted_ = std::move(predicted);
   return out;
 }
 

@@ -115,8 +115,55 @@ VocoderConfig VocoderConfig::from_json(const std::string& text, const std::strin
     take(j, "msd_channels", c.msd_channels);
     take(j, "msd_groups", c.msd_groups);
     take(j, "segment_frames", c.segment_frames);
+    take(j, "num_speakers", c.num_speakers);
+    take(j, "speaker_embedding_dim", c.speaker_embedding_dim);
+    take(j, "dur_predictor_hidden", c.dur_predictor_hidden);
+    take(j, "dur_predictor_kernel", c.dur_predictor_kernel);
   });
 }
+
+namespace {
+
+// fairseq codehifigan.py's defaults.
+constexpr int kFairseqSpeakers = 200, kFairseqEmbedderDim = 256;
+
+// multispkr / embedder_params / dur_predictor_params of a released config
+// (fairseq codehifigan.py CodeGenerator: a speaker is used when multispkr is
+// set; embedder_params makes it a Linear from embedder_dim, else a table).
+template <typename On>
+void read_conditioning(const json& j, VocoderConfig& c, const On& on, const std::string& where) {
+  take(j, "embedding_dim", c.embedding_dim);
+  if (on("multispkr")) {
+    if (on("embedder_params")) {
+      c.speaker_embedding_dim = kFairseqEmbedderDim;
+      take(j, "embedder_dim", c.speaker_embedding_dim);
+      if (c.speaker_embedding_dim < 1) throw Error(where + ": 'embedder_dim' must be at least 1");
+    } else {
+      c.num_speakers = kFairseqSpeakers;
+      take(j, "num_speakers", c.num_speakers);
+      if (c.num_speakers < 1) throw Error(where + ": 'num_speakers' must be at least 1 with 'multispkr'");
+    }
+  } else if (on("embedder_params")) {
+    throw Error(where + ": 'embedder_params' without 'multispkr': its speaker embedder would be unused");
+  }
+  if (!on("dur_predictor_params")) return;
+  const json& d = j.at("dur_predictor_params");
+  if (!d.is_object()) throw Error(where + ": 'dur_predictor_params' must be an object");
+  const auto field = [&](const char* key) {
+    if (!d.contains(key)) throw Error(where + ": 'dur_predictor_params' has no '" + key + "'");
+    int v = 0;
+    read(d.at(key), key, v);
+    return v;
+  };
+  if (field("encoder_embed_dim") != c.embedding_dim)
+    throw Error(where + ": 'dur_predictor_params.encoder_embed_dim' must equal embedding_dim " +
+                std::to_string(c.embedding_dim) + " (the predictor reads the unit embedding)");
+  c.dur_predictor_hidden = field("var_pred_hidden_dim");
+  if (c.dur_predictor_hidden < 1) throw Error(where + ": 'dur_predictor_params.var_pred_hidden_dim' must be at least 1");
+  c.dur_predictor_kernel = field("var_pred_kernel_size");
+}
+
+}  // namespace
 
 VocoderConfig VocoderConfig::from_released_json(const std::string& text, const std::string& where) {
   VocoderConfig c = preset("v1");
@@ -126,21 +173,20 @@ VocoderConfig VocoderConfig::from_released_json(const std::string& text, const s
     const auto on = [&](const char* key) {
       if (!j.contains(key)) return false;
       const json& v = j.at(key);
+      // Python's truth value, as fairseq tests these keys.
       return !(v.is_null() || (v.is_boolean() && !v.get<bool>()) || (v.is_number() && v.get<double>() == 0) ||
-               (v.is_string() && v.get<std::string>().empty()));
+               (v.is_string() && v.get<std::string>().empty()) || ((v.is_object() || v.is_array()) && v.empty()));
     };
-    // Inputs and predictors acoustok's generator does not have.
-    for (const char* key : {"f0", "f0_vq_params", "f0_quantizer", "f0_feats", "multispkr", "spkr_embedding",
-                            "speaker_embedding", "embedder_params", "dur_prediction", "dur_predictor_params",
-                            "lang_embedding"}) {
-      if (on(key)) {
+    // Inputs acoustok's generator does not have.
+    for (const char* key : {"f0", "f0_vq_params", "f0_quantizer", "f0_quantizer_path", "f0_feats", "f0_quant_num_bin"}) {
+      if (on(key))
         throw Error(where + ": this vocoder uses '" + key +
-                    "' (F0, speaker, language or duration inputs), which acoustok cannot run: only unit-only vocoders are supported");
-      }
+                    "' (F0 conditioning), which needs speech-resynthesis' F0 quantiser: acoustok cannot run it");
     }
-    if (j.contains("num_speakers") && j.at("num_speakers").is_number() && j.at("num_speakers").get<double>() > 1)
-      throw Error(where + ": this vocoder has " + j.at("num_speakers").dump() +
-                  " speakers (speaker inputs), which acoustok cannot run: only unit-only vocoders are supported");
+    for (const char* key : {"lang_embedding", "spkr_embedding", "speaker_embedding"}) {
+      if (on(key)) throw Error(where + ": this vocoder uses '" + std::string(key) + "', an input acoustok cannot run");
+    }
+    read_conditioning(j, c, on, where);
     if (j.contains("resblock") && j.at("resblock") != "1" && j.at("resblock") != 1)
       throw Error(where + ": resblock type " + j.at("resblock").dump() + " is not supported (only type 1)");
     if (j.contains("sampling_rate") && j.at("sampling_rate") != 16000)
@@ -152,8 +198,14 @@ VocoderConfig VocoderConfig::from_released_json(const std::string& text, const s
     take(j, "upsample_initial_channel", c.upsample_initial_channel);
     take(j, "resblock_kernel_sizes", c.resblock_kernel_sizes);
     take(j, "resblock_dilation_sizes", c.resblock_dilation_sizes);
-    if (j.contains("model_in_dim") && j.at("model_in_dim") != j.value("embedding_dim", c.embedding_dim))
-      throw Error(where + ": model_in_dim differs from embedding_dim (extra inputs acoustok does not have)");
+    if (j.contains("model_in_dim")) {
+      int in_dim = 0;
+      read(j.at("model_in_dim"), "model_in_dim", in_dim);
+      if (in_dim != c.model_in_dim())
+        throw Error(where + ": 'model_in_dim' is " + std::to_string(in_dim) + " but the unit embedding" +
+                    (c.has_speaker_table() || c.has_speaker_embedder() ? " and the speaker's" : "") + " make " +
+                    std::to_string(c.model_in_dim()) + " channels");
+    }
     if (j.contains("code_hop_size") && j.at("code_hop_size") != c.hop_samples())
       throw Error(where + ": code_hop_size " + j.at("code_hop_size").dump() + " is not the upsampling product " +
                   std::to_string(c.hop_samples()));
@@ -185,6 +237,13 @@ std::string VocoderConfig::to_json() const {
             {"msd_channels", msd_channels},
             {"msd_groups", msd_groups},
             {"segment_frames", segment_frames}};
+  // Only when set: acoustok's own (unit-only) checkpoints keep their bytes.
+  if (num_speakers > 0) j["num_speakers"] = num_speakers;
+  if (speaker_embedding_dim > 0) j["speaker_embedding_dim"] = speaker_embedding_dim;
+  if (dur_predictor_hidden > 0) {
+    j["dur_predictor_hidden"] = dur_predictor_hidden;
+    j["dur_predictor_kernel"] = dur_predictor_kernel;
+  }
   return j.dump();
 }
 
@@ -240,6 +299,15 @@ void VocoderConfig::validate(const std::string& where) const {
   }
   for (int c : mpd_channels) if (c < 1 || c > kMaxChannels) fail("mpd channels must be in 1..65536");
   if (segment_frames < 4 || segment_frames > 100000) fail("segment_frames must be in 4..100000");
+  if (num_speakers < 0 || num_speakers > 65535) fail("num_speakers must be in 0..65535");
+  if (speaker_embedding_dim < 0 || speaker_embedding_dim > kMaxChannels) fail("speaker_embedding_dim must be in 0..65536");
+  if (has_speaker_table() && has_speaker_embedder()) fail("a speaker table and a speaker embedder cannot both be used");
+  if (dur_predictor_hidden < 0 || dur_predictor_hidden > kMaxChannels) fail("dur_predictor_hidden must be in 0..65536");
+  // fairseq's VariancePredictor pads its second convolution by 1 whatever
+  // the kernel: any other kernel than 3 changes the sequence length, and
+  // the reference itself fails on it.
+  if (has_duration_predictor() && dur_predictor_kernel != 3)
+    fail("the duration predictor's kernel size (var_pred_kernel_size) must be 3: its second convolution pads by 1");
 }
 
 int VocoderConfig::receptive_field_frames() const {

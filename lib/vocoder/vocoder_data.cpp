@@ -54,6 +54,21 @@ std::vector<int32_t> unit_ids(const json& units, int k, const std::string& where
   return ids;
 }
 
+// A reduced segment's "durations": one run length (frames >= 1) per unit.
+std::vector<int32_t> run_lengths(const json& runs, size_t units, const std::string& where) {
+  if (!runs.is_array() || runs.size() != units)
+    throw Error(where + ": \"durations\" must be an array of one run length per unit (" + std::to_string(units) + ")");
+  std::vector<int32_t> out;
+  out.reserve(units);
+  for (const json& r : runs) {
+    if (!r.is_number_integer() || r.get<int64_t>() < 1 || r.get<int64_t>() > 65535)
+      throw Error(where + ": duration " + r.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 40) +
+                  " is not a run length in 1..65535 frames");
+    out.push_back(static_cast<int32_t>(r.get<int64_t>()));
+  }
+  return out;
+}
+
 }  // namespace
 
 UnitCorpus read_unit_corpus(const std::string& units_dir) {
@@ -73,6 +88,7 @@ UnitCorpus read_unit_corpus(const std::string& units_dir) {
       seg.file = s.at("file").get<std::string>();
       check_segment_path(seg.file, c.path);
       seg.units = unit_ids(s.at("units"), c.k, c.path + ": segment " + seg.file);
+      if (s.contains("durations")) seg.durations = run_lengths(s.at("durations"), seg.units.size(), c.path + ": segment " + seg.file);
       c.segments.push_back(std::move(seg));
     }
   } catch (const json::exception& e) {

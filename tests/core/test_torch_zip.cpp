@@ -2,13 +2,16 @@
 // The pytorch_model.bin reader (zip + safe unpickler) against pickles made
 // to hurt it (issue 14): each is an error naming the file, never a crash, a
 // hang or gigabytes of memory. The files are written here by Python's
-// zipfile, as torch.save lays them out.
+// zipfile, as torch.save lays them out. Also fairseq checkpoints read with
+// their own policy (issue 27).
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "acoustok/error.hpp"
+#include "features/fairseq_checkpoint.hpp"
 #include "features/torch_zip.hpp"
 #include "test_util.hpp"
 
@@ -128,5 +131,158 @@ TEST(TorchZipHostile, StorageBytesAreCheckedByTheirCrc) {
     EXPECT_NE(m.find(bad), std::string::npos) << m;
     EXPECT_NE(m.find("tensor 'w'"), std::string::npos) << m;
     EXPECT_NE(m.find("fails its CRC-32 check"), std::string::npos) << m;
+  }
+}
+
+// ---- fairseq checkpoints (tests/fixtures/gen_fairseq_fixtures.py) ----------
+
+namespace {
+
+using acoustok::features::TorchZipWeights;
+
+std::string fairseq_fixture(const std::string& name) { return acoustok::test::fixture("fairseq/" + name); }
+
+template <typename F>
+std::string message_of(F f) {
+  try {
+    f();
+  } catch (const acoustok::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+// A real omegaconf DictConfig (typed value nodes, metadata, defaultdict,
+// typing.Any) and the trainer's state read as plain data.
+TEST(FairseqCheckpoint, DictConfigIsReadAsPlainData) {
+  TorchZipWeights w(fairseq_fixture("hubert_cfg.pt"), TorchZipWeights::Contents::FairseqCheckpoint);
+  EXPECT_EQ(w.strings().at("cfg.model._name"), "hubert");
+  EXPECT_EQ(w.strings().at("cfg.model.conv_feature_layers"), "[(16, 10, 5)] + [(16, 3, 2)] * 4 + [(16,2,2)] * 2");
+  EXPECT_EQ(w.integers().at("cfg.model.encoder_layers"), 3);
+  EXPECT_EQ(w.integers().at("cfg.model.layer_norm_first"), 0);
+  EXPECT_EQ(w.integers().at("cfg.task.normalize"), 0);
+  EXPECT_EQ(w.integers().at("cfg.common.seed"), 1337);
+  EXPECT_EQ(w.strings().at("cfg.model.extractor_mode"), "default");  // an EnumNode of a fairseq enum
+  EXPECT_TRUE(w.contains("model.encoder.layers.2.fc2.weight"));
+  EXPECT_EQ(w.info("model.encoder.pos_conv.0.weight_v").shape, (std::vector<int64_t>{32, 16, 15}));
+}
+
+TEST(FairseqCheckpoint, NamespaceArgsAreReadAsPlainData) {
+  TorchZipWeights w(fairseq_fixture("wav2vec2_args.pt"), TorchZipWeights::Contents::FairseqCheckpoint);
+  EXPECT_EQ(w.strings().at("args.arch"), "wav2vec2");
+  EXPECT_EQ(w.strings().at("args.extractor_mode"), "layer_norm");
+  EXPECT_EQ(w.integers().at("args.layer_norm_first"), 1);
+  EXPECT_EQ(w.integers().at("args.normalize"), 1);
+}
+
+// A state-dict reader (pytorch_model.bin, vocoder checkpoints) still knows
+// nothing of configuration objects.
+TEST(FairseqCheckpoint, StateDictReadingRefusesConfigObjects) {
+  const std::string e = message_of([] { TorchZipWeights w(fairseq_fixture("hubert_cfg.pt")); });
+  EXPECT_NE(e.find("refuses pickle global 'omegaconf.dictconfig.DictConfig'"), std::string::npos) << e;
+}
+
+// cfg holding a REDUCE of os.system: refused by name while reading the
+// pickle, before anything else.
+TEST(FairseqCheckpoint, AGlobalOutsideThePolicyIsRefusedByName) {
+  const std::string path = fairseq_fixture("evil_cfg.pt");
+  const std::string e = message_of([&] { acoustok::features::open_fairseq_checkpoint(path); });
+  EXPECT_NE(e.find(path), std::string::npos) << e;
+  EXPECT_NE(e.find("refuses pickle global 'posix.system'"), std::string::npos) << e;
+}
+
+// Names allowed for enum members and metadata are never called otherwise.
+TEST(FairseqCheckpoint, AllowedNamesAreNotCallable) {
+  const std::string dir = make_temp_dir("pkl-fairseq");
+  const std::string path = write_bin(dir, "getattr",
+      "__import__('pickle').dumps({'a': type('G', (), {'__reduce__': lambda self: (getattr, (dict, 'fromkeys'))})()}, "
+      "protocol=2)");
+  const std::string e = message_of([&] { TorchZipWeights w(path, TorchZipWeights::Contents::FairseqCheckpoint); });
+  EXPECT_NE(e.find("refuses to call '__builtin__.getattr'"), std::string::npos) << e;
+  const std::string path2 = write_bin(dir, "dict",
+      "__import__('pickle').dumps({'a': type('G', (), {'__reduce__': lambda self: (dict, ([('x', 1)],))})()}, "
+      "protocol=2)");
+  const std::string e2 = message_of([&] { TorchZipWeights w(path2, TorchZipWeights::Contents::FairseqCheckpoint); });
+  EXPECT_NE(e2.find("refuses to call '__builtin__.dict'"), std::string::npos) << e2;
+}
+
+// Namespaces (and DictConfigs) that share one big state each copy it: the
+// copies count against the object budget, so a flood of them is refused
+// instead of taking gigabytes.
+TEST(FairseqCheckpoint, SharedStatesCountAgainstTheObjectBudget) {
+  const std::string dir = make_temp_dir("pkl-fairseq-flood");
+  const std::string path = write_bin(dir, "flood",
+      "(lambda argparse, pickle: (lambda d: pickle.dumps({'a': [(lambda n: (setattr(n, '__dict__', d), n)[1])"
+      "(argparse.Namespace()) for _ in range(400)]}, protocol=2))({str(i): i for i in range(20000)}))"
+      "(__import__('argparse'), __import__('pickle'))");
+  const std::string e = message_of([&] { TorchZipWeights w(path, TorchZipWeights::Contents::FairseqCheckpoint); });
+  EXPECT_NE(e.find("more than 1048576 objects"), std::string::npos) << e;
+}
+
+TEST(FairseqCheckpoint, ConfigGivesTheArchitecture) {
+  const auto h = acoustok::features::open_fairseq_checkpoint(fairseq_fixture("hubert_cfg.pt"));
+  EXPECT_EQ(h.config.model_type, "hubert");
+  EXPECT_FALSE(h.config.feat_extract_layer_norm);
+  EXPECT_FALSE(h.config.conv_bias);
+  EXPECT_EQ(h.config.conv_dim, std::vector<int64_t>(7, 16));
+  EXPECT_EQ(h.config.conv_kernel, (std::vector<int64_t>{10, 3, 3, 3, 3, 2, 2}));
+  EXPECT_EQ(h.config.conv_stride, (std::vector<int64_t>{5, 2, 2, 2, 2, 2, 2}));
+  EXPECT_EQ(h.config.hidden_size, 32);
+  EXPECT_EQ(h.config.num_hidden_layers, 3);
+  EXPECT_EQ(h.config.num_attention_heads, 4);
+  EXPECT_EQ(h.config.intermediate_size, 64);
+  EXPECT_EQ(h.config.num_conv_pos_embeddings, 15);
+  EXPECT_EQ(h.config.num_conv_pos_embedding_groups, 2);
+  EXPECT_FALSE(h.config.do_stable_layer_norm);
+  EXPECT_FALSE(h.config.do_normalize);
+  EXPECT_EQ(h.weights->file_key("encoder.layers.0.attention.q_proj.weight"), "model.encoder.layers.0.self_attn.q_proj.weight");
+  EXPECT_EQ(h.weights->file_key("feature_extractor.conv_layers.0.layer_norm.weight"),
+            "model.feature_extractor.conv_layers.0.2.weight");
+  EXPECT_TRUE(h.weights->contains("encoder.layers.2.feed_forward.output_dense.bias"));
+
+  const auto w = acoustok::features::open_fairseq_checkpoint(fairseq_fixture("wav2vec2_args.pt"));
+  EXPECT_EQ(w.config.model_type, "wav2vec2");
+  EXPECT_TRUE(w.config.feat_extract_layer_norm);
+  EXPECT_TRUE(w.config.conv_bias);
+  EXPECT_TRUE(w.config.do_stable_layer_norm);
+  EXPECT_TRUE(w.config.do_normalize);
+  EXPECT_EQ(w.config.num_hidden_layers, 2);
+  EXPECT_EQ(w.config.num_conv_pos_embeddings, 16);
+  EXPECT_EQ(w.weights->file_key("feature_extractor.conv_layers.3.layer_norm.bias"),
+            "model.feature_extractor.conv_layers.3.2.1.bias");
+  EXPECT_TRUE(w.weights->contains("feature_extractor.conv_layers.6.layer_norm.bias"));
+}
+
+// An old Namespace kept as cfg.model (an AnyNode's value): its arch and fields.
+TEST(FairseqCheckpoint, NamespaceInsideTheConfigIsTheModel) {
+  const auto m = acoustok::features::open_fairseq_checkpoint(fairseq_fixture("namespace_in_cfg.pt"));
+  EXPECT_EQ(m.config.model_type, "hubert");
+  EXPECT_EQ(m.config.num_hidden_layers, 5);
+  EXPECT_EQ(m.config.num_conv_pos_embeddings, 64);
+  EXPECT_EQ(m.config.hidden_size, 768);  // fairseq's default
+  EXPECT_TRUE(m.config.do_normalize);    // cfg.task.normalize
+}
+
+TEST(FairseqCheckpoint, UnknownArchitectureIsNamed) {
+  const std::string path = fairseq_fixture("unknown_arch.pt");
+  const std::string e = message_of([&] { acoustok::features::open_fairseq_checkpoint(path); });
+  EXPECT_NE(e.find(path), std::string::npos) << e;
+  EXPECT_NE(e.find("'cfg.model._name' is 'data2vec_audio'"), std::string::npos) << e;
+}
+
+TEST(FairseqCheckpoint, ConvFeatureLayersGrammar) {
+  using acoustok::features::parse_conv_feature_layers;
+  const auto l = parse_conv_feature_layers("[(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512,2,2)] + [(512,2,2)]", "x");
+  ASSERT_EQ(l.size(), 7u);
+  EXPECT_EQ(l[0], std::make_tuple(int64_t{512}, int64_t{10}, int64_t{5}));
+  EXPECT_EQ(l[4], std::make_tuple(int64_t{512}, int64_t{3}, int64_t{2}));
+  EXPECT_EQ(l[6], std::make_tuple(int64_t{512}, int64_t{2}, int64_t{2}));
+  EXPECT_EQ(parse_conv_feature_layers(" [ (4,3,2,) , (5,2,1), ] * 2 ", "x").size(), 4u);
+  for (const char* bad : {"__import__('os').system('id')", "[(512, 10)]", "[(512, 10, 5)] * 65", "[(0, 1, 1)]",
+                          "[(512, 10, 5)] +", "[(512, 10, 5)] - [(1,1,1)]", "[]", "[(1,1,1)] * 99999999999"}) {
+    const std::string e = message_of([&] { parse_conv_feature_layers(bad, "'cfg.model.conv_feature_layers'"); });
+    EXPECT_NE(e.find("'cfg.model.conv_feature_layers'"), std::string::npos) << bad << ": " << e;
   }
 }

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // libFuzzer target: pytorch_model.bin (zip archive + the safe unpickler), and
-// every tensor read out of it.
+// every tensor read out of it; the same bytes as a fairseq checkpoint.
 #include <vector>
 
 #include "acoustok/error.hpp"
+#include "features/fairseq_checkpoint.hpp"
 #include "features/torch_zip.hpp"
 #include "fuzz_input.hpp"
 
@@ -22,6 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       else
         (void)w.read_raw(name);
     }
+  } catch (const acoustok::Error&) {
+  }
+  try {
+    (void)acoustok::features::open_fairseq_checkpoint(path);
   } catch (const acoustok::Error&) {
   }
   return 0;

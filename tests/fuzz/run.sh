@@ -46,6 +46,7 @@ seed_as() { mkdir -p "$seeds/$1"; cp "$2" "$seeds/$1/$3"; }
 for m in xlsr_st base_st; do seed_as safetensors "$fx/xlsr/$m/model.safetensors" "$m.safetensors"; done
 seed npy "$fx/kmeans/mix64_centroids.npy" "$fx/kmeans/partial_init.npy" "$fx/xlsr/refs/xlsr_L1.npy"
 for m in xlsr_bin base_bin hubert_bin evil_bin; do seed_as torch_zip "$fx/xlsr/$m/pytorch_model.bin" "$m.bin"; done
+for m in hubert_cfg wav2vec2_args evil_cfg; do seed_as torch_zip "$fx/fairseq/$m.pt" "$m.pt"; done
 for m in xlsr_st base_st hubert_bin; do seed_as model_config "$fx/xlsr/$m/config.json" "$m.json"; done
 # A checkpoint-shaped torch.save file: nested dicts, strings, integers, int64 and half tensors.
 /usr/bin/python3 -c '

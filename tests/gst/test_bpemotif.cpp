@@ -2,14 +2,18 @@
 // The bpemotif element with GstHarness: motifs equal those of the
 // SentencePiece Python module (tests/fixtures/gen_bpe_fixtures.py) for binary
 // and text caps, per segment; timestamps; events; windows; latency; EOS;
-// flush; model errors before data flows.
+// flush; model errors before data flows; reduced units (caps reduced=true)
+// against the frame units they came from.
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "acoustok/unit_text.hpp"
 #include "gst_breaks.hpp"
@@ -366,4 +370,147 @@ TEST(BpeMotifElement, UnitsBeyondTheInputVocabularyAreWarnedAboutOnce) {
   gst_element_set_bus(h->element, nullptr);
   gst_object_unref(bus);
   gst_harness_teardown(h);
+}
+
+// ---- reduced units (kmeansunits dedup=true) ----------------------------------
+
+namespace {
+
+constexpr const char* kReducedCaps =
+    "application/x-acoustok-units, vocab-size=(int)100, frame-rate=(fraction)50/1, reduced=(boolean)true";
+
+// A line's runs as reduced entries (unit, frames); every run of more than 2
+// frames is cut in two entries, as a run longer than an entry holds is.
+std::vector<std::pair<int, int>> reduced_entries(const std::vector<int>& frames) {
+  std::vector<std::pair<int, int>> runs;
+  for (int u : frames) {
+    if (!runs.empty() && runs.back().first == u) ++runs.back().second;
+    else runs.push_back({u, 1});
+  }
+  std::vector<std::pair<int, int>> out;
+  for (const auto& r : runs) {
+    if (r.second > 2) {
+      out.push_back({r.first, 2});
+      out.push_back({r.first, r.second - 2});
+    } else {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+GstBuffer* reduced_buffer(const std::vector<std::pair<int, int>>& entries, size_t from, size_t to, GstClockTime pts,
+                          guint64 offset) {
+  GstBuffer* b = gst_buffer_new_allocate(nullptr, (to - from) * 4, nullptr);
+  GstMapInfo map;
+  gst_buffer_map(b, &map, GST_MAP_WRITE);
+  guint64 frames = 0;
+  for (size_t i = from; i < to; ++i) {
+    const guint16 v[2] = {static_cast<guint16>(entries[i].first), static_cast<guint16>(entries[i].second)};
+    std::memcpy(map.data + 4 * (i - from), v, 4);
+    frames += static_cast<guint64>(entries[i].second);
+  }
+  gst_buffer_unmap(b, &map);
+  GST_BUFFER_PTS(b) = pts;
+  GST_BUFFER_DURATION(b) = frames * kFrame;
+  GST_BUFFER_OFFSET(b) = offset;
+  GST_BUFFER_OFFSET_END(b) = offset + frames;
+  return b;
+}
+
+// Each held-out line as reduced entries in buffers of 1, 5, 2, 11 entries
+// (on one timeline, a second of silence between segments), a segment event
+// after each; returns every segment's output buffer.
+std::vector<GstBuffer*> push_reduced(GstHarness* h, const std::vector<std::vector<int>>& lines) {
+  std::vector<GstBuffer*> out;
+  const size_t sizes[] = {1, 5, 2, 11};
+  guint64 offset = 0, index = 0;
+  for (const auto& line : lines) {
+    if (line.empty()) continue;
+    const auto entries = reduced_entries(line);
+    guint64 at = offset;
+    for (size_t from = 0, k = 0; from < entries.size(); ++k) {
+      const size_t to = std::min(entries.size(), from + sizes[k % 4]);
+      EXPECT_EQ(gst_harness_push(h, reduced_buffer(entries, from, to, at * kFrame, at)), GST_FLOW_OK);
+      for (size_t i = from; i < to; ++i) at += static_cast<guint64>(entries[i].second);
+      from = to;
+    }
+    EXPECT_EQ(gst_harness_try_pull(h), nullptr) << "motifs before the segment ended";
+    EXPECT_TRUE(gst_harness_push_event(h, segment_event(index++, offset * kFrame, at * kFrame)));
+    out.push_back(gst_harness_try_pull(h));
+    offset = at + 50;
+  }
+  return out;
+}
+
+}  // namespace
+
+// A --dedup model over reduced units gives what it gives over the frames the
+// runs came from (the Python module's motifs and frame counts), with the
+// same stamps: runs cut in two entries or across buffers change nothing.
+TEST(BpeMotifElement, ReducedUnitsWithADedupModelEqualTheFrameUnits) {
+  const json e = expected();
+  const auto lines = heldout_lines();
+  GstHarness* h = make_harness("ref_dedup.model", kReducedCaps, nullptr);
+  const std::vector<GstBuffer*> got = push_reduced(h, lines);
+  size_t s = 0;
+  guint64 offset = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].empty()) continue;
+    ASSERT_LT(s, got.size());
+    GstBuffer* out = got[s++];
+    ASSERT_NE(out, nullptr) << "line " << i + 1;
+    EXPECT_EQ(GST_BUFFER_PTS(out), offset * kFrame) << "line " << i + 1;
+    EXPECT_EQ(GST_BUFFER_DURATION(out), lines[i].size() * kFrame);
+    EXPECT_EQ(GST_BUFFER_OFFSET(out), offset);
+    EXPECT_EQ(GST_BUFFER_OFFSET_END(out), offset + lines[i].size());
+    const auto motifs = buffer_motifs(out);
+    const json& want = e["ref_dedup"]["heldout_motifs"][i];
+    ASSERT_EQ(motifs.size(), want.size()) << "line " << i + 1;
+    for (size_t k = 0; k < motifs.size(); ++k) {
+      EXPECT_EQ(motifs[k].first, want[k][0].get<gint32>()) << "line " << i + 1 << " motif " << k;
+      EXPECT_EQ(motifs[k].second, want[k][2].get<guint32>()) << "line " << i + 1 << " motif " << k;
+    }
+    gst_buffer_unref(out);
+    offset += lines[i].size() + 50;
+  }
+  EXPECT_EQ(s, got.size());
+  gst_harness_teardown(h);
+}
+
+// A model trained without --dedup sees the reduced ids as they are: its
+// motifs are those of the reduced line as text, each counting the frames of
+// the runs it covers.
+TEST(BpeMotifElement, ReducedUnitsWithAPlainModelAreMotifsOfTheReducedIds) {
+  std::vector<std::vector<int>> short_runs;
+  for (const auto& line : heldout_lines())
+    if (!line.empty()) short_runs.push_back(line);
+  GstHarness* h = make_harness("ref.model", kReducedCaps, nullptr);
+  const std::vector<GstBuffer*> got = push_reduced(h, short_runs);
+  gst_harness_teardown(h);
+  ASSERT_EQ(got.size(), short_runs.size());
+  for (size_t i = 0; i < short_runs.size(); ++i) {
+    const auto entries = reduced_entries(short_runs[i]);
+    std::string ids;
+    for (const auto& en : entries) ids += (ids.empty() ? "" : " ") + std::to_string(en.first);
+    // The reference: the reduced ids as one text line, one frame per id.
+    GstHarness* t = make_harness("ref.model", kTextCaps, nullptr);
+    ASSERT_EQ(gst_harness_push(t, text_buffer(ids + "\n")), GST_FLOW_OK);
+    GstBuffer* ref = gst_harness_try_pull(t);
+    ASSERT_NE(ref, nullptr);
+    const auto want = buffer_motifs(ref);
+    gst_buffer_unref(ref);
+    gst_harness_teardown(t);
+    ASSERT_NE(got[i], nullptr);
+    const auto motifs = buffer_motifs(got[i]);
+    gst_buffer_unref(got[i]);
+    ASSERT_EQ(motifs.size(), want.size()) << "line " << i;
+    size_t unit = 0;
+    for (size_t k = 0; k < motifs.size(); ++k) {
+      EXPECT_EQ(motifs[k].first, want[k].first) << "line " << i << " motif " << k;
+      guint32 frames = 0;
+      for (guint32 j = 0; j < want[k].second; ++j) frames += static_cast<guint32>(entries[unit++].second);
+      EXPECT_EQ(motifs[k].second, frames) << "line " << i << " motif " << k;
+    }
+  }
 }

@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: MIT
 // The kmeansunits element with GstHarness: units equal to scikit-learn's
 // predict for the same centroids, binary and text output, timestamps,
-// segment events, caps refusal, model errors, latency, EOS and flush.
+// segment events, caps refusal, model errors, latency, EOS and flush; dedup=true
+// (reduced units) against the collapse of the frame units.
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <ostream>
 #include <sstream>
+#include <vector>
 
 #include "acoustok/tensor_file.hpp"
 #include "gst_breaks.hpp"
@@ -212,14 +217,17 @@ TEST(KMeansUnitsElement, FlushStopDropsThePartialLine) {
   gst_harness_teardown(h);
 }
 
+// dedup=true too: the wait for a run's end is the speech's, not reported.
 TEST(KMeansUnitsElement, AddsNoLatencyToBinaryUnits) {
-  GstHarness* h = gst_harness_new_parse(launch().c_str());
-  gst_harness_set_src_caps_str(h, kFeatureCaps16);
-  gst_harness_set_upstream_latency(h, 30 * GST_MSECOND);
-  const GstClockTime min = acoustok::test::harness_min_latency(h);
-  ASSERT_TRUE(GST_CLOCK_TIME_IS_VALID(min));
-  EXPECT_EQ(min, 30 * GST_MSECOND);
-  gst_harness_teardown(h);
+  for (const char* dedup : {"", " dedup=true"}) {
+    GstHarness* h = gst_harness_new_parse((launch() + dedup).c_str());
+    gst_harness_set_src_caps_str(h, kFeatureCaps16);
+    gst_harness_set_upstream_latency(h, 30 * GST_MSECOND);
+    const GstClockTime min = acoustok::test::harness_min_latency(h);
+    ASSERT_TRUE(GST_CLOCK_TIME_IS_VALID(min)) << dedup;
+    EXPECT_EQ(min, 30 * GST_MSECOND) << dedup;
+    gst_harness_teardown(h);
+  }
 }
 
 TEST(KMeansUnitsElement, DocumentsItselfForGstInspect) {
@@ -332,5 +340,230 @@ TEST(KMeansUnitsElement, BreaksKeepTheTimelineAndEndTheTextLine) {
       }
       gst_harness_teardown(h);
     }
+  }
+}
+
+// ---- dedup=true: reduced units ---------------------------------------------
+
+namespace {
+
+// A speech-like stream: mix16 row j repeated 1..5 times, so runs of one
+// unit last several frames (and neighbouring rows may share a unit too).
+std::vector<int64_t> run_rows(int64_t rows) {
+  std::vector<int64_t> out;
+  for (int64_t j = 0; j < rows; ++j)
+    for (int64_t r = 0; r <= (j * 7) % 5; ++r) out.push_back(j);
+  return out;
+}
+
+// Frames [from, to) of a stream of mix16 rows as one buffer.
+GstBuffer* row_frames(const std::vector<int64_t>& rows, int64_t from, int64_t to, GstClockTime base = 0) {
+  GstBuffer* b = gst_buffer_new_allocate(nullptr, static_cast<size_t>(to - from) * 16 * sizeof(float), nullptr);
+  for (int64_t f = from; f < to; ++f)
+    gst_buffer_fill(b, static_cast<gsize>(f - from) * 16 * sizeof(float), data().x.values.data() + rows[f] * 16,
+                    16 * sizeof(float));
+  GST_BUFFER_PTS(b) = base + from * 20 * GST_MSECOND;
+  GST_BUFFER_OFFSET(b) = static_cast<guint64>(from);
+  return b;
+}
+
+struct UnitRun {
+  int unit;
+  int64_t frames, start;  // start: frame index
+  bool operator==(const UnitRun& o) const { return unit == o.unit && frames == o.frames && start == o.start; }
+};
+std::ostream& operator<<(std::ostream& os, const UnitRun& r) {
+  return os << r.unit << "x" << r.frames << "@" << r.start;
+}
+
+// The reference: frame units cut at the segment ends, each piece's repeats
+// collapsed, with the frame index where each run starts.
+std::vector<UnitRun> collapse(const std::vector<int>& units, const std::vector<int64_t>& ends) {
+  std::vector<UnitRun> out;
+  int64_t begin = 0;
+  for (int64_t end : ends) {
+    for (int64_t f = begin; f < end; ++f) {
+      if (f > begin && out.back().unit == units[static_cast<size_t>(f)]) ++out.back().frames;
+      else out.push_back({units[static_cast<size_t>(f)], 1, f});
+    }
+    begin = end;
+  }
+  return out;
+}
+
+GstEvent* segment_end(guint64 index) {
+  return gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM,
+                              gst_structure_new("acoustok-segment", "index", G_TYPE_UINT64, index, nullptr));
+}
+
+// Pushes rows[0, n) in buffers of awkward sizes (1, 7, 3, 50, 13, ...) that
+// cut runs, with segment events at `ends` (inside runs) and EOS.
+void push_awkwardly(GstHarness* h, const std::vector<int64_t>& rows, const std::vector<int64_t>& ends) {
+  const int64_t sizes[] = {1, 7, 3, 50, 13, 2, 29};
+  int64_t at = 0;
+  size_t next_end = 0;
+  for (int k = 0; at < static_cast<int64_t>(rows.size()); ++k) {
+    int64_t to = std::min<int64_t>(at + sizes[k % 7], static_cast<int64_t>(rows.size()));
+    if (next_end < ends.size() && to > ends[next_end]) to = ends[next_end];
+    ASSERT_EQ(gst_harness_push(h, row_frames(rows, at, to)), GST_FLOW_OK);
+    at = to;
+    if (next_end < ends.size() && at == ends[next_end]) {
+      ASSERT_TRUE(gst_harness_push_event(h, segment_end(next_end++)));
+    }
+  }
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+}
+
+// Every reduced run out of the harness, checking each buffer's stamps
+// against its runs: PTS and OFFSET of its first frame, DURATION of them all
+// (frames from `shift_at` on are stamped `shift` later).
+std::vector<UnitRun> pull_runs(GstHarness* h, int64_t shift_at = INT64_MAX, GstClockTime shift = 0) {
+  std::vector<UnitRun> out;
+  while (GstBuffer* b = gst_harness_try_pull(h)) {
+    GstMapInfo map;
+    gst_buffer_map(b, &map, GST_MAP_READ);
+    EXPECT_EQ(map.size % 4, 0u);
+    const auto* v = reinterpret_cast<const guint16*>(map.data);
+    int64_t at = static_cast<int64_t>(GST_BUFFER_OFFSET(b));
+    EXPECT_EQ(GST_BUFFER_PTS(b), static_cast<GstClockTime>(at) * 20 * GST_MSECOND + (at >= shift_at ? shift : 0));
+    for (size_t i = 0; i + 1 < map.size / 2; i += 2) {
+      out.push_back({v[i], v[i + 1], at});
+      at += v[i + 1];
+    }
+    EXPECT_EQ(GST_BUFFER_DURATION(b), static_cast<GstClockTime>(at - static_cast<int64_t>(GST_BUFFER_OFFSET(b))) * 20 * GST_MSECOND);
+    EXPECT_EQ(GST_BUFFER_OFFSET_END(b), static_cast<guint64>(at));
+    gst_buffer_unmap(b, &map);
+    gst_buffer_unref(b);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(KMeansUnitsElement, DedupIsTheCollapseOfTheFrameUnitsWithDurations) {
+  const std::vector<int64_t> rows = run_rows(300);
+  const auto n = static_cast<int64_t>(rows.size());
+  std::vector<int> labels;
+  for (int64_t r : rows) labels.push_back(data().labels[static_cast<size_t>(r)]);
+  const std::vector<int64_t> ends = {201, 407, n};  // segment events inside runs, then EOS
+
+  // dedup=false: frame units as they are.
+  GstHarness* plain = gst_harness_new_parse(launch().c_str());
+  gst_harness_set_src_caps_str(plain, kFeatureCaps16);
+  push_awkwardly(plain, rows, {ends[0], ends[1]});
+  std::vector<int> frame_units;
+  while (GstBuffer* b = gst_harness_try_pull(plain)) {
+    GstMapInfo map;
+    gst_buffer_map(b, &map, GST_MAP_READ);
+    const auto* u = reinterpret_cast<const guint16*>(map.data);
+    frame_units.insert(frame_units.end(), u, u + map.size / 2);
+    gst_buffer_unmap(b, &map);
+    gst_buffer_unref(b);
+  }
+  gst_harness_teardown(plain);
+  ASSERT_EQ(frame_units, labels);  // sklearn's
+
+  GstHarness* h = gst_harness_new_parse((launch() + " dedup=true").c_str());
+  gst_harness_set_src_caps_str(h, kFeatureCaps16);
+  push_awkwardly(h, rows, {ends[0], ends[1]});
+  GstCaps* caps = gst_pad_get_current_caps(h->sinkpad);
+  ASSERT_TRUE(caps);
+  gboolean reduced = FALSE;
+  EXPECT_TRUE(gst_structure_get_boolean(gst_caps_get_structure(caps, 0), "reduced", &reduced));
+  EXPECT_TRUE(reduced);
+  gst_caps_unref(caps);
+  const std::vector<UnitRun> got = pull_runs(h);
+  const std::vector<UnitRun> want = collapse(frame_units, ends);
+  ASSERT_LT(want.size(), frame_units.size() * 3 / 4);  // the stream has runs to collapse
+  EXPECT_EQ(got, want);
+  gst_harness_teardown(h);
+}
+
+TEST(KMeansUnitsElement, DedupHoldsARunUntilItEndsAndCutsLongOnes) {
+  GstHarness* h = gst_harness_new_parse((launch() + " dedup=true").c_str());
+  gst_harness_set_src_caps_str(h, kFeatureCaps16);
+  // 70000 frames of one row: one run, longer than an entry holds.
+  const std::vector<int64_t> rows(70000, 5);
+  ASSERT_EQ(gst_harness_push(h, row_frames(rows, 0, 70000)), GST_FLOW_OK);
+  const int u = data().labels[5];
+  std::vector<UnitRun> got = pull_runs(h);
+  ASSERT_EQ(got, (std::vector<UnitRun>{{u, 65535, 0}}));  // the rest may continue
+  ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+  got = pull_runs(h);
+  EXPECT_EQ(got, (std::vector<UnitRun>{{u, 70000 - 65535, 65535}}));
+  gst_harness_teardown(h);
+}
+
+TEST(KMeansUnitsElement, DedupFlushDropsTheHeldRunAndTextIsCollapsed) {
+  const std::vector<int64_t> rows = run_rows(100);
+  std::vector<int> labels;
+  for (int64_t r : rows) labels.push_back(data().labels[static_cast<size_t>(r)]);
+  GstHarness* h = gst_harness_new_parse((launch() + " dedup=true").c_str());
+  gst_harness_set_src_caps_str(h, kFeatureCaps16);
+  ASSERT_EQ(gst_harness_push(h, row_frames(rows, 0, 40)), GST_FLOW_OK);
+  const std::vector<UnitRun> before = pull_runs(h);
+  // What went out is every run of frames 0..40 but the last (held).
+  std::vector<UnitRun> want = collapse(std::vector<int>(labels.begin(), labels.begin() + 40), {40});
+  want.pop_back();
+  EXPECT_EQ(before, want);
+  gst_harness_push_event(h, gst_event_new_flush_start());
+  gst_harness_push_event(h, gst_event_new_flush_stop(TRUE));
+  GstSegment seg;
+  gst_segment_init(&seg, GST_FORMAT_TIME);
+  gst_harness_push_event(h, gst_event_new_segment(&seg));
+  const int64_t end = 180;
+  ASSERT_EQ(gst_harness_push(h, row_frames(rows, 100, end)), GST_FLOW_OK);
+  gst_harness_push_event(h, gst_event_new_eos());
+  std::vector<UnitRun> after = pull_runs(h);
+  std::vector<int> tail(labels.begin() + 100, labels.begin() + end);
+  std::vector<UnitRun> want_after = collapse(tail, {end - 100});
+  for (UnitRun& r : want_after) r.start += 100;
+  EXPECT_EQ(after, want_after);  // nothing of the dropped run
+  gst_harness_teardown(h);
+
+  // Text: one line of collapsed ids per segment.
+  h = gst_harness_new_parse((launch() + " dedup=true").c_str());
+  gst_harness_set_sink_caps_str(h, "text/x-raw, format=utf8");
+  gst_harness_set_src_caps_str(h, kFeatureCaps16);
+  push_awkwardly(h, rows, {57});
+  std::string want_text;
+  for (const UnitRun& r : collapse(labels, {57, static_cast<int64_t>(rows.size())})) {
+    if (r.start == 57) want_text += "\n";
+    else if (r.start) want_text += " ";
+    want_text += std::to_string(r.unit);
+  }
+  want_text += "\n";
+  std::string got_text;
+  while (GstBuffer* b = gst_harness_try_pull(h)) {
+    got_text += text_of(b);
+    gst_buffer_unref(b);
+  }
+  EXPECT_EQ(got_text, want_text);
+  gst_harness_teardown(h);
+}
+
+// A break (PTS jump, DISCONT, GAP) ends a run as a segment end does; the
+// runs after it keep their own times.
+TEST(KMeansUnitsElement, DedupRunsEndAtBreaks) {
+  using acoustok::test::Break;
+  const std::vector<int64_t> rows = run_rows(40);
+  std::vector<int> labels;
+  for (int64_t r : rows) labels.push_back(data().labels[static_cast<size_t>(r)]);
+  const int64_t mid = 62, n = 100;  // the break is inside a run of row 21
+  ASSERT_EQ(rows[mid - 1], rows[mid]);
+  for (const auto& c : acoustok::test::kStandardBreaks) {
+    SCOPED_TRACE(c.name);
+    GstHarness* h = gst_harness_new_parse((launch() + " dedup=true").c_str());
+    gst_harness_set_src_caps_str(h, kFeatureCaps16);
+    ASSERT_EQ(gst_harness_push(h, row_frames(rows, 0, mid)), GST_FLOW_OK);
+    if (c.kind == Break::gap_event) {
+      ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(mid * 20 * GST_MSECOND, c.shift)));
+    }
+    GstBuffer* after = row_frames(rows, mid, n, c.shift);
+    if (c.kind == Break::discont_flag) GST_BUFFER_FLAG_SET(after, GST_BUFFER_FLAG_DISCONT);
+    ASSERT_EQ(gst_harness_push(h, after), GST_FLOW_OK);
+    ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
+    EXPECT_EQ(pull_runs(h, mid, c.shift), collapse(std::vector<int>(labels.begin(), labels.begin() + n), {mid, n}));
+    gst_harness_teardown(h);
   }
 }

@@ -3,7 +3,7 @@
 // with the same timestamps as the pipeline written out by hand (filesrc !
 // decodebin ! ... ! silencesplit ! xlsrfeat ! kmeansunits ! appsink) and run
 // here, for a file, --no-split, --json, standard input (WAV and raw) and
-// --motifs (against acoustok bpe encode); --vocoder --speech-out writes 320 samples per unit; the pace of
+// --motifs (against acoustok bpe encode); --dedup (runs expanded = the units); --vocoder --speech-out writes 320 samples per unit; the pace of
 // the clock without --no-realtime; bad options and missing files and
 // plugins stop with one line. Demo models (tests/live/demo_models.*).
 #include <gst/app/gstappsink.h>
@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -202,6 +203,51 @@ TEST(LiveCli, JsonLinesCarryTheSameUnitsAndStarts) {
     ++i;
   }
   EXPECT_EQ(i, ref.size());
+}
+
+// --dedup: every run once, with its start and duration; expanded back to
+// frames, the runs are the units and times of the plain run, frame by frame.
+TEST(LiveCli, DedupPrintsEachRunWithItsStartAndDuration) {
+  const std::string args = "-q --no-realtime --json" + models_args() + kTimes + " " + speech();
+  const CliRun plain = live(args), reduced = live(args + " --dedup");
+  ASSERT_EQ(plain.rc, 0) << plain.err;
+  ASSERT_EQ(reduced.rc, 0) << reduced.err;
+  using Frame = std::pair<int, long>;  // unit, time in microseconds
+  const auto micros = [](double s) { return std::lround(s * 1e6); };
+  std::vector<Frame> want, got;
+  std::istringstream p(plain.out), r(reduced.out);
+  size_t runs = 0;
+  for (std::string line; std::getline(p, line);) {
+    const auto j = nlohmann::json::parse(line);
+    const double start = j.at("start").get<double>();
+    for (size_t i = 0; i < j.at("units").size(); ++i)
+      want.push_back({j["units"][i].get<int>(), micros(start + 0.02 * static_cast<double>(i))});
+  }
+  for (std::string line; std::getline(r, line);) {
+    const auto j = nlohmann::json::parse(line);
+    ASSERT_EQ(j.at("durations").size(), j.at("units").size());
+    EXPECT_DOUBLE_EQ(j.at("unit_times")[0].get<double>(), j.at("start").get<double>());
+    for (size_t i = 0; i < j["units"].size(); ++i, ++runs) {
+      const int d = j["durations"][i].get<int>();
+      ASSERT_GE(d, 1);
+      for (int f = 0; f < d; ++f)
+        got.push_back({j["units"][i].get<int>(), micros(j["unit_times"][i].get<double>() + 0.02 * f)});
+    }
+  }
+  ASSERT_FALSE(want.empty());
+  EXPECT_LT(runs, want.size());  // repeats were collapsed
+  EXPECT_EQ(got, want);
+  // Text: UNIT@START+DURATION.
+  const CliRun text = live("-q --no-realtime --dedup" + models_args() + kTimes + " " + speech());
+  ASSERT_EQ(text.rc, 0) << text.err;
+  std::istringstream t(text.out);
+  std::string first;
+  std::getline(t, first);
+  const auto j = nlohmann::json::parse(reduced.out.substr(0, reduced.out.find('\n')));
+  char prefix[96];
+  std::snprintf(prefix, sizeof prefix, "%.3f %d@%.3f+%.3f", j["start"].get<double>(), j["units"][0].get<int>(),
+                j["unit_times"][0].get<double>(), 0.02 * j["durations"][0].get<int>());
+  EXPECT_TRUE(first == prefix || first.rfind(std::string(prefix) + " ", 0) == 0) << first << " does not start with " << prefix;
 }
 
 TEST(LiveCli, StandardInputWavAndRawGiveTheUnitsOfTheFile) {

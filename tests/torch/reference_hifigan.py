@@ -225,9 +225,11 @@ def embedding_rows(cfg):
     return cfg["num_units"] + (1 if cfg.get("padding_row", True) else 0)
 
 
-def _generator_h(cfg, num_embeddings=None):
+def _generator_h(cfg, num_embeddings=None, conditioned=False):
     """Accepts speech-resynthesis' keys (num_embeddings, model_in_dim) or an
-    acoustok config (num_units -> num_units + 1 rows with its padding row)."""
+    acoustok config (num_units -> num_units + 1 rows with its padding row).
+    conditioned: a subclass (codehifigan_reference.py) models the speaker
+    and duration inputs; F0 and VQ stay refused."""
     h = dict(cfg)
     if "num_embeddings" not in h:
         h["num_embeddings"] = embedding_rows(h)
@@ -236,10 +238,13 @@ def _generator_h(cfg, num_embeddings=None):
     h.setdefault("model_in_dim", h["embedding_dim"])
     if h.get("resblock", "1") != "1":
         raise ValueError("only ResBlock1 (resblock '1') is modelled")
-    for k in ("f0", "multispkr", "lambda_commit", "lambda_commit_code", "f0_quantizer_path", "dur_predictor_params"):
+    refused = ("f0", "lambda_commit", "lambda_commit_code", "f0_quantizer_path")
+    if not conditioned:
+        refused += ("multispkr", "dur_predictor_params")
+    for k in refused:
         if h.get(k):
             raise ValueError("config key '%s' (f0/speaker/VQ/duration conditioning) is not modelled" % k)
-    if h["model_in_dim"] != h["embedding_dim"]:
+    if not conditioned and h["model_in_dim"] != h["embedding_dim"]:
         raise ValueError("a unit-only generator needs model_in_dim == embedding_dim")
     return h
 
@@ -248,9 +253,9 @@ class Generator(nn.Module):
     """speech-resynthesis' CodeGenerator without f0/speaker inputs: units
     [B, F] int64 -> audio [B, 1, F * prod(upsample_rates)]."""
 
-    def __init__(self, cfg, num_embeddings=None, init_mode="literal"):
+    def __init__(self, cfg, num_embeddings=None, init_mode="literal", conditioned=False):
         super().__init__()
-        h = _generator_h(cfg, num_embeddings)
+        h = _generator_h(cfg, num_embeddings, conditioned)
         self.h = h
         self.num_kernels = len(h["resblock_kernel_sizes"])
         self.num_upsamples = len(h["upsample_rates"])
@@ -274,7 +279,10 @@ class Generator(nn.Module):
         self.dict = nn.Embedding(h["num_embeddings"], h["embedding_dim"])
 
     def forward(self, code):
-        x = self.dict(code).transpose(1, 2)
+        return self.generate(self.dict(code).transpose(1, 2))
+
+    def generate(self, x):
+        """HiFi-GAN's Generator.forward: x [B, model_in_dim, F] -> audio."""
         x = self.conv_pre(x)
         for i in range(self.num_upsamples):
             x = F.leaky_relu(x, LRELU_SLOPE)

@@ -48,8 +48,24 @@ void add_sn(std::map<std::string, std::vector<int64_t>>& m, const std::string& n
 // HiFi-GAN/speech-resynthesis names and shapes, written out from the config.
 std::map<std::string, std::vector<int64_t>> expected_generator(const VocoderConfig& c) {
   std::map<std::string, std::vector<int64_t>> m;
-  m["dict.weight"] = {c.num_units + 1, c.embedding_dim};
-  add_wn(m, "conv_pre", {c.upsample_initial_channel, c.embedding_dim, 7});
+  m["dict.weight"] = {c.num_units + (c.padding_row ? 1 : 0), c.embedding_dim};
+  // fairseq codehifigan.py: the speaker's channels follow the units' into conv_pre.
+  const int64_t speaker_dim = c.num_speakers > 0 || c.speaker_embedding_dim > 0 ? c.embedding_dim : 0;
+  add_wn(m, "conv_pre", {c.upsample_initial_channel, c.embedding_dim + speaker_dim, 7});
+  if (c.num_speakers > 0) m["spkr.weight"] = {c.num_speakers, c.embedding_dim};
+  if (c.speaker_embedding_dim > 0) {
+    m["spkr.weight"] = {c.embedding_dim, c.speaker_embedding_dim};
+    m["spkr.bias"] = {c.embedding_dim};
+  }
+  if (c.dur_predictor_hidden > 0) {  // fastspeech2.py's VariancePredictor
+    const int64_t h = c.dur_predictor_hidden, k = c.dur_predictor_kernel;
+    m["dur_predictor.conv1.0.weight"] = {h, c.embedding_dim, k};
+    m["dur_predictor.conv2.0.weight"] = {h, h, k};
+    for (const char* n : {"conv1.0.bias", "ln1.weight", "ln1.bias", "conv2.0.bias", "ln2.weight", "ln2.bias"})
+      m[std::string("dur_predictor.") + n] = {h};
+    m["dur_predictor.proj.weight"] = {1, h};
+    m["dur_predictor.proj.bias"] = {1};
+  }
   int64_t ch = c.upsample_initial_channel;
   int r = 0;
   for (size_t i = 0; i < c.upsample_rates.size(); ++i) {
@@ -121,6 +137,20 @@ TEST(VocoderModel, RegisteredNamesAndShapes) {
     EXPECT_EQ(shapes(*g), expected_generator(c)) << name;
     EXPECT_EQ(shapes(*d), expected_discriminator(c)) << name;
   }
+  // Released CodeHiFiGAN layouts: a speaker table with a duration
+  // predictor, and a speaker embedder; k rows, no padding row.
+  VocoderConfig table = VocoderConfig::preset("tiny");
+  table.padding_row = false;
+  table.num_speakers = 7;
+  table.dur_predictor_hidden = 24;
+  VocoderConfig embedder = table;
+  embedder.num_speakers = 0;
+  embedder.speaker_embedding_dim = 10;
+  embedder.dur_predictor_hidden = 0;
+  for (const VocoderConfig& c : {table, embedder}) {
+    Generator g(c);
+    EXPECT_EQ(shapes(*g), expected_generator(c)) << c.to_json();
+  }
   VocoderConfig v1 = VocoderConfig::preset("v1");
   v1.num_units = 100;
   Generator g(v1);
@@ -128,6 +158,65 @@ TEST(VocoderModel, RegisteredNamesAndShapes) {
   for (const auto& p : g->parameters()) params += p.numel();
   // 13.27 M: V1's channels with the 320x rates of speech-resynthesis.
   EXPECT_EQ(params, 13271170);
+}
+
+// fairseq's config.json keys of CodeHiFiGAN conditioning, its defaults
+// (200 speakers, embedder_dim 256), the model_in_dim they imply, and the
+// round trip through acoustok's own JSON.
+TEST(VocoderModel, ReleasedCodeHiFiGANConfig) {
+  const std::string base = R"("num_embeddings": 100, "embedding_dim": 16, "upsample_initial_channel": 64,
+      "resblock_kernel_sizes": [3], "resblock_dilation_sizes": [[1]])";
+  const auto parse = [&](const std::string& extra) {
+    return VocoderConfig::from_released_json("{" + base + (extra.empty() ? "" : ", " + extra) + "}", "config.json");
+  };
+  const auto dur = R"("dur_predictor_params": {"encoder_embed_dim": 16, "var_pred_hidden_dim": 24,
+      "var_pred_kernel_size": 3, "var_pred_dropout": 0.5})";
+  VocoderConfig c = parse(std::string(dur) + R"(, "multispkr": true, "model_in_dim": 32)");
+  EXPECT_EQ(c.num_speakers, 200);
+  EXPECT_EQ(c.dur_predictor_hidden, 24);
+  EXPECT_EQ(c.model_in_dim(), 32);
+  EXPECT_EQ(VocoderConfig::from_json(c.to_json(), "x").to_json(), c.to_json());
+  EXPECT_EQ(VocoderConfig::from_json(c.to_json(), "x").num_speakers, 200);
+  c = parse(R"("multispkr": true, "num_speakers": 7, "model_in_dim": 32)");
+  EXPECT_EQ(c.num_speakers, 7);
+  EXPECT_FALSE(c.has_duration_predictor());
+  c = parse(R"("multispkr": true, "embedder_params": {"embedder_dim": 10}, "model_in_dim": 32)");
+  EXPECT_EQ(c.speaker_embedding_dim, 256);
+  EXPECT_EQ(c.num_speakers, 0);
+  c = parse(R"("multispkr": true, "embedder_params": {"a": 1}, "embedder_dim": 10, "num_speakers": 5, "model_in_dim": 32)");
+  EXPECT_EQ(c.speaker_embedding_dim, 10);
+  EXPECT_EQ(c.num_speakers, 0);  // fairseq: the embedder wins
+  c = parse(R"("multispkr": true, "embedder_params": {}, "num_speakers": 5, "model_in_dim": 32)");
+  EXPECT_EQ(c.num_speakers, 5);  // {} is false in Python: a speaker table
+  EXPECT_EQ(c.speaker_embedding_dim, 0);
+  EXPECT_EQ(parse(R"("num_speakers": 5)").num_speakers, 0);  // without multispkr fairseq has no speaker
+  // Refusals name config.json and the key.
+  const auto refused = [&](const std::string& extra, const std::string& words) {
+    try {
+      parse(extra);
+      ADD_FAILURE() << extra << " was accepted";
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      EXPECT_EQ(what.rfind("config.json: ", 0), 0u) << what;
+      EXPECT_NE(what.find(words), std::string::npos) << what;
+    }
+  };
+  refused(R"("multispkr": true, "model_in_dim": 16)", "'model_in_dim' is 16");
+  refused(R"("model_in_dim": 32)", "'model_in_dim' is 32");
+  refused(R"("multispkr": true, "num_speakers": 0, "model_in_dim": 32)", "'num_speakers'");
+  refused(R"("embedder_params": {"a": 1}, "model_in_dim": 16)", "'embedder_params' without 'multispkr'");
+  refused(R"("dur_predictor_params": {"encoder_embed_dim": 8, "var_pred_hidden_dim": 24, "var_pred_kernel_size": 3})",
+          "encoder_embed_dim");
+  refused(R"("dur_predictor_params": {"encoder_embed_dim": 16, "var_pred_kernel_size": 3})", "'var_pred_hidden_dim'");
+  refused(R"("dur_predictor_params": {"encoder_embed_dim": 16, "var_pred_hidden_dim": 24, "var_pred_kernel_size": 5})",
+          "var_pred_kernel_size");
+  refused(R"("f0": true)", "F0 quantiser");
+  refused(R"("f0_quantizer_path": "f0.pt")", "'f0_quantizer_path'");
+  // Bounds of acoustok's own JSON (a checkpoint is untrusted too).
+  for (const char* bad : {R"({"base": "tiny", "num_speakers": -1})", R"({"base": "tiny", "speaker_embedding_dim": 70000})",
+                          R"({"base": "tiny", "num_speakers": 2, "speaker_embedding_dim": 3})",
+                          R"({"base": "tiny", "dur_predictor_hidden": 8, "dur_predictor_kernel": 5})"})
+    EXPECT_THROW(VocoderConfig::from_json(bad, "x"), Error) << bad;
 }
 
 TEST(VocoderModel, OutputShapes) {
@@ -235,6 +324,46 @@ TEST(VocoderModel, CpuGeneratorEqualsTheModule) {
       EXPECT_GT(expected.abs().max().item<double>(), 1e-3) << c.name << ": a silent output would prove nothing";
     }
   }
+}
+
+// With a speaker (fairseq's CodeHiFiGAN), the CPU path appends the
+// speaker's vector to every frame before conv_pre, as the module
+// concatenates it: equal at the edges too, where conv_pre zero-pads the
+// speaker channels as well (a bias folded into conv_pre would differ there).
+TEST(VocoderModel, CpuGeneratorWithSpeakerEqualsTheModule) {
+  torch::manual_seed(5);
+  VocoderConfig c = VocoderConfig::preset("tiny");
+  c.num_units = 24;
+  c.padding_row = false;
+  c.num_speakers = 4;
+  Generator g(c);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : g->parameters()) p.add_(torch::randn_like(p) * 0.05);
+    // Near silent at random init: louder, with a speaker's share that shows.
+    g->conv_post->weight_g.mul_(20.0);
+    g->spkr_table->weight.mul_(10.0);
+  }
+  g->eval();
+  const CpuGenerator cpu(*g);
+  c10::InferenceMode guard;
+  const auto units = torch::randint(0, 24, {9}, torch::kInt64);
+  torch::Tensor previous;
+  for (int64_t id : {0, 3}) {
+    const auto speaker = g->speaker_vector(torch::tensor({id}));  // [1, emb]
+    const auto expected = g->forward(units.view({1, -1}), speaker).view({-1});
+    const auto got = cpu.forward(units, speaker.view({-1}));
+    ASSERT_EQ(got.sizes(), expected.sizes());
+    const double scale = expected.abs().max().item<double>();
+    ASSERT_GT(scale, 1e-2);
+    EXPECT_LT((got - expected).abs().max().item<double>() / scale, 1e-5) << "speaker " << id;
+    if (previous.defined()) {
+      // Ten times the tolerance above: a path that dropped the speaker would fail it.
+      EXPECT_GT((expected - previous).abs().max().item<double>() / scale, 1e-4) << "the speaker changes too little";
+    }
+    previous = expected;
+  }
+  EXPECT_THROW(cpu.forward(units), c10::Error);  // a speaker is needed
 }
 
 // The discriminators' grouped convolutions through our kernels equal ATen's

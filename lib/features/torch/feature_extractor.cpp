@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// FeatureExtractor over the LibTorch wav2vec2 model: folder -> config ->
-// weights of blocks 1..L only -> oneDNN-packed CPU model (or CUDA).
+// FeatureExtractor over the LibTorch wav2vec2 model: folder (or fairseq
+// checkpoint) -> config -> weights of blocks 1..L only -> oneDNN-packed CPU
+// model (or CUDA).
 #include <torch/torch.h>
 
 #include <cmath>
@@ -12,6 +13,7 @@
 #include "acoustok/features.hpp"
 #include "acoustok/frame_grid.hpp"
 #include "common/process.hpp"
+#include "features/fairseq_checkpoint.hpp"
 #include "features/wav2vec2_config.hpp"
 #include "features/weight_source.hpp"
 #include "features/torch/wav2vec2_loader.hpp"
@@ -24,8 +26,20 @@ namespace {
 class TorchFeatureExtractor : public FeatureExtractor {
  public:
   TorchFeatureExtractor(const std::string& model_dir, const FeatureOptions& options) {
-    config_ = features::read_wav2vec2_config(model_dir);
-    const std::string config_path = (std::filesystem::path(model_dir) / "config.json").string();
+    // A file is a fairseq checkpoint (config and weights in one); a folder a
+    // Hugging Face model.
+    std::error_code ec;
+    const bool checkpoint = std::filesystem::is_regular_file(model_dir, ec);
+    std::unique_ptr<features::WeightSource> weights;
+    std::string config_path = model_dir;
+    if (checkpoint) {
+      features::FairseqFeatureModel m = features::open_fairseq_checkpoint(model_dir);
+      config_ = m.config;
+      weights = std::move(m.weights);
+    } else {
+      config_ = features::read_wav2vec2_config(model_dir);
+      config_path = (std::filesystem::path(model_dir) / "config.json").string();
+    }
     if (options.layer < 1 || options.layer > config_.num_hidden_layers) {
       throw file_error(config_path, "layer " + std::to_string(options.layer) + " is out of range: the model has layers 1.." +
                                         std::to_string(config_.num_hidden_layers));
@@ -56,6 +70,7 @@ class TorchFeatureExtractor : public FeatureExtractor {
     }
     layer_ = options.layer;
     name_ = std::filesystem::path(model_dir).filename().string();
+    if (checkpoint) name_ = std::filesystem::path(model_dir).stem().string();
     if (name_.empty()) name_ = std::filesystem::path(model_dir).parent_path().filename().string();
 
     // When the program opted into configure_process's tune_allocator: every
@@ -73,7 +88,7 @@ class TorchFeatureExtractor : public FeatureExtractor {
     const bool onednn = !device_.is_cuda() && !(force && std::string(force) == "plain");
     const bool bf16 = onednn && options.precision == Precision::bf16;
     if (bf16) model_->store_packed_weights_in_bf16();
-    auto weights = features::open_model_weights(model_dir);
+    if (!weights) weights = features::open_model_weights(model_dir);
     features::load_wav2vec2_weights(*model_, config_, *weights);
     model_->eval();
     if (device_.is_cuda()) model_->to(device_);

@@ -53,8 +53,8 @@ void prefault(const torch::Tensor& t) {
 torch::Tensor read_tensor(features::WeightSource& w, const std::string& key, const std::vector<int64_t>& shape) {
   const features::WeightInfo info = w.info(key);  // throws "missing tensor 'key'"
   if (info.shape != shape) {
-    throw file_error(w.path(), "tensor '" + key + "' has shape " + shape_text(info.shape) + ", but config.json implies " +
-                                   shape_text(shape));
+    throw file_error(w.path(), "tensor '" + w.file_key(key) + "' has shape " + shape_text(info.shape) + ", but " +
+                                   w.config_name() + " implies " + shape_text(shape));
   }
   torch::Tensor t = torch::empty(shape, torch::kFloat32);
   w.read_float32_into(key, t.data_ptr<float>());
@@ -67,7 +67,8 @@ std::string key_prefix(const features::WeightSource& w, const features::Wav2Vec2
   const std::string probe = "feature_projection.projection.weight";
   if (w.contains(c.model_type + "." + probe)) return c.model_type + ".";
   if (w.contains(probe)) return "";
-  throw file_error(w.path(), "missing tensor '" + c.model_type + "." + probe + "' (is this a " + c.model_type + " checkpoint?)");
+  const std::string expected = w.file_key(probe) != probe ? w.file_key(probe) : c.model_type + "." + probe;
+  throw file_error(w.path(), "missing tensor '" + expected + "' (is this a " + c.model_type + " checkpoint?)");
 }
 
 // The positional conv weight, w = g * v / ||v|| with the norm taken per
@@ -100,8 +101,9 @@ void load_wav2vec2_weights(Wav2Vec2Impl& model, const features::Wav2Vec2Config& 
     if (name == kPositionalConvWeight) continue;  // weight-normed: checked when read
     const features::WeightInfo info = weights.info(prefix + name);
     if (info.shape != item.value().sizes().vec()) {
-      throw file_error(weights.path(), "tensor '" + prefix + name + "' has shape " + shape_text(info.shape) +
-                                           ", but config.json implies " + shape_text(item.value().sizes().vec()));
+      throw file_error(weights.path(), "tensor '" + weights.file_key(prefix + name) + "' has shape " +
+                                           shape_text(info.shape) + ", but " + weights.config_name() + " implies " +
+                                           shape_text(item.value().sizes().vec()));
     }
     const auto type = item.value().scalar_type();
     TORCH_CHECK(item.value().is_contiguous() && (type == torch::kFloat32 || type == torch::kBFloat16), name,

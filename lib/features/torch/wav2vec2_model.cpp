@@ -195,9 +195,22 @@ torch::Tensor FeatureProjectionImpl::forward(const torch::Tensor& x) {
 
 // ---- transformer ---------------------------------------------------------------
 
+BatchNormParamsImpl::BatchNormParamsImpl(int64_t channels) {
+  weight = register_parameter("weight", torch::empty({channels}), false);
+  bias = register_parameter("bias", torch::empty({channels}), false);
+  running_mean = register_parameter("running_mean", torch::empty({channels}), false);
+  running_var = register_parameter("running_var", torch::empty({channels}), false);
+}
+
+torch::Tensor BatchNormParamsImpl::forward(const torch::Tensor& x) {
+  const torch::Tensor scale = weight * torch::rsqrt(running_var + 1e-5);
+  return (x - running_mean) * scale + bias;
+}
+
 PositionalConvImpl::PositionalConvImpl(const features::Wav2Vec2Config& c)
     : kernel_(c.num_conv_pos_embeddings), groups_(c.num_conv_pos_embedding_groups) {
   conv = register_module("conv", ConvParams(c.hidden_size, c.hidden_size, kernel_, groups_, true));
+  if (c.conv_pos_batch_norm) batch_norm = register_module("batch_norm", BatchNormParams(c.hidden_size));
 }
 
 void PositionalConvImpl::prepare_cpu(onednn::Precision p) {
@@ -205,7 +218,8 @@ void PositionalConvImpl::prepare_cpu(onednn::Precision p) {
   conv->weight.set_data(torch::empty({0}));
 }
 
-torch::Tensor PositionalConvImpl::forward(const torch::Tensor& x) {
+torch::Tensor PositionalConvImpl::forward(const torch::Tensor& input) {
+  const torch::Tensor x = batch_norm ? batch_norm(input) : input;
   if (packed_.defined()) {
     const int64_t B = x.size(0), T = x.size(1), D = x.size(2), pad = kernel_ / 2;
     torch::Tensor out = torch::empty({B, T, D});

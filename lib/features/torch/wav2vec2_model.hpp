@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 // wav2vec2 / XLSR-53 / HuBERT encoder in LibTorch, up to a chosen transformer
 // block. Registered module names follow the Hugging Face checkpoint keys
-// (without the "wav2vec2." / "hubert." prefix): they are the loading contract.
+// (without the "wav2vec2." / "hubert." prefix): they are the loading contract
+// (a fairseq checkpoint's keys are mapped to them: fairseq_checkpoint.hpp).
 //
 //   feature_extractor.conv_layers.N.{conv,layer_norm}   conv stack, [B, 1, samples] -> [B, C, frames]
 //   feature_projection.{layer_norm,projection}          [B, frames, C] -> [B, frames, D]
 //   encoder.pos_conv_embed.conv                          weight-normed grouped conv (folded at load)
+//   encoder.pos_conv_embed.batch_norm                    HuBERT variants with conv_pos_batch_norm only
 //   encoder.layer_norm                                   post-LN models only (before block 1)
 //   encoder.layers.N.{attention,layer_norm,feed_forward,final_layer_norm}
 //
@@ -120,6 +122,19 @@ class FeatureProjectionImpl : public torch::nn::Module {
 };
 TORCH_MODULE(FeatureProjection);
 
+// An inference batch norm's four tensors under nn.BatchNorm1d's names, all
+// parameters so the loader reads them like any other weight.
+class BatchNormParamsImpl : public torch::nn::Module {
+ public:
+  explicit BatchNormParamsImpl(int64_t channels);
+  // x [B, T, C] normalised per channel with the running statistics (eps 1e-5).
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight, bias, running_mean, running_var;
+};
+TORCH_MODULE(BatchNormParams);
+
+// HuBERT variants with conv_pos_batch_norm: a batch norm first (its output
+// feeds only the conv; the residual adds the conv's output to the input).
 // Conv over time (kernel K, groups G, padding K/2) then GELU; an even kernel
 // makes one frame too many, which is dropped. The checkpoint holds it weight-
 // normed (g, v); the loader folds it into `conv.weight`.
@@ -129,6 +144,7 @@ class PositionalConvImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);  // [B, frames, D] -> [B, frames, D]
   void prepare_cpu(onednn::Precision p = onednn::Precision::F32);
   ConvParams conv{nullptr};
+  BatchNormParams batch_norm{nullptr};
 
  private:
   int64_t kernel_, groups_;

@@ -21,6 +21,7 @@ CpuGenerator::CpuGenerator(GeneratorImpl& g) {
   torch::NoGradGuard no_grad;
   embedding_ = g.dict->weight.detach().to(torch::kCPU, torch::kFloat32).contiguous().clone();
   conv_pre_ = pack(*g.conv_pre);
+  in_dim_ = g.config.model_in_dim();
   conv_post_ = pack(*g.conv_post);
   const size_t nk = g.config.resblock_kernel_sizes.size();
   for (size_t i = 0; i < g.ups->size(); ++i) {
@@ -36,13 +37,21 @@ CpuGenerator::CpuGenerator(GeneratorImpl& g) {
   }
 }
 
-torch::Tensor CpuGenerator::forward(const torch::Tensor& units) const {
+torch::Tensor CpuGenerator::forward(const torch::Tensor& units, const torch::Tensor& speaker) const {
   TORCH_CHECK(units.dim() == 1 && units.scalar_type() == torch::kInt64 && units.numel() > 0,
               "CPU generator: units must be a non-empty [frames] int64 tensor");
+  const int64_t dim = embedding_.size(1);
+  TORCH_CHECK(in_dim_ == dim ? !speaker.defined() : (speaker.defined() && speaker.numel() == dim),
+              "CPU generator: a speaker vector of embedding_dim floats is needed exactly when the vocoder has a speaker");
   c10::InferenceMode guard;
   const auto slope = static_cast<float>(kLeakySlope);
   // Generator::forward, step for step, time-major ([T, C] where it has [1, C, T]).
-  const torch::Tensor emb = embedding_.index_select(0, units);  // [frames, embedding_dim]
+  torch::Tensor emb = embedding_.index_select(0, units);  // [frames, embedding_dim]
+  if (speaker.defined()) {
+    // The speaker's channels on every frame, zero-padded at the ends by
+    // conv_pre like the units' (a constant bias would differ there).
+    emb = torch::cat({emb, speaker.to(torch::kFloat32).reshape({1, dim}).expand({emb.size(0), dim})}, 1).contiguous();
+  }
   torch::Tensor x = steps(emb.size(0), conv_pre_.out());
   conv_pre_.run(emb, x, false, slope);  // x = lrelu(conv_pre(emb)): conv_pre's output only feeds the first lrelu
   for (size_t i = 0; i < ups_.size(); ++i) {

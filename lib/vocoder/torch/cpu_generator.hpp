@@ -23,13 +23,17 @@ class CpuGenerator {
   // Copies the generator's weights (it may then change or go away).
   explicit CpuGenerator(GeneratorImpl& generator);
   // units [frames] int64, in range -> audio [frames * hop] float32.
-  torch::Tensor forward(const torch::Tensor& units) const;
+  // speaker: the generator's speaker_vector() [embedding_dim] float32 for a
+  // vocoder with a speaker (appended to every frame's unit embedding, as
+  // the module's concatenation), else undefined.
+  torch::Tensor forward(const torch::Tensor& units, const torch::Tensor& speaker = {}) const;
 
  private:
   struct Block {  // one (convs1[i], convs2[i]) pair of a residual block
     onednn::TimeConv dilated, plain;
   };
   torch::Tensor embedding_;  // [rows, embedding_dim]
+  int64_t in_dim_ = 0;       // conv_pre's input channels: embedding_dim, or twice it with a speaker
   onednn::TimeConv conv_pre_, conv_post_;
   std::vector<onednn::TimeConv> ups_;
   std::vector<std::vector<std::vector<Block>>> resblocks_;  // [stage][kernel][dilation]

@@ -111,13 +111,33 @@ torch::Tensor ResBlock1Impl::forward(torch::Tensor x) {
   return x;
 }
 
+DurationPredictorImpl::DurationPredictorImpl(const DurationPredictorOptions& o) : options(o) {
+  namespace nn = torch::nn;
+  const int64_t k = o.kernel();
+  conv1 = register_module("conv1", nn::Sequential(nn::Conv1d(nn::Conv1dOptions(o.in(), o.hidden(), k).padding((k - 1) / 2)), nn::ReLU()));
+  ln1 = register_module("ln1", nn::LayerNorm(nn::LayerNormOptions({o.hidden()}).eps(1e-5)));
+  conv2 = register_module("conv2", nn::Sequential(nn::Conv1d(nn::Conv1dOptions(o.hidden(), o.hidden(), k).padding(1)), nn::ReLU()));
+  ln2 = register_module("ln2", nn::LayerNorm(nn::LayerNormOptions({o.hidden()}).eps(1e-5)));
+  proj = register_module("proj", nn::Linear(o.hidden(), 1));
+}
+
+torch::Tensor DurationPredictorImpl::forward(const torch::Tensor& x) {
+  // fastspeech2.py's order of operations, transposes included, so that the
+  // float32 result is PyTorch's.
+  auto h = conv1->forward(x.transpose(1, 2)).transpose(1, 2);  // [batch, frames, hidden]
+  h = ln1->forward(h);
+  h = conv2->forward(h.transpose(1, 2)).transpose(1, 2);
+  h = ln2->forward(h);
+  return proj->forward(h).squeeze(2);  // [batch, frames]
+}
+
 GeneratorImpl::GeneratorImpl(const VocoderConfig& c) : config(c) {
   {
     auto options = torch::nn::EmbeddingOptions(c.num_units + (c.padding_row ? 1 : 0), c.embedding_dim);
     if (c.padding_row) options.padding_idx(c.num_units);
     dict = register_module("dict", torch::nn::Embedding(options));
   }
-  conv_pre = register_module("conv_pre", WNConv1d(WNConv1dOptions(c.embedding_dim, c.upsample_initial_channel, 7).padding(3)));
+  conv_pre = register_module("conv_pre", WNConv1d(WNConv1dOptions(c.model_in_dim(), c.upsample_initial_channel, 7).padding(3)));
   ups = register_module("ups", torch::nn::ModuleList());
   resblocks = register_module("resblocks", torch::nn::ModuleList());
   int64_t ch = c.upsample_initial_channel;
@@ -129,12 +149,39 @@ GeneratorImpl::GeneratorImpl(const VocoderConfig& c) : config(c) {
       resblocks->push_back(ResBlock1(ch, c.resblock_kernel_sizes[j], c.resblock_dilation_sizes[j]));
   }
   conv_post = register_module("conv_post", WNConv1d(WNConv1dOptions(ch, 1, 7).padding(3).init_std(0.01)));
+  // fairseq's CodeGenerator adds these after the HiFi-GAN layers.
+  if (c.has_speaker_table())
+    spkr_table = register_module("spkr", torch::nn::Embedding(c.num_speakers, c.embedding_dim));
+  else if (c.has_speaker_embedder())
+    spkr_embedder = register_module("spkr", torch::nn::Linear(c.speaker_embedding_dim, c.embedding_dim));
+  if (c.has_duration_predictor())
+    dur_predictor = register_module(
+        "dur_predictor", DurationPredictor(DurationPredictorOptions(c.embedding_dim, c.dur_predictor_hidden, c.dur_predictor_kernel)));
 }
 
-torch::Tensor GeneratorImpl::forward(const torch::Tensor& units) {
+torch::Tensor GeneratorImpl::speaker_vector(const torch::Tensor& speaker) {
+  if (spkr_table) return spkr_table->forward(speaker);
+  TORCH_CHECK(spkr_embedder, "generator: this vocoder takes no speaker");
+  return spkr_embedder->forward(speaker);
+}
+
+torch::Tensor GeneratorImpl::predict_durations(const torch::Tensor& units) {
+  TORCH_CHECK(dur_predictor, "generator: this vocoder has no duration predictor");
+  const auto log_d = dur_predictor->forward(dict->forward(units));  // [batch, frames]
+  // torch.round rounds half to even, as std::nearbyint in the default mode.
+  return torch::clamp_min(torch::round(torch::exp(log_d) - 1), 1);
+}
+
+torch::Tensor GeneratorImpl::forward(const torch::Tensor& units, const torch::Tensor& speaker) {
   TORCH_CHECK(units.dim() == 2, "generator: units must be [batch, frames], got ", units.sizes());
   auto x = dict->forward(units).transpose(1, 2);  // [batch, emb, frames]
-  x = conv_pre->forward(x);                      // [batch, C, frames]
+  if (spkr_table || spkr_embedder) {
+    TORCH_CHECK(speaker.defined() && speaker.dim() == 2 && speaker.size(0) == units.size(0) &&
+                    speaker.size(1) == config.embedding_dim,
+                "generator: this vocoder needs a speaker vector [batch, embedding_dim]");
+    x = torch::cat({x, speaker.unsqueeze(2).expand({-1, -1, x.size(2)})}, 1);  // [batch, 2 emb, frames]
+  }
+  x = conv_pre->forward(x);  // [batch, C, frames]
   const size_t nk = config.resblock_kernel_sizes.size();
   for (size_t i = 0; i < ups->size(); ++i) {
     x = F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));

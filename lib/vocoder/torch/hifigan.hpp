@@ -81,15 +81,51 @@ class ResBlock1Impl : public torch::nn::Module {
 };
 TORCH_MODULE(ResBlock1);
 
+// fairseq's VariancePredictor (fastspeech2.py) as CodeHiFiGAN's duration
+// predictor, in inference (dropout off). Names: conv1.0, ln1, conv2.0, ln2,
+// proj. Plain convolutions (no weight norm), LayerNorm eps 1e-5.
+struct DurationPredictorOptions {
+  DurationPredictorOptions(int64_t in, int64_t hidden, int64_t kernel) : in_(in), hidden_(hidden), kernel_(kernel) {}
+  TORCH_ARG(int64_t, in);      // encoder_embed_dim (= the unit embedding's)
+  TORCH_ARG(int64_t, hidden);  // var_pred_hidden_dim
+  TORCH_ARG(int64_t, kernel);  // var_pred_kernel_size (3: conv2 pads by 1 whatever it is)
+};
+
+class DurationPredictorImpl : public torch::nn::Module {
+ public:
+  explicit DurationPredictorImpl(const DurationPredictorOptions& options);
+  // x [batch, frames, in] (the unit embedding, time-major) -> log-durations [batch, frames]
+  torch::Tensor forward(const torch::Tensor& x);
+  DurationPredictorOptions options;
+  torch::nn::Sequential conv1{nullptr}, conv2{nullptr};  // Conv1d [hidden, in|hidden, kernel] + ReLU
+  torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};        // [hidden]
+  torch::nn::Linear proj{nullptr};                        // weight [1, hidden], bias [1]
+};
+TORCH_MODULE(DurationPredictor);
+
 class GeneratorImpl : public torch::nn::Module {
  public:
   explicit GeneratorImpl(const VocoderConfig& config);
-  // units [batch, frames] int64 in [0, k] (k = padding) -> audio [batch, 1, frames * 320]
-  torch::Tensor forward(const torch::Tensor& units);
+  // units [batch, frames] int64 in [0, k] (k = padding) -> audio [batch, 1, frames * 320].
+  // speaker (a vocoder with a speaker): speaker_vector()'s [batch,
+  // embedding_dim], concatenated after the unit channels at every frame.
+  torch::Tensor forward(const torch::Tensor& units, const torch::Tensor& speaker = {});
+  // The speaker's conditioning vector [batch, embedding_dim]: the table's
+  // rows of ids [batch] int64, or the embedder's Linear of vectors
+  // [batch, speaker_embedding_dim] float.
+  torch::Tensor speaker_vector(const torch::Tensor& speaker);
+  // durations [batch, frames] of units [batch, frames], as fairseq's
+  // CodeGenerator: clamp(round(exp(log_d) - 1), min=1), kept in float32
+  // (whole numbers; inf or NaN from a bad model stay visible to the caller).
+  torch::Tensor predict_durations(const torch::Tensor& units);
   VocoderConfig config;
   torch::nn::Embedding dict{nullptr};
-  WNConv1d conv_pre{nullptr}, conv_post{nullptr};
+  WNConv1d conv_pre{nullptr}, conv_post{nullptr};  // conv_pre: [C, model_in_dim, 7]
   torch::nn::ModuleList ups{nullptr}, resblocks{nullptr};
+  // "spkr": one of the two, or neither (a unit-only vocoder).
+  torch::nn::Embedding spkr_table{nullptr};  // [num_speakers, embedding_dim]
+  torch::nn::Linear spkr_embedder{nullptr};  // weight [embedding_dim, speaker_embedding_dim], bias [embedding_dim]
+  DurationPredictor dur_predictor{nullptr};  // "dur_predictor", when the config has one
 };
 TORCH_MODULE(Generator);
 

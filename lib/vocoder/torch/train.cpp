@@ -230,6 +230,11 @@ void Trainer::build_or_resume() {
   } else {
     config_ = VocoderConfig::from_argument(opt_.config);
   }
+  // Its losses and data carry no speaker and no durations: it trains unit-only generators.
+  if (config_.has_speaker_table() || config_.has_speaker_embedder() || config_.has_duration_predictor())
+    throw file_error(resume ? latest : opt_.config,
+                     "vocoder train trains unit-only vocoders: num_speakers, speaker_embedding_dim and "
+                     "dur_predictor_hidden must be 0 (a speaker or duration predictor cannot be trained here)");
   prepare_data();
   if (resume) {
     if (config_.num_units != corpus_.k)
