@@ -31,6 +31,11 @@ struct UnitCorpus {
 // inside the audio folder (absolute, or through "..").
 UnitCorpus read_unit_corpus(const std::string& units_dir);
 
+// One unit per frame again: each unit of a reduced segment repeated by its
+// run length, and the durations dropped (what training and `vocoder test`
+// pair with the audio). Segments without durations are left as they are.
+void expand_reduced_segments(UnitCorpus& corpus);
+
 // Space-separated decimal ids, one line per segment; empty lines are kept as
 // empty sequences. Throws naming the file and line on anything else.
 std::vector<std::vector<int32_t>> parse_unit_lines(const std::string& text, const std::string& where);

@@ -147,7 +147,8 @@ void run_test(const TestArgs& a) {
     throw UsageError("vocoder test: unit agreement needs both --model and --kmeans");
   configure_process_for(a.threads, true);  // synthesis (and re-encoding)
   auto vocoder = Vocoder::load(a.checkpoint, a.device, a.vocoder_config);
-  const UnitCorpus corpus = read_unit_corpus(a.units_dir);
+  UnitCorpus corpus = read_unit_corpus(a.units_dir);
+  expand_reduced_segments(corpus);  // compared frame by frame with the audio
   if (corpus.k != vocoder->num_units())
     throw file_error(a.checkpoint, "vocoder was trained for k=" + std::to_string(vocoder->num_units()) + " units but " +
                                        corpus.path + " has k=" + std::to_string(corpus.k));

@@ -66,6 +66,13 @@ std::vector<int32_t> run_lengths(const json& runs, size_t units, const std::stri
                   " is not a run length in 1..65535 frames");
     out.push_back(static_cast<int32_t>(r.get<int64_t>()));
   }
+  // The expanded segment is materialised: an untrusted file must not turn a
+  // few bytes per run into gigabytes of frames.
+  constexpr int64_t kMaxSegmentFrames = int64_t{24} * 3600 * grid::kFrameRate;
+  int64_t total = 0;
+  for (int32_t d : out) total += d;
+  if (total > kMaxSegmentFrames)
+    throw Error(where + ": \"durations\" add up to " + std::to_string(total) + " frames, more than 24 hours");
   return out;
 }
 
@@ -96,6 +103,17 @@ UnitCorpus read_unit_corpus(const std::string& units_dir) {
   }
   if (c.segments.empty()) throw file_error(c.path, "holds no segments");
   return c;
+}
+
+void expand_reduced_segments(UnitCorpus& corpus) {
+  for (auto& seg : corpus.segments) {
+    if (seg.durations.empty()) continue;
+    std::vector<int32_t> frames;
+    for (size_t i = 0; i < seg.units.size(); ++i)
+      frames.insert(frames.end(), static_cast<size_t>(seg.durations[i]), seg.units[i]);
+    seg.units = std::move(frames);
+    seg.durations.clear();
+  }
 }
 
 std::vector<std::vector<int32_t>> parse_unit_lines(const std::string& text, const std::string& where) {

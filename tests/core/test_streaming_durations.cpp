@@ -7,11 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "acoustok/error.hpp"
 #include "acoustok/vocoder.hpp"
+#include "acoustok/vocoder_data.hpp"
+#include "test_util.hpp"
 
 using namespace acoustok;
 
@@ -166,4 +169,40 @@ TEST(StreamingDurations, RefusalsAndReset) {
   EXPECT_EQ(s.reduced_pending(), 0u);
   EXPECT_TRUE(s.take_predicted_durations().empty());
   EXPECT_TRUE(s.finish().empty());
+}
+
+// Training and `vocoder test` pair units with audio frame by frame: a
+// `units --dedup` corpus is expanded back by its run lengths; an absurd sum
+// of run lengths is refused before anything is materialised.
+TEST(ReducedCorpus, ExpandsBackToFramesAndBoundsTheSum) {
+  const std::string dir = acoustok::test::make_temp_dir("reduced_corpus");
+  auto write = [&](const std::string& durations) {
+    std::ofstream(dir + "/corpus_timestamped.json")
+        << R"({"k": 10, "frame_rate": 50, "segments": [{"file": "a_00000.wav", "units": [3, 7, 3], "durations": )"
+        << durations << R"(}, {"file": "b_00000.wav", "units": [1, 1, 2]}]})";
+  };
+  write("[2, 1, 3]");
+  UnitCorpus c = read_unit_corpus(dir);
+  ASSERT_EQ(c.segments.size(), 2u);
+  EXPECT_EQ(c.segments[0].durations, (std::vector<int32_t>{2, 1, 3}));
+  expand_reduced_segments(c);
+  EXPECT_EQ(c.segments[0].units, (std::vector<int32_t>{3, 3, 7, 3, 3, 3}));
+  EXPECT_TRUE(c.segments[0].durations.empty());
+  EXPECT_EQ(c.segments[1].units, (std::vector<int32_t>{1, 1, 2}));
+  write("[65535, 65535, 65535]");
+  EXPECT_NO_THROW(read_unit_corpus(dir));
+  std::ofstream(dir + "/corpus_timestamped.json") << [&] {
+    std::string units = "[", runs = "[";
+    for (int i = 0; i < 70; ++i) {
+      units += std::string(i ? ", " : "") + std::to_string(i % 2);
+      runs += std::string(i ? ", " : "") + "65535";
+    }
+    return R"({"k": 10, "segments": [{"file": "a.wav", "units": )" + units + "], \"durations\": " + runs + "]}]}";
+  }();
+  try {
+    read_unit_corpus(dir);
+    FAIL() << "70 runs of 65535 frames (25 hours) accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("24 hours"), std::string::npos) << e.what();
+  }
 }

@@ -188,6 +188,7 @@ class Trainer {
 
 void Trainer::prepare_data() {
   corpus_ = read_unit_corpus(opt_.units_dir);
+  expand_reduced_segments(corpus_);  // a `units --dedup` corpus: back to one unit per frame of audio
   audio_ = std::make_unique<SegmentAudio>(corpus_, opt_.audio_dir);
   // A fixed, evenly spread held-out set: 5 % of the segments, 1 to 50.
   const size_t n = corpus_.segments.size();
