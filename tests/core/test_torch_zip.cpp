@@ -152,6 +152,20 @@ std::string message_of(F f) {
   return "";
 }
 
+// The error reading `path` as a fairseq checkpoint ("" when none).
+std::string checkpoint_error(const std::string& path) {
+  return message_of([&] { TorchZipWeights w(path, TorchZipWeights::Contents::FairseqCheckpoint); });
+}
+
+// open_fairseq_checkpoint refuses the fixture `name` in one message naming
+// the file and `reason`.
+void expect_open_refused(const std::string& name, const std::string& reason) {
+  const std::string path = fairseq_fixture(name);
+  const std::string e = message_of([&] { acoustok::features::open_fairseq_checkpoint(path); });
+  EXPECT_NE(e.find(path), std::string::npos) << e;
+  EXPECT_NE(e.find(reason), std::string::npos) << e;
+}
+
 }  // namespace
 
 // A real omegaconf DictConfig (typed value nodes, metadata, defaultdict,
@@ -187,10 +201,7 @@ TEST(FairseqCheckpoint, StateDictReadingRefusesConfigObjects) {
 // cfg holding a REDUCE of os.system: refused by name while reading the
 // pickle, before anything else.
 TEST(FairseqCheckpoint, AGlobalOutsideThePolicyIsRefusedByName) {
-  const std::string path = fairseq_fixture("evil_cfg.pt");
-  const std::string e = message_of([&] { acoustok::features::open_fairseq_checkpoint(path); });
-  EXPECT_NE(e.find(path), std::string::npos) << e;
-  EXPECT_NE(e.find("refuses pickle global 'posix.system'"), std::string::npos) << e;
+  expect_open_refused("evil_cfg.pt", "refuses pickle global 'posix.system'");
 }
 
 // Names allowed for enum members and metadata are never called otherwise.
@@ -199,12 +210,12 @@ TEST(FairseqCheckpoint, AllowedNamesAreNotCallable) {
   const std::string path = write_bin(dir, "getattr",
       "__import__('pickle').dumps({'a': type('G', (), {'__reduce__': lambda self: (getattr, (dict, 'fromkeys'))})()}, "
       "protocol=2)");
-  const std::string e = message_of([&] { TorchZipWeights w(path, TorchZipWeights::Contents::FairseqCheckpoint); });
+  const std::string e = checkpoint_error(path);
   EXPECT_NE(e.find("refuses to call '__builtin__.getattr'"), std::string::npos) << e;
   const std::string path2 = write_bin(dir, "dict",
       "__import__('pickle').dumps({'a': type('G', (), {'__reduce__': lambda self: (dict, ([('x', 1)],))})()}, "
       "protocol=2)");
-  const std::string e2 = message_of([&] { TorchZipWeights w(path2, TorchZipWeights::Contents::FairseqCheckpoint); });
+  const std::string e2 = checkpoint_error(path2);
   EXPECT_NE(e2.find("refuses to call '__builtin__.dict'"), std::string::npos) << e2;
 }
 
@@ -217,7 +228,7 @@ TEST(FairseqCheckpoint, SharedStatesCountAgainstTheObjectBudget) {
       "(lambda argparse, pickle: (lambda d: pickle.dumps({'a': [(lambda n: (setattr(n, '__dict__', d), n)[1])"
       "(argparse.Namespace()) for _ in range(400)]}, protocol=2))({str(i): i for i in range(20000)}))"
       "(__import__('argparse'), __import__('pickle'))");
-  const std::string e = message_of([&] { TorchZipWeights w(path, TorchZipWeights::Contents::FairseqCheckpoint); });
+  const std::string e = checkpoint_error(path);
   EXPECT_NE(e.find("more than 1048576 objects"), std::string::npos) << e;
 }
 
@@ -266,10 +277,7 @@ TEST(FairseqCheckpoint, NamespaceInsideTheConfigIsTheModel) {
 }
 
 TEST(FairseqCheckpoint, UnknownArchitectureIsNamed) {
-  const std::string path = fairseq_fixture("unknown_arch.pt");
-  const std::string e = message_of([&] { acoustok::features::open_fairseq_checkpoint(path); });
-  EXPECT_NE(e.find(path), std::string::npos) << e;
-  EXPECT_NE(e.find("'cfg.model._name' is 'data2vec_audio'"), std::string::npos) << e;
+  expect_open_refused("unknown_arch.pt", "'cfg.model._name' is 'data2vec_audio'");
 }
 
 TEST(FairseqCheckpoint, ConvFeatureLayersGrammar) {

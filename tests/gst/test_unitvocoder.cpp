@@ -13,9 +13,14 @@
 #include "vocoder/torch/checkpoint.hpp"
 #include "vocoder/torch/hifigan.hpp"
 #include "gst_breaks.hpp"
+#include "gst_pull.hpp"
 #include "test_util.hpp"
 
 using namespace acoustok;
+
+using test::max_diff;
+using test::pull_all;
+using test::Pulled;
 
 namespace {
 
@@ -62,39 +67,6 @@ GstBuffer* units_buffer(const int32_t* u, size_t n, GstClockTime pts) {
   GST_BUFFER_PTS(b) = pts;
   GST_BUFFER_DURATION(b) = n * 20 * GST_MSECOND;
   return b;
-}
-
-struct Pulled {
-  std::vector<float> audio;
-  std::vector<GstClockTime> pts, duration;
-  std::vector<size_t> samples;
-  std::vector<guint64> offset, offset_end;
-  std::vector<bool> discont;
-};
-
-Pulled pull_all(GstHarness* h) {
-  Pulled p;
-  while (GstBuffer* b = gst_harness_try_pull(h)) {
-    GstMapInfo map;
-    gst_buffer_map(b, &map, GST_MAP_READ);
-    const auto* f = reinterpret_cast<const float*>(map.data);
-    p.audio.insert(p.audio.end(), f, f + map.size / 4);
-    p.samples.push_back(map.size / 4);
-    p.pts.push_back(GST_BUFFER_PTS(b));
-    p.duration.push_back(GST_BUFFER_DURATION(b));
-    p.offset.push_back(GST_BUFFER_OFFSET(b));
-    p.offset_end.push_back(GST_BUFFER_OFFSET_END(b));
-    p.discont.push_back(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DISCONT) != 0);
-    gst_buffer_unmap(b, &map);
-    gst_buffer_unref(b);
-  }
-  return p;
-}
-
-float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  float worst = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  return worst;
 }
 
 const char* kUnitsCaps = "application/x-acoustok-units, vocab-size=(int)24, frame-rate=(fraction)50/1";

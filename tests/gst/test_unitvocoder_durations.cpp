@@ -19,9 +19,14 @@
 #include "acoustok/audio_io.hpp"
 #include "acoustok/vocoder_config.hpp"
 #include "gst_breaks.hpp"
+#include "gst_pull.hpp"
 #include "test_util.hpp"
 
 using namespace acoustok;
+
+using test::max_diff;
+using test::pull_all;
+using test::Pulled;
 
 namespace {
 
@@ -122,31 +127,6 @@ GstBuffer* reduced_buffer(const int32_t* u, const int32_t* runs, size_t n, GstCl
   GST_BUFFER_PTS(b) = pts;
   GST_BUFFER_DURATION(b) = frames * 20 * GST_MSECOND;
   return b;
-}
-
-struct Pulled {
-  std::vector<float> audio;
-  std::vector<GstClockTime> pts, duration;
-};
-Pulled pull_all(GstHarness* h) {
-  Pulled p;
-  while (GstBuffer* b = gst_harness_try_pull(h)) {
-    GstMapInfo map;
-    gst_buffer_map(b, &map, GST_MAP_READ);
-    const auto* f = reinterpret_cast<const float*>(map.data);
-    p.audio.insert(p.audio.end(), f, f + map.size / 4);
-    p.pts.push_back(GST_BUFFER_PTS(b));
-    p.duration.push_back(GST_BUFFER_DURATION(b));
-    gst_buffer_unmap(b, &map);
-    gst_buffer_unref(b);
-  }
-  return p;
-}
-
-float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  float worst = 0;
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) worst = std::max(worst, std::abs(a[i] - b[i]));
-  return worst;
 }
 
 // Streams the runs in buffers of `per_buffer` runs, stamped contiguously
@@ -292,7 +272,9 @@ TEST(UnitVocoderDurations, LatencyCountsThePredictorsContext) {
     gst_query_unref(q);
     const bool on = std::string(mode) == "on";
     EXPECT_EQ(min, static_cast<GstClockTime>(10 + field - 1 + (on ? c.duration_context_units() : 0)) * 20 * GST_MSECOND);
-    if (on) EXPECT_FALSE(GST_CLOCK_TIME_IS_VALID(max));
+    if (on) {
+      EXPECT_FALSE(GST_CLOCK_TIME_IS_VALID(max));
+    }
     gst_harness_teardown(h);
   }
 }

@@ -19,11 +19,7 @@
 #   test_mixed_process.sh MIXED_PROCESS ACOUSTOK FIXTURES gst|nogst SANITIZE
 set -uo pipefail
 mixed=$1 acoustok=$2 fix=$3 gst=$4 sanitize=$5
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/../common/shell_env.sh"
 # check_exit NAME STATUS: 0 passes; a signal is named.
 check_exit() {
   if [ "$2" -gt 128 ]; then fail "$1: killed by signal $(kill -l $(($2 - 128)) 2>/dev/null || echo $(($2 - 128)))"; return 1; fi
@@ -107,5 +103,5 @@ if [ "$sanitize" = none ] && [ -n "$protobuf" ]; then
   fi
 fi
 
-[ $failures -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
+exit_on_failures
 echo "PASS: LibTorch and SentencePiece share a process in every order"

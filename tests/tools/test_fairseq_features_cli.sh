@@ -10,11 +10,7 @@
 set -euo pipefail
 acoustok=$1
 fx=$2
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+source "$(dirname "${BASH_SOURCE[0]}")/../common/shell_env.sh"
 wav=$fx/xlsr/speech_pt.wav
 
 "$acoustok" features --model "$fx/fairseq/hubert_cfg.pt" --layer 3 --device cpu "$wav" -o "$tmp/h.npy" \
@@ -54,8 +50,5 @@ bad evil_cfg.pt 1 "'posix.system'"
 bad missing_tensor.pt 3 "'model.encoder.layers.1.fc1.weight'"
 bad unknown_arch.pt 1 "'cfg.model._name' is 'data2vec_audio'"
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
+exit_on_failures
 echo "fairseq checkpoints on the command line: all passed"

@@ -10,12 +10,8 @@
 #   test_fairseq_kmeans.sh ACOUSTOK
 set -euo pipefail
 acoustok=$1
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/../common/shell_env.sh"
 cd "$tmp"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 echo "fairseq k-means: fitting scikit-learn with learn_kmeans.py's settings, writing km.bin variants"
 $PY - <<'PYEOF'
@@ -180,5 +176,5 @@ expect_refused bad/deep_lists.bin ""
 expect_refused bad/list.bin "does not hold a scikit-learn KMeans"
 [ ! -e PWNED ] || fail "a pickle ran a command"
 
-if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
+exit_on_failures
 echo "all fairseq k-means checks passed"

@@ -11,12 +11,8 @@
 set -euo pipefail
 acoustok=$1
 fx=$2
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/../common/shell_env.sh"
 cd "$tmp"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 feat() { "$acoustok" features -q --model "$fx/xlsr/base_st" --layer 2 --threads 2 "$@"; }
 
 # Five inputs in two folders, one of them shorter than a frame (0 rows).
@@ -147,8 +143,5 @@ for args in "--manifest train.tsv -o x --rank 0" "--manifest train.tsv -o x --fa
   [ "$rc" = 2 ] || fail "features $args: exit $rc, not 2 ($(cat err.txt))"
 done
 
-if [ "$failures" -gt 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
+exit_on_failures
 echo "all passed"

@@ -11,12 +11,8 @@
 set -euo pipefail
 acoustok=$1
 fx=$2
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/../common/shell_env.sh"
 cd "$tmp"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 "$acoustok" segment -q "$fx/silence/speech_pauses.wav" -o seg
 units() { "$acoustok" units -q --model "$fx/xlsr/xlsr_st" --layer 2 --checkpoint-every 0 seg "$@"; }
@@ -80,5 +76,5 @@ else
   fail "bpe: $(cat log)"
 fi
 
-[ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
+exit_on_failures
 echo "OK"

@@ -10,10 +10,8 @@
 #   test_codehifigan_parity.sh CODEHIFIGAN_SYNTH ACOUSTOK TESTS_DIR
 set -euo pipefail
 synth=$1 acoustok=$2 tests=$3
-PY=/usr/bin/python3
+source "$(dirname "${BASH_SOURCE[0]}")/../common/shell_env.sh"
 ref=$tests/torch/codehifigan_reference.py
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=2
 
 printf '3 17 40 2 99 0 5 61 61 8\n12 7\n44\n' > "$tmp/units.txt"

@@ -20,50 +20,20 @@
 #include "acoustok/tensor_file.hpp"
 #include "features/fairseq_checkpoint.hpp"
 #include "features/torch/wav2vec2_loader.hpp"
+#include "feature_test_util.hpp"
 #include "test_util.hpp"
 
+using acoustok::test::error_of;
 using acoustok::test::fixture;
+using acoustok::test::load;
+using acoustok::test::speech;
 
 namespace {
 
 std::string ckpt(const std::string& name) { return fixture("fairseq/" + name); }
 
-const std::vector<float>& speech() {
-  static const std::vector<float> s = acoustok::read_audio_16k_mono(fixture("xlsr/speech_pt.wav"));
-  return s;
-}
-
-std::unique_ptr<acoustok::FeatureExtractor> load(const std::string& path, int layer) {
-  acoustok::FeatureOptions o;
-  o.layer = layer;
-  acoustok::ProcessOptions process;
-  process.threads = 2;
-  acoustok::configure_process(process);
-  return acoustok::FeatureExtractor::load(path, o);
-}
-
-// max |ours - ref| <= 1e-4 max |ref|, same frame count and dim.
 void expect_matches_reference(const acoustok::Features& f, const std::string& ref_name) {
-  const acoustok::NpyArray ref = acoustok::read_npy(fixture("fairseq/refs/" + ref_name + ".npy"));
-  ASSERT_EQ(ref.shape.size(), 2u);
-  ASSERT_EQ(f.frames, ref.shape[0]) << ref_name;
-  ASSERT_EQ(f.dim, ref.shape[1]) << ref_name;
-  float max_ref = 0, max_err = 0;
-  for (size_t i = 0; i < ref.values.size(); ++i) {
-    max_ref = std::max(max_ref, std::abs(ref.values[i]));
-    max_err = std::max(max_err, std::abs(ref.values[i] - f.data[i]));
-  }
-  EXPECT_GT(max_ref, 0.1f);
-  EXPECT_LE(max_err, 1e-4f * max_ref) << ref_name << ": max error " << max_err << " of max " << max_ref;
-}
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const acoustok::Error& e) {
-    return e.what();
-  }
-  return "<no error>";
+  acoustok::test::expect_matches_reference(f, "fairseq/refs", ref_name);
 }
 
 }  // namespace

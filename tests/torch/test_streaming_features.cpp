@@ -18,29 +18,18 @@
 #include "acoustok/frame_grid.hpp"
 #include "acoustok/process.hpp"
 #include "acoustok/streaming_features.hpp"
+#include "feature_test_util.hpp"
 #include "test_util.hpp"
 
 namespace fs = std::filesystem;
 using acoustok::test::fixture;
+using acoustok::test::load;
+using acoustok::test::speech;
 using acoustok::test::make_temp_dir;
 
 namespace {
 
 constexpr uint64_t kMs = 1000000;
-
-const std::vector<float>& speech() {
-  static const std::vector<float> s = acoustok::read_audio_16k_mono(fixture("xlsr/speech_pt.wav"));
-  return s;
-}
-
-std::unique_ptr<acoustok::FeatureExtractor> load(const std::string& dir, int layer = 2) {
-  acoustok::FeatureOptions o;
-  o.layer = layer;
-  acoustok::ProcessOptions process;
-  process.threads = 2;
-  acoustok::configure_process(process);
-  return acoustok::FeatureExtractor::load(dir, o);
-}
 
 // A fixture model with do_normalize false: its frames depend on the visible audio only.
 std::string unnormalised(const std::string& name) {

@@ -9,10 +9,8 @@
 #   test_vocoder_parity.sh STEP_DUMP ACOUSTOK TESTS_DIR
 set -euo pipefail
 dump=$1 acoustok=$2 tests=$3
-PY=/usr/bin/python3
+source "$(dirname "${BASH_SOURCE[0]}")/../common/shell_env.sh"
 ref=$tests/torch/vocoder_parity.py
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=2
 # The reference's comparison: only what is off (and its summary) is printed.
 compare() {
