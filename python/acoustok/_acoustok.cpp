@@ -176,14 +176,35 @@ class PyVocoder {
   }
 
   // What `acoustok synth` writes for one line (before PCM16): whole up to a
-  // minute of units, longer in its seamless chunks.
-  py::array_t<float> call(const py::handle& units) {
+  // minute of units, longer in its seamless chunks. dur_prediction None is
+  // synth's default: predicted when the vocoder has a duration predictor and
+  // the line is reduced (no two equal neighbours). The speaker (an id, or an
+  // embedding for an embedder vocoder) holds for this call.
+  py::array_t<float> call(const py::handle& units, const py::object& dur_prediction, int speaker,
+                          const py::object& speaker_embedding) {
     const int k = vocoder_->num_units();
-    const std::vector<int32_t> u = units_arg(units, "units", k, "the vocoder's units 0.." + std::to_string(k - 1));
+    std::vector<int32_t> u = units_arg(units, "units", k, "the vocoder's units 0.." + std::to_string(k - 1));
+    std::vector<float> embedding;
+    if (!speaker_embedding.is_none())
+      embedding = audio_arg(py::module_::import("numpy").attr("ravel")(speaker_embedding), "speaker_embedding");
+    const VocoderConfig& c = vocoder_->config();
+    if (c.has_speaker_table() && speaker < 0)
+      throw py::value_error("this vocoder has " + std::to_string(c.num_speakers) + " speakers: give speaker=0.." +
+                            std::to_string(c.num_speakers - 1));
+    if (c.has_speaker_embedder() && embedding.empty())
+      throw py::value_error("this vocoder takes a speaker embedding: give speaker_embedding= (" +
+                            std::to_string(c.speaker_embedding_dim) + " floats)");
+    const bool reduced = std::adjacent_find(u.begin(), u.end()) == u.end();
+    const bool predict = dur_prediction.is_none() ? (vocoder_->config().has_duration_predictor() && reduced)
+                                                  : dur_prediction.cast<bool>();
     std::vector<float> out;
     {
       release unlocked;
       std::lock_guard<std::mutex> lock(mutex_);
+      // Given on every call that needs one, so no call inherits an earlier call's speaker.
+      if (speaker >= 0 || vocoder_->config().has_speaker_table()) vocoder_->set_speaker(speaker);
+      if (!embedding.empty() || vocoder_->config().has_speaker_embedder()) vocoder_->set_speaker_embedding(embedding);
+      if (predict) u = expand_durations(u.data(), u.size(), vocoder_->predict_durations(u.data(), u.size()));
       out = synthesize(u);
     }
     const auto n = static_cast<py::ssize_t>(out.size());
@@ -191,6 +212,7 @@ class PyVocoder {
   }
 
   int num_units() const { return vocoder_->num_units(); }
+  const VocoderConfig& config() const { return vocoder_->config(); }
   int hop() const { return vocoder_->config().hop_samples(); }
 
  private:
@@ -348,8 +370,14 @@ PYBIND11_MODULE(_acoustok, m) {
           "checkpoint"_a, "device"_a = "auto", "config"_a = "",
           "acoustok's checkpoint (vocoder_final.pt) or a released unit HiFi-GAN (config: its config.json, default "
           "the one beside the checkpoint).")
-      .def("__call__", &ap::PyVocoder::call, "units"_a)
+      .def("__call__", &ap::PyVocoder::call, "units"_a, "dur_prediction"_a = py::none(), "speaker"_a = -1,
+           "speaker_embedding"_a = py::none())
       .def_property_readonly("num_units", &ap::PyVocoder::num_units)
+      .def_property_readonly("num_speakers", [](const ap::PyVocoder& v) { return v.config().num_speakers; })
+      .def_property_readonly("speaker_embedding_dim",
+                             [](const ap::PyVocoder& v) { return v.config().speaker_embedding_dim; })
+      .def_property_readonly("has_duration_predictor",
+                             [](const ap::PyVocoder& v) { return v.config().has_duration_predictor(); })
       .def_property_readonly("hop", &ap::PyVocoder::hop)
       .def_property_readonly("sample_rate", [](const ap::PyVocoder&) { return acoustok::grid::kSampleRate; });
 

@@ -160,6 +160,31 @@ for name, u in (("one line", units), ("3100 units, chunked", long_units)):
           f"Vocoder ({name}): floats within one PCM16 step of the WAV")
 check(np.array_equal(voc(units.tolist()), voc(units.astype(np.int64))), "Vocoder: a list of ints equals an int array")
 
+# A released CodeHiFiGAN with a duration predictor and 4 speakers (the
+# fairseq-structured reference of tests/torch): reduced units are predicted
+# by default, as acoustok synth does, and the speaker is given per call.
+code_dir = f"{tmp}/codehifigan"
+subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch", "codehifigan_reference.py"),
+                "write", "--out-dir", code_dir, "--num-units", str(k), "--dur-predictor", "--num-speakers", "4", "--seed", "3"],
+               check=True, stdout=subprocess.DEVNULL)
+code = acoustok.Vocoder.load(f"{code_dir}/g_00000000", device="cpu")
+check((code.num_speakers, code.has_duration_predictor, code.speaker_embedding_dim) == (4, True, 0),
+      "Vocoder: a CodeHiFiGAN's speakers and duration predictor")
+reduced = [int(u) for i, u in enumerate(units) if i == 0 or u != units[i - 1]]
+with open(f"{tmp}/reduced.txt", "w") as f:
+    f.write(" ".join(map(str, reduced)) + "\n")
+cli("synth", "--checkpoint", f"{code_dir}/g_00000000", "--device", "cpu", "--threads", THREADS, "--speaker", "2",
+    f"{tmp}/reduced.txt", "-o", f"{tmp}/reduced.wav")
+ref, _ = read_wav(f"{tmp}/reduced.wav")
+got = code(reduced, speaker=2)
+check(got.shape == ref.shape and len(got) != 320 * len(reduced) and np.abs(got - ref / 32768.0).max() <= 1.5 / 32768,
+      f"Vocoder (CodeHiFiGAN, speaker 2): {len(reduced)} reduced units -> {len(got) // 320} predicted frames, as acoustok synth")
+check(len(code(reduced, speaker=2, dur_prediction=False)) == 320 * len(reduced), "Vocoder: dur_prediction=False keeps one frame per unit")
+check(np.abs(code(reduced, speaker=1) - got).max() > 1e-3, "Vocoder: another speaker speaks differently")
+check_raises(ValueError, "give speaker=0..3", "Vocoder(no speaker)", code, reduced)
+check_raises(acoustok.Error, "out of range", "Vocoder(speaker 4)", code, reduced, speaker=4)
+check_raises(acoustok.Error, "no speaker", "Vocoder(speaker on a single-speaker vocoder)", voc, units, speaker=0)
+
 # --- silence ----------------------------------------------------------------
 for name, opts, args in (("defaults", {}, []),
                          ("-35 dB, 0.3 s, keep 0.05 s", dict(threshold_db=-35, min_silence=0.3, keep_silence=0.05),
