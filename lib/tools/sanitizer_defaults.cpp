@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// LeakSanitizer's defaults for the `acoustok` program when it is built with
+// LeakSanitizer's defaults for the `acoustok` program (and test programs that
+// load a model through the library) when built with
 // AddressSanitizer (tests/asan/run.sh); nothing otherwise.
 //
 // The program loads LibTorch only when a command needs a model, as in the
