@@ -509,9 +509,16 @@ static GstFlowReturn add_predicted(GstUnitVocoder* self, const std::vector<int32
   acoustok::check_units_in_range(units, self->vocoder->num_units(), where);
   if (!st.in_utterance) st.times.mark(st.frames_in, pts, GST_BUFFER_OFFSET_NONE);
   st.in_utterance = true;
-  const auto audio = st.stream.push_reduced(units.data(), units.size());
-  count_predicted(st);
-  return push_audio(self, audio);
+  // One unit at a time: each may last up to the predictor's cap (16384
+  // frames), so the audio held at once stays bounded by one unit's, not by
+  // what a whole buffer of units expands to.
+  for (const int32_t& unit : units) {
+    const auto audio = st.stream.push_reduced(&unit, 1);
+    count_predicted(st);
+    const GstFlowReturn ret = push_audio(self, audio);
+    if (ret != GST_FLOW_OK) return ret;
+  }
+  return GST_FLOW_OK;
 }
 
 // Reduced binary input: per run a uint16 unit and a uint16 length.
@@ -533,7 +540,21 @@ static GstFlowReturn handle_reduced(GstUnitVocoder* self, const guint8* data, gu
     gst_acoustok_element_continue_at(base, pts + frames * acoustok::gst::kFrameDuration, GST_BUFFER_OFFSET_NONE);
   if (predicting(self, true)) return add_predicted(self, units, pts);
   acoustok::check_units_in_range(units, self->vocoder->num_units(), "unitvocoder: input");
-  return add_units(self, acoustok::expand_durations(units.data(), n, runs), pts);
+  // 4 bytes of input stand for up to 65535 frames: expanded and synthesised
+  // a slice of at most kSliceFrames (plus one run) at a time, so memory
+  // follows the slice, not the runs a buffer claims.
+  constexpr guint64 kSliceFrames = 3000;  // one minute
+  std::vector<int32_t> slice;
+  GstClockTime at = pts;
+  for (guint64 i = 0; i < n; ++i) {
+    slice.insert(slice.end(), static_cast<size_t>(runs[i]), units[i]);
+    if (slice.size() < kSliceFrames && i + 1 < n) continue;
+    const GstFlowReturn ret = add_units(self, slice, at);
+    if (ret != GST_FLOW_OK) return ret;
+    if (GST_CLOCK_TIME_IS_VALID(at)) at += slice.size() * acoustok::gst::kFrameDuration;
+    slice.clear();
+  }
+  return GST_FLOW_OK;
 }
 
 static GstFlowReturn gst_unit_vocoder_handle_input(GstAcoustokElement* base, const guint8*, gsize) {

@@ -66,13 +66,14 @@ std::vector<int32_t> run_lengths(const json& runs, size_t units, const std::stri
                   " is not a run length in 1..65535 frames");
     out.push_back(static_cast<int32_t>(r.get<int64_t>()));
   }
-  // The expanded segment is materialised: an untrusted file must not turn a
-  // few bytes per run into gigabytes of frames.
-  constexpr int64_t kMaxSegmentFrames = int64_t{24} * 3600 * grid::kFrameRate;
+  // The expanded segment and its audio are materialised: an untrusted file
+  // must not turn a few bytes per run into gigabytes. A segment of
+  // `acoustok segment` lasts seconds; an hour is far beyond any.
+  constexpr int64_t kMaxSegmentFrames = int64_t{3600} * grid::kFrameRate;
   int64_t total = 0;
   for (int32_t d : out) total += d;
   if (total > kMaxSegmentFrames)
-    throw Error(where + ": \"durations\" add up to " + std::to_string(total) + " frames, more than 24 hours");
+    throw Error(where + ": \"durations\" add up to " + std::to_string(total) + " frames, more than an hour");
   return out;
 }
 

@@ -189,7 +189,7 @@ TEST(ReducedCorpus, ExpandsBackToFramesAndBoundsTheSum) {
   EXPECT_EQ(c.segments[0].units, (std::vector<int32_t>{3, 3, 7, 3, 3, 3}));
   EXPECT_TRUE(c.segments[0].durations.empty());
   EXPECT_EQ(c.segments[1].units, (std::vector<int32_t>{1, 1, 2}));
-  write("[65535, 65535, 65535]");
+  write("[65535, 65535, 40000]");  // 57 minutes
   EXPECT_NO_THROW(read_unit_corpus(dir));
   std::ofstream(dir + "/corpus_timestamped.json") << [&] {
     std::string units = "[", runs = "[";
@@ -203,6 +203,6 @@ TEST(ReducedCorpus, ExpandsBackToFramesAndBoundsTheSum) {
     read_unit_corpus(dir);
     FAIL() << "70 runs of 65535 frames (25 hours) accepted";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("24 hours"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("more than an hour"), std::string::npos) << e.what();
   }
 }

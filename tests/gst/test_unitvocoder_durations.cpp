@@ -236,6 +236,29 @@ TEST(UnitVocoderDurations, AutoPredictsAndOffKeepsTheRunLengths) {
   gst_harness_teardown(h);
 }
 
+// One buffer whose runs stand for 6,700 frames (2 minutes): synthesised in
+// bounded slices, yet the same audio as the expanded line, on one unbroken
+// timeline.
+TEST(UnitVocoderDurations, LongRunsInOneBufferEqualTheExpandedLine) {
+  const std::vector<int32_t> u{7, 3, 7, 12};
+  const std::vector<int32_t> runs{2000, 1500, 700, 2500};
+  std::vector<int32_t> expanded;
+  for (size_t i = 0; i < u.size(); ++i) expanded.insert(expanded.end(), static_cast<size_t>(runs[i]), u[i]);
+  const auto kept = synth_cli(write_lines("long_runs.txt", {expanded}), "--no-dur-prediction --speaker 1");
+  size_t before_eos = 0;
+  GstHarness* h = make_harness(models().dp, kReducedCaps, "off");
+  const Pulled off = stream_reduced(h, u, runs, u.size(), 0, &before_eos);
+  ASSERT_EQ(off.audio.size(), kept.size());
+  EXPECT_LT(max_diff(off.audio, kept), 1e-4f);
+  GstClockTime next = 0;
+  for (size_t i = 0; i < off.pts.size(); ++i) {
+    EXPECT_EQ(off.pts[i], next) << "buffer " << i;
+    next = off.pts[i] + off.duration[i];
+  }
+  EXPECT_EQ(next, expanded.size() * 20 * GST_MSECOND);
+  gst_harness_teardown(h);
+}
+
 // Text lines (reduced) with dur-prediction=auto: each line predicted whole,
 // as acoustok synth and the reference do.
 TEST(UnitVocoderDurations, TextLinesPredictAsSynthDoes) {
