@@ -8,8 +8,8 @@
 namespace acoustok::gst {
 
 GstEvent* make_segment_event(guint64 index, GstClockTime start, GstClockTime stop) {
-  GstStructure* s = gst_structure_new(kSegmentEventName, "index", G_TYPE_UINT64, index, "start", G_TYPE_UINT64, start,
-                                      "stop", G_TYPE_UINT64, stop, nullptr);
+  GstStructure* s = gst_structure_new(kSegmentEventName, "index", G_TYPE_UINT64, index, "start",
+                                      G_TYPE_UINT64, start, "stop", G_TYPE_UINT64, stop, nullptr);
   return gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM, s);
 }
 
@@ -88,7 +88,8 @@ void AudioIn::convert(const float* x, size_t frames, std::vector<float>& out) {
     out.insert(out.end(), mono, mono + frames);
     return;
   }
-  if (!resampler_) resampler_ = std::make_unique<acoustok::StreamResampler>(rate_, acoustok::grid::kSampleRate);
+  if (!resampler_)
+    resampler_ = std::make_unique<acoustok::StreamResampler>(rate_, acoustok::grid::kSampleRate);
   resampler_->process(mono, frames, out);
 }
 
@@ -119,18 +120,23 @@ GType precision_get_type() {
   static GType type = 0;
   static const GEnumValue values[] = {
       {static_cast<gint>(Precision::fp32), "float32 throughout", "fp32"},
-      {static_cast<gint>(Precision::bf16), "bfloat16 products, float32 accumulation (AVX512_BF16 or AMX CPUs)", "bf16"},
+      {static_cast<gint>(Precision::bf16),
+       "bfloat16 products, float32 accumulation (AVX512_BF16 or AMX CPUs)", "bf16"},
       {0, nullptr, nullptr},
   };
-  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstAcoustokPrecision", values));
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstAcoustokPrecision", values));
   return type;
 }
 
 const char* device_name(int device) {
   switch (device) {
-    case kDeviceAuto: return "auto";
-    case kDeviceCuda: return "cuda";
-    default: return "cpu";
+    case kDeviceAuto:
+      return "auto";
+    case kDeviceCuda:
+      return "cuda";
+    default:
+      return "cpu";
   }
 }
 

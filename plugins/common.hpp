@@ -14,16 +14,19 @@
 #include "acoustok/audio_io.hpp"
 #include "acoustok/frame_grid.hpp"
 
-#define ACOUSTOK_AUDIO_CAPS "audio/x-raw, format=(string)F32LE, rate=(int)16000, channels=(int)1, layout=(string)interleaved"
+#define ACOUSTOK_AUDIO_CAPS \
+  "audio/x-raw, format=(string)F32LE, rate=(int)16000, channels=(int)1, layout=(string)interleaved"
 // What silencesplit and xlsrfeat read: F32LE at any rate acoustok reads, any
 // channel count; the element base makes it ACOUSTOK_AUDIO_CAPS as the command
 // line reads files (AudioIn). F32LE only: audioconvert's S16 -> F32 is
 // libsndfile's int16 -> float (x / 32768) exactly.
-#define ACOUSTOK_AUDIO_ANY_CAPS \
-  "audio/x-raw, format=(string)F32LE, rate=(int)[1000,768000], channels=(int)[1,2147483647], layout=(string)interleaved"
+#define ACOUSTOK_AUDIO_ANY_CAPS                                                                \
+  "audio/x-raw, format=(string)F32LE, rate=(int)[1000,768000], channels=(int)[1,2147483647], " \
+  "layout=(string)interleaved"
 #define ACOUSTOK_FEATURES_CAPS \
   "application/x-acoustok-features, dim=(int)[1,65536], layer=(int)[1,1024], frame-rate=(fraction)50/1"
-#define ACOUSTOK_UNITS_CAPS "application/x-acoustok-units, vocab-size=(int)[1,65536], frame-rate=(fraction)50/1"
+#define ACOUSTOK_UNITS_CAPS \
+  "application/x-acoustok-units, vocab-size=(int)[1,65536], frame-rate=(fraction)50/1"
 #define ACOUSTOK_MOTIFS_CAPS "application/x-acoustok-motifs, vocab-size=(int)[1,2147483647]"
 #define ACOUSTOK_TEXT_CAPS "text/x-raw, format=(string)utf8"
 

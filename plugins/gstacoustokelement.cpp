@@ -1,67 +1,27 @@
 // SPDX-License-Identifier: MIT
-// GstAcoustokElement: see gstacoustokelement.hpp. The order follows
-// gst-plugins-good: type, class_init, init, finalize, state changes, events,
-// queries, chain, then the helpers subclasses call.
-#include "gstacoustokelement.hpp"
-
-#include <algorithm>
-#include <cstdlib>
-#include <exception>
-#include <memory>
+// GstAcoustokElement: see gstacoustokelement.hpp. Pads, events, queries,
+// chain and state changes; audio input conversion is in
+// gstacoustokaudioinput.cpp, the properties in gstacoustokproperties.cpp.
+#include <chrono>
 #include <vector>
 
 #include "acoustok/error.hpp"
+#include "gstacoustokelement_private.hpp"
 
-GST_DEBUG_CATEGORY_STATIC(acoustok_element_debug);
-#define GST_CAT_DEFAULT acoustok_element_debug
-
-// Audio input converted to 16 kHz mono (AudioIn). The input's own frames
-// have a timeline of their own, at their rate, where breaks are found. A
-// span's 16 kHz samples follow its first PTS on the 16 kHz grid, as the
-// command line times a file's samples; a later buffer re-anchors them only
-// where its PTS strays from that grid by more than half a 16 kHz sample
-// (a live source's jitter; a file's PTS are rounded to the nanosecond).
-struct GstAcoustokAudioInput {
-  acoustok::gst::AudioIn audio;
-  acoustok::gst::Timeline timeline;  // input frame index -> time
-  guint64 frames_in = 0;             // input frames since start
-  bool span_open = false;            // the resampler holds a span's audio
-  guint64 span_first = 0;            // input frame index of the span's first frame
-  guint64 span_origin = 0;           // 16 kHz item index of its first sample
-};
+GST_DEBUG_CATEGORY(acoustok_element_debug);
 
 namespace {
 
+using acoustok::gst::detail::check_drain;
+using acoustok::gst::detail::converting;
+using acoustok::gst::detail::klass_of;
+using acoustok::gst::detail::run_guarded;
+using acoustok::gst::detail::Stage;
+
 GstElementClass* parent_class = nullptr;
 
-GstAcoustokElementClass* klass_of(GstAcoustokElement* self) { return GST_ACOUSTOK_ELEMENT_GET_CLASS(self); }
-
-// Runs fn() and turns an exception into an element error: RESOURCE/NOT_FOUND
-// while loading a model, CORE/NEGOTIATION for caps, STREAM/FAILED otherwise.
-enum class Stage { model, caps, stream };
-
-template <typename Fn>
-bool run_guarded(GstAcoustokElement* self, Stage stage, Fn&& fn) noexcept {
-  const char* what = nullptr;
-  std::string message;
-  try {
-    fn();
-    return true;
-  } catch (const std::exception& e) {
-    message = e.what();
-    what = message.c_str();
-  } catch (...) {
-    what = "unknown error";
-  }
-  switch (stage) {
-    case Stage::model: GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("%s", what), (nullptr)); break;
-    case Stage::caps: GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("%s", what), (nullptr)); break;
-    case Stage::stream: GST_ELEMENT_ERROR(self, STREAM, FAILED, ("%s", what), (nullptr)); break;
-  }
-  return false;
-}
-
-GstFlowReturn guarded_flow(GstAcoustokElement* self, GstFlowReturn (*fn)(GstAcoustokElement*, GstAcoustokSegmentEnd),
+GstFlowReturn guarded_flow(GstAcoustokElement* self,
+                           GstFlowReturn (*fn)(GstAcoustokElement*, GstAcoustokSegmentEnd),
                            GstAcoustokSegmentEnd reason) {
   GstFlowReturn ret = GST_FLOW_OK;
   if (!fn) return ret;
@@ -93,59 +53,20 @@ bool start_streaming(GstAcoustokElement* self) {
   return !start || run_guarded(self, Stage::stream, [&] { start(self); });
 }
 
-// A drain's flow return: FLUSHING and NOT_LINKED are normal ends; a fatal
-// one is posted as an error (events cannot return it).
-void check_drain(GstAcoustokElement* self, GstFlowReturn ret) {
-  if (ret == GST_FLOW_OK || ret == GST_FLOW_FLUSHING || ret == GST_FLOW_NOT_LINKED || ret == GST_FLOW_EOS) return;
-  if (ret == GST_FLOW_ERROR) return;  // posted where it happened
-  GST_ELEMENT_FLOW_ERROR(self, ret);
-}
-
-bool converting(GstAcoustokElement* self) { return self->audio_input->audio.converts(); }
-
-// Converted 16 kHz samples join the adapter as an input buffer's would, and
-// go on to the subclass.
-GstFlowReturn feed_converted(GstAcoustokElement* self, const std::vector<float>& x) {
-  if (x.empty()) return GST_FLOW_OK;
-  const gsize bytes = x.size() * sizeof(float);
-  GstBuffer* buffer = gst_buffer_new_allocate(nullptr, bytes, nullptr);
-  gst_buffer_fill(buffer, 0, x.data(), bytes);
-  gst_adapter_push(self->adapter, buffer);
-  self->items_in += x.size();
-  auto* klass = klass_of(self);
-  GstFlowReturn ret = GST_FLOW_OK;
-  if (klass->handle_input && !run_guarded(self, Stage::stream, [&] {
-        ret = klass->handle_input(self, reinterpret_cast<const guint8*>(x.data()), bytes);
-      })) {
-    ret = GST_FLOW_ERROR;
-  }
-  return ret;
-}
-
-// The end of a span of converted audio: the samples the resampler still
-// holds go to the subclass before the span's end does.
-GstFlowReturn drain_converted(GstAcoustokElement* self) {
-  GstAcoustokAudioInput& in = *self->audio_input;
-  if (!in.span_open) return GST_FLOW_OK;
-  in.span_open = false;
-  std::vector<float> rest;
-  if (!run_guarded(self, Stage::stream, [&] { in.audio.drain(rest); })) return GST_FLOW_ERROR;
-  return feed_converted(self, rest);
-}
-
 // Ends the segment: first an unterminated text line at EOS or the converted
 // audio's last samples, then the element's drain.
 GstFlowReturn finish_segment(GstAcoustokElement* self, GstAcoustokSegmentEnd reason) {
   auto* klass = klass_of(self);
   if (!self->loaded && klass->load) return GST_FLOW_OK;
-  GstFlowReturn ret = drain_converted(self);
+  GstFlowReturn ret = acoustok::gst::detail::drain_converted(self);
   if (ret != GST_FLOW_OK) return ret;
   if (reason == GST_ACOUSTOK_EOS && self->text_in && klass->handle_line &&
       self->text_pending->find_first_not_of(" \t\r") != std::string::npos) {
     const std::string last = *self->text_pending;
     self->text_pending->clear();
     const guint64 line_no = ++self->text_lines;
-    if (!run_guarded(self, Stage::stream, [&] { ret = klass->handle_line(self, last, line_no, GST_CLOCK_TIME_NONE); }))
+    if (!run_guarded(self, Stage::stream,
+                     [&] { ret = klass->handle_line(self, last, line_no, GST_CLOCK_TIME_NONE); }))
       ret = GST_FLOW_ERROR;
   }
   if (ret != GST_FLOW_OK) return ret;
@@ -169,8 +90,9 @@ bool negotiate(GstAcoustokElement* self) {
   gst_caps_unref(ours);
   if (!allowed || gst_caps_is_empty(allowed)) {
     if (allowed) gst_caps_unref(allowed);
-    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("downstream accepts none of the formats %s can output",
-                                                 GST_ELEMENT_NAME(self)), (nullptr));
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
+                      ("downstream accepts none of the formats %s can output", GST_ELEMENT_NAME(self)),
+                      (nullptr));
     return false;
   }
   allowed = gst_caps_fixate(gst_caps_truncate(allowed));
@@ -186,42 +108,18 @@ bool negotiate(GstAcoustokElement* self) {
   return true;
 }
 
-// Audio input: its rate and channel count. A change drains the audio of the
-// old format first; its resampler's hold-back is the latency conversion adds.
-bool set_audio_format(GstAcoustokElement* self, const GstStructure* s) {
-  gint rate = 0, channels = 0;
-  if (!gst_structure_get_int(s, "rate", &rate) || !gst_structure_get_int(s, "channels", &channels) || rate <= 0 ||
-      channels <= 0) {
-    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("audio caps without a rate or channel count"), (nullptr));
-    return false;
-  }
-  GstAcoustokAudioInput& in = *self->audio_input;
-  if (rate == in.audio.rate() && channels == in.audio.channels()) return true;
-  check_drain(self, drain_converted(self));
-  in.audio.configure(rate, channels);
-  in.timeline.clear();
-  in.timeline.set_rate(rate);
-  in.frames_in = 0;  // the input goes on (no break) at its new rate
-  GstClockTime delay = 0;
-  if (!run_guarded(self, Stage::caps, [&] { delay = in.audio.delay(); })) return false;
-  GST_OBJECT_LOCK(self);
-  self->resample_latency = delay;
-  GST_OBJECT_UNLOCK(self);
-  GST_DEBUG_OBJECT(self, "audio in: %d Hz, %d channels, resampler delay %" GST_TIME_FORMAT, rate, channels,
-                   GST_TIME_ARGS(delay));
-  return true;
-}
-
 bool set_input_caps(GstAcoustokElement* self, GstCaps* caps) {
   const GstStructure* s = gst_caps_get_structure(caps, 0);
   self->text_in = gst_structure_has_name(s, "text/x-raw");
   auto* klass = klass_of(self);
   if (klass->set_caps && !run_guarded(self, Stage::caps, [&] { klass->set_caps(self, s); })) return false;
-  if (gst_structure_has_name(s, "audio/x-raw") && !set_audio_format(self, s)) return false;
+  if (gst_structure_has_name(s, "audio/x-raw") && !acoustok::gst::detail::set_audio_format(self, s))
+    return false;
   if (!self->text_in) {
     if (self->item_bytes == 0 || self->items_per_second <= 0) {
-      GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("internal error: no item size for %" GST_PTR_FORMAT,
-                                                   static_cast<void*>(caps)), (nullptr));
+      GST_ELEMENT_ERROR(self, CORE, NEGOTIATION,
+                        ("internal error: no item size for %" GST_PTR_FORMAT, static_cast<void*>(caps)),
+                        (nullptr));
       return false;
     }
     self->timeline->set_rate(self->items_per_second);
@@ -318,9 +216,12 @@ gboolean src_query(GstPad* pad, GstObject* parent, GstQuery* query) {
       ours += self->resample_latency;
       GST_OBJECT_UNLOCK(self);
       min += ours;
-      if (unbounded) max = GST_CLOCK_TIME_NONE;
-      else if (GST_CLOCK_TIME_IS_VALID(max)) max += ours;
-      GST_DEBUG_OBJECT(self, "latency: ours %" GST_TIME_FORMAT "%s", GST_TIME_ARGS(ours), unbounded ? ", unbounded" : "");
+      if (unbounded)
+        max = GST_CLOCK_TIME_NONE;
+      else if (GST_CLOCK_TIME_IS_VALID(max))
+        max += ours;
+      GST_DEBUG_OBJECT(self, "latency: ours %" GST_TIME_FORMAT "%s", GST_TIME_ARGS(ours),
+                       unbounded ? ", unbounded" : "");
       gst_query_set_latency(query, live, min, max);
       return TRUE;
     }
@@ -358,68 +259,16 @@ GstFlowReturn chain_text(GstAcoustokElement* self, GstBuffer* buffer, const GstM
   GstClockTime pts = GST_BUFFER_PTS(buffer);
   GstFlowReturn ret = GST_FLOW_OK;
   size_t start = 0;
-  for (size_t nl; ret == GST_FLOW_OK && (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
+  for (size_t nl; ret == GST_FLOW_OK && (nl = pending.find('\n', start)) != std::string::npos;
+       start = nl + 1) {
     const std::string_view line(pending.data() + start, nl - start);
     const guint64 line_no = ++self->text_lines;
-    if (!run_guarded(self, Stage::stream, [&] { ret = klass->handle_line(self, line, line_no, pts); })) ret = GST_FLOW_ERROR;
+    if (!run_guarded(self, Stage::stream, [&] { ret = klass->handle_line(self, line, line_no, pts); }))
+      ret = GST_FLOW_ERROR;
     pts = GST_CLOCK_TIME_NONE;  // later lines follow on
   }
   pending.erase(0, start);
   return ret;
-}
-
-// Times the 16 kHz samples an input buffer of converted audio gives: the
-// span's first buffer anchors them at its PTS; a later one only where its
-// PTS strays from the span's 16 kHz grid, at the sample matching its first
-// frame (soxr's output sample k is the input's time k / 16000).
-void mark_converted(GstAcoustokElement* self, GstBuffer* buffer) {
-  GstAcoustokAudioInput& in = *self->audio_input;
-  const GstClockTime pts = GST_BUFFER_PTS(buffer);
-  if (!in.span_open) {
-    in.span_open = true;
-    in.span_first = in.frames_in;
-    in.span_origin = self->items_in;
-    self->timeline->mark(self->items_in, pts, GST_BUFFER_OFFSET_NONE);
-  } else if (GST_CLOCK_TIME_IS_VALID(pts)) {
-    constexpr gint64 out_rate = acoustok::grid::kSampleRate;
-    const gint64 rate = in.audio.rate();
-    const guint64 j = in.frames_in - in.span_first;
-    const guint64 k = gst_util_uint64_scale_int_round(j, static_cast<gint>(out_rate), static_cast<gint>(rate));
-    // Sample k lies (k rate - j 16000) / (16000 rate) s after frame j: at most half a sample of either.
-    const gint64 num = static_cast<gint64>(k) * rate - static_cast<gint64>(j) * out_rate;
-    const GstClockTimeDiff shift = num * static_cast<gint64>(GST_SECOND) / (out_rate * rate);
-    const GstClockTimeDiff at = static_cast<GstClockTimeDiff>(pts) + shift;
-    const GstClockTime grid = self->timeline->time_of(in.span_origin + k, self->segment.start);
-    const long long half_sample = GST_SECOND / out_rate / 2;
-    if (at >= 0 && std::llabs(GST_CLOCK_DIFF(grid, static_cast<GstClockTime>(at))) > half_sample) {
-      self->timeline->mark(in.span_origin + k, static_cast<GstClockTime>(at), GST_BUFFER_OFFSET_NONE);
-    }
-  }
-  in.timeline.mark(in.frames_in, pts, GST_BUFFER_OFFSET(buffer));
-}
-
-// Audio at another rate or with more channels: made 16 kHz mono, then handled
-// as 16 kHz input would be.
-GstFlowReturn chain_converted(GstAcoustokElement* self, GstBuffer* buffer, const GstMapInfo& map) {
-  GstAcoustokAudioInput& in = *self->audio_input;
-  const gsize frame = in.audio.frame_bytes();
-  if (map.size % frame != 0) {
-    GST_ELEMENT_ERROR(self, STREAM, FORMAT,
-                      ("an input buffer of %" G_GSIZE_FORMAT " bytes is not a whole number of F32 frames of %d "
-                       "channels (%" G_GSIZE_FORMAT " bytes each)",
-                       map.size, in.audio.channels(), frame),
-                      (nullptr));
-    return GST_FLOW_ERROR;
-  }
-  const size_t frames = map.size / frame;
-  mark_converted(self, buffer);
-  in.frames_in += frames;
-  std::vector<float> out;
-  if (!run_guarded(self, Stage::stream,
-                   [&] { in.audio.convert(reinterpret_cast<const float*>(map.data), frames, out); })) {
-    return GST_FLOW_ERROR;
-  }
-  return feed_converted(self, out);
 }
 
 GstFlowReturn chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
@@ -451,7 +300,8 @@ GstFlowReturn chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
     return GST_FLOW_ERROR;
   }
   if (self->text_in || converting(self)) {
-    ret = self->text_in ? chain_text(self, buffer, map) : chain_converted(self, buffer, map);
+    ret = self->text_in ? chain_text(self, buffer, map)
+                        : acoustok::gst::detail::chain_converted(self, buffer, map);
     gst_buffer_unmap(buffer, &map);
     gst_buffer_unref(buffer);
     return ret;
@@ -461,8 +311,8 @@ GstFlowReturn chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
   const gsize value_bytes = self->item_bytes % sizeof(float) == 0 ? sizeof(float) : self->item_bytes;
   if (map.size % value_bytes != 0) {
     GST_ELEMENT_ERROR(self, STREAM, FORMAT,
-                      ("an input buffer of %" G_GSIZE_FORMAT " bytes is not a whole number of %s values (%" G_GSIZE_FORMAT
-                       " bytes each)",
+                      ("an input buffer of %" G_GSIZE_FORMAT
+                       " bytes is not a whole number of %s values (%" G_GSIZE_FORMAT " bytes each)",
                        map.size, value_bytes == sizeof(float) ? "F32" : "U16", value_bytes),
                       (nullptr));
     gst_buffer_unmap(buffer, &map);
@@ -490,11 +340,15 @@ GstFlowReturn chain(GstPad*, GstObject* parent, GstBuffer* buffer) {
 GstStateChangeReturn change_state(GstElement* element, GstStateChange transition) {
   auto* self = GST_ACOUSTOK_ELEMENT(element);
   auto* klass = klass_of(self);
+  GST_DEBUG_OBJECT(self, "%s", gst_state_change_get_name(transition));
   switch (transition) {
     case GST_STATE_CHANGE_NULL_TO_READY:
       if (klass->load) {
+        const auto start = std::chrono::steady_clock::now();
         if (!run_guarded(self, Stage::model, [&] { klass->load(self); })) return GST_STATE_CHANGE_FAILURE;
         self->loaded = TRUE;
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+        acoustok::gst::detail::log_model_loaded(self, took.count());
       }
       break;
     case GST_STATE_CHANGE_READY_TO_PAUSED:
@@ -535,12 +389,13 @@ void finalize(GObject* object) {
   delete self->timeline;
   delete self->text_pending;
   delete self->audio_input;
+  acoustok::gst::detail::free_properties(self);
   G_OBJECT_CLASS(parent_class)->finalize(object);
 }
 
 void class_init(GstAcoustokElementClass* klass, gpointer) {
   parent_class = GST_ELEMENT_CLASS(g_type_class_peek_parent(klass));
-  G_OBJECT_CLASS(klass)->finalize = finalize;
+  G_OBJECT_CLASS(klass)->finalize = GST_DEBUG_FUNCPTR(finalize);
   GST_ELEMENT_CLASS(klass)->change_state = GST_DEBUG_FUNCPTR(change_state);
   GST_DEBUG_CATEGORY_INIT(acoustok_element_debug, "acoustokelement", 0, "acoustok element base");
 }
@@ -549,7 +404,8 @@ void class_init(GstAcoustokElementClass* klass, gpointer) {
 // of the element being made, not this abstract one).
 void instance_init(GstAcoustokElement* self, gpointer g_class) {
   GstElementClass* element_class = GST_ELEMENT_CLASS(g_class);
-  self->sinkpad = gst_pad_new_from_template(gst_element_class_get_pad_template(element_class, "sink"), "sink");
+  self->sinkpad =
+      gst_pad_new_from_template(gst_element_class_get_pad_template(element_class, "sink"), "sink");
   gst_pad_set_chain_function(self->sinkpad, GST_DEBUG_FUNCPTR(chain));
   gst_pad_set_event_function(self->sinkpad, GST_DEBUG_FUNCPTR(sink_event));
   gst_element_add_pad(GST_ELEMENT(self), self->sinkpad);
@@ -573,6 +429,7 @@ void instance_init(GstAcoustokElement* self, gpointer g_class) {
   self->discont_pending = TRUE;
   self->audio_input = new GstAcoustokAudioInput();
   self->resample_latency = 0;
+  acoustok::gst::detail::init_properties(self, g_class);
 }
 
 }  // namespace
@@ -656,15 +513,4 @@ GstFlowReturn gst_acoustok_element_push(GstAcoustokElement* self, GstBuffer* buf
     self->discont_pending = FALSE;
   }
   return gst_pad_push(self->srcpad, buffer);
-}
-
-gboolean gst_acoustok_element_may_set(GstAcoustokElement* self, GParamSpec* pspec) {
-  GST_OBJECT_LOCK(self);
-  const bool running = GST_STATE(self) > GST_STATE_READY || GST_STATE_PENDING(self) > GST_STATE_READY;
-  GST_OBJECT_UNLOCK(self);
-  if (running) {
-    g_warning("%s: property '%s' can only be set in the NULL or READY state", GST_ELEMENT_NAME(self), pspec->name);
-    return FALSE;
-  }
-  return TRUE;
 }

@@ -30,14 +30,18 @@
 //    first, then text), chosen again when downstream asks (RECONFIGURE);
 //  - the LATENCY query: upstream's plus what latency() adds;
 //  - the model loaded on NULL->READY (a failure names the file and fails the
-//    state change), streaming state made on READY->PAUSED and after a flush.
+//    state change; the load is logged with the path, size and time),
+//    streaming state made on READY->PAUSED and after a flush;
+//  - the properties: each is a field of the subclass's instance struct that
+//    the base initialises, gets, sets (in NULL/READY only) and frees.
 //
-// A subclass keeps only its properties and its processing.
+// A subclass keeps only its property declarations and its processing.
 #pragma once
 
 #include <gst/base/gstadapter.h>
 #include <gst/gst.h>
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -48,7 +52,8 @@ struct GstAcoustokAudioInput;  // the conversion state of audio input (gstacoust
 G_BEGIN_DECLS
 
 #define GST_TYPE_ACOUSTOK_ELEMENT (gst_acoustok_element_get_type())
-#define GST_ACOUSTOK_ELEMENT(obj) (G_TYPE_CHECK_INSTANCE_CAST((obj), GST_TYPE_ACOUSTOK_ELEMENT, GstAcoustokElement))
+#define GST_ACOUSTOK_ELEMENT(obj) \
+  (G_TYPE_CHECK_INSTANCE_CAST((obj), GST_TYPE_ACOUSTOK_ELEMENT, GstAcoustokElement))
 #define GST_ACOUSTOK_ELEMENT_GET_CLASS(obj) \
   (G_TYPE_INSTANCE_GET_CLASS((obj), GST_TYPE_ACOUSTOK_ELEMENT, GstAcoustokElementClass))
 #define GST_ACOUSTOK_ELEMENT_CLASS(klass) \
@@ -57,8 +62,8 @@ G_BEGIN_DECLS
 // Why a segment ends (finish_segment).
 typedef enum {
   GST_ACOUSTOK_SEGMENT_EVENT,  // an `acoustok-segment` event arrived (it is forwarded after)
-  GST_ACOUSTOK_DISCONT,        // a break: DISCONT, a GAP event or a time jump; the input after it starts afresh
-  GST_ACOUSTOK_EOS,            // end of stream: drain everything
+  GST_ACOUSTOK_DISCONT,  // a break: DISCONT, a GAP event or a time jump; the input after it starts afresh
+  GST_ACOUSTOK_EOS,      // end of stream: drain everything
 } GstAcoustokSegmentEnd;
 
 struct GstAcoustokElement {
@@ -66,10 +71,10 @@ struct GstAcoustokElement {
 
   GstPad* sinkpad;
   GstPad* srcpad;
-  GstSegment segment;  // of the input, in TIME
-  GstAdapter* adapter; // binary input not yet consumed
-  gboolean text_in;    // input caps are text/x-raw (lines go to handle_line)
-  gboolean text_out;   // the output format chosen is text/x-raw
+  GstSegment segment;   // of the input, in TIME
+  GstAdapter* adapter;  // binary input not yet consumed
+  gboolean text_in;     // input caps are text/x-raw (lines go to handle_line)
+  gboolean text_out;    // the output format chosen is text/x-raw
 
   // Set by set_caps for binary input: bytes and items per second of one
   // input item (a float sample: 4 bytes, 16000/s; a unit: 2 bytes, 50/s).
@@ -84,9 +89,9 @@ struct GstAcoustokElement {
   guint64 text_lines;                 // complete lines seen
   gboolean src_caps_set;
   gboolean loaded;
-  gboolean discont_pending;           // the next output buffer gets DISCONT
-  GstAcoustokAudioInput* audio_input; // audio/x-raw input: its conversion to 16 kHz mono
-  GstClockTime resample_latency;      // what that conversion holds back at most (object lock)
+  gboolean discont_pending;            // the next output buffer gets DISCONT
+  GstAcoustokAudioInput* audio_input;  // audio/x-raw input: its conversion to 16 kHz mono
+  GstClockTime resample_latency;       // what that conversion holds back at most (object lock)
 };
 
 struct GstAcoustokElementClass {
@@ -112,7 +117,8 @@ struct GstAcoustokElementClass {
   // Text input: one complete line (without its newline), numbered from 1.
   // `pts`: of the buffer that completed it when it is the first line
   // completed there, else GST_CLOCK_TIME_NONE (it follows the previous one).
-  GstFlowReturn (*handle_line)(GstAcoustokElement* self, std::string_view line, guint64 line_no, GstClockTime pts);
+  GstFlowReturn (*handle_line)(GstAcoustokElement* self, std::string_view line, guint64 line_no,
+                               GstClockTime pts);
   // The segment ended: push what it still holds. After GST_ACOUSTOK_DISCONT
   // the input that follows is a new span on its own timestamps (the item
   // indices go on counting).
@@ -151,8 +157,35 @@ GstFlowReturn gst_acoustok_element_prepare_output(GstAcoustokElement* self);
 // Pushes on the source pad (after prepare_output when it was not called).
 GstFlowReturn gst_acoustok_element_push(GstAcoustokElement* self, GstBuffer* buffer);
 
-// For set_property: model and streaming properties apply on the next
-// NULL->READY / READY->PAUSED; later changes are refused with a warning.
+// ---- properties (gstacoustokproperties.cpp) ----
+
+// Every acoustok property: model and streaming properties apply on the next
+// NULL->READY / READY->PAUSED, so they are set in NULL or READY only.
+#define GST_ACOUSTOK_PARAM_FLAGS \
+  static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)
+
+// Installs `pspec` as property `id`, held in the instance field at `offset`
+// (of `size` bytes): gchar* for a string, gint for an int or enum, gboolean,
+// guint, guint64 or gdouble. The base sets the field to the default on init,
+// reads and writes it under the object lock (refusing a change outside NULL
+// and READY with a warning) and frees a string on finalize, so a subclass
+// needs no set_property / get_property of its own. Use the macro.
+void gst_acoustok_element_class_install_property(GstAcoustokElementClass* klass, guint id, GParamSpec* pspec,
+                                                 gsize offset, gsize size);
+#define GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(klass, id, Type, field, pspec)                    \
+  gst_acoustok_element_class_install_property(GST_ACOUSTOK_ELEMENT_CLASS(klass), (id), (pspec), \
+                                              offsetof(Type, field), sizeof(Type::field))
+
+// The property every element that runs a model has: `model`, a path.
+GParamSpec* gst_acoustok_param_spec_model(const gchar* nick, const gchar* blurb);
+// `device`: where a model runs (acoustok::gst::Device, default auto).
+GParamSpec* gst_acoustok_param_spec_device(const gchar* blurb);
+
+// For load: the `model` property, or an acoustok::Error naming the element
+// and the property when it is not set.
+std::string gst_acoustok_element_model_path(GstAcoustokElement* self);
+
+// Whether a property may change now (NULL or READY); warns when not.
 gboolean gst_acoustok_element_may_set(GstAcoustokElement* self, GParamSpec* pspec);
 
 G_END_DECLS

@@ -54,7 +54,6 @@
 GST_DEBUG_CATEGORY_STATIC(bpe_motif_debug);
 #define GST_CAT_DEFAULT bpe_motif_debug
 
-#define DEFAULT_MODEL nullptr
 #define DEFAULT_MAX_WINDOW_TIME (60 * GST_SECOND)
 
 enum {
@@ -69,14 +68,14 @@ using acoustok::gst::kFrameDuration;
 
 // The open segment, made on READY->PAUSED and after a flush.
 struct MotifState {
-  std::vector<int> frames;                  // its units (reduced input: one per run)
-  std::vector<int64_t> runs;                // frames of each (1 but for reduced input)
-  guint64 frame_count = 0;                  // sum of runs
-  guint64 frames_seen = 0;                  // reduced input: frames since start (OFFSET when the input has none)
-  bool reduced = false;                     // the input caps say reduced=true
+  std::vector<int> frames;    // its units (reduced input: one per run)
+  std::vector<int64_t> runs;  // frames of each (1 but for reduced input)
+  guint64 frame_count = 0;    // sum of runs
+  guint64 frames_seen = 0;    // reduced input: frames since start (OFFSET when the input has none)
+  bool reduced = false;       // the input caps say reduced=true
   GstClockTime first_pts = GST_CLOCK_TIME_NONE;
-  guint64 first_offset = 0;                 // frame index of frames[0]
-  guint64 window_frames = 0;                // from max-window-time; 0: unbounded
+  guint64 first_offset = 0;   // frame index of frames[0]
+  guint64 window_frames = 0;  // from max-window-time; 0: unbounded
   // Text input has no time of its own: lines follow each other from the
   // first buffer's PTS (or 0), and are counted in frames.
   GstClockTime text_pts = GST_CLOCK_TIME_NONE;
@@ -96,8 +95,8 @@ struct GstBpeMotif {
   gchar* model_path;
   GstClockTime max_window_time;
 
-  acoustok::MotifModel* model;  // NULL->READY .. READY->NULL
-  MotifState* state;            // streaming thread only
+  acoustok::MotifModel* bpe;  // loaded from model_path: NULL->READY .. READY->NULL
+  MotifState* state;          // streaming thread only
 };
 
 struct GstBpeMotifClass {
@@ -105,7 +104,7 @@ struct GstBpeMotifClass {
 };
 
 #define GST_TYPE_BPE_MOTIF (gst_bpe_motif_get_type())
-#define GST_BPE_MOTIF(obj) (reinterpret_cast<GstBpeMotif*>(obj))
+#define GST_BPE_MOTIF(obj) (G_TYPE_CHECK_INSTANCE_CAST((obj), GST_TYPE_BPE_MOTIF, GstBpeMotif))
 GType gst_bpe_motif_get_type(void);
 G_DEFINE_TYPE(GstBpeMotif, gst_bpe_motif, GST_TYPE_ACOUSTOK_ELEMENT)
 GST_ELEMENT_REGISTER_DEFINE(bpemotif, "bpemotif", GST_RANK_NONE, GST_TYPE_BPE_MOTIF)
@@ -115,8 +114,6 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(ACOUSTOK_MOTIFS_CAPS "; " ACOUSTOK_TEXT_CAPS));
 
-static void gst_bpe_motif_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec);
-static void gst_bpe_motif_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec);
 static void gst_bpe_motif_finalize(GObject* object);
 static void gst_bpe_motif_load(GstAcoustokElement* base);
 static void gst_bpe_motif_unload(GstAcoustokElement* base);
@@ -124,8 +121,8 @@ static void gst_bpe_motif_start(GstAcoustokElement* base);
 static void gst_bpe_motif_set_caps(GstAcoustokElement* base, const GstStructure* caps);
 static GstCaps* gst_bpe_motif_src_caps(GstAcoustokElement* base);
 static GstFlowReturn gst_bpe_motif_handle_input(GstAcoustokElement* base, const guint8* data, gsize size);
-static GstFlowReturn gst_bpe_motif_handle_line(GstAcoustokElement* base, std::string_view line, guint64 line_no,
-                                               GstClockTime pts);
+static GstFlowReturn gst_bpe_motif_handle_line(GstAcoustokElement* base, std::string_view line,
+                                               guint64 line_no, GstClockTime pts);
 static GstFlowReturn gst_bpe_motif_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd reason);
 static void gst_bpe_motif_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean* unbounded);
 
@@ -134,111 +131,77 @@ static void gst_bpe_motif_class_init(GstBpeMotifClass* klass) {
   GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
   GstAcoustokElementClass* base_class = GST_ACOUSTOK_ELEMENT_CLASS(klass);
 
-  gobject_class->set_property = gst_bpe_motif_set_property;
-  gobject_class->get_property = gst_bpe_motif_get_property;
-  gobject_class->finalize = gst_bpe_motif_finalize;
+  gobject_class->finalize = GST_DEBUG_FUNCPTR(gst_bpe_motif_finalize);
 
-  const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstBpeMotif:model:
    *
    * The bpe.model `acoustok bpe` trained (a SentencePiece BPE model over
    * units). Loaded on NULL->READY.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "BPE model",
-                          "Path of the BPE model (bpe.model from `acoustok bpe`), loaded on NULL->READY",
-                          DEFAULT_MODEL, flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_MODEL, GstBpeMotif, model_path,
+      gst_acoustok_param_spec_model(
+          "BPE model", "Path of the BPE model (bpe.model from `acoustok bpe`), loaded on NULL->READY"));
   /**
    * GstBpeMotif:max-window-time:
    *
    * Binary units without a segment end are encoded once this much, in
    * nanoseconds, has gathered; 0 waits for the segment end (unbounded latency).
    */
-  g_object_class_install_property(
-      gobject_class, PROP_MAX_WINDOW_TIME,
-      g_param_spec_uint64("max-window-time", "Maximum window (ns)",
-                          "Pending units are encoded once this much (ns) has gathered without a segment end "
-                          "(the window rule of streams without acoustok-segment events; bounds latency). 0 = no bound",
-                          0, G_MAXUINT64, DEFAULT_MAX_WINDOW_TIME, flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_MAX_WINDOW_TIME, GstBpeMotif, max_window_time,
+      g_param_spec_uint64(
+          "max-window-time", "Maximum window (ns)",
+          "Pending units are encoded once this much (ns) has gathered without a segment end "
+          "(the window rule of streams without acoustok-segment events; bounds latency). 0 = no bound",
+          0, G_MAXUINT64, DEFAULT_MAX_WINDOW_TIME, GST_ACOUSTOK_PARAM_FLAGS));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
   gst_element_class_set_static_metadata(element_class, "BPE motif encoder", "Codec/Encoder/Analyzer",
-                                        "Encodes unit segments into SentencePiece BPE motifs", "acoustok developers");
+                                        "Encodes unit segments into SentencePiece BPE motifs",
+                                        "acoustok developers");
 
-  base_class->load = gst_bpe_motif_load;
-  base_class->unload = gst_bpe_motif_unload;
-  base_class->start = gst_bpe_motif_start;
-  base_class->set_caps = gst_bpe_motif_set_caps;
-  base_class->src_caps = gst_bpe_motif_src_caps;
-  base_class->handle_input = gst_bpe_motif_handle_input;
-  base_class->handle_line = gst_bpe_motif_handle_line;
-  base_class->finish_segment = gst_bpe_motif_finish_segment;
-  base_class->latency = gst_bpe_motif_latency;
+  base_class->load = GST_DEBUG_FUNCPTR(gst_bpe_motif_load);
+  base_class->unload = GST_DEBUG_FUNCPTR(gst_bpe_motif_unload);
+  base_class->start = GST_DEBUG_FUNCPTR(gst_bpe_motif_start);
+  base_class->set_caps = GST_DEBUG_FUNCPTR(gst_bpe_motif_set_caps);
+  base_class->src_caps = GST_DEBUG_FUNCPTR(gst_bpe_motif_src_caps);
+  base_class->handle_input = GST_DEBUG_FUNCPTR(gst_bpe_motif_handle_input);
+  base_class->handle_line = GST_DEBUG_FUNCPTR(gst_bpe_motif_handle_line);
+  base_class->finish_segment = GST_DEBUG_FUNCPTR(gst_bpe_motif_finish_segment);
+  base_class->latency = GST_DEBUG_FUNCPTR(gst_bpe_motif_latency);
 
   GST_DEBUG_CATEGORY_INIT(bpe_motif_debug, "bpemotif", 0, "acoustok BPE motif encoder");
 }
 
 static void gst_bpe_motif_init(GstBpeMotif* self) {
-  self->model_path = g_strdup(DEFAULT_MODEL);
-  self->max_window_time = DEFAULT_MAX_WINDOW_TIME;
-  self->model = nullptr;
+  self->bpe = nullptr;
   self->state = nullptr;
 }
 
 static void gst_bpe_motif_finalize(GObject* object) {
   GstBpeMotif* self = GST_BPE_MOTIF(object);
   delete self->state;
-  delete self->model;
-  g_free(self->model_path);
+  delete self->bpe;
   G_OBJECT_CLASS(gst_bpe_motif_parent_class)->finalize(object);
-}
-
-static void gst_bpe_motif_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec) {
-  GstBpeMotif* self = GST_BPE_MOTIF(object);
-  if (!gst_acoustok_element_may_set(GST_ACOUSTOK_ELEMENT(self), pspec)) return;
-  GST_OBJECT_LOCK(self);
-  switch (prop_id) {
-    case PROP_MODEL:
-      g_free(self->model_path);
-      self->model_path = g_value_dup_string(value);
-      break;
-    case PROP_MAX_WINDOW_TIME: self->max_window_time = g_value_get_uint64(value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
-  }
-  GST_OBJECT_UNLOCK(self);
-}
-
-static void gst_bpe_motif_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
-  GstBpeMotif* self = GST_BPE_MOTIF(object);
-  GST_OBJECT_LOCK(self);
-  switch (prop_id) {
-    case PROP_MODEL: g_value_set_string(value, self->model_path); break;
-    case PROP_MAX_WINDOW_TIME: g_value_set_uint64(value, self->max_window_time); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
-  }
-  GST_OBJECT_UNLOCK(self);
 }
 
 static void gst_bpe_motif_load(GstAcoustokElement* base) {
   GstBpeMotif* self = GST_BPE_MOTIF(base);
-  GST_OBJECT_LOCK(self);
-  const std::string path = self->model_path ? self->model_path : "";
-  GST_OBJECT_UNLOCK(self);
-  if (path.empty()) throw acoustok::Error("bpemotif: no model: set the 'model' property to a bpe.model");
+  const std::string path = gst_acoustok_element_model_path(base);
   auto fresh = std::make_unique<acoustok::MotifModel>(path);
   GST_INFO_OBJECT(self, "model %s: %d pieces%s", path.c_str(), fresh->vocab_size(),
                   fresh->dedup() ? ", collapses repeated units" : "");
-  delete self->model;
-  self->model = fresh.release();
+  delete self->bpe;
+  self->bpe = fresh.release();
 }
 
 static void gst_bpe_motif_unload(GstAcoustokElement* base) {
   GstBpeMotif* self = GST_BPE_MOTIF(base);
-  delete self->model;
-  self->model = nullptr;
+  delete self->bpe;
+  self->bpe = nullptr;
 }
 
 static void gst_bpe_motif_start(GstAcoustokElement* base) {
@@ -266,6 +229,8 @@ static void gst_bpe_motif_set_caps(GstAcoustokElement* base, const GstStructure*
     self->state->vocab_size = gst_structure_get_int(caps, "vocab-size", &k) ? k : 0;
     self->state->reduced = reduced;
   }
+  GST_DEBUG_OBJECT(self, "input: %s%s units, vocab-size %d", base->text_in ? "text" : "binary",
+                   reduced ? " reduced" : "", k);
   // Reduced: one item per run, a uint16 unit and a uint16 frame count.
   base->item_bytes = (reduced ? 2 : 1) * sizeof(guint16);
   base->items_per_second = acoustok::grid::kFrameRate;
@@ -274,7 +239,8 @@ static void gst_bpe_motif_set_caps(GstAcoustokElement* base, const GstStructure*
 static GstCaps* gst_bpe_motif_src_caps(GstAcoustokElement* base) {
   GstBpeMotif* self = GST_BPE_MOTIF(base);
   GstCaps* caps = gst_caps_from_string(ACOUSTOK_MOTIFS_CAPS "; " ACOUSTOK_TEXT_CAPS);
-  gst_structure_set(gst_caps_get_structure(caps, 0), "vocab-size", G_TYPE_INT, self->model->vocab_size(), nullptr);
+  gst_structure_set(gst_caps_get_structure(caps, 0), "vocab-size", G_TYPE_INT, self->bpe->vocab_size(),
+                    nullptr);
   return caps;
 }
 
@@ -309,7 +275,7 @@ static GstFlowReturn flush_segment(GstBpeMotif* self, bool keep_empty = false) {
   // Downstream may ask for the other format (RECONFIGURE) between segments.
   const GstFlowReturn ready = gst_acoustok_element_prepare_output(base);
   if (ready != GST_FLOW_OK) return ready;
-  GstBuffer* out = motif_buffer(base->text_out, self->model->encode_runs(st.frames, st.runs));
+  GstBuffer* out = motif_buffer(base->text_out, self->bpe->encode_runs(st.frames, st.runs));
   const guint64 n = st.frame_count;
   GST_BUFFER_PTS(out) = st.first_pts;
   GST_BUFFER_DURATION(out) = n * kFrameDuration;
@@ -318,7 +284,8 @@ static GstFlowReturn flush_segment(GstBpeMotif* self, bool keep_empty = false) {
   st.frames.clear();
   st.runs.clear();
   st.frame_count = 0;
-  GST_LOG_OBJECT(self, "segment of %" G_GUINT64_FORMAT " frames at %" GST_TIME_FORMAT, n, GST_TIME_ARGS(st.first_pts));
+  GST_LOG_OBJECT(self, "segment of %" G_GUINT64_FORMAT " frames at %" GST_TIME_FORMAT, n,
+                 GST_TIME_ARGS(st.first_pts));
   return gst_acoustok_element_push(base, out);
 }
 
@@ -353,11 +320,12 @@ static GstFlowReturn gst_bpe_motif_handle_input(GstAcoustokElement* base, const 
     runs[i] = r;
     if (st.vocab_size > 0 && u >= st.vocab_size && !st.warned_out_of_vocab) {
       st.warned_out_of_vocab = true;
-      GST_ELEMENT_WARNING(self, STREAM, FORMAT,
-                          ("unit %u at frame %" G_GUINT64_FORMAT " is not below the input's vocab-size %d: its motifs "
-                           "are not motifs of that model's units",
-                           u, first + i, st.vocab_size),
-                          (nullptr));
+      GST_ELEMENT_WARNING(
+          self, STREAM, FORMAT,
+          ("unit %u at frame %" G_GUINT64_FORMAT " is not below the input's vocab-size %d: its motifs "
+           "are not motifs of that model's units",
+           u, first + i, st.vocab_size),
+          (nullptr));
     }
   }
   // Frame input: item i is frame first + i, timed by the base. Reduced
@@ -394,8 +362,8 @@ static GstFlowReturn gst_bpe_motif_handle_input(GstAcoustokElement* base, const 
 
 // Every complete line of text is one segment, whatever its length: the line
 // is in memory already, and an output line per input line keeps them aligned.
-static GstFlowReturn gst_bpe_motif_handle_line(GstAcoustokElement* base, std::string_view line, guint64 line_no,
-                                               GstClockTime pts) {
+static GstFlowReturn gst_bpe_motif_handle_line(GstAcoustokElement* base, std::string_view line,
+                                               guint64 line_no, GstClockTime pts) {
   GstBpeMotif* self = GST_BPE_MOTIF(base);
   MotifState& st = *self->state;
   if (!GST_CLOCK_TIME_IS_VALID(st.text_pts)) st.text_pts = GST_CLOCK_TIME_IS_VALID(pts) ? pts : 0;

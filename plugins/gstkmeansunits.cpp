@@ -99,8 +99,8 @@ struct GstKMeansUnits {
   gchar* model_path;
   gboolean dedup;
 
-  acoustok::KMeansModel* model;  // NULL->READY .. READY->NULL
-  Line* line;                    // READY->PAUSED .. PAUSED->READY
+  acoustok::KMeansModel* kmeans;  // loaded from model_path: NULL->READY .. READY->NULL
+  Line* line;                     // READY->PAUSED .. PAUSED->READY
   Runs* runs;
   bool reduce;  // dedup, as of READY->PAUSED
 };
@@ -110,7 +110,7 @@ struct GstKMeansUnitsClass {
 };
 
 #define GST_TYPE_KMEANS_UNITS (gst_kmeans_units_get_type())
-#define GST_KMEANS_UNITS(obj) (reinterpret_cast<GstKMeansUnits*>(obj))
+#define GST_KMEANS_UNITS(obj) (G_TYPE_CHECK_INSTANCE_CAST((obj), GST_TYPE_KMEANS_UNITS, GstKMeansUnits))
 GType gst_kmeans_units_get_type(void);
 G_DEFINE_TYPE(GstKMeansUnits, gst_kmeans_units, GST_TYPE_ACOUSTOK_ELEMENT)
 GST_ELEMENT_REGISTER_DEFINE(kmeansunits, "kmeansunits", GST_RANK_NONE, GST_TYPE_KMEANS_UNITS)
@@ -120,8 +120,6 @@ static GstStaticPadTemplate sink_template =
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE(
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(ACOUSTOK_UNITS_CAPS "; " ACOUSTOK_TEXT_CAPS));
 
-static void gst_kmeans_units_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec);
-static void gst_kmeans_units_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec);
 static void gst_kmeans_units_finalize(GObject* object);
 static void gst_kmeans_units_load(GstAcoustokElement* base);
 static void gst_kmeans_units_unload(GstAcoustokElement* base);
@@ -137,9 +135,7 @@ static void gst_kmeans_units_class_init(GstKMeansUnitsClass* klass) {
   GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
   GstAcoustokElementClass* base_class = GST_ACOUSTOK_ELEMENT_CLASS(klass);
 
-  gobject_class->set_property = gst_kmeans_units_set_property;
-  gobject_class->get_property = gst_kmeans_units_get_property;
-  gobject_class->finalize = gst_kmeans_units_finalize;
+  gobject_class->finalize = GST_DEBUG_FUNCPTR(gst_kmeans_units_finalize);
 
   /**
    * GstKMeansUnits:model:
@@ -151,13 +147,12 @@ static void gst_kmeans_units_class_init(GstKMeansUnitsClass* klass) {
    * anything (only its cluster_centers_ is used). The kind is recognised by
    * the file's first bytes. Loaded on NULL->READY.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "k-means model",
-                          "k-means file: safetensors with centroids [k, dim] (acoustok kmeans fit / acoustok units), "
-                          "a NumPy .npy of centroids or fairseq's km.bin (scikit-learn k-means, joblib/pickle)",
-                          nullptr,
-                          static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_MODEL, GstKMeansUnits, model_path,
+      gst_acoustok_param_spec_model(
+          "k-means model",
+          "k-means file: safetensors with centroids [k, dim] (acoustok kmeans fit / acoustok units), "
+          "a NumPy .npy of centroids or fairseq's km.bin (scikit-learn k-means, joblib/pickle)"));
   /**
    * GstKMeansUnits:dedup:
    *
@@ -168,13 +163,12 @@ static void gst_kmeans_units_class_init(GstKMeansUnitsClass* klass) {
    * span a segment end or a break in the input. A unit leaves when its run
    * ends. Applies on READY->PAUSED.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_DEDUP,
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_DEDUP, GstKMeansUnits, dedup,
       g_param_spec_boolean("dedup", "Reduced units",
                            "Collapse runs of a repeated unit into one unit with its length in frames "
                            "(caps reduced=true: uint16 unit, uint16 frames); a unit leaves when its run ends",
-                           DEFAULT_DEDUP,
-                           static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY)));
+                           DEFAULT_DEDUP, GST_ACOUSTOK_PARAM_FLAGS));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -182,22 +176,20 @@ static void gst_kmeans_units_class_init(GstKMeansUnitsClass* klass) {
                                         "Assigns each feature frame to its nearest k-means centroid",
                                         "acoustok developers");
 
-  base_class->load = gst_kmeans_units_load;
-  base_class->unload = gst_kmeans_units_unload;
-  base_class->start = gst_kmeans_units_start;
-  base_class->set_caps = gst_kmeans_units_set_caps;
-  base_class->src_caps = gst_kmeans_units_src_caps;
-  base_class->handle_input = gst_kmeans_units_handle_input;
-  base_class->finish_segment = gst_kmeans_units_finish_segment;
-  base_class->latency = gst_kmeans_units_latency;
+  base_class->load = GST_DEBUG_FUNCPTR(gst_kmeans_units_load);
+  base_class->unload = GST_DEBUG_FUNCPTR(gst_kmeans_units_unload);
+  base_class->start = GST_DEBUG_FUNCPTR(gst_kmeans_units_start);
+  base_class->set_caps = GST_DEBUG_FUNCPTR(gst_kmeans_units_set_caps);
+  base_class->src_caps = GST_DEBUG_FUNCPTR(gst_kmeans_units_src_caps);
+  base_class->handle_input = GST_DEBUG_FUNCPTR(gst_kmeans_units_handle_input);
+  base_class->finish_segment = GST_DEBUG_FUNCPTR(gst_kmeans_units_finish_segment);
+  base_class->latency = GST_DEBUG_FUNCPTR(gst_kmeans_units_latency);
 
   GST_DEBUG_CATEGORY_INIT(kmeans_units_debug, "kmeansunits", 0, "acoustok k-means units");
 }
 
 static void gst_kmeans_units_init(GstKMeansUnits* self) {
-  self->model_path = nullptr;
-  self->dedup = DEFAULT_DEDUP;
-  self->model = nullptr;
+  self->kmeans = nullptr;
   self->line = nullptr;
   self->runs = nullptr;
   self->reduce = false;
@@ -207,52 +199,24 @@ static void gst_kmeans_units_finalize(GObject* object) {
   GstKMeansUnits* self = GST_KMEANS_UNITS(object);
   delete self->line;
   delete self->runs;
-  delete self->model;
-  g_free(self->model_path);
+  delete self->kmeans;
   G_OBJECT_CLASS(gst_kmeans_units_parent_class)->finalize(object);
-}
-
-static void gst_kmeans_units_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec) {
-  GstKMeansUnits* self = GST_KMEANS_UNITS(object);
-  if (!gst_acoustok_element_may_set(GST_ACOUSTOK_ELEMENT(self), pspec)) return;
-  GST_OBJECT_LOCK(self);
-  switch (prop_id) {
-    case PROP_MODEL:
-      g_free(self->model_path);
-      self->model_path = g_value_dup_string(value);
-      break;
-    case PROP_DEDUP: self->dedup = g_value_get_boolean(value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
-  }
-  GST_OBJECT_UNLOCK(self);
-}
-
-static void gst_kmeans_units_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
-  GstKMeansUnits* self = GST_KMEANS_UNITS(object);
-  GST_OBJECT_LOCK(self);
-  switch (prop_id) {
-    case PROP_MODEL: g_value_set_string(value, self->model_path); break;
-    case PROP_DEDUP: g_value_set_boolean(value, self->dedup); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
-  }
-  GST_OBJECT_UNLOCK(self);
 }
 
 static void gst_kmeans_units_load(GstAcoustokElement* base) {
   GstKMeansUnits* self = GST_KMEANS_UNITS(base);
-  GST_OBJECT_LOCK(self);
-  const std::string path = self->model_path ? self->model_path : "";
-  GST_OBJECT_UNLOCK(self);
-  if (path.empty()) throw acoustok::Error("kmeansunits: no model set (property 'model')");
+  const std::string path = gst_acoustok_element_model_path(base);
   auto fresh = std::make_unique<acoustok::KMeansModel>(acoustok::KMeansModel::load(path));
-  delete self->model;
-  self->model = fresh.release();
+  GST_INFO_OBJECT(self, "k-means %s: k=%d, dim=%d", path.c_str(), static_cast<int>(fresh->k()),
+                  static_cast<int>(fresh->dim()));
+  delete self->kmeans;
+  self->kmeans = fresh.release();
 }
 
 static void gst_kmeans_units_unload(GstAcoustokElement* base) {
   GstKMeansUnits* self = GST_KMEANS_UNITS(base);
-  delete self->model;
-  self->model = nullptr;
+  delete self->kmeans;
+  self->kmeans = nullptr;
 }
 
 static void gst_kmeans_units_start(GstAcoustokElement* base) {
@@ -264,16 +228,19 @@ static void gst_kmeans_units_start(GstAcoustokElement* base) {
   GST_OBJECT_LOCK(self);
   self->reduce = self->dedup;
   GST_OBJECT_UNLOCK(self);
+  GST_DEBUG_OBJECT(self, "streaming: %s units", self->reduce ? "reduced" : "frame");
 }
 
 // The feature dimension must be the model's.
 static void gst_kmeans_units_set_caps(GstAcoustokElement* base, const GstStructure* caps) {
   GstKMeansUnits* self = GST_KMEANS_UNITS(base);
   gint dim = 0;
-  if (!gst_structure_get_int(caps, "dim", &dim) || dim != self->model->dim()) {
-    throw acoustok::Error("feature dimension " + std::to_string(dim) + " of the input differs from the k-means model's " +
-                          std::to_string(self->model->dim()) + " (" + self->model_path + ")");
+  if (!gst_structure_get_int(caps, "dim", &dim) || dim != self->kmeans->dim()) {
+    throw acoustok::Error("feature dimension " + std::to_string(dim) +
+                          " of the input differs from the k-means model's " +
+                          std::to_string(self->kmeans->dim()) + " (" + self->model_path + ")");
   }
+  GST_DEBUG_OBJECT(self, "input: %d-dim features", dim);
   base->item_bytes = static_cast<gsize>(dim) * sizeof(float);
   base->items_per_second = acoustok::grid::kFrameRate;
 }
@@ -281,9 +248,10 @@ static void gst_kmeans_units_set_caps(GstAcoustokElement* base, const GstStructu
 static GstCaps* gst_kmeans_units_src_caps(GstAcoustokElement* base) {
   GstKMeansUnits* self = GST_KMEANS_UNITS(base);
   GstCaps* caps = gst_caps_from_string(ACOUSTOK_UNITS_CAPS "; " ACOUSTOK_TEXT_CAPS);
-  gst_structure_set(gst_caps_get_structure(caps, 0), "vocab-size", G_TYPE_INT, static_cast<gint>(self->model->k()),
-                    nullptr);
-  if (self->reduce) gst_structure_set(gst_caps_get_structure(caps, 0), "reduced", G_TYPE_BOOLEAN, TRUE, nullptr);
+  gst_structure_set(gst_caps_get_structure(caps, 0), "vocab-size", G_TYPE_INT,
+                    static_cast<gint>(self->kmeans->k()), nullptr);
+  if (self->reduce)
+    gst_structure_set(gst_caps_get_structure(caps, 0), "reduced", G_TYPE_BOOLEAN, TRUE, nullptr);
   return caps;
 }
 
@@ -325,7 +293,8 @@ static GstFlowReturn push_runs(GstKMeansUnits* self) {
   GST_BUFFER_PTS(out) = runs.out_pts;
   GST_BUFFER_DURATION(out) = runs.out_frames * acoustok::gst::kFrameDuration;
   GST_BUFFER_OFFSET(out) = runs.out_offset;
-  if (runs.out_offset != GST_BUFFER_OFFSET_NONE) GST_BUFFER_OFFSET_END(out) = runs.out_offset + runs.out_frames;
+  if (runs.out_offset != GST_BUFFER_OFFSET_NONE)
+    GST_BUFFER_OFFSET_END(out) = runs.out_offset + runs.out_frames;
   runs.out.clear();
   runs.out_frames = 0;
   return gst_acoustok_element_push(GST_ACOUSTOK_ELEMENT(self), out);
@@ -340,7 +309,7 @@ static GstFlowReturn gst_kmeans_units_handle_input(GstAcoustokElement* base, con
   if (ready != GST_FLOW_OK) return ready;
   const guint64 first = gst_acoustok_element_head_index(base);
   const auto* x = reinterpret_cast<const float*>(gst_acoustok_element_peek_items(base, frames));
-  const std::vector<int32_t> labels = self->model->predict(x, static_cast<int64_t>(frames));
+  const std::vector<int32_t> labels = self->kmeans->predict(x, static_cast<int64_t>(frames));
   if (base->text_out) {
     Line& line = *self->line;
     if (line.frames == 0) {
@@ -379,7 +348,8 @@ static GstFlowReturn gst_kmeans_units_handle_input(GstAcoustokElement* base, con
   for (guint64 i = 0; i < frames; ++i) units[i] = static_cast<guint16>(labels[i]);
   gst_buffer_unmap(out, &map);
   GST_BUFFER_PTS(out) = pts;
-  GST_BUFFER_DURATION(out) = frames * acoustok::gst::kFrameDuration;  // the frames carried, never a gap after them
+  GST_BUFFER_DURATION(out) =
+      frames * acoustok::gst::kFrameDuration;  // the frames carried, never a gap after them
   GST_BUFFER_OFFSET(out) = offset;
   if (offset != GST_BUFFER_OFFSET_NONE) GST_BUFFER_OFFSET_END(out) = offset + frames;
   return gst_acoustok_element_push(base, out);

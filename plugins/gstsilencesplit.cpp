@@ -77,7 +77,8 @@ namespace {
 // passed on or dropped waits in the base's adapter: its first sample is the
 // base's head index.
 struct SplitState {
-  SplitState(const acoustok::SilenceOptions& o, bool drop, int64_t at) : splitter(o), drop_silence(drop), origin(at) {}
+  SplitState(const acoustok::SilenceOptions& o, bool drop, int64_t at)
+      : splitter(o), drop_silence(drop), origin(at) {}
   acoustok::SilenceSplitter splitter;
   bool drop_silence;
   // A break in the input ends the splitter's stream and a fresh one starts
@@ -117,7 +118,7 @@ struct GstSilenceSplitClass {
 };
 
 #define GST_TYPE_SILENCE_SPLIT (gst_silence_split_get_type())
-#define GST_SILENCE_SPLIT(obj) (reinterpret_cast<GstSilenceSplit*>(obj))
+#define GST_SILENCE_SPLIT(obj) (G_TYPE_CHECK_INSTANCE_CAST((obj), GST_TYPE_SILENCE_SPLIT, GstSilenceSplit))
 GType gst_silence_split_get_type(void);
 G_DEFINE_TYPE(GstSilenceSplit, gst_silence_split, GST_TYPE_ACOUSTOK_ELEMENT)
 GST_ELEMENT_REGISTER_DEFINE(silencesplit, "silencesplit", GST_RANK_NONE, GST_TYPE_SILENCE_SPLIT)
@@ -127,8 +128,6 @@ static GstStaticPadTemplate sink_template =
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(ACOUSTOK_AUDIO_CAPS));
 
-static void gst_silence_split_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec);
-static void gst_silence_split_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec);
 static void gst_silence_split_finalize(GObject* object);
 static void gst_silence_split_load(GstAcoustokElement* base);
 static void gst_silence_split_start(GstAcoustokElement* base);
@@ -143,76 +142,77 @@ static void gst_silence_split_class_init(GstSilenceSplitClass* klass) {
   GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
   GstAcoustokElementClass* base_class = GST_ACOUSTOK_ELEMENT_CLASS(klass);
 
-  gobject_class->set_property = gst_silence_split_set_property;
-  gobject_class->get_property = gst_silence_split_get_property;
-  gobject_class->finalize = gst_silence_split_finalize;
+  gobject_class->finalize = GST_DEBUG_FUNCPTR(gst_silence_split_finalize);
 
-  const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstSilenceSplit:threshold-db:
    *
    * A 0.5 s window (min-silence-time) whose RMS, in dBFS of 16-bit samples, is at or
    * below this level is silent; as pydub's `silence_thresh`.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_THRESHOLD_DB,
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_THRESHOLD_DB, GstSilenceSplit, threshold_db,
       g_param_spec_double("threshold-db", "Threshold (dBFS)",
                           "A window whose RMS is at or below this level is silent", -120.0, 0.0,
-                          DEFAULT_THRESHOLD_DB, flags));
+                          DEFAULT_THRESHOLD_DB, GST_ACOUSTOK_PARAM_FLAGS));
   /**
    * GstSilenceSplit:min-silence-time:
    *
    * Shortest pause that ends a segment, in nanoseconds; also the length of the
    * analysis window (pydub's `min_silence_len`). Applies at READY->PAUSED.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_MIN_SILENCE_TIME,
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_MIN_SILENCE_TIME, GstSilenceSplit, min_silence_time,
       g_param_spec_uint64("min-silence-time", "Minimum silence (ns)",
                           "Shortest pause that ends a segment, in ns; also the analysis window", GST_MSECOND,
-                          600 * GST_SECOND, DEFAULT_MIN_SILENCE_TIME, flags));
+                          600 * GST_SECOND, DEFAULT_MIN_SILENCE_TIME, GST_ACOUSTOK_PARAM_FLAGS));
   /**
    * GstSilenceSplit:keep-silence-time:
    *
    * Silence kept before and after each segment, in nanoseconds (pydub's
    * `keep_silence`); when two paddings would overlap they meet at the midpoint.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_KEEP_SILENCE_TIME,
-      g_param_spec_uint64("keep-silence-time", "Kept silence (ns)",
-                          "Silence kept before and after each segment, in ns (split at the midpoint when they overlap)", 0,
-                          600 * GST_SECOND, DEFAULT_KEEP_SILENCE_TIME, flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_KEEP_SILENCE_TIME, GstSilenceSplit, keep_silence_time,
+      g_param_spec_uint64(
+          "keep-silence-time", "Kept silence (ns)",
+          "Silence kept before and after each segment, in ns (split at the midpoint when they overlap)", 0,
+          600 * GST_SECOND, DEFAULT_KEEP_SILENCE_TIME, GST_ACOUSTOK_PARAM_FLAGS));
   /**
    * GstSilenceSplit:min-segment-time:
    *
    * Segments shorter than this, in nanoseconds, merge into a neighbour; 0 turns
    * it off. Holds one segment back, which adds to the latency.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_MIN_SEGMENT_TIME,
-      g_param_spec_uint64("min-segment-time", "Minimum segment (ns)",
-                          "Segments shorter than this, in ns, merge into a neighbour (0 = off; holds one segment back)", 0,
-                          3600 * GST_SECOND, DEFAULT_MIN_SEGMENT_TIME, flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_MIN_SEGMENT_TIME, GstSilenceSplit, min_segment_time,
+      g_param_spec_uint64(
+          "min-segment-time", "Minimum segment (ns)",
+          "Segments shorter than this, in ns, merge into a neighbour (0 = off; holds one segment back)", 0,
+          3600 * GST_SECOND, DEFAULT_MIN_SEGMENT_TIME, GST_ACOUSTOK_PARAM_FLAGS));
   /**
    * GstSilenceSplit:max-segment-time:
    *
    * Longer speech is split at its quietest 20 ms, in nanoseconds; 0 turns it
    * off. Bounds the segments the following elements hold.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_MAX_SEGMENT_TIME,
-      g_param_spec_uint64("max-segment-time", "Maximum segment (ns)",
-                          "Longer speech, in ns, is split at its quietest point so segments stay bounded (0 = off)", 0,
-                          3600 * GST_SECOND, DEFAULT_MAX_SEGMENT_TIME, flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_MAX_SEGMENT_TIME, GstSilenceSplit, max_segment_time,
+      g_param_spec_uint64(
+          "max-segment-time", "Maximum segment (ns)",
+          "Longer speech, in ns, is split at its quietest point so segments stay bounded (0 = off)", 0,
+          3600 * GST_SECOND, DEFAULT_MAX_SEGMENT_TIME, GST_ACOUSTOK_PARAM_FLAGS));
   /**
    * GstSilenceSplit:drop-silence:
    *
    * When TRUE, the silence outside the kept padding is not passed on; when
    * FALSE every sample is passed on and only the events mark the segments.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_DROP_SILENCE,
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_DROP_SILENCE, GstSilenceSplit, drop_silence,
       g_param_spec_boolean("drop-silence", "Drop silence",
-                           "Do not pass on the silence outside the kept padding", DEFAULT_DROP_SILENCE, flags));
+                           "Do not pass on the silence outside the kept padding", DEFAULT_DROP_SILENCE,
+                           GST_ACOUSTOK_PARAM_FLAGS));
   /**
    * GstSilenceSplit:low-latency:
    *
@@ -226,78 +226,38 @@ static void gst_silence_split_class_init(GstSilenceSplitClass* klass) {
    * fails; long speech is cut exactly at max-segment-time (the quietest
    * point would lie in audio already passed on).
    */
-  g_object_class_install_property(
-      gobject_class, PROP_LOW_LATENCY,
-      g_param_spec_boolean("low-latency", "Low latency",
-                           "Pass speech on before the pause ending its segment is decided (live chains; events follow "
-                           "later, max-segment-time cuts at the limit, min-segment-time must be 0)",
-                           DEFAULT_LOW_LATENCY, flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_LOW_LATENCY, GstSilenceSplit, low_latency,
+      g_param_spec_boolean(
+          "low-latency", "Low latency",
+          "Pass speech on before the pause ending its segment is decided (live chains; events follow "
+          "later, max-segment-time cuts at the limit, min-segment-time must be 0)",
+          DEFAULT_LOW_LATENCY, GST_ACOUSTOK_PARAM_FLAGS));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
   gst_element_class_set_static_metadata(
       element_class, "Silence splitter", "Filter/Analyzer/Audio",
-      "Cuts speech into segments at pauses, marking each with an acoustok-segment event", "acoustok developers");
+      "Cuts speech into segments at pauses, marking each with an acoustok-segment event",
+      "acoustok developers");
 
-  base_class->load = gst_silence_split_load;
-  base_class->start = gst_silence_split_start;
-  base_class->stop = gst_silence_split_stop;
-  base_class->set_caps = gst_silence_split_set_caps;
-  base_class->handle_input = gst_silence_split_handle_input;
-  base_class->finish_segment = gst_silence_split_finish_segment;
-  base_class->latency = gst_silence_split_latency;
+  base_class->load = GST_DEBUG_FUNCPTR(gst_silence_split_load);
+  base_class->start = GST_DEBUG_FUNCPTR(gst_silence_split_start);
+  base_class->stop = GST_DEBUG_FUNCPTR(gst_silence_split_stop);
+  base_class->set_caps = GST_DEBUG_FUNCPTR(gst_silence_split_set_caps);
+  base_class->handle_input = GST_DEBUG_FUNCPTR(gst_silence_split_handle_input);
+  base_class->finish_segment = GST_DEBUG_FUNCPTR(gst_silence_split_finish_segment);
+  base_class->latency = GST_DEBUG_FUNCPTR(gst_silence_split_latency);
 
   GST_DEBUG_CATEGORY_INIT(silence_split_debug, "silencesplit", 0, "acoustok silence splitter");
 }
 
-static void gst_silence_split_init(GstSilenceSplit* self) {
-  self->threshold_db = DEFAULT_THRESHOLD_DB;
-  self->min_silence_time = DEFAULT_MIN_SILENCE_TIME;
-  self->keep_silence_time = DEFAULT_KEEP_SILENCE_TIME;
-  self->min_segment_time = DEFAULT_MIN_SEGMENT_TIME;
-  self->max_segment_time = DEFAULT_MAX_SEGMENT_TIME;
-  self->drop_silence = DEFAULT_DROP_SILENCE;
-  self->low_latency = DEFAULT_LOW_LATENCY;
-  self->state = nullptr;
-}
+static void gst_silence_split_init(GstSilenceSplit* self) { self->state = nullptr; }
 
 static void gst_silence_split_finalize(GObject* object) {
   GstSilenceSplit* self = GST_SILENCE_SPLIT(object);
   delete self->state;
   G_OBJECT_CLASS(gst_silence_split_parent_class)->finalize(object);
-}
-
-static void gst_silence_split_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec) {
-  GstSilenceSplit* self = GST_SILENCE_SPLIT(object);
-  if (!gst_acoustok_element_may_set(GST_ACOUSTOK_ELEMENT(self), pspec)) return;
-  GST_OBJECT_LOCK(self);
-  switch (prop_id) {
-    case PROP_THRESHOLD_DB: self->threshold_db = g_value_get_double(value); break;
-    case PROP_MIN_SILENCE_TIME: self->min_silence_time = g_value_get_uint64(value); break;
-    case PROP_KEEP_SILENCE_TIME: self->keep_silence_time = g_value_get_uint64(value); break;
-    case PROP_MIN_SEGMENT_TIME: self->min_segment_time = g_value_get_uint64(value); break;
-    case PROP_MAX_SEGMENT_TIME: self->max_segment_time = g_value_get_uint64(value); break;
-    case PROP_DROP_SILENCE: self->drop_silence = g_value_get_boolean(value); break;
-    case PROP_LOW_LATENCY: self->low_latency = g_value_get_boolean(value); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
-  }
-  GST_OBJECT_UNLOCK(self);
-}
-
-static void gst_silence_split_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
-  GstSilenceSplit* self = GST_SILENCE_SPLIT(object);
-  GST_OBJECT_LOCK(self);
-  switch (prop_id) {
-    case PROP_THRESHOLD_DB: g_value_set_double(value, self->threshold_db); break;
-    case PROP_MIN_SILENCE_TIME: g_value_set_uint64(value, self->min_silence_time); break;
-    case PROP_KEEP_SILENCE_TIME: g_value_set_uint64(value, self->keep_silence_time); break;
-    case PROP_MIN_SEGMENT_TIME: g_value_set_uint64(value, self->min_segment_time); break;
-    case PROP_MAX_SEGMENT_TIME: g_value_set_uint64(value, self->max_segment_time); break;
-    case PROP_DROP_SILENCE: g_value_set_boolean(value, self->drop_silence); break;
-    case PROP_LOW_LATENCY: g_value_set_boolean(value, self->low_latency); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
-  }
-  GST_OBJECT_UNLOCK(self);
 }
 
 // The core's options from the properties; the object lock is held.
@@ -330,7 +290,11 @@ static void gst_silence_split_start(GstAcoustokElement* base) {
   const acoustok::SilenceOptions o = options_locked(self);
   const bool drop = self->drop_silence;
   GST_OBJECT_UNLOCK(self);
-  auto fresh = std::make_unique<SplitState>(o, drop, static_cast<int64_t>(gst_acoustok_element_head_index(base)));
+  GST_DEBUG_OBJECT(self, "threshold %.1f dB, min silence %.3f s, keep %.3f s%s%s", o.threshold_db,
+                   o.min_silence, o.keep_silence, drop ? ", drop silence" : "",
+                   o.low_latency ? ", low latency" : "");
+  auto fresh =
+      std::make_unique<SplitState>(o, drop, static_cast<int64_t>(gst_acoustok_element_head_index(base)));
   delete self->state;
   self->state = fresh.release();
 }
@@ -369,10 +333,12 @@ static GstClockTime time_of(GstSilenceSplit* self, int64_t index) {
       anchors.front().first > index) {
     return gst_acoustok_element_time_of(base, static_cast<guint64>(index));
   }
-  auto it = std::upper_bound(anchors.begin(), anchors.end(), index,
-                             [](int64_t i, const std::pair<int64_t, GstClockTime>& a) { return i < a.first; });
+  auto it =
+      std::upper_bound(anchors.begin(), anchors.end(), index,
+                       [](int64_t i, const std::pair<int64_t, GstClockTime>& a) { return i < a.first; });
   --it;
-  return it->second + gst_util_uint64_scale_int(static_cast<guint64>(index - it->first), GST_SECOND, base->items_per_second);
+  return it->second + gst_util_uint64_scale_int(static_cast<guint64>(index - it->first), GST_SECOND,
+                                                base->items_per_second);
 }
 
 // Low latency: drops the input buffers' times that no segment bound still
@@ -391,14 +357,18 @@ static void mark_start(GstSilenceSplit* self, int64_t start) {
 static void announce_segment(GstSilenceSplit* self, const acoustok::Segment& seg) {
   GstAcoustokElement* base = GST_ACOUSTOK_ELEMENT(self);
   SplitState& st = *self->state;
-  const GstClockTime start = st.started && st.started->first == seg.start ? st.started->second : time_of(self, seg.start);
+  const GstClockTime start =
+      st.started && st.started->first == seg.start ? st.started->second : time_of(self, seg.start);
   const GstClockTime stop = time_of(self, seg.end);
   st.started.reset();
-  gst_pad_push_event(base->srcpad, acoustok::gst::make_segment_event(static_cast<guint64>(seg.index), start, stop));
+  GST_DEBUG_OBJECT(self, "segment %" G_GINT64_FORMAT ": %" GST_TIME_FORMAT " - %" GST_TIME_FORMAT,
+                   static_cast<gint64>(seg.index), GST_TIME_ARGS(start), GST_TIME_ARGS(stop));
+  gst_pad_push_event(base->srcpad,
+                     acoustok::gst::make_segment_event(static_cast<guint64>(seg.index), start, stop));
   const GstClockTime running = gst_segment_to_running_time(&base->segment, GST_FORMAT_TIME, stop);
   GstStructure* s = gst_structure_new("silencesplit", "index", G_TYPE_UINT64, static_cast<guint64>(seg.index),
-                                      "start", G_TYPE_UINT64, start, "stop", G_TYPE_UINT64, stop, "running-time",
-                                      G_TYPE_UINT64, running, nullptr);
+                                      "start", G_TYPE_UINT64, start, "stop", G_TYPE_UINT64, stop,
+                                      "running-time", G_TYPE_UINT64, running, nullptr);
   gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
 }
 
@@ -437,7 +407,8 @@ static GstFlowReturn drain_released(GstSilenceSplit* self) {
   GstFlowReturn ret = GST_FLOW_OK;
   for (const auto& r : st.splitter.take_releases()) {
     if (r.kind != acoustok::SilenceSplitter::Release::announce) {
-      if (ret == GST_FLOW_OK) ret = advance(self, o + r.end, r.kind == acoustok::SilenceSplitter::Release::pass);
+      if (ret == GST_FLOW_OK)
+        ret = advance(self, o + r.end, r.kind == acoustok::SilenceSplitter::Release::pass);
       continue;
     }
     auto seg = r.segment;
@@ -471,7 +442,8 @@ static void restart_after_break(GstSilenceSplit* self) {
   st.anchors.clear();
 }
 
-static GstFlowReturn gst_silence_split_handle_input(GstAcoustokElement* base, const guint8* data, gsize size) {
+static GstFlowReturn gst_silence_split_handle_input(GstAcoustokElement* base, const guint8* data,
+                                                    gsize size) {
   GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
   SplitState& st = *self->state;
   const gsize n = size / sizeof(float);
@@ -487,11 +459,13 @@ static GstFlowReturn gst_silence_split_handle_input(GstAcoustokElement* base, co
 // The last segment ends with the input, and at a break: the segment open
 // there ends with the last sample before it (audio on both sides of a gap is
 // never one segment), and the audio after it is split afresh.
-static GstFlowReturn gst_silence_split_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd reason) {
+static GstFlowReturn gst_silence_split_finish_segment(GstAcoustokElement* base,
+                                                      GstAcoustokSegmentEnd reason) {
   GstSilenceSplit* self = GST_SILENCE_SPLIT(base);
   if (reason == GST_ACOUSTOK_SEGMENT_EVENT || !self->state) return GST_FLOW_OK;
   self->state->splitter.finish();
-  const GstFlowReturn ret = self->state->splitter.options().low_latency ? drain_released(self) : drain_decided(self);
+  const GstFlowReturn ret =
+      self->state->splitter.options().low_latency ? drain_released(self) : drain_decided(self);
   if (reason == GST_ACOUSTOK_DISCONT) restart_after_break(self);
   return ret;
 }

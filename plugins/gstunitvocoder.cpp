@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+// About 600 lines with its documentation blocks: the two inputs (frame and
+// reduced units) and the streaming vocoder share one chunking state.
 /**
  * SECTION:element-unitvocoder
  * @title: unitvocoder
@@ -37,7 +39,8 @@
  *     unitvocoder model=vocoder_final.pt ! audioconvert ! wavenc ! filesink location=out.wav
  * gst-launch-1.0 filesrc location=speech.wav ! decodebin ! audioconvert ! audioresample ! \
  *     xlsrfeat model=mhubert layer=11 ! kmeansunits model=km1000.bin dedup=true ! \
- *     unitvocoder model=g_00500000 dur-prediction=on speaker=0 ! audioconvert ! wavenc ! filesink location=out.wav
+ *     unitvocoder model=g_00500000 dur-prediction=on speaker=0 ! audioconvert ! wavenc ! filesink
+ * location=out.wav
  * ]|
  */
 #include "config.h"
@@ -59,10 +62,8 @@
 GST_DEBUG_CATEGORY_STATIC(unit_vocoder_debug);
 #define GST_CAT_DEFAULT unit_vocoder_debug
 
-#define DEFAULT_MODEL nullptr
 #define DEFAULT_CHUNK_FRAMES 25
 #define DEFAULT_LOOKAHEAD_FRAMES -1
-#define DEFAULT_DEVICE acoustok::gst::kDeviceAuto
 #define DEFAULT_DUR_PREDICTION DUR_PREDICTION_AUTO
 #define DEFAULT_SPEAKER -1
 #define DEFAULT_SPEAKER_EMBEDDING nullptr
@@ -88,7 +89,8 @@ static GType dur_prediction_get_type() {
       {DUR_PREDICTION_OFF, "Units keep their own timing (reduced ones their run lengths)", "off"},
       {0, nullptr, nullptr},
   };
-  if (g_once_init_enter(&type)) g_once_init_leave(&type, g_enum_register_static("GstUnitVocoderDurPrediction", values));
+  if (g_once_init_enter(&type))
+    g_once_init_leave(&type, g_enum_register_static("GstUnitVocoderDurPrediction", values));
   return type;
 }
 
@@ -104,8 +106,8 @@ struct StreamState {
   StreamState(acoustok::Vocoder& v, int chunk, int lookahead) : stream(v, chunk, -1, lookahead) {}
   acoustok::StreamingVocoder stream;
   acoustok::gst::Timeline times;
-  guint64 frames_in = 0;   // units received (frames: reduced ones expanded)
-  guint64 frames_out = 0;  // units whose audio went out
+  guint64 frames_in = 0;      // units received (frames: reduced ones expanded)
+  guint64 frames_out = 0;     // units whose audio went out
   bool in_utterance = false;  // predicted durations: the utterance's start is marked
 };
 
@@ -115,7 +117,7 @@ struct GstUnitVocoder {
   GstAcoustokElement parent;
 
   // Properties, guarded by the object lock.
-  gchar* model;
+  gchar* model_path;
   guint chunk_frames;
   gint lookahead_frames;
   int device;
@@ -134,7 +136,7 @@ struct GstUnitVocoderClass {
 };
 
 #define GST_TYPE_UNIT_VOCODER (gst_unit_vocoder_get_type())
-#define GST_UNIT_VOCODER(obj) (reinterpret_cast<GstUnitVocoder*>(obj))
+#define GST_UNIT_VOCODER(obj) (G_TYPE_CHECK_INSTANCE_CAST((obj), GST_TYPE_UNIT_VOCODER, GstUnitVocoder))
 GType gst_unit_vocoder_get_type(void);
 G_DEFINE_TYPE(GstUnitVocoder, gst_unit_vocoder, GST_TYPE_ACOUSTOK_ELEMENT)
 GST_ELEMENT_REGISTER_DEFINE(unitvocoder, "unitvocoder", GST_RANK_NONE, GST_TYPE_UNIT_VOCODER)
@@ -144,8 +146,6 @@ static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE(
 static GstStaticPadTemplate src_template =
     GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(ACOUSTOK_AUDIO_CAPS));
 
-static void gst_unit_vocoder_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec);
-static void gst_unit_vocoder_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec);
 static void gst_unit_vocoder_finalize(GObject* object);
 static void gst_unit_vocoder_load(GstAcoustokElement* base);
 static void gst_unit_vocoder_unload(GstAcoustokElement* base);
@@ -153,8 +153,8 @@ static void gst_unit_vocoder_start(GstAcoustokElement* base);
 static void gst_unit_vocoder_stop(GstAcoustokElement* base);
 static void gst_unit_vocoder_set_caps(GstAcoustokElement* base, const GstStructure* caps);
 static GstFlowReturn gst_unit_vocoder_handle_input(GstAcoustokElement* base, const guint8* data, gsize size);
-static GstFlowReturn gst_unit_vocoder_handle_line(GstAcoustokElement* base, std::string_view line, guint64 line_no,
-                                                  GstClockTime pts);
+static GstFlowReturn gst_unit_vocoder_handle_line(GstAcoustokElement* base, std::string_view line,
+                                                  guint64 line_no, GstClockTime pts);
 static GstFlowReturn gst_unit_vocoder_finish_segment(GstAcoustokElement* base, GstAcoustokSegmentEnd reason);
 static void gst_unit_vocoder_latency(GstAcoustokElement* base, GstClockTime* ours, gboolean* unbounded);
 
@@ -163,11 +163,8 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
   GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
   GstAcoustokElementClass* base_class = GST_ACOUSTOK_ELEMENT_CLASS(klass);
 
-  gobject_class->set_property = gst_unit_vocoder_set_property;
-  gobject_class->get_property = gst_unit_vocoder_get_property;
-  gobject_class->finalize = gst_unit_vocoder_finalize;
+  gobject_class->finalize = GST_DEBUG_FUNCPTR(gst_unit_vocoder_finalize);
 
-  const auto flags = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   /**
    * GstUnitVocoder:model:
    *
@@ -176,24 +173,25 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
    * fairseq unit HiFi-GAN (g_XXXXXXXX) with its config.json in the same
    * folder. Loaded on NULL->READY.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_MODEL,
-      g_param_spec_string("model", "Vocoder checkpoint",
-                          "Path of a unit vocoder checkpoint: acoustok's vocoder_final.pt, or a released "
-                          "speech-resynthesis/fairseq one with config.json beside it; loaded on NULL->READY",
-                          DEFAULT_MODEL, flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_MODEL, GstUnitVocoder, model_path,
+      gst_acoustok_param_spec_model(
+          "Vocoder checkpoint",
+          "Path of a unit vocoder checkpoint: acoustok's vocoder_final.pt, or a released "
+          "speech-resynthesis/fairseq one with config.json beside it; loaded on NULL->READY"));
   /**
    * GstUnitVocoder:chunk-frames:
    *
    * Units synthesised per step once their right context has arrived: smaller
    * lowers the latency (chunk + lookahead - 1 frames) and raises the cost.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_CHUNK_FRAMES,
-      g_param_spec_uint("chunk-frames", "Chunk (frames)",
-                        "Units synthesised per step once their right context has arrived; smaller lowers latency "
-                        "and raises the cost",
-                        1, 10000, DEFAULT_CHUNK_FRAMES, flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_CHUNK_FRAMES, GstUnitVocoder, chunk_frames,
+      g_param_spec_uint(
+          "chunk-frames", "Chunk (frames)",
+          "Units synthesised per step once their right context has arrived; smaller lowers latency "
+          "and raises the cost",
+          1, 10000, DEFAULT_CHUNK_FRAMES, GST_ACOUSTOK_PARAM_FLAGS));
   /**
    * GstUnitVocoder:lookahead-frames:
    *
@@ -205,24 +203,22 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
    * is always the whole receptive field (it costs compute, not latency). A
    * value above the receptive field is refused on NULL->READY.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_LOOKAHEAD_FRAMES,
-      g_param_spec_int("lookahead-frames", "Lookahead (frames)",
-                       "Units after a chunk that it waits for: -1 = the generator's whole receptive field (exact); "
-                       "fewer lower the latency (chunk + lookahead - 1 frames), chunks then join by a crossfade",
-                       -1, 10000, DEFAULT_LOOKAHEAD_FRAMES, flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_LOOKAHEAD_FRAMES, GstUnitVocoder, lookahead_frames,
+      g_param_spec_int(
+          "lookahead-frames", "Lookahead (frames)",
+          "Units after a chunk that it waits for: -1 = the generator's whole receptive field (exact); "
+          "fewer lower the latency (chunk + lookahead - 1 frames), chunks then join by a crossfade",
+          -1, 10000, DEFAULT_LOOKAHEAD_FRAMES, GST_ACOUSTOK_PARAM_FLAGS));
   /**
    * GstUnitVocoder:device:
    *
    * Where the generator runs: `cpu`, `cuda` (LibTorch with CUDA and a visible
    * GPU), or `auto` (the default: CUDA when there is one, else the CPU). The
-   * same choices and default
-   * as xlsrfeat's.
+   * same choices and default as xlsrfeat's.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_DEVICE,
-      g_param_spec_enum("device", "Device", "Where the generator runs", acoustok::gst::device_get_type(), DEFAULT_DEVICE,
-                        flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(klass, PROP_DEVICE, GstUnitVocoder, device,
+                                        gst_acoustok_param_spec_device("Where the model runs"));
   /**
    * GstUnitVocoder:dur-prediction:
    *
@@ -238,12 +234,13 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
    * the whole utterance. Output then runs on the predicted timeline (see
    * the element's description), and the latency has no upper bound in time.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_DUR_PREDICTION,
-      g_param_spec_enum("dur-prediction", "Duration prediction",
-                        "Units last the frames the vocoder predicts: auto = when it has a duration predictor and "
-                        "the units are reduced",
-                        dur_prediction_get_type(), DEFAULT_DUR_PREDICTION, flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_DUR_PREDICTION, GstUnitVocoder, dur_prediction,
+      g_param_spec_enum(
+          "dur-prediction", "Duration prediction",
+          "Units last the frames the vocoder predicts: auto = when it has a duration predictor and "
+          "the units are reduced",
+          dur_prediction_get_type(), DEFAULT_DUR_PREDICTION, GST_ACOUSTOK_PARAM_FLAGS));
   /**
    * GstUnitVocoder:speaker:
    *
@@ -252,10 +249,11 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
    * by others: either is an error on NULL->READY naming the model. -1 (the
    * default): none.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_SPEAKER,
-      g_param_spec_int("speaker", "Speaker", "Speaker id of a multi-speaker vocoder (-1: none); checked on NULL->READY",
-                       -1, G_MAXINT, DEFAULT_SPEAKER, flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_SPEAKER, GstUnitVocoder, speaker,
+      g_param_spec_int("speaker", "Speaker",
+                       "Speaker id of a multi-speaker vocoder (-1: none); checked on NULL->READY", -1,
+                       G_MAXINT, DEFAULT_SPEAKER, GST_ACOUSTOK_PARAM_FLAGS));
   /**
    * GstUnitVocoder:speaker-embedding:
    *
@@ -264,11 +262,12 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
    * speaker's vector. Required by such a vocoder and refused by others, on
    * NULL->READY.
    */
-  g_object_class_install_property(
-      gobject_class, PROP_SPEAKER_EMBEDDING,
-      g_param_spec_string("speaker-embedding", "Speaker embedding",
-                          "Path of an .npy speaker vector ([D] or [1, D]) for a vocoder with a speaker embedder",
-                          DEFAULT_SPEAKER_EMBEDDING, flags));
+  GST_ACOUSTOK_ELEMENT_INSTALL_PROPERTY(
+      klass, PROP_SPEAKER_EMBEDDING, GstUnitVocoder, speaker_embedding,
+      g_param_spec_string(
+          "speaker-embedding", "Speaker embedding",
+          "Path of an .npy speaker vector ([D] or [1, D]) for a vocoder with a speaker embedder",
+          DEFAULT_SPEAKER_EMBEDDING, GST_ACOUSTOK_PARAM_FLAGS));
 
   gst_element_class_add_static_pad_template(element_class, &sink_template);
   gst_element_class_add_static_pad_template(element_class, &src_template);
@@ -276,27 +275,20 @@ static void gst_unit_vocoder_class_init(GstUnitVocoderClass* klass) {
                                         "Synthesises 16 kHz speech from acoustic units with a unit HiFi-GAN",
                                         "acoustok developers");
 
-  base_class->load = gst_unit_vocoder_load;
-  base_class->unload = gst_unit_vocoder_unload;
-  base_class->start = gst_unit_vocoder_start;
-  base_class->stop = gst_unit_vocoder_stop;
-  base_class->set_caps = gst_unit_vocoder_set_caps;
-  base_class->handle_input = gst_unit_vocoder_handle_input;
-  base_class->handle_line = gst_unit_vocoder_handle_line;
-  base_class->finish_segment = gst_unit_vocoder_finish_segment;
-  base_class->latency = gst_unit_vocoder_latency;
+  base_class->load = GST_DEBUG_FUNCPTR(gst_unit_vocoder_load);
+  base_class->unload = GST_DEBUG_FUNCPTR(gst_unit_vocoder_unload);
+  base_class->start = GST_DEBUG_FUNCPTR(gst_unit_vocoder_start);
+  base_class->stop = GST_DEBUG_FUNCPTR(gst_unit_vocoder_stop);
+  base_class->set_caps = GST_DEBUG_FUNCPTR(gst_unit_vocoder_set_caps);
+  base_class->handle_input = GST_DEBUG_FUNCPTR(gst_unit_vocoder_handle_input);
+  base_class->handle_line = GST_DEBUG_FUNCPTR(gst_unit_vocoder_handle_line);
+  base_class->finish_segment = GST_DEBUG_FUNCPTR(gst_unit_vocoder_finish_segment);
+  base_class->latency = GST_DEBUG_FUNCPTR(gst_unit_vocoder_latency);
 
   GST_DEBUG_CATEGORY_INIT(unit_vocoder_debug, "unitvocoder", 0, "acoustok unit vocoder");
 }
 
 static void gst_unit_vocoder_init(GstUnitVocoder* self) {
-  self->model = g_strdup(DEFAULT_MODEL);
-  self->chunk_frames = DEFAULT_CHUNK_FRAMES;
-  self->lookahead_frames = DEFAULT_LOOKAHEAD_FRAMES;
-  self->device = DEFAULT_DEVICE;
-  self->dur_prediction = DEFAULT_DUR_PREDICTION;
-  self->speaker = DEFAULT_SPEAKER;
-  self->speaker_embedding = g_strdup(DEFAULT_SPEAKER_EMBEDDING);
   self->reduced_in = FALSE;
   self->vocoder = nullptr;
   self->state = nullptr;
@@ -306,48 +298,7 @@ static void gst_unit_vocoder_finalize(GObject* object) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(object);
   delete self->state;
   delete self->vocoder;
-  g_free(self->model);
-  g_free(self->speaker_embedding);
   G_OBJECT_CLASS(gst_unit_vocoder_parent_class)->finalize(object);
-}
-
-static void gst_unit_vocoder_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec) {
-  GstUnitVocoder* self = GST_UNIT_VOCODER(object);
-  if (!gst_acoustok_element_may_set(GST_ACOUSTOK_ELEMENT(self), pspec)) return;
-  GST_OBJECT_LOCK(self);
-  switch (prop_id) {
-    case PROP_MODEL:
-      g_free(self->model);
-      self->model = g_value_dup_string(value);
-      break;
-    case PROP_CHUNK_FRAMES: self->chunk_frames = g_value_get_uint(value); break;
-    case PROP_LOOKAHEAD_FRAMES: self->lookahead_frames = g_value_get_int(value); break;
-    case PROP_DEVICE: self->device = g_value_get_enum(value); break;
-    case PROP_DUR_PREDICTION: self->dur_prediction = g_value_get_enum(value); break;
-    case PROP_SPEAKER: self->speaker = g_value_get_int(value); break;
-    case PROP_SPEAKER_EMBEDDING:
-      g_free(self->speaker_embedding);
-      self->speaker_embedding = g_value_dup_string(value);
-      break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
-  }
-  GST_OBJECT_UNLOCK(self);
-}
-
-static void gst_unit_vocoder_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
-  GstUnitVocoder* self = GST_UNIT_VOCODER(object);
-  GST_OBJECT_LOCK(self);
-  switch (prop_id) {
-    case PROP_MODEL: g_value_set_string(value, self->model); break;
-    case PROP_CHUNK_FRAMES: g_value_set_uint(value, self->chunk_frames); break;
-    case PROP_LOOKAHEAD_FRAMES: g_value_set_int(value, self->lookahead_frames); break;
-    case PROP_DEVICE: g_value_set_enum(value, self->device); break;
-    case PROP_DUR_PREDICTION: g_value_set_enum(value, self->dur_prediction); break;
-    case PROP_SPEAKER: g_value_set_int(value, self->speaker); break;
-    case PROP_SPEAKER_EMBEDDING: g_value_set_string(value, self->speaker_embedding); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
-  }
-  GST_OBJECT_UNLOCK(self);
 }
 
 // More lookahead than the receptive field would only add latency. Checked on
@@ -369,45 +320,74 @@ static void set_conditioning(acoustok::Vocoder& vocoder, const std::string& mode
   if (c.has_speaker_table()) {
     const std::string range = "0.." + std::to_string(c.num_speakers - 1);
     if (speaker < 0 || speaker >= c.num_speakers)
-      throw acoustok::file_error(model, "unitvocoder: 'speaker' must be one of this vocoder's speakers " + range +
-                                            (speaker < 0 ? " (it is not set)" : ", not " + std::to_string(speaker)));
+      throw acoustok::file_error(model,
+                                 "unitvocoder: 'speaker' must be one of this vocoder's speakers " + range +
+                                     (speaker < 0 ? " (it is not set)" : ", not " + std::to_string(speaker)));
     vocoder.set_speaker(speaker);
   } else if (speaker >= 0) {
     throw acoustok::file_error(model, "unitvocoder: 'speaker' is set but this vocoder has no speaker table");
   }
   if (c.has_speaker_embedder()) {
     if (embedding.empty())
-      throw acoustok::file_error(model, "unitvocoder: this vocoder takes a speaker embedding: set 'speaker-embedding' "
-                                        "(an .npy of " + std::to_string(c.speaker_embedding_dim) + " floats)");
+      throw acoustok::file_error(
+          model,
+          "unitvocoder: this vocoder takes a speaker embedding: set 'speaker-embedding' "
+          "(an .npy of " +
+              std::to_string(c.speaker_embedding_dim) + " floats)");
     const acoustok::NpyArray e = acoustok::read_npy(embedding);
     const auto dim = static_cast<int64_t>(c.speaker_embedding_dim);
-    if (!((e.shape.size() == 1 && e.shape[0] == dim) || (e.shape.size() == 2 && e.shape[0] == 1 && e.shape[1] == dim)))
+    if (!((e.shape.size() == 1 && e.shape[0] == dim) ||
+          (e.shape.size() == 2 && e.shape[0] == 1 && e.shape[1] == dim)))
       throw acoustok::file_error(embedding, "unitvocoder 'speaker-embedding': " + model + " takes shape [" +
-                                                std::to_string(dim) + "] or [1, " + std::to_string(dim) + "], this has " +
-                                                std::to_string(e.values.size()) + " values");
+                                                std::to_string(dim) + "] or [1, " + std::to_string(dim) +
+                                                "], this has " + std::to_string(e.values.size()) + " values");
     vocoder.set_speaker_embedding(e.values);
   } else if (!embedding.empty()) {
-    throw acoustok::file_error(model, "unitvocoder: 'speaker-embedding' is set but this vocoder has no speaker embedder");
+    throw acoustok::file_error(
+        model, "unitvocoder: 'speaker-embedding' is set but this vocoder has no speaker embedder");
   }
   if (dur_prediction == DUR_PREDICTION_ON && !c.has_duration_predictor())
-    throw acoustok::file_error(model, "unitvocoder: 'dur-prediction' is on but this vocoder has no duration predictor "
-                                      "(dur_predictor_params)");
+    throw acoustok::file_error(
+        model,
+        "unitvocoder: 'dur-prediction' is on but this vocoder has no duration predictor "
+        "(dur_predictor_params)");
+}
+
+// The properties load and start apply, read at once.
+struct Settings {
+  std::string device, embedding;
+  int chunk, lookahead, speaker, dur_prediction;
+};
+
+static Settings read_settings(GstUnitVocoder* self) {
+  GST_OBJECT_LOCK(self);
+  Settings s{acoustok::gst::device_name(self->device),
+             self->speaker_embedding ? self->speaker_embedding : "",
+             static_cast<int>(self->chunk_frames),
+             self->lookahead_frames,
+             self->speaker,
+             self->dur_prediction};
+  GST_OBJECT_UNLOCK(self);
+  return s;
+}
+
+// The settings against the vocoder: on NULL->READY and again on
+// READY->PAUSED (the properties may change in READY).
+static void apply_settings(GstUnitVocoder* self, acoustok::Vocoder& vocoder, const Settings& s) {
+  check_lookahead(s.lookahead, vocoder);
+  set_conditioning(vocoder, gst_acoustok_element_model_path(GST_ACOUSTOK_ELEMENT(self)), s.speaker,
+                   s.embedding, s.dur_prediction);
 }
 
 static void gst_unit_vocoder_load(GstAcoustokElement* base) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(base);
-  GST_OBJECT_LOCK(self);
-  const std::string model = self->model ? self->model : "";
-  const std::string device = acoustok::gst::device_name(self->device);
-  const int lookahead = self->lookahead_frames;
-  const int speaker = self->speaker;
-  const std::string embedding = self->speaker_embedding ? self->speaker_embedding : "";
-  const int dur_prediction = self->dur_prediction;
-  GST_OBJECT_UNLOCK(self);
-  if (model.empty()) throw acoustok::Error("unitvocoder: the 'model' property (a vocoder checkpoint) is not set");
-  std::unique_ptr<acoustok::Vocoder> fresh = acoustok::Vocoder::load(model, device);
-  check_lookahead(lookahead, *fresh);
-  set_conditioning(*fresh, model, speaker, embedding, dur_prediction);
+  const std::string path = gst_acoustok_element_model_path(base);
+  const Settings settings = read_settings(self);
+  std::unique_ptr<acoustok::Vocoder> fresh = acoustok::Vocoder::load(path, settings.device);
+  apply_settings(self, *fresh, settings);
+  const acoustok::VocoderConfig& c = fresh->config();
+  GST_INFO_OBJECT(self, "vocoder %s: k=%d, receptive field %d frames%s", path.c_str(), fresh->num_units(),
+                  c.receptive_field_frames(), c.has_duration_predictor() ? ", duration predictor" : "");
   delete self->vocoder;
   self->vocoder = fresh.release();
 }
@@ -421,18 +401,9 @@ static void gst_unit_vocoder_unload(GstAcoustokElement* base) {
 
 static void gst_unit_vocoder_start(GstAcoustokElement* base) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(base);
-  GST_OBJECT_LOCK(self);
-  const int chunk = static_cast<int>(self->chunk_frames);
-  const int lookahead = self->lookahead_frames;
-  const std::string model = self->model ? self->model : "";
-  const int speaker = self->speaker;
-  const std::string embedding = self->speaker_embedding ? self->speaker_embedding : "";
-  const int dur_prediction = self->dur_prediction;
-  GST_OBJECT_UNLOCK(self);
-  check_lookahead(lookahead, *self->vocoder);
-  // Again: these properties may have changed in READY.
-  set_conditioning(*self->vocoder, model, speaker, embedding, dur_prediction);
-  auto fresh = std::make_unique<StreamState>(*self->vocoder, chunk, lookahead);
+  const Settings settings = read_settings(self);
+  apply_settings(self, *self->vocoder, settings);
+  auto fresh = std::make_unique<StreamState>(*self->vocoder, settings.chunk, settings.lookahead);
   delete self->state;
   self->state = fresh.release();
 }
@@ -451,11 +422,12 @@ static void gst_unit_vocoder_set_caps(GstAcoustokElement* base, const GstStructu
   gint vocab = 0;
   const int k = self->vocoder->num_units();
   if (gst_structure_get_int(caps, "vocab-size", &vocab) && vocab > k) {
-    throw acoustok::Error("units of vocab-size " + std::to_string(vocab) + " do not fit this vocoder (k=" +
-                          std::to_string(k) + ")");
+    throw acoustok::Error("units of vocab-size " + std::to_string(vocab) +
+                          " do not fit this vocoder (k=" + std::to_string(k) + ")");
   }
   gboolean reduced = FALSE;
   self->reduced_in = gst_structure_get_boolean(caps, "reduced", &reduced) && reduced;
+  GST_DEBUG_OBJECT(self, "input: %s units, vocab-size %d", self->reduced_in ? "reduced" : "frame", vocab);
   // Reduced: per run a uint16 unit and a uint16 length in frames.
   base->item_bytes = self->reduced_in ? 2 * sizeof(guint16) : sizeof(guint16);
   base->items_per_second = acoustok::grid::kFrameRate;
@@ -529,7 +501,9 @@ static GstFlowReturn handle_reduced(GstUnitVocoder* self, const guint8* data, gu
   for (guint64 i = 0; i < n; ++i) {
     guint16 v[2];
     std::memcpy(v, data + 4 * i, 4);
-    if (v[1] == 0) throw acoustok::Error("unitvocoder: reduced input: a run of 0 frames (unit " + std::to_string(v[0]) + ")");
+    if (v[1] == 0)
+      throw acoustok::Error("unitvocoder: reduced input: a run of 0 frames (unit " + std::to_string(v[0]) +
+                            ")");
     units[i] = v[0];
     runs[i] = v[1];
     frames += v[1];
@@ -537,7 +511,8 @@ static GstFlowReturn handle_reduced(GstUnitVocoder* self, const guint8* data, gu
   gst_acoustok_element_flush_items(base, n);
   // The next buffer follows on where these runs end.
   if (GST_CLOCK_TIME_IS_VALID(pts))
-    gst_acoustok_element_continue_at(base, pts + frames * acoustok::gst::kFrameDuration, GST_BUFFER_OFFSET_NONE);
+    gst_acoustok_element_continue_at(base, pts + frames * acoustok::gst::kFrameDuration,
+                                     GST_BUFFER_OFFSET_NONE);
   if (predicting(self, true)) return add_predicted(self, units, pts);
   acoustok::check_units_in_range(units, self->vocoder->num_units(), "unitvocoder: input");
   // 4 bytes of input stand for up to 65535 frames: expanded and synthesised
@@ -585,15 +560,15 @@ static GstFlowReturn finish_utterance(GstUnitVocoder* self) {
 }
 
 // Text: every line is one utterance, synthesised whole.
-static GstFlowReturn gst_unit_vocoder_handle_line(GstAcoustokElement* base, std::string_view line, guint64 line_no,
-                                                  GstClockTime pts) {
+static GstFlowReturn gst_unit_vocoder_handle_line(GstAcoustokElement* base, std::string_view line,
+                                                  guint64 line_no, GstClockTime pts) {
   GstUnitVocoder* self = GST_UNIT_VOCODER(base);
   std::vector<int> parsed;
   acoustok::parse_unit_line(line, &parsed, "unitvocoder text input", static_cast<int64_t>(line_no));
   if (parsed.empty()) return GST_FLOW_OK;
   const std::vector<int32_t> units(parsed.begin(), parsed.end());
-  const std::string where = "unitvocoder text input: line " + std::to_string(line_no) + " (the vocoder has k=" +
-                            std::to_string(self->vocoder->num_units()) + ")";
+  const std::string where = "unitvocoder text input: line " + std::to_string(line_no) +
+                            " (the vocoder has k=" + std::to_string(self->vocoder->num_units()) + ")";
   const bool reduced = std::adjacent_find(units.begin(), units.end()) == units.end();
   const GstFlowReturn ret =
       predicting(self, reduced) ? add_predicted(self, units, pts, where) : add_units(self, units, pts, where);

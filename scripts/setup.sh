@@ -71,8 +71,9 @@ acoustok_package_list() {
     debian-12)
       # Test-only references that Debian 13 no longer has: SPTK's command-line
       # tools (the MCD reference) and pydub (the silence-splitting reference;
-      # Python 3.13 has no audioop).
-      ACOUSTOK_PACKAGES+=(chromium sptk python3-pydub) ;;
+      # Python 3.13 has no audioop). clang-format 14, whose formatting
+      # .clang-format's check holds the tree to (tests/style).
+      ACOUSTOK_PACKAGES+=(chromium sptk python3-pydub clang-format-14) ;;
     debian-13|unknown)
       ACOUSTOK_PACKAGES+=(chromium) ;;
     ubuntu-24.04)

@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
     if (argc == 7) vocoder = acoustok::Vocoder::load(argv[5], "cpu");
 
     for (const acoustok::Segment& seg : acoustok::split_on_silence(audio, acoustok::SilenceOptions{})) {
-      const acoustok::Features f = extractor->extract(audio.data() + seg.start, static_cast<size_t>(seg.end - seg.start));
+      const acoustok::Features f =
+          extractor->extract(audio.data() + seg.start, static_cast<size_t>(seg.end - seg.start));
       const std::vector<int32_t> units = kmeans.predict(f.data.data(), f.frames);
       std::printf("segment %lld %.3f-%.3f s %zu units:", static_cast<long long>(seg.index),
                   static_cast<double>(seg.start) / acoustok::grid::kSampleRate,

@@ -34,9 +34,9 @@
 //       for (const acoustok::Segment& seg : acoustok::split_on_silence(audio, acoustok::SilenceOptions{})) {
 //         acoustok::Features f = extractor->extract(audio.data() + seg.start, seg.end - seg.start);
 //         std::vector<int32_t> units = kmeans.predict(f.data.data(), f.frames);   // one per 20 ms
-//         std::vector<float> speech = vocoder->synthesize(units.data(), units.size());  // 320 samples per unit
-//         const std::string out = "segment_" + std::to_string(seg.index) + ".wav";  // one file per segment
-//         acoustok::write_wav_pcm16(out, speech.data(), speech.size());
+//         std::vector<float> speech = vocoder->synthesize(units.data(), units.size());  // 320 samples per
+//         unit const std::string out = "segment_" + std::to_string(seg.index) + ".wav";  // one file per
+//         segment acoustok::write_wav_pcm16(out, speech.data(), speech.size());
 //       }
 //     } catch (const acoustok::Error& e) {
 //       std::fprintf(stderr, "%s\n", e.what());

@@ -11,14 +11,14 @@ namespace acoustok {
 
 struct BpeTrainOptions {
   int vocab_size = 500;
-  bool dedup = false;            // collapse repeated units before training (model remembers it)
-  int max_motif_length = 64;     // longest piece, in units (SentencePiece allows 1..512)
-  int64_t sample_lines = 0;      // train on a random sample of this many lines; 0: all
-  unsigned seed = 1;             // for the sample
-  int threads = 0;               // SentencePiece and analysis threads; 0: every core
-  int top = 50;                  // motifs listed in motif_analysis.json
-  bool quiet = false;            // no progress on stderr (a lowered vocabulary is still said)
-  bool verbose = false;          // SentencePiece's own log on stderr
+  bool dedup = false;         // collapse repeated units before training (model remembers it)
+  int max_motif_length = 64;  // longest piece, in units (SentencePiece allows 1..512)
+  int64_t sample_lines = 0;   // train on a random sample of this many lines; 0: all
+  unsigned seed = 1;          // for the sample
+  int threads = 0;            // SentencePiece and analysis threads; 0: every core
+  int top = 50;               // motifs listed in motif_analysis.json
+  bool quiet = false;         // no progress on stderr (a lowered vocabulary is still said)
+  bool verbose = false;       // SentencePiece's own log on stderr
   void validate() const;
 };
 
@@ -32,6 +32,7 @@ struct BpeTrainResult {
 
 // Writes <out_dir>/bpe.model, bpe.vocab and motif_analysis.json, each
 // atomically and only once everything succeeded. Throws acoustok::Error.
-BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_dir, const BpeTrainOptions& options);
+BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_dir,
+                         const BpeTrainOptions& options);
 
 }  // namespace acoustok

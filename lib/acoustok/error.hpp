@@ -24,8 +24,9 @@ inline std::string printable(const std::string& text) {
     size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
     bool ok = len > 0 && i + len <= n;
     for (size_t k = 1; ok && k < len; ++k) ok = (s[i + k] & 0xc0) == 0x80;
-    if (ok && len == 2) ok = c >= 0xc2;                                                      // no overlong
-    if (ok && len == 3) ok = !(c == 0xe0 && s[i + 1] < 0xa0) && !(c == 0xed && s[i + 1] >= 0xa0);  // no surrogates
+    if (ok && len == 2) ok = c >= 0xc2;  // no overlong
+    if (ok && len == 3)
+      ok = !(c == 0xe0 && s[i + 1] < 0xa0) && !(c == 0xed && s[i + 1] >= 0xa0);  // no surrogates
     if (ok && len == 4) ok = c <= 0xf4 && !(c == 0xf0 && s[i + 1] < 0x90) && !(c == 0xf4 && s[i + 1] >= 0x90);
     if (ok && len == 1 && (c < 0x20 || c == 0x7f)) ok = false;
     if (!ok) {

@@ -60,7 +60,7 @@ class FeatureWindows {
 
   int64_t window_samples_ = 0;
   int64_t context_frames_ = 0;
-  int64_t base_ = 0;        // a multiple of the hop: window frames sit on the span's grid
+  int64_t base_ = 0;  // a multiple of the hop: window frames sit on the span's grid
   int64_t next_frame_ = 0;
 };
 

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // wav2vec2 / XLSR-53 / HuBERT features of one span of audio (phase 1).
-// No LibTorch type appears here: the implementation lives behind a pimpl so
-// most translation units never include torch headers.
+// No LibTorch type appears here: FeatureExtractor is an interface whose
+// implementation (lib/features/torch/) is in libacoustok-torch, which
+// FeatureExtractor::load (lib/features/features.cpp, in libacoustok) loads on
+// first use, so most translation units never include torch headers.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +30,7 @@ int64_t feature_frames(int64_t samples);
 enum class Precision { fp32, bf16 };
 
 struct FeatureOptions {
-  int layer = 14;             // 1-based transformer block whose output is returned
+  int layer = 14;              // 1-based transformer block whose output is returned
   std::string device = "cpu";  // "cpu", "cuda", "cuda:N" or "auto" (CUDA when visible)
   Precision precision = Precision::fp32;
 };

@@ -10,12 +10,15 @@
 
 namespace acoustok::grid {
 
-constexpr int kSampleRate = 16000;        // Hz, of every signal acoustok reads or writes
-constexpr int kHop = 320;                 // samples between frames
-constexpr int kReceptiveField = 400;      // samples one frame sees
-constexpr int kFrameRate = kSampleRate / kHop;                  // 50 frames per second
-constexpr double kFrameSeconds = static_cast<double>(kHop) / kSampleRate;  // 0.02 s
+constexpr int kSampleRate = 16000;              // Hz, of every signal acoustok reads or writes
+constexpr int kHop = 320;                       // samples between frames
+constexpr int kReceptiveField = 400;            // samples one frame sees
+constexpr int kFrameRate = kSampleRate / kHop;  // 50 frames per second
+constexpr double kFrameSeconds = static_cast<double>(kHop) / kSampleRate;   // 0.02 s
 constexpr uint64_t kFrameNanoseconds = 1000000000ull * kHop / kSampleRate;  // 20 ms
+// The longest duration a parameter takes (silence lengths, windows, command
+// line durations): an hour, so that no duration can size a buffer past it.
+constexpr double kMaxDurationSeconds = 3600;
 
 // floor((n - 400) / 320) + 1 frames for n samples, 0 when n < 400.
 constexpr int64_t frames_for_samples(int64_t samples) {

@@ -15,7 +15,7 @@
 //    never-used ones) are moved onto random batch rows (every 10 k rows);
 //  - early stop when the exponentially smoothed batch inertia has not
 //    improved for max_no_improvement steps; at most max_iter passes.
-// Differences: assignment is exact (see kmeans/kernels.hpp); every random
+// Differences: assignment is exact (see lib/units/kernels.hpp); every random
 // draw of step s comes from a generator seeded by (seed, s), so a fit
 // resumed from a saved state continues exactly as an uninterrupted one, and
 // sums are taken over fixed blocks of rows in a fixed order, so results do
@@ -33,11 +33,11 @@ namespace acoustok {
 struct KMeansOptions {
   int k = 100;
   int64_t batch_size = 10000;
-  int max_iter = 100;            // passes over the data (sklearn's max_iter)
-  int max_no_improvement = 30;   // steps without a better smoothed inertia; 0 = never stop early
-                                 // (30: within 0.1-0.15 % of fairseq's settings, tests/bench/bench_kmeans.py)
-  int n_init = 3;                // k-means++ runs, the best on the validation subset is kept
-  int64_t init_size = 0;         // rows per k-means++ run; 0 = 3 x batch_size (sklearn), at most n
+  int max_iter = 100;           // passes over the data (sklearn's max_iter)
+  int max_no_improvement = 30;  // steps without a better smoothed inertia; 0 = never stop early
+                                // (30: within 0.1-0.15 % of fairseq's settings, tests/bench/bench_kmeans.py)
+  int n_init = 3;               // k-means++ runs, the best on the validation subset is kept
+  int64_t init_size = 0;        // rows per k-means++ run; 0 = 3 x batch_size (sklearn), at most n
   double reassignment_ratio = 0.01;
   uint64_t seed = 0;
   int threads = 2;
@@ -102,12 +102,13 @@ class MiniBatchKMeans {
   KMeansState st_;
 };
 
-// Nearest-centroid assignment, exact (see kmeans/kernels.hpp), multithreaded.
+// Nearest-centroid assignment, exact (see lib/units/kernels.hpp), multithreaded.
 // Thread-safety: const after load: predict() from any number of threads.
 class KMeansModel {
  public:
   KMeansModel() = default;
-  KMeansModel(std::vector<float> centroids, int64_t k, int64_t dim, std::map<std::string, std::string> metadata = {});
+  KMeansModel(std::vector<float> centroids, int64_t k, int64_t dim,
+              std::map<std::string, std::string> metadata = {});
 
   // safetensors with `centroids` [k, dim] (+ metadata), a NumPy .npy of
   // centroids [k, dim] (what np.save(km.cluster_centers_) writes), or

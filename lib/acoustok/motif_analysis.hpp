@@ -34,8 +34,8 @@ class MotifAnalysis {
 
  private:
   const MotifModel& model_;
-  std::vector<int64_t> occurrences_;  // per token id
-  std::vector<int64_t> frames_of_;    // frames covered, per token id
+  std::vector<int64_t> occurrences_;         // per token id
+  std::vector<int64_t> frames_of_;           // frames covered, per token id
   std::map<size_t, int64_t> token_lengths_;  // motif length in units -> occurrences
   int64_t lines_ = 0, frames_ = 0, units_ = 0, tokens_ = 0, multi_unit_frames_ = 0;
 };

@@ -18,10 +18,10 @@ namespace acoustok {
 constexpr const char* kDedupMarkerPiece = "<acoustok-dedup>";
 
 struct Motif {
-  int id = 0;              // token id in the model (the <unk> id for units it never saw)
-  size_t unit_begin = 0;   // [unit_begin, unit_end) in Encoding::units
+  int id = 0;             // token id in the model (the <unk> id for units it never saw)
+  size_t unit_begin = 0;  // [unit_begin, unit_end) in Encoding::units
   size_t unit_end = 0;
-  int64_t frame_begin = 0; // [frame_begin, frame_end) in the input frames
+  int64_t frame_begin = 0;  // [frame_begin, frame_end) in the input frames
   int64_t frame_end = 0;
   size_t length() const { return unit_end - unit_begin; }
   int64_t frames() const { return frame_end - frame_begin; }
@@ -61,7 +61,8 @@ class MotifModel {
   // training corpus has one, so a unit without is one the model never saw
   // (typically an id of another k-means model) and encodes as <unk>.
   bool knows_unit(int unit) const {
-    return unit >= 0 && static_cast<size_t>(unit) < known_units_.size() && known_units_[static_cast<size_t>(unit)];
+    return unit >= 0 && static_cast<size_t>(unit) < known_units_.size() &&
+           known_units_[static_cast<size_t>(unit)];
   }
   int largest_known_unit() const { return static_cast<int>(known_units_.size()) - 1; }
 

@@ -30,15 +30,17 @@
 #include <optional>
 #include <vector>
 
+#include "acoustok/frame_grid.hpp"
+
 namespace acoustok {
 
 struct SilenceOptions {
-  double threshold_db = -40.0;  // dBFS; windows at or below are silent
-  double min_silence = 0.5;     // s; shortest pause that splits
-  double keep_silence = 0.1;    // s of silence kept on each side of a segment
-  double min_segment = 0.0;     // s; shorter segments merge with a neighbour (0: off)
-  double max_segment = 0.0;     // s; longer speech is split at its quietest point (0: off)
-  int sample_rate = 16000;      // a multiple of 1000
+  double threshold_db = -40.0;          // dBFS; windows at or below are silent
+  double min_silence = 0.5;             // s; shortest pause that splits
+  double keep_silence = 0.1;            // s of silence kept on each side of a segment
+  double min_segment = 0.0;             // s; shorter segments merge with a neighbour (0: off)
+  double max_segment = 0.0;             // s; longer speech is split at its quietest point (0: off)
+  int sample_rate = grid::kSampleRate;  // a multiple of 1000
   // Speech may be passed on before its segment is decided (take_releases());
   // needs min_segment 0 and max_segment 0 or longer than min_silence, and
   // cuts at max_segment exactly instead of at the quietest point.
@@ -119,34 +121,37 @@ class SilenceSplitter {
   double block_energy(int64_t ms) const;
 
   SilenceOptions opt_;
-  int64_t step_ = 16;           // samples per ms
-  int64_t min_sil_ = 500;       // ms
-  int64_t keep_ = 100;          // ms
-  int64_t min_seg_ = 0;         // ms
-  int64_t max_seg_ = 0;         // ms
-  double threshold_amp_ = 0;    // on the 16-bit scale
+  int64_t step_ = 16;         // samples per ms
+  int64_t min_sil_ = 500;     // ms
+  int64_t keep_ = 100;        // ms
+  int64_t min_seg_ = 0;       // ms
+  int64_t max_seg_ = 0;       // ms
+  double threshold_amp_ = 0;  // on the 16-bit scale
 
   // Sample accumulation into 1 ms energy blocks (sum of squares, 16-bit scale).
   int64_t pushed_ = 0;
   double partial_energy_ = 0;
   int64_t partial_count_ = 0;
-  int64_t blocks_ = 0;                 // complete blocks so far
-  std::vector<double> window_ring_;    // the last min_sil_ blocks
+  int64_t blocks_ = 0;               // complete blocks so far
+  std::vector<double> window_ring_;  // the last min_sil_ blocks
   double window_sum_ = 0;
   int64_t since_resum_ = 0;
-  std::vector<double> energy_ring_;    // the last blocks for max_segment's search
+  std::vector<double> energy_ring_;  // the last blocks for max_segment's search
   int64_t next_window_ = 0;
 
   // pydub's range logic.
-  bool in_silence_ = false;   // a silent range is open
+  bool in_silence_ = false;  // a silent range is open
   int64_t range_start_ = 0;
-  int64_t last_silent_ = 0;   // pydub's prev_i
-  int64_t open_start_ = 0;    // raw start of the speech in progress
-  int64_t open_padded_ = 0;   // its padded start
+  int64_t last_silent_ = 0;  // pydub's prev_i
+  int64_t open_start_ = 0;   // raw start of the speech in progress
+  int64_t open_padded_ = 0;  // its padded start
   bool finished_ = false;
 
   // A segment whose end padding waits for the next segment's start.
-  struct Pending { int64_t start, raw_end; bool forced; };
+  struct Pending {
+    int64_t start, raw_end;
+    bool forced;
+  };
   std::optional<Pending> pending_;
   int64_t last_end_ms_ = 0;
 

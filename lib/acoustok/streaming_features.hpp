@@ -113,13 +113,13 @@ class StreamingFeatures {
   bool normalize_ = false;
   bool cache_ = false;  // front-end frames computed once
 
-  int64_t pushed_ = 0;            // samples of the segment so far
-  int64_t next_frame_ = 0;        // first frame not yet given
-  std::vector<float> samples_;    // the segment's samples from sample_base_ on
+  int64_t pushed_ = 0;          // samples of the segment so far
+  int64_t next_frame_ = 0;      // first frame not yet given
+  std::vector<float> samples_;  // the segment's samples from sample_base_ on
   int64_t sample_base_ = 0;
-  std::vector<float> front_;      // cached front-end frames [n, dim] from front_base_ on
+  std::vector<float> front_;  // cached front-end frames [n, dim] from front_base_ on
   int64_t front_base_ = 0;
-  int64_t front_done_ = 0;        // frames through the front end so far
+  int64_t front_done_ = 0;            // frames through the front end so far
   double sum_ = 0, sum_squares_ = 0;  // running statistics of samples [0, stats_pos_)
   int64_t stats_pos_ = 0;
   std::unique_ptr<FeatureExtractor::EncoderState> state_;  // Mode::reuse_context

@@ -28,7 +28,8 @@ constexpr size_t kMaxSentenceUnits = 16384;
 // Parses one line of unit text into `units` (cleared first). A bad token
 // throws acoustok::Error "<where>: line <line_no>: <reason>": not a decimal
 // integer, negative, or beyond kMaxUnitId. Spaces, tabs and a final CR separate.
-void parse_unit_line(std::string_view line, std::vector<int>* units, const std::string& where, int64_t line_no);
+void parse_unit_line(std::string_view line, std::vector<int>* units, const std::string& where,
+                     int64_t line_no);
 
 // Collapses runs of a repeated unit: 5 5 7 7 7 5 -> units 5 7 5, runs 2 3 1.
 void collapse_repeats(const std::vector<int>& frames, std::vector<int>* units, std::vector<int64_t>* runs);

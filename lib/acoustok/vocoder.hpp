@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Units to 16 kHz speech with a trained unit HiFi-GAN checkpoint (phase 3).
-// No LibTorch type appears here: Vocoder::load lives in the torch-only
-// library (libacoustok_torch); StreamingVocoder only needs the interface.
+// No LibTorch type appears here: the model is in libacoustok-torch, which
+// Vocoder::load (lib/vocoder/vocoder.cpp, in libacoustok) loads on first
+// use; StreamingVocoder only needs the interface.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "acoustok/frame_grid.hpp"
 #include "acoustok/vocoder_config.hpp"
 
 namespace acoustok {
@@ -53,7 +55,8 @@ class Vocoder {
 };
 
 // Each unit repeated by its duration (durations.size() == count, each >= 1).
-std::vector<int32_t> expand_durations(const int32_t* units, size_t count, const std::vector<int32_t>& durations);
+std::vector<int32_t> expand_durations(const int32_t* units, size_t count,
+                                      const std::vector<int32_t>& durations);
 
 // Synthesis of a unit stream in chunks. Each chunk is computed with
 // `context` frames of real units before it (the generator's receptive field
@@ -80,11 +83,12 @@ std::vector<int32_t> expand_durations(const int32_t* units, size_t count, const 
 class StreamingVocoder {
  public:
   // Samples over which chunks join when the lookahead is short: one frame.
-  static constexpr int kCrossfadeSamples = 320;
+  static constexpr int kCrossfadeSamples = grid::kHop;
 
   // context < 0: config().receptive_field_frames(); lookahead < 0: the
   // context. Throws acoustok::Error when chunk < 1 or lookahead > context.
-  StreamingVocoder(Vocoder& vocoder, int chunk_frames = 50, int context_frames = -1, int lookahead_frames = -1);
+  StreamingVocoder(Vocoder& vocoder, int chunk_frames = 50, int context_frames = -1,
+                   int lookahead_frames = -1);
 
   // Appends units; returns the samples of every unit that is now final
   // (320 per unit, in order).
@@ -120,7 +124,7 @@ class StreamingVocoder {
   int duration_context_units() const { return vocoder_.config().duration_context_units(); }
   // Reduced units pushed whose durations are not predicted yet.
   size_t reduced_pending() const { return reduced_.size() - reduced_decided_; }
-  int64_t latency_samples() const { return static_cast<int64_t>(latency_frames()) * 320; }
+  int64_t latency_samples() const { return static_cast<int64_t>(latency_frames()) * grid::kHop; }
   int64_t frames_pushed() const { return base_ + static_cast<int64_t>(units_.size()); }
   int64_t frames_emitted() const { return emitted_; }
 

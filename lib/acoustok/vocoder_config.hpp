@@ -54,11 +54,15 @@ struct VocoderConfig {
   bool has_duration_predictor() const { return dur_predictor_hidden > 0; }
   // Channels into conv_pre: the unit embedding, plus the speaker's when
   // there is one (concatenated over time).
-  int model_in_dim() const { return embedding_dim * ((has_speaker_table() || has_speaker_embedder()) ? 2 : 1); }
+  int model_in_dim() const {
+    return embedding_dim * ((has_speaker_table() || has_speaker_embedder()) ? 2 : 1);
+  }
   // Units on each side of a unit that can change its predicted duration:
   // predicting a window with this much context on both sides equals
   // predicting the whole sequence.
-  int duration_context_units() const { return has_duration_predictor() ? (dur_predictor_kernel - 1) / 2 + dur_predictor_kernel - 1 : 0; }
+  int duration_context_units() const {
+    return has_duration_predictor() ? (dur_predictor_kernel - 1) / 2 + dur_predictor_kernel - 1 : 0;
+  }
 
   // "tiny", "small" or "v1"; throws acoustok::Error for another name.
   static VocoderConfig preset(const std::string& name);

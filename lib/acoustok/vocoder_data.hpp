@@ -27,8 +27,8 @@ struct UnitCorpus {
 
 // UNITS_DIR/corpus_timestamped.json. Throws acoustok::Error naming the file
 // on bad JSON, a missing field, frame_rate other than 50, a unit id that is
-// not an integer in [0, k), "durations" not one integer >= 1 per unit, or a segment file that is not a relative path
-// inside the audio folder (absolute, or through "..").
+// not an integer in [0, k), "durations" not one integer >= 1 per unit, or a segment file that is not a
+// relative path inside the audio folder (absolute, or through "..").
 UnitCorpus read_unit_corpus(const std::string& units_dir);
 
 // One unit per frame again: each unit of a reduced segment repeated by its

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Phase 3: training of the unit HiFi-GAN (`acoustok vocoder train`).
-// Implemented in the torch-only library; this header has no LibTorch type.
+// The trainer is in libacoustok-torch (lib/vocoder/torch/), which
+// train_vocoder (in libacoustok) loads on first use; this header has no
+// LibTorch type.
 #pragma once
 
 #include <functional>
@@ -9,8 +11,8 @@
 namespace acoustok {
 
 struct VocoderTrainOptions {
-  std::string units_dir;   // holds corpus_timestamped.json
-  std::string audio_dir;   // the segment WAVs the corpus names
+  std::string units_dir;  // holds corpus_timestamped.json
+  std::string audio_dir;  // the segment WAVs the corpus names
   std::string out_dir;
   std::string config = "v1";  // tiny | small | v1 | FILE.json (a resumed run keeps its checkpoint's)
   int epochs = 500;

@@ -30,7 +30,8 @@ bool wav_header_fields(const std::string& path, uint32_t* rate, uint16_t* channe
   if (!f) return false;
   unsigned char head[12];
   bool found = false;
-  if (std::fread(head, 1, 12, f) == 12 && std::memcmp(head, "RIFF", 4) == 0 && std::memcmp(head + 8, "WAVE", 4) == 0) {
+  if (std::fread(head, 1, 12, f) == 12 && std::memcmp(head, "RIFF", 4) == 0 &&
+      std::memcmp(head + 8, "WAVE", 4) == 0) {
     unsigned char chunk[8];
     for (int i = 0; i < 64 && std::fread(chunk, 1, 8, f) == 8; ++i) {
       const uint32_t size = chunk[4] | chunk[5] << 8 | chunk[6] << 16 | static_cast<uint32_t>(chunk[7]) << 24;
@@ -120,8 +121,7 @@ bool data_chunk_cut_short(SNDFILE* file) {
 AudioFileInfo probe_audio(const std::string& path) {
   SF_INFO info;
   SndfilePtr file = open_for_reading(path, info);
-  return {info.samplerate, info.channels, static_cast<int64_t>(info.frames),
-          major_format_name(info.format)};
+  return {info.samplerate, info.channels, static_cast<int64_t>(info.frames), major_format_name(info.format)};
 }
 
 std::vector<float> downmix(const std::vector<float>& interleaved, int channels) {
@@ -139,15 +139,16 @@ std::vector<float> downmix(const std::vector<float>& interleaved, int channels) 
 
 std::vector<float> resample(const std::vector<float>& x, double in_rate, double out_rate) {
   if (in_rate == out_rate || x.empty()) return x;
-  const size_t out_len = static_cast<size_t>(std::llround(static_cast<double>(x.size()) * out_rate / in_rate));
+  const size_t out_len =
+      static_cast<size_t>(std::llround(static_cast<double>(x.size()) * out_rate / in_rate));
   // Shorter than one output sample (e.g. 1 sample at 44.1 kHz): nothing to resample.
   if (out_len == 0) return {};
   std::vector<float> y(out_len);
   size_t done = 0;
   soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
   soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
-  soxr_error_t err = soxr_oneshot(in_rate, out_rate, 1, x.data(), x.size(), nullptr,
-                                  y.data(), y.size(), &done, &io, &q, nullptr);
+  soxr_error_t err = soxr_oneshot(in_rate, out_rate, 1, x.data(), x.size(), nullptr, y.data(), y.size(),
+                                  &done, &io, &q, nullptr);
   if (err) throw Error(std::string("resampling failed: ") + soxr_strerror(err));
   y.resize(done);
   return y;
@@ -182,9 +183,8 @@ std::vector<float> read_audio_16k_mono(const std::string& path) {
   if (got_frames == 0) throw file_error(path, "contains no audio");
   // Compressed formats estimate their length; PCM containers state it exactly.
   const int major = info.format & SF_FORMAT_TYPEMASK;
-  const bool exact_length = major == SF_FORMAT_WAV || major == SF_FORMAT_AIFF ||
-                            major == SF_FORMAT_W64 || major == SF_FORMAT_RF64 ||
-                            major == SF_FORMAT_AU || major == SF_FORMAT_CAF;
+  const bool exact_length = major == SF_FORMAT_WAV || major == SF_FORMAT_AIFF || major == SF_FORMAT_W64 ||
+                            major == SF_FORMAT_RF64 || major == SF_FORMAT_AU || major == SF_FORMAT_CAF;
   if (exact_length && got_frames < info.frames) {
     throw file_error(path, "truncated: header announces " + std::to_string(info.frames) +
                                " frames but only " + std::to_string(got_frames) + " are present");
@@ -229,7 +229,8 @@ StreamResampler::StreamResampler(double in_rate, double out_rate) : impl_(std::m
   const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
   soxr_error_t err = nullptr;
   r.soxr = soxr_create(in_rate, out_rate, 1, &err, &io, &q, nullptr);
-  if (err || !r.soxr) throw Error(std::string("resampling failed: ") + (err ? soxr_strerror(err) : "no resampler"));
+  if (err || !r.soxr)
+    throw Error(std::string("resampling failed: ") + (err ? soxr_strerror(err) : "no resampler"));
   r.buf.resize(1 << 16);
 }
 
@@ -263,18 +264,18 @@ void StreamResampler::flush(std::vector<float>& out) {
 
 // soxr holds input back until it has a block for its filter, and then in
 // blocks: the most it holds, fed 1 ms pieces over 3 s, plus one piece's worth
-// (1-sample to 4096-sample pieces, 1 kHz to 768 kHz into 16 kHz, held the
-// most by 2.6 s, by less than one 1 ms piece more than 1 ms pieces do). A twin
-// measures it, so this resampler's stream is untouched.
+// bounds what pieces of any size leave held (larger pieces hold less than one
+// 1 ms piece more). A twin measures it, so this resampler's stream is untouched.
 double StreamResampler::delay() const {
   Impl& r = *impl_;
   if (!r.soxr || r.delay >= 0) return std::max(0.0, r.delay);
   const soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT32_I, SOXR_FLOAT32_I);
   const soxr_quality_spec_t q = soxr_quality_spec(SOXR_HQ, 0);
   soxr_error_t err = nullptr;
-  std::unique_ptr<soxr, decltype(&soxr_delete)> twin(soxr_create(r.in_rate, r.out_rate, 1, &err, &io, &q, nullptr),
-                                                     &soxr_delete);
-  if (err || !twin) throw Error(std::string("resampling failed: ") + (err ? soxr_strerror(err) : "no resampler"));
+  std::unique_ptr<soxr, decltype(&soxr_delete)> twin(
+      soxr_create(r.in_rate, r.out_rate, 1, &err, &io, &q, nullptr), &soxr_delete);
+  if (err || !twin)
+    throw Error(std::string("resampling failed: ") + (err ? soxr_strerror(err) : "no resampler"));
   const size_t piece = static_cast<size_t>(std::max(1.0, r.in_rate / 1000));
   const std::vector<float> zeros(piece, 0.0f);
   std::vector<float> out(1 << 16);
@@ -295,8 +296,8 @@ namespace {
 
 bool states_exact_length(int format) {
   const int major = format & SF_FORMAT_TYPEMASK;
-  return major == SF_FORMAT_WAV || major == SF_FORMAT_AIFF || major == SF_FORMAT_W64 || major == SF_FORMAT_RF64 ||
-         major == SF_FORMAT_AU || major == SF_FORMAT_CAF;
+  return major == SF_FORMAT_WAV || major == SF_FORMAT_AIFF || major == SF_FORMAT_W64 ||
+         major == SF_FORMAT_RF64 || major == SF_FORMAT_AU || major == SF_FORMAT_CAF;
 }
 
 }  // namespace
@@ -322,10 +323,13 @@ AudioReader::AudioReader(const std::string& path) : impl_(std::make_unique<Impl>
   if (states_exact_length(r.sf.format) && data_chunk_cut_short(r.file.get())) {
     throw file_error(path, "truncated: the data chunk runs past the end of the file");
   }
-  r.info = {r.sf.samplerate, r.sf.channels, static_cast<int64_t>(r.sf.frames), major_format_name(r.sf.format)};
-  if (r.sf.samplerate != grid::kSampleRate) r.resampler = std::make_unique<StreamResampler>(r.sf.samplerate, grid::kSampleRate);
+  r.info = {r.sf.samplerate, r.sf.channels, static_cast<int64_t>(r.sf.frames),
+            major_format_name(r.sf.format)};
+  if (r.sf.samplerate != grid::kSampleRate)
+    r.resampler = std::make_unique<StreamResampler>(r.sf.samplerate, grid::kSampleRate);
   // Blocks as read_audio_16k_mono reads them: at most 1 M samples.
-  r.block.resize(static_cast<size_t>(std::max(1, (1 << 20) / r.sf.channels)) * static_cast<size_t>(r.sf.channels));
+  r.block.resize(static_cast<size_t>(std::max(1, (1 << 20) / r.sf.channels)) *
+                 static_cast<size_t>(r.sf.channels));
 }
 
 AudioReader::~AudioReader() = default;
@@ -339,7 +343,8 @@ bool AudioReader::read(std::vector<float>& out) {
   const size_t before = out.size();
   while (!r.done && out.size() == before) {
     const int channels = r.sf.channels;
-    const sf_count_t got = sf_readf_float(r.file.get(), r.block.data(), static_cast<sf_count_t>(r.block.size() / channels));
+    const sf_count_t got =
+        sf_readf_float(r.file.get(), r.block.data(), static_cast<sf_count_t>(r.block.size() / channels));
     if (got > 0) {
       const size_t n = static_cast<size_t>(got) * static_cast<size_t>(channels);
       for (size_t i = 0; i < n; ++i) {
@@ -348,7 +353,8 @@ bool AudioReader::read(std::vector<float>& out) {
       r.frames_in += got;
       const float* mono = r.block.data();
       if (channels > 1) {
-        r.mono = downmix(std::vector<float>(r.block.begin(), r.block.begin() + static_cast<std::ptrdiff_t>(n)), channels);
+        r.mono = downmix(
+            std::vector<float>(r.block.begin(), r.block.begin() + static_cast<std::ptrdiff_t>(n)), channels);
         mono = r.mono.data();
       }
       const auto frames = static_cast<size_t>(got);
@@ -366,8 +372,8 @@ bool AudioReader::read(std::vector<float>& out) {
     }
     if (r.frames_in == 0) throw file_error(r.path, "contains no audio");
     if (states_exact_length(r.sf.format) && r.frames_in < r.sf.frames) {
-      throw file_error(r.path, "truncated: header announces " + std::to_string(r.sf.frames) + " frames but only " +
-                                   std::to_string(r.frames_in) + " are present");
+      throw file_error(r.path, "truncated: header announces " + std::to_string(r.sf.frames) +
+                                   " frames but only " + std::to_string(r.frames_in) + " are present");
     }
     if (states_exact_length(r.sf.format) && data_chunk_cut_short(r.file.get())) {
       throw file_error(r.path, "truncated: the data chunk runs past the end of the file");
@@ -399,7 +405,8 @@ WavWriter::~WavWriter() = default;
 
 void WavWriter::write(const float* samples, size_t count) {
   if (!impl_->file) throw file_error(impl_->out.path(), "written after commit");
-  if (sf_writef_float(impl_->file.get(), samples, static_cast<sf_count_t>(count)) != static_cast<sf_count_t>(count)) {
+  if (sf_writef_float(impl_->file.get(), samples, static_cast<sf_count_t>(count)) !=
+      static_cast<sf_count_t>(count)) {
     throw file_error(impl_->out.path(), std::string("write failed: ") + sf_strerror(impl_->file.get()));
   }
   written_ += static_cast<int64_t>(count);

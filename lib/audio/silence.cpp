@@ -12,19 +12,25 @@ namespace {
 
 int64_t to_ms(double seconds) { return static_cast<int64_t>(std::llround(seconds * 1000.0)); }
 
-constexpr double kMaxSeconds = 3600;
+constexpr double kMaxSeconds = grid::kMaxDurationSeconds;
 
 }  // namespace
 
 void SilenceOptions::validate() const {
-  if (sample_rate <= 0 || sample_rate % 1000 != 0) throw Error("sample rate must be a positive multiple of 1000 Hz");
-  if (!std::isfinite(threshold_db) || threshold_db > 0) throw Error("threshold-db must be a finite value <= 0 dBFS");
+  if (sample_rate <= 0 || sample_rate % 1000 != 0)
+    throw Error("sample rate must be a positive multiple of 1000 Hz");
+  if (!std::isfinite(threshold_db) || threshold_db > 0)
+    throw Error("threshold-db must be a finite value <= 0 dBFS");
   // Each duration sizes a buffer of the splitter (8 bytes per millisecond):
   // an hour at most, so a typo cannot ask for gigabytes.
-  if (!(min_silence >= 0.001 && min_silence <= kMaxSeconds)) throw Error("min-silence must be between 1 ms and 3600 s (1 hour)");
-  if (!(keep_silence >= 0 && keep_silence <= kMaxSeconds)) throw Error("keep-silence must be between 0 and 3600 s (1 hour)");
-  if (!(min_segment >= 0 && min_segment <= kMaxSeconds)) throw Error("min-segment must be between 0 and 3600 s (1 hour)");
-  if (!(max_segment >= 0 && max_segment <= kMaxSeconds)) throw Error("max-segment must be between 0 and 3600 s (1 hour)");
+  if (!(min_silence >= 0.001 && min_silence <= kMaxSeconds))
+    throw Error("min-silence must be between 1 ms and 3600 s (1 hour)");
+  if (!(keep_silence >= 0 && keep_silence <= kMaxSeconds))
+    throw Error("keep-silence must be between 0 and 3600 s (1 hour)");
+  if (!(min_segment >= 0 && min_segment <= kMaxSeconds))
+    throw Error("min-segment must be between 0 and 3600 s (1 hour)");
+  if (!(max_segment >= 0 && max_segment <= kMaxSeconds))
+    throw Error("max-segment must be between 0 and 3600 s (1 hour)");
   if (max_segment > 0 && max_segment < 2 * keep_silence + 0.04) {
     throw Error("max-segment must be at least twice keep-silence plus 40 ms");
   }
@@ -34,11 +40,13 @@ void SilenceOptions::validate() const {
   // Low latency passes speech on before its segment is decided, so nothing
   // may depend on the audio after it.
   if (low_latency && min_segment > 0) {
-    throw Error("min-segment must be 0 in low-latency mode (merging a short segment needs the segment after it)");
+    throw Error(
+        "min-segment must be 0 in low-latency mode (merging a short segment needs the segment after it)");
   }
   if (low_latency && max_segment > 0 && max_segment <= min_silence) {
-    throw Error("max-segment must be longer than min-silence in low-latency mode (a segment's start is known only "
-                "min-silence after it)");
+    throw Error(
+        "max-segment must be longer than min-silence in low-latency mode (a segment's start is known only "
+        "min-silence after it)");
   }
 }
 
@@ -75,7 +83,8 @@ void SilenceSplitter::add_block(double energy) {
   double& slot = window_ring_[static_cast<size_t>(b % min_sil_)];
   window_sum_ += energy - slot;
   slot = energy;
-  if (!energy_ring_.empty()) energy_ring_[static_cast<size_t>(b % static_cast<int64_t>(energy_ring_.size()))] = energy;
+  if (!energy_ring_.empty())
+    energy_ring_[static_cast<size_t>(b % static_cast<int64_t>(energy_ring_.size()))] = energy;
   // Integer energies keep the running sum exact; for other input, re-add the
   // ring now and then so rounding cannot drift.
   if (++since_resum_ >= 4096) {
@@ -317,7 +326,8 @@ void SilenceSplitter::release_undecided() {
     release(Release::drop, std::max<int64_t>(pending_->start, 0) * step_);
     release(Release::pass, std::min(reach, pending_end));
     if (reach <= pending_end) return;
-    const int64_t next_from = in_silence_ ? std::max<int64_t>(last_silent_ + min_sil_ - keep_, 0) * step_ : pending_end;
+    const int64_t next_from =
+        in_silence_ ? std::max<int64_t>(last_silent_ + min_sil_ - keep_, 0) * step_ : pending_end;
     release(Release::drop, std::min(next_from, now));
     release(Release::pass, reach);
     return;

@@ -18,7 +18,8 @@ std::vector<float> htk_mel_filterbank(int n_fft, int n_mels, double sample_rate,
 // librosa.filters.mel's default (Slaney mel scale, each triangle of unit
 // area), which HiFi-GAN's mel loss uses; torchaudio's melscale_fbanks with
 // norm="slaney", mel_scale="slaney" is the same. [n_mels, n_fft / 2 + 1].
-std::vector<double> slaney_mel_filterbank(int n_fft, int n_mels, double sample_rate, double fmin, double fmax);
+std::vector<double> slaney_mel_filterbank(int n_fft, int n_mels, double sample_rate, double fmin,
+                                          double fmax);
 
 // Orthonormal DCT-II matrix [n_out, n_in]: c_k = s_k sum_n x_n cos(pi k (2n+1) / (2 n_in)),
 // s_0 = sqrt(1/n_in), s_k = sqrt(2/n_in) (scipy.fft.dct(type=2, norm="ortho")).

@@ -55,7 +55,8 @@ std::string read_text_file(const std::string& path) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
   if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
-    throw file_error(path, std::filesystem::is_directory(status) ? "is a directory, not a file" : "not a regular file");
+    throw file_error(
+        path, std::filesystem::is_directory(status) ? "is a directory, not a file" : "not a regular file");
   }
   std::ifstream f(path, std::ios::binary);
   if (!f) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
@@ -85,9 +86,11 @@ DirLock::DirLock(const std::string& dir, const std::string& command)
   // path, and tries again.
   for (int attempt = 0; attempt < 100; ++attempt) {
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw file_error(path_, std::string("cannot open the output folder's lock: ") + std::strerror(errno));
+    if (fd_ < 0)
+      throw file_error(path_, std::string("cannot open the output folder's lock: ") + std::strerror(errno));
     int rc;
-    do rc = ::flock(fd_, LOCK_EX | LOCK_NB); while (rc != 0 && errno == EINTR);
+    do rc = ::flock(fd_, LOCK_EX | LOCK_NB);
+    while (rc != 0 && errno == EINTR);
     if (rc != 0) {
       const int err = errno;
       const std::string holder = read_holder(fd_);
@@ -95,12 +98,15 @@ DirLock::DirLock(const std::string& dir, const std::string& command)
       fd_ = -1;
       if (err != EWOULDBLOCK) throw file_error(path_, std::string("cannot lock: ") + std::strerror(err));
       const size_t space = holder.find(' ');
-      const std::string pid = holder.substr(0, space), what = space == std::string::npos ? "" : holder.substr(space + 1);
-      throw file_error(dir, "in use by another run (" + (what.empty() ? std::string("acoustok") : "acoustok " + what) +
+      const std::string pid = holder.substr(0, space),
+                        what = space == std::string::npos ? "" : holder.substr(space + 1);
+      throw file_error(dir, "in use by another run (" +
+                                (what.empty() ? std::string("acoustok") : "acoustok " + what) +
                                 (pid.empty() ? std::string() : ", PID " + pid) +
                                 "); wait for it to end or use another output folder");
     }
-    struct stat mine {}, at_path {};
+    struct stat mine {
+    }, at_path{};
     if (::fstat(fd_, &mine) == 0 && ::stat(path_.c_str(), &at_path) == 0 && mine.st_ino == at_path.st_ino &&
         mine.st_dev == at_path.st_dev)
       break;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "common/log.hpp"
+#include "common/log_printf.hpp"
 
 #include <unistd.h>
 
@@ -22,7 +22,8 @@ bool progress_line_open = false;  // default sink: a progress line drawn without
 void default_sink(LogLevel level, const char* message) {
   static const bool tty = ::isatty(STDERR_FILENO) != 0;
   if (tty) {
-    std::fprintf(stderr, "%s%s%s", progress_line_open ? "\r\033[K" : "", message, level == LogLevel::progress ? "" : "\n");
+    std::fprintf(stderr, "%s%s%s", progress_line_open ? "\r\033[K" : "", message,
+                 level == LogLevel::progress ? "" : "\n");
     progress_line_open = level == LogLevel::progress;
   } else {
     std::fprintf(stderr, "%s\n", message);
@@ -57,8 +58,10 @@ void log(LogLevel level, const char* format, ...) {
   }
   va_end(again);
   std::lock_guard<std::mutex> lock(log_mutex);
-  if (log_callback) log_callback(level, message, log_user_data);
-  else default_sink(level, message);
+  if (log_callback)
+    log_callback(level, message, log_user_data);
+  else
+    default_sink(level, message);
 }
 
 }  // namespace common

@@ -23,22 +23,35 @@ uint64_t le64(const uint8_t* p) { return le32(p) | (static_cast<uint64_t>(le32(p
 
 const char* pickle_kind_name(PickleObject::Kind k) {
   switch (k) {
-    case PickleObject::Kind::None: return "None";
-    case PickleObject::Kind::Bool: return "bool";
-    case PickleObject::Kind::Int: return "int";
-    case PickleObject::Kind::Float: return "float";
-    case PickleObject::Kind::Str: return "str";
-    case PickleObject::Kind::Bytes: return "bytes";
-    case PickleObject::Kind::Tuple: return "tuple";
-    case PickleObject::Kind::List: return "list";
-    case PickleObject::Kind::Dict: return "dict";
-    case PickleObject::Kind::Global: return "global";
-    case PickleObject::Kind::Instance: return "object";
+    case PickleObject::Kind::None:
+      return "None";
+    case PickleObject::Kind::Bool:
+      return "bool";
+    case PickleObject::Kind::Int:
+      return "int";
+    case PickleObject::Kind::Float:
+      return "float";
+    case PickleObject::Kind::Str:
+      return "str";
+    case PickleObject::Kind::Bytes:
+      return "bytes";
+    case PickleObject::Kind::Tuple:
+      return "tuple";
+    case PickleObject::Kind::List:
+      return "list";
+    case PickleObject::Kind::Dict:
+      return "dict";
+    case PickleObject::Kind::Global:
+      return "global";
+    case PickleObject::Kind::Instance:
+      return "object";
   }
   return "?";
 }
 
-PickleObj PicklePolicy::call(Unpickler& u, PickleObj fn, PickleObj) { u.fail("refuses to call '" + fn->s + "'"); }
+PickleObj PicklePolicy::call(Unpickler& u, PickleObj fn, PickleObj) {
+  u.fail("refuses to call '" + fn->s + "'");
+}
 PickleObj PicklePolicy::new_object(Unpickler& u, PickleObj cls, PickleObj) {
   u.fail("refuses to create a '" + cls->s + "'");
 }
@@ -48,8 +61,14 @@ PickleObj PicklePolicy::build(Unpickler& u, PickleObj obj, PickleObj) {
 }
 PickleObj PicklePolicy::persistent_load(Unpickler& u, PickleObj) { u.fail("refuses persistent ids"); }
 
-Unpickler::Unpickler(std::string path, std::string where, const uint8_t* data, size_t size, PicklePolicy& policy)
-    : path_(std::move(path)), where_(std::move(where)), begin_(data), p_(data), end_(data + size), policy_(policy) {}
+Unpickler::Unpickler(std::string path, std::string where, const uint8_t* data, size_t size,
+                     PicklePolicy& policy)
+    : path_(std::move(path)),
+      where_(std::move(where)),
+      begin_(data),
+      p_(data),
+      end_(data + size),
+      policy_(policy) {}
 
 void Unpickler::fail(const std::string& why) const {
   throw file_error(path_, where_ + why + " (at byte " + std::to_string(consumed()) + ")");
@@ -80,7 +99,8 @@ PickleObj Unpickler::pop() {
 PickleObj Unpickler::top(PickleObject::Kind k) {
   if (stack_.size() <= floor()) fail("stack underflow");
   if (stack_.back()->kind != k)
-    fail(std::string("expected a ") + pickle_kind_name(k) + ", found a " + pickle_kind_name(stack_.back()->kind));
+    fail(std::string("expected a ") + pickle_kind_name(k) + ", found a " +
+         pickle_kind_name(stack_.back()->kind));
   return stack_.back();
 }
 
@@ -169,27 +189,43 @@ PickleObj Unpickler::run() {
   while (true) {
     const uint8_t op = byte();
     switch (op) {
-      case 0x80: byte(); break;    // PROTO
-      case 0x95: take(8); break;   // FRAME: frames only group reads
+      case 0x80:
+        byte();
+        break;  // PROTO
+      case 0x95:
+        take(8);
+        break;  // FRAME: frames only group reads
       case '(':
         spend();
         marks_.push_back(stack_.size());
         break;
       case '.': {  // STOP
-        if (stack_.size() != 1) fail("pickle stops with " + std::to_string(stack_.size()) + " objects on its stack");
+        if (stack_.size() != 1)
+          fail("pickle stops with " + std::to_string(stack_.size()) + " objects on its stack");
         return stack_.back();
       }
-      case '0': pop(); break;  // POP
-      case 'N': push(make(K::None)); break;
-      case 0x88: case 0x89: {  // NEWTRUE, NEWFALSE
+      case '0':
+        pop();
+        break;  // POP
+      case 'N':
+        push(make(K::None));
+        break;
+      case 0x88:
+      case 0x89: {  // NEWTRUE, NEWFALSE
         PickleObj o = make(K::Bool);
         o->i = op == 0x88;
         push(o);
         break;
       }
-      case 'J': push_int(static_cast<int32_t>(le32(take(4)))); break;
-      case 'K': push_int(byte()); break;
-      case 'M': push_int(le16(take(2))); break;
+      case 'J':
+        push_int(static_cast<int32_t>(le32(take(4))));
+        break;
+      case 'K':
+        push_int(byte());
+        break;
+      case 'M':
+        push_int(le16(take(2)));
+        break;
       case 0x8a: {  // LONG1
         const uint8_t n = byte();
         if (n > 8) fail("integer of " + std::to_string(n) + " bytes");
@@ -209,13 +245,25 @@ PickleObj Unpickler::run() {
         push(o);
         break;
       }
-      case 'X': push_str(K::Str, le32(take(4))); break;    // BINUNICODE
-      case 0x8c: push_str(K::Str, byte()); break;          // SHORT_BINUNICODE
-      case 0x8d: push_str(K::Str, le64(take(8))); break;   // BINUNICODE8
-      case 'C': push_str(K::Bytes, byte()); break;         // SHORT_BINBYTES
-      case 'B': push_str(K::Bytes, le32(take(4))); break;  // BINBYTES
-      case 0x8e: push_str(K::Bytes, le64(take(8))); break; // BINBYTES8
-      case 'c': {                                          // GLOBAL "module\nname\n"
+      case 'X':
+        push_str(K::Str, le32(take(4)));
+        break;  // BINUNICODE
+      case 0x8c:
+        push_str(K::Str, byte());
+        break;  // SHORT_BINUNICODE
+      case 0x8d:
+        push_str(K::Str, le64(take(8)));
+        break;  // BINUNICODE8
+      case 'C':
+        push_str(K::Bytes, byte());
+        break;  // SHORT_BINBYTES
+      case 'B':
+        push_str(K::Bytes, le32(take(4)));
+        break;  // BINBYTES
+      case 0x8e:
+        push_str(K::Bytes, le64(take(8)));
+        break;     // BINBYTES8
+      case 'c': {  // GLOBAL "module\nname\n"
         const std::string module = line(), name = line();
         push_global(module + "." + name);
         break;
@@ -226,16 +274,24 @@ PickleObj Unpickler::run() {
         push_global(module->s + "." + name->s);
         break;
       }
-      case '}': push(make(K::Dict)); break;
-      case ']': push(make(K::List)); break;
-      case ')': push(make(K::Tuple)); break;
+      case '}':
+        push(make(K::Dict));
+        break;
+      case ']':
+        push(make(K::List));
+        break;
+      case ')':
+        push(make(K::Tuple));
+        break;
       case 't': {
         PickleObj o = make(K::Tuple);
         o->items = pop_to_mark();
         push(o);
         break;
       }
-      case 0x85: case 0x86: case 0x87: {  // TUPLE1..3
+      case 0x85:
+      case 0x86:
+      case 0x87: {  // TUPLE1..3
         const size_t n = static_cast<size_t>(op - 0x84);
         if (stack_.size() < n + floor()) fail("stack underflow");
         PickleObj o = make(K::Tuple);
@@ -267,22 +323,36 @@ PickleObj Unpickler::run() {
         for (size_t k = 0; k < kv.size(); k += 2) d->dict.emplace_back(kv[k], kv[k + 1]);
         break;
       }
-      case 'q': memo_put(byte()); break;
-      case 'r': memo_put(le32(take(4))); break;
-      case 0x94: memo_put(static_cast<uint32_t>(memo_.size())); break;  // MEMOIZE
-      case 'h': memo_get(byte()); break;
-      case 'j': memo_get(le32(take(4))); break;
-      case 'Q': push(policy_.persistent_load(*this, pop())); break;  // BINPERSID
+      case 'q':
+        memo_put(byte());
+        break;
+      case 'r':
+        memo_put(le32(take(4)));
+        break;
+      case 0x94:
+        memo_put(static_cast<uint32_t>(memo_.size()));
+        break;  // MEMOIZE
+      case 'h':
+        memo_get(byte());
+        break;
+      case 'j':
+        memo_get(le32(take(4)));
+        break;
+      case 'Q':
+        push(policy_.persistent_load(*this, pop()));
+        break;     // BINPERSID
       case 'R': {  // REDUCE
         PickleObj args = pop(), fn = pop();
-        if (fn->kind != K::Global) fail("REDUCE of a " + std::string(pickle_kind_name(fn->kind)) + ", not a callable");
+        if (fn->kind != K::Global)
+          fail("REDUCE of a " + std::string(pickle_kind_name(fn->kind)) + ", not a callable");
         if (args->kind != K::Tuple) fail("REDUCE arguments are not a tuple");
         push(policy_.call(*this, fn, args));
         break;
       }
       case 0x81: {  // NEWOBJ
         PickleObj args = pop(), cls = pop();
-        if (cls->kind != K::Global) fail("NEWOBJ of a " + std::string(pickle_kind_name(cls->kind)) + ", not a class");
+        if (cls->kind != K::Global)
+          fail("NEWOBJ of a " + std::string(pickle_kind_name(cls->kind)) + ", not a class");
         if (args->kind != K::Tuple) fail("NEWOBJ arguments are not a tuple");
         push(policy_.new_object(*this, cls, args));
         break;

@@ -31,13 +31,25 @@ struct PickleObject;
 using PickleObj = PickleObject*;
 
 struct PickleObject {
-  enum class Kind { None, Bool, Int, Float, Str, Bytes, Tuple, List, Dict, Global, Instance } kind = Kind::None;
-  int64_t i = 0;                                    // Bool, Int; Instance: an index the policy keeps
-  double f = 0;                                     // Float
-  std::string s;                                    // Str, Bytes; Global "module.name"; Instance: its type
-  std::vector<PickleObj> items;                     // Tuple, List
+  enum class Kind {
+    None,
+    Bool,
+    Int,
+    Float,
+    Str,
+    Bytes,
+    Tuple,
+    List,
+    Dict,
+    Global,
+    Instance
+  } kind = Kind::None;
+  int64_t i = 0;                                      // Bool, Int; Instance: an index the policy keeps
+  double f = 0;                                       // Float
+  std::string s;                                      // Str, Bytes; Global "module.name"; Instance: its type
+  std::vector<PickleObj> items;                       // Tuple, List
   std::vector<std::pair<PickleObj, PickleObj>> dict;  // Dict, in insertion order
-  PickleObj state = nullptr;                        // Instance: what BUILD gave it
+  PickleObj state = nullptr;                          // Instance: what BUILD gave it
 };
 
 const char* pickle_kind_name(PickleObject::Kind k);
@@ -78,7 +90,7 @@ class Unpickler {
   // Counts n objects a policy copies (a dict's entries into another) against
   // the budget, as make() counts one.
   void charge(size_t n);
-  const uint8_t* take(size_t n);    // raw bytes that follow an opcode in the stream
+  const uint8_t* take(size_t n);  // raw bytes that follow an opcode in the stream
   size_t consumed() const { return static_cast<size_t>(p_ - begin_); }
   size_t remaining() const { return static_cast<size_t>(end_ - p_); }
   int64_t as_int(PickleObj o, const std::string& what) const;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "common/process.hpp"
+#include "acoustok/process.hpp"
 
 #include <malloc.h>
 #include <sched.h>
@@ -9,7 +9,9 @@
 #include <fstream>
 #include <string>
 
-#include "common/log.hpp"
+#include "common/log_printf.hpp"
+#include "common/malloc_tuning.hpp"
+#include "common/torch_backend.hpp"
 
 namespace acoustok {
 
@@ -64,19 +66,22 @@ int usable_threads(int requested) {
   if (requested <= cpus) return requested;
   static std::atomic<bool> warned{false};
   if (!warned.exchange(true)) {
-    common::log(LogLevel::warning, "acoustok: warning: %d threads asked for, %d used: the CPUs this process may use", requested,
+    common::log(LogLevel::warning,
+                "acoustok: warning: %d threads asked for, %d used: the CPUs this process may use", requested,
                 cpus);
   }
   return cpus;
 }
 
-namespace common {
-
-std::string cpu_report() {
+std::string process_report() {
   const int quota = cgroup_cpu_limit();
-  return "CPUs: " + std::to_string(available_cpus()) + " usable (affinity " + std::to_string(affinity_cpus()) +
-         ", cgroup quota " + (quota > 0 ? std::to_string(quota) : std::string("none")) + ")";
+  return "CPUs: " + std::to_string(available_cpus()) + " usable (affinity " +
+         std::to_string(affinity_cpus()) + ", cgroup quota " +
+         (quota > 0 ? std::to_string(quota) : std::string("none")) + "); " + common::torch_report() +
+         "; allocator tuned: " + (common::allocator_tuned() ? "yes" : "no");
 }
+
+namespace common {
 
 namespace {
 std::atomic<bool> tuned{false};

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "common/progress.hpp"
-#include "common/log.hpp"
+#include "common/log_printf.hpp"
 
 #include <unistd.h>
 
@@ -12,15 +12,22 @@ std::string format_duration(double seconds) {
   if (seconds < 0 || seconds != seconds) return "?";
   const long s = static_cast<long>(seconds + 0.5);
   char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-  else if (s >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
-  else std::snprintf(buf, sizeof buf, "%lds", s);
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+  else if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%lds", s);
   return buf;
 }
 
 Progress::Progress(std::string label, int64_t total, bool enabled)
-    : label_(std::move(label)), total_(total), enabled_(enabled), tty_(::isatty(STDERR_FILENO) != 0),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+    : label_(std::move(label)),
+      total_(total),
+      enabled_(enabled),
+      tty_(::isatty(STDERR_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
 
 Progress::~Progress() { finish(); }
 
@@ -55,7 +62,8 @@ void Progress::draw_locked(bool final_line) {
   char line[256];
   if (final_line) {
     std::snprintf(line, sizeof line, "%s: %lld/%lld done in %s", label_.c_str(),
-                  static_cast<long long>(done_), static_cast<long long>(total_), format_duration(elapsed).c_str());
+                  static_cast<long long>(done_), static_cast<long long>(total_),
+                  format_duration(elapsed).c_str());
   } else {
     std::snprintf(line, sizeof line, "%s: %lld/%lld (%3.0f%%) elapsed %s, ETA %s", label_.c_str(),
                   static_cast<long long>(done_), static_cast<long long>(total_), 100.0 * frac,

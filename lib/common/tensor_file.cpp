@@ -26,8 +26,9 @@ namespace {
 
 DType parse_dtype(const std::string& s, const std::string& path) {
   static const std::map<std::string, DType> names = {
-      {"F64", DType::F64}, {"F32", DType::F32}, {"F16", DType::F16}, {"BF16", DType::BF16}, {"I64", DType::I64},
-      {"I32", DType::I32}, {"I16", DType::I16}, {"I8", DType::I8},   {"U8", DType::U8},     {"BOOL", DType::BOOL}};
+      {"F64", DType::F64}, {"F32", DType::F32},  {"F16", DType::F16}, {"BF16", DType::BF16},
+      {"I64", DType::I64}, {"I32", DType::I32},  {"I16", DType::I16}, {"I8", DType::I8},
+      {"U8", DType::U8},   {"BOOL", DType::BOOL}};
   auto it = names.find(s);
   if (it == names.end()) throw file_error(path, "unsupported tensor dtype '" + s + "'");
   return it->second;
@@ -49,26 +50,46 @@ bool checked_numel(const std::vector<int64_t>& shape, int64_t& out) {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::F64: case DType::I64: return 8;
-    case DType::F32: case DType::I32: return 4;
-    case DType::F16: case DType::BF16: case DType::I16: return 2;
-    case DType::I8: case DType::U8: case DType::BOOL: return 1;
+    case DType::F64:
+    case DType::I64:
+      return 8;
+    case DType::F32:
+    case DType::I32:
+      return 4;
+    case DType::F16:
+    case DType::BF16:
+    case DType::I16:
+      return 2;
+    case DType::I8:
+    case DType::U8:
+    case DType::BOOL:
+      return 1;
   }
   return 0;
 }
 
 std::string dtype_name(DType t) {
   switch (t) {
-    case DType::F64: return "F64";
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::I64: return "I64";
-    case DType::I32: return "I32";
-    case DType::I16: return "I16";
-    case DType::I8: return "I8";
-    case DType::U8: return "U8";
-    case DType::BOOL: return "BOOL";
+    case DType::F64:
+      return "F64";
+    case DType::F32:
+      return "F32";
+    case DType::F16:
+      return "F16";
+    case DType::BF16:
+      return "BF16";
+    case DType::I64:
+      return "I64";
+    case DType::I32:
+      return "I32";
+    case DType::I16:
+      return "I16";
+    case DType::I8:
+      return "I8";
+    case DType::U8:
+      return "U8";
+    case DType::BOOL:
+      return "BOOL";
   }
   return "?";
 }
@@ -141,7 +162,9 @@ std::vector<float> to_float32(const TensorView& t) {
   std::vector<float> out(n);
   if (n == 0) return out;  // an empty tensor may have no data pointer at all
   switch (t.dtype) {
-    case DType::F32: std::memcpy(out.data(), t.data, n * 4); break;
+    case DType::F32:
+      std::memcpy(out.data(), t.data, n * 4);
+      break;
     case DType::F64:
       for (size_t i = 0; i < n; ++i) {
         double v;
@@ -163,7 +186,8 @@ std::vector<float> to_float32(const TensorView& t) {
         out[i] = bfloat16_to_float(v);
       }
       break;
-    default: throw Error("tensor of dtype " + dtype_name(t.dtype) + " is not a floating-point tensor");
+    default:
+      throw Error("tensor of dtype " + dtype_name(t.dtype) + " is not a floating-point tensor");
   }
   return out;
 }
@@ -186,18 +210,20 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
     std::string duplicate;
     try {
       // JSON keeps the last of two equal keys; two tensors of one name are refused.
-      header = nlohmann::json::parse(bytes + 8, bytes + 8 + header_len,
-                                     [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-                                       if (depth == 1 && event == nlohmann::json::parse_event_t::key &&
-                                           !keys.insert(parsed.get<std::string>()).second && duplicate.empty()) {
-                                         duplicate = parsed.get<std::string>();
-                                       }
-                                       return true;
-                                     });
+      header =
+          nlohmann::json::parse(bytes + 8, bytes + 8 + header_len,
+                                [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+                                  if (depth == 1 && event == nlohmann::json::parse_event_t::key &&
+                                      !keys.insert(parsed.get<std::string>()).second && duplicate.empty()) {
+                                    duplicate = parsed.get<std::string>();
+                                  }
+                                  return true;
+                                });
     } catch (const std::exception& e) {
       throw file_error(path, std::string("safetensors header is not valid JSON: ") + e.what());
     }
-    if (!duplicate.empty()) throw file_error(path, "safetensors header names tensor '" + duplicate + "' twice");
+    if (!duplicate.empty())
+      throw file_error(path, "safetensors header names tensor '" + duplicate + "' twice");
     if (!header.is_object()) throw file_error(path, "safetensors header is not a JSON object");
     const uint8_t* data = bytes + 8 + header_len;
     const uint64_t data_len = file_size - 8 - header_len;
@@ -211,9 +237,9 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
         continue;
       }
       const std::string where = "tensor '" + name + "'";
-      if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") || !info.contains("data_offsets") ||
-          !info["dtype"].is_string() || !info["shape"].is_array() || !info["data_offsets"].is_array() ||
-          info["data_offsets"].size() != 2) {
+      if (!info.is_object() || !info.contains("dtype") || !info.contains("shape") ||
+          !info.contains("data_offsets") || !info["dtype"].is_string() || !info["shape"].is_array() ||
+          !info["data_offsets"].is_array() || info["data_offsets"].size() != 2) {
         throw file_error(path, where + " has a malformed header entry");
       }
       TensorView view;
@@ -231,7 +257,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
       if (!checked_numel(view.shape, numel)) throw file_error(path, where + " has an invalid shape");
       if (begin > end || end > data_len) {
         throw file_error(path, where + " lies outside the file (offsets " + std::to_string(begin) + ".." +
-                                   std::to_string(end) + ", data is " + std::to_string(data_len) + " bytes): truncated?");
+                                   std::to_string(end) + ", data is " + std::to_string(data_len) +
+                                   " bytes): truncated?");
       }
       if (static_cast<uint64_t>(numel) > std::numeric_limits<uint64_t>::max() / dtype_size(view.dtype) ||
           end - begin != static_cast<uint64_t>(numel) * dtype_size(view.dtype)) {
@@ -248,13 +275,15 @@ SafetensorsFile::SafetensorsFile(const std::string& path)
     uint64_t expected = 0;
     for (const auto& [begin, end, name] : spans) {
       if (begin != expected) {
-        throw file_error(path, "tensor '" + name + "' starts at byte " + std::to_string(begin) + " of the data, not at " +
-                                   std::to_string(expected) + (begin < expected ? ": tensors overlap" : ": a gap precedes it"));
+        throw file_error(path, "tensor '" + name + "' starts at byte " + std::to_string(begin) +
+                                   " of the data, not at " + std::to_string(expected) +
+                                   (begin < expected ? ": tensors overlap" : ": a gap precedes it"));
       }
       expected = end;
     }
     if (expected != data_len) {
-      throw file_error(path, "the tensors cover " + std::to_string(expected) + " of the " + std::to_string(data_len) +
+      throw file_error(path, "the tensors cover " + std::to_string(expected) + " of the " +
+                                 std::to_string(data_len) +
                                  " data bytes: trailing bytes belong to no tensor");
     }
   }
@@ -302,7 +331,8 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
     f.write(reinterpret_cast<const char*>(len), 8);
     f.write(h.data(), static_cast<std::streamsize>(h.size()));
     for (const auto& t : tensors) {
-      f.write(reinterpret_cast<const char*>(t.values.data()), static_cast<std::streamsize>(t.values.size() * 4));
+      f.write(reinterpret_cast<const char*>(t.values.data()),
+              static_cast<std::streamsize>(t.values.size() * 4));
     }
     f.flush();
     if (!f) throw file_error(path, "write failed (disk full?)");
@@ -314,7 +344,8 @@ NpyArray read_npy(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
   char magic[8];
-  if (!f.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0) throw file_error(path, "not a NumPy .npy file");
+  if (!f.read(magic, 8) || std::memcmp(magic, "\x93NUMPY", 6) != 0)
+    throw file_error(path, "not a NumPy .npy file");
   const int major = static_cast<unsigned char>(magic[6]);
   uint32_t header_len = 0;
   if (major == 1) {
@@ -357,13 +388,21 @@ NpyArray read_npy(const std::string& path) {
     }
   }
   int64_t numel = 0;
-  if (!checked_numel(arr.shape, numel) || numel > (int64_t{1} << 40)) throw file_error(path, "bad .npy shape");
+  if (!checked_numel(arr.shape, numel) || numel > (int64_t{1} << 40))
+    throw file_error(path, "bad .npy shape");
   size_t item = 0;
   DType type;
-  if (descr == "<f4" || descr == "|f4") { item = 4; type = DType::F32; }
-  else if (descr == "<f2") { item = 2; type = DType::F16; }
-  else if (descr == "<f8") { item = 8; type = DType::F64; }
-  else throw file_error(path, "unsupported .npy dtype '" + descr + "' (expected float16, float32 or float64)");
+  if (descr == "<f4" || descr == "|f4") {
+    item = 4;
+    type = DType::F32;
+  } else if (descr == "<f2") {
+    item = 2;
+    type = DType::F16;
+  } else if (descr == "<f8") {
+    item = 8;
+    type = DType::F64;
+  } else
+    throw file_error(path, "unsupported .npy dtype '" + descr + "' (expected float16, float32 or float64)");
   // What the header announces must be in the file before anything is allocated.
   const std::streamoff data_start = f.tellg();
   f.seekg(0, std::ios::end);
@@ -371,7 +410,8 @@ NpyArray read_npy(const std::string& path) {
   f.seekg(data_start);
   const uint64_t announced = static_cast<uint64_t>(numel) * item;
   if (data_start < 0 || file_end < data_start || announced > static_cast<uint64_t>(file_end - data_start)) {
-    throw file_error(path, "truncated: the header announces " + std::to_string(announced) + " bytes of data, the file holds " +
+    throw file_error(path, "truncated: the header announces " + std::to_string(announced) +
+                               " bytes of data, the file holds " +
                                std::to_string(file_end > data_start ? file_end - data_start : 0));
   }
   std::vector<uint8_t> raw(static_cast<size_t>(numel) * item);
@@ -421,7 +461,8 @@ struct NpyRowWriter::Impl {
   std::ofstream f;
 };
 
-NpyRowWriter::NpyRowWriter(const std::string& path, int64_t cols) : impl_(std::make_unique<Impl>(path)), cols_(cols) {
+NpyRowWriter::NpyRowWriter(const std::string& path, int64_t cols)
+    : impl_(std::make_unique<Impl>(path)), cols_(cols) {
   if (cols < 0) throw file_error(path, "invalid shape");
   impl_->f.open(impl_->out.temp_path(), std::ios::binary);
   if (!impl_->f) throw file_error(path, std::string("cannot write: ") + std::strerror(errno));

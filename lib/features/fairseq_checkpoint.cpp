@@ -42,8 +42,8 @@ class ConvLayersParser {
   static constexpr size_t kMaxLayers = 64;
 
   [[noreturn]] void fail(const std::string& why) const {
-    throw Error(what_ + " \"" + s_ + "\" is not a list of (dim, kernel, stride) tuples: " + why + " at character " +
-                std::to_string(pos_));
+    throw Error(what_ + " \"" + s_ + "\" is not a list of (dim, kernel, stride) tuples: " + why +
+                " at character " + std::to_string(pos_));
   }
   void skip_space() {
     while (pos_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[pos_]))) ++pos_;
@@ -99,7 +99,7 @@ class ConvLayersParser {
 }  // namespace
 
 std::vector<std::tuple<int64_t, int64_t, int64_t>> parse_conv_feature_layers(const std::string& text,
-                                                                            const std::string& what) {
+                                                                             const std::string& what) {
   return ConvLayersParser(text, what).parse();
 }
 
@@ -107,7 +107,9 @@ std::vector<std::tuple<int64_t, int64_t, int64_t>> parse_conv_feature_layers(con
 
 FairseqWeights::FairseqWeights(std::unique_ptr<TorchZipWeights> file, const Wav2Vec2Config& config,
                                std::string config_name)
-    : file_(std::move(file)), conv_layer_norm_(config.feat_extract_layer_norm), config_name_(std::move(config_name)) {}
+    : file_(std::move(file)),
+      conv_layer_norm_(config.feat_extract_layer_norm),
+      config_name_(std::move(config_name)) {}
 
 namespace {
 
@@ -136,8 +138,10 @@ std::string FairseqWeights::file_key(const std::string& name) const {
   std::string head, rest;
   std::string key = name;
   if (split_index(name, "feature_extractor.conv_layers.", head, rest)) {
-    if (starts(rest, "conv.")) key = head + "0." + rest.substr(5);
-    else if (starts(rest, "layer_norm.")) key = head + (conv_layer_norm_ ? "2.1." : "2.") + rest.substr(11);
+    if (starts(rest, "conv."))
+      key = head + "0." + rest.substr(5);
+    else if (starts(rest, "layer_norm."))
+      key = head + (conv_layer_norm_ ? "2.1." : "2.") + rest.substr(11);
   } else if (starts(name, "feature_projection.layer_norm.")) {
     key = "layer_norm." + name.substr(30);
   } else if (starts(name, "feature_projection.projection.")) {
@@ -220,26 +224,30 @@ Wav2Vec2Config fairseq_config(const TorchZipWeights& f, std::string& config_name
     }
   }
   if (base.empty()) {
-    throw file_error(f.path(), "not a fairseq checkpoint: no 'cfg.model._name' nor 'args.arch' names its architecture");
+    throw file_error(f.path(),
+                     "not a fairseq checkpoint: no 'cfg.model._name' nor 'args.arch' names its architecture");
   }
   task_base = base == "args." ? "args." : "cfg.task.";
   config_name = base == "args." ? "its args" : "its cfg.model";
   const Fields m(f, base);
   const std::string name_key = base + (f.strings().count(base + "_name") ? "_name" : "arch");
   if (arch != "wav2vec2" && arch != "hubert") {
-    throw file_error(f.path(), "'" + name_key + "' is '" + arch +
-                                   "': only the pre-trained wav2vec2 and hubert models are feature models (a fine-tuned "
-                                   "*_ctc checkpoint is not)");
+    throw file_error(
+        f.path(), "'" + name_key + "' is '" + arch +
+                      "': only the pre-trained wav2vec2 and hubert models are feature models (a fine-tuned "
+                      "*_ctc checkpoint is not)");
   }
   Wav2Vec2Config c;
   c.model_type = arch;
   const std::string mode = m.str("extractor_mode", "default");
-  if (mode != "default" && mode != "layer_norm") m.bad("extractor_mode", "is '" + mode + "', not default or layer_norm");
+  if (mode != "default" && mode != "layer_norm")
+    m.bad("extractor_mode", "is '" + mode + "', not default or layer_norm");
   c.feat_extract_layer_norm = mode == "layer_norm";
   const std::string layers =
       m.str("conv_feature_layers", "[(512, 10, 5)] + [(512, 3, 2)] * 4 + [(512,2,2)] + [(512,2,2)]");
   try {
-    for (const auto& [dim, kernel, stride] : parse_conv_feature_layers(layers, "'" + base + "conv_feature_layers'")) {
+    for (const auto& [dim, kernel, stride] :
+         parse_conv_feature_layers(layers, "'" + base + "conv_feature_layers'")) {
       c.conv_dim.push_back(dim);
       c.conv_kernel.push_back(kernel);
       c.conv_stride.push_back(stride);
@@ -260,10 +268,14 @@ Wav2Vec2Config fairseq_config(const TorchZipWeights& f, std::string& config_name
   const std::string act = m.str("activation_fn", "gelu");
   if (act != "gelu") m.bad("activation_fn", "is '" + act + "': only gelu is supported");
   const std::string layer_type = m.str("layer_type", "transformer");
-  if (layer_type != "transformer") m.bad("layer_type", "is '" + layer_type + "': only transformer blocks are supported");
-  if (m.positive("pos_conv_depth", 1) != 1) m.bad("pos_conv_depth", "is not 1: only one positional conv is supported");
-  if (c.hidden_size % c.num_attention_heads != 0) m.bad("encoder_embed_dim", "is not a multiple of encoder_attention_heads");
-  if (c.hidden_size % c.num_conv_pos_embedding_groups != 0) m.bad("encoder_embed_dim", "is not a multiple of conv_pos_groups");
+  if (layer_type != "transformer")
+    m.bad("layer_type", "is '" + layer_type + "': only transformer blocks are supported");
+  if (m.positive("pos_conv_depth", 1) != 1)
+    m.bad("pos_conv_depth", "is not 1: only one positional conv is supported");
+  if (c.hidden_size % c.num_attention_heads != 0)
+    m.bad("encoder_embed_dim", "is not a multiple of encoder_attention_heads");
+  if (c.hidden_size % c.num_conv_pos_embedding_groups != 0)
+    m.bad("encoder_embed_dim", "is not a multiple of conv_pos_groups");
   c.do_normalize = Fields(f, task_base).flag("normalize", false);
   return c;
 }

@@ -29,7 +29,7 @@ namespace acoustok::features {
 // (dim, kernel, stride) tuples joined by + and repeated by * N. Parsed, never
 // evaluated; throws acoustok::Error naming `what` on anything else.
 std::vector<std::tuple<int64_t, int64_t, int64_t>> parse_conv_feature_layers(const std::string& text,
-                                                                            const std::string& what);
+                                                                             const std::string& what);
 
 // The checkpoint's weights under the Hugging Face names load_wav2vec2_weights
 // asks for: "encoder.layers.0.attention.q_proj.weight" reads
@@ -37,7 +37,8 @@ std::vector<std::tuple<int64_t, int64_t, int64_t>> parse_conv_feature_layers(con
 // in the file.
 class FairseqWeights : public WeightSource {
  public:
-  FairseqWeights(std::unique_ptr<TorchZipWeights> file, const Wav2Vec2Config& config, std::string config_name);
+  FairseqWeights(std::unique_ptr<TorchZipWeights> file, const Wav2Vec2Config& config,
+                 std::string config_name);
   const std::string& path() const override { return file_->path(); }
   std::vector<std::string> names() const override { return file_->names(); }
   bool contains(const std::string& name) const override { return file_->contains(file_key(name)); }
@@ -46,7 +47,9 @@ class FairseqWeights : public WeightSource {
   std::string config_name() const override { return config_name_; }
 
  protected:
-  uint64_t read_into(const std::string& name, float* out) override { return file_->read_into(file_key(name), out); }
+  uint64_t read_into(const std::string& name, float* out) override {
+    return file_->read_into(file_key(name), out);
+  }
 
  private:
   std::unique_ptr<TorchZipWeights> file_;

@@ -51,7 +51,8 @@ bool FeatureWindows::gives_frames(int64_t count, bool complete) const {
   return last_frame(count, complete) > next_frame_;
 }
 
-WindowStep FeatureWindows::run(FeatureExtractor& extractor, const float* samples, int64_t count, bool complete) {
+WindowStep FeatureWindows::run(FeatureExtractor& extractor, const float* samples, int64_t count,
+                               bool complete) {
   WindowStep step;
   const int64_t last = last_frame(count, complete);
   if (last > next_frame_) {

@@ -33,9 +33,11 @@ std::string StreamingFeatures::check(const StreamingOptions& o) {
   }
   const int64_t frames = frames_of(o.context_ns) + frames_of(o.chunk_ns) + frames_of(o.lookahead_ns);
   constexpr uint64_t kNsPerSample = 1000000000ull / grid::kSampleRate;
-  const int64_t window_frames = grid::frames_for_samples(static_cast<int64_t>(o.max_window_ns / kNsPerSample));
+  const int64_t window_frames =
+      grid::frames_for_samples(static_cast<int64_t>(o.max_window_ns / kNsPerSample));
   if (frames > window_frames) {
-    return "context-time + chunk-time + lookahead-time (rounded up to 20 ms frames) must fit in max-window-time";
+    return "context-time + chunk-time + lookahead-time (rounded up to 20 ms frames) must fit in "
+           "max-window-time";
   }
   return {};
 }
@@ -121,15 +123,17 @@ void StreamingFeatures::run_chunk(int64_t end, bool complete, StreamStep& step) 
     // and values forgotten); the rest of the context's front-end rows feed
     // the positional conv only.
     const int64_t again = std::max(first, next_frame_ - recompute_);
-    out = extractor_.encode_next(*state_, visible_front_end(first, last, audio_end), again - first, end - again,
-                                 context_, next_frame_ - again);
+    out = extractor_.encode_next(*state_, visible_front_end(first, last, audio_end), again - first,
+                                 end - again, context_, next_frame_ - again);
     out_first = again;
   }
-  if (out.frames != last - out_first) throw Error("streaming features: the model gave the wrong number of frames");
+  if (out.frames != last - out_first)
+    throw Error("streaming features: the model gave the wrong number of frames");
   const auto row = static_cast<size_t>(out.dim);
-  step.features.data.insert(step.features.data.end(),
-                            out.data.begin() + static_cast<std::ptrdiff_t>((next_frame_ - out_first) * out.dim),
-                            out.data.begin() + static_cast<std::ptrdiff_t>((end - out_first) * out.dim));
+  step.features.data.insert(
+      step.features.data.end(),
+      out.data.begin() + static_cast<std::ptrdiff_t>((next_frame_ - out_first) * out.dim),
+      out.data.begin() + static_cast<std::ptrdiff_t>((end - out_first) * out.dim));
   step.features.frames = static_cast<int64_t>(step.features.data.size() / row);
   next_frame_ = end;
 }
@@ -156,7 +160,8 @@ void StreamingFeatures::cache_front_end(int64_t until, int64_t audio_end) {
   if (until <= front_done_) return;
   const std::vector<float> x = normalized(first_sample(front_done_), end_sample(until), audio_end);
   const Features f = extractor_.front_end(x.data(), x.size());
-  if (f.frames != until - front_done_) throw Error("streaming features: the front end gave the wrong number of frames");
+  if (f.frames != until - front_done_)
+    throw Error("streaming features: the front end gave the wrong number of frames");
   front_.insert(front_.end(), f.data.begin(), f.data.end());
   front_done_ = until;
 }
@@ -190,7 +195,8 @@ void StreamingFeatures::count_stats(int64_t until) {
 void StreamingFeatures::drop_unneeded() {
   const int64_t first = std::max<int64_t>(0, next_frame_ - context_);
   if (cache_ && first > front_base_) {
-    front_.erase(front_.begin(), front_.begin() + static_cast<std::ptrdiff_t>((first - front_base_) * extractor_.dim()));
+    front_.erase(front_.begin(),
+                 front_.begin() + static_cast<std::ptrdiff_t>((first - front_base_) * extractor_.dim()));
     front_base_ = first;
   }
   int64_t keep = cache_ ? first_sample(front_done_) : first_sample(first);

@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: MIT
+// About 600 lines on purpose: the pickle policies (what a state dict and a
+// fairseq checkpoint may hold) and the zip reader fill in one TensorRecord
+// table between them, and each check of the one is written against the
+// other; torch_zip.hpp documents the format as a whole.
 #include "features/torch_zip.hpp"
 
 #include <zlib.h>
@@ -62,23 +66,33 @@ class StateDictPolicy : public common::PicklePolicy {
 
   // The only callables a state dict needs; anything else is refused by name.
   bool allowed_global(const std::string& name) const override {
-    static const char* const allowed[] = {
-        "collections.OrderedDict", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
-        "torch.jit._pickle.restore_type_tag",
-        "torch.FloatStorage", "torch.HalfStorage", "torch.BFloat16Storage", "torch.DoubleStorage",
-        "torch.LongStorage", "torch.IntStorage", "torch.ShortStorage", "torch.CharStorage", "torch.ByteStorage",
-        "torch.BoolStorage"};
+    static const char* const allowed[] = {"collections.OrderedDict",
+                                          "torch._utils._rebuild_tensor_v2",
+                                          "torch._utils._rebuild_parameter",
+                                          "torch.jit._pickle.restore_type_tag",
+                                          "torch.FloatStorage",
+                                          "torch.HalfStorage",
+                                          "torch.BFloat16Storage",
+                                          "torch.DoubleStorage",
+                                          "torch.LongStorage",
+                                          "torch.IntStorage",
+                                          "torch.ShortStorage",
+                                          "torch.CharStorage",
+                                          "torch.ByteStorage",
+                                          "torch.BoolStorage"};
     return std::find(std::begin(allowed), std::end(allowed), name) != std::end(allowed);
   }
 
   // ('storage', torch.XStorage, key, location, numel)
   PickleObj persistent_load(Unpickler& u, PickleObj pid) override {
     if (pid->kind != Kind::Tuple || pid->items.size() != 5 || pid->items[0]->kind != Kind::Str ||
-        pid->items[0]->s != "storage" || pid->items[1]->kind != Kind::Global || pid->items[2]->kind != Kind::Str) {
+        pid->items[0]->s != "storage" || pid->items[1]->kind != Kind::Global ||
+        pid->items[2]->kind != Kind::Str) {
       u.fail("unsupported persistent id: not a torch storage");
     }
     const std::string& type = pid->items[1]->s;
-    if (type.find("Storage") == std::string::npos) u.fail("persistent id names '" + type + "', not a storage type");
+    if (type.find("Storage") == std::string::npos)
+      u.fail("persistent id names '" + type + "', not a storage type");
     Storage s;
     s.dtype = storage_dtype(type);
     s.key = pid->items[2]->s;
@@ -140,8 +154,8 @@ class StateDictPolicy : public common::PicklePolicy {
 class FairseqCheckpointPolicy : public StateDictPolicy {
  public:
   bool allowed_global(const std::string& name) const override {
-    return StateDictPolicy::allowed_global(name) || is_config_class(name) || is_inert(name) || is_getattr(name) ||
-           is_numpy_scalar(name) || name == "numpy.dtype" || name == "_codecs.encode" ||
+    return StateDictPolicy::allowed_global(name) || is_config_class(name) || is_inert(name) ||
+           is_getattr(name) || is_numpy_scalar(name) || name == "numpy.dtype" || name == "_codecs.encode" ||
            name == "collections.defaultdict";
   }
 
@@ -156,8 +170,8 @@ class FairseqCheckpointPolicy : public StateDictPolicy {
     // Python 3.11 on as getattr(EnumClass, name): that string.
     const auto& a = args->items;
     if (fn->s.rfind("fairseq.", 0) == 0 && a.size() == 1 && a[0]->kind == Kind::Str) return a[0];
-    if (is_getattr(fn->s) && a.size() == 2 && a[0]->kind == Kind::Global && a[0]->s.rfind("fairseq.", 0) == 0 &&
-        a[1]->kind == Kind::Str) {
+    if (is_getattr(fn->s) && a.size() == 2 && a[0]->kind == Kind::Global &&
+        a[0]->s.rfind("fairseq.", 0) == 0 && a[1]->kind == Kind::Str) {
       return a[1];
     }
     // The trainer's numbers may be numpy scalars (extra_state's val_loss):
@@ -193,7 +207,8 @@ class FairseqCheckpointPolicy : public StateDictPolicy {
       obj->state = state;
       return obj;
     }
-    if (obj->kind != Kind::Instance || !is_config_class(obj->s) || obj->state) return StateDictPolicy::build(u, obj, state);
+    if (obj->kind != Kind::Instance || !is_config_class(obj->s) || obj->state)
+      return StateDictPolicy::build(u, obj, state);
     // (dict, slots) when the class has __slots__.
     if (state->kind == Kind::Tuple && state->items.size() == 2) state = state->items[0];
     if (state->kind != Kind::Dict) u.fail("the state of a '" + obj->s + "' is not a dict");
@@ -220,23 +235,31 @@ class FairseqCheckpointPolicy : public StateDictPolicy {
   static bool is_numpy_scalar(const std::string& name) {
     return name == "numpy.core.multiarray.scalar" || name == "numpy._core.multiarray.scalar";
   }
-  static bool is_getattr(const std::string& name) { return name == "__builtin__.getattr" || name == "builtins.getattr"; }
+  static bool is_getattr(const std::string& name) {
+    return name == "__builtin__.getattr" || name == "builtins.getattr";
+  }
   static bool is_config_class(const std::string& name) {
-    static const char* const classes[] = {
-        "argparse.Namespace", "omegaconf.dictconfig.DictConfig", "omegaconf.listconfig.ListConfig",
-        "omegaconf.base.ContainerMetadata", "omegaconf.base.Metadata", "omegaconf.nodes.AnyNode",
-        "omegaconf.nodes.StringNode", "omegaconf.nodes.IntegerNode", "omegaconf.nodes.FloatNode",
-        "omegaconf.nodes.BooleanNode", "omegaconf.nodes.EnumNode"};
+    static const char* const classes[] = {"argparse.Namespace",
+                                          "omegaconf.dictconfig.DictConfig",
+                                          "omegaconf.listconfig.ListConfig",
+                                          "omegaconf.base.ContainerMetadata",
+                                          "omegaconf.base.Metadata",
+                                          "omegaconf.nodes.AnyNode",
+                                          "omegaconf.nodes.StringNode",
+                                          "omegaconf.nodes.IntegerNode",
+                                          "omegaconf.nodes.FloatNode",
+                                          "omegaconf.nodes.BooleanNode",
+                                          "omegaconf.nodes.EnumNode"};
     return std::find(std::begin(classes), std::end(classes), name) != std::end(classes);
   }
   // Types the metadata names (ref_type, object_type, key_type): kept as names, never called.
   static bool is_inert(const std::string& name) {
     // (Protocol 2 names Python 3's int and str __builtin__.long and .unicode.)
     static const char* const types[] = {
-        "typing.Any", "__builtin__.dict", "builtins.dict", "__builtin__.list", "builtins.list", "__builtin__.str",
-        "builtins.str", "__builtin__.unicode", "__builtin__.int", "builtins.int", "__builtin__.long",
-        "__builtin__.float", "builtins.float", "__builtin__.bool", "builtins.bool", "__builtin__.bytes",
-        "builtins.bytes", "__builtin__.object", "builtins.object"};
+        "typing.Any",        "__builtin__.dict",  "builtins.dict",       "__builtin__.list", "builtins.list",
+        "__builtin__.str",   "builtins.str",      "__builtin__.unicode", "__builtin__.int",  "builtins.int",
+        "__builtin__.long",  "__builtin__.float", "builtins.float",      "__builtin__.bool", "builtins.bool",
+        "__builtin__.bytes", "builtins.bytes",    "__builtin__.object",  "builtins.object"};
     // A structured config's object_type, fairseq's dataclass
     // (fairseq.models.hubert.hubert.HubertConfig), and its enums: only ever
     // named, or called with a value as an enum member is (call above).
@@ -263,7 +286,8 @@ class FairseqCheckpointPolicy : public StateDictPolicy {
 
 // Offset, shape and stride of a tensor agree with its storage; returns the
 // storage elements it spans ([offset, offset + span)).
-int64_t checked_span(const TorchZipWeights::TensorRecord& r, const std::string& path, const std::string& name) {
+int64_t checked_span(const TorchZipWeights::TensorRecord& r, const std::string& path,
+                     const std::string& name) {
   const auto bad = [&](const std::string& why) { return file_error(path, "tensor '" + name + "': " + why); };
   if (r.shape.size() != r.stride.size()) throw bad("size and stride differ in length");
   if (r.shape.size() > 8) throw bad("too many dimensions");
@@ -271,7 +295,8 @@ int64_t checked_span(const TorchZipWeights::TensorRecord& r, const std::string& 
   int64_t numel = 1, last = 0;
   for (size_t k = 0; k < r.shape.size(); ++k) {
     if (r.shape[k] < 0 || r.stride[k] < 0) throw bad("negative size or stride");
-    if (r.shape[k] != 0 && numel > std::numeric_limits<int32_t>::max() / r.shape[k]) throw bad("too many elements");
+    if (r.shape[k] != 0 && numel > std::numeric_limits<int32_t>::max() / r.shape[k])
+      throw bad("too many elements");
     numel *= r.shape[k];
     if (r.shape[k] > 0) {
       if (r.stride[k] > std::numeric_limits<int32_t>::max()) throw bad("stride too large");
@@ -280,18 +305,30 @@ int64_t checked_span(const TorchZipWeights::TensorRecord& r, const std::string& 
   }
   if (numel == 0) return 0;
   if (r.offset > r.storage_numel || last >= r.storage_numel - r.offset) {
-    throw bad("offset, size and stride reach past its storage of " + std::to_string(r.storage_numel) + " elements");
+    throw bad("offset, size and stride reach past its storage of " + std::to_string(r.storage_numel) +
+              " elements");
   }
   return last + 1;
 }
 
 float element_to_float(DType t, const uint8_t* p) {
   switch (t) {
-    case DType::F32: { float v; std::memcpy(&v, p, 4); return v; }
-    case DType::F64: { double v; std::memcpy(&v, p, 8); return static_cast<float>(v); }
-    case DType::F16: return half_to_float(static_cast<uint16_t>(p[0] | (p[1] << 8)));
-    case DType::BF16: return bfloat16_to_float(static_cast<uint16_t>(p[0] | (p[1] << 8)));
-    default: return 0;
+    case DType::F32: {
+      float v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+    case DType::F64: {
+      double v;
+      std::memcpy(&v, p, 8);
+      return static_cast<float>(v);
+    }
+    case DType::F16:
+      return half_to_float(static_cast<uint16_t>(p[0] | (p[1] << 8)));
+    case DType::BF16:
+      return bfloat16_to_float(static_cast<uint16_t>(p[0] | (p[1] << 8)));
+    default:
+      return 0;
   }
 }
 
@@ -311,7 +348,8 @@ TorchZipWeights::TorchZipWeights(const std::string& path, Contents contents) : p
     for (const auto& kv : entries_) {
       const std::string& n = kv.first;
       if (n.size() >= 14 && n.compare(n.size() - 14, 14, "/constants.pkl") == 0)
-        throw file_error(path, "a TorchScript archive (torch.jit.save or LibTorch's torch::save), not a torch.save file");
+        throw file_error(
+            path, "a TorchScript archive (torch.jit.save or LibTorch's torch::save), not a torch.save file");
     }
     std::string pkl_name;
     for (const auto& kv : entries_) {
@@ -359,10 +397,14 @@ TorchZipWeights::TorchZipWeights(const std::string& path, Contents contents) : p
         if (kv.first->kind != Kind::Str) continue;
         const std::string name = prefix + kv.first->s;
         const PickleObj v = kv.second;
-        if (StateDictPolicy::is(v, "tensor")) tensors_[name] = policy.tensors[static_cast<size_t>(v->i)];
-        else if (v->kind == Kind::Str) strings_[name] = v->s;
-        else if (v->kind == Kind::Int || v->kind == Kind::Bool) integers_[name] = v->i;
-        else if (v->kind == Kind::Dict) todo.emplace_back(name + ".", v);
+        if (StateDictPolicy::is(v, "tensor"))
+          tensors_[name] = policy.tensors[static_cast<size_t>(v->i)];
+        else if (v->kind == Kind::Str)
+          strings_[name] = v->s;
+        else if (v->kind == Kind::Int || v->kind == Kind::Bool)
+          integers_[name] = v->i;
+        else if (v->kind == Kind::Dict)
+          todo.emplace_back(name + ".", v);
       }
     }
   } catch (...) {
@@ -378,14 +420,17 @@ TorchZipWeights::~TorchZipWeights() {
 
 void TorchZipWeights::read_exact(uint64_t offset, void* dst, size_t n) const {
   if (offset > file_size_ || n > file_size_ - offset) {
-    throw file_error(path_, "truncated: needs bytes " + std::to_string(offset) + ".." + std::to_string(offset + n) +
-                                " of a " + std::to_string(file_size_) + "-byte file");
+    throw file_error(path_, "truncated: needs bytes " + std::to_string(offset) + ".." +
+                                std::to_string(offset + n) + " of a " + std::to_string(file_size_) +
+                                "-byte file");
   }
   auto* out = static_cast<uint8_t*>(dst);
   while (n > 0) {
     const ssize_t got = ::pread(fd_, out, std::min<size_t>(n, 1u << 30), static_cast<off_t>(offset));
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) throw file_error(path_, std::string("read failed: ") + (got < 0 ? std::strerror(errno) : "end of file"));
+    if (got <= 0)
+      throw file_error(path_,
+                       std::string("read failed: ") + (got < 0 ? std::strerror(errno) : "end of file"));
     out += got;
     offset += static_cast<uint64_t>(got);
     n -= static_cast<size_t>(got);
@@ -394,7 +439,8 @@ void TorchZipWeights::read_exact(uint64_t offset, void* dst, size_t n) const {
 
 void TorchZipWeights::read_central_directory() {
   // End of central directory: 22 bytes plus a comment of up to 65535.
-  if (file_size_ < 22) throw file_error(path_, "too short for a zip archive (" + std::to_string(file_size_) + " bytes)");
+  if (file_size_ < 22)
+    throw file_error(path_, "too short for a zip archive (" + std::to_string(file_size_) + " bytes)");
   const uint64_t tail_len = std::min<uint64_t>(file_size_, 22 + 65535);
   std::vector<uint8_t> tail(tail_len);
   read_exact(file_size_ - tail_len, tail.data(), tail_len);
@@ -405,7 +451,9 @@ void TorchZipWeights::read_central_directory() {
       break;
     }
   }
-  if (eocd < 0) throw file_error(path_, "not a zip archive (no end of central directory): truncated or not a torch.save file");
+  if (eocd < 0)
+    throw file_error(path_,
+                     "not a zip archive (no end of central directory): truncated or not a torch.save file");
   const uint8_t* e = &tail[static_cast<size_t>(eocd)];
   uint64_t count = le16(e + 10), cd_size = le32(e + 12), cd_offset = le32(e + 16);
   const uint64_t eocd_pos = file_size_ - tail_len + static_cast<uint64_t>(eocd);
@@ -429,7 +477,8 @@ void TorchZipWeights::read_central_directory() {
   read_exact(cd_offset, cd.data(), cd.size());
   size_t pos = 0;
   for (uint64_t k = 0; k < count; ++k) {
-    if (cd.size() - pos < 46 || le32(&cd[pos]) != 0x02014b50) throw file_error(path_, "corrupt zip central directory");
+    if (cd.size() - pos < 46 || le32(&cd[pos]) != 0x02014b50)
+      throw file_error(path_, "corrupt zip central directory");
     const uint8_t* h = &cd[pos];
     ZipEntry z;
     z.method = le16(h + 10);
@@ -438,7 +487,8 @@ void TorchZipWeights::read_central_directory() {
     z.size = le32(h + 24);
     const size_t name_len = le16(h + 28), extra_len = le16(h + 30), comment_len = le16(h + 32);
     z.local_header = le32(h + 42);
-    if (cd.size() - pos - 46 < name_len + extra_len + comment_len) throw file_error(path_, "corrupt zip central directory");
+    if (cd.size() - pos - 46 < name_len + extra_len + comment_len)
+      throw file_error(path_, "corrupt zip central directory");
     std::string name(reinterpret_cast<const char*>(h + 46), name_len);
     // zip64 extra field: the 64-bit values of the fields that read 0xffffffff, in order.
     const uint8_t* x = h + 46 + name_len;
@@ -466,17 +516,21 @@ void TorchZipWeights::read_central_directory() {
 
 uint64_t TorchZipWeights::entry_data_offset(const std::string& entry_name, const ZipEntry& z) const {
   if (z.method != 0 || z.compressed_size != z.size) {
-    throw file_error(path_, "zip entry '" + entry_name + "' is compressed: torch.save stores entries uncompressed");
+    throw file_error(path_,
+                     "zip entry '" + entry_name + "' is compressed: torch.save stores entries uncompressed");
   }
   uint8_t h[30];
   read_exact(z.local_header, h, 30);
-  if (le32(h) != 0x04034b50) throw file_error(path_, "zip entry '" + entry_name + "' has no local header: corrupt file");
+  if (le32(h) != 0x04034b50)
+    throw file_error(path_, "zip entry '" + entry_name + "' has no local header: corrupt file");
   // The local header must name the entry the central directory points at.
   const size_t name_len = le16(h + 26);
   std::string local_name(name_len, '\0');
-  if (name_len != entry_name.size()) throw file_error(path_, "zip entry '" + entry_name + "': its local header names another entry");
+  if (name_len != entry_name.size())
+    throw file_error(path_, "zip entry '" + entry_name + "': its local header names another entry");
   read_exact(z.local_header + 30, local_name.data(), name_len);
-  if (local_name != entry_name) throw file_error(path_, "zip entry '" + entry_name + "': its local header names another entry");
+  if (local_name != entry_name)
+    throw file_error(path_, "zip entry '" + entry_name + "': its local header names another entry");
   const uint64_t data = z.local_header + 30 + name_len + le16(h + 28);
   if (data > file_size_ || z.size > file_size_ - data) {
     throw file_error(path_, "zip entry '" + entry_name + "' reaches past the end of the file: truncated?");
@@ -508,14 +562,16 @@ void TorchZipWeights::read_storage(const std::string& name, const TensorRecord& 
   const std::string entry_name = prefix_ + "data/" + r.storage_key;
   auto it = entries_.find(entry_name);
   if (it == entries_.end()) {
-    throw file_error(path_, "tensor '" + name + "': storage '" + r.storage_key + "' is missing from the archive");
+    throw file_error(path_,
+                     "tensor '" + name + "': storage '" + r.storage_key + "' is missing from the archive");
   }
   const size_t es = dtype_size(r.dtype);
   // torch.save writes exactly numel x element size: anything else is corrupt.
   if (it->second.size % es != 0 || it->second.size / es != static_cast<uint64_t>(r.storage_numel)) {
     throw file_error(path_, "tensor '" + name + "': storage '" + r.storage_key + "' holds " +
-                                std::to_string(it->second.size) + " bytes, not the " + std::to_string(r.storage_numel) +
-                                " elements of " + std::to_string(es) + " bytes its size says");
+                                std::to_string(it->second.size) + " bytes, not the " +
+                                std::to_string(r.storage_numel) + " elements of " + std::to_string(es) +
+                                " bytes its size says");
   }
   read_exact(entry_data_offset(entry_name, it->second), dst, it->second.size);
   // Flipped bytes would otherwise load as other weights (Python's zipfile checks too).
@@ -526,7 +582,8 @@ void TorchZipWeights::read_storage(const std::string& name, const TensorRecord& 
     done += n;
   }
   if (crc != it->second.crc32) {
-    throw file_error(path_, "tensor '" + name + "': storage '" + r.storage_key + "' fails its CRC-32 check: the file is corrupt");
+    throw file_error(path_, "tensor '" + name + "': storage '" + r.storage_key +
+                                "' fails its CRC-32 check: the file is corrupt");
   }
 }
 
@@ -568,7 +625,8 @@ bool is_whole_contiguous(const TorchZipWeights::TensorRecord& r) {
 uint64_t TorchZipWeights::read_into(const std::string& name, float* out) {
   const TensorRecord& r = tensors_.at(name);
   if (r.dtype != DType::F32 && r.dtype != DType::F64 && r.dtype != DType::F16 && r.dtype != DType::BF16) {
-    throw file_error(path_, "tensor '" + name + "' holds " + dtype_name(r.dtype) + ", not floating-point values");
+    throw file_error(path_,
+                     "tensor '" + name + "' holds " + dtype_name(r.dtype) + ", not floating-point values");
   }
   const int64_t span = checked_span(r, path_, name);
   if (span == 0) return 0;
@@ -601,7 +659,8 @@ std::vector<uint8_t> TorchZipWeights::read_raw(const std::string& name) {
   }
   std::vector<uint8_t> storage(static_cast<size_t>(r.storage_numel) * es);
   read_storage(name, r, storage.data());
-  gather(r, storage.data(), [&](int64_t n, const uint8_t* p) { std::memcpy(out.data() + static_cast<size_t>(n) * es, p, es); });
+  gather(r, storage.data(),
+         [&](int64_t n, const uint8_t* p) { std::memcpy(out.data() + static_cast<size_t>(n) * es, p, es); });
   return out;
 }
 

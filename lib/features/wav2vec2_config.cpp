@@ -48,7 +48,8 @@ bool boolean(const json& j, const std::string& key, const std::string& path, boo
 
 std::vector<int64_t> int_list(const json& j, const std::string& key, const std::string& path) {
   const json& v = field(j, key, path);
-  if (!v.is_array() || v.empty() || v.size() > 64) throw file_error(path, "field '" + key + "' must be a non-empty list");
+  if (!v.is_array() || v.empty() || v.size() > 64)
+    throw file_error(path, "field '" + key + "' must be a non-empty list");
   std::vector<int64_t> out;
   for (const auto& x : v) {
     if (!x.is_number_integer() || x.get<int64_t>() <= 0 || x.get<int64_t>() > 100000) {
@@ -89,7 +90,8 @@ Wav2Vec2Config parse_wav2vec2_config(const std::string& model_dir, const std::st
   std::error_code ec;
 
   Wav2Vec2Config c;
-  const json type = field(j, "model_type", path);  // a copy: GCC 14 takes the key's temporary for what the reference binds
+  const json type =
+      field(j, "model_type", path);  // a copy: GCC 14 takes the key's temporary for what the reference binds
   if (!type.is_string()) throw file_error(path, "field 'model_type' must be a string");
   c.model_type = type.get<std::string>();
   if (c.model_type != "wav2vec2" && c.model_type != "hubert") {
@@ -125,7 +127,8 @@ Wav2Vec2Config parse_wav2vec2_config(const std::string& model_dir, const std::st
     c.layer_norm_eps = j["layer_norm_eps"].get<double>();
   }
   for (const char* act : {"hidden_act", "feat_extract_activation"}) {
-    if (j.contains(act) && j[act] != "gelu") throw file_error(path, std::string("field '") + act + "' must be \"gelu\"");
+    if (j.contains(act) && j[act] != "gelu")
+      throw file_error(path, std::string("field '") + act + "' must be \"gelu\"");
   }
   if (c.hidden_size % c.num_attention_heads != 0) {
     throw file_error(path, "'hidden_size' is not a multiple of 'num_attention_heads'");

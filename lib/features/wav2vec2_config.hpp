@@ -25,7 +25,7 @@ struct Wav2Vec2Config {
   bool feat_proj_layer_norm = true;   // HuBERT may drop the projection's layer norm
   bool conv_pos_batch_norm = false;   // HuBERT variants: a batch norm before the positional conv
   double layer_norm_eps = 1e-5;
-  bool do_normalize = true;           // preprocessor_config.json; true when the file is absent
+  bool do_normalize = true;  // preprocessor_config.json; true when the file is absent
 
   // Samples one frame sees and the hop between frames (400 and 320 for every
   // released model), from the conv stack.

@@ -25,7 +25,8 @@ std::vector<float> WeightSource::read_float32(const std::string& name) {
 void WeightSource::read_float32_into(const std::string& name, float* out) {
   const WeightInfo wi = info(name);
   if (wi.dtype != DType::F32 && wi.dtype != DType::F16 && wi.dtype != DType::BF16 && wi.dtype != DType::F64) {
-    throw file_error(path(), "tensor '" + name + "' has dtype " + dtype_name(wi.dtype) + ", not a floating-point type");
+    throw file_error(
+        path(), "tensor '" + name + "' has dtype " + dtype_name(wi.dtype) + ", not a floating-point type");
   }
   const uint64_t bytes = read_into(name, out);
   // A NaN or infinite weight makes NaN features on one path and finite ones
@@ -42,8 +43,9 @@ void WeightSource::read_float32_into(const std::string& name, float* out) {
   if (bad) {
     for (int64_t i = 0; i < numel; ++i) {
       if (!std::isfinite(out[i])) {
-        throw file_error(path(), "tensor '" + name + "' holds a " + (std::isnan(out[i]) ? "NaN" : "infinite") +
-                                     " value at element " + std::to_string(i));
+        throw file_error(path(), "tensor '" + name + "' holds a " +
+                                     (std::isnan(out[i]) ? "NaN" : "infinite") + " value at element " +
+                                     std::to_string(i));
       }
     }
   }

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "acoustok/error.hpp"
-#include "common/log.hpp"
+#include "common/log_printf.hpp"
 #include "common/fs_util.hpp"
 #include "acoustok/motif_analysis.hpp"
 #include "acoustok/motif_model.hpp"
@@ -35,7 +35,8 @@ class UnitLineReader {
     if (!in_) throw file_error(path, "cannot open");
     std::error_code ec;
     const auto size = fs::file_size(path, ec);
-    progress_ = std::make_unique<common::Progress>(label, ec ? 1 : static_cast<int64_t>(std::max<uintmax_t>(size, 1)), show_progress);
+    progress_ = std::make_unique<common::Progress>(
+        label, ec ? 1 : static_cast<int64_t>(std::max<uintmax_t>(size, 1)), show_progress);
   }
   // Next line's frame units; false at the end of the file. Throws on bad input.
   bool next(std::vector<int>* frames) {
@@ -167,7 +168,9 @@ std::unordered_map<std::string, std::string> trainer_arguments(const BpeTrainOpt
       {"shuffle_input_sentence", "true"},
       {"num_threads", std::to_string(threads)},
       // 4 is above FATAL: SentencePiece writes nothing (see sentencepiece_log_usable).
-      {"minloglevel", !motifs::sentencepiece_log_usable() ? "4" : o.verbose ? "0" : "2"},
+      {"minloglevel", !motifs::sentencepiece_log_usable() ? "4"
+                      : o.verbose                         ? "0"
+                                                          : "2"},
   };
   if (o.dedup) a["control_symbols"] = kDedupMarkerPiece;
   return a;
@@ -212,7 +215,8 @@ void BpeTrainOptions::validate() const {
   if (top < 0) throw Error("--top must not be negative");
 }
 
-BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_dir, const BpeTrainOptions& options) {
+BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_dir,
+                         const BpeTrainOptions& options) {
   options.validate();
   const auto t0 = std::chrono::steady_clock::now();
   std::error_code ec;
@@ -222,14 +226,16 @@ BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_d
 
   const motifs::SentencePieceBackend& spm = motifs::sentencepiece_backend();
   if (options.verbose && !motifs::sentencepiece_log_usable()) {
-    common::log(LogLevel::warning, "bpe: SentencePiece's log is off in this process (it holds a protobuf library "
-                                   "globally, so SentencePiece is bound apart and cannot reach its std::cerr)");
+    common::log(LogLevel::warning,
+                "bpe: SentencePiece's log is off in this process (it holds a protobuf library "
+                "globally, so SentencePiece is bound apart and cannot reach its std::cerr)");
   }
   spm.set_random_seed(options.seed);
   UnitSentences corpus(units_path, options.dedup, !options.quiet);
   if (corpus.done()) {
     if (!corpus.error().empty()) throw Error(corpus.error());
-    throw file_error(units_path, "empty corpus: no unit on any of its " + std::to_string(corpus.lines()) + " lines");
+    throw file_error(units_path,
+                     "empty corpus: no unit on any of its " + std::to_string(corpus.lines()) + " lines");
   }
   std::string serialized;
   motifs::SpmError train_error;
@@ -255,8 +261,8 @@ BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_d
     r.vocab_note = "the corpus supports at most " + std::to_string(r.vocab_used) +
                    " pieces: SentencePiece found no further pair of units to merge";
     // Said even with --quiet: the model is not what was asked for.
-    common::log(LogLevel::warning, "bpe: %s; trained %d pieces instead of the requested %d", r.vocab_note.c_str(),
-                 r.vocab_used, r.vocab_requested);
+    common::log(LogLevel::warning, "bpe: %s; trained %d pieces instead of the requested %d",
+                r.vocab_note.c_str(), r.vocab_used, r.vocab_requested);
   }
 
   // The analysis encodes the whole corpus with the model, streamed again.
@@ -275,14 +281,14 @@ BpeTrainResult train_bpe(const std::string& units_path, const std::string& out_d
   nlohmann::ordered_json vocab = {{"requested", r.vocab_requested}, {"used", r.vocab_used}};
   if (!r.vocab_note.empty()) vocab["reason"] = r.vocab_note;
   nlohmann::ordered_json doc = {{"model", "bpe.model"},
-                        {"corpus", units_path},
-                        {"model_type", "bpe"},
-                        {"dedup", options.dedup},
-                        {"frame_seconds", grid::kFrameSeconds},
-                        {"max_motif_length", options.max_motif_length},
-                        {"training_lines", corpus.sentences()},
-                        {"sample_lines", options.sample_lines},
-                        {"vocab_size", vocab}};
+                                {"corpus", units_path},
+                                {"model_type", "bpe"},
+                                {"dedup", options.dedup},
+                                {"frame_seconds", grid::kFrameSeconds},
+                                {"max_motif_length", options.max_motif_length},
+                                {"training_lines", corpus.sentences()},
+                                {"sample_lines", options.sample_lines},
+                                {"vocab_size", vocab}};
   doc.update(analysis.to_json(static_cast<size_t>(options.top)));
 
   write_binary_file(model_path, serialized);

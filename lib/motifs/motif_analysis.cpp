@@ -25,8 +25,12 @@ void MotifAnalysis::add(const Encoding& e) {
   }
 }
 
-double MotifAnalysis::coverage() const { return frames_ ? static_cast<double>(multi_unit_frames_) / frames_ : 0.0; }
-double MotifAnalysis::units_per_token() const { return tokens_ ? static_cast<double>(units_) / tokens_ : 0.0; }
+double MotifAnalysis::coverage() const {
+  return frames_ ? static_cast<double>(multi_unit_frames_) / frames_ : 0.0;
+}
+double MotifAnalysis::units_per_token() const {
+  return tokens_ ? static_cast<double>(units_) / tokens_ : 0.0;
+}
 
 double MotifAnalysis::entropy_bits() const {
   double h = 0;
@@ -60,11 +64,12 @@ nlohmann::ordered_json MotifAnalysis::to_json(size_t top) const {
   json top_motifs = json::array();
   for (int id : ids) {
     model_.piece_units(id, &units);
-    top_motifs.push_back({{"motif", join_units(units.data(), units.size())},
-                          {"token_id", id},
-                          {"occurrences", occurrences_[id]},
-                          {"length", units.size()},
-                          {"mean_duration", grid::kFrameSeconds * static_cast<double>(frames_of_[id]) / occurrences_[id]}});
+    top_motifs.push_back(
+        {{"motif", join_units(units.data(), units.size())},
+         {"token_id", id},
+         {"occurrences", occurrences_[id]},
+         {"length", units.size()},
+         {"mean_duration", grid::kFrameSeconds * static_cast<double>(frames_of_[id]) / occurrences_[id]}});
   }
   json by_tokens = json::object(), by_vocab = json::object();
   for (const auto& [len, n] : token_lengths_) by_tokens[std::to_string(len)] = n;

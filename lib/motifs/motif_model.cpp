@@ -44,7 +44,8 @@ std::unique_ptr<motifs::SpmProcessor> load_processor(const std::string& path_or_
 MotifModel::MotifModel(const std::string& path) : impl_(std::make_unique<Impl>()), name_(path) {
   std::ifstream probe(path, std::ios::binary);
   if (!probe) throw file_error(path, std::string("cannot open: ") + std::strerror(errno));
-  if (probe.peek() == std::ifstream::traits_type::eof()) throw file_error(path, "empty file, not a SentencePiece model");
+  if (probe.peek() == std::ifstream::traits_type::eof())
+    throw file_error(path, "empty file, not a SentencePiece model");
   probe.close();
   impl_->sp = load_processor(path, false, path);
   check_unit_model();
@@ -67,7 +68,9 @@ void MotifModel::check_unit_model() {
   const auto& sp = *impl_->sp;
   std::vector<int> units;
   for (int id = 0; id < sp.size(); ++id) {
-    if (sp.is_byte(id)) throw file_error(name_, "piece " + std::to_string(id) + " is a byte piece: byte fallback models are not unit models");
+    if (sp.is_byte(id))
+      throw file_error(name_, "piece " + std::to_string(id) +
+                                  " is a byte piece: byte fallback models are not unit models");
     if (sp.is_control(id) || sp.is_unknown(id) || sp.is_unused(id)) continue;
     if (!utf8_to_units(sp.id_to_piece(id), &units)) {
       throw file_error(name_, "piece " + std::to_string(id) + " '" + sp.id_to_piece(id) +
@@ -86,7 +89,9 @@ void MotifModel::check_unit_model() {
   const Encoding e = encode(probe);
   size_t covered = 0;
   for (const Motif& m : e.motifs) covered += m.length();
-  if (covered != e.units.size()) throw file_error(name_, "the model changes its input (dummy prefix or normalisation): not a unit BPE model");
+  if (covered != e.units.size())
+    throw file_error(name_,
+                     "the model changes its input (dummy prefix or normalisation): not a unit BPE model");
 }
 
 int MotifModel::vocab_size() const { return impl_->sp->size(); }
@@ -135,7 +140,8 @@ Encoding MotifModel::encode_runs(const std::vector<int>& units, const std::vecto
     const std::vector<int> piece(out.units.begin() + static_cast<std::ptrdiff_t>(base),
                                  out.units.begin() + static_cast<std::ptrdiff_t>(base + n));
     motifs::SpmError error;
-    if (!impl_->sp->encode(units_to_utf8(piece), &pieces, &error)) throw file_error(name_, "encoding failed: " + error.message);
+    if (!impl_->sp->encode(units_to_utf8(piece), &pieces, &error))
+      throw file_error(name_, "encoding failed: " + error.message);
     out.motifs.reserve(out.motifs.size() + pieces.size());
     for (const motifs::SpmPiece& p : pieces) {
       Motif m;
@@ -143,7 +149,8 @@ Encoding MotifModel::encode_runs(const std::vector<int>& units, const std::vecto
       // Every unit is 3 bytes of UTF-8: byte offsets map straight to units.
       m.unit_begin = base + p.begin / kUnitUtf8Bytes;
       m.unit_end = base + p.end / kUnitUtf8Bytes;
-      if (m.unit_end <= m.unit_begin || m.unit_end > base + n) continue;  // a piece without surface (dummy prefix)
+      if (m.unit_end <= m.unit_begin || m.unit_end > base + n)
+        continue;  // a piece without surface (dummy prefix)
       m.frame_begin = first_frame[m.unit_begin];
       m.frame_end = first_frame[m.unit_end];
       out.motifs.push_back(m);
@@ -152,7 +159,8 @@ Encoding MotifModel::encode_runs(const std::vector<int>& units, const std::vecto
   return out;
 }
 
-std::vector<Encoding> MotifModel::encode_lines(const std::vector<std::vector<int>>& lines, int threads) const {
+std::vector<Encoding> MotifModel::encode_lines(const std::vector<std::vector<int>>& lines,
+                                               int threads) const {
   std::vector<Encoding> out(lines.size());
   if (threads <= 0) threads = available_cpus();
   threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), lines.size()));
@@ -180,7 +188,9 @@ std::vector<Encoding> MotifModel::encode_lines(const std::vector<std::vector<int
   return out;
 }
 
-std::string Encoding::motif_text(const Motif& m) const { return join_units(units.data() + m.unit_begin, m.length()); }
+std::string Encoding::motif_text(const Motif& m) const {
+  return join_units(units.data() + m.unit_begin, m.length());
+}
 
 std::string Encoding::text() const {
   std::string s;

@@ -14,8 +14,9 @@ namespace {
 
 // A symbol every protobuf copy defines (SentencePiece's bundled one too), in
 // both C++ ABIs.
-constexpr const char* kProtobufProbes[] = {"_ZNK6google8protobuf11MessageLite25InitializationErrorStringB5cxx11Ev",
-                                           "_ZNK6google8protobuf11MessageLite25InitializationErrorStringEv"};
+constexpr const char* kProtobufProbes[] = {
+    "_ZNK6google8protobuf11MessageLite25InitializationErrorStringB5cxx11Ev",
+    "_ZNK6google8protobuf11MessageLite25InitializationErrorStringEv"};
 
 bool protobuf_in_global_scope() {
   for (const char* symbol : kProtobufProbes) {
@@ -63,8 +64,9 @@ Loaded load_backend() {
     if (!deepbind_allowed()) {
       // Without a scope searched first, SentencePiece would bind to that
       // protobuf and crash: refuse instead.
-      throw Error("cannot load SentencePiece: this process already has a protobuf library in its global symbol scope "
-                  "(a program linked with LibTorch?) and runs under a sanitizer, which forbids RTLD_DEEPBIND");
+      throw Error(
+          "cannot load SentencePiece: this process already has a protobuf library in its global symbol scope "
+          "(a program linked with LibTorch?) and runs under a sanitizer, which forbids RTLD_DEEPBIND");
     }
     flags |= RTLD_DEEPBIND;
     loaded.log_usable = !deepbind_breaks_cerr();

@@ -53,10 +53,10 @@ void run_bpe(const BpeArgs& args) {
                  100.0 * r.coverage);
   }
   if (args.json_out) {
-    const nlohmann::json summary = {{"pieces", r.vocab_used},   {"lines", r.lines},
-                                    {"frames", r.frames},       {"units", r.units},
-                                    {"seconds", r.seconds},     {"units_per_token", r.units_per_token},
-                                    {"coverage", r.coverage},   {"output", args.out_dir}};
+    const nlohmann::json summary = {{"pieces", r.vocab_used}, {"lines", r.lines},
+                                    {"frames", r.frames},     {"units", r.units},
+                                    {"seconds", r.seconds},   {"units_per_token", r.units_per_token},
+                                    {"coverage", r.coverage}, {"output", args.out_dir}};
     std::printf("%s\n", summary.dump().c_str());
   }
 }
@@ -83,7 +83,8 @@ void run_encode(const EncodeArgs& args) {
   std::vector<std::vector<int>> batch;
   std::string part, out;
   int64_t line_no = 0;
-  auto write_encoded = [&](const std::vector<std::vector<int>>& lines, const char* end, const char* begin = "") {
+  auto write_encoded = [&](const std::vector<std::vector<int>>& lines, const char* end,
+                           const char* begin = "") {
     for (const Encoding& e : model.encode_lines(lines, args.jobs)) {
       out = begin;
       out += e.text();
@@ -118,7 +119,9 @@ void run_encode(const EncodeArgs& args) {
       if (sep && in_token && ++tokens == kPartUnits) break;
       in_token = !sep;
       part.push_back(static_cast<char>(c));
-      if (part.size() > 16 * kPartUnits) throw file_error(name, "line " + std::to_string(line_no + 1) + " has a token longer than any unit id");
+      if (part.size() > 16 * kPartUnits)
+        throw file_error(name,
+                         "line " + std::to_string(line_no + 1) + " has a token longer than any unit id");
     }
     if (eof && part.empty() && !continued) break;
     if (!continued) ++line_no;
@@ -130,17 +133,20 @@ void run_encode(const EncodeArgs& args) {
       for (int u : units) {
         if (model.knows_unit(u)) continue;
         warned_unknown_unit = true;
-        std::fprintf(stderr,
-                     "acoustok: %s: line %lld: unit %d is not one of %s's units (it knows ids up to %d): it is "
-                     "encoded as an unknown piece; were these units made with another k-means model?\n",
-                     printable(name).c_str(), static_cast<long long>(line_no), u, printable(model.name()).c_str(),
-                     model.largest_known_unit());
+        std::fprintf(
+            stderr,
+            "acoustok: %s: line %lld: unit %d is not one of %s's units (it knows ids up to %d): it is "
+            "encoded as an unknown piece; were these units made with another k-means model?\n",
+            printable(name).c_str(), static_cast<long long>(line_no), u, printable(model.name()).c_str(),
+            model.largest_known_unit());
         break;
       }
     }
     if (line_done || eof) {
-      if (continued) write_encoded({units}, "\n", units.empty() ? "" : " ");
-      else batch.push_back(std::move(units));
+      if (continued)
+        write_encoded({units}, "\n", units.empty() ? "" : " ");
+      else
+        batch.push_back(std::move(units));
       continued = false;
       if (batch.size() == kBatch) flush();
     } else {  // the line goes on: write what it has so far, in order
@@ -156,13 +162,15 @@ void run_encode(const EncodeArgs& args) {
 
 }  // namespace
 
-void add_bpe_command(CLI::App& app) {
+void add_bpe_command(CLI::App& app, Context&) {
   auto args = std::make_shared<BpeArgs>();
   auto enc = std::make_shared<EncodeArgs>();
   CLI::App* cmd = app.add_subcommand(
       "bpe", "Phase 2: train a SentencePiece BPE model over unit lines (motifs), with a motif analysis");
-  cmd->footer("Usage: acoustok bpe UNITS.txt -o DIR [OPTIONS]\n       acoustok bpe encode BPE.model [UNITS.txt]");
-  cmd->add_option("units", args->corpus, "Unit lines: space-separated ids 0..35327, one segment per line; - for standard input");
+  cmd->footer(
+      "Usage: acoustok bpe UNITS.txt -o DIR [OPTIONS]\n       acoustok bpe encode BPE.model [UNITS.txt]");
+  cmd->add_option("units", args->corpus,
+                  "Unit lines: space-separated ids 0..35327, one segment per line; - for standard input");
   cmd->add_option("-o,--output", args->out_dir, "Output folder: bpe.model, bpe.vocab, motif_analysis.json");
   cmd->add_option("--vocab-size", args->train.vocab_size,
                   "Pieces in the model; lowered (with a note) when the corpus cannot support it")
@@ -175,7 +183,8 @@ void add_bpe_command(CLI::App& app) {
       ->capture_default_str()
       ->check(checks::int_between(1, 512));
   cmd->add_option("--sample-lines", args->train.sample_lines,
-                  "Train on a random sample of this many lines (0: all, else > 100); the analysis still reads every line")
+                  "Train on a random sample of this many lines (0: all, else > 100); the analysis still "
+                  "reads every line")
       ->capture_default_str()
       ->check(CLI::Validator(
           [](std::string& v) -> std::string {
@@ -189,7 +198,8 @@ void add_bpe_command(CLI::App& app) {
       ->capture_default_str()
       ->check(checks::int_at_least(0));
   // --threads as everywhere else; -j/--jobs means parallel inputs elsewhere.
-  cmd->add_option("--threads", args->train.threads, "Threads of SentencePiece and of the analysis (0: every core)")
+  cmd->add_option("--threads", args->train.threads,
+                  "Threads of SentencePiece and of the analysis (0: every core)")
       ->capture_default_str()
       ->check(checks::threads());
   cmd->add_flag("-q,--quiet", args->train.quiet, "No progress or summary on stderr");
@@ -197,7 +207,8 @@ void add_bpe_command(CLI::App& app) {
   // Its own flag: -v says what the process runs with, as in every subcommand.
   cmd->add_flag("--sentencepiece-log", args->train.verbose, "SentencePiece's own training log on stderr");
 
-  CLI::App* encode = cmd->add_subcommand("encode", "Write the motifs of each unit line (ids joined by '-', space separated)");
+  CLI::App* encode = cmd->add_subcommand(
+      "encode", "Write the motifs of each unit line (ids joined by '-', space separated)");
   encode->add_option("model", enc->model, "BPE model (bpe.model from `acoustok bpe`)")->required();
   encode->add_option("units", enc->input, "Unit lines (default or '-': standard input)");
   encode->add_option("--threads", enc->jobs, "Encoding threads (0: every core)")

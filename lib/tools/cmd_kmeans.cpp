@@ -38,7 +38,6 @@ struct PredictArgs {
   int threads = 0;
 };
 
-
 // [frames, dim] features of one .npy, checked.
 NpyArray read_features(const std::string& path) {
   NpyArray a = read_npy(path);
@@ -48,7 +47,7 @@ NpyArray read_features(const std::string& path) {
   return a;
 }
 
-void run_fit(FitArgs args) {
+void run_fit(FitArgs args, const Context& ctx) {
   args.km.threads = usable_threads(args.km.threads);
   try {
     args.km.validate();
@@ -57,10 +56,11 @@ void run_fit(FitArgs args) {
   }
   // The tuned allocator keeps each k-means++ run's and each step's large
   // buffers in the heap instead of faulting fresh pages in every time.
-  configure_process_for(args.km.threads, true);
+  ctx.configure_process(args.km.threads, true);
   std::vector<float> x;
   int64_t rows = 0, dim = 0;
-  if (args.json_out && args.output == "-") throw UsageError("kmeans fit: --json needs -o FILE (standard output carries the model)");
+  if (args.json_out && args.output == "-")
+    throw UsageError("kmeans fit: --json needs -o FILE (standard output carries the model)");
   if (std::count(args.inputs.begin(), args.inputs.end(), std::string("-")) > 1)
     throw UsageError("kmeans fit: standard input ('-') can be given once");
   std::unique_ptr<InputArg> from_stdin;
@@ -79,7 +79,8 @@ void run_fit(FitArgs args) {
     rows += a.shape[0];
   }
   if (rows < args.km.k) {
-    throw file_error(args.inputs.front(), "k=" + std::to_string(args.km.k) + " is larger than the number of frames (" +
+    throw file_error(args.inputs.front(), "k=" + std::to_string(args.km.k) +
+                                              " is larger than the number of frames (" +
                                               std::to_string(rows) + ")");
   }
   const auto t0 = std::chrono::steady_clock::now();
@@ -91,24 +92,35 @@ void run_fit(FitArgs args) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.17g", inertia);
-  model.metadata() = {{"feature_model", feature_model_name(args.feature_model)}, {"layer", std::to_string(args.layer)},
-                      {"inertia", buf}, {"frames", std::to_string(rows)},
-                      {"steps", std::to_string(km.state().steps)}, {"seed", std::to_string(args.km.seed)}};
+  model.metadata() = {{"feature_model", feature_model_name(args.feature_model)},
+                      {"layer", std::to_string(args.layer)},
+                      {"inertia", buf},
+                      {"frames", std::to_string(rows)},
+                      {"steps", std::to_string(km.state().steps)},
+                      {"seed", std::to_string(args.km.seed)}};
   if (feature_model_is_stand_in(args.feature_model)) model.metadata()["feature_model_stand_in"] = "true";
   OutputArg output(args.output, ".safetensors");
   model.save(output.path());
   output.finish();
   if (args.json_out) {
-    const nlohmann::json summary = {{"frames", rows},  {"dim", dim},         {"k", args.km.k},          {"steps", km.state().steps},
-                                    {"converged", km.state().converged},    {"inertia", inertia},      {"inertia_per_frame", inertia / static_cast<double>(rows)},
-                                    {"seconds", secs}, {"output", args.output}};
+    const nlohmann::json summary = {{"frames", rows},
+                                    {"dim", dim},
+                                    {"k", args.km.k},
+                                    {"steps", km.state().steps},
+                                    {"converged", km.state().converged},
+                                    {"inertia", inertia},
+                                    {"inertia_per_frame", inertia / static_cast<double>(rows)},
+                                    {"seconds", secs},
+                                    {"output", args.output}};
     std::printf("%s\n", summary.dump().c_str());
   }
   if (!args.quiet) {
-    std::fprintf(stderr, "kmeans: %lld frames x %lld, k=%d: %lld steps%s, inertia %.6e (%.6g per frame), %.1f s -> %s\n",
-                 static_cast<long long>(rows), static_cast<long long>(dim), args.km.k,
-                 static_cast<long long>(km.state().steps), km.state().converged ? " (converged)" : "", inertia,
-                 inertia / static_cast<double>(rows), secs, args.output.c_str());
+    std::fprintf(
+        stderr,
+        "kmeans: %lld frames x %lld, k=%d: %lld steps%s, inertia %.6e (%.6g per frame), %.1f s -> %s\n",
+        static_cast<long long>(rows), static_cast<long long>(dim), args.km.k,
+        static_cast<long long>(km.state().steps), km.state().converged ? " (converged)" : "", inertia,
+        inertia / static_cast<double>(rows), secs, args.output.c_str());
   }
 }
 
@@ -117,8 +129,9 @@ void run_predict(const PredictArgs& args) {
   const InputArg input(args.input);
   NpyArray a = read_features(input.path());
   if (a.shape[1] != model.dim()) {
-    throw file_error(args.input, "feature dimension " + std::to_string(a.shape[1]) + " differs from the k-means model's " +
-                                     std::to_string(model.dim()) + " (" + args.model + ")");
+    throw file_error(args.input, "feature dimension " + std::to_string(a.shape[1]) +
+                                     " differs from the k-means model's " + std::to_string(model.dim()) +
+                                     " (" + args.model + ")");
   }
   const auto labels = model.predict(a.values.data(), a.shape[0], usable_threads(args.threads));
   std::string line;
@@ -135,43 +148,66 @@ void run_predict(const PredictArgs& args) {
 
 }  // namespace
 
-void add_kmeans_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand("kmeans", "Mini-batch k-means on feature files (fit a model, or assign units)");
+void add_kmeans_command(CLI::App& app, Context& ctx) {
+  CLI::App* cmd =
+      app.add_subcommand("kmeans", "Mini-batch k-means on feature files (fit a model, or assign units)");
   cmd->require_subcommand(1);
 
   auto fit = std::make_shared<FitArgs>();
   fit->km.threads = 0;  // every usable CPU, as --threads is everywhere
-  CLI::App* f = cmd->add_subcommand("fit", "Fit k-means (scikit-learn MiniBatchKMeans semantics) on float32 [frames, dim] .npy files");
-  f->add_option("features", fit->inputs, "Feature .npy files [frames, dim], concatenated; - for standard input")->required();
+  CLI::App* f = cmd->add_subcommand(
+      "fit", "Fit k-means (scikit-learn MiniBatchKMeans semantics) on float32 [frames, dim] .npy files");
+  f->add_option("features", fit->inputs,
+                "Feature .npy files [frames, dim], concatenated; - for standard input")
+      ->required();
   f->add_option("-o,--output", fit->output, "Output k-means model (.safetensors)")->required();
-  f->add_option("--k", fit->km.k, "Number of clusters (units)")->capture_default_str()->check(checks::int_between(1, 65535));
-  f->add_option("--batch-size", fit->km.batch_size, "Rows per mini-batch")->capture_default_str()->check(checks::int_at_least(1));
-  f->add_option("--max-iter", fit->km.max_iter, "Most passes over the data")->capture_default_str()->check(checks::int_at_least(1));
+  f->add_option("--k", fit->km.k, "Number of clusters (units)")
+      ->capture_default_str()
+      ->check(checks::int_between(1, 65535));
+  f->add_option("--batch-size", fit->km.batch_size, "Rows per mini-batch")
+      ->capture_default_str()
+      ->check(checks::int_at_least(1));
+  f->add_option("--max-iter", fit->km.max_iter, "Most passes over the data")
+      ->capture_default_str()
+      ->check(checks::int_at_least(1));
   f->add_option("--max-no-improvement", fit->km.max_no_improvement,
                 "Stop after this many steps without a better smoothed batch inertia (0: never)")
-      ->capture_default_str()->check(checks::int_at_least(0));
-  f->add_option("--n-init", fit->km.n_init, "k-means++ initialisations; the best on a validation subset is kept")
-      ->capture_default_str()->check(checks::int_at_least(1));
+      ->capture_default_str()
+      ->check(checks::int_at_least(0));
+  f->add_option("--n-init", fit->km.n_init,
+                "k-means++ initialisations; the best on a validation subset is kept")
+      ->capture_default_str()
+      ->check(checks::int_at_least(1));
   f->add_option("--init-size", fit->km.init_size, "Rows per initialisation (0: 3 x batch size)")
-      ->capture_default_str()->check(checks::int_at_least(0));
+      ->capture_default_str()
+      ->check(checks::int_at_least(0));
   f->add_option("--reassignment-ratio", fit->km.reassignment_ratio,
                 "Move centres with fewer than this fraction of the largest count onto random rows")
-      ->capture_default_str()->check(checks::number_between(0, 1));
+      ->capture_default_str()
+      ->check(checks::number_between(0, 1));
   f->add_option("--seed", fit->km.seed, "Random seed (same seed, same result)")->capture_default_str();
   f->add_option("--threads", fit->km.threads, "Threads (the result does not depend on it; 0: every CPU)")
-      ->capture_default_str()->check(checks::threads());
+      ->capture_default_str()
+      ->check(checks::threads());
   f->add_option("--feature-model", fit->feature_model, kFeatureModelHelp);
   f->add_option("--layer", fit->layer, "Feature layer stored in the metadata");
   f->add_flag("-q,--quiet", fit->quiet, "No summary on stderr");
   f->add_flag("--json", fit->json_out, "A summary as one JSON object on stdout");
-  f->callback([fit]() { run_fit(*fit); });
+  f->callback([fit, &ctx]() { run_fit(*fit, ctx); });
 
   auto pred = std::make_shared<PredictArgs>();
   CLI::App* p = cmd->add_subcommand("predict", "Nearest-centroid unit of every frame of a feature file");
-  p->add_option("model", pred->model, "k-means model: .safetensors (centroids [k, dim]), .npy of centroids, or fairseq's km.bin (joblib)")->required();
+  p->add_option(
+       "model", pred->model,
+       "k-means model: .safetensors (centroids [k, dim]), .npy of centroids, or fairseq's km.bin (joblib)")
+      ->required();
   p->add_option("features", pred->input, "Feature .npy [frames, dim]; - for standard input")->required();
-  p->add_option("-o,--output", pred->output, "Units text file: one line of space-separated ids; - for standard output")->required();
-  p->add_option("--threads", pred->threads, "Threads (0: every CPU this process may use)")->capture_default_str()->check(checks::threads());
+  p->add_option("-o,--output", pred->output,
+                "Units text file: one line of space-separated ids; - for standard output")
+      ->required();
+  p->add_option("--threads", pred->threads, "Threads (0: every CPU this process may use)")
+      ->capture_default_str()
+      ->check(checks::threads());
   p->callback([pred]() { run_predict(*pred); });
 }
 

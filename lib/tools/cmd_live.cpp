@@ -5,6 +5,10 @@
 // kmeansunits [! bpemotif] [tee ! unitvocoder]), so its units are the
 // chain's by construction; the elements load LibTorch when they open their
 // models, so this file adds no LibTorch to the program's start-up.
+// Over 600 lines on purpose: it is the only GStreamer client in lib/tools,
+// and its parts (options, pipeline text, stdin feeder, sample printer, bus
+// loop) share the one pipeline's element names and state; split, each part
+// would need that shared state in a header of its own.
 #include "config.h"
 
 #include <gst/app/gstappsink.h>
@@ -63,7 +67,7 @@ struct LiveArgs {
   std::string input;  // a file, "-" (standard input) or empty (the microphone)
   bool mic = false;
   std::string raw_format = "s16le";
-  int raw_rate = 16000;
+  int raw_rate = grid::kSampleRate;
   std::string model, kmeans, motifs, vocoder, speech_out;
   int layer = 14;
   Precision precision = Precision::fp32;
@@ -91,7 +95,8 @@ void add_build_tree_plugins() {
   const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
   if (n <= 0) return;
   std::error_code ec;
-  const fs::path plugins = fs::path(std::string(self, static_cast<size_t>(n))).parent_path() / ".." / ".." / "plugins";
+  const fs::path plugins =
+      fs::path(std::string(self, static_cast<size_t>(n))).parent_path() / ".." / ".." / "plugins";
   if (!fs::exists(plugins / "libgstacoustok.so", ec)) return;
   const std::string dir = fs::weakly_canonical(plugins, ec).string();
   const char* old = std::getenv("GST_PLUGIN_PATH");
@@ -113,7 +118,8 @@ void require_elements(const LiveArgs& a) {
   for (const char* e : {"silencesplit", "xlsrfeat", "kmeansunits"})
     require_element(e, "the acoustok GStreamer plugin");
   if (!a.vocoder.empty()) require_element("unitvocoder", "the acoustok GStreamer plugin");
-  if (!a.motifs.empty()) require_element("bpemotif", "the acoustokbpe GStreamer plugin (built with SentencePiece)");
+  if (!a.motifs.empty())
+    require_element("bpemotif", "the acoustokbpe GStreamer plugin (built with SentencePiece)");
   for (const char* e : {"audioconvert", "audioresample", "appsink", "queue"})
     require_element(e, ("GStreamer's element " + std::string(e) + " (gstreamer1.0-plugins-base)").c_str());
   if (a.mic) require_element("autoaudiosrc", "GStreamer's element autoaudiosrc (gstreamer1.0-plugins-good)");
@@ -151,7 +157,8 @@ void set_on(GstElement* pipeline, const char* element, const char* property, con
   if (!e) return;
   const bool done = set_if_present(e, property, value);
   gst_object_unref(e);
-  if (!done && required) throw Error(std::string(element) + " has no property '" + property + "': update the acoustok plugin");
+  if (!done && required)
+    throw Error(std::string(element) + " has no property '" + property + "': update the acoustok plugin");
 }
 
 // The description of the chain, in gst-launch-1.0 syntax; the paths are set
@@ -173,8 +180,10 @@ std::string describe(const LiveArgs& a, bool stdin_wav) {
   // speak: clocksync holds each buffer until its time (and makes the pipeline
   // live), the queue lets it keep that pace while the models compute, so the
   // units come out when a live chain would give them.
-  if (a.mic) d += " ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=30000000000";
-  else if (!a.no_realtime) d += " ! clocksync ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=30000000000";
+  if (a.mic)
+    d += " ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=30000000000";
+  else if (!a.no_realtime)
+    d += " ! clocksync ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=30000000000";
   if (a.split) d += " ! silencesplit name=silencesplit";
   d += " ! xlsrfeat name=xlsrfeat ! kmeansunits name=kmeansunits ! application/x-acoustok-units";
   // Output as soon as it is made (sync=false): the sinks do not hold it back
@@ -183,11 +192,14 @@ std::string describe(const LiveArgs& a, bool stdin_wav) {
   // holding its first buffer would stall the tee until bpemotif, which waits
   // for a segment's end, had given the printing sink one.
   const std::string sink = "appsink name=out sync=false async=false";
-  const std::string out = a.motifs.empty() ? sink : "bpemotif name=bpemotif ! text/x-raw,format=utf8 ! " + sink;
+  const std::string out =
+      a.motifs.empty() ? sink : "bpemotif name=bpemotif ! text/x-raw,format=utf8 ! " + sink;
   if (a.vocoder.empty()) return d + " ! " + out;
   d += " ! tee name=t t. ! queue ! " + out + " t. ! queue ! unitvocoder name=unitvocoder";
   if (!a.speech_out.empty())
-    return d + " ! audioconvert dithering=none ! audio/x-raw,format=S16LE ! wavenc ! filesink name=speech sync=false async=false";
+    return d +
+           " ! audioconvert dithering=none ! audio/x-raw,format=S16LE ! wavenc ! filesink name=speech "
+           "sync=false async=false";
   return d + " ! audioconvert ! audioresample ! autoaudiosink name=speaker";
 }
 
@@ -212,8 +224,10 @@ void configure(GstElement* p, const LiveArgs& a, const std::string& speech_temp)
     set_on(p, "unitvocoder", "model", a.vocoder);
     set_on(p, "unitvocoder", "device", a.device);
     set_on(p, "unitvocoder", "lookahead-frames", std::to_string(a.vocoder_lookahead_frames));
-    if (!a.speech_out.empty()) set_on(p, "speech", "location", speech_temp);
-    else set_on(p, "speaker", "sync", "false", false);
+    if (!a.speech_out.empty())
+      set_on(p, "speech", "location", speech_temp);
+    else
+      set_on(p, "speaker", "sync", "false", false);
   }
 }
 
@@ -247,7 +261,8 @@ class StdinFeeder {
     if (raw_) {
       const guint64 count = n / static_cast<size_t>(sample_bytes_);
       GST_BUFFER_PTS(b) = gst_util_uint64_scale_int(samples_, GST_SECOND, rate_);
-      GST_BUFFER_DURATION(b) = gst_util_uint64_scale_int(samples_ + count, GST_SECOND, rate_) - GST_BUFFER_PTS(b);
+      GST_BUFFER_DURATION(b) =
+          gst_util_uint64_scale_int(samples_ + count, GST_SECOND, rate_) - GST_BUFFER_PTS(b);
       samples_ += count;
     }
     pending.erase(0, n);
@@ -315,13 +330,15 @@ std::string reduced_line(bool json, double start, const uint16_t* runs, size_t n
     t += runs[2 * i + 1] * acoustok::grid::kFrameSeconds;
   }
   if (json) {
-    return nlohmann::json{{"start", start}, {"units", units}, {"durations", frames}, {"unit_times", times}}.dump();
+    return nlohmann::json{{"start", start}, {"units", units}, {"durations", frames}, {"unit_times", times}}
+        .dump();
   }
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.3f", start);
   std::string line = buf;
   for (size_t i = 0; i < n; ++i) {
-    std::snprintf(buf, sizeof buf, " %u@%.3f+%.3f", units[i], times[i], frames[i] * acoustok::grid::kFrameSeconds);
+    std::snprintf(buf, sizeof buf, " %u@%.3f+%.3f", units[i], times[i],
+                  frames[i] * acoustok::grid::kFrameSeconds);
     line += buf;
   }
   return line;
@@ -404,8 +421,10 @@ void on_sigint(int) {
 std::string message_text(GstMessage* msg, const LiveArgs& a) {
   GError* e = nullptr;
   gchar* debug = nullptr;
-  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) gst_message_parse_error(msg, &e, &debug);
-  else gst_message_parse_warning(msg, &e, &debug);
+  if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR)
+    gst_message_parse_error(msg, &e, &debug);
+  else
+    gst_message_parse_warning(msg, &e, &debug);
   std::string who = GST_MESSAGE_SRC(msg) ? GST_OBJECT_NAME(GST_MESSAGE_SRC(msg)) : "pipeline";
   if (who == "speech") {
     who = a.speech_out;
@@ -444,24 +463,28 @@ void check_paths(const LiveArgs& a) {
   need(a.vocoder, false);
   if (!a.speech_out.empty()) {
     const fs::path parent = fs::path(a.speech_out).parent_path();
-    if (!parent.empty() && !fs::is_directory(parent, ec)) throw file_error(a.speech_out, "its folder does not exist");
+    if (!parent.empty() && !fs::is_directory(parent, ec))
+      throw file_error(a.speech_out, "its folder does not exist");
   }
 }
 
 void check_usage(LiveArgs& a) {
   if (!a.input.empty() && a.mic) throw UsageError("--mic takes no INPUT: give one or the other");
   a.mic = a.input.empty();  // no input: the microphone
-  if (a.input != "-" && (a.raw_format != "s16le" || a.raw_rate != 16000))
-    throw UsageError("--raw-format and --raw-rate describe raw audio on standard input: use them with INPUT -");
+  if (a.input != "-" && (a.raw_format != "s16le" || a.raw_rate != grid::kSampleRate))
+    throw UsageError(
+        "--raw-format and --raw-rate describe raw audio on standard input: use them with INPUT -");
   if (a.mic && a.no_realtime) throw UsageError("--no-realtime: a microphone speaks at its own pace");
   if (!a.speech_out.empty() && a.vocoder.empty()) throw UsageError("--speech-out needs --vocoder CKPT");
-  if (a.vocoder_lookahead_set && a.vocoder.empty()) throw UsageError("--vocoder-lookahead-frames needs --vocoder CKPT");
-  if (a.speech_out == "-") throw UsageError("--speech-out: standard output carries the units; name a WAV file");
+  if (a.vocoder_lookahead_set && a.vocoder.empty())
+    throw UsageError("--vocoder-lookahead-frames needs --vocoder CKPT");
+  if (a.speech_out == "-")
+    throw UsageError("--speech-out: standard output carries the units; name a WAV file");
 }
 
-void run_pipeline(const LiveArgs& a) {
+void run_pipeline(const LiveArgs& a, const Context& ctx) {
   require_elements(a);
-  configure_process_for(a.threads, true);
+  ctx.configure_process(a.threads, true);
   GError* err = nullptr;
 
   // Standard input: WAV when it starts with a RIFF header, else raw audio.
@@ -545,8 +568,11 @@ void run_pipeline(const LiveArgs& a) {
       case GST_MESSAGE_WARNING:
         std::fprintf(stderr, "acoustok: warning: %s\n", message_text(msg, a).c_str());
         break;
-      case GST_MESSAGE_EOS: done = true; break;
-      default: break;
+      case GST_MESSAGE_EOS:
+        done = true;
+        break;
+      default:
+        break;
     }
     gst_message_unref(msg);
   }
@@ -557,7 +583,7 @@ void run_pipeline(const LiveArgs& a) {
   if (speech) speech->commit();
 }
 
-void run_live(LiveArgs a) {
+void run_live(LiveArgs a, const Context& ctx) {
   check_usage(a);
   check_paths(a);
   add_build_tree_plugins();
@@ -572,35 +598,47 @@ void run_live(LiveArgs a) {
   struct Deinit {
     ~Deinit() { gst_deinit(); }
   } deinit;
-  run_pipeline(a);
+  run_pipeline(a, ctx);
 }
 
 }  // namespace
 
-void add_live_command(CLI::App& app) {
+void add_live_command(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<LiveArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "live", "Streaming: units (or motifs) with timestamps as they are produced, from a file, standard input or the "
-              "microphone; speech back with --vocoder");
-  cmd->add_option("input", a->input,
-                  "A sound file (anything GStreamer decodes), - for standard input (WAV, or raw audio: --raw-format); "
-                  "none: the microphone");
-  cmd->add_flag("--mic", a->mic, "Listen to the default microphone (autoaudiosrc) until Ctrl-C (also without INPUT)");
+      "live",
+      "Streaming: units (or motifs) with timestamps as they are produced, from a file, standard input or the "
+      "microphone; speech back with --vocoder");
+  cmd->add_option(
+      "input", a->input,
+      "A sound file (anything GStreamer decodes), - for standard input (WAV, or raw audio: --raw-format); "
+      "none: the microphone");
+  cmd->add_flag("--mic", a->mic,
+                "Listen to the default microphone (autoaudiosrc) until Ctrl-C (also without INPUT)");
   cmd->add_option("--raw-format", a->raw_format, "Raw audio on standard input: s16le or f32le, mono")
       ->capture_default_str()
       ->check(CLI::IsMember({"s16le", "f32le"}));
   cmd->add_option("--raw-rate", a->raw_rate, "Sample rate of raw audio on standard input (Hz)")
       ->capture_default_str()
       ->check(checks::int_between(1000, 768000));
-  cmd->add_option("--model", a->model, "Feature model: a Hugging Face wav2vec2 / XLSR-53 / HuBERT folder or a fairseq checkpoint (.pt)")->required();
-  cmd->add_option("--layer", a->layer, "Transformer layer (1-based)")->capture_default_str()->check(checks::int_at_least(1));
-  cmd->add_option("--kmeans", a->kmeans, "k-means model: kmeans.safetensors, .npy centroids or fairseq's km.bin")->required();
+  cmd->add_option(
+         "--model", a->model,
+         "Feature model: a Hugging Face wav2vec2 / XLSR-53 / HuBERT folder or a fairseq checkpoint (.pt)")
+      ->required();
+  cmd->add_option("--layer", a->layer, "Transformer layer (1-based)")
+      ->capture_default_str()
+      ->check(checks::int_at_least(1));
+  cmd->add_option("--kmeans", a->kmeans,
+                  "k-means model: kmeans.safetensors, .npy centroids or fairseq's km.bin")
+      ->required();
   add_precision_option(cmd, a->precision);
   // The elements' device property: auto, cpu or cuda (no cuda:N).
   add_device_option(cmd, a->device)
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}).description(""))
-      ->description("Where the models run (xlsrfeat, unitvocoder): auto (a GPU when LibTorch has CUDA and one is visible, else "
-                    "the CPU), cpu or cuda");
+      ->description(
+          "Where the models run (xlsrfeat, unitvocoder): auto (a GPU when LibTorch has CUDA and one is "
+          "visible, else "
+          "the CPU), cpu or cuda");
   cmd->add_option("--threads", a->threads, "Threads of the feature model (0: every CPU this process may use)")
       ->capture_default_str()
       ->check(checks::threads());
@@ -614,21 +652,28 @@ void add_live_command(CLI::App& app) {
   cmd->add_option("--context-time", a->context_time, "Audio before a chunk the model sees, seconds")
       ->capture_default_str()
       ->check(checks::seconds(0));
-  cmd->add_option("--recompute-time", a->recompute_time,
-                  "Most recent context run through the model again each chunk, seconds (xlsrfeat recompute-time; "
-                  "the older context is reused)")
+  cmd->add_option(
+         "--recompute-time", a->recompute_time,
+         "Most recent context run through the model again each chunk, seconds (xlsrfeat recompute-time; "
+         "the older context is reused)")
       ->capture_default_str()
       ->check(checks::seconds(0));
   cmd->add_flag("--split,!--no-split", a->split,
                 "Cut the input at pauses first (silencesplit; default), or run it as one stream");
-  cmd->add_flag("--no-realtime", a->no_realtime, "Play a file or standard input as fast as possible, not at its real pace");
-  cmd->add_flag("--json", a->json, "One JSON object per line: {\"start\": seconds, \"units\": [...]} (or \"motifs\")");
-  cmd->add_flag("--dedup", a->dedup,
-                "Reduced units: each run of a repeated unit as one unit, printed with its start and duration "
-                "(UNIT@START+DURATION, seconds; --json: durations in frames and unit_times) once its run ends");
-  cmd->add_option("--motifs", a->motifs, "BPE model of acoustok bpe: print motifs (unit ids joined by '-') instead of units");
-  cmd->add_option("--vocoder", a->vocoder, "Vocoder checkpoint: speak the units back (to --speech-out, else the speakers)");
-  cmd->add_option("--speech-out", a->speech_out, "With --vocoder: write the speech to this WAV (16 kHz mono PCM16)")
+  cmd->add_flag("--no-realtime", a->no_realtime,
+                "Play a file or standard input as fast as possible, not at its real pace");
+  cmd->add_flag("--json", a->json,
+                "One JSON object per line: {\"start\": seconds, \"units\": [...]} (or \"motifs\")");
+  cmd->add_flag(
+      "--dedup", a->dedup,
+      "Reduced units: each run of a repeated unit as one unit, printed with its start and duration "
+      "(UNIT@START+DURATION, seconds; --json: durations in frames and unit_times) once its run ends");
+  cmd->add_option("--motifs", a->motifs,
+                  "BPE model of acoustok bpe: print motifs (unit ids joined by '-') instead of units");
+  cmd->add_option("--vocoder", a->vocoder,
+                  "Vocoder checkpoint: speak the units back (to --speech-out, else the speakers)");
+  cmd->add_option("--speech-out", a->speech_out,
+                  "With --vocoder: write the speech to this WAV (16 kHz mono PCM16)")
       ->check(checks::non_empty_path());
   cmd->add_option_function<int>(
          "--vocoder-lookahead-frames",
@@ -636,11 +681,12 @@ void add_live_command(CLI::App& app) {
            a->vocoder_lookahead_frames = n;
            a->vocoder_lookahead_set = true;
          },
-         "Units after a vocoder chunk it waits for (unitvocoder lookahead-frames; default 1: 0.5 s answers with "
+         "Units after a vocoder chunk it waits for (unitvocoder lookahead-frames; default 1: 0.5 s answers "
+         "with "
          "chunk-frames 25; -1: its whole receptive field, exact)")
       ->check(checks::int_between(-1, 10000));
   cmd->add_flag("-q,--quiet", a->quiet, "No note on stderr (warnings and errors remain)");
-  cmd->callback([a]() { run_live(*a); });
+  cmd->callback([a, &ctx]() { run_live(*a, ctx); });
 }
 
 }  // namespace acoustok::tools

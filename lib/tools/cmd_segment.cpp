@@ -48,14 +48,18 @@ struct SegmentArgs {
 };
 
 json options_json(const SilenceOptions& o) {
-  return {{"threshold_db", o.threshold_db}, {"min_silence", o.min_silence}, {"keep_silence", o.keep_silence},
-          {"min_segment", o.min_segment}, {"max_segment", o.max_segment}};
+  return {{"threshold_db", o.threshold_db},
+          {"min_silence", o.min_silence},
+          {"keep_silence", o.keep_silence},
+          {"min_segment", o.min_segment},
+          {"max_segment", o.max_segment}};
 }
 
 json source_identity(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return nullptr;
-  return {{"size", static_cast<int64_t>(st.st_size)}, {"mtime_ns", static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec}};
+  return {{"size", static_cast<int64_t>(st.st_size)},
+          {"mtime_ns", static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec}};
 }
 
 std::string segment_file_name(const std::string& stem, int64_t index) {
@@ -77,9 +81,11 @@ json read_state(const fs::path& state_path) {
 
 // `source` names the input in the outputs; `path` is where its bytes are
 // (the same, except for "-": a temporary copy of standard input).
-bool state_is_current(const json& state, const std::string& source, const std::string& path, const SilenceOptions& opts) {
-  return state.is_object() && state.value("source", "") == source && state["identity"] == source_identity(path) &&
-         state["options"] == options_json(opts) && state.contains("segments");
+bool state_is_current(const json& state, const std::string& source, const std::string& path,
+                      const SilenceOptions& opts) {
+  return state.is_object() && state.value("source", "") == source &&
+         state["identity"] == source_identity(path) && state["options"] == options_json(opts) &&
+         state.contains("segments");
 }
 
 // Segment files of one input, written while its audio streams through the
@@ -106,7 +112,8 @@ class SegmentSink {
  private:
   void drain(SilenceSplitter& splitter) {
     for (const Segment& seg : splitter.take_segments()) {
-      if (!writer_ || writer_index_ != seg.index || writer_start_ != seg.start) start_writer(seg.index, seg.start);
+      if (!writer_ || writer_index_ != seg.index || writer_start_ != seg.start)
+        start_writer(seg.index, seg.start);
       write_until(seg.end);
       writer_->commit();
       writer_.reset();
@@ -119,7 +126,8 @@ class SegmentSink {
     }
     if (auto open = splitter.open_segment()) {
       if (open->certain_end > open->start) {
-        if (writer_ && writer_start_ != open->start) throw Error("segment: internal error: the open segment moved");
+        if (writer_ && writer_start_ != open->start)
+          throw Error("segment: internal error: the open segment moved");
         if (!writer_) start_writer(next_index_, open->start);
         write_until(open->certain_end);
       }
@@ -131,7 +139,8 @@ class SegmentSink {
   }
 
   void start_writer(int64_t index, int64_t start) {
-    if (start < held_from_) throw Error("segment: internal error: segment " + std::to_string(index) + " starts in dropped audio");
+    if (start < held_from_)
+      throw Error("segment: internal error: segment " + std::to_string(index) + " starts in dropped audio");
     writer_ = std::make_unique<WavWriter>((out_dir_ / segment_file_name(stem_, index)).string());
     writer_index_ = index;
     writer_start_ = written_to_ = start;
@@ -139,7 +148,8 @@ class SegmentSink {
 
   void write_until(int64_t end) {
     if (end <= written_to_) return;
-    if (end > held_from_ + static_cast<int64_t>(held_.size())) throw Error("segment: internal error: segment past the input");
+    if (end > held_from_ + static_cast<int64_t>(held_.size()))
+      throw Error("segment: internal error: segment past the input");
     writer_->write(held_.data() + (written_to_ - held_from_), static_cast<size_t>(end - written_to_));
     written_to_ = end;
   }
@@ -203,8 +213,11 @@ json segment_one_input(const std::string& input, const std::string& path, const 
       sink.push(splitter, block.data(), block.size());
     }
     sink.finish(splitter);
-    state = {{"source", input}, {"identity", identity}, {"options", options_json(opts)},
-             {"duration", static_cast<double>(reader->samples_read()) / grid::kSampleRate}, {"segments", sink.records()}};
+    state = {{"source", input},
+             {"identity", identity},
+             {"options", options_json(opts)},
+             {"duration", static_cast<double>(reader->samples_read()) / grid::kSampleRate},
+             {"segments", sink.records()}};
     common::write_text_file(state_path.string(), state.dump());
   } catch (...) {
     // A failed input leaves none of its segments where `units` would read them.
@@ -215,7 +228,7 @@ json segment_one_input(const std::string& input, const std::string& path, const 
   return state;
 }
 
-void run_segment(const SegmentArgs& args) {
+void run_segment(const SegmentArgs& args, Context& ctx) {
   try {
     args.silence.validate();
   } catch (const Error& e) {
@@ -243,8 +256,9 @@ void run_segment(const SegmentArgs& args) {
     }
     std::string stem = in == "-" ? "stdin" : fs::path(in).stem().string();
     auto [it, fresh] = stem_owner.emplace(stem, in);
-    if (!fresh) throw Error("inputs " + it->second + " and " + in + " have the same name '" + stem +
-                            "': their segment files would collide");
+    if (!fresh)
+      throw Error("inputs " + it->second + " and " + in + " have the same name '" + stem +
+                  "': their segment files would collide");
     stems.push_back(stem);
   }
 
@@ -307,8 +321,10 @@ void run_segment(const SegmentArgs& args) {
   // Nothing completed: no segments.jsonl either (a full disk leaves nothing).
   if (failed < n) common::write_text_file((out_dir / "segments.jsonl").string(), lines);
   if (!args.quiet) {
-    std::fprintf(stderr, "segment: %zu input(s), %d already done, %zu failed; %zu segments, %.1f s of %.1f s kept -> %s\n",
-                 n, skipped.load(), failed, segment_count, speech, total, (out_dir / "segments.jsonl").c_str());
+    std::fprintf(
+        stderr,
+        "segment: %zu input(s), %d already done, %zu failed; %zu segments, %.1f s of %.1f s kept -> %s\n", n,
+        skipped.load(), failed, segment_count, speech, total, (out_dir / "segments.jsonl").c_str());
   }
   if (args.json_out) {
     const json summary = {{"inputs", n},
@@ -320,24 +336,31 @@ void run_segment(const SegmentArgs& args) {
                           {"output", (out_dir / "segments.jsonl").string()}};
     std::printf("%s\n", summary.dump().c_str());
   }
-  if (failed > 0) exit_status = 1;
+  if (failed > 0) ctx.exit_status = 1;
 }
 
 }  // namespace
 
-void add_segment_command(CLI::App& app) {
+void add_segment_command(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<SegmentArgs>();
-  CLI::App* cmd = app.add_subcommand("segment", "Phase 0: cut recordings at silences into 16 kHz mono WAV segments");
-  cmd->add_option("inputs", args->inputs, "Audio files (WAV, FLAC, OGG, MP3; any rate and channels); - for standard input (segments stdin_NNNNN.wav)")->required();
-  cmd->add_option("-o,--output", args->out_dir, "Output folder: <stem>_NNNNN.wav and segments.jsonl")->required();
+  CLI::App* cmd =
+      app.add_subcommand("segment", "Phase 0: cut recordings at silences into 16 kHz mono WAV segments");
+  cmd->add_option("inputs", args->inputs,
+                  "Audio files (WAV, FLAC, OGG, MP3; any rate and channels); - for standard input (segments "
+                  "stdin_NNNNN.wav)")
+      ->required();
+  cmd->add_option("-o,--output", args->out_dir, "Output folder: <stem>_NNNNN.wav and segments.jsonl")
+      ->required();
   // The durations size the analysis buffers: at most an hour each.
   cmd->add_option("--threshold-db", args->silence.threshold_db, "Silence threshold in dBFS")
       ->capture_default_str()
       ->check(checks::number_between(-200, 0, "dBFS"));
-  cmd->add_option("--min-silence", args->silence.min_silence, "Shortest pause that splits, seconds (at most 3600)")
+  cmd->add_option("--min-silence", args->silence.min_silence,
+                  "Shortest pause that splits, seconds (at most 3600)")
       ->capture_default_str()
       ->check(checks::seconds(0.001));
-  cmd->add_option("--keep-silence", args->silence.keep_silence, "Silence kept around each segment, seconds (at most 3600)")
+  cmd->add_option("--keep-silence", args->silence.keep_silence,
+                  "Silence kept around each segment, seconds (at most 3600)")
       ->capture_default_str()
       ->check(checks::seconds(0));
   cmd->add_option("--min-segment", args->silence.min_segment,
@@ -348,12 +371,13 @@ void add_segment_command(CLI::App& app) {
                   "Split longer speech at its quietest point, seconds (0: off; at most 3600)")
       ->capture_default_str()
       ->check(checks::seconds(0));
-  cmd->add_option("-j,--jobs", args->jobs, "Inputs processed in parallel (at most the CPUs this process may use)")
+  cmd->add_option("-j,--jobs", args->jobs,
+                  "Inputs processed in parallel (at most the CPUs this process may use)")
       ->capture_default_str()
       ->check(checks::int_at_least(1));
   cmd->add_flag("-q,--quiet", args->quiet, "No progress or summary on stderr");
   cmd->add_flag("--json", args->json_out, "A summary as one JSON object on stdout");
-  cmd->callback([args]() { run_segment(*args); });
+  cmd->callback([args, &ctx]() { run_segment(*args, ctx); });
 }
 
 }  // namespace acoustok::tools

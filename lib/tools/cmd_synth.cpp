@@ -20,7 +20,7 @@
 #include "acoustok/frame_grid.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "common/fs_util.hpp"
-#include "common/log.hpp"
+#include "common/log_printf.hpp"
 #include "common/progress.hpp"
 #include "acoustok/vocoder.hpp"
 #include "acoustok/vocoder_data.hpp"
@@ -32,7 +32,7 @@ namespace acoustok::tools {
 namespace {
 
 constexpr size_t kWholeLineFrames = 60 * grid::kFrameRate;  // one minute of units
-constexpr int kStreamChunkFrames = 500;                      // 10 s per step beyond that
+constexpr int kStreamChunkFrames = 10 * grid::kFrameRate;   // 10 s per step beyond that
 
 namespace fs = std::filesystem;
 
@@ -72,7 +72,8 @@ std::vector<Utterance> read_corpus(const std::string& arg) {
   std::vector<Utterance> out;
   for (auto& seg : corpus.segments) {
     const std::string name = fs::path(seg.file).replace_extension(".wav").generic_string();
-    out.push_back({name, corpus.path + ": segment " + seg.file, std::move(seg.units), std::move(seg.durations)});
+    out.push_back(
+        {name, corpus.path + ": segment " + seg.file, std::move(seg.units), std::move(seg.durations)});
   }
   return out;
 }
@@ -147,8 +148,9 @@ bool is_reduced(const std::vector<int32_t>& units) {
 // repeated by its predicted duration (predicted over the whole line) or by
 // the run length its corpus carries.
 std::vector<int32_t> frames_of(Vocoder& vocoder, const Utterance& u, int dur_prediction) {
-  const bool predict = dur_prediction == 1 ||
-                       (dur_prediction < 0 && vocoder.config().has_duration_predictor() && is_reduced(u.units));
+  const bool predict =
+      dur_prediction == 1 ||
+      (dur_prediction < 0 && vocoder.config().has_duration_predictor() && is_reduced(u.units));
   if (predict && !u.units.empty()) {
     const auto durations = vocoder.predict_durations(u.units.data(), u.units.size());
     return expand_durations(u.units.data(), u.units.size(), durations);
@@ -168,29 +170,33 @@ void set_speaker(Vocoder& vocoder, const SynthArgs& a) {
       throw file_error(a.checkpoint, "this vocoder has " + std::to_string(c.num_speakers) +
                                          " speakers: choose one with --speaker " + range);
     if (a.speaker >= c.num_speakers)
-      throw file_error(a.checkpoint, "--speaker " + std::to_string(a.speaker) + " is outside its speakers " + range);
+      throw file_error(a.checkpoint,
+                       "--speaker " + std::to_string(a.speaker) + " is outside its speakers " + range);
     vocoder.set_speaker(a.speaker);
   } else if (a.speaker >= 0) {
     throw file_error(a.checkpoint, "--speaker: this vocoder has no speaker table (num_speakers)");
   }
   if (c.has_speaker_embedder()) {
     if (a.speaker_embedding.empty())
-      throw file_error(a.checkpoint, "this vocoder takes a speaker embedding: give --speaker-embedding FILE.npy of " +
-                                         std::to_string(c.speaker_embedding_dim) + " floats");
+      throw file_error(a.checkpoint,
+                       "this vocoder takes a speaker embedding: give --speaker-embedding FILE.npy of " +
+                           std::to_string(c.speaker_embedding_dim) + " floats");
     const NpyArray e = read_npy(a.speaker_embedding);
     const auto dim = static_cast<int64_t>(c.speaker_embedding_dim);
     const bool shape_ok = (e.shape.size() == 1 && e.shape[0] == dim) ||
                           (e.shape.size() == 2 && e.shape[0] == 1 && e.shape[1] == dim);
     if (!shape_ok)
       throw file_error(a.speaker_embedding, "--speaker-embedding: the vocoder's embedder takes shape [" +
-                                                std::to_string(dim) + "] or [1, " + std::to_string(dim) + "], this has " +
-                                                std::to_string(e.values.size()) + " values");
+                                                std::to_string(dim) + "] or [1, " + std::to_string(dim) +
+                                                "], this has " + std::to_string(e.values.size()) + " values");
     vocoder.set_speaker_embedding(e.values);
   } else if (!a.speaker_embedding.empty()) {
-    throw file_error(a.checkpoint, "--speaker-embedding: this vocoder has no speaker embedder (embedder_params)");
+    throw file_error(a.checkpoint,
+                     "--speaker-embedding: this vocoder has no speaker embedder (embedder_params)");
   }
   if (a.dur_prediction == 1 && !c.has_duration_predictor())
-    throw file_error(a.checkpoint, "--dur-prediction: this vocoder has no duration predictor (dur_predictor_params)");
+    throw file_error(a.checkpoint,
+                     "--dur-prediction: this vocoder has no duration predictor (dur_predictor_params)");
 }
 
 // --json: what was written, from the writers' own counts.
@@ -204,7 +210,7 @@ void print_json(size_t utterances, const std::vector<std::string>& outputs, int6
   std::printf("%s\n", summary.dump().c_str());
 }
 
-void run_synth(const SynthArgs& a) {
+void run_synth(const SynthArgs& a, const Context& ctx) {
   const auto utterances = is_corpus(a.units) ? read_corpus(a.units) : read_unit_text(a.units);
   size_t frames = 0, spoken = 0;
   for (const auto& u : utterances) {
@@ -214,21 +220,26 @@ void run_synth(const SynthArgs& a) {
   if (frames == 0) throw file_error(a.units, "holds no units");
   // A name that ends in .wav (or -) is one file; anything else a folder.
   const bool one_file = a.out == "-" || (ends_with_wav(a.out) && !fs::is_directory(a.out));
-  if (a.json_out && a.out == "-") throw UsageError("synth: --json needs -o FILE.wav or DIR (standard output carries the audio)");
-  if (a.concat && !one_file) throw UsageError("--concat: joins the utterances into one file: give -o FILE.wav or -");
+  if (a.json_out && a.out == "-")
+    throw UsageError("synth: --json needs -o FILE.wav or DIR (standard output carries the audio)");
+  if (a.concat && !one_file)
+    throw UsageError("--concat: joins the utterances into one file: give -o FILE.wav or -");
   if (one_file && !a.concat && spoken > 1)
-    throw UsageError(a.units + " holds " + std::to_string(spoken) + " utterances: give -o a folder for one WAV each, or add " +
+    throw UsageError(a.units + " holds " + std::to_string(spoken) +
+                     " utterances: give -o a folder for one WAV each, or add " +
                      "--concat to join them into " + a.out);
   std::map<std::string, std::string> names;
   if (!one_file)
     for (const auto& u : utterances)
       if (const auto [it, fresh] = names.emplace(u.name, u.where); !fresh)
-        throw Error(u.where + ": " + u.name + " again (" + it->second + " names it too): utterance ids must differ");
+        throw Error(u.where + ": " + u.name + " again (" + it->second +
+                    " names it too): utterance ids must differ");
 
-  configure_process_for(a.threads, true);
+  ctx.configure_process(a.threads, true);
   auto vocoder = Vocoder::load(a.checkpoint, a.device, a.vocoder_config);
   for (const auto& u : utterances)
-    check_units_in_range(u.units, vocoder->num_units(), u.where + " (the vocoder has k=" + std::to_string(vocoder->num_units()) + ")");
+    check_units_in_range(u.units, vocoder->num_units(),
+                         u.where + " (the vocoder has k=" + std::to_string(vocoder->num_units()) + ")");
   set_speaker(*vocoder, a);
   int64_t expanded = 0;  // frames synthesised, after durations
   if (one_file) {
@@ -274,45 +285,54 @@ void run_synth(const SynthArgs& a) {
 
 }  // namespace
 
-void add_synth_command(CLI::App& app) {
+void add_synth_command(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<SynthArgs>();
   CLI::App* cmd = app.add_subcommand("synth", "Units to 16 kHz speech with a vocoder checkpoint");
   cmd->add_option("--checkpoint", a->checkpoint,
-                  "Vocoder checkpoint: acoustok's (vocoder_final.pt) or a released speech-resynthesis/fairseq unit HiFi-GAN")
+                  "Vocoder checkpoint: acoustok's (vocoder_final.pt) or a released "
+                  "speech-resynthesis/fairseq unit HiFi-GAN")
       ->required();
   cmd->add_option("--vocoder-config", a->vocoder_config,
                   "config.json of a released vocoder (default: config.json beside the checkpoint)");
-  cmd->add_option("units", a->units,
-                  "Unit text: space-separated ids, one utterance per line, optionally after an id and '|' (ID|units, "
-                  "fairseq's speech2unit output); or the output folder of `acoustok units` (its "
-                  "corpus_timestamped.json); - for standard input")
+  cmd->add_option(
+         "units", a->units,
+         "Unit text: space-separated ids, one utterance per line, optionally after an id and '|' (ID|units, "
+         "fairseq's speech2unit output); or the output folder of `acoustok units` (its "
+         "corpus_timestamped.json); - for standard input")
       ->required();
-  cmd->add_option("-o,--output", a->out,
-                  "Output folder: one WAV per utterance (16 kHz mono PCM16, 320 samples per unit), named by its id, "
-                  "its segment's file name, or its line number (000001.wav); or FILE.wav (or - for standard output) "
-                  "for one utterance, or several with --concat")
+  cmd->add_option(
+         "-o,--output", a->out,
+         "Output folder: one WAV per utterance (16 kHz mono PCM16, 320 samples per unit), named by its id, "
+         "its segment's file name, or its line number (000001.wav); or FILE.wav (or - for standard output) "
+         "for one utterance, or several with --concat")
       ->required();
-  cmd->add_flag("--concat", a->concat, "Join every utterance, in order, into the one WAV that -o FILE.wav (or -) names");
+  cmd->add_flag("--concat", a->concat,
+                "Join every utterance, in order, into the one WAV that -o FILE.wav (or -) names");
   cmd->add_flag_function(
       "--dur-prediction,!--no-dur-prediction", [a](int64_t n) { a->dur_prediction = n > 0 ? 1 : 0; },
-      "Repeat each unit by the duration the vocoder predicts (a vocoder with dur_predictor_params; the units are "
-      "reduced: runs collapsed). Default: on when the vocoder has a duration predictor and the line is reduced (no "
-      "unit equals its neighbour). Without prediction, a reduced corpus (units --dedup) is expanded by the durations "
+      "Repeat each unit by the duration the vocoder predicts (a vocoder with dur_predictor_params; the units "
+      "are "
+      "reduced: runs collapsed). Default: on when the vocoder has a duration predictor and the line is "
+      "reduced (no "
+      "unit equals its neighbour). Without prediction, a reduced corpus (units --dedup) is expanded by the "
+      "durations "
       "it carries");
-  cmd->add_option("--speaker", a->speaker,
-                  "Speaker id of a multi-speaker vocoder (a speaker table: num_speakers in its config), 0..N-1; "
-                  "required by one, refused by others")
+  cmd->add_option(
+         "--speaker", a->speaker,
+         "Speaker id of a multi-speaker vocoder (a speaker table: num_speakers in its config), 0..N-1; "
+         "required by one, refused by others")
       ->check(checks::int_at_least(0));
-  cmd->add_option("--speaker-embedding", a->speaker_embedding,
-                  "Speaker vector of a vocoder with a speaker embedder (embedder_params): an .npy of float32 or "
-                  "float64, shape [D] or [1, D], D its embedder_dim")
+  cmd->add_option(
+         "--speaker-embedding", a->speaker_embedding,
+         "Speaker vector of a vocoder with a speaker embedder (embedder_params): an .npy of float32 or "
+         "float64, shape [D] or [1, D], D its embedder_dim")
       ->type_name("FILE.npy");
   add_device_option(cmd, a->device);
   cmd->add_option("--threads", a->threads, "CPU threads (0: every CPU this process may use)")
       ->capture_default_str()
       ->check(checks::threads());
   cmd->add_flag("--json", a->json_out, "A summary as one JSON object on stdout");
-  cmd->callback([a]() { run_synth(*a); });
+  cmd->callback([a, &ctx]() { run_synth(*a, ctx); });
 }
 
 }  // namespace acoustok::tools

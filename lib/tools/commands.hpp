@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Each subcommand of `acoustok` registers itself on the parent app. Its
-// callback throws acoustok::Error for a failed run (exit 1) and may return a
-// non-zero status through `exit_status` for partial failures.
+// Each subcommand of `acoustok` registers itself on the parent app with the
+// program's Context. Its callback throws acoustok::Error for a failed run
+// (exit 1) and may set Context::exit_status for partial failures.
 #pragma once
 
 #include "config.h"
@@ -19,20 +19,26 @@ struct UsageError : Error {
   using Error::Error;
 };
 
-// Set by a subcommand that finished but had failures to report (exit 1).
-extern int exit_status;
+// What main shares with the subcommands it runs: the common flags and the
+// exit status. One per program run, alive while the subcommands are.
+struct Context {
+  bool verbose = false;  // -v: say on stderr what the process runs with
+  bool quiet = false;    // -q where a subcommand has no quiet option of its own
+  int exit_status = 0;   // 1: a subcommand finished but had failures to report
 
-// The process settings of the command line (acoustok/process.hpp): LibTorch
-// threads from --threads (0: every CPU this process may use) and, for commands that
-// run a model over long signals (the feature model, vocoder synthesis), the
-// allocator settings measured for them: large activations reuse the heap
-// instead of a fresh mapping (and its page faults) per call.
-void configure_process_for(int threads, bool tune_allocator);
+  // The process settings of the command line (acoustok/process.hpp): LibTorch
+  // threads from --threads (0: every CPU this process may use) and, for
+  // commands that run a model over long signals (the feature model, vocoder
+  // synthesis), the allocator settings that suit them: large activations
+  // reuse the heap instead of a fresh mapping (and its page faults) per call.
+  void configure_process(int threads, bool tune_allocator) const;
+};
 
 // --feature-model, one meaning everywhere: the feature model recorded in the
 // outputs (k-means metadata, corpus_timestamped.json), by name; a folder
 // (what --model takes) stands for its own name.
-constexpr const char* kFeatureModelHelp = "Feature model recorded in the outputs: a name, or its folder (recorded by the folder's name)";
+constexpr const char* kFeatureModelHelp =
+    "Feature model recorded in the outputs: a name, or its folder (recorded by the folder's name)";
 std::string feature_model_name(const std::string& name_or_folder);
 // A feature model folder whose config.json marks it a random-weight stand-in
 // ("acoustok_stand_in", models/make_demo_model.py).
@@ -46,20 +52,20 @@ CLI::Option* add_device_option(CLI::App* cmd, std::string& device);
 // --precision fp32|bf16 of the feature model (acoustok/features.hpp).
 CLI::Option* add_precision_option(CLI::App* cmd, Precision& precision);
 
-void add_segment_command(CLI::App& app);
+void add_segment_command(CLI::App& app, Context& ctx);
 #ifdef HAVE_SENTENCEPIECE
-void add_bpe_command(CLI::App& app);
+void add_bpe_command(CLI::App& app, Context& ctx);
 #endif
-void add_kmeans_command(CLI::App& app);
-void add_units_command(CLI::App& app);
-void add_features_command(CLI::App& app);
+void add_kmeans_command(CLI::App& app, Context& ctx);
+void add_units_command(CLI::App& app, Context& ctx);
+void add_features_command(CLI::App& app, Context& ctx);
 #if HAVE_TORCH
-void add_vocoder_command(CLI::App& app);
-void add_synth_command(CLI::App& app);
+void add_vocoder_command(CLI::App& app, Context& ctx);
+void add_synth_command(CLI::App& app, Context& ctx);
 #endif
-void add_report_command(CLI::App& app);
+void add_report_command(CLI::App& app, Context& ctx);
 #ifdef ACOUSTOK_TOOL_LIVE
-void add_live_command(CLI::App& app);
+void add_live_command(CLI::App& app, Context& ctx);
 #endif
 
 }  // namespace acoustok::tools

@@ -66,7 +66,9 @@ FairseqManifest read_fairseq_manifest(const std::string& path, const std::string
   const auto lines = lines_of(text);
   FairseqManifest m;
   if (lines.empty() || rstrip(lines[0]).empty())
-    throw file_error(shown, "line 1: no root folder (a fairseq manifest starts with the folder its paths are relative to)");
+    throw file_error(
+        shown,
+        "line 1: no root folder (a fairseq manifest starts with the folder its paths are relative to)");
   m.root = rstrip(lines[0]);
   for (size_t i = 1; i < lines.size(); ++i) {
     const std::string line = rstrip(lines[i]);
@@ -86,7 +88,8 @@ FairseqManifest read_fairseq_manifest(const std::string& path, const std::string
       else
         in.samples = std::stoll(count);
     }
-    if (in.problem.empty() && in.name.empty()) in.problem = "'" + rel + "' is not a file path inside the root folder";
+    if (in.problem.empty() && in.name.empty())
+      in.problem = "'" + rel + "' is not a file path inside the root folder";
     m.lines.push_back(std::move(in));
   }
   if (m.lines.empty()) throw file_error(shown, "names no input after its root line");
@@ -96,7 +99,9 @@ FairseqManifest read_fairseq_manifest(const std::string& path, const std::string
 ShardRange fairseq_shard_range(int64_t total, int shards, int rank) {
   // The same double operations as Python's tot / nshard * rank; nearbyint
   // in the default rounding mode rounds half to even, as round() does.
-  auto at = [&](int r) { return static_cast<int64_t>(std::nearbyint(static_cast<double>(total) / shards * r)); };
+  auto at = [&](int r) {
+    return static_cast<int64_t>(std::nearbyint(static_cast<double>(total) / shards * r));
+  };
   return {at(rank), at(rank + 1)};
 }
 

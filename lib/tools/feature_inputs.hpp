@@ -14,11 +14,11 @@ namespace acoustok::tools {
 
 // One audio file to run.
 struct FeatureInput {
-  std::string path;       // what is read
-  std::string name;       // output name inside -o DIR ("a/b.npy"); empty in shard mode
-  std::string where;      // "train.tsv: line 7" for a manifest line, else empty
-  int64_t samples = -1;   // the manifest's sample count, -1 when not given
-  std::string problem;    // set when the line itself is unusable: reported and skipped
+  std::string path;      // what is read
+  std::string name;      // output name inside -o DIR ("a/b.npy"); empty in shard mode
+  std::string where;     // "train.tsv: line 7" for a manifest line, else empty
+  int64_t samples = -1;  // the manifest's sample count, -1 when not given
+  std::string problem;   // set when the line itself is unusable: reported and skipped
 };
 
 // Non-empty lines, a final CR dropped; relative paths stay relative to the

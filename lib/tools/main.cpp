@@ -26,12 +26,8 @@
 
 namespace acoustok::tools {
 
-int exit_status = 0;
-
 namespace {
 
-bool verbose = false;
-bool quiet = false;
 #if HAVE_TORCH
 constexpr const char* kHaveTorch = "yes";
 #else
@@ -94,7 +90,9 @@ class HelpFormatter : public CLI::Formatter {
   }
   static std::string default_words(const CLI::Option* opt) {
     const std::string def = opt->get_default_str();
-    if (def.empty() || opt->get_type_size() == 0 || opt->get_description().find("(default") != std::string::npos) return "";
+    if (def.empty() || opt->get_type_size() == 0 ||
+        opt->get_description().find("(default") != std::string::npos)
+      return "";
     if (opt->check_lname("threads") && def == "0") return "all usable CPUs";
     return def;
   }
@@ -103,11 +101,11 @@ class HelpFormatter : public CLI::Formatter {
 }  // namespace
 
 #ifndef ACOUSTOK_TOOL_BPE
-void configure_process_for(int threads, bool tune_allocator) {
+void Context::configure_process(int threads, bool tune_allocator) const {
   ProcessOptions options;
   options.threads = threads;
   options.tune_allocator = tune_allocator;
-  configure_process(options);
+  acoustok::configure_process(options);
   if (verbose) std::fprintf(stderr, "acoustok: %s\n", process_report().c_str());
 }
 
@@ -135,9 +133,10 @@ CLI::Option* add_device_option(CLI::App* cmd, std::string& device) {
   // depend on the machine.
   device = "auto";
   return cmd
-      ->add_option("--device", device,
-                   "Where the model runs: auto (a GPU when LibTorch has CUDA and one is visible, else the CPU), cpu, "
-                   "cuda or cuda:N")
+      ->add_option(
+          "--device", device,
+          "Where the model runs: auto (a GPU when LibTorch has CUDA and one is visible, else the CPU), cpu, "
+          "cuda or cuda:N")
       ->type_name("DEVICE")
       ->capture_default_str()
       ->check(checks::device());
@@ -147,24 +146,25 @@ CLI::Option* add_device_option(CLI::App* cmd, std::string& device) {
 // -q/--quiet and -v/--verbose on every subcommand (those with their own keep
 // them): -q leaves warnings and errors only, -v says what the process runs
 // with (CPUs, threads of LibTorch, OpenMP and oneDNN).
-void add_common_flags(CLI::App& app) {
+void add_common_flags(CLI::App& app, Context& ctx) {
   for (CLI::App* sub : app.get_subcommands({})) {
     if (sub->get_name() == "bpe" && sub->get_help_ptr() == nullptr) continue;  // forwarded to acoustok-bpe
     const bool parent = !sub->get_subcommands({}).empty();
-    if (parent) add_common_flags(*sub);
+    if (parent) add_common_flags(*sub, ctx);
     if (CLI::Option* out = sub->get_option_no_throw("--output")) out->check(checks::non_empty_path());
     sub->set_version_flag("-V,--version", std::string("acoustok ") + ACOUSTOK_VERSION);
     // A parent that runs nothing itself (vocoder, kmeans) leaves the other flags to its subcommands.
     if (parent && !sub->get_option_no_throw("--quiet")) continue;
     if (!sub->get_option_no_throw("--quiet"))
-      sub->add_flag("-q,--quiet", quiet, "No progress or notes on stderr (warnings and errors remain)");
+      sub->add_flag("-q,--quiet", ctx.quiet, "No progress or notes on stderr (warnings and errors remain)");
     if (!sub->get_option_no_throw("--verbose"))
-      sub->add_flag("-v,--verbose", verbose, "Say on stderr what the process runs with (CPUs, threads)");
-    sub->parse_complete_callback([] {
+      sub->add_flag("-v,--verbose", ctx.verbose, "Say on stderr what the process runs with (CPUs, threads)");
+    sub->parse_complete_callback([&ctx] {
       static bool announced = false;
-      if (quiet) set_log_callback(quiet_sink);
-      if (verbose && !announced && (announced = true))
-        std::fprintf(stderr, "acoustok %s (LibTorch %s, GStreamer elements %s)\n", ACOUSTOK_VERSION, kHaveTorch, kHaveGst);
+      if (ctx.quiet) set_log_callback(quiet_sink);
+      if (ctx.verbose && !announced && (announced = true))
+        std::fprintf(stderr, "acoustok %s (LibTorch %s, GStreamer elements %s)\n", ACOUSTOK_VERSION,
+                     kHaveTorch, kHaveGst);
     });
   }
 }
@@ -177,7 +177,8 @@ namespace {
 // `acoustok bpe ...` becomes `acoustok-bpe bpe ...`, the companion program
 // installed beside this one, so that this program never loads SentencePiece.
 void add_bpe_forwarder(CLI::App& app) {
-  CLI::App* bpe = app.add_subcommand("bpe", "Phase 2: BPE motifs over unit sequences (train, encode); see `acoustok bpe --help`");
+  CLI::App* bpe = app.add_subcommand(
+      "bpe", "Phase 2: BPE motifs over unit sequences (train, encode); see `acoustok bpe --help`");
   bpe->set_help_flag();  // --help goes to the companion
   bpe->prefix_command();
   bpe->allow_extras();
@@ -194,7 +195,8 @@ void add_bpe_forwarder(CLI::App& app) {
     argv.push_back(nullptr);
     std::fflush(nullptr);
     ::execv(companion.c_str(), argv.data());
-    throw acoustok::file_error(companion, std::string("cannot run the bpe companion program: ") + std::strerror(errno));
+    throw acoustok::file_error(companion,
+                               std::string("cannot run the bpe companion program: ") + std::strerror(errno));
   });
 }
 #endif
@@ -204,29 +206,31 @@ void add_bpe_forwarder(CLI::App& app) {
 int main(int argc, char** argv) {
   CLI::App app{"acoustok: speech to discrete units, motifs and back"};
   app.name("acoustok");
-  app.formatter(std::make_shared<acoustok::tools::HelpFormatter>());  // inherited by every subcommand added below
+  app.formatter(
+      std::make_shared<acoustok::tools::HelpFormatter>());  // inherited by every subcommand added below
   app.set_version_flag("-V,--version", std::string("acoustok ") + ACOUSTOK_VERSION);
   app.require_subcommand(1);
+  acoustok::tools::Context ctx;  // outlives every subcommand's callback
 #ifdef ACOUSTOK_TOOL_BPE
-  acoustok::tools::add_bpe_command(app);
+  acoustok::tools::add_bpe_command(app, ctx);
 #else
-  acoustok::tools::add_segment_command(app);
-  acoustok::tools::add_features_command(app);
-  acoustok::tools::add_kmeans_command(app);
-  acoustok::tools::add_units_command(app);
+  acoustok::tools::add_segment_command(app, ctx);
+  acoustok::tools::add_features_command(app, ctx);
+  acoustok::tools::add_kmeans_command(app, ctx);
+  acoustok::tools::add_units_command(app, ctx);
 #ifdef HAVE_SENTENCEPIECE
   add_bpe_forwarder(app);
 #endif
 #if HAVE_TORCH
-  acoustok::tools::add_vocoder_command(app);
-  acoustok::tools::add_synth_command(app);
+  acoustok::tools::add_vocoder_command(app, ctx);
+  acoustok::tools::add_synth_command(app, ctx);
 #endif
-  acoustok::tools::add_report_command(app);
+  acoustok::tools::add_report_command(app, ctx);
 #ifdef ACOUSTOK_TOOL_LIVE
-  acoustok::tools::add_live_command(app);
+  acoustok::tools::add_live_command(app, ctx);
 #endif
 #endif
-  acoustok::tools::add_common_flags(app);
+  acoustok::tools::add_common_flags(app, ctx);
 
   try {
     app.parse(argc, argv);
@@ -249,7 +253,8 @@ int main(int argc, char** argv) {
     if (argc > 1 && argv[1][0] != '-' && !known) {
       std::fprintf(stderr, "acoustok: unknown subcommand '%s': expected one of %s\n", argv[1], names.c_str());
     } else {
-      std::fprintf(stderr, "acoustok: %s\nRun 'acoustok%s --help' for the options.\n", e.what(), help_of.c_str());
+      std::fprintf(stderr, "acoustok: %s\nRun 'acoustok%s --help' for the options.\n", e.what(),
+                   help_of.c_str());
     }
     return 2;
   } catch (const acoustok::tools::UsageError& e) {
@@ -265,5 +270,5 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "acoustok: unexpected error: %s\n", e.what());
     return 1;
   }
-  return acoustok::tools::exit_status;
+  return ctx.exit_status;
 }

@@ -12,6 +12,8 @@
 #include <limits>
 #include <string>
 
+#include "acoustok/frame_grid.hpp"
+
 namespace acoustok::tools::checks {
 
 inline std::string number_text(double v) {
@@ -29,7 +31,8 @@ inline std::string rule_text(bool integer, double lo, double hi, const std::stri
 }
 
 // [lo, hi]; integers also within int's range; NaN and infinities refused.
-inline CLI::Validator bounded(bool integer, double lo, double hi, const std::string& unit, const std::string& desc) {
+inline CLI::Validator bounded(bool integer, double lo, double hi, const std::string& unit,
+                              const std::string& desc) {
   return CLI::Validator(
       [=](std::string& text) -> std::string {
         const std::string rule = "must be " + rule_text(integer, lo, hi, unit) + ", not '" + text + "'";
@@ -50,7 +53,9 @@ inline CLI::Validator bounded(bool integer, double lo, double hi, const std::str
 constexpr double kNoLimit = std::numeric_limits<double>::infinity();
 
 // Integer options.
-inline CLI::Validator int_at_least(int lo) { return bounded(true, lo, kNoLimit, "", lo > 0 ? "POSITIVE" : "NONNEGATIVE"); }
+inline CLI::Validator int_at_least(int lo) {
+  return bounded(true, lo, kNoLimit, "", lo > 0 ? "POSITIVE" : "NONNEGATIVE");
+}
 inline CLI::Validator int_between(int lo, int hi) {
   return bounded(true, lo, hi, "", "[" + number_text(lo) + ".." + number_text(hi) + "]");
 }
@@ -81,7 +86,9 @@ inline CLI::Validator positive_number() {
 // its temporary).
 inline CLI::Validator non_empty_path() {
   return CLI::Validator(
-      [](std::string& text) -> std::string { return text.empty() ? "must name a file or folder, not ''" : std::string(); },
+      [](std::string& text) -> std::string {
+        return text.empty() ? "must name a file or folder, not ''" : std::string();
+      },
       "");
 }
 
@@ -90,7 +97,8 @@ inline CLI::Validator device() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
         if (text == "auto" || text == "cpu" || text == "cuda") return std::string();
-        if (text.rfind("cuda:", 0) == 0 && text.size() > 5 && text.find_first_not_of("0123456789", 5) == std::string::npos)
+        if (text.rfind("cuda:", 0) == 0 && text.size() > 5 &&
+            text.find_first_not_of("0123456789", 5) == std::string::npos)
           return std::string();
         return "must be auto, cpu, cuda or cuda:N, not '" + text + "'";
       },
@@ -98,7 +106,6 @@ inline CLI::Validator device() {
 }
 
 // Durations that size buffers (samples, windows): at most an hour.
-constexpr double kMaxSeconds = 3600;
-inline CLI::Validator seconds(double lo) { return number_between(lo, kMaxSeconds, "seconds"); }
+inline CLI::Validator seconds(double lo) { return number_between(lo, grid::kMaxDurationSeconds, "seconds"); }
 
 }  // namespace acoustok::tools::checks

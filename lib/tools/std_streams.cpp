@@ -20,7 +20,8 @@ std::string make_temp_dir() {
   std::string pattern = std::string(base && *base ? base : "/tmp") + "/acoustok-stdio-XXXXXX";
   std::vector<char> buf(pattern.begin(), pattern.end());
   buf.push_back('\0');
-  if (!::mkdtemp(buf.data())) throw Error(std::string("cannot create a temporary folder for '-': ") + std::strerror(errno));
+  if (!::mkdtemp(buf.data()))
+    throw Error(std::string("cannot create a temporary folder for '-': ") + std::strerror(errno));
   return buf.data();
 }
 
@@ -28,7 +29,8 @@ void copy_stream(std::FILE* in, std::FILE* out, const char* what) {
   std::vector<char> buf(1 << 16);
   size_t n;
   while ((n = std::fread(buf.data(), 1, buf.size(), in)) > 0)
-    if (std::fwrite(buf.data(), 1, n, out) != n) throw Error(std::string(what) + ": write failed: " + std::strerror(errno));
+    if (std::fwrite(buf.data(), 1, n, out) != n)
+      throw Error(std::string(what) + ": write failed: " + std::strerror(errno));
   if (std::ferror(in)) throw Error(std::string(what) + ": read failed: " + std::strerror(errno));
 }
 
@@ -46,7 +48,8 @@ InputArg::InputArg(const std::string& arg) : path_(arg) {
     std::fclose(out);
     throw;
   }
-  if (std::fclose(out) != 0) throw Error("standard input: cannot buffer it: " + std::string(std::strerror(errno)));
+  if (std::fclose(out) != 0)
+    throw Error("standard input: cannot buffer it: " + std::string(std::strerror(errno)));
 }
 
 InputArg::~InputArg() {
@@ -76,7 +79,8 @@ void OutputArg::finish() {
     throw;
   }
   std::fclose(in);
-  if (std::fflush(stdout) != 0) throw Error("standard output: write failed: " + std::string(std::strerror(errno)));
+  if (std::fflush(stdout) != 0)
+    throw Error("standard output: write failed: " + std::string(std::strerror(errno)));
 }
 
 }  // namespace acoustok::tools

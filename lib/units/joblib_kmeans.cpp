@@ -39,12 +39,14 @@ struct Array {
 };
 
 bool is_estimator(const std::string& name) {
-  static const char* const names[] = {"sklearn.cluster._kmeans.MiniBatchKMeans", "sklearn.cluster._kmeans.KMeans",
-                                      "sklearn.cluster.k_means_.MiniBatchKMeans", "sklearn.cluster.k_means_.KMeans"};
+  static const char* const names[] = {
+      "sklearn.cluster._kmeans.MiniBatchKMeans", "sklearn.cluster._kmeans.KMeans",
+      "sklearn.cluster.k_means_.MiniBatchKMeans", "sklearn.cluster.k_means_.KMeans"};
   return std::find(std::begin(names), std::end(names), name) != std::end(names);
 }
 bool is_wrapper(const std::string& name) {
-  return name == "joblib.numpy_pickle.NumpyArrayWrapper" || name == "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper";
+  return name == "joblib.numpy_pickle.NumpyArrayWrapper" ||
+         name == "sklearn.externals.joblib.numpy_pickle.NumpyArrayWrapper";
 }
 bool is_scalar(const std::string& name) {
   return name == "numpy.core.multiarray.scalar" || name == "numpy._core.multiarray.scalar";
@@ -62,7 +64,8 @@ class KMeansPolicy : public common::PicklePolicy {
 
   bool allowed_global(const std::string& name) const override {
     return is_estimator(name) || is_wrapper(name) || is_scalar(name) || is_reconstruct(name) ||
-           name == "numpy.ndarray" || name == "numpy.memmap" || name == "numpy.dtype" || name == "_codecs.encode";
+           name == "numpy.ndarray" || name == "numpy.memmap" || name == "numpy.dtype" ||
+           name == "_codecs.encode";
   }
 
   PickleObj new_object(Unpickler& u, PickleObj cls, PickleObj args) override {
@@ -80,13 +83,17 @@ class KMeansPolicy : public common::PicklePolicy {
       return instance(u, "dtype", dtypes.size() - 1);
     }
     if (is_scalar(fn->s)) {  // scalar(dtype, raw bytes): a number
-      if (a.size() != 2 || !is(a[0], "dtype") || a[1]->kind != Kind::Bytes) u.fail("bad numpy scalar arguments");
+      if (a.size() != 2 || !is(a[0], "dtype") || a[1]->kind != Kind::Bytes)
+        u.fail("bad numpy scalar arguments");
       const DTypeInfo& t = dtypes[static_cast<size_t>(a[0]->i)];
-      if (a[1]->s.size() != t.itemsize) u.fail("numpy scalar of " + std::to_string(a[1]->s.size()) + " bytes for dtype " + t.code);
+      if (a[1]->s.size() != t.itemsize)
+        u.fail("numpy scalar of " + std::to_string(a[1]->s.size()) + " bytes for dtype " + t.code);
       const auto* p = reinterpret_cast<const uint8_t*>(a[1]->s.data());
       PickleObj o = u.make(t.kind == 'f' ? Kind::Float : Kind::Int);
-      if (t.kind == 'f') o->f = element(u, t, p);
-      else o->i = static_cast<int64_t>(element(u, t, p));
+      if (t.kind == 'f')
+        o->f = element(u, t, p);
+      else
+        o->i = static_cast<int64_t>(element(u, t, p));
       return o;
     }
     if (fn->s == "_codecs.encode") {  // protocol 2 writes bytes as encode("<latin-1 text>", "latin1")
@@ -95,7 +102,8 @@ class KMeansPolicy : public common::PicklePolicy {
       return latin1_bytes(u, a[0]->s);
     }
     if (is_reconstruct(fn->s)) {  // _reconstruct(ndarray, (0,), b"b"): an empty array that BUILD fills
-      if (a.size() != 3 || a[0]->kind != Kind::Global || a[0]->s != "numpy.ndarray") u.fail("bad ndarray reconstruction");
+      if (a.size() != 3 || a[0]->kind != Kind::Global || a[0]->s != "numpy.ndarray")
+        u.fail("bad ndarray reconstruction");
       arrays.emplace_back();
       return instance(u, "array", arrays.size() - 1);
     }
@@ -113,9 +121,11 @@ class KMeansPolicy : public common::PicklePolicy {
       if (state->kind != Kind::Tuple || state->items.size() < 5) u.fail("bad numpy dtype state");
       DTypeInfo& t = dtypes[static_cast<size_t>(obj->i)];
       const std::string& order = u.as_str(state->items[1], "dtype byte order");
-      if (order.size() != 1 || std::string("<>|=").find(order[0]) == std::string::npos) u.fail("bad dtype byte order");
+      if (order.size() != 1 || std::string("<>|=").find(order[0]) == std::string::npos)
+        u.fail("bad dtype byte order");
       for (size_t k = 2; k <= 4; ++k)
-        if (state->items[k]->kind != Kind::None) u.fail("structured or sub-array dtype " + t.code + ": not supported");
+        if (state->items[k]->kind != Kind::None)
+          u.fail("structured or sub-array dtype " + t.code + ": not supported");
       t.byteorder = order[0];
       return obj;
     }
@@ -126,9 +136,11 @@ class KMeansPolicy : public common::PicklePolicy {
         u.fail("bad ndarray state");
       Array& arr = arrays[static_cast<size_t>(obj->i)];
       set_layout(u, arr, s[2], u.int_tuple(s[1], "array shape"), s[3]->i != 0);
-      if (s[4]->kind != Kind::Bytes) u.fail("array of dtype " + arr.dtype.code + " does not hold raw bytes: not supported");
+      if (s[4]->kind != Kind::Bytes)
+        u.fail("array of dtype " + arr.dtype.code + " does not hold raw bytes: not supported");
       if (s[4]->s.size() != arr.nbytes)
-        u.fail("array data of " + std::to_string(s[4]->s.size()) + " bytes where its shape needs " + std::to_string(arr.nbytes));
+        u.fail("array data of " + std::to_string(s[4]->s.size()) + " bytes where its shape needs " +
+               std::to_string(arr.nbytes));
       arr.data = reinterpret_cast<const uint8_t*>(s[4]->s.data());
       return obj;
     }
@@ -145,16 +157,30 @@ class KMeansPolicy : public common::PicklePolicy {
     switch (t.kind) {
       case 'f':
         if (t.itemsize == 2) return half_to_float(static_cast<uint16_t>(b[0] | (b[1] << 8)));
-        if (t.itemsize == 4) { float v; std::memcpy(&v, b, 4); return v; }
-        if (t.itemsize == 8) { double v; std::memcpy(&v, b, 8); return v; }
+        if (t.itemsize == 4) {
+          float v;
+          std::memcpy(&v, b, 4);
+          return v;
+        }
+        if (t.itemsize == 8) {
+          double v;
+          std::memcpy(&v, b, 8);
+          return v;
+        }
         break;
-      case 'b': return b[0] != 0;
-      case 'u': { uint64_t v = 0; std::memcpy(&v, b, t.itemsize); return static_cast<double>(v); }
+      case 'b':
+        return b[0] != 0;
+      case 'u': {
+        uint64_t v = 0;
+        std::memcpy(&v, b, t.itemsize);
+        return static_cast<double>(v);
+      }
       case 'i': {
         int64_t v = 0;
         std::memcpy(&v, b, t.itemsize);
         const unsigned shift = static_cast<unsigned>(64 - 8 * t.itemsize);
-        return static_cast<double>(shift ? static_cast<int64_t>(static_cast<uint64_t>(v) << shift) >> shift : v);
+        return static_cast<double>(shift ? static_cast<int64_t>(static_cast<uint64_t>(v) << shift) >> shift
+                                         : v);
       }
     }
     u.fail("values of dtype " + t.code + " are not supported");
@@ -197,9 +223,10 @@ class KMeansPolicy : public common::PicklePolicy {
       if (code[k] < '0' || code[k] > '9') u.fail("unknown numpy dtype '" + code + "'");
       size = size * 10 + static_cast<size_t>(code[k] - '0');
     }
-    const bool known = (t.kind == 'f' && (size == 2 || size == 4 || size == 8)) ||
-                       ((t.kind == 'i' || t.kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8)) ||
-                       (t.kind == 'b' && size == 1);
+    const bool known =
+        (t.kind == 'f' && (size == 2 || size == 4 || size == 8)) ||
+        ((t.kind == 'i' || t.kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8)) ||
+        (t.kind == 'b' && size == 1);
     t.itemsize = known ? size : 0;  // other kinds parse; reading their values is refused
     return t;
   }
@@ -255,7 +282,11 @@ bool looks_like_joblib(const uint8_t* head, size_t n) {
   if (n >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5) return true;
   if (n >= 2 && head[0] == 0x1f && head[1] == 0x8b) return true;  // gzip
   if (n >= 3 && std::memcmp(head, "BZh", 3) == 0) return true;
-  if (n >= 6 && std::memcmp(head, "\xfd" "7zXZ\0", 6) == 0) return true;
+  if (n >= 6 && std::memcmp(head,
+                            "\xfd"
+                            "7zXZ\0",
+                            6) == 0)
+    return true;
   if (n >= 2 && std::memcmp(head, "ZF", 2) == 0) return true;  // joblib < 0.10 zlib
   // zlib (0x78 ..) unless it is a safetensors header length followed by '{'.
   if (n >= 9 && head[0] == 0x78 && (head[0] * 256 + head[1]) % 31 == 0 && head[8] != '{') return true;
@@ -266,8 +297,9 @@ KMeansModel read_joblib_kmeans(const std::string& path) {
   common::MappedFile file(path);
   const uint8_t* data = file.data();
   if (file.size() < 2 || data[0] != 0x80) {
-    throw file_error(path, "a compressed joblib file: acoustok reads joblib.dump(km, path) without compress= "
-                           "(load it in Python and dump it again uncompressed)");
+    throw file_error(path,
+                     "a compressed joblib file: acoustok reads joblib.dump(km, path) without compress= "
+                     "(load it in Python and dump it again uncompressed)");
   }
   KMeansPolicy policy;
   Unpickler u(path, "", data, file.size(), policy);
@@ -282,14 +314,16 @@ KMeansModel read_joblib_kmeans(const std::string& path) {
   const Array& c = policy.arrays[static_cast<size_t>(state["cluster_centers_"]->i)];
   if (c.shape.size() != 2 || c.shape[0] < 1 || c.shape[1] < 1)
     throw file_error(path, "cluster_centers_ is not a [k, dim] matrix");
-  if (c.dtype.kind != 'f') throw file_error(path, "cluster_centers_ of dtype " + c.dtype.code + ", not floating point");
+  if (c.dtype.kind != 'f')
+    throw file_error(path, "cluster_centers_ of dtype " + c.dtype.code + ", not floating point");
   const int64_t k = c.shape[0], dim = c.shape[1];
   if (k > 65535) throw file_error(path, "more than 65535 centroids");
   const auto check_int = [&](const char* key, int64_t want) {
     auto it = state.find(key);
     if (it != state.end() && it->second->kind == Kind::Int && it->second->i != want)
-      throw file_error(path, std::string(key) + " is " + std::to_string(it->second->i) + " but cluster_centers_ is [" +
-                                 std::to_string(k) + ", " + std::to_string(dim) + "]");
+      throw file_error(path, std::string(key) + " is " + std::to_string(it->second->i) +
+                                 " but cluster_centers_ is [" + std::to_string(k) + ", " +
+                                 std::to_string(dim) + "]");
   };
   check_int("n_clusters", k);
   check_int("n_features_in_", dim);
@@ -306,7 +340,8 @@ KMeansModel read_joblib_kmeans(const std::string& path) {
   check_finite(values.data(), k, dim, path + ": cluster_centers_");
   std::map<std::string, std::string> meta{{"source", "scikit-learn k-means (joblib)"}};
   auto version = state.find("_sklearn_version");
-  if (version != state.end() && version->second->kind == Kind::Str) meta["sklearn_version"] = version->second->s;
+  if (version != state.end() && version->second->kind == Kind::Str)
+    meta["sklearn_version"] = version->second->s;
   return KMeansModel(std::move(values), k, dim, std::move(meta));
 }
 

@@ -51,7 +51,10 @@ void assign(const float* x, int64_t n, const float* c, const float* c_norms, int
     float best_d = c_norms[0] - 2.0f * row[0];
     for (int64_t j = 1; j < k; ++j) {
       const float d = c_norms[j] - 2.0f * row[j];
-      if (d < best_d) { best_d = d; best = j; }
+      if (d < best_d) {
+        best_d = d;
+        best = j;
+      }
     }
     // Rounding in a float dot product of length dim stays far below this
     // bound (worst case ~dim * 2^-24 * (||x||^2 + ||c||^2)); anything within
@@ -68,7 +71,10 @@ void assign(const float* x, int64_t n, const float* c, const float* c_norms, int
       std::sort(near.begin(), near.end());
       for (int64_t j : near) {
         const double d = exact_sq_distance(xi, c + j * dim, dim);
-        if (best_exact < 0 || d < best_exact) { best_exact = d; best = j; }
+        if (best_exact < 0 || d < best_exact) {
+          best_exact = d;
+          best = j;
+        }
       }
     }
     labels[i] = static_cast<int32_t>(best);
@@ -82,8 +88,9 @@ void to_half(const float* x, int64_t count, uint16_t* y) {
   int64_t i = 0;
 #if defined(__AVX512F__)
   for (; i + 16 <= count; i += 16)
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
-                        _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    _mm256_storeu_si256(
+        reinterpret_cast<__m256i*>(y + i),
+        _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 #elif defined(__F16C__)
   for (; i + 8 <= count; i += 8)
     _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
@@ -109,7 +116,8 @@ void from_half(const uint16_t* x, int64_t count, float* y) {
 // of a row widened once for all CM candidates (2 x CM accumulators stay in
 // registers: the loops over CM unroll).
 template <int CM>
-void dots_two_rows(const float* a, int64_t dim, const uint16_t* x0, const uint16_t* x1, float* d0, float* d1) {
+void dots_two_rows(const float* a, int64_t dim, const uint16_t* x0, const uint16_t* x1, float* d0,
+                   float* d1) {
   __m512 s0[CM], s1[CM];
 #pragma GCC unroll 8
   for (int t = 0; t < CM; ++t) s0[t] = s1[t] = _mm512_setzero_ps();
@@ -145,9 +153,9 @@ void dots_two_rows(const float* a, int64_t dim, const uint16_t* x0, const uint16
 }
 
 using DotsTwoRows = void (*)(const float*, int64_t, const uint16_t*, const uint16_t*, float*, float*);
-constexpr DotsTwoRows kDotsTwoRows[] = {nullptr, &dots_two_rows<1>, &dots_two_rows<2>, &dots_two_rows<3>,
-                                        &dots_two_rows<4>, &dots_two_rows<5>, &dots_two_rows<6>,
-                                        &dots_two_rows<7>, &dots_two_rows<8>};
+constexpr DotsTwoRows kDotsTwoRows[] = {nullptr,           &dots_two_rows<1>, &dots_two_rows<2>,
+                                        &dots_two_rows<3>, &dots_two_rows<4>, &dots_two_rows<5>,
+                                        &dots_two_rows<6>, &dots_two_rows<7>, &dots_two_rows<8>};
 
 // Fused: rows two at a time, candidates up to eight at a time, no float copy
 // of the rows; the next rows are prefetched (the passes still wait on

@@ -37,8 +37,14 @@ const Kernels& kernels();
 // variants need it).
 bool cpu_has_f16c();
 
-namespace generic { extern const Kernels table; }
-namespace avx2 { extern const Kernels table; }
-namespace avx512 { extern const Kernels table; }
+namespace generic {
+extern const Kernels table;
+}
+namespace avx2 {
+extern const Kernels table;
+}
+namespace avx512 {
+extern const Kernels table;
+}
 
 }  // namespace acoustok::units

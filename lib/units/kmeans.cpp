@@ -46,7 +46,8 @@ int64_t uniform_index(std::mt19937_64& rng, int64_t n) {
   const uint64_t range = static_cast<uint64_t>(n);
   const uint64_t limit = UINT64_MAX - UINT64_MAX % range;
   uint64_t r;
-  do r = rng(); while (r >= limit);
+  do r = rng();
+  while (r >= limit);
   return static_cast<int64_t>(r % range);
 }
 
@@ -103,20 +104,23 @@ std::vector<float> row_norms(const float* x, int64_t n, int64_t dim) {
 // is scaled by a power of two into half's range first: exact, and D^2
 // sampling does not depend on the scale. The centres returned are the
 // sample's own float rows.
-std::vector<float> kmeans_plusplus(const float* x, int64_t m, int64_t dim, int k, std::mt19937_64& rng, int threads) {
+std::vector<float> kmeans_plusplus(const float* x, int64_t m, int64_t dim, int k, std::mt19937_64& rng,
+                                   int threads) {
   const int trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
   const int64_t blocks = (m + kBlock - 1) / kBlock;
 
   float amax = 0;
   for (int64_t i = 0; i < m * dim; ++i) amax = std::max(amax, std::fabs(x[i]));
-  const double scale = amax > 0 ? std::ldexp(1.0, 14 - std::ilogb(amax)) : 1.0;  // amax * scale in [2^14, 2^15)
+  const double scale =
+      amax > 0 ? std::ldexp(1.0, 14 - std::ilogb(amax)) : 1.0;  // amax * scale in [2^14, 2^15)
   std::vector<uint16_t> xh(static_cast<size_t>(m * dim));
   std::vector<float> x_norms(static_cast<size_t>(m));
   parallel_for(blocks, threads, [&](int64_t b) {
     const int64_t lo = b * kBlock, len = std::min(kBlock, m - lo);
     std::vector<float> row(static_cast<size_t>(dim));
     for (int64_t i = lo; i < lo + len; ++i) {
-      for (int64_t d = 0; d < dim; ++d) row[static_cast<size_t>(d)] = static_cast<float>(x[i * dim + d] * scale);
+      for (int64_t d = 0; d < dim; ++d)
+        row[static_cast<size_t>(d)] = static_cast<float>(x[i * dim + d] * scale);
       kernels().to_half(row.data(), dim, xh.data() + i * dim);
       kernels().from_half(xh.data() + i * dim, dim, row.data());  // the norms of what the passes will read
       float s = 0;
@@ -139,8 +143,8 @@ std::vector<float> kmeans_plusplus(const float* x, int64_t m, int64_t dim, int k
     parallel_for(blocks, threads, [&](int64_t b) {
       const int64_t lo = b * kBlock, len = std::min(kBlock, m - lo);
       std::vector<float> tmp(static_cast<size_t>(count * len));
-      kernels().sq_distances_half(cand.data(), count, cn.data(), xh.data() + lo * dim, len, x_norms.data() + lo, dim,
-                                  tmp.data());
+      kernels().sq_distances_half(cand.data(), count, cn.data(), xh.data() + lo * dim, len,
+                                  x_norms.data() + lo, dim, tmp.data());
       for (int t = 0; t < count; ++t) {
         double pot = 0;
         for (int64_t j = 0; j < len; ++j) {
@@ -154,10 +158,13 @@ std::vector<float> kmeans_plusplus(const float* x, int64_t m, int64_t dim, int k
     });
     std::vector<double> pots(static_cast<size_t>(count), 0.0);
     for (int64_t b = 0; b < blocks; ++b)
-      for (int t = 0; t < count; ++t) pots[static_cast<size_t>(t)] += block_pot[static_cast<size_t>(b * count + t)];
+      for (int t = 0; t < count; ++t)
+        pots[static_cast<size_t>(t)] += block_pot[static_cast<size_t>(b * count + t)];
     return pots;
   };
-  auto take_candidate = [&](int t, int64_t row) { kernels().from_half(xh.data() + row * dim, dim, cand.data() + t * dim); };
+  auto take_candidate = [&](int t, int64_t row) {
+    kernels().from_half(xh.data() + row * dim, dim, cand.data() + t * dim);
+  };
 
   const int64_t first = uniform_index(rng, m);
   std::copy_n(x + first * dim, dim, centers.begin());
@@ -191,7 +198,8 @@ void KMeansOptions::validate() const {
   if (max_no_improvement < 0) throw Error("max-no-improvement must be 0 (off) or positive");
   if (n_init < 1) throw Error("n-init must be positive");
   if (init_size < 0) throw Error("init-size must be 0 (3 x batch size) or positive");
-  if (!(reassignment_ratio >= 0 && reassignment_ratio <= 1)) throw Error("reassignment ratio must be in [0, 1]");
+  if (!(reassignment_ratio >= 0 && reassignment_ratio <= 1))
+    throw Error("reassignment ratio must be in [0, 1]");
   if (threads < 1) throw Error("threads must be positive");
 }
 
@@ -210,7 +218,8 @@ void kmeans_assign(const float* x, int64_t n, const float* centroids, int64_t k,
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   parallel_for(blocks, threads, [&](int64_t b) {
     const int64_t lo = b * kBlock, len = std::min(kBlock, n - lo);
-    kernels().assign(x + lo * dim, len, centroids, norms.data(), k, dim, labels + lo, dist ? dist + lo : nullptr);
+    kernels().assign(x + lo * dim, len, centroids, norms.data(), k, dim, labels + lo,
+                     dist ? dist + lo : nullptr);
   });
 }
 
@@ -261,7 +270,8 @@ void MiniBatchKMeans::init(int64_t n, const RowReader& read) {
     std::vector<float> centers = kmeans_plusplus(sample.data(), init_size, dim_, opt_.k, rng, opt_.threads);
     double inertia = 0;
     if (opt_.n_init > 1) {
-      kmeans_assign(valid.data(), init_size, centers.data(), opt_.k, dim_, labels.data(), dist.data(), opt_.threads);
+      kmeans_assign(valid.data(), init_size, centers.data(), opt_.k, dim_, labels.data(), dist.data(),
+                    opt_.threads);
       for (double d : dist) inertia += d;
     }
     if (r == 0 || inertia < best) {
@@ -303,7 +313,8 @@ double MiniBatchKMeans::step_on_batch(const float* batch, int64_t n, uint64_t st
   std::vector<int64_t> order(static_cast<size_t>(n));
   {
     std::vector<int64_t> fill(start.begin(), start.end() - 1);
-    for (int64_t i = 0; i < n; ++i) order[static_cast<size_t>(fill[static_cast<size_t>(labels[static_cast<size_t>(i)])]++)] = i;
+    for (int64_t i = 0; i < n; ++i)
+      order[static_cast<size_t>(fill[static_cast<size_t>(labels[static_cast<size_t>(i)])]++)] = i;
   }
   parallel_for(k, opt_.threads, [&](int64_t c) {
     const int64_t lo = start[static_cast<size_t>(c)], hi = start[static_cast<size_t>(c + 1)];
@@ -317,7 +328,8 @@ double MiniBatchKMeans::step_on_batch(const float* batch, int64_t n, uint64_t st
     float* center = st_.centroids.data() + c * dim;
     const double total = w + static_cast<double>(hi - lo);
     for (int64_t d = 0; d < dim; ++d)
-      center[d] = static_cast<float>((static_cast<double>(center[d]) * w + sum[static_cast<size_t>(d)]) / total);
+      center[d] =
+          static_cast<float>((static_cast<double>(center[d]) * w + sum[static_cast<size_t>(d)]) / total);
     w = total;
   });
 
@@ -352,7 +364,8 @@ double MiniBatchKMeans::step_on_batch(const float* batch, int64_t n, uint64_t st
         if (!move[static_cast<size_t>(c)]) continue;
         const int64_t j = used + uniform_index(rng, n - used);  // partial Fisher-Yates: no row twice
         std::swap(pick[static_cast<size_t>(used)], pick[static_cast<size_t>(j)]);
-        std::memcpy(st_.centroids.data() + c * dim, batch + pick[static_cast<size_t>(used)] * dim, sizeof(float) * dim);
+        std::memcpy(st_.centroids.data() + c * dim, batch + pick[static_cast<size_t>(used)] * dim,
+                    sizeof(float) * dim);
         ++used;
         // Not back to zero, or the centre would be moved again at once.
         st_.counts[static_cast<size_t>(c)] = std::isfinite(min_kept) ? min_kept : 0.0;
@@ -420,9 +433,11 @@ void MiniBatchKMeans::fit(const float* x, int64_t n) {
 
 // ---------------------------------------------------------------- model file
 
-KMeansModel::KMeansModel(std::vector<float> centroids, int64_t k, int64_t dim, std::map<std::string, std::string> metadata)
+KMeansModel::KMeansModel(std::vector<float> centroids, int64_t k, int64_t dim,
+                         std::map<std::string, std::string> metadata)
     : c_(std::move(centroids)), k_(k), dim_(dim), meta_(std::move(metadata)) {
-  if (k < 1 || dim < 1 || c_.size() != static_cast<size_t>(k * dim)) throw Error("k-means model: bad centroid shape");
+  if (k < 1 || dim < 1 || c_.size() != static_cast<size_t>(k * dim))
+    throw Error("k-means model: bad centroid shape");
 }
 
 KMeansModel KMeansModel::load(const std::string& path) {

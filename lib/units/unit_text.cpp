@@ -18,7 +18,8 @@ std::string quoted(std::string_view token) {
 
 }  // namespace
 
-void parse_unit_line(std::string_view line, std::vector<int>* units, const std::string& where, int64_t line_no) {
+void parse_unit_line(std::string_view line, std::vector<int>* units, const std::string& where,
+                     int64_t line_no) {
   units->clear();
   auto fail = [&](const std::string& reason) -> Error {
     return file_error(where, "line " + std::to_string(line_no) + ": " + reason);
@@ -31,8 +32,10 @@ void parse_unit_line(std::string_view line, std::vector<int>* units, const std::
     size_t j = i;
     while (j < n && !is_separator(line[j])) ++j;
     const std::string_view token = line.substr(i, j - i);
-    if (token[0] == '-' && token.size() > 1 && token.find_first_not_of("0123456789", 1) == std::string_view::npos) {
-      throw fail("negative unit id " + quoted(token) + " (unit ids are 0.." + std::to_string(kMaxUnitId) + ")");
+    if (token[0] == '-' && token.size() > 1 &&
+        token.find_first_not_of("0123456789", 1) == std::string_view::npos) {
+      throw fail("negative unit id " + quoted(token) + " (unit ids are 0.." + std::to_string(kMaxUnitId) +
+                 ")");
     }
     if (token.find_first_not_of("0123456789") != std::string_view::npos) {
       throw fail(quoted(token) + " is not a unit id (a non-negative decimal integer)");
@@ -41,8 +44,8 @@ void parse_unit_line(std::string_view line, std::vector<int>* units, const std::
     for (char c : token) {
       value = value * 10 + (c - '0');
       if (value > kMaxUnitId) {
-        throw fail("unit id " + quoted(token) + " is beyond the largest unit id " + std::to_string(kMaxUnitId) +
-                   " (U+4E00 + id must stay below U+D800)");
+        throw fail("unit id " + quoted(token) + " is beyond the largest unit id " +
+                   std::to_string(kMaxUnitId) + " (U+4E00 + id must stay below U+D800)");
       }
     }
     units->push_back(static_cast<int>(value));
@@ -102,7 +105,8 @@ bool utf8_to_units(std::string_view text, std::vector<int>* units) {
     const auto b1 = static_cast<unsigned char>(text[i + 1]);
     const auto b2 = static_cast<unsigned char>(text[i + 2]);
     if ((b0 & 0xF0) != 0xE0 || (b1 & 0xC0) != 0x80 || (b2 & 0xC0) != 0x80) return false;
-    const char32_t cp = (static_cast<char32_t>(b0 & 0x0F) << 12) | (static_cast<char32_t>(b1 & 0x3F) << 6) | (b2 & 0x3F);
+    const char32_t cp =
+        (static_cast<char32_t>(b0 & 0x0F) << 12) | (static_cast<char32_t>(b1 & 0x3F) << 6) | (b2 & 0x3F);
     if (cp < kFirstUnitCodePoint || cp > kFirstUnitCodePoint + kMaxUnitId) return false;
     units->push_back(static_cast<int>(cp - kFirstUnitCodePoint));
   }

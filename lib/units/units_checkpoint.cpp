@@ -15,20 +15,24 @@ namespace acoustok::units {
 
 namespace {
 
-std::string join(const std::string& where, const std::string& key) { return where.empty() ? key : where + "." + key; }
+std::string join(const std::string& where, const std::string& key) {
+  return where.empty() ? key : where + "." + key;
+}
 
 int64_t int_value(const json& v, const std::string& name, int64_t lo, int64_t hi) {
   if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi)))
     bad(name, "is " + brief(v) + ", not an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
   const int64_t x = v.get<int64_t>();
-  if (x < lo || x > hi) bad(name, "is " + std::to_string(x) + ", outside " + std::to_string(lo) + ".." + std::to_string(hi));
+  if (x < lo || x > hi)
+    bad(name, "is " + std::to_string(x) + ", outside " + std::to_string(lo) + ".." + std::to_string(hi));
   return x;
 }
 
 double number_value(const json& v, const std::string& name, double lo, double hi) {
   if (!v.is_number()) bad(name, "is " + brief(v) + ", not a number");
   const double x = v.get<double>();
-  if (!(x >= lo && x <= hi)) bad(name, "is " + brief(v) + ", outside " + brief(json(lo)) + ".." + brief(json(hi)));
+  if (!(x >= lo && x <= hi))
+    bad(name, "is " + brief(v) + ", outside " + brief(json(lo)) + ".." + brief(json(hi)));
   return x;
 }
 
@@ -61,7 +65,8 @@ bool read_cache_shape(const std::string& path, int64_t* rows, int64_t* dim) {
   if (!f.read(buf, sizeof buf)) return false;
   const std::string h(buf, sizeof buf);
   const size_t at = h.find("'shape': (");
-  if (h.compare(0, 6, "\x93NUMPY") != 0 || h.find("'descr': '<f2'") == std::string::npos || at == std::string::npos)
+  if (h.compare(0, 6, "\x93NUMPY") != 0 || h.find("'descr': '<f2'") == std::string::npos ||
+      at == std::string::npos)
     return false;
   char* end = nullptr;
   const char* p = h.c_str() + at + 10;
@@ -78,9 +83,17 @@ bool read_cache_shape(const std::string& path, int64_t* rows, int64_t* dim) {
 }  // namespace
 
 json state_json(const KMeansState& s) {
-  return {{"k", s.k}, {"dim", s.dim}, {"centroids", s.centroids}, {"counts", s.counts}, {"steps", s.steps},
-          {"since_reassign", s.since_reassign}, {"have_ewa", s.have_ewa}, {"ewa_inertia", s.ewa_inertia},
-          {"ewa_min", s.ewa_min}, {"no_improvement", s.no_improvement}, {"converged", s.converged}};
+  return {{"k", s.k},
+          {"dim", s.dim},
+          {"centroids", s.centroids},
+          {"counts", s.counts},
+          {"steps", s.steps},
+          {"since_reassign", s.since_reassign},
+          {"have_ewa", s.have_ewa},
+          {"ewa_inertia", s.ewa_inertia},
+          {"ewa_min", s.ewa_min},
+          {"no_improvement", s.no_improvement},
+          {"converged", s.converged}};
 }
 
 json checkpoint_json(const Checkpoint& c) {
@@ -90,8 +103,13 @@ json checkpoint_json(const Checkpoint& c) {
     if (!r.error.empty()) s["error"] = r.error;
     segs.push_back(std::move(s));
   }
-  json j = {{"version", 1}, {"phase", c.phase}, {"options", c.options}, {"dim", c.dim},
-            {"feature_rows", c.feature_rows}, {"segments", segs}, {"units_done", c.units_done},
+  json j = {{"version", 1},
+            {"phase", c.phase},
+            {"options", c.options},
+            {"dim", c.dim},
+            {"feature_rows", c.feature_rows},
+            {"segments", segs},
+            {"units_done", c.units_done},
             {"inertia", c.inertia}};
   if (c.have_kmeans) j["kmeans"] = state_json(c.km);
   return j;
@@ -102,12 +120,19 @@ json checkpoint_json(const Checkpoint& c) {
 json options_json(const UnitsJobOptions& o) {
   const KMeansOptions& k = o.kmeans;
   json j = {{"segments_dir", fs::absolute(o.segments_dir).lexically_normal().string()},
-            {"feature_model", o.feature_model}, {"layer", o.layer}, {"k", k.k},
+            {"feature_model", o.feature_model},
+            {"layer", o.layer},
+            {"k", k.k},
             {"shard", std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count)},
-            {"cache", "npy-f16"}, {"precision", o.precision}};
+            {"cache", "npy-f16"},
+            {"precision", o.precision}};
   if (o.kmeans_model.empty()) {
-    j.update({{"batch_size", k.batch_size}, {"max_iter", k.max_iter}, {"max_no_improvement", k.max_no_improvement},
-              {"n_init", k.n_init}, {"init_size", k.init_size}, {"reassignment_ratio", k.reassignment_ratio},
+    j.update({{"batch_size", k.batch_size},
+              {"max_iter", k.max_iter},
+              {"max_no_improvement", k.max_no_improvement},
+              {"n_init", k.n_init},
+              {"init_size", k.init_size},
+              {"reassignment_ratio", k.reassignment_ratio},
               {"seed", k.seed}});
   } else {
     j["kmeans_model"] = fs::absolute(o.kmeans_model).lexically_normal().string();
@@ -126,7 +151,8 @@ std::string brief(const json& v) {
 }
 
 const json& field(const json& obj, const std::string& where, const std::string& key) {
-  if (!obj.is_object()) bad(where.empty() ? "the checkpoint" : where, "is " + brief(obj) + ", not a JSON object");
+  if (!obj.is_object())
+    bad(where.empty() ? "the checkpoint" : where, "is " + brief(obj) + ", not a JSON object");
   const auto it = obj.find(key);
   if (it == obj.end()) bad(join(where, key), "is missing");
   return *it;
@@ -165,7 +191,8 @@ KMeansState state_from_json(const json& j) {
     s.centroids.push_back(static_cast<float>(
         number_value(c[i], "kmeans.centroids[" + std::to_string(i) + "]", -kMaxCentroid, kMaxCentroid)));
   const json& n = field(j, w, "counts");
-  if (!n.is_array() || n.size() != static_cast<size_t>(s.k)) bad("kmeans.counts", "must be an array of k numbers");
+  if (!n.is_array() || n.size() != static_cast<size_t>(s.k))
+    bad("kmeans.counts", "must be an array of k numbers");
   for (size_t i = 0; i < n.size(); ++i)
     s.counts.push_back(number_value(n[i], "kmeans.counts[" + std::to_string(i) + "]", 0, 1e300));
   s.steps = int_at(j, w, "steps", 0, kMaxSteps);
@@ -182,7 +209,8 @@ KMeansState state_from_json(const json& j) {
 // together is check_consistency's.
 Checkpoint checkpoint_from_json(const json& j) {
   Checkpoint c;
-  if (j.contains("version") && int_at(j, "", "version", 0, INT32_MAX) != 1) bad("version", "is not 1 (another acoustok?)");
+  if (j.contains("version") && int_at(j, "", "version", 0, INT32_MAX) != 1)
+    bad("version", "is not 1 (another acoustok?)");
   c.phase = string_at(j, "", "phase");
   static const std::set<std::string> phases = {"features", "kmeans", "units", "done", "shard-done"};
   if (!phases.count(c.phase))
@@ -218,8 +246,10 @@ std::string option_differences(const json& theirs, const json& mine) {
   };
   for (auto it = mine.begin(); it != mine.end(); ++it) {
     const auto t = theirs.find(it.key());
-    if (t == theirs.end()) add(it.key(), "none", brief(it.value()));
-    else if (*t != it.value()) add(it.key(), brief(*t), brief(it.value()));
+    if (t == theirs.end())
+      add(it.key(), "none", brief(it.value()));
+    else if (*t != it.value())
+      add(it.key(), brief(*t), brief(it.value()));
   }
   for (auto it = theirs.begin(); it != theirs.end(); ++it)
     if (!mine.contains(it.key())) add(it.key(), brief(it.value()), "none");
@@ -229,7 +259,8 @@ std::string option_differences(const json& theirs, const json& mine) {
 void check_consistency(const Checkpoint& c, const std::set<std::string>& names, const fs::path& cache_dir,
                        bool shard_run, int64_t k) {
   if (shard_run && c.phase != "features" && c.phase != "shard-done")
-    bad("phase", "is " + brief(json(c.phase)) + ", but a --shard run has only the phases features and shard-done");
+    bad("phase",
+        "is " + brief(json(c.phase)) + ", but a --shard run has only the phases features and shard-done");
   if (!shard_run && c.phase == "shard-done") bad("phase", "is \"shard-done\", but this is no --shard run");
   std::set<std::string> seen;
   int64_t next_row = 0;
@@ -238,45 +269,56 @@ void check_consistency(const Checkpoint& c, const std::set<std::string>& names, 
     const std::string w = "segments[" + std::to_string(i) + "]";
     if (!is_plain_file_name(r.file))
       bad(w + ".file", "is " + brief(json(r.file)) + ", not the name of a file in the segments folder");
-    if (!names.count(r.file)) bad(w + ".file", "is " + brief(json(r.file)) + ", not a .wav segment of the segments folder");
-    if (!seen.insert(r.file).second) bad(w + ".file", "is " + brief(json(r.file)) + " again (a duplicated record)");
+    if (!names.count(r.file))
+      bad(w + ".file", "is " + brief(json(r.file)) + ", not a .wav segment of the segments folder");
+    if (!seen.insert(r.file).second)
+      bad(w + ".file", "is " + brief(json(r.file)) + " again (a duplicated record)");
     if (!r.error.empty() && r.frames != 0)
       bad(w + ".frames", "is " + std::to_string(r.frames) + " for a skipped segment (must be 0)");
     if (r.row != next_row)
-      bad(w + ".row", "is " + std::to_string(r.row) + ", but the records before it end at row " + std::to_string(next_row));
+      bad(w + ".row", "is " + std::to_string(r.row) + ", but the records before it end at row " +
+                          std::to_string(next_row));
     next_row += r.frames;
     if (next_row > c.feature_rows)
-      bad(w + ".frames", "is " + std::to_string(r.frames) + ": the records would end at row " + std::to_string(next_row) +
-                             ", past feature_rows " + std::to_string(c.feature_rows));
+      bad(w + ".frames", "is " + std::to_string(r.frames) + ": the records would end at row " +
+                             std::to_string(next_row) + ", past feature_rows " +
+                             std::to_string(c.feature_rows));
   }
   if (next_row != c.feature_rows)
     bad("feature_rows", "is " + std::to_string(c.feature_rows) + ", but the segment records hold " +
                             std::to_string(next_row) + " frames");
-  if (c.feature_rows > 0 && c.dim == 0) bad("dim", "is 0, but feature_rows is " + std::to_string(c.feature_rows));
+  if (c.feature_rows > 0 && c.dim == 0)
+    bad("dim", "is 0, but feature_rows is " + std::to_string(c.feature_rows));
   // A done job no longer reads its feature cache (it may be deleted then).
   if (c.feature_rows > 0 && c.phase != "done") {
     const std::string cache = (cache_dir / kFeatureCache).string();
     int64_t rows = 0, dim = 0;
     if (!read_cache_shape(cache, &rows, &dim))
-      bad("feature_rows", "is " + std::to_string(c.feature_rows) + ", but " + cache + " is missing or no feature cache");
-    if (dim != c.dim) bad("dim", "is " + std::to_string(c.dim) + ", but " + cache + " holds rows of " + std::to_string(dim));
+      bad("feature_rows",
+          "is " + std::to_string(c.feature_rows) + ", but " + cache + " is missing or no feature cache");
+    if (dim != c.dim)
+      bad("dim", "is " + std::to_string(c.dim) + ", but " + cache + " holds rows of " + std::to_string(dim));
     const int64_t need = static_cast<int64_t>(kNpyHeaderBytes) + c.feature_rows * c.dim * 2;
     const int64_t size = file_size(cache);
     if (rows < c.feature_rows || size < need)
-      bad("feature_rows", "is " + std::to_string(c.feature_rows) + " (" + std::to_string(need) + " bytes), but " + cache +
-                              " holds " + std::to_string(std::min(rows, (size - static_cast<int64_t>(kNpyHeaderBytes)) /
-                                                                            std::max<int64_t>(1, 2 * c.dim))) +
+      bad("feature_rows", "is " + std::to_string(c.feature_rows) + " (" + std::to_string(need) +
+                              " bytes), but " + cache + " holds " +
+                              std::to_string(std::min(rows, (size - static_cast<int64_t>(kNpyHeaderBytes)) /
+                                                                std::max<int64_t>(1, 2 * c.dim))) +
                               " rows");
   }
   const bool predicting = c.phase == "units" || c.phase == "done";
   if (predicting && !c.have_kmeans) bad("kmeans", "is missing in phase " + c.phase);
   if (c.have_kmeans) {
-    if (c.km.k != k) bad("kmeans.k", "is " + std::to_string(c.km.k) + ", but the run's k is " + std::to_string(k));
+    if (c.km.k != k)
+      bad("kmeans.k", "is " + std::to_string(c.km.k) + ", but the run's k is " + std::to_string(k));
     if (c.km.dim != c.dim)
-      bad("kmeans.dim", "is " + std::to_string(c.km.dim) + ", but the features have dim " + std::to_string(c.dim));
+      bad("kmeans.dim",
+          "is " + std::to_string(c.km.dim) + ", but the features have dim " + std::to_string(c.dim));
   }
   if (!predicting && c.units_done != 0)
-    bad("units_done", "is " + std::to_string(c.units_done) + " in phase " + c.phase + " (units come after k-means)");
+    bad("units_done",
+        "is " + std::to_string(c.units_done) + " in phase " + c.phase + " (units come after k-means)");
   if (c.phase == "done" && c.units_done != static_cast<int64_t>(c.segments.size()))
     bad("units_done", "is " + std::to_string(c.units_done) + " in phase done, not all " +
                           std::to_string(c.segments.size()) + " segments");
@@ -286,8 +328,9 @@ void check_consistency(const Checkpoint& c, const std::set<std::string>& names, 
     const std::string units = (cache_dir / "units.u16").string();
     const int64_t size = file_size(units);
     if (unit_rows > 0 && size < unit_rows * 2)
-      bad("units_done", "is " + std::to_string(c.units_done) + " (" + std::to_string(unit_rows) + " units), but " + units +
-                            " holds " + std::to_string(std::max<int64_t>(0, size / 2)));
+      bad("units_done", "is " + std::to_string(c.units_done) + " (" + std::to_string(unit_rows) +
+                            " units), but " + units + " holds " +
+                            std::to_string(std::max<int64_t>(0, size / 2)));
   }
 }
 

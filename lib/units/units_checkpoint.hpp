@@ -68,8 +68,10 @@ std::string brief(const nlohmann::json& v);
 // obj[key] of the object at `where` ("" for the top level), each checked for
 // type and range; BadState names the field otherwise.
 const nlohmann::json& field(const nlohmann::json& obj, const std::string& where, const std::string& key);
-int64_t int_at(const nlohmann::json& obj, const std::string& where, const std::string& key, int64_t lo, int64_t hi);
-double number_at(const nlohmann::json& obj, const std::string& where, const std::string& key, double lo, double hi);
+int64_t int_at(const nlohmann::json& obj, const std::string& where, const std::string& key, int64_t lo,
+               int64_t hi);
+double number_at(const nlohmann::json& obj, const std::string& where, const std::string& key, double lo,
+                 double hi);
 bool bool_at(const nlohmann::json& obj, const std::string& where, const std::string& key);
 std::string string_at(const nlohmann::json& obj, const std::string& where, const std::string& key);
 
@@ -86,7 +88,7 @@ std::string option_differences(const nlohmann::json& theirs, const nlohmann::jso
 // any of it is used: records contiguous and unique, files of this run's
 // segment list, rows adding up to feature_rows, the caches as long as the
 // checkpoint says, k-means state of this run's k and dim.
-void check_consistency(const Checkpoint& c, const std::set<std::string>& names, const std::filesystem::path& cache_dir,
-                       bool shard_run, int64_t k);
+void check_consistency(const Checkpoint& c, const std::set<std::string>& names,
+                       const std::filesystem::path& cache_dir, bool shard_run, int64_t k);
 
 }  // namespace acoustok::units

@@ -2,9 +2,6 @@
 #include "acoustok/units_job.hpp"
 #include "acoustok/frame_grid.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,12 +16,13 @@
 #include <sstream>
 
 #include "acoustok/error.hpp"
-#include "common/log.hpp"
-#include "common/mapped_file.hpp"
+#include "common/log_printf.hpp"
 #include "common/fs_util.hpp"
 #include "common/progress.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "acoustok/unit_text.hpp"
+#include "units/feature_cache.hpp"
+#include "units/segment_list.hpp"
 #include "units/units_checkpoint.hpp"
 
 namespace fs = std::filesystem;
@@ -34,180 +32,28 @@ using nlohmann::ordered_json;
 namespace acoustok {
 namespace {
 
-using units::BadState;
-using units::Checkpoint;
-using units::SegmentRecord;
+using units::AppendFile;
 using units::bad;
+using units::BadState;
 using units::brief;
+using units::CacheMap;
 using units::check_consistency;
+using units::Checkpoint;
 using units::checkpoint_from_json;
 using units::checkpoint_json;
-using units::field;
+using units::half_table;
 using units::kFeatureCache;
 using units::kNpyHeaderBytes;
+using units::list_segments;
+using units::map_features;
+using units::npy_f16_header;
 using units::number_at;
 using units::option_differences;
 using units::options_json;
+using units::read_segment_index;
+using units::SegmentRecord;
+using units::SourceInfo;
 using units::string_at;
-
-constexpr int kFrameRate = 50;
-
-bool ends_with_wav(const std::string& name) {
-  if (name.size() < 4) return false;
-  std::string ext = name.substr(name.size() - 4);
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  return ext == ".wav";
-}
-
-// A name the checkpoint and the JSON outputs can hold (UTF-8).
-bool is_utf8(const std::string& name) {
-  try {
-    (void)json(name).dump();
-    return true;
-  } catch (const json::exception&) {
-    return false;
-  }
-}
-
-// Segment files of SEGMENTS_DIR, sorted by name (byte order). A name that is
-// not UTF-8 cannot be written to the outputs: that file is named (escaped)
-// and skipped, counted in *unusable.
-std::vector<std::string> list_segments(const std::string& dir, int64_t* unusable) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) throw file_error(dir, "not a folder");
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (!e.is_regular_file() || !ends_with_wav(name) || name.find(".tmp-") != std::string::npos) continue;
-    if (!is_utf8(name)) {
-      common::log(LogLevel::warning, "acoustok: %s: file name is not UTF-8 (skipped)",
-                   printable((fs::path(dir) / name).string()).c_str());
-      ++*unusable;
-      continue;
-    }
-    names.push_back(name);
-  }
-  if (ec) throw file_error(dir, "cannot list: " + ec.message());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-// A segment's start in its recording: at most 30 years.
-constexpr double kMaxSourceSeconds = 1e9;
-
-struct SourceInfo {
-  json source = nullptr;
-  double start = 0;
-};
-
-// file -> (source recording, start) from segments.jsonl of `acoustok segment`.
-std::map<std::string, SourceInfo> read_segment_index(const std::string& dir) {
-  std::map<std::string, SourceInfo> out;
-  const std::string path = (fs::path(dir) / "segments.jsonl").string();
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return out;
-  std::istringstream in(common::read_text_file(path));
-  int line_no = 0;
-  for (std::string line; std::getline(in, line);) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    // Offsets become every unit's source time: a start that is not a sane
-    // number of seconds is refused, never turned into null times.
-    const std::string where = "line " + std::to_string(line_no);
-    try {
-      const json j = json::parse(line);
-      const std::string file = string_at(j, "", "file");
-      const double start = number_at(j, "", "start", 0, kMaxSourceSeconds);
-      if (j.contains("end")) number_at(j, "", "end", start, kMaxSourceSeconds);
-      out[file] = {field(j, "", "source"), start};
-    } catch (const BadState& b) {
-      throw file_error(path, where + ": " + b.what);
-    } catch (const json::exception& e) {
-      throw file_error(path, where + ": not a JSON object (" + std::string(e.what()) + ")");
-    }
-  }
-  return out;
-}
-
-// float16 bit pattern -> float, by table (the cache is read a lot).
-const std::vector<float>& half_table() {
-  static const std::vector<float> table = [] {
-    std::vector<float> t(65536);
-    for (uint32_t h = 0; h < 65536; ++h) t[h] = half_to_float(static_cast<uint16_t>(h));
-    return t;
-  }();
-  return table;
-}
-
-// An append-only cache file whose committed length is in the checkpoint.
-class AppendFile {
- public:
-  AppendFile(std::string path, int64_t committed_bytes) : path_(std::move(path)) {
-    fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT, 0644);
-    if (fd_ < 0) throw file_error(path_, std::string("cannot open: ") + std::strerror(errno));
-    // Whatever a killed run wrote after its last checkpoint goes.
-    if (::ftruncate(fd_, committed_bytes) != 0 || ::lseek(fd_, committed_bytes, SEEK_SET) < 0)
-      throw file_error(path_, std::string("cannot truncate: ") + std::strerror(errno));
-  }
-  ~AppendFile() { ::close(fd_); }
-  void write_at(uint64_t offset, const void* data, size_t bytes) {
-    if (::pwrite(fd_, data, bytes, static_cast<off_t>(offset)) != static_cast<ssize_t>(bytes))
-      throw file_error(path_, std::string("write failed: ") + std::strerror(errno));
-  }
-  void append(const void* data, size_t bytes) {
-    const char* p = static_cast<const char*>(data);
-    while (bytes > 0) {
-      const ssize_t n = ::write(fd_, p, bytes);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) throw file_error(path_, std::string("write failed: ") + std::strerror(errno));
-      p += n;
-      bytes -= static_cast<size_t>(n);
-    }
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
-
-// The NPY header of the feature cache (its layout: units_checkpoint.hpp).
-std::string npy_f16_header(int64_t rows, int64_t dim) {
-  std::string dict = "{'descr': '<f2', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " +
-                     std::to_string(dim) + "), }";
-  std::string h = std::string("\x93NUMPY\x01\x00", 8);
-  const size_t len = kNpyHeaderBytes - 10;
-  h += static_cast<char>(len & 0xff);
-  h += static_cast<char>(len >> 8);
-  dict.resize(len - 1, ' ');
-  return h + dict + "\n";
-}
-
-// Read-only map of a cache file that must hold at least `bytes` bytes after
-// a header of `offset` bytes.
-class CacheMap {
- public:
-  CacheMap(const std::string& path, size_t bytes, bool random_access = false, size_t offset = 0) : offset_(offset) {
-    if (bytes == 0) return;
-    file_ = std::make_unique<common::MappedFile>(path);
-    if (file_->size() < bytes + offset) {
-      throw file_error(path, "cache is shorter than the checkpoint says; rerun with --restart to start over");
-    }
-    if (random_access) file_->advise_random();  // mini-batches read scattered rows
-  }
-  const uint16_t* halfs() const {
-    return file_ ? reinterpret_cast<const uint16_t*>(file_->data() + offset_) : nullptr;
-  }
-
- private:
-  std::unique_ptr<common::MappedFile> file_;
-  size_t offset_ = 0;
-};
-
-// The feature cache of this run (rows as float16 after the NPY header).
-std::unique_ptr<CacheMap> map_features(const fs::path& cache_dir, int64_t rows, int64_t dim, bool random_access) {
-  return std::make_unique<CacheMap>((cache_dir / kFeatureCache).string(), static_cast<size_t>(rows * dim * 2),
-                                    random_access, kNpyHeaderBytes);
-}
 
 double round_time(double t) { return std::round(t * 1e6) / 1e6; }
 
@@ -259,7 +105,8 @@ class UnitsJob {
     if (o_.shard_count > 1) {
       std::vector<std::string> mine;
       for (size_t i = 0; i < names.size(); ++i)
-        if (static_cast<int>(i % static_cast<size_t>(o_.shard_count)) == o_.shard_index) mine.push_back(names[i]);
+        if (static_cast<int>(i % static_cast<size_t>(o_.shard_count)) == o_.shard_index)
+          mine.push_back(names[i]);
       names.swap(mine);
     }
     if (names.empty()) throw file_error(o_.segments_dir, "no .wav segments to process");
@@ -274,7 +121,8 @@ class UnitsJob {
                                                 std::to_string(o_.shard_count)
                                           : std::string("units"));
     if (lock_->took_over_stale() && !o_.quiet)
-      common::log(LogLevel::info, "units: %s: the run before this one was killed; taking over its folder", out_.c_str());
+      common::log(LogLevel::info, "units: %s: the run before this one was killed; taking over its folder",
+                  out_.c_str());
     if (o_.restart) start_over();
     fs::create_directories(cache_, ec);
     if (ec) throw file_error(cache_.string(), "cannot create: " + ec.message());
@@ -287,7 +135,8 @@ class UnitsJob {
     if (resumed_done_) {
       if (!outputs_exist()) {
         // The cache still holds every unit: the outputs come back as they were.
-        if (!o_.quiet) common::log(LogLevel::info, "units: %s: writing the missing outputs again", o_.out_dir.c_str());
+        if (!o_.quiet)
+          common::log(LogLevel::info, "units: %s: writing the missing outputs again", o_.out_dir.c_str());
         write_outputs(KMeansModel(ck_.km.centroids, o_.kmeans.k, ck_.dim));
       } else if (!o_.quiet) {
         common::log(LogLevel::info, "units: %s is already complete", o_.out_dir.c_str());
@@ -301,7 +150,10 @@ class UnitsJob {
     UnitsJobResult r;
     r.complete = complete;
     for (const auto& s : ck_.segments) {
-      if (s.error.empty()) ++r.segments; else ++r.skipped;
+      if (s.error.empty())
+        ++r.segments;
+      else
+        ++r.skipped;
       r.frames += s.frames;
     }
     r.skipped += unusable_names_;
@@ -309,7 +161,8 @@ class UnitsJob {
     return r;
   }
 
-  static constexpr const char* kOutputs[] = {"kmeans.safetensors", "corpus_timestamped.json", "all_units_for_bpe.txt"};
+  static constexpr const char* kOutputs[] = {"kmeans.safetensors", "corpus_timestamped.json",
+                                             "all_units_for_bpe.txt"};
 
   bool outputs_exist() const {
     std::error_code ec;
@@ -341,17 +194,20 @@ class UnitsJob {
     try {
       j = json::parse(text);
     } catch (const json::exception&) {
-      throw file_error(checkpoint_path(), std::string("not valid JSON (a damaged checkpoint); ") + kRestartHint);
+      throw file_error(checkpoint_path(),
+                       std::string("not valid JSON (a damaged checkpoint); ") + kRestartHint);
     }
     try {
       old = checkpoint_from_json(j);
     } catch (const BadState& b) {
       throw file_error(checkpoint_path(), b.what + "; " + kRestartHint);
     } catch (const json::exception& e) {
-      throw file_error(checkpoint_path(), std::string("unreadable checkpoint (") + e.what() + "); " + kRestartHint);
+      throw file_error(checkpoint_path(),
+                       std::string("unreadable checkpoint (") + e.what() + "); " + kRestartHint);
     }
     if (old.options != ck_.options) {
-      throw file_error(checkpoint_path(), "made by a run with other options (" + option_differences(old.options, ck_.options) +
+      throw file_error(checkpoint_path(), "made by a run with other options (" +
+                                              option_differences(old.options, ck_.options) +
                                               "); use another output folder or " + kRestartHint);
     }
     try {
@@ -365,8 +221,8 @@ class UnitsJob {
     ck_ = std::move(old);
     resumed_done_ = ck_.phase == "done";
     if (!o_.quiet && !resumed_done_) {
-      common::log(LogLevel::info, "units: resuming from %s (phase %s, %zu segments cached)", checkpoint_path().c_str(),
-                   ck_.phase.c_str(), ck_.segments.size());
+      common::log(LogLevel::info, "units: resuming from %s (phase %s, %zu segments cached)",
+                  checkpoint_path().c_str(), ck_.phase.c_str(), ck_.segments.size());
     }
   }
 
@@ -386,7 +242,8 @@ class UnitsJob {
       return;
     size_t same = 0;
     while (same < text.size() && same < expected.size() && text[same] == expected[same]) ++same;
-    const size_t line = static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(same), '\n'));
+    const size_t line =
+        static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(same), '\n'));
     const size_t begin = text.rfind('\n', same == 0 ? 0 : same - 1);
     const size_t from = same == 0 || begin == std::string::npos ? 0 : begin + 1;
     const std::string quoted = text.substr(from, text.find('\n', from) - from);
@@ -407,7 +264,8 @@ class UnitsJob {
   }
 
   void maybe_checkpoint() {
-    const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_checkpoint_).count();
+    const double since =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - last_checkpoint_).count();
     if (since >= o_.checkpoint_every) save_checkpoint();
   }
 
@@ -498,7 +356,8 @@ class UnitsJob {
           for (size_t i = 0; i < f.data.size(); ++i) {
             halfs[i] = float_to_half(f.data[i]);
             if ((halfs[i] & 0x7c00u) == 0x7c00u)
-              throw file_error(path, "feature value " + std::to_string(f.data[i]) + " is outside the float16 range of the cache");
+              throw file_error(path, "feature value " + std::to_string(f.data[i]) +
+                                         " is outside the float16 range of the cache");
           }
           cache.append(halfs.data(), halfs.size() * 2);
         }
@@ -539,7 +398,8 @@ class UnitsJob {
     }
     if (n < o_.kmeans.k) {
       throw file_error(o_.segments_dir, "k=" + std::to_string(o_.kmeans.k) +
-                                            " is larger than the number of feature frames (" + std::to_string(n) + ")");
+                                            " is larger than the number of feature frames (" +
+                                            std::to_string(n) + ")");
     }
     const auto map = map_features(cache_, n, dim, true);
     const uint16_t* halfs = map->halfs();
@@ -563,7 +423,8 @@ class UnitsJob {
     progress.add(km.state().steps);
     km.run_steps(n, read, [&]() {
       progress.add(1);
-      const double since = std::chrono::duration<double>(std::chrono::steady_clock::now() - last_checkpoint_).count();
+      const double since =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - last_checkpoint_).count();
       if (since >= o_.checkpoint_every) {
         ck_.km = km.state();
         save_checkpoint();
@@ -617,12 +478,16 @@ class UnitsJob {
   void write_outputs(KMeansModel model) {
     // Never a model file that acoustok itself would refuse.
     check_finite(model.centroids().data(), model.k(), model.dim(), checkpoint_path() + ": k-means centroids");
-    if (!std::isfinite(ck_.inertia)) throw file_error(checkpoint_path(), "inertia is not finite; " + std::string(kRestartHint));
+    if (!std::isfinite(ck_.inertia))
+      throw file_error(checkpoint_path(), "inertia is not finite; " + std::string(kRestartHint));
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.17g", ck_.inertia);
-    model.metadata() = {{"feature_model", o_.feature_model}, {"layer", std::to_string(o_.layer)},
-                        {"inertia", buf}, {"frames", std::to_string(ck_.feature_rows)},
-                        {"steps", std::to_string(ck_.km.steps)}, {"seed", std::to_string(o_.kmeans.seed)}};
+    model.metadata() = {{"feature_model", o_.feature_model},
+                        {"layer", std::to_string(o_.layer)},
+                        {"inertia", buf},
+                        {"frames", std::to_string(ck_.feature_rows)},
+                        {"steps", std::to_string(ck_.km.steps)},
+                        {"seed", std::to_string(o_.kmeans.seed)}};
     if (o_.feature_model_stand_in) model.metadata()["feature_model_stand_in"] = "true";
     if (given_) {
       model.metadata().erase("steps");
@@ -639,17 +504,20 @@ class UnitsJob {
     std::vector<size_t> order;
     for (size_t i = 0; i < ck_.segments.size(); ++i)
       if (ck_.segments[i].error.empty()) order.push_back(i);
-    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ck_.segments[a].file < ck_.segments[b].file; });
+    std::sort(order.begin(), order.end(),
+              [&](size_t a, size_t b) { return ck_.segments[a].file < ck_.segments[b].file; });
 
     common::AtomicFile json_out((out_ / "corpus_timestamped.json").string());
     common::AtomicFile text_out((out_ / "all_units_for_bpe.txt").string());
     {
       std::ofstream js(json_out.temp_path(), std::ios::binary), tx(text_out.temp_path(), std::ios::binary);
-      if (!js || !tx) throw file_error(o_.out_dir, std::string("cannot write outputs: ") + std::strerror(errno));
+      if (!js || !tx)
+        throw file_error(o_.out_dir, std::string("cannot write outputs: ") + std::strerror(errno));
       js << "{\"feature_model\": " << json(o_.feature_model).dump()
-         << (o_.feature_model_stand_in ? ", \"feature_model_stand_in\": true" : "") << ", \"layer\": " << o_.layer
-         << ", \"k\": " << o_.kmeans.k << ", \"frame_rate\": " << kFrameRate
-         << (o_.dedup ? ", \"dedup\": true" : "") << ", \"segments\": [";
+         << (o_.feature_model_stand_in ? ", \"feature_model_stand_in\": true" : "")
+         << ", \"layer\": " << o_.layer << ", \"k\": " << o_.kmeans.k
+         << ", \"frame_rate\": " << grid::kFrameRate << (o_.dedup ? ", \"dedup\": true" : "")
+         << ", \"segments\": [";
       bool first = true;
       for (size_t i : order) {
         const SegmentRecord& rec = ck_.segments[i];
@@ -698,7 +566,7 @@ class UnitsJob {
   UnitsJobOptions o_;
   const SegmentFeatureFn& fn_;
   fs::path out_, cache_;
-  std::unique_ptr<KMeansModel> given_;  // --kmeans
+  std::unique_ptr<KMeansModel> given_;        // --kmeans
   std::function<void()> write_cache_header_;  // during the features phase
   Checkpoint ck_;
   std::unique_ptr<common::DirLock> lock_;  // held for the whole run

@@ -32,7 +32,8 @@ std::vector<std::vector<double>> mel_cepstra(const float* x, size_t n) {
   // Symmetric Hamming, not normalised (SPTK `window -w 1 -n 0`).
   static const std::vector<double> hamming = [] {
     std::vector<double> w(kFrame);
-    for (int i = 0; i < kFrame; ++i) w[static_cast<size_t>(i)] = 0.54 - 0.46 * std::cos(2.0 * M_PI * i / (kFrame - 1));
+    for (int i = 0; i < kFrame; ++i)
+      w[static_cast<size_t>(i)] = 0.54 - 0.46 * std::cos(2.0 * M_PI * i / (kFrame - 1));
     return w;
   }();
   MelCepstralAnalysis::Options options;  // mcep's defaults: 2..30 iterations, end 0.001, floor 1e-6
@@ -62,7 +63,9 @@ std::vector<double> path_costs(const float* x, size_t nx, const float* y, size_t
 
 }  // namespace
 
-size_t mcd_path_length(const float* x, size_t nx, const float* y, size_t ny) { return path_costs(x, nx, y, ny).size(); }
+size_t mcd_path_length(const float* x, size_t nx, const float* y, size_t ny) {
+  return path_costs(x, nx, y, ny).size();
+}
 
 double mcd_db(const float* x, size_t nx, const float* y, size_t ny) {
   constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();

@@ -33,7 +33,8 @@ Eigen::MatrixXd allpass_power_series(int n_max, int m_max, double a) {
 MelCepstralAnalysis::MelCepstralAnalysis(int frame_length, int order, double alpha)
     : length_(frame_length), half_(frame_length / 2), order_(order), alpha_(alpha) {
   if (frame_length < 4 || frame_length % 2 != 0 || order < 1 || !(std::fabs(alpha) < 1.0))
-    throw std::invalid_argument("MelCepstralAnalysis: need an even frame length >= 4, order >= 1, |alpha| < 1");
+    throw std::invalid_argument(
+        "MelCepstralAnalysis: need an even frame length >= 4, order >= 1, |alpha| < 1");
   const int h = half_, m = order_;
   // cos(2 pi k n / L) for k, n = 0..L/2, from a table of one period.
   std::vector<double> period(static_cast<size_t>(length_));

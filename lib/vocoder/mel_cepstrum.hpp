@@ -4,8 +4,8 @@
 // Tokuda, Kobayashi & Imai 1992, "An adaptive algorithm for mel-cepstral
 // analysis of speech"; Tokuda et al. 1994), by the Newton-Raphson
 // iteration the literature's tool, SPTK's `mcep`, runs. Our own code: it
-// gives the results of SPTK 3.9's library `mcep` to about 1e-13 (measured on
-// 9201 frames), and tests/core/test_vocoder_metrics.cpp holds it to a
+// gives the results of SPTK 3.9's library `mcep` to about 1e-13 (on the
+// 9201 frames of the test WAVs), and tests/vocoder/test_vocoder_metrics.cpp holds it to a
 // fixture of SPTK's command-line numbers (fixtures/gen_mcep_fixtures.py).
 #pragma once
 
@@ -45,21 +45,21 @@ namespace acoustok::vocoder {
 //    determinant_floor, and `mcep` then exits the program. Here a system
 //    whose smallest LDL^T pivot is below the floor (or any non-finite value)
 //    stops the iteration and keeps the current c. Neither happens on audio
-//    (measured: the 9201 frames of the test WAVs and noise, and pure tones
-//    from 50 Hz to 8 kHz at 1e-4 to 1e7, clicks, DC and silence).
+//    (none of the test WAVs' 9201 frames, noise, pure tones from 50 Hz to
+//    8 kHz at 1e-4 to 1e7, clicks, DC or silence).
 class MelCepstralAnalysis {
  public:
   struct Options {
-    int min_iterations = 2;           // mcep -i
-    int max_iterations = 30;          // mcep -j
-    double end_condition = 0.001;     // mcep -d
-    double periodogram_add = 0.0;     // mcep -e: added to every periodogram bin (needed > 0 when a bin can be 0)
+    int min_iterations = 2;        // mcep -i
+    int max_iterations = 30;       // mcep -j
+    double end_condition = 0.001;  // mcep -d
+    double periodogram_add = 0.0;  // mcep -e: added to every periodogram bin (needed > 0 when a bin can be 0)
     double determinant_floor = 1e-6;  // mcep -f
   };
   struct Result {
-    int iterations = 0;     // Newton updates made
-    bool converged = false; // the end condition was met
-    bool singular = false;  // stopped at the determinant floor (see above)
+    int iterations = 0;      // Newton updates made
+    bool converged = false;  // the end condition was met
+    bool singular = false;   // stopped at the determinant floor (see above)
   };
 
   // frame_length: even, >= 4; order >= 1; |alpha| < 1.

@@ -11,15 +11,16 @@ namespace acoustok {
 
 static_assert(StreamingVocoder::kCrossfadeSamples <= grid::kHop, "the crossfade lies within one frame");
 
-StreamingVocoder::StreamingVocoder(Vocoder& vocoder, int chunk_frames, int context_frames, int lookahead_frames)
+StreamingVocoder::StreamingVocoder(Vocoder& vocoder, int chunk_frames, int context_frames,
+                                   int lookahead_frames)
     : vocoder_(vocoder),
       chunk_(chunk_frames),
       context_(context_frames < 0 ? vocoder.config().receptive_field_frames() : context_frames),
       lookahead_(lookahead_frames < 0 ? context_ : lookahead_frames) {
   if (chunk_ < 1) throw Error("streaming vocoder: chunk must be at least one frame");
   if (lookahead_ > context_)
-    throw Error("streaming vocoder: lookahead (" + std::to_string(lookahead_) + " frames) must not exceed the context (" +
-                std::to_string(context_) + " frames)");
+    throw Error("streaming vocoder: lookahead (" + std::to_string(lookahead_) +
+                " frames) must not exceed the context (" + std::to_string(context_) + " frames)");
 }
 
 void StreamingVocoder::reset() {
@@ -40,14 +41,16 @@ std::vector<float> StreamingVocoder::push(const int32_t* units, size_t count) {
   return push_frames(units, count);
 }
 
-std::vector<float> StreamingVocoder::push_reduced(const int32_t* units, const int32_t* durations, size_t count) {
+std::vector<float> StreamingVocoder::push_reduced(const int32_t* units, const int32_t* durations,
+                                                  size_t count) {
   const auto frames = expand_durations(units, count, std::vector<int32_t>(durations, durations + count));
   return push(frames.data(), frames.size());
 }
 
 std::vector<float> StreamingVocoder::push_reduced(const int32_t* units, size_t count) {
   if (!vocoder_.config().has_duration_predictor())
-    throw Error("streaming vocoder: this vocoder has no duration predictor (no dur_predictor_params in its config)");
+    throw Error(
+        "streaming vocoder: this vocoder has no duration predictor (no dur_predictor_params in its config)");
   reduced_.insert(reduced_.end(), units, units + count);
   return predict_ready(false);
 }
@@ -69,7 +72,8 @@ std::vector<float> StreamingVocoder::predict_ready(bool at_end) {
   if (ready == 0) return {};
   const size_t window = at_end ? reduced_.size() : reduced_decided_ + ready + context;
   const auto all = vocoder_.predict_durations(reduced_.data(), window);
-  if (all.size() != window) throw Error("streaming vocoder: the duration predictor gave a wrong number of durations");
+  if (all.size() != window)
+    throw Error("streaming vocoder: the duration predictor gave a wrong number of durations");
   const std::vector<int32_t> durations(all.begin() + static_cast<std::ptrdiff_t>(reduced_decided_),
                                        all.begin() + static_cast<std::ptrdiff_t>(reduced_decided_ + ready));
   const auto frames = expand_durations(reduced_.data() + reduced_decided_, ready, durations);

@@ -159,7 +159,8 @@ void read_conditioning(const json& j, VocoderConfig& c, const On& on, const std:
     throw Error(where + ": 'dur_predictor_params.encoder_embed_dim' must equal embedding_dim " +
                 std::to_string(c.embedding_dim) + " (the predictor reads the unit embedding)");
   c.dur_predictor_hidden = field("var_pred_hidden_dim");
-  if (c.dur_predictor_hidden < 1) throw Error(where + ": 'dur_predictor_params.var_pred_hidden_dim' must be at least 1");
+  if (c.dur_predictor_hidden < 1)
+    throw Error(where + ": 'dur_predictor_params.var_pred_hidden_dim' must be at least 1");
   c.dur_predictor_kernel = field("var_pred_kernel_size");
 }
 
@@ -175,22 +176,27 @@ VocoderConfig VocoderConfig::from_released_json(const std::string& text, const s
       const json& v = j.at(key);
       // Python's truth value, as fairseq tests these keys.
       return !(v.is_null() || (v.is_boolean() && !v.get<bool>()) || (v.is_number() && v.get<double>() == 0) ||
-               (v.is_string() && v.get<std::string>().empty()) || ((v.is_object() || v.is_array()) && v.empty()));
+               (v.is_string() && v.get<std::string>().empty()) ||
+               ((v.is_object() || v.is_array()) && v.empty()));
     };
     // Inputs acoustok's generator does not have.
-    for (const char* key : {"f0", "f0_vq_params", "f0_quantizer", "f0_quantizer_path", "f0_feats", "f0_quant_num_bin"}) {
+    for (const char* key :
+         {"f0", "f0_vq_params", "f0_quantizer", "f0_quantizer_path", "f0_feats", "f0_quant_num_bin"}) {
       if (on(key))
-        throw Error(where + ": this vocoder uses '" + key +
-                    "' (F0 conditioning), which needs speech-resynthesis' F0 quantiser: acoustok cannot run it");
+        throw Error(
+            where + ": this vocoder uses '" + key +
+            "' (F0 conditioning), which needs speech-resynthesis' F0 quantiser: acoustok cannot run it");
     }
     for (const char* key : {"lang_embedding", "spkr_embedding", "speaker_embedding"}) {
-      if (on(key)) throw Error(where + ": this vocoder uses '" + std::string(key) + "', an input acoustok cannot run");
+      if (on(key))
+        throw Error(where + ": this vocoder uses '" + std::string(key) + "', an input acoustok cannot run");
     }
     read_conditioning(j, c, on, where);
     if (j.contains("resblock") && j.at("resblock") != "1" && j.at("resblock") != 1)
       throw Error(where + ": resblock type " + j.at("resblock").dump() + " is not supported (only type 1)");
-    if (j.contains("sampling_rate") && j.at("sampling_rate") != 16000)
-      throw Error(where + ": sampling_rate " + j.at("sampling_rate").dump() + " is not supported (16000 only)");
+    if (j.contains("sampling_rate") && j.at("sampling_rate") != grid::kSampleRate)
+      throw Error(where + ": sampling_rate " + j.at("sampling_rate").dump() + " is not supported (" +
+                  std::to_string(grid::kSampleRate) + " only)");
     take(j, "num_embeddings", c.num_units);
     take(j, "embedding_dim", c.embedding_dim);
     take(j, "upsample_rates", c.upsample_rates);
@@ -203,12 +209,12 @@ VocoderConfig VocoderConfig::from_released_json(const std::string& text, const s
       read(j.at("model_in_dim"), "model_in_dim", in_dim);
       if (in_dim != c.model_in_dim())
         throw Error(where + ": 'model_in_dim' is " + std::to_string(in_dim) + " but the unit embedding" +
-                    (c.has_speaker_table() || c.has_speaker_embedder() ? " and the speaker's" : "") + " make " +
-                    std::to_string(c.model_in_dim()) + " channels");
+                    (c.has_speaker_table() || c.has_speaker_embedder() ? " and the speaker's" : "") +
+                    " make " + std::to_string(c.model_in_dim()) + " channels");
     }
     if (j.contains("code_hop_size") && j.at("code_hop_size") != c.hop_samples())
-      throw Error(where + ": code_hop_size " + j.at("code_hop_size").dump() + " is not the upsampling product " +
-                  std::to_string(c.hop_samples()));
+      throw Error(where + ": code_hop_size " + j.at("code_hop_size").dump() +
+                  " is not the upsampling product " + std::to_string(c.hop_samples()));
   });
 }
 
@@ -216,7 +222,8 @@ VocoderConfig VocoderConfig::from_argument(const std::string& name_or_file) {
   if (name_or_file == "tiny" || name_or_file == "small" || name_or_file == "v1") return preset(name_or_file);
   std::error_code ec;
   if (!std::filesystem::exists(name_or_file, ec)) {
-    throw Error("--config: unknown vocoder config '" + name_or_file + "': expected tiny, small, v1 or a JSON file");
+    throw Error("--config: unknown vocoder config '" + name_or_file +
+                "': expected tiny, small, v1 or a JSON file");
   }
   return from_json(common::read_text_file(name_or_file), name_or_file);
 }
@@ -269,45 +276,58 @@ void VocoderConfig::validate(const std::string& where) const {
     fail("upsample_rates and upsample_kernel_sizes must have the same, non-zero length");
   if (upsample_rates.size() > kMaxLayers) fail("at most 16 upsampling stages");
   for (size_t i = 0; i < upsample_rates.size(); ++i) {
-    if (upsample_rates[i] < 1 || upsample_kernel_sizes[i] < upsample_rates[i] || upsample_kernel_sizes[i] > kMaxKernel ||
-        (upsample_kernel_sizes[i] - upsample_rates[i]) % 2 != 0)
-      fail("each upsample kernel must be >= its rate (and at most 4096) with an even difference (output = rate x input)");
+    if (upsample_rates[i] < 1 || upsample_kernel_sizes[i] < upsample_rates[i] ||
+        upsample_kernel_sizes[i] > kMaxKernel || (upsample_kernel_sizes[i] - upsample_rates[i]) % 2 != 0)
+      fail(
+          "each upsample kernel must be >= its rate (and at most 4096) with an even difference (output = "
+          "rate x input)");
   }
-  if (hop_samples() != grid::kHop) fail("the product of upsample_rates must be " + std::to_string(grid::kHop) + " (one unit frame of 16 kHz audio)");
+  if (hop_samples() != grid::kHop)
+    fail("the product of upsample_rates must be " + std::to_string(grid::kHop) +
+         " (one unit frame of 16 kHz audio)");
   if (upsample_initial_channel < (1 << upsample_rates.size()) || upsample_initial_channel > kMaxChannels)
     fail("upsample_initial_channel must be at least 2^(number of upsampling stages) and at most 65536");
   if (resblock_kernel_sizes.empty() || resblock_kernel_sizes.size() != resblock_dilation_sizes.size())
     fail("resblock_kernel_sizes and resblock_dilation_sizes must have the same, non-zero length");
   if (resblock_kernel_sizes.size() > kMaxLayers) fail("at most 16 resblocks per stage");
   for (size_t i = 0; i < resblock_kernel_sizes.size(); ++i) {
-    if (resblock_kernel_sizes[i] < 1 || resblock_kernel_sizes[i] % 2 == 0 || resblock_kernel_sizes[i] > kMaxKernel)
+    if (resblock_kernel_sizes[i] < 1 || resblock_kernel_sizes[i] % 2 == 0 ||
+        resblock_kernel_sizes[i] > kMaxKernel)
       fail("resblock kernels must be odd and at most 4096");
     if (resblock_dilation_sizes[i].empty() || resblock_dilation_sizes[i].size() > kMaxLayers)
       fail("each resblock needs 1 to 16 dilations");
-    for (int d : resblock_dilation_sizes[i]) if (d < 1 || d > kMaxDilation) fail("dilations must be in 1..1024");
+    for (int d : resblock_dilation_sizes[i])
+      if (d < 1 || d > kMaxDilation) fail("dilations must be in 1..1024");
   }
   if (mpd_periods.empty() || mpd_periods.size() > kMaxLayers || mpd_channels.size() != 5)
     fail("mpd needs 1 to 16 periods and exactly 5 channel counts");
-  for (int p : mpd_periods) if (p < 1 || p > kMaxKernel) fail("periods must be in 1..4096");
+  for (int p : mpd_periods)
+    if (p < 1 || p > kMaxKernel) fail("periods must be in 1..4096");
   if (msd_scales < 1 || msd_scales > kMaxLayers || msd_channels.size() != 7 || msd_groups.size() != 7)
     fail("msd needs 1 to 16 scales and exactly 7 channel counts and 7 groups");
   for (size_t i = 0; i < 7; ++i) {
     const int in = i == 0 ? 1 : msd_channels[i - 1];
-    if (msd_channels[i] < 1 || msd_channels[i] > kMaxChannels || msd_groups[i] < 1 || in % msd_groups[i] != 0 ||
-        msd_channels[i] % msd_groups[i] != 0)
+    if (msd_channels[i] < 1 || msd_channels[i] > kMaxChannels || msd_groups[i] < 1 ||
+        in % msd_groups[i] != 0 || msd_channels[i] % msd_groups[i] != 0)
       fail("msd channels must be in 1..65536, and its groups must divide the channels on both sides");
   }
-  for (int c : mpd_channels) if (c < 1 || c > kMaxChannels) fail("mpd channels must be in 1..65536");
+  for (int c : mpd_channels)
+    if (c < 1 || c > kMaxChannels) fail("mpd channels must be in 1..65536");
   if (segment_frames < 4 || segment_frames > 100000) fail("segment_frames must be in 4..100000");
   if (num_speakers < 0 || num_speakers > 65535) fail("num_speakers must be in 0..65535");
-  if (speaker_embedding_dim < 0 || speaker_embedding_dim > kMaxChannels) fail("speaker_embedding_dim must be in 0..65536");
-  if (has_speaker_table() && has_speaker_embedder()) fail("a speaker table and a speaker embedder cannot both be used");
-  if (dur_predictor_hidden < 0 || dur_predictor_hidden > kMaxChannels) fail("dur_predictor_hidden must be in 0..65536");
+  if (speaker_embedding_dim < 0 || speaker_embedding_dim > kMaxChannels)
+    fail("speaker_embedding_dim must be in 0..65536");
+  if (has_speaker_table() && has_speaker_embedder())
+    fail("a speaker table and a speaker embedder cannot both be used");
+  if (dur_predictor_hidden < 0 || dur_predictor_hidden > kMaxChannels)
+    fail("dur_predictor_hidden must be in 0..65536");
   // fairseq's VariancePredictor pads its second convolution by 1 whatever
   // the kernel: any other kernel than 3 changes the sequence length, and
   // the reference itself fails on it.
   if (has_duration_predictor() && dur_predictor_kernel != 3)
-    fail("the duration predictor's kernel size (var_pred_kernel_size) must be 3: its second convolution pads by 1");
+    fail(
+        "the duration predictor's kernel size (var_pred_kernel_size) must be 3: its second convolution pads "
+        "by 1");
 }
 
 int VocoderConfig::receptive_field_frames() const {

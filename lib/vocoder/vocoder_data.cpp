@@ -31,8 +31,9 @@ void check_segment_path(const std::string& file, const std::string& corpus) {
   for (const auto& part : p)
     if (part == "..") escapes = true;
   if (escapes)
-    throw file_error(corpus, "segment \"" + file +
-                                 "\": a segment file must be a path inside the --audio folder (relative, without \"..\")");
+    throw file_error(
+        corpus, "segment \"" + file +
+                    "\": a segment file must be a path inside the --audio folder (relative, without \"..\")");
 }
 
 // A segment's "units": integer ids in [0, k); 1.5 or 1e30 are no unit id.
@@ -44,11 +45,12 @@ std::vector<int32_t> unit_ids(const json& units, int k, const std::string& where
     const json& u = units[i];
     const std::string value = u.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 40);
     if (!u.is_number_integer())
-      throw Error(where + ": unit " + value + " at frame " + std::to_string(i) + " is not an integer unit id");
+      throw Error(where + ": unit " + value + " at frame " + std::to_string(i) +
+                  " is not an integer unit id");
     if ((u.is_number_unsigned() && u.get<uint64_t>() >= static_cast<uint64_t>(k)) ||
         (!u.is_number_unsigned() && (u.get<int64_t>() < 0 || u.get<int64_t>() >= k)))
-      throw Error(where + ": unit " + value + " at frame " + std::to_string(i) + " is outside the vocabulary 0.." +
-                  std::to_string(k - 1));
+      throw Error(where + ": unit " + value + " at frame " + std::to_string(i) +
+                  " is outside the vocabulary 0.." + std::to_string(k - 1));
     ids.push_back(static_cast<int32_t>(u.get<int64_t>()));
   }
   return ids;
@@ -57,12 +59,14 @@ std::vector<int32_t> unit_ids(const json& units, int k, const std::string& where
 // A reduced segment's "durations": one run length (frames >= 1) per unit.
 std::vector<int32_t> run_lengths(const json& runs, size_t units, const std::string& where) {
   if (!runs.is_array() || runs.size() != units)
-    throw Error(where + ": \"durations\" must be an array of one run length per unit (" + std::to_string(units) + ")");
+    throw Error(where + ": \"durations\" must be an array of one run length per unit (" +
+                std::to_string(units) + ")");
   std::vector<int32_t> out;
   out.reserve(units);
   for (const json& r : runs) {
     if (!r.is_number_integer() || r.get<int64_t>() < 1 || r.get<int64_t>() > 65535)
-      throw Error(where + ": duration " + r.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 40) +
+      throw Error(where + ": duration " +
+                  r.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 40) +
                   " is not a run length in 1..65535 frames");
     out.push_back(static_cast<int32_t>(r.get<int64_t>()));
   }
@@ -96,7 +100,8 @@ UnitCorpus read_unit_corpus(const std::string& units_dir) {
       seg.file = s.at("file").get<std::string>();
       check_segment_path(seg.file, c.path);
       seg.units = unit_ids(s.at("units"), c.k, c.path + ": segment " + seg.file);
-      if (s.contains("durations")) seg.durations = run_lengths(s.at("durations"), seg.units.size(), c.path + ": segment " + seg.file);
+      if (s.contains("durations"))
+        seg.durations = run_lengths(s.at("durations"), seg.units.size(), c.path + ": segment " + seg.file);
       c.segments.push_back(std::move(seg));
     }
   } catch (const json::exception& e) {
@@ -128,7 +133,10 @@ std::vector<std::vector<int32_t>> parse_unit_lines(const std::string& text, cons
     size_t i = 0;
     while (i < line.size()) {
       const char ch = line[i];
-      if (ch == ' ' || ch == '\t' || ch == '\r') { ++i; continue; }
+      if (ch == ' ' || ch == '\t' || ch == '\r') {
+        ++i;
+        continue;
+      }
       if (ch < '0' || ch > '9')
         throw Error(where + ": line " + std::to_string(number) + ": '" + std::string(1, ch) +
                     "' is not part of a unit id (space-separated decimal ids expected)");

@@ -60,9 +60,15 @@ std::vector<double> dtw_path_costs(const std::vector<std::vector<double>>& a,
       uint8_t from = kDiag;
       if (i > 0 && j > 0) {
         const double diag = prev[j - 1], up = prev[j], left = row[j - 1];
-        if (diag <= up && diag <= left) best = diag;
-        else if (up <= left) { best = up; from = kUp; }
-        else { best = left; from = kLeft; }
+        if (diag <= up && diag <= left)
+          best = diag;
+        else if (up <= left) {
+          best = up;
+          from = kUp;
+        } else {
+          best = left;
+          from = kLeft;
+        }
       } else if (i > 0) {
         best = prev[j];
         from = kUp;
@@ -80,9 +86,13 @@ std::vector<double> dtw_path_costs(const std::vector<std::vector<double>>& a,
   path.push_back(cost(i, j));
   while (i > 0 || j > 0) {
     const uint8_t from = step[i * m + j];
-    if (from == kDiag) { --i; --j; }
-    else if (from == kUp) --i;
-    else --j;
+    if (from == kDiag) {
+      --i;
+      --j;
+    } else if (from == kUp)
+      --i;
+    else
+      --j;
     path.push_back(cost(i, j));
   }
   std::reverse(path.begin(), path.end());
@@ -116,12 +126,16 @@ PitchTrack yin_pitch(const float* x, size_t n) {
     }
     int tau = -1;
     for (int k = kYinTauMin; k <= kYinTauMax; ++k)
-      if (dn[static_cast<size_t>(k)] < kYinThreshold) { tau = k; break; }
+      if (dn[static_cast<size_t>(k)] < kYinThreshold) {
+        tau = k;
+        break;
+      }
     if (tau < 0) continue;
     while (tau + 1 <= kYinTauMax && dn[static_cast<size_t>(tau) + 1] < dn[static_cast<size_t>(tau)]) ++tau;
     double refined = tau;
     if (tau > kYinTauMin && tau < kYinTauMax) {
-      const double a = dn[static_cast<size_t>(tau) - 1], b = dn[static_cast<size_t>(tau)], c = dn[static_cast<size_t>(tau) + 1];
+      const double a = dn[static_cast<size_t>(tau) - 1], b = dn[static_cast<size_t>(tau)],
+                   c = dn[static_cast<size_t>(tau) + 1];
       const double den = a - 2.0 * b + c;
       if (den > 0) refined = tau + (a - c) / (2.0 * den);
     }

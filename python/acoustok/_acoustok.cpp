@@ -37,14 +37,16 @@ Precision precision_arg(const std::string& text) {
 // not a model load that fails later.
 void check_device(const std::string& device) {
   const std::string cuda = "cuda:";
-  const bool cuda_n = device.rfind(cuda, 0) == 0 && device.size() > cuda.size() &&
-                      std::all_of(device.begin() + cuda.size(), device.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool cuda_n =
+      device.rfind(cuda, 0) == 0 && device.size() > cuda.size() &&
+      std::all_of(device.begin() + cuda.size(), device.end(), [](char c) { return c >= '0' && c <= '9'; });
   if (device != "cpu" && device != "auto" && device != "cuda" && !cuda_n)
     throw py::value_error("device: '" + device + "' is not cpu, auto, cuda or cuda:N");
 }
 
 int threads_arg(int threads) {
-  if (threads < 0) throw py::value_error("threads: " + std::to_string(threads) + " is negative (0: every CPU)");
+  if (threads < 0)
+    throw py::value_error("threads: " + std::to_string(threads) + " is negative (0: every CPU)");
   return usable_threads(threads);
 }
 
@@ -52,7 +54,8 @@ int threads_arg(int threads) {
 std::string number_text(double x) { return py::repr(py::float_(x)).cast<std::string>(); }
 
 uint64_t seconds_to_ns(double seconds, const char* name) {
-  if (!(seconds >= 0 && seconds <= 3600)) throw py::value_error(std::string(name) + ": " + number_text(seconds) + " s is outside 0..3600 s");
+  if (!(seconds >= 0 && seconds <= 3600))
+    throw py::value_error(std::string(name) + ": " + number_text(seconds) + " s is outside 0..3600 s");
   return static_cast<uint64_t>(seconds * 1e9 + 0.5);
 }
 
@@ -60,14 +63,16 @@ uint64_t seconds_to_ns(double seconds, const char* name) {
 
 class PyFeatureExtractor {
  public:
-  PyFeatureExtractor(const std::string& model, int layer, const std::string& device, const std::string& precision,
-                     double max_window, double context) {
-    if (layer < 1) throw py::value_error("layer: " + std::to_string(layer) + " is below 1 (layers count from 1)");
+  PyFeatureExtractor(const std::string& model, int layer, const std::string& device,
+                     const std::string& precision, double max_window, double context) {
+    if (layer < 1)
+      throw py::value_error("layer: " + std::to_string(layer) + " is below 1 (layers count from 1)");
     check_device(device);
     windows_ = {seconds_to_ns(max_window, "max_window"), seconds_to_ns(context, "context")};
     if (!FeatureWindows::fits(windows_) || max_window < 1)
-      throw py::value_error("max_window, context: a window of " + number_text(max_window) + " s with " + number_text(context) +
-                            " s of context on each side keeps nothing (context < max_window / 2, max_window >= 1 s)");
+      throw py::value_error(
+          "max_window, context: a window of " + number_text(max_window) + " s with " + number_text(context) +
+          " s of context on each side keeps nothing (context < max_window / 2, max_window >= 1 s)");
     FeatureOptions options;
     options.layer = layer;
     options.device = device;
@@ -186,11 +191,12 @@ class PyVocoder {
     std::vector<int32_t> u = units_arg(units, "units", k, "the vocoder's units 0.." + std::to_string(k - 1));
     std::vector<float> embedding;
     if (!speaker_embedding.is_none())
-      embedding = audio_arg(py::module_::import("numpy").attr("ravel")(speaker_embedding), "speaker_embedding");
+      embedding =
+          audio_arg(py::module_::import("numpy").attr("ravel")(speaker_embedding), "speaker_embedding");
     const VocoderConfig& c = vocoder_->config();
     if (c.has_speaker_table() && speaker < 0)
-      throw py::value_error("this vocoder has " + std::to_string(c.num_speakers) + " speakers: give speaker=0.." +
-                            std::to_string(c.num_speakers - 1));
+      throw py::value_error("this vocoder has " + std::to_string(c.num_speakers) +
+                            " speakers: give speaker=0.." + std::to_string(c.num_speakers - 1));
     if (c.has_speaker_embedder() && embedding.empty())
       throw py::value_error("this vocoder takes a speaker embedding: give speaker_embedding= (" +
                             std::to_string(c.speaker_embedding_dim) + " floats)");
@@ -203,7 +209,8 @@ class PyVocoder {
       std::lock_guard<std::mutex> lock(mutex_);
       // Given on every call that needs one, so no call inherits an earlier call's speaker.
       if (speaker >= 0 || vocoder_->config().has_speaker_table()) vocoder_->set_speaker(speaker);
-      if (!embedding.empty() || vocoder_->config().has_speaker_embedder()) vocoder_->set_speaker_embedding(embedding);
+      if (!embedding.empty() || vocoder_->config().has_speaker_embedder())
+        vocoder_->set_speaker_embedding(embedding);
       if (predict) u = expand_durations(u.data(), u.size(), vocoder_->predict_durations(u.data(), u.size()));
       out = synthesize(u);
     }
@@ -243,14 +250,17 @@ struct PySegment {
   int sample_rate;
 };
 
-std::vector<PySegment> split(const py::handle& wave, const py::handle& sample_rate, double threshold_db, double min_silence,
-                             double keep_silence, double min_segment, double max_segment) {
+std::vector<PySegment> split(const py::handle& wave, const py::handle& sample_rate, double threshold_db,
+                             double min_silence, double keep_silence, double min_segment,
+                             double max_segment) {
   const std::vector<float> x = audio_arg(wave, "wave");
   SilenceOptions o;
   o.sample_rate = rate_arg(sample_rate, "sample_rate");
   if (o.sample_rate % 1000 != 0)
-    throw py::value_error("sample_rate: " + std::to_string(o.sample_rate) + " Hz is not a multiple of 1000 Hz (the splitter's 1 ms steps): " +
-                          "resample to 16 kHz first, acoustok.resample(wave, " + std::to_string(o.sample_rate) + ")");
+    throw py::value_error("sample_rate: " + std::to_string(o.sample_rate) +
+                          " Hz is not a multiple of 1000 Hz (the splitter's 1 ms steps): " +
+                          "resample to 16 kHz first, acoustok.resample(wave, " +
+                          std::to_string(o.sample_rate) + ")");
   o.threshold_db = threshold_db;
   o.min_silence = min_silence;
   o.keep_silence = keep_silence;
@@ -283,7 +293,8 @@ py::array_t<float> read_audio(const std::string& path) {
   return to_numpy(std::move(x), {n});
 }
 
-py::array_t<float> resample_wave(const py::handle& wave, const py::handle& from_rate, const py::handle& to_rate) {
+py::array_t<float> resample_wave(const py::handle& wave, const py::handle& from_rate,
+                                 const py::handle& to_rate) {
   std::vector<float> x = audio_arg(wave, "wave");
   const int from = rate_arg(from_rate, "from_rate"), to = rate_arg(to_rate, "to_rate");
   {
@@ -309,7 +320,9 @@ namespace ap = acoustok::python;
 PYBIND11_MODULE(_acoustok, m) {
   namespace py = pybind11;
   using namespace pybind11::literals;
-  m.doc() = "acoustok: speech to discrete acoustic units and back (the C++ library's Python binding; see docs/python.md)";
+  m.doc() =
+      "acoustok: speech to discrete acoustic units and back (the C++ library's Python binding; see "
+      "docs/python.md)";
   m.attr("__version__") = ACOUSTOK_VERSION;
   m.attr("SAMPLE_RATE") = acoustok::grid::kSampleRate;
   m.attr("HOP") = acoustok::grid::kHop;
@@ -324,24 +337,29 @@ PYBIND11_MODULE(_acoustok, m) {
         acoustok::configure_process(o);
       },
       "threads"_a = 0, "tune_allocator"_a = false,
-      "Process-wide settings, as the command line makes them: LibTorch's CPU threads (0: every CPU this process "
+      "Process-wide settings, as the command line makes them: LibTorch's CPU threads (0: every CPU this "
+      "process "
       "may use) and glibc's allocator tuned for the feature model. Call it once, before models run.");
-  m.def("available_cpus", &acoustok::available_cpus, "The CPUs this process may use (affinity, cgroup quota).");
+  m.def("available_cpus", &acoustok::available_cpus,
+        "The CPUs this process may use (affinity, cgroup quota).");
   m.def("feature_frames", &acoustok::feature_frames, "samples"_a,
         "Frames of n samples at 16 kHz: floor((n - 400) / 320) + 1, 0 when n < 400.");
 
   m.def("read_audio", &ap::read_audio, "path"_a,
-        "An audio file (anything libsndfile reads) as 16 kHz mono float32, converted as the command line converts it.");
+        "An audio file (anything libsndfile reads) as 16 kHz mono float32, converted as the command line "
+        "converts it.");
   m.def("resample", &ap::resample_wave, "wave"_a, "from_rate"_a, "to_rate"_a = acoustok::grid::kSampleRate,
         "Mono float32 resampled with soxr's high quality preset (the command line's resampler).");
   m.def("write_wav", &ap::write_wav, "path"_a, "wave"_a, "sample_rate"_a = acoustok::grid::kSampleRate,
         "A mono 16-bit PCM WAV, as acoustok writes its segments and syntheses.");
 
-  py::class_<ap::PyFeatureExtractor>(m, "FeatureExtractor",
-                                     "wav2vec2 / XLSR-53 / HuBERT features of one layer. Call it on 16 kHz mono float "
-                                     "samples: float32 [frames, dim], the rows `acoustok features` writes.")
-      .def(py::init<const std::string&, int, const std::string&, const std::string&, double, double>(), "model"_a,
-           "layer"_a = 14, "device"_a = "auto", "precision"_a = "fp32", "max_window"_a = 30.0, "context"_a = 2.0)
+  py::class_<ap::PyFeatureExtractor>(
+      m, "FeatureExtractor",
+      "wav2vec2 / XLSR-53 / HuBERT features of one layer. Call it on 16 kHz mono float "
+      "samples: float32 [frames, dim], the rows `acoustok features` writes.")
+      .def(py::init<const std::string&, int, const std::string&, const std::string&, double, double>(),
+           "model"_a, "layer"_a = 14, "device"_a = "auto", "precision"_a = "fp32", "max_window"_a = 30.0,
+           "context"_a = 2.0)
       .def("__call__", &ap::PyFeatureExtractor::call, "wave"_a, "sample_rate"_a = acoustok::grid::kSampleRate)
       .def_property_readonly("dim", &ap::PyFeatureExtractor::dim)
       .def_property_readonly("layer", &ap::PyFeatureExtractor::layer)
@@ -353,22 +371,24 @@ PYBIND11_MODULE(_acoustok, m) {
       .def_static("load", &ap::PyKMeans::load, "path"_a,
                   "kmeans.safetensors, a NumPy .npy of centroids, or fairseq's km.bin (joblib).")
       .def("predict", &ap::PyKMeans::predict, "features"_a, "threads"_a = 0,
-           "int32 unit of every row of features [frames, dim] (threads: 0 = every CPU; the result does not depend on it).")
+           "int32 unit of every row of features [frames, dim] (threads: 0 = every CPU; the result does not "
+           "depend on it).")
       .def_property_readonly("k", [](const ap::PyKMeans& k) { return k.model.k(); })
       .def_property_readonly("dim", [](const ap::PyKMeans& k) { return k.model.dim(); })
       .def_property_readonly("centroids", &ap::PyKMeans::centroids)
       .def_property_readonly("metadata", [](const ap::PyKMeans& k) { return k.model.metadata(); });
 
   py::class_<ap::PyVocoder>(m, "Vocoder", "A unit vocoder: units to 16 kHz speech, hop samples per unit.")
-      .def(py::init<const std::string&, const std::string&, const std::string&>(), "checkpoint"_a, "device"_a = "auto",
-           "config"_a = "")
+      .def(py::init<const std::string&, const std::string&, const std::string&>(), "checkpoint"_a,
+           "device"_a = "auto", "config"_a = "")
       .def_static(
           "load",
           [](const std::string& checkpoint, const std::string& device, const std::string& config) {
             return std::make_unique<ap::PyVocoder>(checkpoint, device, config);
           },
           "checkpoint"_a, "device"_a = "auto", "config"_a = "",
-          "acoustok's checkpoint (vocoder_final.pt) or a released unit HiFi-GAN (config: its config.json, default "
+          "acoustok's checkpoint (vocoder_final.pt) or a released unit HiFi-GAN (config: its config.json, "
+          "default "
           "the one beside the checkpoint).")
       .def("__call__", &ap::PyVocoder::call, "units"_a, "dur_prediction"_a = py::none(), "speaker"_a = -1,
            "speaker_embedding"_a = py::none())
@@ -381,21 +401,25 @@ PYBIND11_MODULE(_acoustok, m) {
       .def_property_readonly("hop", &ap::PyVocoder::hop)
       .def_property_readonly("sample_rate", [](const ap::PyVocoder&) { return acoustok::grid::kSampleRate; });
 
-  py::class_<ap::PySegment>(m, "Segment", "A segment of speech: samples [start, end) of the input, padding included.")
+  py::class_<ap::PySegment>(m, "Segment",
+                            "A segment of speech: samples [start, end) of the input, padding included.")
       .def_readonly("index", &ap::PySegment::index)
       .def_readonly("start", &ap::PySegment::start)
       .def_readonly("end", &ap::PySegment::end)
       .def_readonly("sample_rate", &ap::PySegment::sample_rate)
-      .def_property_readonly("start_time", [](const ap::PySegment& s) { return static_cast<double>(s.start) / s.sample_rate; })
-      .def_property_readonly("end_time", [](const ap::PySegment& s) { return static_cast<double>(s.end) / s.sample_rate; })
+      .def_property_readonly(
+          "start_time", [](const ap::PySegment& s) { return static_cast<double>(s.start) / s.sample_rate; })
+      .def_property_readonly(
+          "end_time", [](const ap::PySegment& s) { return static_cast<double>(s.end) / s.sample_rate; })
       .def("__repr__", [](const ap::PySegment& s) {
         return "Segment(index=" + std::to_string(s.index) + ", start=" + std::to_string(s.start) +
                ", end=" + std::to_string(s.end) + ", sample_rate=" + std::to_string(s.sample_rate) + ")";
       });
   acoustok::SilenceOptions d;
-  m.def("split_on_silence", &ap::split, "wave"_a, "sample_rate"_a = acoustok::grid::kSampleRate, "threshold_db"_a = d.threshold_db,
-        "min_silence"_a = d.min_silence, "keep_silence"_a = d.keep_silence, "min_segment"_a = d.min_segment,
-        "max_segment"_a = d.max_segment,
-        "The segments of a whole recording cut at its pauses, as `acoustok segment` cuts it (the same defaults). "
+  m.def("split_on_silence", &ap::split, "wave"_a, "sample_rate"_a = acoustok::grid::kSampleRate,
+        "threshold_db"_a = d.threshold_db, "min_silence"_a = d.min_silence, "keep_silence"_a = d.keep_silence,
+        "min_segment"_a = d.min_segment, "max_segment"_a = d.max_segment,
+        "The segments of a whole recording cut at its pauses, as `acoustok segment` cuts it (the same "
+        "defaults). "
         "sample_rate: a multiple of 1000 Hz.");
 }

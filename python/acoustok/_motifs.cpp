@@ -36,7 +36,8 @@ struct PyMotifModel {
   }
 
   Encoding run(const py::handle& units) const {
-    const std::vector<int32_t> u = units_arg(units, "units", int64_t{kMaxUnitId} + 1, "unit ids 0.." + std::to_string(kMaxUnitId));
+    const std::vector<int32_t> u =
+        units_arg(units, "units", int64_t{kMaxUnitId} + 1, "unit ids 0.." + std::to_string(kMaxUnitId));
     const std::vector<int> frames(u.begin(), u.end());
     py::gil_scoped_release unlocked;
     return model->encode(frames);
@@ -47,7 +48,8 @@ struct PyMotifModel {
     std::vector<PyMotif> out;
     out.reserve(e.motifs.size());
     for (const Motif& m : e.motifs)
-      out.push_back({m.id, std::vector<int>(e.units.begin() + m.unit_begin, e.units.begin() + m.unit_end), m.frame_begin, m.frame_end});
+      out.push_back({m.id, std::vector<int>(e.units.begin() + m.unit_begin, e.units.begin() + m.unit_end),
+                     m.frame_begin, m.frame_end});
     return out;
   }
 
@@ -64,7 +66,8 @@ PYBIND11_MODULE(_motifs, m) {
   using namespace pybind11::literals;
   m.doc() = "acoustok's BPE motif model (SentencePiece); use it as acoustok.MotifModel";
   // acoustok::Error raised here is the same acoustok.Error as _acoustok's.
-  static py::handle error = py::object(py::module_::import("acoustok._acoustok").attr("Error")).release();  // kept for good
+  static py::handle error =
+      py::object(py::module_::import("acoustok._acoustok").attr("Error")).release();  // kept for good
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -73,30 +76,34 @@ PYBIND11_MODULE(_motifs, m) {
     }
   });
 
-  py::class_<ap::PyMotif>(m, "Motif", "One motif: token id, its units, and the frames [start, end) of the input it covers.")
+  py::class_<ap::PyMotif>(
+      m, "Motif", "One motif: token id, its units, and the frames [start, end) of the input it covers.")
       .def_readonly("id", &ap::PyMotif::id)
       .def_readonly("units", &ap::PyMotif::units)
       .def_readonly("start", &ap::PyMotif::start)
       .def_readonly("end", &ap::PyMotif::end)
       .def("__str__", &ap::PyMotif::text)
       .def("__repr__", [](const ap::PyMotif& x) {
-        return "Motif(id=" + std::to_string(x.id) + ", units='" + x.text() + "', start=" + std::to_string(x.start) +
-               ", end=" + std::to_string(x.end) + ")";
+        return "Motif(id=" + std::to_string(x.id) + ", units='" + x.text() +
+               "', start=" + std::to_string(x.start) + ", end=" + std::to_string(x.end) + ")";
       });
 
   py::class_<ap::PyMotifModel>(m, "MotifModel", "A BPE motif model (bpe.model from `acoustok bpe`).")
       .def_static("load", &ap::PyMotifModel::load, "path"_a)
       .def("encode", &ap::PyMotifModel::encode, "units"_a,
-           "The motifs of one segment's frame units (a model trained with --dedup collapses repeats first, as training did).")
+           "The motifs of one segment's frame units (a model trained with --dedup collapses repeats first, "
+           "as training did).")
       .def("encode_text", &ap::PyMotifModel::encode_text, "units"_a,
-           "The motifs as `acoustok bpe encode` writes a line: each motif's units joined by '-', space separated.")
+           "The motifs as `acoustok bpe encode` writes a line: each motif's units joined by '-', space "
+           "separated.")
       .def_property_readonly("vocab_size", [](const ap::PyMotifModel& x) { return x.model->vocab_size(); })
       .def_property_readonly("dedup", [](const ap::PyMotifModel& x) { return x.model->dedup(); })
       .def(
           "units_of",
           [](const ap::PyMotifModel& x, int id) -> py::object {
             if (id < 0 || id >= x.model->vocab_size())
-              throw py::value_error("id: " + std::to_string(id) + " is outside 0.." + std::to_string(x.model->vocab_size() - 1));
+              throw py::value_error("id: " + std::to_string(id) + " is outside 0.." +
+                                    std::to_string(x.model->vocab_size() - 1));
             std::vector<int> units;
             if (!x.model->piece_units(id, &units)) return py::none();
             return py::cast(units);

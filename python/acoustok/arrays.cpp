@@ -26,7 +26,8 @@ std::vector<float> float_values(const py::array& a, const char* name, const char
   const char kind = a.dtype().kind();
   const py::ssize_t size = a.dtype().itemsize();
   if (kind != 'f' || (size != 4 && size != 8)) {
-    std::string m = std::string(name) + ": dtype " + dtype_text(a) + " is not supported: give float32 or float64";
+    std::string m =
+        std::string(name) + ": dtype " + dtype_text(a) + " is not supported: give float32 or float64";
     if (kind == 'i' || kind == 'u') m += hint;
     throw py::value_error(m);
   }
@@ -41,16 +42,20 @@ std::vector<float> audio_arg(const py::handle& obj, const char* name) {
   const py::array a = as_array(obj);
   if (a.ndim() != 1)
     throw py::value_error(std::string(name) + ": shape " + shape_text(a) +
-                          " is not a 1-D mono signal [samples] (mix channels down first: wave.mean(axis=1) for [samples, channels])");
-  std::vector<float> x = float_values(a, name, " (integer PCM is not read as audio: int16 samples are wave.astype(np.float32) / 32768)");
+                          " is not a 1-D mono signal [samples] (mix channels down first: wave.mean(axis=1) "
+                          "for [samples, channels])");
+  std::vector<float> x = float_values(
+      a, name, " (integer PCM is not read as audio: int16 samples are wave.astype(np.float32) / 32768)");
   for (size_t i = 0; i < x.size(); ++i) {
     if (!std::isfinite(x[i]))
-      throw py::value_error(std::string(name) + ": sample " + std::to_string(i) + " is " + (std::isnan(x[i]) ? "NaN" : "Inf"));
+      throw py::value_error(std::string(name) + ": sample " + std::to_string(i) + " is " +
+                            (std::isnan(x[i]) ? "NaN" : "Inf"));
   }
   return x;
 }
 
-std::vector<float> matrix_arg(const py::handle& obj, const char* name, int64_t cols, int64_t* rows, const char* rows_name) {
+std::vector<float> matrix_arg(const py::handle& obj, const char* name, int64_t cols, int64_t* rows,
+                              const char* rows_name) {
   const py::array a = as_array(obj);
   if (a.ndim() != 2 || (cols > 0 && a.shape(1) != cols))
     throw py::value_error(std::string(name) + ": shape " + shape_text(a) + " is not [" + rows_name + ", " +
@@ -60,20 +65,25 @@ std::vector<float> matrix_arg(const py::handle& obj, const char* name, int64_t c
   const int64_t n = a.shape(0), d = a.shape(1);
   for (size_t i = 0; i < x.size(); ++i) {
     if (!std::isfinite(x[i]))
-      throw py::value_error(std::string(name) + ": row " + std::to_string(static_cast<int64_t>(i) / d) + ", column " +
-                            std::to_string(static_cast<int64_t>(i) % d) + " is " + (std::isnan(x[i]) ? "NaN" : "Inf"));
+      throw py::value_error(std::string(name) + ": row " + std::to_string(static_cast<int64_t>(i) / d) +
+                            ", column " + std::to_string(static_cast<int64_t>(i) % d) + " is " +
+                            (std::isnan(x[i]) ? "NaN" : "Inf"));
   }
   *rows = n;
   return x;
 }
 
-std::vector<int32_t> units_arg(const py::handle& obj, const char* name, int64_t limit, const std::string& what) {
+std::vector<int32_t> units_arg(const py::handle& obj, const char* name, int64_t limit,
+                               const std::string& what) {
   py::array a = as_array(obj);
-  if (a.ndim() != 1) throw py::value_error(std::string(name) + ": shape " + shape_text(a) + " is not a 1-D sequence of unit ids");
+  if (a.ndim() != 1)
+    throw py::value_error(std::string(name) + ": shape " + shape_text(a) +
+                          " is not a 1-D sequence of unit ids");
   const char kind = a.dtype().kind();
   // An empty list comes as float64: nothing to misread.
   if (kind != 'i' && kind != 'u' && a.size() > 0)
-    throw py::value_error(std::string(name) + ": dtype " + dtype_text(a) + " is not supported: unit ids are integers");
+    throw py::value_error(std::string(name) + ": dtype " + dtype_text(a) +
+                          " is not supported: unit ids are integers");
   auto v = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(a);
   if (!v) throw py::error_already_set();
   std::vector<int32_t> out(static_cast<size_t>(v.size()));
@@ -81,8 +91,8 @@ std::vector<int32_t> units_arg(const py::handle& obj, const char* name, int64_t 
     const int64_t u = v.data()[i];
     // (A uint64 beyond int64 wraps negative: refused too.)
     if (u < 0 || u >= limit)
-      throw py::value_error(std::string(name) + ": unit " + std::to_string(u) + " at position " + std::to_string(i) +
-                            " is outside " + what);
+      throw py::value_error(std::string(name) + ": unit " + std::to_string(u) + " at position " +
+                            std::to_string(i) + " is outside " + what);
     out[static_cast<size_t>(i)] = static_cast<int32_t>(u);
   }
   return out;
@@ -90,7 +100,8 @@ std::vector<int32_t> units_arg(const py::handle& obj, const char* name, int64_t 
 
 int rate_arg(const py::handle& obj, const char* name) {
   if (py::isinstance<py::bool_>(obj) || !PyIndex_Check(obj.ptr()))
-    throw py::value_error(std::string(name) + ": " + py::repr(obj).cast<std::string>() + " is not an integer rate in Hz");
+    throw py::value_error(std::string(name) + ": " + py::repr(obj).cast<std::string>() +
+                          " is not an integer rate in Hz");
   const int64_t rate = py::reinterpret_steal<py::object>(PyNumber_Index(obj.ptr())).cast<int64_t>();
   if (rate < kMinSampleRate || rate > kMaxSampleRate)
     throw py::value_error(std::string(name) + ": " + std::to_string(rate) + " Hz is outside " +

@@ -28,7 +28,8 @@ std::vector<float> matrix_arg(const py::handle& obj, const char* name, int64_t c
 
 // Integer ids of a 1-D array (any integer dtype; a list of ints), each in
 // [0, limit); `what` says what the limit is in the message.
-std::vector<int32_t> units_arg(const py::handle& obj, const char* name, int64_t limit, const std::string& what);
+std::vector<int32_t> units_arg(const py::handle& obj, const char* name, int64_t limit,
+                               const std::string& what);
 
 // A sample rate argument: an integer in acoustok's readable range.
 int rate_arg(const py::handle& obj, const char* name);

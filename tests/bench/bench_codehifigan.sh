@@ -3,7 +3,7 @@
 # Speech from reduced units through a released-style CodeHiFiGAN (duration
 # predictor + speaker table, random weights, the `small` preset's generator):
 # `acoustok synth --dur-prediction --speaker 1` against the PyTorch reference
-# of fairseq's CodeGenerator (tests/torch/codehifigan_reference.py: eager
+# of fairseq's CodeGenerator (tests/vocoder/codehifigan_reference.py: eager
 # mode, weight norm removed, as fairseq's CodeHiFiGANVocoder runs it), same
 # units, same thread count, in the same run. Prints the CPU, each side's best
 # wall time of three, the real-time factor and the ratio; the audio of the
@@ -19,7 +19,7 @@ PY=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 $PY "$here/machine.py"
-$PY "$here/../torch/codehifigan_reference.py" write --out-dir "$tmp/voc" --preset small --num-units 100 \
+$PY "$here/../vocoder/codehifigan_reference.py" write --out-dir "$tmp/voc" --preset small --num-units 100 \
   --dur-predictor --num-speakers 4 --seed 1 >/dev/null
 $PY - "$tmp/units.txt" "$n" <<'PYEOF'
 import sys, numpy as np
@@ -42,7 +42,7 @@ best() {  # best wall time of three runs of "$@", in seconds
 }
 ours=$(best "$acoustok" synth --checkpoint "$tmp/voc/g_00000000" --speaker 1 --dur-prediction --threads "$threads" \
   --device cpu "$tmp/units.txt" --concat -o "$tmp/ours.wav")
-theirs=$(best env OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" $PY "$here/../torch/codehifigan_reference.py" synth \
+theirs=$(best env OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" $PY "$here/../vocoder/codehifigan_reference.py" synth \
   --out-dir "$tmp/voc" --units "$tmp/units.txt" --dur-prediction --speaker 1 --out-wav "$tmp/ref.wav")
 $PY - "$tmp/ours.wav" "$tmp/ref.wav" "$ours" "$theirs" "$n" "$threads" <<'PYEOF'
 import sys, numpy as np

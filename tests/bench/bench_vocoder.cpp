@@ -61,9 +61,11 @@ int main(int argc, char** argv) {
       const auto a = cpu.forward(units.view({-1})), b = g->forward(units).view({-1});
       max_rel = ((a - b).abs().max() / b.abs().max()).item<double>();
     }
-    std::printf("{\"what\": \"synthesis\", \"config\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"audio_s\": 10.0, "
-                "\"seconds\": %.4f, \"rtf\": %.4f, \"module_seconds\": %.4f, \"max_rel_diff_to_module\": %.2e}\n",
-                name.c_str(), device.str().c_str(), threads, best, best / 10.0, module_s, max_rel);
+    std::printf(
+        "{\"what\": \"synthesis\", \"config\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"audio_s\": "
+        "10.0, "
+        "\"seconds\": %.4f, \"rtf\": %.4f, \"module_seconds\": %.4f, \"max_rel_diff_to_module\": %.2e}\n",
+        name.c_str(), device.str().c_str(), threads, best, best / 10.0, module_s, max_rel);
     std::fflush(stdout);
     // Training: D + G step on 1 s windows (the config's window), mean of N steps after a warm-up.
     g->train();
@@ -80,9 +82,10 @@ int main(int argc, char** argv) {
     const auto t0 = Clock::now();
     for (int s = 0; s < steps; ++s) vocoder::train_step(g, d, *og, *od, mel, x, y);
     const double step = std::chrono::duration<double>(Clock::now() - t0).count() / steps;
-    std::printf("{\"what\": \"train_step\", \"config\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %d, "
-                "\"window_s\": 1.0, \"seconds_per_step\": %.4f, \"windows_per_s\": %.3f}\n",
-                name.c_str(), device.str().c_str(), threads, batch, step, batch / step);
+    std::printf(
+        "{\"what\": \"train_step\", \"config\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"batch\": %d, "
+        "\"window_s\": 1.0, \"seconds_per_step\": %.4f, \"windows_per_s\": %.3f}\n",
+        name.c_str(), device.str().c_str(), threads, batch, step, batch / step);
     std::fflush(stdout);
   }
 }

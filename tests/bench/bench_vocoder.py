@@ -6,7 +6,7 @@ Runs build/tests/bench_vocoder (LibTorch, ours) and times the same V1
 generator in PyTorch eager (written here independently, weight norm removed as
 speech-resynthesis runs it) on the same threads and input: 10 s of units;
 and one training step (G and D forward, backward, both AdamW steps, batch
-of 1 s windows) of the PyTorch reference of tests/torch/reference_hifigan.py
+of 1 s windows) of the PyTorch reference of tests/vocoder/reference_hifigan.py
 (speech-resynthesis' train.py step) beside ours, same config and threads.
 Usage: tests/bench/bench_vocoder.py [BUILD_DIR] [--threads 2] [--batch 4] [--device cpu] [--configs tiny,small,v1]
 Prints every figure and the ours/PyTorch ratio. Never asserts a time.
@@ -84,7 +84,7 @@ def pytorch_rtf(threads):
 def pytorch_train_step(config, threads, batch, steps):
     """Seconds per training step of the PyTorch reference, mean after a warm-up."""
     import sys
-    sys.path.insert(0, os.path.join(ROOT, "tests", "torch"))
+    sys.path.insert(0, os.path.join(ROOT, "tests", "vocoder"))
     import reference_hifigan as ref
     torch.set_num_threads(threads)
     torch.manual_seed(0)

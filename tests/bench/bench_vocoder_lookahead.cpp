@@ -10,8 +10,8 @@
 // largest step of whole synthesis at the same places, the latency, the
 // real-time factor of the stream fed one unit at a time, as a live source
 // feeds it, and its process CPU seconds per second of audio (all threads:
-// less disturbed than the RTF when something else shares the CPUs). Random weights (seeded, rescaled to make a waveform, below): a
-// trained generator's frames likely depend on far context less. One Markdown row per
+// less disturbed than the RTF when something else shares the CPUs). Random weights (seeded, rescaled to make
+// a waveform, below): a trained generator's frames likely depend on far context less. One Markdown row per
 // setting; the first line names the CPU.
 #include <algorithm>
 #include <chrono>
@@ -93,8 +93,9 @@ int main(int argc, char** argv) {
               cpu_name().c_str(), std::thread::hardware_concurrency(), threads, seconds);
   const std::string dir = "/tmp/bench_vocoder_lookahead_" + std::to_string(::getpid());
   std::system(("mkdir -p " + dir).c_str());
-  std::printf("| config | receptive field | chunk | lookahead | latency (ms) | MCD vs whole (dB) | SNR vs whole (dB) "
-              "| join step / whole's | RTF | CPU s per s |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf(
+      "| config | receptive field | chunk | lookahead | latency (ms) | MCD vs whole (dB) | SNR vs whole (dB) "
+      "| join step / whole's | RTF | CPU s per s |\n|---|---|---|---|---|---|---|---|---|---|\n");
   std::stringstream list(configs);
   for (std::string name; std::getline(list, name, ',');) {
     torch::manual_seed(0);
@@ -154,10 +155,10 @@ int main(int argc, char** argv) {
         }
         const double step_ratio = step_at_joins(out, joins) / std::max(1e-12, step_at_joins(whole, joins));
         const double audio_s = static_cast<double>(units.size()) / 50.0;
-        std::printf("| %s | %d | %d | %d%s | %d | %.3f | %.1f | %.2f | %.3f | %.3f |\n", name.c_str(), field, chunk, lookahead,
-                    lookahead == field ? " (all)" : "", s.latency_frames() * 20, frame_aligned_mcd(whole, out),
-                    snr_db(whole.data(), whole.size(), out.data(), out.size()), step_ratio,
-                    took / audio_s, cpu / audio_s);
+        std::printf("| %s | %d | %d | %d%s | %d | %.3f | %.1f | %.2f | %.3f | %.3f |\n", name.c_str(), field,
+                    chunk, lookahead, lookahead == field ? " (all)" : "", s.latency_frames() * 20,
+                    frame_aligned_mcd(whole, out), snr_db(whole.data(), whole.size(), out.data(), out.size()),
+                    step_ratio, took / audio_s, cpu / audio_s);
         std::fflush(stdout);
       }
     }

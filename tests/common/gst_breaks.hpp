@@ -41,7 +41,8 @@ inline constexpr BreakCase kStandardBreaks[] = {
 // 16 kHz F32 audio x[0, mid) stamped from 0, the break, then x[mid, end)
 // stamped `shift` later than contiguous; buffers of 1600 samples, each with
 // its duration (mid is a multiple of 1600).
-inline void push_audio_with_break(GstHarness* h, const std::vector<float>& x, size_t mid, const BreakCase& c) {
+inline void push_audio_with_break(GstHarness* h, const std::vector<float>& x, size_t mid,
+                                  const BreakCase& c) {
   for (size_t pos = 0; pos < x.size(); pos += 1600) {
     const size_t n = std::min<size_t>(1600, x.size() - pos);
     const GstClockTime contiguous = gst_util_uint64_scale_int(pos, GST_SECOND, 16000);

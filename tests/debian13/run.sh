@@ -14,10 +14,12 @@
 #      install stay on the native stage): one build, both checked;
 #   3. the packages installed into a clean trixie root, where the installed
 #      programs run with no environment variables (tests/packages/smoke.sh).
-# Prints the time of each step. tests/run.sh starts `--prepare` (steps 1-2 up
-# to the packages) early in the background, niced; the stage itself waits
-# for it through a lock and builds again only what --prepare did not.
-#   tests/debian13/run.sh [--prepare]
+# Prints the time of each step. .ci/run starts `--fetch` (step 1 and the
+# package installs of step 2: mostly downloads) in the background, niced,
+# while tests/run.sh runs the native stages, and this stage after them;
+# `--prepare` goes on to build the packages. The stage waits for either
+# through a lock and does again only what they did not.
+#   tests/debian13/run.sh [--fetch | --prepare]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cache=${ACOUSTOK_DEBIAN13_CACHE:-/var/cache/acoustok-ci}
@@ -93,6 +95,7 @@ if ! in_root "$build" env ACOUSTOK_SETUP_BUILD=0 bash /src/acoustok/scripts/setu
 fi
 in_root "$build" sh -c 'echo "LibTorch $(dpkg-query -W -f="\${Version}" libtorch-dev), oneDNN $(dpkg-query -W -f="\${Version}" libdnnl-dev), GStreamer $(dpkg-query -W -f="\${Version}" libgstreamer1.0-dev), SentencePiece $(dpkg-query -W -f="\${Version}" libsentencepiece-dev), $(g++ --version | head -1)"' |
   sed 's/^/debian13: /'
+[ "${1:-}" = --fetch ] && { step "fetched"; exit 0; }
 # The packages are built again when the tree differs from theirs.
 tree_id=$(cd "$build/src/acoustok" && find . -type f -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-40)
 if [ "$(cat "$build/src/debs/.acoustok-tree" 2>/dev/null)" != "$tree_id" ]; then

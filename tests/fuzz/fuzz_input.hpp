@@ -23,7 +23,8 @@ inline std::string write_input(const uint8_t* data, size_t size, const std::stri
     return d;
   }();
   const std::string path = dir + "/" + name;
-  if (name.find('/') != std::string::npos) std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  if (name.find('/') != std::string::npos)
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) std::abort();
   if (size && std::fwrite(data, 1, size, f) != size) std::abort();

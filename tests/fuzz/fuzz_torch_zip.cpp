@@ -14,7 +14,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     acoustok::features::TorchZipWeights w(path);
     for (const std::string& name : w.names()) {
       int64_t numel = 1;
-      for (int64_t d : w.info(name).shape) numel = d > 0 && numel <= (int64_t{1} << 24) / d ? numel * d : (d == 0 ? 0 : -1);
+      for (int64_t d : w.info(name).shape)
+        numel = d > 0 && numel <= (int64_t{1} << 24) / d ? numel * d : (d == 0 ? 0 : -1);
       if (numel < 0) continue;  // the loader only allocates what config.json implies
       std::vector<float> out(static_cast<size_t>(numel));
       if (w.info(name).dtype == acoustok::DType::F32 || w.info(name).dtype == acoustok::DType::F16 ||

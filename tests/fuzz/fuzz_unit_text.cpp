@@ -11,7 +11,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);
   try {
-    for (const auto& line : acoustok::parse_unit_lines(text, "units.txt")) acoustok::check_units_in_range(line, 100, "units.txt");
+    for (const auto& line : acoustok::parse_unit_lines(text, "units.txt"))
+      acoustok::check_units_in_range(line, 100, "units.txt");
   } catch (const acoustok::Error&) {
   }
   try {

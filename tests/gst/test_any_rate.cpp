@@ -8,7 +8,6 @@
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
-#include <sndfile.h>
 
 #include <cmath>
 #include <cstdio>
@@ -21,7 +20,9 @@
 #include <vector>
 
 #include "acoustok/audio_io.hpp"
+#include "acoustok/frame_grid.hpp"
 #include "test_util.hpp"
+#include "test_wav.hpp"
 
 using acoustok::test::acoustok_bin;
 using acoustok::test::fixture;
@@ -42,28 +43,21 @@ std::string write_input(const std::string& dir, const Input& in) {
   const std::vector<float> speech = acoustok::read_audio_16k_mono(fixture("silence/speech_pauses.wav"));
   const std::vector<float> x = acoustok::resample(speech, 16000, in.rate);
   const std::string path = dir + "/" + in.name + ".wav";
-  SF_INFO info{};
-  info.samplerate = in.rate;
-  info.channels = in.channels;
-  info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
-  SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
-  EXPECT_NE(f, nullptr) << path;
   const size_t delay = static_cast<size_t>(in.rate * 13 / 1000);
   std::vector<float> frames(x.size() * static_cast<size_t>(in.channels));
   for (size_t i = 0; i < x.size(); ++i) {
     frames[i * in.channels] = x[i];
     if (in.channels == 2) frames[i * 2 + 1] = i >= delay ? 0.7f * x[i - delay] : 0.0f;
   }
-  sf_writef_float(f, frames.data(), static_cast<sf_count_t>(x.size()));
-  sf_close(f);
+  acoustok::test::write_wav(path, frames.data(), x.size(), in.rate, in.channels, /*pcm16=*/true);
   return path;
 }
 
 struct Pulled {
-  std::vector<float> samples;          // audio/x-raw F32 from appsink "audio"
-  std::vector<std::string> lines;      // text from appsink "units"
+  std::vector<float> samples;      // audio/x-raw F32 from appsink "audio"
+  std::vector<std::string> lines;  // text from appsink "units"
   std::vector<GstClockTime> pts, duration;
-  std::vector<guint64> first;          // index of each audio buffer's first sample
+  std::vector<guint64> first;                                   // index of each audio buffer's first sample
   std::vector<std::pair<GstClockTime, GstClockTime>> segments;  // silencesplit's messages: start, stop
 };
 
@@ -151,14 +145,7 @@ std::vector<std::vector<int>> corpus_units(const std::string& dir) {
 }
 
 void write_float_wav(const std::string& path, const float* x, size_t n) {
-  SF_INFO info{};
-  info.samplerate = 16000;
-  info.channels = 1;
-  info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;
-  SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
-  ASSERT_NE(f, nullptr) << path;
-  sf_writef_float(f, x, static_cast<sf_count_t>(n));
-  sf_close(f);
+  acoustok::test::write_wav(path, x, n, acoustok::grid::kSampleRate);
 }
 
 std::string run(const std::string& args) {
@@ -181,7 +168,8 @@ TEST(AnyRate, DecodebinAudioconvertChainEqualsTheCommandLine) {
     const std::string seg = dir + "/seg_" + in.name;
     run("segment -q " + wav + " -o " + seg);
     if (!fitted) {  // the units of every input on one k-means model, fitted on the first
-      run("units -q " + seg + " -o " + dir + "/fit --model " + model + " --layer 2 --k 24 --seed 1 --threads 2");
+      run("units -q " + seg + " -o " + dir + "/fit --model " + model +
+          " --layer 2 --k 24 --seed 1 --threads 2");
       fitted = true;
     }
     const std::vector<float> cli = acoustok::read_audio_16k_mono(wav);
@@ -197,26 +185,31 @@ TEST(AnyRate, DecodebinAudioconvertChainEqualsTheCommandLine) {
     for (size_t i = 0; i < audio.pts.size(); ++i) {
       const guint64 a = audio.first[i], b = i + 1 < audio.first.size() ? audio.first[i + 1] : cli.size();
       ASSERT_EQ(audio.pts[i], gst_util_uint64_scale_int(a, GST_SECOND, 16000)) << "buffer " << i;
-      ASSERT_EQ(audio.duration[i], gst_util_uint64_scale_int(b, GST_SECOND, 16000) - audio.pts[i]) << "buffer " << i;
+      ASSERT_EQ(audio.duration[i], gst_util_uint64_scale_int(b, GST_SECOND, 16000) - audio.pts[i])
+          << "buffer " << i;
     }
 
     // Segments and units: `decodebin ! audioconvert ! silencesplit ! xlsrfeat ! kmeansunits`.
-    const Pulled units = run_pipeline("filesrc location=" + wav + " ! decodebin ! audioconvert ! silencesplit ! xlsrfeat model=" +
-                                          model + " layer=2 threads=2 ! kmeansunits model=" + km +
-                                          " ! text/x-raw,format=utf8 ! appsink name=sink sync=false",
-                                      true);
+    const Pulled units = run_pipeline(
+        "filesrc location=" + wav + " ! decodebin ! audioconvert ! silencesplit ! xlsrfeat model=" + model +
+            " layer=2 threads=2 ! kmeansunits model=" + km +
+            " ! text/x-raw,format=utf8 ! appsink name=sink sync=false",
+        true);
     std::vector<std::pair<int64_t, int64_t>> bounds;  // the command line's segments, in 16 kHz samples
     std::ifstream jsonl(seg + "/segments.jsonl");
     for (std::string line; std::getline(jsonl, line);) {
       const auto rec = nlohmann::json::parse(line);
-      bounds.emplace_back(std::llround(rec["start"].get<double>() * 16000), std::llround(rec["end"].get<double>() * 16000));
+      bounds.emplace_back(std::llround(rec["start"].get<double>() * 16000),
+                          std::llround(rec["end"].get<double>() * 16000));
     }
     ASSERT_GE(bounds.size(), 5u);
     ASSERT_EQ(units.segments.size(), bounds.size());
     ASSERT_EQ(units.lines.size(), bounds.size());
     for (size_t i = 0; i < bounds.size(); ++i) {
-      EXPECT_EQ(units.segments[i].first, gst_util_uint64_scale_int(bounds[i].first, GST_SECOND, 16000)) << "segment " << i;
-      EXPECT_EQ(units.segments[i].second, gst_util_uint64_scale_int(bounds[i].second, GST_SECOND, 16000)) << "segment " << i;
+      EXPECT_EQ(units.segments[i].first, gst_util_uint64_scale_int(bounds[i].first, GST_SECOND, 16000))
+          << "segment " << i;
+      EXPECT_EQ(units.segments[i].second, gst_util_uint64_scale_int(bounds[i].second, GST_SECOND, 16000))
+          << "segment " << i;
     }
 
     // `acoustok units` on those segments holding the command line's samples
@@ -229,18 +222,21 @@ TEST(AnyRate, DecodebinAudioconvertChainEqualsTheCommandLine) {
     size_t i = 0;
     for (std::string line; std::getline(names, line); ++i) {
       const std::string file = nlohmann::json::parse(line)["file"].get<std::string>();
-      write_float_wav(exact + "/" + file, cli.data() + bounds[i].first, static_cast<size_t>(bounds[i].second - bounds[i].first));
+      write_float_wav(exact + "/" + file, cli.data() + bounds[i].first,
+                      static_cast<size_t>(bounds[i].second - bounds[i].first));
     }
-    run("units -q " + exact + " -o " + dir + "/u_exact_" + in.name + " --model " + model + " --layer 2 --kmeans " + km +
-        " --threads 2");
+    run("units -q " + exact + " -o " + dir + "/u_exact_" + in.name + " --model " + model +
+        " --layer 2 --kmeans " + km + " --threads 2");
     const auto want = corpus_units(dir + "/u_exact_" + in.name);
     ASSERT_EQ(want.size(), bounds.size());
-    for (size_t s = 0; s < want.size(); ++s) EXPECT_EQ(parse_units(units.lines[s]), want[s]) << "segment " << s;
+    for (size_t s = 0; s < want.size(); ++s)
+      EXPECT_EQ(parse_units(units.lines[s]), want[s]) << "segment " << s;
 
     // And `acoustok units` on `acoustok segment`'s own files: those round the
     // samples to 16 bits, which may move a unit at a centroid boundary, never
     // a segment's length.
-    run("units -q " + seg + " -o " + dir + "/u_" + in.name + " --model " + model + " --layer 2 --kmeans " + km + " --threads 2");
+    run("units -q " + seg + " -o " + dir + "/u_" + in.name + " --model " + model + " --layer 2 --kmeans " +
+        km + " --threads 2");
     const auto pcm16 = corpus_units(dir + "/u_" + in.name);
     ASSERT_EQ(pcm16.size(), bounds.size());
     size_t frames = 0, same = 0;

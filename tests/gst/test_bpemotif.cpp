@@ -24,7 +24,8 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kUnitCaps = "application/x-acoustok-units, vocab-size=(int)100, frame-rate=(fraction)50/1";
+constexpr const char* kUnitCaps =
+    "application/x-acoustok-units, vocab-size=(int)100, frame-rate=(fraction)50/1";
 constexpr const char* kTextCaps = "text/x-raw, format=(string)utf8";
 constexpr GstClockTime kFrame = 20 * GST_MSECOND;
 
@@ -102,7 +103,8 @@ std::vector<guint64> segment_events(GstHarness* h) {
   std::vector<guint64> out;
   while (GstEvent* e = gst_harness_try_pull_event(h)) {
     const GstStructure* s = gst_event_get_structure(e);
-    if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && s && gst_structure_has_name(s, "acoustok-segment")) {
+    if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && s &&
+        gst_structure_has_name(s, "acoustok-segment")) {
       guint64 index = 0;
       gst_structure_get_uint64(s, "index", &index);
       out.push_back(index);
@@ -113,8 +115,8 @@ std::vector<guint64> segment_events(GstHarness* h) {
 }
 
 GstEvent* segment_event(guint64 index, GstClockTime start, GstClockTime stop) {
-  GstStructure* s = gst_structure_new("acoustok-segment", "index", G_TYPE_UINT64, index, "start", G_TYPE_UINT64, start,
-                                      "stop", G_TYPE_UINT64, stop, nullptr);
+  GstStructure* s = gst_structure_new("acoustok-segment", "index", G_TYPE_UINT64, index, "start",
+                                      G_TYPE_UINT64, start, "stop", G_TYPE_UINT64, stop, nullptr);
   return gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM, s);
 }
 
@@ -130,10 +132,12 @@ void push_segments(GstHarness* h, const std::vector<std::vector<int>>& lines, Ch
     if (line.empty()) continue;
     const size_t half = line.size() / 2;
     ASSERT_EQ(gst_harness_push(h, units_buffer(line.data(), half, offset * kFrame, offset)), GST_FLOW_OK);
-    ASSERT_EQ(gst_harness_push(h, units_buffer(line.data() + half, line.size() - half, (offset + half) * kFrame, offset + half)),
+    ASSERT_EQ(gst_harness_push(h, units_buffer(line.data() + half, line.size() - half,
+                                               (offset + half) * kFrame, offset + half)),
               GST_FLOW_OK);
     EXPECT_EQ(gst_harness_try_pull(h), nullptr) << "motifs before the segment ended";
-    ASSERT_TRUE(gst_harness_push_event(h, segment_event(index, offset * kFrame, (offset + line.size()) * kFrame)));
+    ASSERT_TRUE(
+        gst_harness_push_event(h, segment_event(index, offset * kFrame, (offset + line.size()) * kFrame)));
     GstBuffer* out = gst_harness_try_pull(h);
     ASSERT_NE(out, nullptr) << "line " << i + 1;
     EXPECT_EQ(GST_BUFFER_PTS(out), offset * kFrame);
@@ -142,7 +146,8 @@ void push_segments(GstHarness* h, const std::vector<std::vector<int>>& lines, Ch
     EXPECT_EQ(GST_BUFFER_OFFSET_END(out), offset + line.size());
     check(i, out);
     gst_buffer_unref(out);
-    EXPECT_EQ(segment_events(h), std::vector<guint64>{index}) << "the segment event is forwarded after its motifs";
+    EXPECT_EQ(segment_events(h), std::vector<guint64>{index})
+        << "the segment event is forwarded after its motifs";
     offset += line.size() + 50;
     ++index;
   }
@@ -156,7 +161,8 @@ TEST(BpeMotifElement, BinaryUnitsToTextMotifsEqualThePythonModule) {
   for (const std::string name : {"ref", "ref_dedup"}) {
     GstHarness* h = make_harness(name + ".model", kUnitCaps, kTextCaps);
     push_segments(h, lines, [&](size_t i, GstBuffer* out) {
-      EXPECT_EQ(buffer_text(out), e[name]["heldout"][i].get<std::string>() + "\n") << name << " line " << i + 1;
+      EXPECT_EQ(buffer_text(out), e[name]["heldout"][i].get<std::string>() + "\n")
+          << name << " line " << i + 1;
     });
     GstCaps* caps = gst_pad_get_current_caps(h->sinkpad);
     EXPECT_TRUE(gst_structure_has_name(gst_caps_get_structure(caps, 0), "text/x-raw"));
@@ -231,7 +237,8 @@ TEST(BpeMotifElement, StreamWithoutSegmentEventsIsEncodedInWindows) {
   ASSERT_EQ(gst_harness_push(h, units_buffer(units.data() + 120, 60, 220 * kFrame, 220)), GST_FLOW_OK);
   EXPECT_EQ(gst_harness_buffers_received(h), 4u);  // [0,50) [50,100) [100,120) [220,270); [270,280) pending
   ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
-  const std::vector<std::pair<guint64, guint64>> spans = {{0, 50}, {50, 100}, {100, 120}, {220, 270}, {270, 280}};
+  const std::vector<std::pair<guint64, guint64>> spans = {
+      {0, 50}, {50, 100}, {100, 120}, {220, 270}, {270, 280}};
   for (const auto& [from, to] : spans) {
     GstBuffer* out = gst_harness_try_pull(h);
     ASSERT_NE(out, nullptr);
@@ -337,7 +344,8 @@ TEST(BpeMotifElement, ModelErrorsBeforeDataFlows) {
 // The model is read on NULL->READY: a later change would silently not apply.
 TEST(BpeMotifElement, ModelIsMutableOnlyInNullOrReady) {
   GstHarness* h = make_harness("ref.model", kUnitCaps, kTextCaps);
-  g_object_set(h->element, "model", fixture("bpe/ref_dedup.model").c_str(), nullptr);  // ignored, with a warning
+  g_object_set(h->element, "model", fixture("bpe/ref_dedup.model").c_str(),
+               nullptr);  // ignored, with a warning
   gchar* model = nullptr;
   g_object_get(h->element, "model", &model, nullptr);
   EXPECT_EQ(std::string(model), fixture("bpe/ref.model"));
@@ -349,8 +357,9 @@ TEST(BpeMotifElement, ModelIsMutableOnlyInNullOrReady) {
 // model) passed silently and came out looking like a motif; it is warned
 // about, once per stream.
 TEST(BpeMotifElement, UnitsBeyondTheInputVocabularyAreWarnedAboutOnce) {
-  GstHarness* h = make_harness("ref.model", "application/x-acoustok-units, vocab-size=(int)50, frame-rate=(fraction)50/1",
-                          "text/x-raw, format=utf8");
+  GstHarness* h =
+      make_harness("ref.model", "application/x-acoustok-units, vocab-size=(int)50, frame-rate=(fraction)50/1",
+                   "text/x-raw, format=utf8");
   GstBus* bus = gst_bus_new();
   gst_element_set_bus(h->element, bus);
   const int units[] = {3, 99, 4, 120};
@@ -360,7 +369,8 @@ TEST(BpeMotifElement, UnitsBeyondTheInputVocabularyAreWarnedAboutOnce) {
   while (GstMessage* m = gst_bus_pop_filtered(bus, GST_MESSAGE_WARNING)) {
     GError* err = nullptr;
     gst_message_parse_warning(m, &err, nullptr);
-    EXPECT_NE(std::string(err->message).find("unit 99 at frame 1 is not below the input's vocab-size 50"), std::string::npos)
+    EXPECT_NE(std::string(err->message).find("unit 99 at frame 1 is not below the input's vocab-size 50"),
+              std::string::npos)
         << err->message;
     g_error_free(err);
     gst_message_unref(m);
@@ -384,8 +394,10 @@ constexpr const char* kReducedCaps =
 std::vector<std::pair<int, int>> reduced_entries(const std::vector<int>& frames) {
   std::vector<std::pair<int, int>> runs;
   for (int u : frames) {
-    if (!runs.empty() && runs.back().first == u) ++runs.back().second;
-    else runs.push_back({u, 1});
+    if (!runs.empty() && runs.back().first == u)
+      ++runs.back().second;
+    else
+      runs.push_back({u, 1});
   }
   std::vector<std::pair<int, int>> out;
   for (const auto& r : runs) {
@@ -399,8 +411,8 @@ std::vector<std::pair<int, int>> reduced_entries(const std::vector<int>& frames)
   return out;
 }
 
-GstBuffer* reduced_buffer(const std::vector<std::pair<int, int>>& entries, size_t from, size_t to, GstClockTime pts,
-                          guint64 offset) {
+GstBuffer* reduced_buffer(const std::vector<std::pair<int, int>>& entries, size_t from, size_t to,
+                          GstClockTime pts, guint64 offset) {
   GstBuffer* b = gst_buffer_new_allocate(nullptr, (to - from) * 4, nullptr);
   GstMapInfo map;
   gst_buffer_map(b, &map, GST_MAP_WRITE);

@@ -53,7 +53,8 @@ GstBuffer* frames(int64_t from, int64_t to, GstClockTime base = 0) {
 
 std::string line_of(int64_t from, int64_t to) {
   std::string s;
-  for (int64_t i = from; i < to; ++i) s += (i > from ? " " : "") + std::to_string(data().labels[static_cast<size_t>(i)]);
+  for (int64_t i = from; i < to; ++i)
+    s += (i > from ? " " : "") + std::to_string(data().labels[static_cast<size_t>(i)]);
   return s + "\n";
 }
 
@@ -82,7 +83,8 @@ std::string error_text(GstBus* bus) {
 TEST(KMeansUnitsElement, BinaryUnitsAreSklearnLabelsWithTheInputTimestamps) {
   GstHarness* h = gst_harness_new_parse(launch().c_str());
   gst_harness_set_src_caps_str(h, kFeatureCaps16);
-  for (int b = 0; b < 5; ++b) ASSERT_EQ(gst_harness_push(h, frames(b * 50, b * 50 + 50, GST_SECOND)), GST_FLOW_OK);
+  for (int b = 0; b < 5; ++b)
+    ASSERT_EQ(gst_harness_push(h, frames(b * 50, b * 50 + 50, GST_SECOND)), GST_FLOW_OK);
   GstCaps* caps = gst_pad_get_current_caps(h->sinkpad);
   ASSERT_TRUE(caps);
   const GstStructure* s = gst_caps_get_structure(caps, 0);
@@ -102,7 +104,8 @@ TEST(KMeansUnitsElement, BinaryUnitsAreSklearnLabelsWithTheInputTimestamps) {
     gst_buffer_map(out, &map, GST_MAP_READ);
     ASSERT_EQ(map.size, 50 * sizeof(guint16));
     const auto* u = reinterpret_cast<const guint16*>(map.data);
-    for (int i = 0; i < 50; ++i) EXPECT_EQ(u[i], data().labels[static_cast<size_t>(b * 50 + i)]) << b << "/" << i;
+    for (int i = 0; i < 50; ++i)
+      EXPECT_EQ(u[i], data().labels[static_cast<size_t>(b * 50 + i)]) << b << "/" << i;
     gst_buffer_unmap(out, &map);
     gst_buffer_unref(out);
   }
@@ -150,7 +153,8 @@ TEST(KMeansUnitsElement, TextIsOneLinePerSegmentBeforeItsEventAndAtEos) {
   int segment_events = 0;
   while (GstEvent* e = gst_harness_try_pull_event(h)) {
     const GstStructure* s = gst_event_get_structure(e);
-    if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && s && gst_structure_has_name(s, "acoustok-segment")) {
+    if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && s &&
+        gst_structure_has_name(s, "acoustok-segment")) {
       guint64 index = 99;
       gst_structure_get_uint64(s, "index", &index);
       EXPECT_EQ(index, static_cast<guint64>(segment_events));
@@ -168,7 +172,9 @@ TEST(KMeansUnitsElement, RefusesAnotherFeatureDimensionNamingBoth) {
   gst_element_set_bus(h->element, bus);
   gst_harness_set_src_caps_str(h, "application/x-acoustok-features, dim=1024, layer=14, frame-rate=50/1");
   const std::string err = error_text(bus);
-  EXPECT_NE(err.find("feature dimension 1024 of the input differs from the k-means model's 16"), std::string::npos) << err;
+  EXPECT_NE(err.find("feature dimension 1024 of the input differs from the k-means model's 16"),
+            std::string::npos)
+      << err;
   EXPECT_NE(err.find("mix16_centroids.npy"), std::string::npos) << err;
   gst_element_set_bus(h->element, nullptr);
   gst_object_unref(bus);
@@ -257,9 +263,16 @@ TEST(KMeansUnitsElement, AgreesWithAcoustokUnitsOnTheSameSegments) {
   const std::string dir = acoustok::test::make_temp_dir("kmu-units");
   const std::string model = fixture("xlsr/xlsr_st");
   std::string log;
-  ASSERT_EQ(run_command(acoustok_bin() + " segment -q " + fixture("silence/speech_pauses.wav") + " -o " + dir + "/seg", &log), 0) << log;
-  if (run_command(acoustok_bin() + " units -q --model " + model + " --layer 2 --k 10 " + dir + "/seg -o " + dir + "/out", &log) != 0) {
-    if (log.find("torch") != std::string::npos || log.find("LibTorch") != std::string::npos) GTEST_SKIP() << log;
+  ASSERT_EQ(run_command(acoustok_bin() + " segment -q " + fixture("silence/speech_pauses.wav") + " -o " +
+                            dir + "/seg",
+                        &log),
+            0)
+      << log;
+  if (run_command(acoustok_bin() + " units -q --model " + model + " --layer 2 --k 10 " + dir + "/seg -o " +
+                      dir + "/out",
+                  &log) != 0) {
+    if (log.find("torch") != std::string::npos || log.find("LibTorch") != std::string::npos)
+      GTEST_SKIP() << log;
     FAIL() << log;
   }
   std::vector<std::string> want;
@@ -273,16 +286,19 @@ TEST(KMeansUnitsElement, AgreesWithAcoustokUnitsOnTheSameSegments) {
   for (size_t s = 0; s < want.size(); ++s) {
     char name[64];
     std::snprintf(name, sizeof name, "speech_pauses_%05zu", s);
-    ASSERT_EQ(run_command(acoustok_bin() + " features -q --model " + model + " --layer 2 " + dir + "/seg/" + name +
-                              ".wav -o " + dir + "/" + name + ".npy", &log), 0) << log;
+    ASSERT_EQ(run_command(acoustok_bin() + " features -q --model " + model + " --layer 2 " + dir + "/seg/" +
+                              name + ".wav -o " + dir + "/" + name + ".npy",
+                          &log),
+              0)
+        << log;
     const auto x = acoustok::read_npy(dir + "/" + name + ".npy");
     GstBuffer* b = gst_buffer_new_allocate(nullptr, x.values.size() * sizeof(float), nullptr);
     gst_buffer_fill(b, 0, x.values.data(), x.values.size() * sizeof(float));
     GST_BUFFER_PTS(b) = s * 10 * GST_SECOND;
     ASSERT_EQ(gst_harness_push(h, b), GST_FLOW_OK);
     gst_harness_push_event(h, gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM,
-                                                   gst_structure_new("acoustok-segment", "index", G_TYPE_UINT64,
-                                                                     guint64(s), nullptr)));
+                                                   gst_structure_new("acoustok-segment", "index",
+                                                                     G_TYPE_UINT64, guint64(s), nullptr)));
   }
   gst_harness_push_event(h, gst_event_new_eos());
   ASSERT_EQ(gst_harness_buffers_in_queue(h), want.size());
@@ -299,7 +315,8 @@ TEST(KMeansUnitsElement, AgreesWithAcoustokUnitsOnTheSameSegments) {
     total += got_ids.size();
   }
   ASSERT_GT(total, 100u);
-  std::printf("kmeansunits vs acoustok units: %zu of %zu frames agree (%.2f%%)\n", same, total, 100.0 * same / total);
+  std::printf("kmeansunits vs acoustok units: %zu of %zu frames agree (%.2f%%)\n", same, total,
+              100.0 * same / total);
   EXPECT_GE(static_cast<double>(same), 0.99 * static_cast<double>(total));
   gst_harness_teardown(h);
 }
@@ -334,8 +351,10 @@ TEST(KMeansUnitsElement, BreaksKeepTheTimelineAndEndTheTextLine) {
         if (s == 1) {
           EXPECT_TRUE(GST_BUFFER_FLAG_IS_SET(b, GST_BUFFER_FLAG_DISCONT));
         }
-        if (text) EXPECT_EQ(text_of(b), line_of(from[s], to[s])) << s;
-        else EXPECT_EQ(gst_buffer_get_size(b), static_cast<gsize>(to[s] - from[s]) * sizeof(guint16)) << s;
+        if (text)
+          EXPECT_EQ(text_of(b), line_of(from[s], to[s])) << s;
+        else
+          EXPECT_EQ(gst_buffer_get_size(b), static_cast<gsize>(to[s] - from[s]) * sizeof(guint16)) << s;
         gst_buffer_unref(b);
       }
       gst_harness_teardown(h);
@@ -358,10 +377,11 @@ std::vector<int64_t> run_rows(int64_t rows) {
 
 // Frames [from, to) of a stream of mix16 rows as one buffer.
 GstBuffer* row_frames(const std::vector<int64_t>& rows, int64_t from, int64_t to, GstClockTime base = 0) {
-  GstBuffer* b = gst_buffer_new_allocate(nullptr, static_cast<size_t>(to - from) * 16 * sizeof(float), nullptr);
+  GstBuffer* b =
+      gst_buffer_new_allocate(nullptr, static_cast<size_t>(to - from) * 16 * sizeof(float), nullptr);
   for (int64_t f = from; f < to; ++f)
-    gst_buffer_fill(b, static_cast<gsize>(f - from) * 16 * sizeof(float), data().x.values.data() + rows[f] * 16,
-                    16 * sizeof(float));
+    gst_buffer_fill(b, static_cast<gsize>(f - from) * 16 * sizeof(float),
+                    data().x.values.data() + rows[f] * 16, 16 * sizeof(float));
   GST_BUFFER_PTS(b) = base + from * 20 * GST_MSECOND;
   GST_BUFFER_OFFSET(b) = static_cast<guint64>(from);
   return b;
@@ -383,8 +403,10 @@ std::vector<UnitRun> collapse(const std::vector<int>& units, const std::vector<i
   int64_t begin = 0;
   for (int64_t end : ends) {
     for (int64_t f = begin; f < end; ++f) {
-      if (f > begin && out.back().unit == units[static_cast<size_t>(f)]) ++out.back().frames;
-      else out.push_back({units[static_cast<size_t>(f)], 1, f});
+      if (f > begin && out.back().unit == units[static_cast<size_t>(f)])
+        ++out.back().frames;
+      else
+        out.push_back({units[static_cast<size_t>(f)], 1, f});
     }
     begin = end;
   }
@@ -425,12 +447,14 @@ std::vector<UnitRun> pull_runs(GstHarness* h, int64_t shift_at = INT64_MAX, GstC
     EXPECT_EQ(map.size % 4, 0u);
     const auto* v = reinterpret_cast<const guint16*>(map.data);
     int64_t at = static_cast<int64_t>(GST_BUFFER_OFFSET(b));
-    EXPECT_EQ(GST_BUFFER_PTS(b), static_cast<GstClockTime>(at) * 20 * GST_MSECOND + (at >= shift_at ? shift : 0));
+    EXPECT_EQ(GST_BUFFER_PTS(b),
+              static_cast<GstClockTime>(at) * 20 * GST_MSECOND + (at >= shift_at ? shift : 0));
     for (size_t i = 0; i + 1 < map.size / 2; i += 2) {
       out.push_back({v[i], v[i + 1], at});
       at += v[i + 1];
     }
-    EXPECT_EQ(GST_BUFFER_DURATION(b), static_cast<GstClockTime>(at - static_cast<int64_t>(GST_BUFFER_OFFSET(b))) * 20 * GST_MSECOND);
+    EXPECT_EQ(GST_BUFFER_DURATION(b),
+              static_cast<GstClockTime>(at - static_cast<int64_t>(GST_BUFFER_OFFSET(b))) * 20 * GST_MSECOND);
     EXPECT_EQ(GST_BUFFER_OFFSET_END(b), static_cast<guint64>(at));
     gst_buffer_unmap(b, &map);
     gst_buffer_unref(b);
@@ -528,8 +552,10 @@ TEST(KMeansUnitsElement, DedupFlushDropsTheHeldRunAndTextIsCollapsed) {
   push_awkwardly(h, rows, {57});
   std::string want_text;
   for (const UnitRun& r : collapse(labels, {57, static_cast<int64_t>(rows.size())})) {
-    if (r.start == 57) want_text += "\n";
-    else if (r.start) want_text += " ";
+    if (r.start == 57)
+      want_text += "\n";
+    else if (r.start)
+      want_text += " ";
     want_text += std::to_string(r.unit);
   }
   want_text += "\n";
@@ -563,7 +589,8 @@ TEST(KMeansUnitsElement, DedupRunsEndAtBreaks) {
     if (c.kind == Break::discont_flag) GST_BUFFER_FLAG_SET(after, GST_BUFFER_FLAG_DISCONT);
     ASSERT_EQ(gst_harness_push(h, after), GST_FLOW_OK);
     ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
-    EXPECT_EQ(pull_runs(h, mid, c.shift), collapse(std::vector<int>(labels.begin(), labels.begin() + n), {mid, n}));
+    EXPECT_EQ(pull_runs(h, mid, c.shift),
+              collapse(std::vector<int>(labels.begin(), labels.begin() + n), {mid, n}));
     gst_harness_teardown(h);
   }
 }

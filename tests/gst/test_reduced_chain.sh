@@ -18,7 +18,7 @@ model=$fx/xlsr/xlsr_st
 
 "$acoustok" features -q --model "$model" --layer 2 --device cpu "$wav" -o f.npy
 "$acoustok" kmeans fit -q f.npy --k 20 --seed 1 -o km.safetensors
-$PY "$(dirname "${BASH_SOURCE[0]}")/../torch/codehifigan_reference.py" write --out-dir voc --num-units 20 \
+$PY "$(dirname "${BASH_SOURCE[0]}")/../vocoder/codehifigan_reference.py" write --out-dir voc --num-units 20 \
   --dur-predictor --num-speakers 4 --seed 3 >/dev/null
 
 front="filesrc location=$wav ! decodebin ! audioconvert ! xlsrfeat model=$model layer=2 device=cpu"

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The silencesplit element with GstHarness: same boundaries as the core and
 // the command line, events, bus messages, timestamps, latency, EOS, flush.
+// Over 600 lines: one element's cases, sharing its fixtures and harness helpers.
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gtest/gtest.h>
@@ -27,7 +28,8 @@ struct SegmentEvent {
 // The fields of an `acoustok-segment` event; nothing for any other event.
 std::optional<SegmentEvent> segment_event_of(GstEvent* e) {
   const GstStructure* st = gst_event_get_structure(e);
-  if (GST_EVENT_TYPE(e) != GST_EVENT_CUSTOM_DOWNSTREAM || !st || !gst_structure_has_name(st, "acoustok-segment")) {
+  if (GST_EVENT_TYPE(e) != GST_EVENT_CUSTOM_DOWNSTREAM || !st ||
+      !gst_structure_has_name(st, "acoustok-segment")) {
     return std::nullopt;
   }
   SegmentEvent ev{};
@@ -40,7 +42,8 @@ std::optional<SegmentEvent> segment_event_of(GstEvent* e) {
 // One event per expected segment, in order, stamped at its first sample and
 // at the end of its last (time_of(sample, is_stop) maps samples to times).
 template <typename Segments, typename TimeOf>
-void expect_events_at(const std::vector<SegmentEvent>& events, const Segments& expected, const TimeOf& time_of) {
+void expect_events_at(const std::vector<SegmentEvent>& events, const Segments& expected,
+                      const TimeOf& time_of) {
   ASSERT_EQ(events.size(), expected.size());
   for (size_t k = 0; k < expected.size(); ++k) {
     EXPECT_EQ(events[k].index, k);
@@ -57,7 +60,9 @@ struct Output {
   std::vector<guint64> buffer_offset;
 };
 
-std::vector<float> speech() { return acoustok::read_audio_16k_mono(acoustok::test::fixture("silence/speech_pauses.wav")); }
+std::vector<float> speech() {
+  return acoustok::read_audio_16k_mono(acoustok::test::fixture("silence/speech_pauses.wav"));
+}
 
 GstBuffer* make_buffer(const float* x, size_t n, GstClockTime pts) {
   GstBuffer* b = gst_buffer_new_allocate(nullptr, n * sizeof(float), nullptr);
@@ -70,7 +75,8 @@ GstBuffer* make_buffer(const float* x, size_t n, GstClockTime pts) {
 void push_audio(GstHarness* h, const std::vector<float>& x, size_t chunk, GstClockTime base = 0) {
   for (size_t pos = 0; pos < x.size(); pos += chunk) {
     const size_t n = std::min(chunk, x.size() - pos);
-    ASSERT_EQ(gst_harness_push(h, make_buffer(x.data() + pos, n, base + gst_util_uint64_scale_int(pos, GST_SECOND, 16000))),
+    ASSERT_EQ(gst_harness_push(h, make_buffer(x.data() + pos, n,
+                                              base + gst_util_uint64_scale_int(pos, GST_SECOND, 16000))),
               GST_FLOW_OK);
   }
 }
@@ -108,7 +114,8 @@ Output collect(GstHarness* h) {
     }
     out.segments.push_back(seg);
   }
-  for (; b < buffers.size(); ++b) out.trailing.insert(out.trailing.end(), buffers[b].second.begin(), buffers[b].second.end());
+  for (; b < buffers.size(); ++b)
+    out.trailing.insert(out.trailing.end(), buffers[b].second.begin(), buffers[b].second.end());
   return out;
 }
 
@@ -241,7 +248,9 @@ TEST(SilenceSplitElement, BoundariesOnAFileEqualTheCommandLine) {
   const std::string wav = acoustok::test::fixture("silence/speech_noisy.wav");
   const std::string dir = acoustok::test::make_temp_dir("gst-cli");
   std::string log;
-  ASSERT_EQ(acoustok::test::run_command(acoustok::test::acoustok_bin() + " segment -q " + wav + " -o " + dir, &log), 0)
+  ASSERT_EQ(
+      acoustok::test::run_command(acoustok::test::acoustok_bin() + " segment -q " + wav + " -o " + dir, &log),
+      0)
       << log;
   std::vector<std::pair<double, double>> cli;
   std::istringstream lines(acoustok::test::read_file(dir + "/segments.jsonl"));
@@ -251,14 +260,17 @@ TEST(SilenceSplitElement, BoundariesOnAFileEqualTheCommandLine) {
   }
   GError* err = nullptr;
   GstElement* pipeline = gst_parse_launch(
-      ("filesrc location=" + wav + " ! wavparse ! audioconvert ! audioresample ! silencesplit ! fakesink").c_str(), &err);
+      ("filesrc location=" + wav + " ! wavparse ! audioconvert ! audioresample ! silencesplit ! fakesink")
+          .c_str(),
+      &err);
   ASSERT_TRUE(pipeline) << (err ? err->message : "");
   GstBus* bus = gst_element_get_bus(pipeline);
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
   std::vector<std::pair<double, double>> gst;
   for (;;) {
     GstMessage* m = gst_bus_timed_pop_filtered(
-        bus, 20 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+        bus, 20 * GST_SECOND,
+        static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
     ASSERT_TRUE(m) << "pipeline timed out";
     const GstMessageType type = GST_MESSAGE_TYPE(m);
     if (type == GST_MESSAGE_ELEMENT && gst_structure_has_name(gst_message_get_structure(m), "silencesplit")) {
@@ -349,9 +361,11 @@ TEST(SilenceSplitElement, BreaksEndTheSegmentAndKeepTheTimeline) {
   ASSERT_GT(mid, static_cast<size_t>(whole[1].start));
   ASSERT_GT(mid, 16000u);  // the -1 s case stays after 0
   // Each side of the break is split as a recording of its own.
-  auto expected = acoustok::split_on_silence(std::vector<float>(x.begin(), x.begin() + static_cast<long>(mid)), {});
+  auto expected =
+      acoustok::split_on_silence(std::vector<float>(x.begin(), x.begin() + static_cast<long>(mid)), {});
   const size_t before = expected.size();
-  for (auto seg : acoustok::split_on_silence(std::vector<float>(x.begin() + static_cast<long>(mid), x.end()), {})) {
+  for (auto seg :
+       acoustok::split_on_silence(std::vector<float>(x.begin() + static_cast<long>(mid), x.end()), {})) {
     seg.start += static_cast<int64_t>(mid);
     seg.end += static_cast<int64_t>(mid);
     expected.push_back(seg);
@@ -370,7 +384,8 @@ TEST(SilenceSplitElement, BreaksEndTheSegmentAndKeepTheTimeline) {
       const bool after = is_stop ? i > mid : i >= mid;
       return i * kSample + (after ? c.shift : 0);
     };
-    GstHarness* h = gst_harness_new_parse(c.drop_silence ? "silencesplit" : "silencesplit drop-silence=false");
+    GstHarness* h =
+        gst_harness_new_parse(c.drop_silence ? "silencesplit" : "silencesplit drop-silence=false");
     gst_harness_set_src_caps_str(h, kCaps);
     push_audio_with_break(h, x, mid, c);
     ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
@@ -387,7 +402,8 @@ TEST(SilenceSplitElement, BreaksEndTheSegmentAndKeepTheTimeline) {
       EXPECT_EQ(b.pts, time_of(b.offset, false));
       EXPECT_EQ(b.duration, n * kSample);  // the samples carried, never the gap
       EXPECT_FALSE(b.offset < mid && b.offset_end > mid) << "a buffer spans the break";
-      EXPECT_EQ(b.samples, std::vector<float>(x.begin() + static_cast<long>(b.offset), x.begin() + static_cast<long>(b.offset_end)));
+      EXPECT_EQ(b.samples, std::vector<float>(x.begin() + static_cast<long>(b.offset),
+                                              x.begin() + static_cast<long>(b.offset_end)));
       if (b.offset >= mid && first_after) {
         EXPECT_TRUE(b.discont) << "the first buffer after the break carries DISCONT";
         first_after = false;
@@ -409,7 +425,8 @@ TEST(SilenceSplitElement, BreaksEndTheSegmentAndKeepTheTimeline) {
     }
     expect_events_at(events, expected, time_of);
     ASSERT_EQ(events.size(), expected.size());
-    EXPECT_EQ(events[before - 1].stop, mid * kSample) << "the segment open at the break ends with its last sample";
+    EXPECT_EQ(events[before - 1].stop, mid * kSample)
+        << "the segment open at the break ends with its last sample";
     if (c.kind == Break::gap_event) {
       EXPECT_EQ(gaps, 1u);
       EXPECT_EQ(events_before_gap, before) << "the GAP follows the output of the audio before it";
@@ -419,8 +436,8 @@ TEST(SilenceSplitElement, BreaksEndTheSegmentAndKeepTheTimeline) {
 }
 
 // Timestamps that jitter by up to 15 ms around the sample count (a live
-// source stamping from the clock: up to 30 ms between two buffers) are no break: the segments are those of the
-// whole recording, and every buffer keeps the time its input gave its samples.
+// source stamping from the clock: up to 30 ms between two buffers) are no break: the segments are those of
+// the whole recording, and every buffer keeps the time its input gave its samples.
 TEST(SilenceSplitElement, JitterBelowTheToleranceIsNoBreak) {
   const auto x = speech();
   const auto expected = acoustok::split_on_silence(x, acoustok::SilenceOptions{});
@@ -452,7 +469,8 @@ TEST(SilenceSplitElement, JitterBelowTheToleranceIsNoBreak) {
     size_t events = 0;
     while (GstEvent* e = gst_harness_try_pull_event(h)) {
       const GstStructure* st = gst_event_get_structure(e);
-      if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && st && gst_structure_has_name(st, "acoustok-segment")) {
+      if (GST_EVENT_TYPE(e) == GST_EVENT_CUSTOM_DOWNSTREAM && st &&
+          gst_structure_has_name(st, "acoustok-segment")) {
         guint64 start = 0;
         gst_structure_get_uint64(st, "start", &start);
         ASSERT_LT(events, expected.size());
@@ -496,8 +514,8 @@ GstPadProbeReturn record_departure(GstPad*, GstPadProbeInfo* info, gpointer data
     GstMapInfo map;
     gst_buffer_map(b, &map, GST_MAP_READ);
     const auto* f = reinterpret_cast<const float*>(map.data);
-    d->buffers.push_back({GST_BUFFER_OFFSET(b), GST_BUFFER_PTS(b), std::vector<float>(f, f + map.size / sizeof(float)),
-                          d->pushed_in});
+    d->buffers.push_back({GST_BUFFER_OFFSET(b), GST_BUFFER_PTS(b),
+                          std::vector<float>(f, f + map.size / sizeof(float)), d->pushed_in});
     d->out_end = GST_BUFFER_OFFSET_END(b);
     gst_buffer_unmap(b, &map);
   } else if (GstEvent* e = GST_PAD_PROBE_INFO_EVENT(info)) {
@@ -511,17 +529,20 @@ GstPadProbeReturn record_departure(GstPad*, GstPadProbeInfo* info, gpointer data
 
 // Pushes x in buffers of `chunk` samples stamped from `base` through `launch`,
 // then EOS, recording the departures.
-Departures run_element(const std::string& launch, const std::vector<float>& x, size_t chunk, GstClockTime base = 0) {
+Departures run_element(const std::string& launch, const std::vector<float>& x, size_t chunk,
+                       GstClockTime base = 0) {
   Departures d;
   GstHarness* h = gst_harness_new_parse(launch.c_str());
   gst_harness_set_src_caps_str(h, kCaps);
   GstPad* src = gst_element_get_static_pad(h->element, "src");
-  gst_pad_add_probe(src, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
-                    record_departure, &d, nullptr);
+  gst_pad_add_probe(
+      src, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM),
+      record_departure, &d, nullptr);
   for (size_t pos = 0; pos < x.size(); pos += chunk) {
     const size_t n = std::min(chunk, x.size() - pos);
     d.pushed_in = pos + n;
-    EXPECT_EQ(gst_harness_push(h, make_buffer(x.data() + pos, n, base + pos * GST_SECOND / 16000)), GST_FLOW_OK);
+    EXPECT_EQ(gst_harness_push(h, make_buffer(x.data() + pos, n, base + pos * GST_SECOND / 16000)),
+              GST_FLOW_OK);
     while (GstBuffer* b = gst_harness_try_pull(h)) gst_buffer_unref(b);  // the probe has them
   }
   EXPECT_TRUE(gst_harness_push_event(h, gst_event_new_eos()));
@@ -530,7 +551,9 @@ Departures run_element(const std::string& launch, const std::vector<float>& x, s
   return d;
 }
 
-guint64 to_ns(int64_t sample) { return gst_util_uint64_scale_int(static_cast<guint64>(sample), GST_SECOND, 16000); }
+guint64 to_ns(int64_t sample) {
+  return gst_util_uint64_scale_int(static_cast<guint64>(sample), GST_SECOND, 16000);
+}
 
 }  // namespace
 
@@ -553,7 +576,8 @@ TEST(SilenceSplitElement, LowLatencyPassesEverySegmentSampleInOrderWithTheSource
       next = b.offset + b.samples.size();
     }
     for (const auto& seg : offline) {
-      for (int64_t i = seg.start; i < seg.end; ++i) ASSERT_TRUE(out[static_cast<size_t>(i)]) << "sample " << i;
+      for (int64_t i = seg.start; i < seg.end; ++i)
+        ASSERT_TRUE(out[static_cast<size_t>(i)]) << "sample " << i;
     }
   }
 }
@@ -581,7 +605,7 @@ TEST(SilenceSplitElement, LowLatencySpeechLeavesWithinTheReportedLatency) {
   };
   const guint64 latency = (100 + 1) * 16;  // keep-silence-time + 1 ms
   const guint64 low = worst_delay(run_element("silencesplit low-latency=true", x, chunk));
-  EXPECT_LT(low, latency);  // 16-sample buffers fall on the core's 1 ms blocks
+  EXPECT_LT(low, latency);          // 16-sample buffers fall on the core's 1 ms blocks
   EXPECT_GE(low, latency - chunk);  // nearly reached: the padding before a segment waits that long
   const guint64 exact = worst_delay(run_element("silencesplit", x, chunk));
   EXPECT_GT(exact, static_cast<guint64>(0.5 * 16000)) << "the default waits for the pause decision";
@@ -598,7 +622,8 @@ TEST(SilenceSplitElement, LowLatencySendsTheSameEventsAfterTheirAudio) {
     const char* file;
     const char* props;
     acoustok::SilenceOptions opts;
-    bool strictly_before_next;  // paddings that cannot overlap: no audio of the next segment precedes an event
+    bool
+        strictly_before_next;  // paddings that cannot overlap: no audio of the next segment precedes an event
   };
   acoustok::SilenceOptions overlap;
   overlap.keep_silence = 0.3;
@@ -666,7 +691,8 @@ TEST(SilenceSplitElement, LowLatencyCutsAtMaxSegmentTimeRightAfterItsAudio) {
   // Speech-like tone without pauses: cut every 2 s exactly, each event right
   // after the cut sample.
   std::vector<float> y(16000 * 7);
-  for (size_t i = 0; i < y.size(); ++i) y[i] = 0.3f * static_cast<float>(std::sin(0.05 * static_cast<double>(i)));
+  for (size_t i = 0; i < y.size(); ++i)
+    y[i] = 0.3f * static_cast<float>(std::sin(0.05 * static_cast<double>(i)));
   const Departures d = run_element("silencesplit low-latency=true max-segment-time=2000000000", y, 160);
   ASSERT_EQ(d.events.size(), 4u);
   for (size_t k = 0; k < d.events.size(); ++k) {
@@ -680,16 +706,20 @@ TEST(SilenceSplitElement, LowLatencyBreaksStillEndSegments) {
   const auto x = speech();
   const auto whole = acoustok::split_on_silence(x, acoustok::SilenceOptions{});
   const size_t mid = static_cast<size_t>((whole[1].start + whole[1].end) / 2) / 1600 * 1600;
-  auto expected = acoustok::split_on_silence(std::vector<float>(x.begin(), x.begin() + static_cast<long>(mid)), {});
+  auto expected =
+      acoustok::split_on_silence(std::vector<float>(x.begin(), x.begin() + static_cast<long>(mid)), {});
   const size_t before = expected.size();
-  for (auto seg : acoustok::split_on_silence(std::vector<float>(x.begin() + static_cast<long>(mid), x.end()), {})) {
+  for (auto seg :
+       acoustok::split_on_silence(std::vector<float>(x.begin() + static_cast<long>(mid), x.end()), {})) {
     seg.start += static_cast<int64_t>(mid);
     seg.end += static_cast<int64_t>(mid);
     expected.push_back(seg);
   }
   for (const auto& c : acoustok::test::kStandardBreaks) {
     SCOPED_TRACE(c.name);
-    const auto time_of = [&](guint64 i, bool is_stop) { return i * kSample + ((is_stop ? i > mid : i >= mid) ? c.shift : 0); };
+    const auto time_of = [&](guint64 i, bool is_stop) {
+      return i * kSample + ((is_stop ? i > mid : i >= mid) ? c.shift : 0);
+    };
     GstHarness* h = gst_harness_new_parse("silencesplit low-latency=true");
     gst_harness_set_src_caps_str(h, kCaps);
     acoustok::test::push_audio_with_break(h, x, mid, c);
@@ -716,7 +746,8 @@ TEST(SilenceSplitElement, LowLatencyBreaksStillEndSegments) {
     }
     expect_events_at(events, expected, time_of);
     ASSERT_EQ(events.size(), expected.size());
-    EXPECT_EQ(events[before - 1].stop, mid * kSample) << "the segment open at the break ends with its last sample";
+    EXPECT_EQ(events[before - 1].stop, mid * kSample)
+        << "the segment open at the break ends with its last sample";
     gst_harness_teardown(h);
   }
 }
@@ -727,7 +758,8 @@ TEST(SilenceSplitElement, LowLatencyAnswersLatencyWithTheKeptPaddingOnly) {
     GstClockTime ours;
   } cases[] = {
       {"silencesplit low-latency=true", 101 * GST_MSECOND},
-      {"silencesplit low-latency=true keep-silence-time=50000000 min-silence-time=400000000", 51 * GST_MSECOND},
+      {"silencesplit low-latency=true keep-silence-time=50000000 min-silence-time=400000000",
+       51 * GST_MSECOND},
       {"silencesplit low-latency=true drop-silence=false", 101 * GST_MSECOND},
       {"silencesplit", 601 * GST_MSECOND},
   };
@@ -749,7 +781,8 @@ TEST(SilenceSplitElement, RefusesSettingsThatCannotWorkAtNullToReady) {
     const char* rule;
   } cases[] = {
       {"low-latency=true min-segment-time=1000000000", "min-segment must be 0 in low-latency mode"},
-      {"low-latency=true max-segment-time=500000000", "max-segment must be longer than min-silence in low-latency mode"},
+      {"low-latency=true max-segment-time=500000000",
+       "max-segment must be longer than min-silence in low-latency mode"},
       {"max-segment-time=100000000", "max-segment must be at least twice keep-silence plus 40 ms"},
   };
   for (const auto& c : cases) {
@@ -772,7 +805,8 @@ TEST(SilenceSplitElement, RefusesSettingsThatCannotWorkAtNullToReady) {
     gst_object_unref(e);
   }
   // The same settings without low latency are fine.
-  GstElement* e = gst_parse_launch("silencesplit min-segment-time=1000000000 max-segment-time=3000000000", nullptr);
+  GstElement* e =
+      gst_parse_launch("silencesplit min-segment-time=1000000000 max-segment-time=3000000000", nullptr);
   EXPECT_EQ(gst_element_set_state(e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
   gst_element_set_state(e, GST_STATE_NULL);
   gst_object_unref(e);
@@ -798,12 +832,14 @@ std::vector<float> stereo_44k() {
 
 // What the command line reads from a file holding stereo frames [from, to).
 std::vector<float> command_line_16k(const std::vector<float>& st, size_t from, size_t to) {
-  const std::vector<float> part(st.begin() + static_cast<long>(2 * from), st.begin() + static_cast<long>(2 * to));
+  const std::vector<float> part(st.begin() + static_cast<long>(2 * from),
+                                st.begin() + static_cast<long>(2 * to));
   return acoustok::resample(acoustok::downmix(part, 2), 44100, 16000);
 }
 
 // Frames [from, to) in buffers of 0.1 s stamped from `base`, the first with DISCONT when asked.
-void push_stereo(GstHarness* h, const std::vector<float>& st, size_t from, size_t to, GstClockTime base, bool discont) {
+void push_stereo(GstHarness* h, const std::vector<float>& st, size_t from, size_t to, GstClockTime base,
+                 bool discont) {
   for (size_t pos = from; pos < to; pos += 4410) {
     const size_t n = std::min<size_t>(4410, to - pos);
     GstBuffer* b = gst_buffer_new_allocate(nullptr, 2 * n * sizeof(float), nullptr);
@@ -832,7 +868,8 @@ TEST(SilenceSplitElement, AudioAtAnotherRateIsTheCommandLinesAcrossBreaksAndFlus
     SCOPED_TRACE(c.name);
     GstHarness* h = gst_harness_new_parse("silencesplit drop-silence=false");
     gst_harness_set_src_caps_str(h, kStereo44k);
-    const GstClockTime contiguous = t0 + gst_util_uint64_scale_int(mid, GST_SECOND, 44100), t1 = contiguous + c.shift;
+    const GstClockTime contiguous = t0 + gst_util_uint64_scale_int(mid, GST_SECOND, 44100),
+                       t1 = contiguous + c.shift;
     push_stereo(h, st, 0, mid, t0, false);
     if (c.kind == Break::gap_event) {
       ASSERT_TRUE(gst_harness_push_event(h, gst_event_new_gap(contiguous, c.shift)));

@@ -42,13 +42,15 @@ const std::string& checkpoint() {
 
 std::vector<int32_t> some_units(size_t n, int seed) {
   std::vector<int32_t> u(n);
-  for (size_t i = 0; i < n; ++i) u[i] = static_cast<int32_t>((i * 13 + static_cast<size_t>(seed) * 7 + i / 4) % kK);
+  for (size_t i = 0; i < n; ++i)
+    u[i] = static_cast<int32_t>((i * 13 + static_cast<size_t>(seed) * 7 + i / 4) % kK);
   return u;
 }
 
 GstHarness* make_harness(const std::string& caps, int chunk, int lookahead = -1) {
   GstElement* e = gst_element_factory_make("unitvocoder", nullptr);
-  g_object_set(e, "model", checkpoint().c_str(), "chunk-frames", chunk, "lookahead-frames", lookahead, nullptr);
+  g_object_set(e, "model", checkpoint().c_str(), "chunk-frames", chunk, "lookahead-frames", lookahead,
+               nullptr);
   GstHarness* h = gst_harness_new_with_element(e, "sink", "src");
   gst_object_unref(e);
   gst_harness_set_src_caps_str(h, caps.c_str());
@@ -84,7 +86,8 @@ TEST(UnitVocoder, StreamEqualsWholeUtteranceWithTimestamps) {
   size_t out_during = 0;
   for (size_t i = 0; i < units.size(); i += 11) {
     const size_t n = std::min<size_t>(11, units.size() - i);
-    ASSERT_EQ(gst_harness_push(h, units_buffer(units.data() + i, n, base + i * 20 * GST_MSECOND)), GST_FLOW_OK);
+    ASSERT_EQ(gst_harness_push(h, units_buffer(units.data() + i, n, base + i * 20 * GST_MSECOND)),
+              GST_FLOW_OK);
 
     out_during += gst_harness_buffers_in_queue(h);
   }
@@ -129,8 +132,9 @@ TEST(UnitVocoder, TextLinesAndSegmentEventsEndUtterances) {
   // Binary units with an acoustok-segment event between two utterances.
   h = make_harness(kUnitsCaps, 25);
   gst_harness_push(h, units_buffer(a.data(), a.size(), 0));
-  GstStructure* s = gst_structure_new("acoustok-segment", "index", G_TYPE_UINT64, G_GUINT64_CONSTANT(0), "start",
-                                      G_TYPE_UINT64, G_GUINT64_CONSTANT(0), "stop", G_TYPE_UINT64, 800 * GST_MSECOND, nullptr);
+  GstStructure* s = gst_structure_new("acoustok-segment", "index", G_TYPE_UINT64, G_GUINT64_CONSTANT(0),
+                                      "start", G_TYPE_UINT64, G_GUINT64_CONSTANT(0), "stop", G_TYPE_UINT64,
+                                      800 * GST_MSECOND, nullptr);
   gst_harness_push_event(h, gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM, s));
   Pulled q = pull_all(h);
   EXPECT_EQ(q.audio.size(), a.size() * 320);  // flushed by the event
@@ -161,9 +165,11 @@ TEST(UnitVocoder, LatencyQueryFollowsChunkAndLookahead) {
   const struct {
     int chunk, lookahead;
     int frames;
-  } cases[] = {{25, -1, 25 + field - 1}, {25, 2, 26}, {1, 0, 0}, {1, 2, 2}, {5, 5, 9}, {10, field, 10 + field - 1}};
+  } cases[] = {{25, -1, 25 + field - 1},   {25, 2, 26}, {1, 0, 0}, {1, 2, 2}, {5, 5, 9},
+               {10, field, 10 + field - 1}};
   for (const auto& c : cases) {
-    const std::string launch = "unitvocoder model=" + checkpoint() + " chunk-frames=" + std::to_string(c.chunk) +
+    const std::string launch = "unitvocoder model=" + checkpoint() +
+                               " chunk-frames=" + std::to_string(c.chunk) +
                                " lookahead-frames=" + std::to_string(c.lookahead);
     SCOPED_TRACE(launch);
     GstHarness* h = gst_harness_new_parse(launch.c_str());
@@ -225,7 +231,8 @@ TEST(UnitVocoder, LookaheadBeyondTheReceptiveFieldIsRefusedAtNullToReady) {
   gst_message_parse_error(m, &err, &debug);
   const std::string message = std::string(err->message) + " " + (debug ? debug : "");
   EXPECT_NE(message.find("'lookahead-frames'"), std::string::npos) << message;
-  EXPECT_NE(message.find("receptive field, " + std::to_string(field) + " frames"), std::string::npos) << message;
+  EXPECT_NE(message.find("receptive field, " + std::to_string(field) + " frames"), std::string::npos)
+      << message;
   g_error_free(err);
   g_free(debug);
   gst_message_unref(m);
@@ -292,7 +299,8 @@ TEST(UnitVocoder, BreakEndsTheUtteranceAndKeepsTheTimeline) {
       EXPECT_EQ(p.offset_end[k], at + p.samples[k]);
       EXPECT_EQ(p.duration[k], p.samples[k] / 320 * 20 * GST_MSECOND);
       EXPECT_FALSE(at < mid && at + p.samples[k] > mid) << "a buffer spans the break";
-      const GstClockTime t = at < mid ? at / 320 * 20 * GST_MSECOND : after + (at - mid) / 320 * 20 * GST_MSECOND;
+      const GstClockTime t =
+          at < mid ? at / 320 * 20 * GST_MSECOND : after + (at - mid) / 320 * 20 * GST_MSECOND;
       EXPECT_EQ(p.pts[k], t);
       if (at >= mid && first_after) {
         EXPECT_TRUE(p.discont[k]);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // unitvocoder with a released fairseq CodeHiFiGAN that predicts durations
-// and has a speaker table (written by tests/torch/codehifigan_reference.py
+// and has a speaker table (written by tests/vocoder/codehifigan_reference.py
 // with random weights): reduced binary units streamed in small buffers and
 // text lines equal `acoustok synth --dur-prediction` and the PyTorch
 // reference's audio within 1e-4; with dur-prediction=off reduced units keep
@@ -34,7 +34,7 @@ constexpr int kSpeaker = 1;
 const char* kReducedCaps =
     "application/x-acoustok-units, vocab-size=(int)100, frame-rate=(fraction)50/1, reduced=(boolean)true";
 
-std::string reference_script() { return test::fixtures_dir() + "/../torch/codehifigan_reference.py"; }
+std::string reference_script() { return test::fixtures_dir() + "/../vocoder/codehifigan_reference.py"; }
 
 void run_ok(const std::string& command) {
   std::string out;
@@ -62,7 +62,8 @@ const Models& models() {
 // Reduced units (no two equal neighbours) and the run lengths they carry.
 std::vector<int32_t> reduced_units(size_t n, int seed) {
   std::vector<int32_t> u(n);
-  for (size_t i = 0; i < n; ++i) u[i] = static_cast<int32_t>((i * 31 + static_cast<size_t>(seed) * 17 + i * i) % 100);
+  for (size_t i = 0; i < n; ++i)
+    u[i] = static_cast<int32_t>((i * 31 + static_cast<size_t>(seed) * 17 + i * i) % 100);
   for (size_t i = 1; i < n; ++i)
     if (u[i] == u[i - 1]) u[i] = (u[i] + 1) % 100;
   return u;
@@ -89,8 +90,8 @@ std::string write_lines(const std::string& name, const std::vector<std::vector<i
 // `acoustok synth` of the lines joined, and the PyTorch reference's.
 std::vector<float> synth_cli(const std::string& units, const std::string& flags) {
   const std::string wav = units + ".cli" + std::to_string(std::hash<std::string>()(flags)) + ".wav";
-  run_ok(test::acoustok_bin() + " synth --checkpoint " + models().dp + "/g_00000000 " + units + " --concat -o " + wav +
-         " --threads 1 " + flags);
+  run_ok(test::acoustok_bin() + " synth --checkpoint " + models().dp + "/g_00000000 " + units +
+         " --concat -o " + wav + " --threads 1 " + flags);
   return read_audio_16k_mono(wav);
 }
 std::vector<float> synth_reference(const std::string& units, std::vector<int32_t>* durations) {
@@ -102,9 +103,11 @@ std::vector<float> synth_reference(const std::string& units, std::vector<int32_t
   return read_audio_16k_mono(wav);
 }
 
-GstHarness* make_harness(const std::string& model, const char* caps, const char* dur_prediction, int chunk = 5) {
+GstHarness* make_harness(const std::string& model, const char* caps, const char* dur_prediction,
+                         int chunk = 5) {
   GstElement* e = gst_element_factory_make("unitvocoder", nullptr);
-  g_object_set(e, "model", (model + "/g_00000000").c_str(), "chunk-frames", chunk, "speaker", kSpeaker, nullptr);
+  g_object_set(e, "model", (model + "/g_00000000").c_str(), "chunk-frames", chunk, "speaker", kSpeaker,
+               nullptr);
   gst_util_set_object_arg(G_OBJECT(e), "dur-prediction", dur_prediction);
   GstHarness* h = gst_harness_new_with_element(e, "sink", "src");
   gst_object_unref(e);
@@ -131,8 +134,8 @@ GstBuffer* reduced_buffer(const int32_t* u, const int32_t* runs, size_t n, GstCl
 
 // Streams the runs in buffers of `per_buffer` runs, stamped contiguously
 // from `base` by their run lengths, then EOS.
-Pulled stream_reduced(GstHarness* h, const std::vector<int32_t>& u, const std::vector<int32_t>& runs, size_t per_buffer,
-                      GstClockTime base, size_t* out_before_eos) {
+Pulled stream_reduced(GstHarness* h, const std::vector<int32_t>& u, const std::vector<int32_t>& runs,
+                      size_t per_buffer, GstClockTime base, size_t* out_before_eos) {
   GstClockTime pts = base;
   *out_before_eos = 0;
   for (size_t i = 0; i < u.size(); i += per_buffer) {
@@ -294,7 +297,8 @@ TEST(UnitVocoderDurations, LatencyCountsThePredictorsContext) {
     gst_query_parse_latency(q, nullptr, &min, &max);
     gst_query_unref(q);
     const bool on = std::string(mode) == "on";
-    EXPECT_EQ(min, static_cast<GstClockTime>(10 + field - 1 + (on ? c.duration_context_units() : 0)) * 20 * GST_MSECOND);
+    EXPECT_EQ(min, static_cast<GstClockTime>(10 + field - 1 + (on ? c.duration_context_units() : 0)) * 20 *
+                       GST_MSECOND);
     if (on) {
       EXPECT_FALSE(GST_CLOCK_TIME_IS_VALID(max));
     }

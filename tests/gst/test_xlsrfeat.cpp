@@ -2,6 +2,7 @@
 // The xlsrfeat element with GstHarness: a segment's frames equal
 // `acoustok features` on the same audio; timestamps and offsets; windows of a
 // stream without segment events; flush; model errors; latency.
+// Over 600 lines: one element's cases, sharing its fixtures and harness helpers.
 #include <gst/app/gstappsrc.h>
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
@@ -11,14 +12,13 @@
 #include <cmath>
 #include <thread>
 
-#include <sndfile.h>
-
 #include "acoustok/audio_io.hpp"
 #include "acoustok/features.hpp"
 #include "acoustok/streaming_features.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "gst_breaks.hpp"
 #include "test_util.hpp"
+#include "test_wav.hpp"
 
 using acoustok::test::fixture;
 
@@ -32,7 +32,8 @@ const std::vector<float>& speech() {
 }
 
 GstHarness* make_harness(const std::string& props) {
-  GstHarness* h = gst_harness_new_parse(("xlsrfeat model=" + fixture("xlsr/xlsr_st") + " threads=2 " + props).c_str());
+  GstHarness* h =
+      gst_harness_new_parse(("xlsrfeat model=" + fixture("xlsr/xlsr_st") + " threads=2 " + props).c_str());
   gst_harness_set_src_caps_str(h, kAudioCaps);
   return h;
 }
@@ -50,8 +51,8 @@ void push_audio(GstHarness* h, const std::vector<float>& x, size_t from, size_t 
 }
 
 GstEvent* segment_event(guint64 i, GstClockTime start, GstClockTime stop) {
-  GstStructure* s = gst_structure_new("acoustok-segment", "index", G_TYPE_UINT64, i, "start", G_TYPE_UINT64, start,
-                                      "stop", G_TYPE_UINT64, stop, nullptr);
+  GstStructure* s = gst_structure_new("acoustok-segment", "index", G_TYPE_UINT64, i, "start", G_TYPE_UINT64,
+                                      start, "stop", G_TYPE_UINT64, stop, nullptr);
   return gst_event_new_custom(GST_EVENT_CUSTOM_DOWNSTREAM, s);
 }
 
@@ -89,10 +90,10 @@ Pulled pull_all(GstHarness* h, int64_t dim) {
 TEST(XlsrFeat, SegmentFramesEqualTheCommandLine) {
   const std::string dir = acoustok::test::make_temp_dir("xlsrfeat");
   std::string out;
-  ASSERT_EQ(acoustok::test::run_command(acoustok::test::acoustok_bin() + " features -q --layer 2 --threads 2 --model " +
-                                            fixture("xlsr/xlsr_st") + " " + fixture("xlsr/speech_pt.wav") + " -o " + dir +
-                                            "/cli.npy",
-                                        &out),
+  ASSERT_EQ(acoustok::test::run_command(
+                acoustok::test::acoustok_bin() + " features -q --layer 2 --threads 2 --model " +
+                    fixture("xlsr/xlsr_st") + " " + fixture("xlsr/speech_pt.wav") + " -o " + dir + "/cli.npy",
+                &out),
             0)
       << out;
   const auto cli = acoustok::read_npy(dir + "/cli.npy");
@@ -160,10 +161,11 @@ TEST(XlsrFeat, WindowedStreamEqualsTheCommandLineBitForBit) {
   const std::string dir = acoustok::test::make_temp_dir("xlsrfeat-windows");
   acoustok::write_wav_pcm16(dir + "/long.wav", x.data(), x.size());  // PCM16 samples: exact
   std::string out;
-  ASSERT_EQ(acoustok::test::run_command(acoustok::test::acoustok_bin() +
-                                            " features -q --layer 3 --threads 2 --max-window 4 --context 1 --model " +
-                                            fixture("xlsr/xlsr_st") + " " + dir + "/long.wav -o " + dir + "/cli.npy",
-                                        &out),
+  ASSERT_EQ(acoustok::test::run_command(
+                acoustok::test::acoustok_bin() +
+                    " features -q --layer 3 --threads 2 --max-window 4 --context 1 --model " +
+                    fixture("xlsr/xlsr_st") + " " + dir + "/long.wav -o " + dir + "/cli.npy",
+                &out),
             0)
       << out;
   const auto cli = acoustok::read_npy(dir + "/cli.npy");
@@ -200,7 +202,8 @@ TEST(XlsrFeat, ShortSegmentGivesNoBufferButKeepsTheEvent) {
 }
 
 TEST(XlsrFeat, ModelErrorsFailTheStateChangeNamingTheFile) {
-  for (const std::string& props : {std::string("model=/nonexistent/xlsr"), "model=" + fixture("xlsr/xlsr_st") + " layer=9"}) {
+  for (const std::string& props :
+       {std::string("model=/nonexistent/xlsr"), "model=" + fixture("xlsr/xlsr_st") + " layer=9"}) {
     GstElement* e = gst_parse_launch(("xlsrfeat " + props).c_str(), nullptr);
     ASSERT_NE(e, nullptr);
     GstBus* bus = gst_bus_new();
@@ -212,7 +215,8 @@ TEST(XlsrFeat, ModelErrorsFailTheStateChangeNamingTheFile) {
     gchar* debug = nullptr;
     gst_message_parse_error(m, &err, &debug);
     const std::string text = std::string(err->message) + " " + (debug ? debug : "");
-    EXPECT_TRUE(text.find("/nonexistent/xlsr") != std::string::npos || text.find("out of range") != std::string::npos)
+    EXPECT_TRUE(text.find("/nonexistent/xlsr") != std::string::npos ||
+                text.find("out of range") != std::string::npos)
         << text;
     g_error_free(err);
     g_free(debug);
@@ -250,7 +254,8 @@ TEST(XlsrFeat, BreakEndsTheSegmentAndTheAudioAfterItKeepsItsTime) {
   o.layer = 2;
   auto extractor = acoustok::FeatureExtractor::load(fixture("xlsr/xlsr_st"), o);
   // Each side of the break is run as a segment of its own.
-  const acoustok::Features want[2] = {extractor->extract(x.data(), mid), extractor->extract(x.data() + mid, x.size() - mid)};
+  const acoustok::Features want[2] = {extractor->extract(x.data(), mid),
+                                      extractor->extract(x.data() + mid, x.size() - mid)};
   for (const auto& c : kStandardBreaks) {
     SCOPED_TRACE(c.name);
     GstHarness* h = make_harness("layer=2");
@@ -338,7 +343,8 @@ std::string posted_error(GstBus* bus) {
 // threads=1024 runs on the CPUs this process may use (47 s for 3 s of audio
 // before the cap, 0.2 s after).
 TEST(XlsrFeat, ThreadsAboveTheCpusAreCapped) {
-  GstHarness* h = gst_harness_new_parse(("xlsrfeat model=" + fixture("xlsr/xlsr_st") + " layer=2 threads=1024").c_str());
+  GstHarness* h =
+      gst_harness_new_parse(("xlsrfeat model=" + fixture("xlsr/xlsr_st") + " layer=2 threads=1024").c_str());
   gst_harness_set_src_caps_str(h, kAudioCaps);
   const auto t0 = std::chrono::steady_clock::now();
   push_audio(h, speech(), 0, speech().size(), 0);
@@ -352,7 +358,8 @@ TEST(XlsrFeat, ThreadsAboveTheCpusAreCapped) {
 
 // NULL->READY fails and the posted error says `words`.
 static void expect_refused_at_load(const std::string& props, const std::string& words) {
-  GstElement* e = gst_parse_launch(("xlsrfeat model=" + fixture("xlsr/xlsr_st") + " layer=2 " + props).c_str(), nullptr);
+  GstElement* e =
+      gst_parse_launch(("xlsrfeat model=" + fixture("xlsr/xlsr_st") + " layer=2 " + props).c_str(), nullptr);
   ASSERT_NE(e, nullptr);
   GstBus* bus = gst_bus_new();
   gst_element_set_bus(e, bus);
@@ -368,9 +375,10 @@ TEST(XlsrFeat, WindowAboveAnHourFailsNamingTheProperty) {
   const struct {
     const char* props;
     const char* words;
-  } cases[] = {{"max-window-time=3601000000000", "max-window-time must be at most 3600 s"},
-               {"max-window-time=18446744073709551615", "max-window-time must be at most 3600 s"},
-               {"context-time=18446744073709551615", "context-time must be less than half of max-window-time"}};
+  } cases[] = {
+      {"max-window-time=3601000000000", "max-window-time must be at most 3600 s"},
+      {"max-window-time=18446744073709551615", "max-window-time must be at most 3600 s"},
+      {"context-time=18446744073709551615", "context-time must be less than half of max-window-time"}};
   for (const auto& c : cases) expect_refused_at_load(c.props, c.words);
 }
 
@@ -396,10 +404,12 @@ TEST(XlsrFeat, TornF32BufferIsReportedAsSuch) {
 namespace {
 
 // chunk 100 ms (5 frames), lookahead 60 ms (3), context 400 ms (20).
-constexpr const char* kStreaming = "layer=2 chunk-time=100000000 lookahead-time=60000000 context-time=400000000";
+constexpr const char* kStreaming =
+    "layer=2 chunk-time=100000000 lookahead-time=60000000 context-time=400000000";
 
 // The core's frames for one segment, pushed whole.
-std::vector<float> core_stream(const float* x, size_t n, uint64_t chunk_ms, uint64_t lookahead_ms, uint64_t context_ms) {
+std::vector<float> core_stream(const float* x, size_t n, uint64_t chunk_ms, uint64_t lookahead_ms,
+                               uint64_t context_ms) {
   acoustok::FeatureOptions o;
   o.layer = 2;
   auto fx = acoustok::FeatureExtractor::load(fixture("xlsr/xlsr_st"), o);
@@ -471,7 +481,8 @@ TEST(XlsrFeatStreaming, ChunksLeaveAsSoonAsTheirLookaheadArrives) {
 TEST(XlsrFeatStreaming, ContextAndLookaheadCoveringTheSegmentGiveItsOfflineFrames) {
   GstHarness* offline = make_harness("layer=2");
   GstHarness* streamed = make_harness(
-      "layer=2 chunk-time=60000000 lookahead-time=20000000000 context-time=20000000000 max-window-time=60000000000");
+      "layer=2 chunk-time=60000000 lookahead-time=20000000000 context-time=20000000000 "
+      "max-window-time=60000000000");
   for (GstHarness* h : {offline, streamed}) {
     push_audio(h, speech(), 0, speech().size(), 0);
     gst_harness_push_event(h, gst_event_new_eos());
@@ -503,11 +514,11 @@ TEST(XlsrFeatStreaming, SettingsThatCannotWorkFailNamingTheRule) {
   const struct {
     const char* props;
     const char* words;
-  } cases[] = {{"chunk-time=10000000", "chunk-time must be at least one frame (20 ms)"},
-               {"chunk-time=320000000 lookahead-time=3000000000 max-window-time=3000000000",
-                "must fit in max-window-time"},
-               {"chunk-time=320000000 context-time=3601000000000 max-window-time=3600000000000",
-                "at most 3600 s"}};
+  } cases[] = {
+      {"chunk-time=10000000", "chunk-time must be at least one frame (20 ms)"},
+      {"chunk-time=320000000 lookahead-time=3000000000 max-window-time=3000000000",
+       "must fit in max-window-time"},
+      {"chunk-time=320000000 context-time=3601000000000 max-window-time=3600000000000", "at most 3600 s"}};
   for (const auto& c : cases) expect_refused_at_load(c.props, c.words);
 }
 
@@ -516,13 +527,15 @@ TEST(XlsrFeatStreaming, SettingsThatCannotWorkFailNamingTheRule) {
 TEST(XlsrFeatStreaming, FallingBehindALiveSourcePostsQosAndAWarning) {
   GstElement* pipeline = gst_parse_launch(
       ("appsrc name=src is-live=true format=time caps=\"audio/x-raw,format=F32LE,rate=16000,channels=1,"
-       "layout=interleaved\" ! xlsrfeat model=" + fixture("xlsr/xlsr_st") + " " + kStreaming + " ! fakesink sync=false")
+       "layout=interleaved\" ! xlsrfeat model=" +
+       fixture("xlsr/xlsr_st") + " " + kStreaming + " ! fakesink sync=false")
           .c_str(),
       nullptr);
   ASSERT_NE(pipeline, nullptr);
   GstElement* src = gst_bin_get_by_name(GST_BIN(pipeline), "src");
   ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // the clock runs on; the audio is stamped from 0
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(2500));  // the clock runs on; the audio is stamped from 0
   for (size_t at = 0; at + 1600 <= speech().size(); at += 1600) {
     GstBuffer* b = gst_buffer_new_allocate(nullptr, 1600 * sizeof(float), nullptr);
     gst_buffer_fill(b, 0, speech().data() + at, 1600 * sizeof(float));
@@ -606,16 +619,12 @@ TEST(XlsrFeat, StereoAtAnotherRateGivesTheCommandLinesFramesPerSegment) {
   std::vector<float> want;
   for (int k = 0; k < 2; ++k) {
     const std::string wav = dir + "/part" + std::to_string(k) + ".wav";
-    SF_INFO info{};
-    info.samplerate = 22050;
-    info.channels = 2;
-    info.format = SF_FORMAT_WAV | SF_FORMAT_FLOAT;  // the samples exactly
-    SNDFILE* f = sf_open(wav.c_str(), SFM_WRITE, &info);
-    ASSERT_NE(f, nullptr);
-    sf_writef_float(f, st.data() + 2 * parts[k].first, static_cast<sf_count_t>(parts[k].second - parts[k].first));
-    sf_close(f);
+    // float32 samples: the samples exactly.
+    acoustok::test::write_wav(wav, st.data() + 2 * parts[k].first, parts[k].second - parts[k].first, 22050,
+                              2);
     std::string out;
-    ASSERT_EQ(acoustok::test::run_command(acoustok::test::acoustok_bin() + " features -q --layer 2 --threads 2 --model " +
+    ASSERT_EQ(acoustok::test::run_command(acoustok::test::acoustok_bin() +
+                                              " features -q --layer 2 --threads 2 --model " +
                                               fixture("xlsr/xlsr_st") + " " + wav + " -o " + wav + ".npy",
                                           &out),
               0)

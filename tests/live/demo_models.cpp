@@ -17,14 +17,17 @@ const DemoModels& demo_models() {
   const std::string root = fixtures_dir() + "/../..";
   std::string log;
   m.feature_model = dir + "/demo-model";
-  EXPECT_EQ(run_command("/usr/bin/python3 " + root + "/models/make_demo_model.py " + m.feature_model, &log), 0) << log;
+  EXPECT_EQ(run_command("/usr/bin/python3 " + root + "/models/make_demo_model.py " + m.feature_model, &log),
+            0)
+      << log;
   EXPECT_EQ(run_command(acoustok_bin() + " features --model " + m.feature_model + " --layer 3 " +
                             fixture("silence/speech_pauses.wav") + " -o " + dir + "/f.npy",
                         &log),
             0)
       << log;
   m.kmeans = dir + "/km.safetensors";
-  EXPECT_EQ(run_command(acoustok_bin() + " kmeans fit " + dir + "/f.npy --k " + std::to_string(kDemoUnits) + " -o " + m.kmeans,
+  EXPECT_EQ(run_command(acoustok_bin() + " kmeans fit " + dir + "/f.npy --k " + std::to_string(kDemoUnits) +
+                            " -o " + m.kmeans,
                         &log),
             0)
       << log;

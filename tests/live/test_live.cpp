@@ -55,9 +55,12 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
   const std::string launch =
       "appsrc name=src is-live=true format=time do-timestamp=false "
       "caps=audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved ! "
-      "silencesplit low-latency=true max-segment-time=10000000000 ! xlsrfeat model=" + m.feature_model +
-      " layer=3 chunk-time=320000000 lookahead-time=160000000 context-time=2000000000 ! kmeansunits model=" + m.kmeans +
-      " ! unitvocoder model=" + m.vocoder + " chunk-frames=25 lookahead-frames=1 ! " + extra_element() + "fakesink name=sink sync=true qos=true max-lateness=" + std::to_string(20 * GST_MSECOND);
+      "silencesplit low-latency=true max-segment-time=10000000000 ! xlsrfeat model=" +
+      m.feature_model +
+      " layer=3 chunk-time=320000000 lookahead-time=160000000 context-time=2000000000 ! kmeansunits model=" +
+      m.kmeans + " ! unitvocoder model=" + m.vocoder + " chunk-frames=25 lookahead-frames=1 ! " +
+      extra_element() +
+      "fakesink name=sink sync=true qos=true max-lateness=" + std::to_string(20 * GST_MSECOND);
   GError* err = nullptr;
   GstElement* pipeline = gst_parse_launch(launch.c_str(), &err);
   ASSERT_TRUE(pipeline) << (err ? err->message : "");
@@ -117,8 +120,11 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
         error = true;
         break;
       }
-      case GST_MESSAGE_EOS: eos = true; break;
-      default: break;
+      case GST_MESSAGE_EOS:
+        eos = true;
+        break;
+      default:
+        break;
     }
     gst_message_unref(msg);
   }
@@ -127,13 +133,16 @@ TEST(Live, SpeechToUnitsAndBackInRealTimeWithoutLateBuffers) {
   EXPECT_TRUE(eos);
   EXPECT_EQ(dropped, 0u) << "buffers dropped as late at the synced sink";
   ASSERT_TRUE(GST_CLOCK_TIME_IS_VALID(latency));
-  std::printf("[ live ] end-to-end latency of the pipeline: %.3f s; %llu QoS messages, %llu buffers dropped\n",
-              static_cast<double>(latency) / GST_SECOND, static_cast<unsigned long long>(qos_messages),
-              static_cast<unsigned long long>(dropped));
-  std::printf("[ live ] %zu s of audio; RSS %ld kB at a third, %ld kB at the end (%+.1f %%)\n", seconds, rss_third.load(),
-              rss_end.load(), 100.0 * (rss_end - rss_third) / std::max(1L, rss_third.load()));
+  std::printf(
+      "[ live ] end-to-end latency of the pipeline: %.3f s; %llu QoS messages, %llu buffers dropped\n",
+      static_cast<double>(latency) / GST_SECOND, static_cast<unsigned long long>(qos_messages),
+      static_cast<unsigned long long>(dropped));
+  std::printf("[ live ] %zu s of audio; RSS %ld kB at a third, %ld kB at the end (%+.1f %%)\n", seconds,
+              rss_third.load(), rss_end.load(),
+              100.0 * (rss_end - rss_third) / std::max(1L, rss_third.load()));
   if (!test::kUnderAddressSanitizer) {
-    EXPECT_LE(rss_end.load(), rss_third.load() + rss_third.load() / 20) << "resident memory grew by more than 5 %";
+    EXPECT_LE(rss_end.load(), rss_third.load() + rss_third.load() / 20)
+        << "resident memory grew by more than 5 %";
   }
   gst_element_set_state(pipeline, GST_STATE_NULL);
   gst_object_unref(bus);
@@ -179,11 +188,12 @@ TEST(Examples, UnitsTravelOverTcpAndAreSynthesisedOnTheFarSide) {
   const std::string dir = test::make_temp_dir("tcp");
   const std::string script = test::fixtures_dir() + "/../../examples/units_over_tcp.sh";
   std::string out;
-  ASSERT_EQ(test::run_command("timeout 120 bash " + script + " " + test::fixture("silence/speech_pauses.wav") + " " +
-                                  m.feature_model + " 3 " + m.kmeans + " " + m.vocoder + " " + dir +
-                                  "/far.wav 127.0.0.1 " + std::to_string(20000 + (::getpid() % 20000)),
-                              &out),
-            0)
+  ASSERT_EQ(
+      test::run_command("timeout 120 bash " + script + " " + test::fixture("silence/speech_pauses.wav") +
+                            " " + m.feature_model + " 3 " + m.kmeans + " " + m.vocoder + " " + dir +
+                            "/far.wav 127.0.0.1 " + std::to_string(20000 + (::getpid() % 20000)),
+                        &out),
+      0)
       << out;
   // The far side spoke every unit of every segment: 320 samples each.
   int64_t units = 0;
@@ -202,19 +212,21 @@ TEST(Examples, PipelineUnitsAgreeWithTheCommandLine) {
   const std::string dir = test::make_temp_dir("agree");
   const std::string wav = test::fixture("silence/speech_pauses.wav");
   std::string log;
-  ASSERT_EQ(test::run_command(test::acoustok_bin() + " segment -q " + wav + " -o " + dir + "/seg", &log), 0) << log;
-  ASSERT_EQ(test::run_command(test::acoustok_bin() + " units --model " + m.feature_model + " --layer 3 --k 16 " + dir +
-                                  "/seg -o " + dir + "/units",
+  ASSERT_EQ(test::run_command(test::acoustok_bin() + " segment -q " + wav + " -o " + dir + "/seg", &log), 0)
+      << log;
+  ASSERT_EQ(test::run_command(test::acoustok_bin() + " units --model " + m.feature_model +
+                                  " --layer 3 --k 16 " + dir + "/seg -o " + dir + "/units",
                               &log),
             0)
       << log;
-  ASSERT_EQ(test::run_command("gst-launch-1.0 -q filesrc location=" + wav +
-                                  " ! wavparse ! audioconvert ! silencesplit ! xlsrfeat model=" + m.feature_model +
-                                  " layer=3 ! kmeansunits model=" + dir +
-                                  "/units/kmeans.safetensors ! text/x-raw,format=utf8 ! filesink location=" + dir +
-                                  "/gst_units.txt",
-                              &log),
-            0)
+  ASSERT_EQ(
+      test::run_command("gst-launch-1.0 -q filesrc location=" + wav +
+                            " ! wavparse ! audioconvert ! silencesplit ! xlsrfeat model=" + m.feature_model +
+                            " layer=3 ! kmeansunits model=" + dir +
+                            "/units/kmeans.safetensors ! text/x-raw,format=utf8 ! filesink location=" + dir +
+                            "/gst_units.txt",
+                        &log),
+      0)
       << log;
   const std::string cli = test::read_file(dir + "/units/all_units_for_bpe.txt");
   const std::string gst = test::read_file(dir + "/gst_units.txt");
@@ -234,6 +246,7 @@ TEST(Examples, PipelineUnitsAgreeWithTheCommandLine) {
   EXPECT_EQ(lines, expected_segments().size());
   ASSERT_GT(frames, 0u);
   const double agreement = static_cast<double>(equal) / static_cast<double>(frames);
-  std::printf("[ agree ] pipeline vs acoustok units: %zu of %zu frames (%.1f %%)\n", equal, frames, 100 * agreement);
+  std::printf("[ agree ] pipeline vs acoustok units: %zu of %zu frames (%.1f %%)\n", equal, frames,
+              100 * agreement);
   EXPECT_GE(agreement, 0.95);
 }

@@ -32,12 +32,18 @@ class Chain {
  public:
   explicit Chain(const acoustok::test::DemoModels& m) {
     const std::string launch =
-        "appsrc name=src format=time caps=audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved ! "
-        "xlsrfeat model=" + m.feature_model + " layer=3 max-window-time=4000000000 context-time=1000000000 ! tee name=f "
+        "appsrc name=src format=time caps=audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved "
+        "! "
+        "xlsrfeat model=" +
+        m.feature_model +
+        " layer=3 max-window-time=4000000000 context-time=1000000000 ! tee name=f "
         "f. ! queue ! appsink name=features sync=false wait-on-eos=false "
-        "f. ! queue ! kmeansunits model=" + m.kmeans + " ! tee name=u "
+        "f. ! queue ! kmeansunits model=" +
+        m.kmeans +
+        " ! tee name=u "
         "u. ! queue ! appsink name=units sync=false wait-on-eos=false "
-        "u. ! queue ! unitvocoder model=" + m.vocoder + " ! appsink name=audio sync=false wait-on-eos=false";
+        "u. ! queue ! unitvocoder model=" +
+        m.vocoder + " ! appsink name=audio sync=false wait-on-eos=false";
     GError* err = nullptr;
     pipeline_ = gst_parse_launch(launch.c_str(), &err);
     if (!pipeline_) ADD_FAILURE() << (err ? err->message : "gst_parse_launch failed");
@@ -51,7 +57,9 @@ class Chain {
   Chain(const Chain&) = delete;
   Chain& operator=(const Chain&) = delete;
 
-  bool start() { return pipeline_ && gst_element_set_state(pipeline_, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE; }
+  bool start() {
+    return pipeline_ && gst_element_set_state(pipeline_, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE;
+  }
 
   // Pushes the audio in 100 ms buffers, then EOS.
   void feed(const std::vector<float>& audio) {
@@ -74,8 +82,8 @@ class Chain {
     const char* wait_env = std::getenv("ACOUSTOK_PARALLEL_WAIT");
     const int wait = wait_env ? std::atoi(wait_env) : 120;
     GstBus* bus = gst_element_get_bus(pipeline_);
-    GstMessage* msg =
-        gst_bus_timed_pop_filtered(bus, wait * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    GstMessage* msg = gst_bus_timed_pop_filtered(
+        bus, wait * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
     gst_object_unref(bus);
     std::string error;
     if (!msg) error = "no EOS within " + std::to_string(wait) + " s";
@@ -117,7 +125,8 @@ Outputs run_alone(const acoustok::test::DemoModels& m, const std::vector<float>&
 }
 
 // `n` chains at once, `rounds` times; returns how many outputs differed from `alone`.
-int run_together(const acoustok::test::DemoModels& m, const std::vector<float>& audio, const Outputs& alone, int n, int rounds) {
+int run_together(const acoustok::test::DemoModels& m, const std::vector<float>& audio, const Outputs& alone,
+                 int n, int rounds) {
   int differing = 0;
   for (int r = 0; r < rounds; ++r) {
     std::vector<std::unique_ptr<Chain>> chains;
@@ -135,8 +144,9 @@ int run_together(const acoustok::test::DemoModels& m, const std::vector<float>& 
       for (const char* name : kSinks) {
         if (out[name] == alone.at(name)) continue;
         ++differing;
-        ADD_FAILURE() << n << " chains, round " << r << ", chain " << i << ": its " << name << " differ from one chain alone ("
-                      << out[name].size() << " bytes against " << alone.at(name).size() << ")";
+        ADD_FAILURE() << n << " chains, round " << r << ", chain " << i << ": its " << name
+                      << " differ from one chain alone (" << out[name].size() << " bytes against "
+                      << alone.at(name).size() << ")";
       }
     }
   }

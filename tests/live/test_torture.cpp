@@ -31,7 +31,8 @@ GstTracer* leaks_tracer() {
   GList* tracers = gst_tracing_get_active_tracers();
   GstTracer* found = nullptr;
   for (GList* l = tracers; l; l = l->next) {
-    if (!found && g_str_equal(G_OBJECT_TYPE_NAME(l->data), "GstLeaksTracer")) found = GST_TRACER(gst_object_ref(l->data));
+    if (!found && g_str_equal(G_OBJECT_TYPE_NAME(l->data), "GstLeaksTracer"))
+      found = GST_TRACER(gst_object_ref(l->data));
   }
   g_list_free_full(tracers, gst_object_unref);
   return found;
@@ -39,8 +40,8 @@ GstTracer* leaks_tracer() {
 
 // The objects and buffers alive now, by type and address, as the leaks tracer
 // sees them ("get-live-objects"); `descriptions` gets one line each.
-std::set<std::pair<std::string, const void*>> live_objects(GstTracer* tracer,
-                                                          std::map<std::pair<std::string, const void*>, std::string>* descriptions = nullptr) {
+std::set<std::pair<std::string, const void*>> live_objects(
+    GstTracer* tracer, std::map<std::pair<std::string, const void*>, std::string>* descriptions = nullptr) {
   std::set<std::pair<std::string, const void*>> out;
   GstStructure* info = nullptr;
   g_signal_emit_by_name(tracer, "get-live-objects", &info);
@@ -50,7 +51,8 @@ std::set<std::pair<std::string, const void*>> live_objects(GstTracer* tracer,
     const GstStructure* o = gst_value_get_structure(gst_value_list_get_value(list, k));
     const GValue* v = gst_structure_get_value(o, "object");
     if (!v) continue;
-    const void* p = G_VALUE_HOLDS(v, G_TYPE_OBJECT) ? static_cast<const void*>(g_value_get_object(v)) : g_value_get_boxed(v);
+    const void* p = G_VALUE_HOLDS(v, G_TYPE_OBJECT) ? static_cast<const void*>(g_value_get_object(v))
+                                                    : g_value_get_boxed(v);
     const auto key = std::make_pair(std::string(G_VALUE_TYPE_NAME(v)), p);
     out.insert(key);
     if (descriptions) {
@@ -69,8 +71,8 @@ std::set<std::pair<std::string, const void*>> live_objects(GstTracer* tracer,
 // Waits for EOS or an error; true on EOS.
 bool wait_eos(GstBus* bus, std::string* error) {
   for (;;) {
-    GstMessage* msg = gst_bus_timed_pop_filtered(bus, 30 * GST_SECOND,
-                                                 static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+    GstMessage* msg = gst_bus_timed_pop_filtered(
+        bus, 30 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
     if (!msg) {
       *error = "no EOS within 30 s";
       return false;
@@ -100,7 +102,8 @@ TEST(Torture, StateChangesFlushesAndEosLeakNothing) {
   const std::string launch =
       "appsrc name=src format=time stream-type=seekable "
       "caps=audio/x-raw,format=F32LE,rate=16000,channels=1,layout=interleaved ! "
-      "silencesplit name=split max-segment-time=2000000000 ! xlsrfeat name=feat model=" + m.feature_model +
+      "silencesplit name=split max-segment-time=2000000000 ! xlsrfeat name=feat model=" +
+      m.feature_model +
       " layer=3 max-window-time=2000000000 context-time=500000000 ! kmeansunits model=" + m.kmeans +
       " ! unitvocoder name=voc model=" + m.vocoder + " chunk-frames=10 ! fakesink sync=false async=false";
   GError* err = nullptr;
@@ -118,7 +121,8 @@ TEST(Torture, StateChangesFlushesAndEosLeakNothing) {
   };
   GstBus* bus = gst_element_get_bus(pipeline);
   // A seekable appsrc asks where to go; from wherever it is, the audio goes on.
-  g_signal_connect(src, "seek-data", G_CALLBACK(+[](GstAppSrc*, guint64, gpointer) -> gboolean { return TRUE; }), nullptr);
+  g_signal_connect(src, "seek-data",
+                   G_CALLBACK(+[](GstAppSrc*, guint64, gpointer) -> gboolean { return TRUE; }), nullptr);
 
   auto push_audio = [&](size_t from, size_t count, GstClockTime pts) {
     const size_t chunk = 1600;  // 100 ms
@@ -140,7 +144,8 @@ TEST(Torture, StateChangesFlushesAndEosLeakNothing) {
       before = live_objects(tracer);
       rss_warm = acoustok::test::rss_kb();
     }
-    if (i > warmup && i % 100 == 0) std::printf("torture: cycle %d, RSS %ld kB\n", i, acoustok::test::rss_kb());
+    if (i > warmup && i % 100 == 0)
+      std::printf("torture: cycle %d, RSS %ld kB\n", i, acoustok::test::rss_kb());
     if (i % 2 == 0) live_settings(i % 4 == 2);  // in NULL here: every other load streams
     ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE) << "cycle " << i;
     // 0.6 to 3 s of speech, from a different place each cycle.
@@ -160,7 +165,8 @@ TEST(Torture, StateChangesFlushesAndEosLeakNothing) {
       default:  // straight back to NULL with data in flight
         break;
     }
-    ASSERT_EQ(gst_element_set_state(pipeline, i % 2 ? GST_STATE_NULL : GST_STATE_READY), GST_STATE_CHANGE_SUCCESS)
+    ASSERT_EQ(gst_element_set_state(pipeline, i % 2 ? GST_STATE_NULL : GST_STATE_READY),
+              GST_STATE_CHANGE_SUCCESS)
         << "cycle " << i;
     gst_bus_set_flushing(bus, TRUE);  // drop this cycle's messages
     gst_bus_set_flushing(bus, FALSE);
@@ -185,8 +191,8 @@ TEST(Torture, StateChangesFlushesAndEosLeakNothing) {
   EXPECT_EQ(alive, 0u) << "left alive after " << cycles - warmup << " cycles:\n" << leaked;
   gst_object_unref(tracer);
 
-  std::printf("torture: %d cycles; RSS %ld kB after warm-up, %ld kB at the end (%+.1f %%)\n", cycles, rss_warm, rss_end,
-              100.0 * (rss_end - rss_warm) / rss_warm);
+  std::printf("torture: %d cycles; RSS %ld kB after warm-up, %ld kB at the end (%+.1f %%)\n", cycles,
+              rss_warm, rss_end, 100.0 * (rss_end - rss_warm) / rss_warm);
   if (!acoustok::test::kUnderAddressSanitizer) {
     EXPECT_LE(rss_end, rss_warm + rss_warm / 20);
   }

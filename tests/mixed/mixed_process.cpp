@@ -21,7 +21,8 @@
 
 namespace {
 
-void write_features(const std::string& model_dir, int layer, const std::string& audio, const std::string& out) {
+void write_features(const std::string& model_dir, int layer, const std::string& audio,
+                    const std::string& out) {
   acoustok::FeatureOptions options;
   options.layer = layer;
   const auto extractor = acoustok::FeatureExtractor::load(model_dir, options);
@@ -45,7 +46,9 @@ void print_motifs(const acoustok::MotifModel& model, const std::string& units) {
 
 int main(int argc, char** argv) {
   if (argc != 8 || (std::string(argv[1]) != "features-first" && std::string(argv[1]) != "bpe-first")) {
-    std::fprintf(stderr, "usage: %s features-first|bpe-first MODEL_DIR LAYER AUDIO FEATS.npy BPE.model UNITS.txt\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s features-first|bpe-first MODEL_DIR LAYER AUDIO FEATS.npy BPE.model UNITS.txt\n",
+                 argv[0]);
     return 2;
   }
   try {

@@ -161,10 +161,10 @@ for name, u in (("one line", units), ("3100 units, chunked", long_units)):
 check(np.array_equal(voc(units.tolist()), voc(units.astype(np.int64))), "Vocoder: a list of ints equals an int array")
 
 # A released CodeHiFiGAN with a duration predictor and 4 speakers (the
-# fairseq-structured reference of tests/torch): reduced units are predicted
+# fairseq-structured reference of tests/vocoder): reduced units are predicted
 # by default, as acoustok synth does, and the speaker is given per call.
 code_dir = f"{tmp}/codehifigan"
-subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "torch", "codehifigan_reference.py"),
+subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "vocoder", "codehifigan_reference.py"),
                 "write", "--out-dir", code_dir, "--num-units", str(k), "--dur-predictor", "--num-speakers", "4", "--seed", "3"],
                check=True, stdout=subprocess.DEVNULL)
 code = acoustok.Vocoder.load(f"{code_dir}/g_00000000", device="cpu")

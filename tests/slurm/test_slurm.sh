@@ -342,7 +342,7 @@ step_resubmit_killed_shard() {
 
 step_vocoder_srun() {
   # examples/slurm/vocoder.sbatch on 2 tasks (one node here) equals 1 process
-  # with the same global batch (tests/tools/test_vocoder_ddp.sh compares the same way).
+  # with the same global batch (tests/vocoder/test_vocoder_ddp.sh compares the same way).
   local opts=(--config tiny --epochs 2 --samples-per-epoch 8 --batch-size 4 --lr 1e-6 --save-every 0)
   local fx=$src/tests/fixtures/vocoder id
   id=$(ACOUSTOK=$acoustok sbatch --parsable --nodes=1 --ntasks=2 --ntasks-per-node=2 --cpus-per-task=1 --mem=400M \

@@ -21,19 +21,25 @@ namespace {
 void set_threads(int threads) { torch::set_num_threads(threads); }
 
 std::string thread_report() {
-  return "threads: LibTorch " + std::to_string(torch::get_num_threads()) + ", OpenMP " + std::to_string(at::get_num_threads()) +
-         " (oneDNN follows OpenMP), inter-op " + std::to_string(torch::get_num_interop_threads());
+  return "threads: LibTorch " + std::to_string(torch::get_num_threads()) + ", OpenMP " +
+         std::to_string(at::get_num_threads()) + " (oneDNN follows OpenMP), inter-op " +
+         std::to_string(torch::get_num_interop_threads());
 }
 
 bool bf16() { return onednn::bf16_supported(); }
 
-const common::TorchBackend table{common::kTorchBackendAbi, torch_backend::load_features, torch_backend::load_vocoder,
-                                 torch_backend::train_vocoder, bf16,   set_threads,
+const common::TorchBackend table{common::kTorchBackendAbi,
+                                 torch_backend::load_features,
+                                 torch_backend::load_vocoder,
+                                 torch_backend::train_vocoder,
+                                 bf16,
+                                 set_threads,
                                  thread_report};
 
 }  // namespace
 }  // namespace acoustok
 
-extern "C" __attribute__((visibility("default"))) const acoustok::common::TorchBackend* acoustok_torch_backend() {
+extern "C" __attribute__((visibility("default"))) const acoustok::common::TorchBackend*
+acoustok_torch_backend() {
   return &acoustok::table;
 }

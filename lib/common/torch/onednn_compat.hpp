@@ -54,8 +54,9 @@ inline void append_eltwise(dnnl::post_ops& post, dnnl::algorithm algorithm, floa
 }
 
 // `bias` may be a zero memory::desc(): no bias.
-inline dnnl::matmul::primitive_desc matmul_pd(const dnnl::engine& engine, const memory::desc& src, const memory::desc& weights,
-                                              const memory::desc& bias, const memory::desc& dst,
+inline dnnl::matmul::primitive_desc matmul_pd(const dnnl::engine& engine, const memory::desc& src,
+                                              const memory::desc& weights, const memory::desc& bias,
+                                              const memory::desc& dst,
                                               const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
   if (bias.get_ndims() == 0) return {engine, src, weights, dst, attr};
   return {engine, src, weights, bias, dst, attr};
@@ -64,11 +65,13 @@ inline dnnl::matmul::primitive_desc matmul_pd(const dnnl::engine& engine, const 
 // Forward inference of a convolution or deconvolution (Op); `bias` may be a
 // zero memory::desc(): no bias.
 template <class Op>
-typename Op::primitive_desc window_pd(const dnnl::engine& engine, dnnl::algorithm algorithm, const memory::desc& src,
-                                      const memory::desc& weights, const memory::desc& bias, const memory::desc& dst,
-                                      const Window& w, const dnnl::primitive_attr& attr) {
+typename Op::primitive_desc window_pd(const dnnl::engine& engine, dnnl::algorithm algorithm,
+                                      const memory::desc& src, const memory::desc& weights,
+                                      const memory::desc& bias, const memory::desc& dst, const Window& w,
+                                      const dnnl::primitive_attr& attr) {
   const auto kind = dnnl::prop_kind::forward_inference;
-  if (ndims(bias) == 0) return {engine, kind, algorithm, src, weights, dst, w.stride, w.dilation, w.pad_l, w.pad_r, attr};
+  if (ndims(bias) == 0)
+    return {engine, kind, algorithm, src, weights, dst, w.stride, w.dilation, w.pad_l, w.pad_r, attr};
   return {engine, kind, algorithm, src, weights, bias, dst, w.stride, w.dilation, w.pad_l, w.pad_r, attr};
 }
 
@@ -101,39 +104,44 @@ inline void append_eltwise(dnnl::post_ops& post, dnnl::algorithm algorithm, floa
   post.append_eltwise(1.0f, algorithm, alpha, beta);
 }
 
-inline dnnl::matmul::primitive_desc matmul_pd(const dnnl::engine& engine, const memory::desc& src, const memory::desc& weights,
-                                              const memory::desc& bias, const memory::desc& dst,
+inline dnnl::matmul::primitive_desc matmul_pd(const dnnl::engine& engine, const memory::desc& src,
+                                              const memory::desc& weights, const memory::desc& bias,
+                                              const memory::desc& dst,
                                               const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
-  const auto desc = bias.data.ndims == 0 ? dnnl::matmul::desc(src, weights, dst) : dnnl::matmul::desc(src, weights, bias, dst);
+  const auto desc = bias.data.ndims == 0 ? dnnl::matmul::desc(src, weights, dst)
+                                         : dnnl::matmul::desc(src, weights, bias, dst);
   return {desc, attr, engine};
 }
 
 template <class Op>
-typename Op::primitive_desc window_pd(const dnnl::engine& engine, dnnl::algorithm algorithm, const memory::desc& src,
-                                      const memory::desc& weights, const memory::desc& bias, const memory::desc& dst,
-                                      const Window& w, const dnnl::primitive_attr& attr) {
+typename Op::primitive_desc window_pd(const dnnl::engine& engine, dnnl::algorithm algorithm,
+                                      const memory::desc& src, const memory::desc& weights,
+                                      const memory::desc& bias, const memory::desc& dst, const Window& w,
+                                      const dnnl::primitive_attr& attr) {
   const auto kind = dnnl::prop_kind::forward_inference;
-  const auto desc = ndims(bias) == 0
-                        ? typename Op::desc(kind, algorithm, src, weights, dst, w.stride, w.dilation, w.pad_l, w.pad_r)
-                        : typename Op::desc(kind, algorithm, src, weights, bias, dst, w.stride, w.dilation, w.pad_l, w.pad_r);
+  const auto desc = ndims(bias) == 0 ? typename Op::desc(kind, algorithm, src, weights, dst, w.stride,
+                                                         w.dilation, w.pad_l, w.pad_r)
+                                     : typename Op::desc(kind, algorithm, src, weights, bias, dst, w.stride,
+                                                         w.dilation, w.pad_l, w.pad_r);
   return {desc, attr, engine};
 }
 
 #endif
 
-inline dnnl::convolution_forward::primitive_desc conv_pd(const dnnl::engine& engine, const memory::desc& src,
-                                                         const memory::desc& weights, const memory::desc& bias,
-                                                         const memory::desc& dst, const Window& w,
-                                                         const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
-  return window_pd<dnnl::convolution_forward>(engine, dnnl::algorithm::convolution_direct, src, weights, bias, dst, w, attr);
+inline dnnl::convolution_forward::primitive_desc conv_pd(
+    const dnnl::engine& engine, const memory::desc& src, const memory::desc& weights,
+    const memory::desc& bias, const memory::desc& dst, const Window& w,
+    const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
+  return window_pd<dnnl::convolution_forward>(engine, dnnl::algorithm::convolution_direct, src, weights, bias,
+                                              dst, w, attr);
 }
 
-inline dnnl::deconvolution_forward::primitive_desc deconv_pd(const dnnl::engine& engine, const memory::desc& src,
-                                                             const memory::desc& weights, const memory::desc& bias,
-                                                             const memory::desc& dst, const Window& w,
-                                                             const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
-  return window_pd<dnnl::deconvolution_forward>(engine, dnnl::algorithm::deconvolution_direct, src, weights, bias, dst, w,
-                                                attr);
+inline dnnl::deconvolution_forward::primitive_desc deconv_pd(
+    const dnnl::engine& engine, const memory::desc& src, const memory::desc& weights,
+    const memory::desc& bias, const memory::desc& dst, const Window& w,
+    const dnnl::primitive_attr& attr = dnnl::primitive_attr()) {
+  return window_pd<dnnl::deconvolution_forward>(engine, dnnl::algorithm::deconvolution_direct, src, weights,
+                                                bias, dst, w, attr);
 }
 
 }  // namespace acoustok::onednn::compat

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
+// Over 600 lines on purpose: every oneDNN primitive the models run (matrix
+// products, packed weights, convolutions over time) goes through the one
+// engine, primitive cache and workspace defined at the top; the row kernels
+// (layer norm, GELU, softmax) live in row_kernels.cpp.
 #include "common/torch/onednn_ops.hpp"
 
 #include <ATen/Parallel.h>
 #include <cpuid.h>
-#include <immintrin.h>
 
 #include <algorithm>
 #include <array>
@@ -35,22 +38,26 @@ dnnl::engine& cpu_engine() {
   return engine;
 }
 
-memory::data_type dnnl_type(Precision p) { return p == Precision::BF16 ? memory::data_type::bf16 : memory::data_type::f32; }
-
-memory::desc describe(const torch::Tensor& t) {
-  TORCH_CHECK((t.scalar_type() == torch::kFloat32 || t.scalar_type() == torch::kBFloat16) && t.device().is_cpu(),
-              "oneDNN path takes float32 or bfloat16 CPU tensors");
-  return memory::desc(t.sizes().vec(), t.scalar_type() == torch::kBFloat16 ? memory::data_type::bf16 : memory::data_type::f32,
-                      t.strides().vec());
+memory::data_type dnnl_type(Precision p) {
+  return p == Precision::BF16 ? memory::data_type::bf16 : memory::data_type::f32;
 }
 
+memory::desc describe(const torch::Tensor& t) {
+  TORCH_CHECK(
+      (t.scalar_type() == torch::kFloat32 || t.scalar_type() == torch::kBFloat16) && t.device().is_cpu(),
+      "oneDNN path takes float32 or bfloat16 CPU tensors");
+  return memory::desc(t.sizes().vec(),
+                      t.scalar_type() == torch::kBFloat16 ? memory::data_type::bf16 : memory::data_type::f32,
+                      t.strides().vec());
+}
 
 // Bias [N] as oneDNN wants it: [1, N] or [1, 1, N].
 memory::desc bias_desc(const memory::desc& dst) {
   const int ndims = compat::ndims(dst);
   memory::dims dims(static_cast<size_t>(ndims), 1);
   dims.back() = compat::dim(dst, ndims - 1);
-  return memory::desc(dims, memory::data_type::f32, ndims == 2 ? memory::format_tag::ab : memory::format_tag::abc);
+  return memory::desc(dims, memory::data_type::f32,
+                      ndims == 2 ? memory::format_tag::ab : memory::format_tag::abc);
 }
 
 using compat::append_layout;
@@ -99,29 +106,49 @@ Runnable cached(std::string key, const std::function<Runnable()>& make) {
   return cache.emplace(key, make()).first->second;
 }
 
-// This thread's scratchpad: grown to the largest a primitive has asked for.
-// A call runs to completion on its thread (its OpenMP workers write into it
-// under it), so no two calls ever share it.
-void* thread_scratchpad(size_t bytes) {
-  struct Free {
-    void operator()(void* p) const { std::free(p); }
-  };
-  thread_local std::unique_ptr<void, Free> buffer;
-  thread_local size_t capacity = 0;
-  if (bytes > capacity) {
-    const size_t rounded = (bytes + 4095) / 4096 * 4096;
-    buffer.reset(std::aligned_alloc(4096, rounded));
-    if (!buffer) throw std::bad_alloc();
-    capacity = rounded;
-  }
-  return buffer.get();
+}  // namespace
+
+// The Workspace in scope on this thread (not owned: its model owns it).
+static thread_local Workspace* current_workspace = nullptr;
+
+struct Workspace::Impl {
+  std::array<torch::Tensor, static_cast<size_t>(Slot::count)> tensors;
+};
+
+Workspace::Workspace() : impl_(std::make_unique<Impl>()) {}
+Workspace::~Workspace() = default;
+
+Workspace::Scope::Scope(Workspace& workspace) : previous_(current_workspace) {
+  current_workspace = &workspace;
+}
+Workspace::Scope::~Scope() { current_workspace = previous_; }
+
+torch::Tensor Workspace::scratch(Slot slot, int64_t numel, torch::ScalarType type) {
+  if (!current_workspace) return torch::empty({numel}, type);
+  torch::Tensor& kept = current_workspace->impl_->tensors[static_cast<size_t>(slot)];
+  if (!kept.defined() || kept.numel() < numel || kept.scalar_type() != type)
+    kept = torch::empty({numel}, type);
+  return kept.narrow(0, 0, numel);
 }
 
-// Runs a primitive on this thread's stream and scratchpad and waits for it.
+namespace {
+
+// Runs a primitive on this thread's stream and waits for it, its scratchpad
+// page-aligned in the Workspace in scope. A call runs to completion on its
+// thread (its OpenMP workers write into the scratchpad under it), so no two
+// calls ever share one. The stream is a handle on the engine, no memory of
+// its own to speak of.
 void execute_primitive(const Runnable& r, std::unordered_map<int, memory> args) {
   thread_local dnnl::stream stream(cpu_engine());
-  if (const size_t bytes = r.scratchpad.get_size())
-    args.emplace(DNNL_ARG_SCRATCHPAD, memory(r.scratchpad, cpu_engine(), thread_scratchpad(bytes)));
+  torch::Tensor scratchpad;  // kept alive until the primitive is done
+  if (const size_t bytes = r.scratchpad.get_size()) {
+    constexpr size_t kPage = 4096;
+    scratchpad = Workspace::scratch(Workspace::Slot::scratchpad, static_cast<int64_t>(bytes + kPage - 1),
+                                    torch::kUInt8);
+    const auto at = reinterpret_cast<uintptr_t>(scratchpad.data_ptr());
+    void* aligned = reinterpret_cast<void*>((at + kPage - 1) / kPage * kPage);
+    args.emplace(DNNL_ARG_SCRATCHPAD, memory(r.scratchpad, cpu_engine(), aligned));
+  }
   r.primitive.execute(stream, args);
   stream.wait();
 }
@@ -133,22 +160,22 @@ void reorder(const memory::desc& from_md, void* from, const memory::desc& to_md,
   std::string key;
   append_layout(key, from_md);
   append_layout(key, to_md);
-  const Runnable prim = cached(key, [&] { return runnable(dnnl::reorder::primitive_desc(a, b, with_user_scratchpad())); });
+  const Runnable prim =
+      cached(key, [&] { return runnable(dnnl::reorder::primitive_desc(a, b, with_user_scratchpad())); });
   execute_primitive(prim, {{DNNL_ARG_FROM, a}, {DNNL_ARG_TO, b}});
 }
 
-// This thread's bfloat16 copy of a float32 matrix x (any strides), dense
-// row-major: the input of a bf16 product.
+// A bfloat16 copy of a float32 matrix x (any strides), dense row-major, in
+// the Workspace in scope: the input of a bf16 product.
 torch::Tensor to_bf16(const torch::Tensor& x, const memory::desc& x_md) {
-  thread_local torch::Tensor scratch;
-  if (!scratch.defined() || scratch.numel() < x.numel()) scratch = torch::empty({x.numel()}, torch::kBFloat16);
-  torch::Tensor out = scratch.narrow(0, 0, x.numel()).view(x.sizes());
+  torch::Tensor out =
+      Workspace::scratch(Workspace::Slot::bf16_input, x.numel(), torch::kBFloat16).view(x.sizes());
   reorder(x_md, x.data_ptr(), describe(out), out.data_ptr());
   return out;
 }
 
 Runnable cached_matmul(const memory::desc& a_md, const memory::desc& b_md, const memory::desc& dst_md,
-                           const MatmulOptions& o) {
+                       const MatmulOptions& o) {
   std::string key;
   append_layout(key, a_md);
   append_layout(key, b_md);
@@ -159,22 +186,24 @@ Runnable cached_matmul(const memory::desc& a_md, const memory::desc& b_md, const
   return cached(key, [&] {
     dnnl::post_ops post;
     if (o.accumulate()) post.append_sum(1.0f);
-    if (o.activation() == Activation::Gelu) compat::append_eltwise(post, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
+    if (o.activation() == Activation::Gelu)
+      compat::append_eltwise(post, dnnl::algorithm::eltwise_gelu_erf, 0.0f, 0.0f);
     dnnl::primitive_attr attr = with_user_scratchpad();
     attr.set_post_ops(post);
-    return runnable(
-        compat::matmul_pd(cpu_engine(), a_md, b_md, o.bias().defined() ? bias_desc(dst_md) : memory::desc(), dst_md, attr));
+    return runnable(compat::matmul_pd(cpu_engine(), a_md, b_md,
+                                      o.bias().defined() ? bias_desc(dst_md) : memory::desc(), dst_md, attr));
   });
 }
 
 void check_shapes(const torch::Tensor& a, int64_t b_rows, int64_t b_cols, const torch::Tensor& dst) {
-  TORCH_CHECK((a.dim() == 2 || a.dim() == 3) && a.dim() == dst.dim(), "matmul takes 2-D or 3-D tensors of equal rank");
-  TORCH_CHECK(a.size(-1) == b_rows && dst.size(-2) == a.size(-2) && dst.size(-1) == b_cols, "matmul shapes disagree: ",
-              a.sizes(), " @ [", b_rows, ", ", b_cols, "] -> ", dst.sizes());
+  TORCH_CHECK((a.dim() == 2 || a.dim() == 3) && a.dim() == dst.dim(),
+              "matmul takes 2-D or 3-D tensors of equal rank");
+  TORCH_CHECK(a.size(-1) == b_rows && dst.size(-2) == a.size(-2) && dst.size(-1) == b_cols,
+              "matmul shapes disagree: ", a.sizes(), " @ [", b_rows, ", ", b_cols, "] -> ", dst.sizes());
 }
 
-void execute(const memory::desc& a_md, void* a, const memory::desc& b_md, void* b,
-             const memory::desc& dst_md, const torch::Tensor& dst, const MatmulOptions& options) {
+void execute(const memory::desc& a_md, void* a, const memory::desc& b_md, void* b, const memory::desc& dst_md,
+             const torch::Tensor& dst, const MatmulOptions& options) {
   TORCH_CHECK(dst.scalar_type() == torch::kFloat32, "products are written in float32");
   try {
     const Runnable prim = cached_matmul(a_md, b_md, dst_md, options);
@@ -185,153 +214,14 @@ void execute(const memory::desc& a_md, void* a, const memory::desc& b_md, void* 
         {DNNL_ARG_DST, memory(dst_md, engine, dst.data_ptr())},
     };
     if (options.bias().defined()) {
-      TORCH_CHECK(options.bias().is_contiguous() && options.bias().numel() == dst.size(-1), "bias must be [N], contiguous");
+      TORCH_CHECK(options.bias().is_contiguous() && options.bias().numel() == dst.size(-1),
+                  "bias must be [N], contiguous");
       args.emplace(DNNL_ARG_BIAS, memory(bias_desc(dst_md), engine, options.bias().data_ptr()));
     }
     execute_primitive(prim, args);
   } catch (const dnnl::error& e) {
     throw Error(std::string("oneDNN matmul failed: ") + e.what());
   }
-}
-
-// ---- softmax numerators ----------------------------------------------------------
-
-#if defined(__x86_64__)
-// GCC 12 flags the _mm512_undefined_ps() inside its own intrinsics.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// exp(x) for x <= 0 in 16 lanes: x = n ln2 + f with |f| <= ln2/2, e^f by its
-// Taylor series to f^7 (remainder below 5e-9 relative), times 2^n.
-__attribute__((target("avx512f"))) inline __m512 exp_nonpositive(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));  // below that e^x underflows float anyway
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 f = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);  // ln2 split in two for exactness
-  f = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), f);
-  __m512 p = _mm512_set1_ps(1.0f / 5040);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 720));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
-
-// Across the 16 lanes (GCC 12's _mm512_reduce_* warn in the same way).
-template <class Op>
-__attribute__((target("avx512f"))) float horizontal(__m512 v, Op op) {
-  alignas(64) float lanes[16];
-  _mm512_store_ps(lanes, v);
-  float r = lanes[0];
-  for (int i = 1; i < 16; ++i) r = op(r, lanes[i]);
-  return r;
-}
-
-__attribute__((target("avx512f"))) float exp_row_avx512(float* row, int64_t n) {
-  const int64_t full = n & ~int64_t{15};
-  const __mmask16 tail = static_cast<__mmask16>((1u << (n - full)) - 1);
-  __m512 m = _mm512_set1_ps(-INFINITY);
-  for (int64_t i = 0; i < full; i += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(row + i));
-  m = _mm512_mask_max_ps(m, tail, m, _mm512_maskz_loadu_ps(tail, row + full));
-  const __m512 max = _mm512_set1_ps(horizontal(m, [](float a, float b) { return std::max(a, b); }));
-  __m512 sum = _mm512_setzero_ps();
-  for (int64_t i = 0; i < full; i += 16) {
-    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(row + i), max));
-    _mm512_storeu_ps(row + i, e);
-    sum = _mm512_add_ps(sum, e);
-  }
-  if (tail) {
-    const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, row + full), max));
-    _mm512_mask_storeu_ps(row + full, tail, e);
-    sum = _mm512_mask_add_ps(sum, tail, sum, e);
-  }
-  return horizontal(sum, [](float a, float b) { return a + b; });
-}
-
-// erf(x) for x >= 0 (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7).
-__attribute__((target("avx512f"))) inline __m512 erf_nonnegative(__m512 x) {
-  const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(x, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
-  __m512 p = _mm512_set1_ps(1.061405429f);
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
-  p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
-  p = _mm512_mul_ps(p, t);
-  const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(x, x)));
-  return _mm512_fnmadd_ps(p, e, _mm512_set1_ps(1.0f));
-}
-
-// GELU(y) = y / 2 (1 + erf(y / sqrt 2)), erf being odd.
-__attribute__((target("avx512f"))) inline __m512 gelu(__m512 y) {
-  const __m512 a = _mm512_abs_ps(_mm512_mul_ps(y, _mm512_set1_ps(0.70710678118654752f)));
-  __m512 erf = erf_nonnegative(a);
-  erf = _mm512_mask_sub_ps(erf, _mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_LT_OQ), _mm512_setzero_ps(), erf);
-  return _mm512_mul_ps(_mm512_mul_ps(y, _mm512_set1_ps(0.5f)), _mm512_add_ps(erf, _mm512_set1_ps(1.0f)));
-}
-
-// One row of n (a multiple of 16) values: layer norm, then GELU if asked.
-__attribute__((target("avx512f"))) void norm_row_avx512(const float* x, float* y, int64_t n, const float* gamma,
-                                                        const float* beta, float eps, bool with_gelu) {
-  __m512 sum = _mm512_setzero_ps();
-  for (int64_t i = 0; i < n; i += 16) sum = _mm512_add_ps(sum, _mm512_loadu_ps(x + i));
-  const float mean = horizontal(sum, [](float a, float b) { return a + b; }) / static_cast<float>(n);
-  const __m512 m = _mm512_set1_ps(mean);
-  __m512 sq = _mm512_setzero_ps();
-  for (int64_t i = 0; i < n; i += 16) {
-    const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i), m);
-    sq = _mm512_fmadd_ps(d, d, sq);
-  }
-  const float var = horizontal(sq, [](float a, float b) { return a + b; }) / static_cast<float>(n);
-  const __m512 rstd = _mm512_set1_ps(1.0f / std::sqrt(var + eps));
-  for (int64_t i = 0; i < n; i += 16) {
-    const __m512 d = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x + i), m), rstd);
-    __m512 v = _mm512_fmadd_ps(d, _mm512_loadu_ps(gamma + i), _mm512_loadu_ps(beta + i));
-    if (with_gelu) v = gelu(v);
-    _mm512_storeu_ps(y + i, v);
-  }
-}
-
-// float -> bfloat16 rounded to nearest even, 16 values at a time (finite
-// values: softmax numerators); returns how many it did, a multiple of 16.
-__attribute__((target("avx512f"))) int64_t round_row_to_bf16_avx512(const float* src, uint16_t* dst, int64_t n) {
-  const int64_t full = n & ~int64_t{15};
-  for (int64_t i = 0; i < full; i += 16) {
-    const __m512i bits = _mm512_castps_si512(_mm512_loadu_ps(src + i));
-    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-    const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm512_cvtepi32_epi16(rounded));
-  }
-  return full;
-}
-
-#pragma GCC diagnostic pop
-
-// ACOUSTOK_NO_AVX512=1 takes the portable paths on any CPU (the tests run
-// them that way too).
-bool have_avx512() {
-  static const bool cpu = __builtin_cpu_supports("avx512f");
-  return cpu && !std::getenv("ACOUSTOK_NO_AVX512");
-}
-#else
-bool have_avx512() { return false; }
-float exp_row_avx512(float*, int64_t) { return 0; }
-int64_t round_row_to_bf16_avx512(const float*, uint16_t*, int64_t) { return 0; }
-void norm_row_avx512(const float*, float*, int64_t, const float*, const float*, float, bool) {}
-#endif
-
-// The rest of a row, with c10's own rounding (the AVX-512 loop's, per value).
-void round_row_to_bf16(const float* src, uint16_t* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = c10::detail::round_to_nearest_even(src[i]);
-}
-
-float exp_row_scalar(float* row, int64_t n) {
-  const float max = *std::max_element(row, row + n);
-  float sum = 0;
-  for (int64_t i = 0; i < n; ++i) sum += row[i] = std::exp(row[i] - max);
-  return sum;
 }
 
 }  // namespace
@@ -349,7 +239,8 @@ bool bf16_supported() {
   return yes;
 }
 
-void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst, const MatmulOptions& options) {
+void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst,
+            const MatmulOptions& options) {
   TORCH_CHECK(a.dim() == b.dim(), "matmul takes tensors of equal rank");
   check_shapes(a, b.size(-2), b.size(-1), dst);
   TORCH_CHECK(a.scalar_type() == b.scalar_type(), "matmul takes a and b of one type");
@@ -360,21 +251,22 @@ namespace {
 
 // A weight to pack: float32, or already rounded to bfloat16 when packed for BF16.
 bool is_packable(const torch::Tensor& w, Precision precision) {
-  return w.scalar_type() == torch::kFloat32 || (precision == Precision::BF16 && w.scalar_type() == torch::kBFloat16);
+  return w.scalar_type() == torch::kFloat32 ||
+         (precision == Precision::BF16 && w.scalar_type() == torch::kBFloat16);
 }
 memory::data_type plain_type(const torch::Tensor& w) {
   return w.scalar_type() == torch::kBFloat16 ? memory::data_type::bf16 : memory::data_type::f32;
 }
 
-// `plain` (described by plain_md) reordered to packed_md, through a per-thread
-// scratch and copied back into plain's own memory when it fits (no padding):
+// `plain` (described by plain_md) reordered to packed_md, through the
+// Workspace's packing scratch and copied back into plain's own memory when it fits (no padding):
 // the weights' pages are then faulted in once, not twice, which halves the
 // time packing takes. Returns the tensor that owns the packed values.
-torch::Tensor reorder_in_place(const torch::Tensor& plain, const memory::desc& plain_md, const memory::desc& packed_md) {
+torch::Tensor reorder_in_place(const torch::Tensor& plain, const memory::desc& plain_md,
+                               const memory::desc& packed_md) {
   const size_t bytes = packed_md.get_size();
-  thread_local torch::Tensor scratch;
   const int64_t floats = static_cast<int64_t>((bytes + sizeof(float) - 1) / sizeof(float));
-  if (!scratch.defined() || scratch.numel() < floats) scratch = torch::empty({floats});
+  const torch::Tensor scratch = Workspace::scratch(Workspace::Slot::packing, floats, torch::kFloat32);
   auto& engine = cpu_engine();
   memory from(plain_md, engine, plain.data_ptr());
   memory to(packed_md, engine, scratch.data_ptr());
@@ -395,7 +287,8 @@ struct PackedWeight::Impl {
 };
 
 PackedWeight PackedWeight::pack(torch::Tensor weight, Precision precision) {
-  TORCH_CHECK(weight.dim() == 2 && is_packable(weight, precision), "a packed weight is float32 [out, in] (or bfloat16 for BF16)");
+  TORCH_CHECK(weight.dim() == 2 && is_packable(weight, precision),
+              "a packed weight is float32 [out, in] (or bfloat16 for BF16)");
   // Its own tensor object over the same memory: a caller that then empties
   // a registered parameter (set_data) leaves this one intact.
   weight = weight.contiguous().detach();
@@ -408,10 +301,12 @@ PackedWeight PackedWeight::pack(torch::Tensor weight, Precision precision) {
     const memory::desc b_any({in, out}, dnnl_type(precision), memory::format_tag::any);
     const memory::desc dst_md({kTypicalRows, out}, memory::data_type::f32, memory::format_tag::ab);
     const memory::desc packed_md =
-        compat::matmul_pd(cpu_engine(), a_md, b_any, memory::desc(), dst_md, with_user_scratchpad()).weights_desc();
+        compat::matmul_pd(cpu_engine(), a_md, b_any, memory::desc(), dst_md, with_user_scratchpad())
+            .weights_desc();
     PackedWeight p;
     p.impl_ = std::make_shared<Impl>();
-    p.impl_->storage = reorder_in_place(weight, memory::desc({in, out}, plain_type(weight), memory::format_tag::ba), packed_md);
+    p.impl_->storage = reorder_in_place(
+        weight, memory::desc({in, out}, plain_type(weight), memory::format_tag::ba), packed_md);
     p.impl_->desc = packed_md;
     p.impl_->out = out;
     p.impl_->in = in;
@@ -425,13 +320,15 @@ PackedWeight PackedWeight::pack(torch::Tensor weight, Precision precision) {
 int64_t PackedWeight::out() const { return impl_->out; }
 int64_t PackedWeight::in() const { return impl_->in; }
 
-void linear(const torch::Tensor& x, const PackedWeight& w, const torch::Tensor& dst, const MatmulOptions& options) {
+void linear(const torch::Tensor& x, const PackedWeight& w, const torch::Tensor& dst,
+            const MatmulOptions& options) {
   TORCH_CHECK(w.defined() && x.dim() == 2, "linear takes x [rows, in] and a packed weight");
   check_shapes(x, w.in(), w.out(), dst);
   const memory::desc x_md = describe(x);
   if (w.impl_->precision == Precision::BF16) {
     const torch::Tensor xb = to_bf16(x, x_md);
-    execute(describe(xb), xb.data_ptr(), w.impl_->desc, w.impl_->storage.data_ptr(), describe(dst), dst, options);
+    execute(describe(xb), xb.data_ptr(), w.impl_->desc, w.impl_->storage.data_ptr(), describe(dst), dst,
+            options);
     return;
   }
   execute(x_md, x.data_ptr(), w.impl_->desc, w.impl_->storage.data_ptr(), describe(dst), dst, options);
@@ -454,18 +351,21 @@ memory::dims conv_weight_dims(int64_t in, int64_t out, int64_t kernel, int64_t g
 // A time-major signal [T, C] (rows contiguous, any row stride) as oneDNN's
 // 1-D "nwc" with one batch item.
 memory::desc time_major_desc(const torch::Tensor& t) {
-  TORCH_CHECK(t.dim() == 2 && t.stride(1) == 1 && (t.scalar_type() == torch::kFloat32 || t.scalar_type() == torch::kBFloat16),
+  TORCH_CHECK(t.dim() == 2 && t.stride(1) == 1 &&
+                  (t.scalar_type() == torch::kFloat32 || t.scalar_type() == torch::kBFloat16),
               "time-major conv takes [T, C] rows");
   return memory::desc({1, t.size(1), t.size(0)},
                       t.scalar_type() == torch::kBFloat16 ? memory::data_type::bf16 : memory::data_type::f32,
                       {t.size(0) * t.stride(0), 1, t.stride(0)});
 }
 
-dnnl::convolution_forward::primitive_desc conv_desc(const memory::desc& src, const memory::desc& weights, bool bias,
-                                                     const memory::desc& dst, int64_t stride) {
+dnnl::convolution_forward::primitive_desc conv_desc(const memory::desc& src, const memory::desc& weights,
+                                                    bool bias, const memory::desc& dst, int64_t stride) {
   const memory::desc bias_md =
-      bias ? memory::desc({compat::dim(dst, 1)}, memory::data_type::f32, memory::format_tag::a) : memory::desc();
-  return compat::conv_pd(cpu_engine(), src, weights, bias_md, dst, {{stride}, {0}, {0}, {0}}, with_user_scratchpad());
+      bias ? memory::desc({compat::dim(dst, 1)}, memory::data_type::f32, memory::format_tag::a)
+           : memory::desc();
+  return compat::conv_pd(cpu_engine(), src, weights, bias_md, dst, {{stride}, {0}, {0}, {0}},
+                         with_user_scratchpad());
 }
 
 }  // namespace
@@ -485,7 +385,8 @@ PackedConv PackedConv::pack(torch::Tensor weight, int64_t stride, int64_t groups
     const memory::dims wdims = conv_weight_dims(in, out, kernel, groups);
     const memory::desc any(wdims, dnnl_type(precision), memory::format_tag::any);
     const memory::desc packed_md = conv_desc(src, any, true, dst, stride).weights_desc();
-    const memory::desc plain_md(wdims, plain_type(weight), groups == 1 ? memory::format_tag::oiw : memory::format_tag::goiw);
+    const memory::desc plain_md(wdims, plain_type(weight),
+                                groups == 1 ? memory::format_tag::oiw : memory::format_tag::goiw);
     PackedConv p;
     p.impl_ = std::make_shared<Impl>();
     p.impl_->storage = reorder_in_place(weight, plain_md, packed_md);
@@ -508,10 +409,10 @@ int64_t PackedConv::stride() const { return impl_->stride; }
 
 void PackedConv::run(const torch::Tensor& x, const torch::Tensor& bias, const torch::Tensor& dst) const {
   const Impl& c = *impl_;
-  TORCH_CHECK(x.dim() == 2 && x.size(1) == c.in && dst.dim() == 2 && dst.size(1) == c.out, "conv shapes disagree: ", x.sizes(),
-              " -> ", dst.sizes());
-  TORCH_CHECK(x.size(0) >= (dst.size(0) - 1) * c.stride + c.kernel, "conv input of ", x.size(0), " steps is too short for ",
-              dst.size(0), " outputs");
+  TORCH_CHECK(x.dim() == 2 && x.size(1) == c.in && dst.dim() == 2 && dst.size(1) == c.out,
+              "conv shapes disagree: ", x.sizes(), " -> ", dst.sizes());
+  TORCH_CHECK(x.size(0) >= (dst.size(0) - 1) * c.stride + c.kernel, "conv input of ", x.size(0),
+              " steps is too short for ", dst.size(0), " outputs");
   // Exactly the input the outputs read.
   torch::Tensor in = x.narrow(0, 0, (dst.size(0) - 1) * c.stride + c.kernel);
   if (c.precision == Precision::BF16) in = to_bf16(in, describe(in));
@@ -523,7 +424,8 @@ void PackedConv::run(const torch::Tensor& x, const torch::Tensor& bias, const to
     append_layout(key, c.desc);
     append_layout(key, dst_md);
     key += std::to_string(c.stride) + (with_bias ? "b" : "-");
-    const Runnable prim = cached(key, [&] { return runnable(conv_desc(src_md, c.desc, with_bias, dst_md, c.stride)); });
+    const Runnable prim =
+        cached(key, [&] { return runnable(conv_desc(src_md, c.desc, with_bias, dst_md, c.stride)); });
     auto& engine = cpu_engine();
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, memory(src_md, engine, in.data_ptr())},
@@ -532,7 +434,8 @@ void PackedConv::run(const torch::Tensor& x, const torch::Tensor& bias, const to
     };
     if (with_bias) {
       TORCH_CHECK(bias.is_contiguous() && bias.numel() == c.out, "conv bias must be [out], contiguous");
-      args.emplace(DNNL_ARG_BIAS, memory(memory::desc({c.out}, memory::data_type::f32, memory::format_tag::a), engine, bias.data_ptr()));
+      args.emplace(DNNL_ARG_BIAS, memory(memory::desc({c.out}, memory::data_type::f32, memory::format_tag::a),
+                                         engine, bias.data_ptr()));
     }
     execute_primitive(prim, args);
   } catch (const dnnl::error& e) {
@@ -570,14 +473,16 @@ TimeConvDescs time_conv_descs(int64_t in, int64_t out, int64_t steps_in, int64_t
           memory::desc({out}, memory::data_type::f32, memory::format_tag::a)};
 }
 
-dnnl::primitive_desc time_conv_pd(const TimeConvDescs& d, const memory::desc& weights, const TimeConvOptions& o,
-                                  int64_t pad_l, int64_t pad_r, bool accumulate, float leaky_slope) {
+dnnl::primitive_desc time_conv_pd(const TimeConvDescs& d, const memory::desc& weights,
+                                  const TimeConvOptions& o, int64_t pad_l, int64_t pad_r, bool accumulate,
+                                  float leaky_slope) {
   dnnl::post_ops post;
   if (accumulate) post.append_sum(1.0f);
   if (leaky_slope >= 0.0f) compat::append_eltwise(post, dnnl::algorithm::eltwise_relu, leaky_slope, 0.0f);
   dnnl::primitive_attr attr = with_user_scratchpad();
   attr.set_post_ops(post);
-  const memory::dims stride{o.stride()}, left{pad_l}, right{pad_r}, dilation{o.dilation() - 1};  // oneDNN counts dilation from 0
+  const memory::dims stride{o.stride()}, left{pad_l}, right{pad_r},
+      dilation{o.dilation() - 1};  // oneDNN counts dilation from 0
   const compat::Window window{stride, dilation, left, right};
   if (o.transposed()) return compat::deconv_pd(cpu_engine(), d.src, weights, d.bias, d.dst, window, attr);
   return compat::conv_pd(cpu_engine(), d.src, weights, d.bias, d.dst, window, attr);
@@ -588,7 +493,8 @@ dnnl::primitive_desc time_conv_pd(const TimeConvDescs& d, const memory::desc& we
 TimeConv TimeConv::pack(const torch::Tensor& weight, const torch::Tensor& bias, const TimeConvOptions& o) {
   TORCH_CHECK(weight.dim() == 3 && weight.scalar_type() == torch::kFloat32 && bias.dim() == 1,
               "a time conv takes a float32 weight [out, in, k] ([in, out, k] transposed) and a bias [out]");
-  TORCH_CHECK(o.stride() >= 1 && o.dilation() >= 1 && o.padding() >= 0, "time conv: bad stride, dilation or padding");
+  TORCH_CHECK(o.stride() >= 1 && o.dilation() >= 1 && o.padding() >= 0,
+              "time conv: bad stride, dilation or padding");
   const torch::Tensor w = weight.detach().contiguous();
   auto impl = std::make_shared<Impl>();
   impl->options = o;
@@ -606,13 +512,14 @@ TimeConv TimeConv::pack(const torch::Tensor& weight, const torch::Tensor& bias, 
     const memory::dims wdims{impl->out, impl->in, impl->kernel};
     const memory::desc any(wdims, memory::data_type::f32, memory::format_tag::any);
     impl->weights_md =
-        time_conv_pd(time_conv_descs(impl->in, impl->out, kTypicalSteps, c.out_steps(kTypicalSteps)), any, o, o.padding(),
-                     o.padding(), false, -1.0f)
+        time_conv_pd(time_conv_descs(impl->in, impl->out, kTypicalSteps, c.out_steps(kTypicalSteps)), any, o,
+                     o.padding(), o.padding(), false, -1.0f)
             .weights_desc();
     // PyTorch's layouts, as oneDNN's [out, in, k] dims with strides.
     const int64_t k = impl->kernel;
-    const memory::desc plain_md(wdims, memory::data_type::f32,
-                                o.transposed() ? memory::dims{k, impl->out * k, 1} : memory::dims{impl->in * k, k, 1});
+    const memory::desc plain_md(
+        wdims, memory::data_type::f32,
+        o.transposed() ? memory::dims{k, impl->out * k, 1} : memory::dims{impl->in * k, k, 1});
     impl->weights = torch::empty({static_cast<int64_t>((impl->weights_md.get_size() + 3) / 4)});
     reorder(plain_md, w.data_ptr(), impl->weights_md, impl->weights.data_ptr());
   } catch (const dnnl::error& e) {
@@ -635,9 +542,9 @@ int64_t TimeConv::out_steps(int64_t in_steps) const {
 namespace {
 
 // Output steps per convolution primitive: oneDNN's brgconv spends time and
-// memory on every output position when it is created (0.7 s and 3.6 GB for
-// 160000 steps of 2 channels, more than 24 GB for 1.1 million), so longer
-// signals run as tiles of this many steps.
+// memory on every output position when it is created (gigabytes for ten
+// seconds of audio, README.md "Speed"), so longer signals run as tiles of this
+// many steps.
 constexpr int64_t kTileSteps = 4096;
 // A tile shorter than that (a short signal, the last tile) runs as the next
 // multiple of kStepQuantum, on zero-extended copies: creating a primitive
@@ -652,18 +559,21 @@ int64_t round_up(int64_t v, int64_t q) { return (v + q - 1) / q * q; }
 
 }  // namespace
 
-void TimeConv::run(const torch::Tensor& x, const torch::Tensor& dst, bool accumulate, float leaky_slope) const {
+void TimeConv::run(const torch::Tensor& x, const torch::Tensor& dst, bool accumulate,
+                   float leaky_slope) const {
   const Impl& c = *impl_;
   const TimeConvOptions& o = c.options;
-  TORCH_CHECK(x.dim() == 2 && x.is_contiguous() && x.scalar_type() == torch::kFloat32 && x.size(1) == c.in && dst.dim() == 2 &&
-                  dst.is_contiguous() && dst.scalar_type() == torch::kFloat32 && dst.size(1) == c.out,
+  TORCH_CHECK(x.dim() == 2 && x.is_contiguous() && x.scalar_type() == torch::kFloat32 && x.size(1) == c.in &&
+                  dst.dim() == 2 && dst.is_contiguous() && dst.scalar_type() == torch::kFloat32 &&
+                  dst.size(1) == c.out,
               "time conv shapes disagree: ", x.sizes(), " -> ", dst.sizes());
-  TORCH_CHECK(x.size(0) >= 1 && out_steps(x.size(0)) == dst.size(0), "time conv of ", x.size(0), " steps makes ",
-              out_steps(x.size(0)), ", not ", dst.size(0));
+  TORCH_CHECK(x.size(0) >= 1 && out_steps(x.size(0)) == dst.size(0), "time conv of ", x.size(0),
+              " steps makes ", out_steps(x.size(0)), ", not ", dst.size(0));
   auto& engine = cpu_engine();
   // One primitive: src rows [steps_in, in] with the given zero padding ->
   // dst rows [steps_out, out].
-  const auto execute = [&](const float* src, int64_t steps_in, int64_t pad_l, int64_t pad_r, float* out, int64_t steps_out) {
+  const auto execute = [&](const float* src, int64_t steps_in, int64_t pad_l, int64_t pad_r, float* out,
+                           int64_t steps_out) {
     const TimeConvDescs d = time_conv_descs(c.in, c.out, steps_in, steps_out);
     uint32_t slope_bits = 0;
     std::memcpy(&slope_bits, &leaky_slope, sizeof slope_bits);
@@ -675,7 +585,8 @@ void TimeConv::run(const torch::Tensor& x, const torch::Tensor& dst, bool accumu
       if (it == impl_->primitives.end()) {
         if (impl_->primitives.size() >= kMaxPrimitivesPerConv) impl_->primitives.clear();
         it = impl_->primitives
-                 .emplace(key, runnable(time_conv_pd(d, c.weights_md, o, pad_l, pad_r, accumulate, leaky_slope)))
+                 .emplace(key,
+                          runnable(time_conv_pd(d, c.weights_md, o, pad_l, pad_r, accumulate, leaky_slope)))
                  .first;
       }
       prim = it->second;
@@ -691,8 +602,8 @@ void TimeConv::run(const torch::Tensor& x, const torch::Tensor& dst, bool accumu
   // convolution's padding reads; `copy_pad_r` is the right padding then, 0
   // for a convolution, the cropping for a deconvolution), the extra outputs
   // dropped.
-  const auto run_part = [&](int64_t from, int64_t to, int64_t pad_l, int64_t pad_r, int64_t row, int64_t steps_out,
-                            int64_t padded_out, int64_t padded_in, int64_t copy_pad_r) {
+  const auto run_part = [&](int64_t from, int64_t to, int64_t pad_l, int64_t pad_r, int64_t row,
+                            int64_t steps_out, int64_t padded_out, int64_t padded_in, int64_t copy_pad_r) {
     float* out = dst.data_ptr<float>() + row * c.out;
     if (padded_out == steps_out) {
       execute(x.data_ptr<float>() + from * c.in, to - from, pad_l, pad_r, out, steps_out);
@@ -708,9 +619,12 @@ void TimeConv::run(const torch::Tensor& x, const torch::Tensor& dst, bool accumu
   };
   try {
     const int64_t steps = x.size(0);
-    if (o.transposed()) {  // one piece (oneDNN's deconvolutions are cheap to create at any length), inputs quantised
-      const int64_t padded_in = std::max<int64_t>(steps, round_up(steps, std::max<int64_t>(1, kStepQuantum / o.stride())));
-      run_part(0, steps, o.padding(), o.padding(), 0, dst.size(0), out_steps(padded_in), padded_in, o.padding());
+    if (o.transposed()) {  // one piece (oneDNN's deconvolutions are cheap to create at any length), inputs
+                           // quantised
+      const int64_t padded_in =
+          std::max<int64_t>(steps, round_up(steps, std::max<int64_t>(1, kStepQuantum / o.stride())));
+      run_part(0, steps, o.padding(), o.padding(), 0, dst.size(0), out_steps(padded_in), padded_in,
+               o.padding());
       return;
     }
     const int64_t reach = o.dilation() * (c.kernel - 1) + 1;
@@ -728,51 +642,6 @@ void TimeConv::run(const torch::Tensor& x, const torch::Tensor& dst, bool accumu
   } catch (const dnnl::error& e) {
     throw Error(std::string("oneDNN convolution failed: ") + e.what());
   }
-}
-
-void layer_norm_rows(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta, double eps, bool with_gelu,
-                     const torch::Tensor& dst) {
-  TORCH_CHECK(x.dim() == 2 && dst.sizes() == x.sizes() && x.stride(1) == 1 && dst.stride(1) == 1,
-              "layer_norm_rows takes [rows, C] with contiguous rows");
-  const int64_t C = x.size(1);
-  if (!have_avx512() || C % 16 != 0) {
-    const torch::Tensor y = torch::layer_norm(x, {C}, gamma, beta, eps);
-    dst.copy_(with_gelu ? torch::gelu(y) : y);
-    return;
-  }
-  const torch::Tensor g = gamma.contiguous(), b = beta.contiguous();
-  const float* xp = x.data_ptr<float>();
-  float* yp = dst.data_ptr<float>();
-  const int64_t xs = x.stride(0), ys = dst.stride(0);
-  at::parallel_for(0, x.size(0), 16, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      norm_row_avx512(xp + r * xs, yp + r * ys, C, g.data_ptr<float>(), b.data_ptr<float>(), static_cast<float>(eps), with_gelu);
-    }
-  });
-}
-
-void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum, const torch::Tensor& as_bf16) {
-  TORCH_CHECK(scores.dim() == 2 && scores.is_contiguous() && scores.scalar_type() == torch::kFloat32,
-              "softmax_numerators takes a contiguous float32 [rows, cols] block");
-  TORCH_CHECK(inv_sum.is_contiguous() && inv_sum.numel() == scores.size(0), "inv_sum needs one value per row");
-  TORCH_CHECK(!as_bf16.defined() || (as_bf16.scalar_type() == torch::kBFloat16 && as_bf16.is_contiguous() &&
-                                     as_bf16.sizes() == scores.sizes()),
-              "the bf16 numerators are a contiguous bfloat16 block of the scores' shape");
-  const int64_t cols = scores.size(1);
-  float* data = scores.data_ptr<float>();
-  float* inv = inv_sum.data_ptr<float>();
-  uint16_t* out16 = as_bf16.defined() ? reinterpret_cast<uint16_t*>(as_bf16.data_ptr()) : nullptr;
-  const bool simd = have_avx512();
-  at::parallel_for(0, scores.size(0), 4, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      float* row = data + r * cols;
-      inv[r] = 1.0f / (simd ? exp_row_avx512(row, cols) : exp_row_scalar(row, cols));
-      if (out16) {  // while the row is in cache
-        const int64_t done = simd ? round_row_to_bf16_avx512(row, out16 + r * cols, cols) : 0;
-        round_row_to_bf16(row + done, out16 + r * cols + done, cols - done);
-      }
-    }
-  });
 }
 
 }  // namespace acoustok::onednn

@@ -4,8 +4,9 @@
 // tensor type, any row/column strides (a head of a [T, D] matrix, a weight
 // read transposed), bias, scale, GELU and accumulation fused into the product.
 // ATen's own mkldnn_linear copies every input and output, re-packs an
-// activation used as a weight on every call and leaves softmax to AVX2 code;
-// these calls reached 230-290 GFLOPS on 2 cores where that path made 130.
+// activation used as a weight on every call and leaves softmax to AVX2 code,
+// which roughly halves the product rate (README.md, "Speed"). Softmax and
+// layer norm are our own row kernels (row_kernels.hpp).
 //
 // oneDNN headers stay inside onednn_ops.cpp.
 #pragma once
@@ -24,10 +25,46 @@ enum class Activation { None, Gelu };
 enum class Precision { F32, BF16 };
 bool bf16_supported();
 
+// Scratch memory the kernels below reuse from call to call (oneDNN's
+// scratchpads, bfloat16 copies of inputs, packing buffers, a model's own
+// blocks), owned by the model that runs them and freed with it. While a
+// Scope is alive on a thread, the kernels that thread runs use its
+// Workspace; without one, a call allocates what it needs and frees it.
+// Thread-safety: one Scope at a time per Workspace (a model runs one call
+// at a time); a thread may run several models, each in its own Scope.
+class Workspace {
+ public:
+  enum class Slot { scratchpad, bf16_input, packing, attention_heads, count };
+
+  Workspace();
+  ~Workspace();
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+
+  class Scope {
+   public:
+    explicit Scope(Workspace& workspace);
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    Workspace* previous_;
+  };
+
+  // The first `numel` elements of the buffer kept under `slot`, grown (never
+  // shrunk) to fit: from this thread's Workspace in scope, else a fresh tensor.
+  static torch::Tensor scratch(Slot slot, int64_t numel, torch::ScalarType type);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 struct MatmulOptions {
-  TORCH_ARG(torch::Tensor, bias);            // [N], added to every row
-  TORCH_ARG(float, alpha) = 1.0f;            // dst = alpha * a @ b (+ bias)
-  TORCH_ARG(bool, accumulate) = false;       // dst += ... instead of dst = ...
+  TORCH_ARG(torch::Tensor, bias);                        // [N], added to every row
+  TORCH_ARG(float, alpha) = 1.0f;                        // dst = alpha * a @ b (+ bias)
+  TORCH_ARG(bool, accumulate) = false;                   // dst += ... instead of dst = ...
   TORCH_ARG(Activation, activation) = Activation::None;  // applied last (exact erf GELU)
 };
 
@@ -36,7 +73,8 @@ struct MatmulOptions {
 // weight w [N, K] is passed as w.t()): a and b both float32 or both
 // bfloat16, dst float32; dst must not overlap a or b.
 // Primitives are made once per shape and stride pattern and cached.
-void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst, const MatmulOptions& options = {});
+void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst,
+            const MatmulOptions& options = {});
 
 // A constant weight [out, in] reordered once into the blocked layout
 // oneDNN's kernels read fastest (5-8 % over reading it transposed in place).
@@ -56,7 +94,8 @@ class PackedWeight {
 };
 
 // dst [rows, out] = x [rows, in] @ w^T per MatmulOptions (x, dst any strides).
-void linear(const torch::Tensor& x, const PackedWeight& w, const torch::Tensor& dst, const MatmulOptions& options = {});
+void linear(const torch::Tensor& x, const PackedWeight& w, const torch::Tensor& dst,
+            const MatmulOptions& options = {});
 
 // A 1-D convolution over time-major signals, [T, in] -> [T', out] with
 // T' = (T - kernel) / stride + 1 (no padding), its weight packed once.
@@ -86,7 +125,7 @@ class PackedConv {
 // layout conversion between layers, which ATen's path pays on every call).
 struct TimeConvOptions {
   TORCH_ARG(int64_t, stride) = 1;
-  TORCH_ARG(int64_t, padding) = 0;   // zeros on both sides
+  TORCH_ARG(int64_t, padding) = 0;  // zeros on both sides
   TORCH_ARG(int64_t, dilation) = 1;
   TORCH_ARG(bool, transposed) = false;
 };
@@ -95,7 +134,8 @@ class TimeConv {
  public:
   // weight: float32 [out, in, k] (PyTorch's Conv1d), or [in, out, k] when
   // transposed (ConvTranspose1d); bias [out]. Both are copied.
-  static TimeConv pack(const torch::Tensor& weight, const torch::Tensor& bias, const TimeConvOptions& options);
+  static TimeConv pack(const torch::Tensor& weight, const torch::Tensor& bias,
+                       const TimeConvOptions& options);
   bool defined() const { return impl_ != nullptr; }
   int64_t in() const;
   int64_t out() const;
@@ -103,25 +143,12 @@ class TimeConv {
   // dst [T', out] = conv(x) + bias (+ dst's own values with `accumulate`),
   // then leaky ReLU of that slope when leaky_slope >= 0. x and dst
   // contiguous [T, in] and [T', out], not overlapping.
-  void run(const torch::Tensor& x, const torch::Tensor& dst, bool accumulate = false, float leaky_slope = -1.0f) const;
+  void run(const torch::Tensor& x, const torch::Tensor& dst, bool accumulate = false,
+           float leaky_slope = -1.0f) const;
 
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
-
-// dst = LayerNorm(x) over each row (then exact-erf GELU if asked) in one pass
-// over a row in cache: AVX-512 when the CPU has it and C is a multiple of 16,
-// LibTorch's kernels otherwise. dst may be x.
-void layer_norm_rows(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta, double eps, bool gelu,
-                     const torch::Tensor& dst);
-
-// Row-wise exp(x - max(row)) in place over a contiguous [rows, cols] block,
-// returning 1 / sum(row) per row in inv_sum [rows]: softmax without its last
-// division, which the caller applies to the much smaller product with V.
-// With `as_bf16` (bfloat16, same shape, contiguous) the numerators are also
-// written there rounded to bf16 (the sums stay float32).
-void softmax_numerators(const torch::Tensor& scores, const torch::Tensor& inv_sum,
-                        const torch::Tensor& as_bf16 = torch::Tensor());
 
 }  // namespace acoustok::onednn

@@ -12,7 +12,7 @@
 #include "acoustok/error.hpp"
 #include "acoustok/features.hpp"
 #include "acoustok/frame_grid.hpp"
-#include "common/process.hpp"
+#include "common/malloc_tuning.hpp"
 #include "features/fairseq_checkpoint.hpp"
 #include "features/wav2vec2_config.hpp"
 #include "features/weight_source.hpp"
@@ -41,32 +41,38 @@ class TorchFeatureExtractor : public FeatureExtractor {
       config_path = (std::filesystem::path(model_dir) / "config.json").string();
     }
     if (options.layer < 1 || options.layer > config_.num_hidden_layers) {
-      throw file_error(config_path, "layer " + std::to_string(options.layer) + " is out of range: the model has layers 1.." +
+      throw file_error(config_path, "layer " + std::to_string(options.layer) +
+                                        " is out of range: the model has layers 1.." +
                                         std::to_string(config_.num_hidden_layers));
     }
     // Every timestamp, element and unit file is on the 20 ms grid: a conv
     // stack with another hop or receptive field would be silently misread.
     if (config_.hop() != grid::kHop || config_.receptive_field() != grid::kReceptiveField) {
-      throw file_error(config_path, "the conv stack makes a frame every " + std::to_string(config_.hop()) +
-                                        " samples seeing " + std::to_string(config_.receptive_field()) +
-                                        "; acoustok works on wav2vec2's grid of " + std::to_string(grid::kHop) + " and " +
-                                        std::to_string(grid::kReceptiveField) + " (50 frames per second at 16 kHz)");
+      throw file_error(config_path,
+                       "the conv stack makes a frame every " + std::to_string(config_.hop()) +
+                           " samples seeing " + std::to_string(config_.receptive_field()) +
+                           "; acoustok works on wav2vec2's grid of " + std::to_string(grid::kHop) + " and " +
+                           std::to_string(grid::kReceptiveField) + " (50 frames per second at 16 kHz)");
     }
     if (options.device == "cuda" || options.device.rfind("cuda:", 0) == 0) {
       if (!torch::cuda::is_available()) {
-        throw Error("device '" + options.device + "' requested, but this LibTorch build has no CUDA or no GPU is visible");
+        throw Error("device '" + options.device +
+                    "' requested, but this LibTorch build has no CUDA or no GPU is visible");
       }
       device_ = torch::Device(options.device);
     } else if (options.device == "auto") {
       // bf16 is the CPU path's arithmetic: auto with it is the CPU, not an error.
-      if (options.precision != Precision::bf16 && torch::cuda::is_available()) device_ = torch::Device(torch::kCUDA);
+      if (options.precision != Precision::bf16 && torch::cuda::is_available())
+        device_ = torch::Device(torch::kCUDA);
     } else if (options.device != "cpu") {
       throw Error("unknown device '" + options.device + "' (expected auto, cpu or cuda[:N])");
     }
     if (options.precision == Precision::bf16) {
-      if (device_.is_cuda()) throw Error("precision bf16 is for the CPU path; on CUDA the model runs in float32");
+      if (device_.is_cuda())
+        throw Error("precision bf16 is for the CPU path; on CUDA the model runs in float32");
       if (!onednn::bf16_supported())
-        throw Error("precision bf16 needs a CPU with AVX512_BF16 or AMX-BF16, and this one has neither: use fp32");
+        throw Error(
+            "precision bf16 needs a CPU with AVX512_BF16 or AMX-BF16, and this one has neither: use fp32");
     }
     layer_ = options.layer;
     name_ = std::filesystem::path(model_dir).filename().string();
@@ -77,13 +83,13 @@ class TorchFeatureExtractor : public FeatureExtractor {
     // weight in its own mapping while loading and preparing, so whatever is
     // freed then (tensors made at construction and replaced by loaded or
     // merged ones, packing scratch) goes back to the system instead of
-    // leaving holes in the heap between long-lived weights (measured: 1.4 GB
-    // peak instead of 1.0 GB for XLSR-53 to layer 14).
+    // leaving holes in the heap between long-lived weights (peak memory:
+    // README.md, "Speed").
     common::ModelLoadAllocation load_allocation;
     model_ = features::Wav2Vec2(config_, layer_);
-    // On the CPU oneDNN runs the products 4-8x faster than the generic BLAS
-    // Debian's LibTorch calls. ACOUSTOK_MATMUL=plain runs the modules as
-    // written (the CUDA path), for comparisons.
+    // On the CPU oneDNN runs the products several times faster than the
+    // generic BLAS Debian's LibTorch calls. ACOUSTOK_MATMUL=plain runs the
+    // modules as written (the CUDA path), for comparisons.
     const char* force = std::getenv("ACOUSTOK_MATMUL");
     const bool onednn = !device_.is_cuda() && !(force && std::string(force) == "plain");
     const bool bf16 = onednn && options.precision == Precision::bf16;
@@ -121,15 +127,17 @@ class TorchFeatureExtractor : public FeatureExtractor {
   }
 
   Features encode(const Features& front) override {
-    if (front.dim != config_.hidden_size || front.data.size() != static_cast<size_t>(front.frames * front.dim)) {
+    if (front.dim != config_.hidden_size ||
+        front.data.size() != static_cast<size_t>(front.frames * front.dim)) {
       throw Error("internal error: encode() got frames of the wrong shape");
     }
     if (front.frames == 0) return empty();
     c10::InferenceMode guard;
     torch::Tensor y;
     try {
-      const torch::Tensor input = torch::from_blob(const_cast<float*>(front.data.data()), {1, front.frames, front.dim},
-                                                   torch::kFloat32).to(device_);
+      const torch::Tensor input = torch::from_blob(const_cast<float*>(front.data.data()),
+                                                   {1, front.frames, front.dim}, torch::kFloat32)
+                                      .to(device_);
       y = model_->encode(input).squeeze(0).to(torch::kCPU).contiguous();
     } catch (const c10::Error& e) {
       throw Error(std::string("feature extraction failed in LibTorch: ") + e.what_without_backtrace());
@@ -141,8 +149,9 @@ class TorchFeatureExtractor : public FeatureExtractor {
 
   Features encode_next(EncoderState& state, const Features& front, int64_t new_from, int64_t keep,
                        int64_t max_past, int64_t forget) override {
-    if (front.dim != config_.hidden_size || front.data.size() != static_cast<size_t>(front.frames * front.dim) ||
-        new_from < 0 || new_from >= front.frames || keep < 0 || max_past < 0 || forget < 0) {
+    if (front.dim != config_.hidden_size ||
+        front.data.size() != static_cast<size_t>(front.frames * front.dim) || new_from < 0 ||
+        new_from >= front.frames || keep < 0 || max_past < 0 || forget < 0) {
       throw Error("internal error: encode_next() got frames of the wrong shape");
     }
     auto& blocks = dynamic_cast<TorchEncoderState&>(state).blocks;
@@ -156,7 +165,8 @@ class TorchFeatureExtractor : public FeatureExtractor {
     torch::Tensor y;
     try {
       const torch::Tensor input =
-          torch::from_blob(const_cast<float*>(front.data.data()), {front.frames, front.dim}, torch::kFloat32).to(device_);
+          torch::from_blob(const_cast<float*>(front.data.data()), {front.frames, front.dim}, torch::kFloat32)
+              .to(device_);
       y = model_->encode_cached(input, new_from, blocks, keep, max_past).to(torch::kCPU).contiguous();
     } catch (const c10::Error& e) {
       throw Error(std::string("feature extraction failed in LibTorch: ") + e.what_without_backtrace());
@@ -172,8 +182,8 @@ class TorchFeatureExtractor : public FeatureExtractor {
   static void check_finite(const float* samples, size_t count) {
     for (size_t i = 0; i < count; ++i) {
       if (!std::isfinite(samples[i])) {
-        throw Error("audio sample " + std::to_string(i) + " is " + (std::isnan(samples[i]) ? "NaN" : "infinite") +
-                    ": cannot compute features");
+        throw Error("audio sample " + std::to_string(i) + " is " +
+                    (std::isnan(samples[i]) ? "NaN" : "infinite") + ": cannot compute features");
       }
     }
   }
@@ -201,9 +211,10 @@ class TorchFeatureExtractor : public FeatureExtractor {
     c10::InferenceMode guard;
     torch::Tensor y;
     try {
-      const torch::Tensor input = torch::from_blob(const_cast<float*>(samples), {1, count}, torch::kFloat32).to(device_);
+      const torch::Tensor input =
+          torch::from_blob(const_cast<float*>(samples), {1, count}, torch::kFloat32).to(device_);
       y = part(input).squeeze(0).to(torch::kCPU).contiguous();  // [frames, dim]
-    } catch (const c10::Error& e) {  // out of memory, CUDA failures
+    } catch (const c10::Error& e) {                             // out of memory, CUDA failures
       throw Error(std::string("feature extraction failed in LibTorch: ") + e.what_without_backtrace());
     }
     return to_features(y, config_.frames_for(count));
@@ -211,7 +222,8 @@ class TorchFeatureExtractor : public FeatureExtractor {
 
   Features to_features(const torch::Tensor& y, int64_t frames) const {
     if (y.size(0) != frames) {
-      throw Error("internal error: model made " + std::to_string(y.size(0)) + " frames, expected " + std::to_string(frames));
+      throw Error("internal error: model made " + std::to_string(y.size(0)) + " frames, expected " +
+                  std::to_string(frames));
     }
     Features out = empty();
     out.frames = frames;

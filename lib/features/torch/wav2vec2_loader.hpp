@@ -15,6 +15,7 @@ namespace acoustok::features {
 
 // Throws acoustok::Error naming the weights file and the key for a missing
 // tensor or a shape that disagrees with config.json.
-void load_wav2vec2_weights(Wav2Vec2Impl& model, const features::Wav2Vec2Config& config, features::WeightSource& weights);
+void load_wav2vec2_weights(Wav2Vec2Impl& model, const features::Wav2Vec2Config& config,
+                           features::WeightSource& weights);
 
 }  // namespace acoustok::features

@@ -2,6 +2,7 @@
 #include "features/torch/wav2vec2_model.hpp"
 
 #include "common/torch/onednn_ops.hpp"
+#include "common/torch/row_kernels.hpp"
 
 #include <ATen/Parallel.h>
 
@@ -87,7 +88,8 @@ ConvBlockImpl::ConvBlockImpl(const ConvBlockOptions& o) : options_(o) {
   conv = register_module("conv", ConvParams(o.in(), o.out(), o.kernel(), 1, o.bias()));
   // Both norms carry the Hugging Face name "layer_norm".
   if (o.norm() == ConvNorm::Group) {
-    group_norm = register_module("layer_norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(o.out(), o.out())));
+    group_norm =
+        register_module("layer_norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(o.out(), o.out())));
   } else if (o.norm() == ConvNorm::Layer) {
     layer_norm = register_module("layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.out()})));
   }
@@ -108,7 +110,8 @@ torch::Tensor ConvBlockImpl::forward_time_major(const torch::Tensor& x) {
   if (!group_norm) {
     epilogue = [this](const torch::Tensor& rows) {
       if (layer_norm) {
-        onednn::layer_norm_rows(rows, layer_norm->weight, layer_norm->bias, layer_norm->options.eps(), /*gelu=*/true, rows);
+        onednn::layer_norm_rows(rows, layer_norm->weight, layer_norm->bias, layer_norm->options.eps(),
+                                /*gelu=*/true, rows);
       } else {
         rows.copy_(torch::gelu(rows));
       }
@@ -129,8 +132,8 @@ torch::Tensor ConvBlockImpl::forward_time_major(const torch::Tensor& x) {
 
 torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x) {
   torch::Tensor y = torch::conv1d(x, conv->weight, conv->bias, options_.stride());  // [B, out, T']
-  if (group_norm) y = group_norm(y);                                           // per-channel over time
-  if (layer_norm) y = layer_norm(y.transpose(1, 2)).transpose(1, 2);           // over channels, per frame
+  if (group_norm) y = group_norm(y);                                                // per-channel over time
+  if (layer_norm) y = layer_norm(y.transpose(1, 2)).transpose(1, 2);  // over channels, per frame
   return torch::gelu(y);
 }
 
@@ -138,10 +141,10 @@ FeatureEncoderImpl::FeatureEncoderImpl(const features::Wav2Vec2Config& c) : conf
   conv_layers = register_module("conv_layers", torch::nn::ModuleList());
   int64_t in = 1;
   for (size_t i = 0; i < c.conv_dim.size(); ++i) {
-    auto norm = c.feat_extract_layer_norm ? ConvNorm::Layer
-                : i == 0                  ? ConvNorm::Group
-                                          : ConvNorm::None;
-    conv_layers->push_back(ConvBlock(ConvBlockOptions(in, c.conv_dim[i], c.conv_kernel[i], c.conv_stride[i]).bias(c.conv_bias).norm(norm)));
+    auto norm = c.feat_extract_layer_norm ? ConvNorm::Layer : i == 0 ? ConvNorm::Group : ConvNorm::None;
+    conv_layers->push_back(ConvBlock(ConvBlockOptions(in, c.conv_dim[i], c.conv_kernel[i], c.conv_stride[i])
+                                         .bias(c.conv_bias)
+                                         .norm(norm)));
     in = c.conv_dim[i];
   }
 }
@@ -184,7 +187,9 @@ torch::Tensor FeatureEncoderImpl::forward(const torch::Tensor& samples) {
 
 FeatureProjectionImpl::FeatureProjectionImpl(const features::Wav2Vec2Config& c) {
   if (c.feat_proj_layer_norm) {
-    layer_norm = register_module("layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.conv_dim.back()}).eps(c.layer_norm_eps)));
+    layer_norm = register_module(
+        "layer_norm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.conv_dim.back()}).eps(c.layer_norm_eps)));
   }
   projection = register_module("projection", Dense(DenseOptions(c.conv_dim.back(), c.hidden_size)));
 }
@@ -231,7 +236,8 @@ torch::Tensor PositionalConvImpl::forward(const torch::Tensor& input) {
     }
     return torch::gelu_(out);
   }
-  torch::Tensor y = torch::conv1d(x.transpose(1, 2), conv->weight, conv->bias, 1, kernel_ / 2, 1, groups_);  // [B, D, T (+1 for an even kernel)]
+  torch::Tensor y = torch::conv1d(x.transpose(1, 2), conv->weight, conv->bias, 1, kernel_ / 2, 1,
+                                  groups_);  // [B, D, T (+1 for an even kernel)]
   if (kernel_ % 2 == 0) y = y.narrow(2, 0, y.size(2) - 1);
   return torch::gelu(y).transpose(1, 2);
 }
@@ -302,16 +308,16 @@ void SelfAttentionImpl::add_to(const torch::Tensor& x, const torch::Tensor& resi
   // [T, 3D] intermediate next to it.
   constexpr int64_t kRows = 512;
   const torch::Tensor xc = x.contiguous();
-  // Reused across blocks and calls: at 60 s it is 37 MB, above what glibc
-  // keeps in its heap, and a fresh mapping costs 9000 page faults per block.
-  // In bf16, q, k, v are kept rounded to bf16 and the scores' numerators
-  // rounded again for the product with V; scores and sums stay float32.
+  // In the model's workspace, reused across blocks and calls: at 60 s it is
+  // 37 MB, above what glibc keeps in its heap, and a fresh mapping costs
+  // 9000 page faults per block. In bf16, q, k, v are kept rounded to bf16
+  // and the scores' numerators rounded again for the product with V; scores
+  // and sums stay float32.
   const bool bf16 = precision_ == onednn::Precision::BF16;
-  thread_local torch::Tensor heads_buffer;
   const auto heads_type = bf16 ? torch::kBFloat16 : torch::kFloat32;
-  if (!heads_buffer.defined() || heads_buffer.numel() < 3 * T * dim_ || heads_buffer.scalar_type() != heads_type)
-    heads_buffer = torch::empty({3 * T * dim_}, heads_type);
-  const torch::Tensor heads = heads_buffer.narrow(0, 0, 3 * T * dim_).view({3, H, T, hd});
+  const torch::Tensor heads =
+      onednn::Workspace::scratch(onednn::Workspace::Slot::attention_heads, 3 * T * dim_, heads_type)
+          .view({3, H, T, hd});
   torch::Tensor qkv = torch::empty({std::min(kRows, T), 3 * dim_});
   for (int64_t r = 0; r < T; r += kRows) {
     const int64_t n = std::min(kRows, T - r);
@@ -330,7 +336,7 @@ void SelfAttentionImpl::add_to(const torch::Tensor& x, const torch::Tensor& resi
     for (int64_t r = 0; r < T; r += kRows) {
       const int64_t n = std::min(kRows, T - r);
       const torch::Tensor s = scores.narrow(0, 0, n);
-      onednn::matmul(q.narrow(0, r, n), k.t(), s);                // [n, T]
+      onednn::matmul(q.narrow(0, r, n), k.t(), s);  // [n, T]
       if (bf16) {
         const torch::Tensor s16 = scores16.narrow(0, 0, n);
         onednn::softmax_numerators(s, inv_sum[h].narrow(0, r, n), s16);
@@ -352,7 +358,8 @@ torch::Tensor SelfAttentionImpl::attend_cached(const torch::Tensor& x, BlockCach
   torch::Tensor q, k, v;  // [n, D] each, q scaled by 1/sqrt(hd)
   if (prepared()) {
     torch::Tensor qkv = torch::empty({n, 3 * dim_});
-    onednn::linear(x.contiguous(), qkv_weight_, qkv, onednn::MatmulOptions().bias(qkv_bias_));  // q's rows pre-scaled
+    onednn::linear(x.contiguous(), qkv_weight_, qkv,
+                   onednn::MatmulOptions().bias(qkv_bias_));  // q's rows pre-scaled
     q = qkv.narrow(1, 0, dim_);
     k = qkv.narrow(1, dim_, dim_);
     v = qkv.narrow(1, 2 * dim_, dim_);
@@ -365,10 +372,10 @@ torch::Tensor SelfAttentionImpl::attend_cached(const torch::Tensor& x, BlockCach
   const torch::Tensor keys = past ? torch::cat({cache.keys, k}, 0) : k;  // [P + n, D]
   const torch::Tensor values = past ? torch::cat({cache.values, v}, 0) : v;
   const int64_t T = keys.size(0);
-  const torch::Tensor qh = q.reshape({n, H, hd}).transpose(0, 1);  // [H, n, hd]
+  const torch::Tensor qh = q.reshape({n, H, hd}).transpose(0, 1);        // [H, n, hd]
   const torch::Tensor kh = keys.reshape({T, H, hd}).permute({1, 2, 0});  // [H, hd, T]
-  const torch::Tensor vh = values.reshape({T, H, hd}).transpose(0, 1);  // [H, T, hd]
-  const torch::Tensor w = torch::softmax(torch::matmul(qh, kh), -1);   // [H, n, T]
+  const torch::Tensor vh = values.reshape({T, H, hd}).transpose(0, 1);   // [H, T, hd]
+  const torch::Tensor w = torch::softmax(torch::matmul(qh, kh), -1);     // [H, n, T]
   const torch::Tensor context = torch::matmul(w, vh).transpose(0, 1).reshape({n, dim_});
   // The chunk's frames join the cache; its lookahead is computed again next time.
   const int64_t before = T - n, kept = std::min(before + keep, max_past);
@@ -402,7 +409,8 @@ void FeedForwardImpl::add_to(const torch::Tensor& x, const torch::Tensor& residu
   for (int64_t r = 0; r < rows; r += kRows) {
     const int64_t n = std::min(kRows, rows - r);
     intermediate_dense->forward_into(x.narrow(0, r, n), inner.narrow(0, 0, n), /*gelu=*/true);
-    output_dense->forward_into(inner.narrow(0, 0, n), residual.narrow(0, r, n), /*gelu=*/false, /*accumulate=*/true);
+    output_dense->forward_into(inner.narrow(0, 0, n), residual.narrow(0, r, n), /*gelu=*/false,
+                               /*accumulate=*/true);
   }
 }
 
@@ -427,7 +435,8 @@ torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x) {
     // input is this encoder's own intermediate, free to be overwritten.
     for (int64_t b = 0; b < x.size(0); ++b) {
       const torch::Tensor y = x[b];  // [T, D]
-      const auto norm = [](const torch::nn::LayerNorm& ln, const torch::Tensor& in, const torch::Tensor& out) {
+      const auto norm = [](const torch::nn::LayerNorm& ln, const torch::Tensor& in,
+                           const torch::Tensor& out) {
         onednn::layer_norm_rows(in, ln->weight, ln->bias, ln->options.eps(), /*gelu=*/false, out);
         return out;
       };
@@ -451,7 +460,8 @@ torch::Tensor EncoderLayerImpl::forward(const torch::Tensor& x) {
   return final_layer_norm(y + feed_forward(y));
 }
 
-torch::Tensor EncoderLayerImpl::forward_cached(const torch::Tensor& x, BlockCache& cache, int64_t keep, int64_t max_past) {
+torch::Tensor EncoderLayerImpl::forward_cached(const torch::Tensor& x, BlockCache& cache, int64_t keep,
+                                               int64_t max_past) {
   if (pre_ln_) {
     const torch::Tensor y = x + attention->attend_cached(layer_norm(x), cache, keep, max_past);
     return y + feed_forward->apply(final_layer_norm(y));
@@ -460,12 +470,15 @@ torch::Tensor EncoderLayerImpl::forward_cached(const torch::Tensor& x, BlockCach
   return final_layer_norm(y + feed_forward->apply(y));
 }
 
-EncoderImpl::EncoderImpl(const features::Wav2Vec2Config& c, int64_t blocks) : pre_ln_(c.do_stable_layer_norm) {
+EncoderImpl::EncoderImpl(const features::Wav2Vec2Config& c, int64_t blocks)
+    : pre_ln_(c.do_stable_layer_norm) {
   pos_conv_embed = register_module("pos_conv_embed", PositionalConv(c));
   // A pre-LN model's encoder.layer_norm follows the last block: never used for
   // an inner layer, so never loaded.
   if (!pre_ln_) {
-    layer_norm = register_module("layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+    layer_norm = register_module(
+        "layer_norm",
+        torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
   }
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < blocks; ++i) layers->push_back(EncoderLayer(c));
@@ -478,8 +491,8 @@ torch::Tensor EncoderImpl::forward(const torch::Tensor& x) {
   return y;
 }
 
-torch::Tensor EncoderImpl::forward_cached(const torch::Tensor& frames, int64_t new_from, std::vector<BlockCache>& cache,
-                                          int64_t keep, int64_t max_past) {
+torch::Tensor EncoderImpl::forward_cached(const torch::Tensor& frames, int64_t new_from,
+                                          std::vector<BlockCache>& cache, int64_t keep, int64_t max_past) {
   // The positional conv sees the frames before the new ones (and zeros after
   // the last), as it would over the whole visible span.
   const torch::Tensor x = frames.unsqueeze(0);
@@ -504,10 +517,20 @@ torch::Tensor Wav2Vec2Impl::forward(const torch::Tensor& samples) {
 }
 
 torch::Tensor Wav2Vec2Impl::front_end(const torch::Tensor& samples) {
+  onednn::Workspace::Scope scope(workspace_);
   return feature_projection(feature_extractor(samples));
 }
 
-torch::Tensor Wav2Vec2Impl::encode(const torch::Tensor& frames) { return encoder(frames); }
+torch::Tensor Wav2Vec2Impl::encode(const torch::Tensor& frames) {
+  onednn::Workspace::Scope scope(workspace_);
+  return encoder(frames);
+}
+
+torch::Tensor Wav2Vec2Impl::encode_cached(const torch::Tensor& frames, int64_t new_from,
+                                          std::vector<BlockCache>& cache, int64_t keep, int64_t max_past) {
+  onednn::Workspace::Scope scope(workspace_);
+  return encoder->forward_cached(frames, new_from, cache, keep, max_past);
+}
 
 void Wav2Vec2Impl::store_packed_weights_in_bf16() {
   // Every product's and conv's weight is packed (the positional conv's is
@@ -527,13 +550,16 @@ void Wav2Vec2Impl::prepare_cpu(onednn::Precision p) {
   // Packing copies every weight once: spread over the threads like loading.
   std::vector<std::function<void()>> tasks;
   for (auto& m : modules(/*include_self=*/false)) {
-    if (auto* a = m->as<SelfAttentionImpl>()) tasks.emplace_back([a, p] { a->prepare_cpu(p); });  // q, k, v and out_proj
+    if (auto* a = m->as<SelfAttentionImpl>())
+      tasks.emplace_back([a, p] { a->prepare_cpu(p); });  // q, k, v and out_proj
     if (auto* f = m->as<FeedForwardImpl>()) tasks.emplace_back([f, p] { f->prepare_cpu(p); });
     if (auto* c = m->as<PositionalConvImpl>()) tasks.emplace_back([c, p] { c->prepare_cpu(p); });
   }
   tasks.emplace_back([this, p] { feature_projection->prepare_cpu(p); });
   tasks.emplace_back([this, p] { feature_extractor->prepare_cpu(p); });
   at::parallel_for(0, static_cast<int64_t>(tasks.size()), 1, [&](int64_t begin, int64_t end) {
+    onednn::Workspace packing;  // one scratch for this thread's weights, freed when they are packed
+    onednn::Workspace::Scope scope(packing);
     for (int64_t i = begin; i < end; ++i) tasks[static_cast<size_t>(i)]();
   });
 }

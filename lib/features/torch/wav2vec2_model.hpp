@@ -45,7 +45,8 @@ class DenseImpl : public torch::nn::Module {
   // CPU, after loading: products through oneDNN from now on.
   void prepare_cpu(onednn::Precision p = onednn::Precision::F32);
   // oneDNN path: dst [rows, out] (+)= x [rows, in] W^T + b, then GELU if asked.
-  void forward_into(const torch::Tensor& x, const torch::Tensor& dst, bool gelu = false, bool accumulate = false);
+  void forward_into(const torch::Tensor& x, const torch::Tensor& dst, bool gelu = false,
+                    bool accumulate = false);
   int64_t out_features() const { return options_.out(); }
   torch::Tensor weight, bias;
 
@@ -57,7 +58,7 @@ TORCH_MODULE(Dense);
 
 // A conv's weight [out, in / groups, kernel] and bias [out] under the names
 // nn.Conv1d gives them, without its random initialisation (the checkpoint
-// overwrites them; drawing 12 M random numbers took 50 ms of every load).
+// overwrites them; drawing millions of random numbers slowed every load).
 class ConvParamsImpl : public torch::nn::Module {
  public:
   ConvParamsImpl(int64_t in, int64_t out, int64_t kernel, int64_t groups, bool bias);
@@ -67,7 +68,8 @@ TORCH_MODULE(ConvParams);
 
 enum class ConvNorm { None, Group, Layer };
 struct ConvBlockOptions {
-  ConvBlockOptions(int64_t in, int64_t out, int64_t kernel, int64_t stride) : in_(in), out_(out), kernel_(kernel), stride_(stride) {}
+  ConvBlockOptions(int64_t in, int64_t out, int64_t kernel, int64_t stride)
+      : in_(in), out_(out), kernel_(kernel), stride_(stride) {}
   TORCH_ARG(int64_t, in);
   TORCH_ARG(int64_t, out);
   TORCH_ARG(int64_t, kernel);
@@ -250,9 +252,7 @@ class Wav2Vec2Impl : public torch::nn::Module {
   torch::Tensor encode(const torch::Tensor& frames);
   // Streaming with reused context: EncoderImpl::forward_cached.
   torch::Tensor encode_cached(const torch::Tensor& frames, int64_t new_from, std::vector<BlockCache>& cache,
-                              int64_t keep, int64_t max_past) {
-    return encoder->forward_cached(frames, new_from, cache, keep, max_past);
-  }
+                              int64_t keep, int64_t max_past);
   int64_t blocks() const { return encoder->blocks(); }
   // CPU inference, after loading: time-major convs, blocked attention, every
   // product in oneDNN (onednn_ops.hpp). Without it the modules run as
@@ -268,6 +268,7 @@ class Wav2Vec2Impl : public torch::nn::Module {
   FeatureEncoder feature_extractor{nullptr};
   FeatureProjection feature_projection{nullptr};
   Encoder encoder{nullptr};
+  onednn::Workspace workspace_;  // the CPU kernels' scratch, one call at a time
 };
 TORCH_MODULE(Wav2Vec2);
 

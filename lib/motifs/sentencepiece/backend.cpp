@@ -86,8 +86,8 @@ std::unique_ptr<SpmProcessor> load(const std::string& path_or_bytes, bool serial
 
 void set_random_seed(unsigned seed) { sentencepiece::SetRandomGeneratorSeed(seed); }
 
-bool train(const std::unordered_map<std::string, std::string>& arguments, SpmSentences* corpus, std::string* model,
-           SpmError* error) {
+bool train(const std::unordered_map<std::string, std::string>& arguments, SpmSentences* corpus,
+           std::string* model, SpmError* error) {
   try {
     Sentences sentences(corpus);
     const auto status = sentencepiece::SentencePieceTrainer::Train(arguments, &sentences, model);

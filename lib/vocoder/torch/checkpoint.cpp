@@ -30,7 +30,9 @@ std::vector<std::pair<std::string, torch::Tensor>> named_tensors(torch::nn::Modu
 }
 
 // A dict as torch.save writes one: string keys, any values.
-c10::impl::GenericDict new_dict() { return c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get()); }
+c10::impl::GenericDict new_dict() {
+  return c10::impl::GenericDict(c10::StringType::get(), c10::AnyType::get());
+}
 
 torch::Tensor to_saved(const torch::Tensor& t) { return t.detach().to(torch::kCPU).contiguous(); }
 
@@ -41,7 +43,8 @@ torch::Tensor to_saved(const torch::Tensor& t) { return t.detach().to(torch::kCP
 std::vector<char> torch_save_bytes(const c10::IValue& value) {
   std::vector<char> pickle;
   torch::jit::Pickler pickler([&](const char* p, size_t n) { pickle.insert(pickle.end(), p, p + n); },
-                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr,
+                              /*memoized_class_types=*/nullptr,
                               /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
   pickler.protocol();
   pickler.pushIValue(value);
@@ -80,7 +83,8 @@ c10::impl::GenericDict optimizer_dict(torch::optim::AdamW& opt, torch::nn::Modul
   return d;
 }
 
-torch::Tensor read_tensor(features::TorchZipWeights& f, const std::string& name, torch::IntArrayRef expected_shape) {
+torch::Tensor read_tensor(features::TorchZipWeights& f, const std::string& name,
+                          torch::IntArrayRef expected_shape) {
   const auto info = f.info(name);
   if (!std::equal(info.shape.begin(), info.shape.end(), expected_shape.begin(), expected_shape.end()))
     throw file_error(f.path(), "tensor '" + name + "' has shape " + c10::str(c10::IntArrayRef(info.shape)) +
@@ -100,7 +104,8 @@ void read_module(features::TorchZipWeights& f, const std::string& key, torch::nn
   for (const auto& n : f.names()) {
     if (n.compare(0, prefix.size(), prefix) != 0) continue;
     any = true;
-    if (!wanted.count(n)) throw file_error(f.path(), "unexpected tensor '" + n + "' (another model layout or config?)");
+    if (!wanted.count(n))
+      throw file_error(f.path(), "unexpected tensor '" + n + "' (another model layout or config?)");
   }
   if (!any) throw file_error(f.path(), "vocoder checkpoint has no '" + key + "' weights");
   torch::NoGradGuard no_grad;
@@ -110,7 +115,8 @@ void read_module(features::TorchZipWeights& f, const std::string& key, torch::nn
   }
 }
 
-void read_optimizer(features::TorchZipWeights& f, const std::string& key, torch::optim::AdamW& opt, torch::nn::Module& m) {
+void read_optimizer(features::TorchZipWeights& f, const std::string& key, torch::optim::AdamW& opt,
+                    torch::nn::Module& m) {
   auto& states = opt.state();
   states.clear();
   for (const auto& p : m.named_parameters(true)) {
@@ -131,10 +137,12 @@ void read_optimizer(features::TorchZipWeights& f, const std::string& key, torch:
 }  // namespace
 
 torch::Device resolve_device(const std::string& name) {
-  if (name == "auto") return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (name == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
   if (name == "cpu") return torch::Device(torch::kCPU);
   if (name.rfind("cuda", 0) == 0) {
-    if (!torch::cuda::is_available()) throw Error("device " + name + ": this LibTorch has no usable CUDA device");
+    if (!torch::cuda::is_available())
+      throw Error("device " + name + ": this LibTorch has no usable CUDA device");
     return torch::Device(name);
   }
   throw Error("device " + name + ": expected auto, cpu or cuda[:N]");
@@ -166,11 +174,13 @@ void write_checkpoint(const std::string& path, const VocoderConfig& config, cons
   if (std::fwrite(bytes.data(), 1, bytes.size(), out) != bytes.size()) write_errno = errno ? errno : EIO;
   if (std::fflush(out) != 0 && write_errno == 0) write_errno = errno ? errno : EIO;
   if (std::fclose(out) != 0 && write_errno == 0) write_errno = errno ? errno : EIO;
-  if (write_errno != 0) throw file_error(path, std::string("cannot write checkpoint: ") + std::strerror(write_errno));
+  if (write_errno != 0)
+    throw file_error(path, std::string("cannot write checkpoint: ") + std::strerror(write_errno));
   file.commit();
 }
 
-CheckpointReader::CheckpointReader(const std::string& path, const std::string& released_config) : path_(path) {
+CheckpointReader::CheckpointReader(const std::string& path, const std::string& released_config)
+    : path_(path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw file_error(path, "no such checkpoint");
   try {
@@ -179,7 +189,9 @@ CheckpointReader::CheckpointReader(const std::string& path, const std::string& r
     std::string why = e.what();
     if (why.rfind(path + ": ", 0) == 0) why = why.substr(path.size() + 2);
     if (why.find("TorchScript archive") != std::string::npos)
-      throw file_error(path, why + " (acoustok's first vocoder checkpoints, format version 1, were such archives: train again)");
+      throw file_error(
+          path,
+          why + " (acoustok's first vocoder checkpoints, format version 1, were such archives: train again)");
     throw file_error(path, "not a vocoder checkpoint: " + why);
   }
   const auto& strings = file_->strings();
@@ -201,23 +213,28 @@ CheckpointReader::CheckpointReader(const std::string& path, const std::string& r
     }
     return;
   }
-  if (format != strings.end()) throw file_error(path, "not a vocoder checkpoint (format '" + format->second + "')");
+  if (format != strings.end())
+    throw file_error(path, "not a vocoder checkpoint (format '" + format->second + "')");
   // A released speech-resynthesis / fairseq generator: {"generator": state_dict} + config.json.
   bool has_generator = false;
   for (const auto& n : file_->names()) has_generator = has_generator || n.rfind("generator.", 0) == 0;
   if (!has_generator)
-    throw file_error(path, "not a vocoder checkpoint: neither an acoustok checkpoint nor a dict with a 'generator' state dict");
-  const std::string config_path =
-      released_config.empty() ? (std::filesystem::path(path).parent_path() / "config.json").string() : released_config;
+    throw file_error(
+        path,
+        "not a vocoder checkpoint: neither an acoustok checkpoint nor a dict with a 'generator' state dict");
+  const std::string config_path = released_config.empty()
+                                      ? (std::filesystem::path(path).parent_path() / "config.json").string()
+                                      : released_config;
   if (!std::filesystem::is_regular_file(config_path, ec))
-    throw file_error(path, "a released unit vocoder needs its config.json (none at " + config_path + "; give it with --vocoder-config)");
+    throw file_error(path, "a released unit vocoder needs its config.json (none at " + config_path +
+                               "; give it with --vocoder-config)");
   config_ = VocoderConfig::from_released_json(common::read_text_file(config_path), config_path);
   // The config names the vocabulary; the embedding must agree with it.
   if (file_->contains("generator.dict.weight")) {
     const auto shape = file_->info("generator.dict.weight").shape;
     if (shape.size() != 2 || shape[0] != config_.num_units)
-      throw file_error(path, "its unit embedding has shape " + c10::str(c10::IntArrayRef(shape)) + " but " + config_path +
-                                 " says num_embeddings " + std::to_string(config_.num_units));
+      throw file_error(path, "its unit embedding has shape " + c10::str(c10::IntArrayRef(shape)) + " but " +
+                                 config_path + " says num_embeddings " + std::to_string(config_.num_units));
   }
   released_ = true;
 }
@@ -239,7 +256,8 @@ void CheckpointReader::load(const CheckpointParts& parts) {
     read_module(*file_, "generator", **parts.generator);
     if (parts.discriminator) read_module(*file_, "discriminator", **parts.discriminator);
     if (parts.optim_g && parts.optim_d) {
-      if (!has_training_state()) throw file_error(path_, "checkpoint has no optimiser states (not a training checkpoint)");
+      if (!has_training_state())
+        throw file_error(path_, "checkpoint has no optimiser states (not a training checkpoint)");
       read_optimizer(*file_, "optim_g", *parts.optim_g, **parts.generator);
       read_optimizer(*file_, "optim_d", *parts.optim_d, **parts.discriminator);
     }

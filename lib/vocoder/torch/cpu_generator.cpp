@@ -8,9 +8,12 @@ onednn::TimeConv pack(WNConv1dImpl& conv) {
   torch::NoGradGuard no_grad;
   const WNConv1dOptions& o = conv.options;
   TORCH_CHECK(o.groups() == 1 && o.stride() >= 1, "the CPU generator takes ungrouped convolutions");
-  return onednn::TimeConv::pack(
-      conv.weight(), conv.bias,
-      onednn::TimeConvOptions().stride(o.stride()).padding(o.padding()).dilation(o.dilation()).transposed(o.transposed()));
+  return onednn::TimeConv::pack(conv.weight(), conv.bias,
+                                onednn::TimeConvOptions()
+                                    .stride(o.stride())
+                                    .padding(o.padding())
+                                    .dilation(o.dilation())
+                                    .transposed(o.transposed()));
 }
 
 torch::Tensor steps(int64_t t, int64_t channels) { return torch::empty({t, channels}); }
@@ -31,7 +34,8 @@ CpuGenerator::CpuGenerator(GeneratorImpl& g) {
       auto* rb = g.resblocks[i * nk + j]->as<ResBlock1Impl>();
       std::vector<Block> blocks;
       for (size_t d = 0; d < rb->convs1->size(); ++d)
-        blocks.push_back({pack(*rb->convs1[d]->as<WNConv1dImpl>()), pack(*rb->convs2[d]->as<WNConv1dImpl>())});
+        blocks.push_back(
+            {pack(*rb->convs1[d]->as<WNConv1dImpl>()), pack(*rb->convs2[d]->as<WNConv1dImpl>())});
       resblocks_.back().push_back(std::move(blocks));
     }
   }
@@ -42,18 +46,22 @@ torch::Tensor CpuGenerator::forward(const torch::Tensor& units, const torch::Ten
               "CPU generator: units must be a non-empty [frames] int64 tensor");
   const int64_t dim = embedding_.size(1);
   TORCH_CHECK(in_dim_ == dim ? !speaker.defined() : (speaker.defined() && speaker.numel() == dim),
-              "CPU generator: a speaker vector of embedding_dim floats is needed exactly when the vocoder has a speaker");
+              "CPU generator: a speaker vector of embedding_dim floats is needed exactly when the vocoder "
+              "has a speaker");
   c10::InferenceMode guard;
+  onednn::Workspace::Scope scope(workspace_);
   const auto slope = static_cast<float>(kLeakySlope);
   // Generator::forward, step for step, time-major ([T, C] where it has [1, C, T]).
   torch::Tensor emb = embedding_.index_select(0, units);  // [frames, embedding_dim]
   if (speaker.defined()) {
     // The speaker's channels on every frame, zero-padded at the ends by
     // conv_pre like the units' (a constant bias would differ there).
-    emb = torch::cat({emb, speaker.to(torch::kFloat32).reshape({1, dim}).expand({emb.size(0), dim})}, 1).contiguous();
+    emb = torch::cat({emb, speaker.to(torch::kFloat32).reshape({1, dim}).expand({emb.size(0), dim})}, 1)
+              .contiguous();
   }
   torch::Tensor x = steps(emb.size(0), conv_pre_.out());
-  conv_pre_.run(emb, x, false, slope);  // x = lrelu(conv_pre(emb)): conv_pre's output only feeds the first lrelu
+  conv_pre_.run(emb, x, false,
+                slope);  // x = lrelu(conv_pre(emb)): conv_pre's output only feeds the first lrelu
   for (size_t i = 0; i < ups_.size(); ++i) {
     const torch::Tensor y = steps(ups_[i].out_steps(x.size(0)), ups_[i].out());
     ups_[i].run(x, y);
@@ -70,7 +78,8 @@ torch::Tensor CpuGenerator::forward(const torch::Tensor& units, const torch::Ten
       sum = j == 0 ? r : sum.add_(r);
     }
     x = sum.div_(static_cast<double>(resblocks_[i].size()));
-    torch::leaky_relu_(x, i + 1 < ups_.size() ? kLeakySlope : 0.01);  // HiFi-GAN's last one: PyTorch's default slope
+    torch::leaky_relu_(
+        x, i + 1 < ups_.size() ? kLeakySlope : 0.01);  // HiFi-GAN's last one: PyTorch's default slope
   }
   const torch::Tensor audio = steps(conv_post_.out_steps(x.size(0)), 1);
   conv_post_.run(x, audio);

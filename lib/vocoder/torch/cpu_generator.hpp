@@ -6,7 +6,7 @@
 // ATen's path converts every convolution's input and output between its
 // layout and oneDNN's and recomputes g * v / ||v|| per call: about a third
 // of synthesis time. Equal to Generator::forward within float rounding
-// (tests/torch/test_vocoder_model.cpp).
+// (tests/vocoder/test_vocoder_model.cpp).
 #pragma once
 
 #include <torch/torch.h>
@@ -37,6 +37,9 @@ class CpuGenerator {
   onednn::TimeConv conv_pre_, conv_post_;
   std::vector<onednn::TimeConv> ups_;
   std::vector<std::vector<std::vector<Block>>> resblocks_;  // [stage][kernel][dilation]
+  // The kernels' scratch: one forward at a time (Vocoder's promise), so
+  // forward stays const to its callers.
+  mutable onednn::Workspace workspace_;
 };
 
 }  // namespace acoustok::vocoder

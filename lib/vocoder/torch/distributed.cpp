@@ -35,8 +35,8 @@ int env_int(const char* name, int fallback, int lo, int hi) {
   char* end = nullptr;
   const long x = std::strtol(v, &end, 10);
   if (*end != '\0' || x < lo || x > hi)
-    throw Error(std::string("distributed training: ") + name + "=" + v + " is not an integer in " + std::to_string(lo) +
-                ".." + std::to_string(hi));
+    throw Error(std::string("distributed training: ") + name + "=" + v + " is not an integer in " +
+                std::to_string(lo) + ".." + std::to_string(hi));
   return static_cast<int>(x);
 }
 
@@ -46,8 +46,10 @@ std::string first_slurm_host(const std::string& nodelist) {
   // The first entry ends at a comma outside brackets.
   size_t depth = 0, end = nodelist.size();
   for (size_t i = 0; i < nodelist.size(); ++i) {
-    if (nodelist[i] == '[') ++depth;
-    else if (nodelist[i] == ']' && depth > 0) --depth;
+    if (nodelist[i] == '[')
+      ++depth;
+    else if (nodelist[i] == ']' && depth > 0)
+      --depth;
     else if (nodelist[i] == ',' && depth == 0) {
       end = i;
       break;
@@ -58,9 +60,11 @@ std::string first_slurm_host(const std::string& nodelist) {
   if (open == std::string::npos) return first;
   // prefix[03-05,9]suffix -> prefix03suffix (the zero padding is kept).
   const size_t close = first.find(']', open);
-  const std::string range = first.substr(open + 1, (close == std::string::npos ? first.size() : close) - open - 1);
+  const std::string range =
+      first.substr(open + 1, (close == std::string::npos ? first.size() : close) - open - 1);
   const size_t stop = range.find_first_of("-,");
-  return first.substr(0, open) + range.substr(0, stop) + (close == std::string::npos ? "" : first.substr(close + 1));
+  return first.substr(0, open) + range.substr(0, stop) +
+         (close == std::string::npos ? "" : first.substr(close + 1));
 }
 
 DistributedEnv distributed_env_from_environment() {
@@ -77,8 +81,10 @@ DistributedEnv distributed_env_from_environment() {
     e.world = env_int("SLURM_NTASKS", 1, 1, 1 << 20);
     e.rank = env_int("SLURM_PROCID", 0, 0, e.world - 1);
     e.local_rank = env_int("SLURM_LOCALID", 0, 0, 1 << 20);
-    if (const char* a = env("MASTER_ADDR")) e.master_addr = a;
-    else if (const char* nodes = env("SLURM_JOB_NODELIST")) e.master_addr = first_slurm_host(nodes);
+    if (const char* a = env("MASTER_ADDR"))
+      e.master_addr = a;
+    else if (const char* nodes = env("SLURM_JOB_NODELIST"))
+      e.master_addr = first_slurm_host(nodes);
     const int job = env_int("SLURM_JOB_ID", 0, 0, 1 << 30);
     e.master_port = env_int("MASTER_PORT", 20000 + job % 20000, 1, 65535);
   }
@@ -98,14 +104,16 @@ struct ProcessGroup::Group {  // never made: the constructor refuses
 };
 #endif
 
-ProcessGroup::ProcessGroup(const DistributedEnv& e, std::chrono::seconds timeout) : rank_(e.rank), world_(e.world) {
+ProcessGroup::ProcessGroup(const DistributedEnv& e, std::chrono::seconds timeout)
+    : rank_(e.rank), world_(e.world) {
 #if !HAVE_GLOO
   (void)timeout;
   throw Error("distributed training (" + e.source + ", " + std::to_string(e.world) +
               " ranks): this build of acoustok has no c10d Gloo (build it with Gloo's headers: libgloo-dev)");
 #else
-  const std::string where = "distributed training (rank " + std::to_string(e.rank) + " of " + std::to_string(e.world) +
-                            ", " + e.master_addr + ":" + std::to_string(e.master_port) + ")";
+  const std::string where = "distributed training (rank " + std::to_string(e.rank) + " of " +
+                            std::to_string(e.world) + ", " + e.master_addr + ":" +
+                            std::to_string(e.master_port) + ")";
   try {
     c10d::TCPStoreOptions o;
     o.port = static_cast<uint16_t>(e.master_port);
@@ -136,8 +144,8 @@ void ProcessGroup::run(const char* what, const std::function<void(Group&)>& coll
   } catch (const std::exception& err) {
     std::string why = err.what();
     if (const size_t nl = why.find('\n'); nl != std::string::npos) why.resize(nl);
-    throw Error("distributed training (rank " + std::to_string(rank_) + " of " + std::to_string(world_) + "): " + what +
-                " failed, another rank has probably died or stalled: " + why);
+    throw Error("distributed training (rank " + std::to_string(rank_) + " of " + std::to_string(world_) +
+                "): " + what + " failed, another rank has probably died or stalled: " + why);
   }
 }
 
@@ -157,10 +165,11 @@ void ProcessGroup::reduce_gradients(torch::nn::Module& module, double weight) {
     std::vector<torch::Tensor> part(grads.begin() + static_cast<std::ptrdiff_t>(begin),
                                     grads.begin() + static_cast<std::ptrdiff_t>(end));
     std::vector<torch::Tensor> flat{torch::cat([&] {
-      std::vector<torch::Tensor> v;
-      for (auto& g : part) v.push_back(g.reshape({-1}));
-      return v;
-    }()).mul_(weight)};
+                                      std::vector<torch::Tensor> v;
+                                      for (auto& g : part) v.push_back(g.reshape({-1}));
+                                      return v;
+                                    }())
+                                        .mul_(weight)};
     run("gradient all-reduce", [&](Group& g) { g.allreduce(flat); });
     int64_t at = 0;
     for (auto& g : part) {

@@ -27,8 +27,17 @@ int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
 struct Shape {
   int64_t batch, time, in, out, groups, in_g, out_g, taps, stride, padding, time_out;
   Shape(const torch::Tensor& x, const torch::Tensor& w, int64_t s, int64_t p, int64_t g)
-      : batch(x.size(0)), time(x.size(2)), in(x.size(1)), out(w.size(0)), groups(g), in_g(w.size(1)), out_g(w.size(0) / g),
-        taps(w.size(2)), stride(s), padding(p), time_out((x.size(2) + 2 * p - w.size(2)) / s + 1) {}
+      : batch(x.size(0)),
+        time(x.size(2)),
+        in(x.size(1)),
+        out(w.size(0)),
+        groups(g),
+        in_g(w.size(1)),
+        out_g(w.size(0) / g),
+        taps(w.size(2)),
+        stride(s),
+        padding(p),
+        time_out((x.size(2) + 2 * p - w.size(2)) / s + 1) {}
 };
 
 // [batch, channels, time] (any strides) -> [batch, left + time + right, channels], zeros around.
@@ -55,7 +64,8 @@ void for_each_chunk(int64_t groups, int64_t batch, int64_t rows, const Fn& fn) {
   });
 }
 
-torch::Tensor forward_rows(const Shape& sh, const torch::Tensor& xp, const torch::Tensor& weight, const torch::Tensor& bias) {
+torch::Tensor forward_rows(const Shape& sh, const torch::Tensor& xp, const torch::Tensor& weight,
+                           const torch::Tensor& bias) {
   // weight [out, in_g, taps] -> [groups, taps, in_g, out_g]: a window's (tap, channel) by output channel.
   const auto w = weight.reshape({sh.groups, sh.out_g, sh.in_g, sh.taps}).permute({0, 3, 2, 1}).contiguous();
   const auto b = bias.defined() ? bias.contiguous() : torch::Tensor();
@@ -115,21 +125,22 @@ torch::Tensor input_gradient(const Shape& sh, const torch::Tensor& dy, const tor
     if (ph.q_hi < ph.q_lo) continue;
     const int64_t r = &ph - phases.data();
     const float* wd = ph.w.data_ptr<float>();
-    for_each_chunk(sh.groups, sh.batch, ph.q_hi - ph.q_lo + 1, [&](int64_t g, int64_t bi, int64_t row0, int64_t rows) {
-      const int64_t q0 = ph.q_lo + row0;
-      kernels::Correlation c;
-      c.in = yd + (bi * dyp_time + q0 - (ph.taps - 1) + left) * sh.out + g * sh.out_g;
-      c.in_row = sh.out;
-      c.in_step = 1;
-      c.taps = ph.taps;
-      c.cin = sh.out_g;
-      c.w = wd + g * ph.taps * sh.out_g * sh.in_g;
-      c.cout = sh.in_g;
-      c.out = xd + (bi * sh.time + q0 * sh.stride + r - sh.padding) * sh.in + g * sh.in_g;
-      c.out_row = sh.stride * sh.in;
-      c.rows = rows;
-      kernels::correlate(c);
-    });
+    for_each_chunk(sh.groups, sh.batch, ph.q_hi - ph.q_lo + 1,
+                   [&](int64_t g, int64_t bi, int64_t row0, int64_t rows) {
+                     const int64_t q0 = ph.q_lo + row0;
+                     kernels::Correlation c;
+                     c.in = yd + (bi * dyp_time + q0 - (ph.taps - 1) + left) * sh.out + g * sh.out_g;
+                     c.in_row = sh.out;
+                     c.in_step = 1;
+                     c.taps = ph.taps;
+                     c.cin = sh.out_g;
+                     c.w = wd + g * ph.taps * sh.out_g * sh.in_g;
+                     c.cout = sh.in_g;
+                     c.out = xd + (bi * sh.time + q0 * sh.stride + r - sh.padding) * sh.in + g * sh.in_g;
+                     c.out_row = sh.stride * sh.in;
+                     c.rows = rows;
+                     kernels::correlate(c);
+                   });
   }
   return dx.transpose(1, 2);
 }
@@ -185,7 +196,8 @@ class GroupedConv1dFunction : public torch::autograd::Function<GroupedConv1dFunc
     const int64_t padding = ctx->saved_data["padding"].toInt();
     // Shape from a [batch, in, time] view of the unpadded input.
     const auto x_shape = xp.narrow(1, padding, ctx->saved_data["time"].toInt()).transpose(1, 2);
-    const Shape sh(x_shape, weight, ctx->saved_data["stride"].toInt(), padding, ctx->saved_data["groups"].toInt());
+    const Shape sh(x_shape, weight, ctx->saved_data["stride"].toInt(), padding,
+                   ctx->saved_data["groups"].toInt());
     const auto dy = grads[0].transpose(1, 2).contiguous();  // [batch, time_out, out]
     torch::Tensor dx, dw, db;
     if (ctx->needs_input_grad(0)) dx = input_gradient(sh, dy.transpose(1, 2), weight);
@@ -205,18 +217,20 @@ bool enabled() {
 
 }  // namespace
 
-bool grouped_conv1d_applies(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride, int64_t groups) {
+bool grouped_conv1d_applies(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride,
+                            int64_t groups) {
   if (!enabled() || groups < 2 || x.dim() != 3 || weight.dim() != 3) return false;
   if (!x.device().is_cpu() || !weight.device().is_cpu() || x.scalar_type() != torch::kFloat ||
       weight.scalar_type() != torch::kFloat || x.layout() != torch::kStrided)
     return false;
   const int64_t taps = weight.size(2);
-  return taps >= 9 && stride >= 1 && stride <= taps && weight.size(0) % groups == 0 && x.size(1) == weight.size(1) * groups &&
-         (weight.size(0) / groups) % 16 == 0 && weight.size(1) % 4 == 0;
+  return taps >= 9 && stride >= 1 && stride <= taps && weight.size(0) % groups == 0 &&
+         x.size(1) == weight.size(1) * groups && (weight.size(0) / groups) % 16 == 0 &&
+         weight.size(1) % 4 == 0;
 }
 
-torch::Tensor grouped_conv1d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias, int64_t stride,
-                             int64_t padding, int64_t groups) {
+torch::Tensor grouped_conv1d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                             int64_t stride, int64_t padding, int64_t groups) {
   TORCH_CHECK(grouped_conv1d_applies(x, weight, stride, groups), "grouped_conv1d: shapes it does not take");
   TORCH_CHECK(x.size(2) + 2 * padding >= weight.size(2), "grouped_conv1d: input shorter than the kernel");
   return GroupedConv1dFunction::apply(x, weight, bias, stride, padding, groups);

@@ -19,12 +19,13 @@ namespace acoustok::vocoder {
 // stride no longer than the kernel, out_channels / groups a multiple of 16
 // and in_channels / groups a multiple of 4. ACOUSTOK_GROUPED_CONV=aten in the
 // environment turns it off (ATen's conv1d then runs everything, as before).
-bool grouped_conv1d_applies(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride, int64_t groups);
+bool grouped_conv1d_applies(const torch::Tensor& x, const torch::Tensor& weight, int64_t stride,
+                            int64_t groups);
 
 // torch::conv1d(x, weight, bias, stride, padding, /*dilation=*/1, groups),
 // differentiable in x, weight and bias (bias may be undefined).
 // x [batch, in, time], any strides -> [batch, out, time_out], time-major in memory.
-torch::Tensor grouped_conv1d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias, int64_t stride,
-                             int64_t padding, int64_t groups);
+torch::Tensor grouped_conv1d(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias,
+                             int64_t stride, int64_t padding, int64_t groups);
 
 }  // namespace acoustok::vocoder

@@ -46,7 +46,8 @@ ACOUSTOK_AVX512 void correlate_tile(const Correlation& c, int64_t i0, int64_t o0
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int n = 0; n < NV; ++n) _mm512_mask_storeu_ps(c.out + (i0 + r) * c.out_row + o0 + n * kLanes, lanes, acc[r][n]);
+    for (int n = 0; n < NV; ++n)
+      _mm512_mask_storeu_ps(c.out + (i0 + r) * c.out_row + o0 + n * kLanes, lanes, acc[r][n]);
 }
 
 template <int NV, int R>
@@ -106,8 +107,10 @@ void accumulate_weight_gradient(const WeightGradient& g) {
   const bool by8 = g.cin % 8 == 0;
   int64_t o = 0;
   for (; o + 4 * kLanes <= g.cout; o += 4 * kLanes) weight_gradient_columns<4, 4>(g, o);
-  for (; o + 2 * kLanes <= g.cout; o += 2 * kLanes) by8 ? weight_gradient_columns<2, 8>(g, o) : weight_gradient_columns<2, 4>(g, o);
-  for (; o + kLanes <= g.cout; o += kLanes) by8 ? weight_gradient_columns<1, 8>(g, o) : weight_gradient_columns<1, 4>(g, o);
+  for (; o + 2 * kLanes <= g.cout; o += 2 * kLanes)
+    by8 ? weight_gradient_columns<2, 8>(g, o) : weight_gradient_columns<2, 4>(g, o);
+  for (; o + kLanes <= g.cout; o += kLanes)
+    by8 ? weight_gradient_columns<1, 8>(g, o) : weight_gradient_columns<1, 4>(g, o);
 }
 
 bool supported() { return __builtin_cpu_supports("avx512f"); }

@@ -17,8 +17,10 @@ constexpr double kSpectralEps = 1e-12;  // torch.nn.utils.spectral_norm's defaul
 // PyTorch's default Conv init (kaiming_uniform a=sqrt(5)) or HiFi-GAN's normal(0, std).
 void init_conv(torch::Tensor& v, torch::Tensor& bias, int64_t fan_in, double init_std) {
   torch::NoGradGuard no_grad;
-  if (init_std > 0) v.normal_(0.0, init_std);
-  else torch::nn::init::kaiming_uniform_(v, std::sqrt(5.0));
+  if (init_std > 0)
+    v.normal_(0.0, init_std);
+  else
+    torch::nn::init::kaiming_uniform_(v, std::sqrt(5.0));
   const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
   bias.uniform_(-bound, bound);
 }
@@ -34,12 +36,15 @@ torch::Tensor weight_norm_g(const torch::Tensor& v) {
 
 WNConv1dImpl::WNConv1dImpl(const WNConv1dOptions& o) : options(o) {
   const int64_t in_per_group = o.in() / o.groups();
-  auto v = o.transposed() ? torch::empty({o.in(), o.out(), o.kernel()}) : torch::empty({o.out(), in_per_group, o.kernel()});
+  auto v = o.transposed() ? torch::empty({o.in(), o.out(), o.kernel()})
+                          : torch::empty({o.out(), in_per_group, o.kernel()});
   auto b = torch::empty({o.out()});
   init_conv(v, b, (o.transposed() ? o.out() : in_per_group) * o.kernel(), o.init_std());
   if (o.spectral_norm()) {
     TORCH_CHECK(!o.transposed(), "spectral norm: plain convolutions only");
-    const auto unit = [](torch::Tensor x) { return F::normalize(x, F::NormalizeFuncOptions().dim(0).eps(kSpectralEps)); };
+    const auto unit = [](torch::Tensor x) {
+      return F::normalize(x, F::NormalizeFuncOptions().dim(0).eps(kSpectralEps));
+    };
     weight_orig = register_parameter("weight_orig", v);
     weight_u = register_buffer("weight_u", unit(torch::randn({v.size(0)})));
     weight_v = register_buffer("weight_v", unit(torch::randn({v[0].numel()})));
@@ -70,7 +75,8 @@ torch::Tensor WNConv1dImpl::weight() {
 torch::Tensor WNConv1dImpl::forward(const torch::Tensor& x) {
   const auto& o = options;
   if (o.transposed())
-    return torch::conv_transpose1d(x, weight(), bias, o.stride(), o.padding(), /*output_padding=*/0, o.groups(), o.dilation());
+    return torch::conv_transpose1d(x, weight(), bias, o.stride(), o.padding(), /*output_padding=*/0,
+                                   o.groups(), o.dilation());
   const auto w = weight();
   if (o.dilation() == 1 && grouped_conv1d_applies(x, w, o.stride(), o.groups()))
     return grouped_conv1d(x, w, bias, o.stride(), o.padding(), o.groups());  // the MSD's long grouped kernels
@@ -88,15 +94,20 @@ WNConv2dImpl::WNConv2dImpl(const WNConv2dOptions& o) : options(o) {
 
 torch::Tensor WNConv2dImpl::forward(const torch::Tensor& x) {
   const auto& o = options;
-  return torch::conv2d(x, torch::_weight_norm(weight_v, weight_g, 0), bias, {o.stride(), 1}, {o.padding(), 0});
+  return torch::conv2d(x, torch::_weight_norm(weight_v, weight_g, 0), bias, {o.stride(), 1},
+                       {o.padding(), 0});
 }
 
 ResBlock1Impl::ResBlock1Impl(int64_t channels, int64_t kernel, const std::vector<int>& dilations) {
   convs1 = register_module("convs1", torch::nn::ModuleList());
   convs2 = register_module("convs2", torch::nn::ModuleList());
   for (int d : dilations) {
-    convs1->push_back(WNConv1d(WNConv1dOptions(channels, channels, kernel).dilation(d).padding((kernel * d - d) / 2).init_std(0.01)));
-    convs2->push_back(WNConv1d(WNConv1dOptions(channels, channels, kernel).padding((kernel - 1) / 2).init_std(0.01)));
+    convs1->push_back(WNConv1d(WNConv1dOptions(channels, channels, kernel)
+                                   .dilation(d)
+                                   .padding((kernel * d - d) / 2)
+                                   .init_std(0.01)));
+    convs2->push_back(
+        WNConv1d(WNConv1dOptions(channels, channels, kernel).padding((kernel - 1) / 2).init_std(0.01)));
   }
 }
 
@@ -114,9 +125,13 @@ torch::Tensor ResBlock1Impl::forward(torch::Tensor x) {
 DurationPredictorImpl::DurationPredictorImpl(const DurationPredictorOptions& o) : options(o) {
   namespace nn = torch::nn;
   const int64_t k = o.kernel();
-  conv1 = register_module("conv1", nn::Sequential(nn::Conv1d(nn::Conv1dOptions(o.in(), o.hidden(), k).padding((k - 1) / 2)), nn::ReLU()));
+  conv1 = register_module(
+      "conv1",
+      nn::Sequential(nn::Conv1d(nn::Conv1dOptions(o.in(), o.hidden(), k).padding((k - 1) / 2)), nn::ReLU()));
   ln1 = register_module("ln1", nn::LayerNorm(nn::LayerNormOptions({o.hidden()}).eps(1e-5)));
-  conv2 = register_module("conv2", nn::Sequential(nn::Conv1d(nn::Conv1dOptions(o.hidden(), o.hidden(), k).padding(1)), nn::ReLU()));
+  conv2 = register_module(
+      "conv2",
+      nn::Sequential(nn::Conv1d(nn::Conv1dOptions(o.hidden(), o.hidden(), k).padding(1)), nn::ReLU()));
   ln2 = register_module("ln2", nn::LayerNorm(nn::LayerNormOptions({o.hidden()}).eps(1e-5)));
   proj = register_module("proj", nn::Linear(o.hidden(), 1));
 }
@@ -137,13 +152,15 @@ GeneratorImpl::GeneratorImpl(const VocoderConfig& c) : config(c) {
     if (c.padding_row) options.padding_idx(c.num_units);
     dict = register_module("dict", torch::nn::Embedding(options));
   }
-  conv_pre = register_module("conv_pre", WNConv1d(WNConv1dOptions(c.model_in_dim(), c.upsample_initial_channel, 7).padding(3)));
+  conv_pre = register_module(
+      "conv_pre", WNConv1d(WNConv1dOptions(c.model_in_dim(), c.upsample_initial_channel, 7).padding(3)));
   ups = register_module("ups", torch::nn::ModuleList());
   resblocks = register_module("resblocks", torch::nn::ModuleList());
   int64_t ch = c.upsample_initial_channel;
   for (size_t i = 0; i < c.upsample_rates.size(); ++i) {
     const int64_t u = c.upsample_rates[i], k = c.upsample_kernel_sizes[i];
-    ups->push_back(WNConv1d(WNConv1dOptions(ch, ch / 2, k).stride(u).padding((k - u) / 2).transposed(true).init_std(0.01)));
+    ups->push_back(WNConv1d(
+        WNConv1dOptions(ch, ch / 2, k).stride(u).padding((k - u) / 2).transposed(true).init_std(0.01)));
     ch /= 2;
     for (size_t j = 0; j < c.resblock_kernel_sizes.size(); ++j)
       resblocks->push_back(ResBlock1(ch, c.resblock_kernel_sizes[j], c.resblock_dilation_sizes[j]));
@@ -156,7 +173,8 @@ GeneratorImpl::GeneratorImpl(const VocoderConfig& c) : config(c) {
     spkr_embedder = register_module("spkr", torch::nn::Linear(c.speaker_embedding_dim, c.embedding_dim));
   if (c.has_duration_predictor())
     dur_predictor = register_module(
-        "dur_predictor", DurationPredictor(DurationPredictorOptions(c.embedding_dim, c.dur_predictor_hidden, c.dur_predictor_kernel)));
+        "dur_predictor", DurationPredictor(DurationPredictorOptions(c.embedding_dim, c.dur_predictor_hidden,
+                                                                    c.dur_predictor_kernel)));
 }
 
 torch::Tensor GeneratorImpl::speaker_vector(const torch::Tensor& speaker) {
@@ -193,7 +211,7 @@ torch::Tensor GeneratorImpl::forward(const torch::Tensor& units, const torch::Te
     }
     x = sum / static_cast<double>(nk);
   }
-  x = F::leaky_relu(x);  // HiFi-GAN uses the default slope 0.01 here
+  x = F::leaky_relu(x);                       // HiFi-GAN uses the default slope 0.01 here
   return torch::tanh(conv_post->forward(x));  // [batch, 1, frames * 320]
 }
 
@@ -201,7 +219,8 @@ PeriodDiscriminatorImpl::PeriodDiscriminatorImpl(int64_t p, const std::vector<in
   convs = register_module("convs", torch::nn::ModuleList());
   int64_t in = 1;
   for (int i = 0; i < 5; ++i) {
-    convs->push_back(WNConv2d(WNConv2dOptions(in, ch[static_cast<size_t>(i)], 5).stride(i < 4 ? 3 : 1).padding(2)));
+    convs->push_back(
+        WNConv2d(WNConv2dOptions(in, ch[static_cast<size_t>(i)], 5).stride(i < 4 ? 3 : 1).padding(2)));
     in = ch[static_cast<size_t>(i)];
   }
   conv_post = register_module("conv_post", WNConv2d(WNConv2dOptions(in, 1, 3).padding(1)));
@@ -218,7 +237,8 @@ DiscOutput PeriodDiscriminatorImpl::forward(torch::Tensor x) {
   }
   x = x.view({b, c, len / period, period});  // [batch, 1, time/period, period]
   for (auto& m : *convs) {
-    x = F::leaky_relu(m->as<WNConv2dImpl>()->forward(x), F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
+    x = F::leaky_relu(m->as<WNConv2dImpl>()->forward(x),
+                      F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
     out.fmaps.push_back(x);
   }
   x = conv_post->forward(x);
@@ -227,7 +247,8 @@ DiscOutput PeriodDiscriminatorImpl::forward(torch::Tensor x) {
   return out;
 }
 
-ScaleDiscriminatorImpl::ScaleDiscriminatorImpl(const std::vector<int>& ch, const std::vector<int>& groups, bool spectral_norm) {
+ScaleDiscriminatorImpl::ScaleDiscriminatorImpl(const std::vector<int>& ch, const std::vector<int>& groups,
+                                               bool spectral_norm) {
   static const int kernels[7] = {15, 41, 41, 41, 41, 41, 5};
   static const int strides[7] = {1, 2, 2, 4, 4, 1, 1};
   convs = register_module("convs", torch::nn::ModuleList());
@@ -240,13 +261,15 @@ ScaleDiscriminatorImpl::ScaleDiscriminatorImpl(const std::vector<int>& ch, const
                                   .spectral_norm(spectral_norm)));
     in = ch[i];
   }
-  conv_post = register_module("conv_post", WNConv1d(WNConv1dOptions(in, 1, 3).padding(1).spectral_norm(spectral_norm)));
+  conv_post = register_module("conv_post",
+                              WNConv1d(WNConv1dOptions(in, 1, 3).padding(1).spectral_norm(spectral_norm)));
 }
 
 DiscOutput ScaleDiscriminatorImpl::forward(torch::Tensor x) {
   DiscOutput out;
   for (auto& m : *convs) {
-    x = F::leaky_relu(m->as<WNConv1dImpl>()->forward(x), F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
+    x = F::leaky_relu(m->as<WNConv1dImpl>()->forward(x),
+                      F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
     out.fmaps.push_back(x);
   }
   x = conv_post->forward(x);
@@ -271,7 +294,8 @@ DiscriminatorImpl::DiscriminatorImpl(const VocoderConfig& c) {
 }
 
 std::vector<DiscOutput> DiscriminatorImpl::forward(const torch::Tensor& audio) {
-  TORCH_CHECK(audio.dim() == 3 && audio.size(1) == 1, "discriminator: audio must be [batch, 1, time], got ", audio.sizes());
+  TORCH_CHECK(audio.dim() == 3 && audio.size(1) == 1, "discriminator: audio must be [batch, 1, time], got ",
+              audio.sizes());
   std::vector<DiscOutput> out;
   for (auto& d : periods) out.push_back(d->forward(audio));
   torch::Tensor x = audio;
@@ -290,13 +314,15 @@ MelLoss::MelLoss(torch::Device device) {
 }
 
 torch::Tensor MelLoss::mel(const torch::Tensor& audio) const {
-  auto x = F::pad(audio, F::PadFuncOptions({384, 384}).mode(torch::kReflect)).squeeze(1);  // [batch, time + 768]
+  auto x =
+      F::pad(audio, F::PadFuncOptions({384, 384}).mode(torch::kReflect)).squeeze(1);  // [batch, time + 768]
   // In the audio's precision (float32 in training; float64 in the parity test).
   const auto window = window_.to(audio.scalar_type()), fbank = fbank_.to(audio.scalar_type());
-  auto spec = torch::stft(x, 1024, 256, 1024, window, /*normalized=*/false, /*onesided=*/true, /*return_complex=*/true);
-  auto ri = torch::view_as_real(spec);                                  // [batch, 513, frames, 2]
-  auto mag = torch::sqrt(ri.pow(2).sum(-1) + 1e-9);                     // [batch, 513, frames]
-  auto mel = torch::matmul(fbank, mag);                                // [batch, 80, frames]
+  auto spec = torch::stft(x, 1024, 256, 1024, window, /*normalized=*/false, /*onesided=*/true,
+                          /*return_complex=*/true);
+  auto ri = torch::view_as_real(spec);               // [batch, 513, frames, 2]
+  auto mag = torch::sqrt(ri.pow(2).sum(-1) + 1e-9);  // [batch, 513, frames]
+  auto mel = torch::matmul(fbank, mag);              // [batch, 80, frames]
   return torch::log(torch::clamp_min(mel, 1e-5));
 }
 

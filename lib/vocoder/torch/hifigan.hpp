@@ -3,7 +3,7 @@
 // upsampling) and the multi-period + multi-scale discriminators. Registered
 // names follow speech-resynthesis/HiFi-GAN ("dict.weight",
 // "ups.0.weight_g", "resblocks.3.convs1.2.weight_v", ...): they are the
-// checkpoint contract (tests/torch/test_vocoder_model.cpp checks them).
+// checkpoint contract (tests/vocoder/test_vocoder_model.cpp checks them).
 // Torch-only header: include it only from lib/vocoder/*.cpp and torch tests.
 #pragma once
 
@@ -85,7 +85,8 @@ TORCH_MODULE(ResBlock1);
 // predictor, in inference (dropout off). Names: conv1.0, ln1, conv2.0, ln2,
 // proj. Plain convolutions (no weight norm), LayerNorm eps 1e-5.
 struct DurationPredictorOptions {
-  DurationPredictorOptions(int64_t in, int64_t hidden, int64_t kernel) : in_(in), hidden_(hidden), kernel_(kernel) {}
+  DurationPredictorOptions(int64_t in, int64_t hidden, int64_t kernel)
+      : in_(in), hidden_(hidden), kernel_(kernel) {}
   TORCH_ARG(int64_t, in);      // encoder_embed_dim (= the unit embedding's)
   TORCH_ARG(int64_t, hidden);  // var_pred_hidden_dim
   TORCH_ARG(int64_t, kernel);  // var_pred_kernel_size (3: conv2 pads by 1 whatever it is)
@@ -98,8 +99,8 @@ class DurationPredictorImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   DurationPredictorOptions options;
   torch::nn::Sequential conv1{nullptr}, conv2{nullptr};  // Conv1d [hidden, in|hidden, kernel] + ReLU
-  torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};        // [hidden]
-  torch::nn::Linear proj{nullptr};                        // weight [1, hidden], bias [1]
+  torch::nn::LayerNorm ln1{nullptr}, ln2{nullptr};       // [hidden]
+  torch::nn::Linear proj{nullptr};                       // weight [1, hidden], bias [1]
 };
 TORCH_MODULE(DurationPredictor);
 
@@ -124,7 +125,8 @@ class GeneratorImpl : public torch::nn::Module {
   torch::nn::ModuleList ups{nullptr}, resblocks{nullptr};
   // "spkr": one of the two, or neither (a unit-only vocoder).
   torch::nn::Embedding spkr_table{nullptr};  // [num_speakers, embedding_dim]
-  torch::nn::Linear spkr_embedder{nullptr};  // weight [embedding_dim, speaker_embedding_dim], bias [embedding_dim]
+  torch::nn::Linear spkr_embedder{
+      nullptr};  // weight [embedding_dim, speaker_embedding_dim], bias [embedding_dim]
   DurationPredictor dur_predictor{nullptr};  // "dur_predictor", when the config has one
 };
 TORCH_MODULE(Generator);
@@ -148,7 +150,8 @@ TORCH_MODULE(PeriodDiscriminator);
 class ScaleDiscriminatorImpl : public torch::nn::Module {
  public:
   // spectral_norm: HiFi-GAN's first scale; the others use weight norm.
-  ScaleDiscriminatorImpl(const std::vector<int>& channels, const std::vector<int>& groups, bool spectral_norm);
+  ScaleDiscriminatorImpl(const std::vector<int>& channels, const std::vector<int>& groups,
+                         bool spectral_norm);
   DiscOutput forward(torch::Tensor x);  // [batch, 1, time]
   torch::nn::ModuleList convs{nullptr};
   WNConv1d conv_post{nullptr};

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // acoustok vocoder train: HiFi-GAN training on random 1 s windows of the unit
 // corpus, with held-out early stopping and exact resumption.
+// Over 600 lines on purpose: the Trainer's parts (data, resumption, epochs,
+// held-out checks, checkpoints) share its state; one step is train_step.cpp.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,7 +16,7 @@
 #include "acoustok/audio_io.hpp"
 #include "acoustok/frame_grid.hpp"
 #include "acoustok/error.hpp"
-#include "common/log.hpp"
+#include "common/log_printf.hpp"
 #include "common/fs_util.hpp"
 #include "common/progress.hpp"
 #include "acoustok/vocoder_data.hpp"
@@ -31,9 +33,9 @@ namespace {
 
 using vocoder::kMelWeight;
 constexpr double kLrDecay = 0.999;
-constexpr int kHeldoutMaxFrames = 500;       // held-out segments are scored on their first 10 s
-constexpr double kCollapseLoss = 0.01;       // per sub-discriminator
-constexpr int kCollapseSteps = 200;          // consecutive steps before warning
+constexpr int kHeldoutMaxFrames = 10 * grid::kFrameRate;  // held-out segments are scored on their first 10 s
+constexpr double kCollapseLoss = 0.01;                    // per sub-discriminator
+constexpr int kCollapseSteps = 200;                       // consecutive steps before warning
 
 // Segment audio, kept in memory when the corpus is small enough and read
 // again per window otherwise (84 h of float would not fit).
@@ -53,8 +55,10 @@ class SegmentAudio {
   std::vector<float> window(size_t i, int64_t start, int64_t count) {
     std::vector<float> loaded;
     const std::vector<float>* audio = &loaded;
-    if (cache_) audio = &cached_[i];
-    else loaded = load(i);
+    if (cache_)
+      audio = &cached_[i];
+    else
+      loaded = load(i);
     std::vector<float> out(static_cast<size_t>(count), 0.0f);
     for (int64_t t = 0; t < count && start + t < static_cast<int64_t>(audio->size()); ++t)
       out[static_cast<size_t>(t)] = (*audio)[static_cast<size_t>(start + t)];
@@ -68,8 +72,9 @@ class SegmentAudio {
     const auto units = static_cast<int64_t>(corpus_.segments[i].units.size());
     const int64_t frames = grid::frames_for_samples(static_cast<int64_t>(audio.size()));
     if (std::llabs(frames - units) > 2)
-      throw file_error(path, std::to_string(audio.size()) + " samples make " + std::to_string(frames) + " frames but " +
-                                 corpus_.path + " gives it " + std::to_string(units) + " units (wrong --audio folder?)");
+      throw file_error(path, std::to_string(audio.size()) + " samples make " + std::to_string(frames) +
+                                 " frames but " + corpus_.path + " gives it " + std::to_string(units) +
+                                 " units (wrong --audio folder?)");
     return audio;
   }
 
@@ -97,7 +102,8 @@ void set_lr(torch::optim::AdamW& opt, double lr) {
 json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
 bool is_out_of_memory(const std::string& what) {
-  return what.find("out of memory") != std::string::npos || what.find("can't allocate memory") != std::string::npos ||
+  return what.find("out of memory") != std::string::npos ||
+         what.find("can't allocate memory") != std::string::npos ||
          what.find("Tried to allocate") != std::string::npos;
 }
 
@@ -114,7 +120,8 @@ json read_training_log(const std::string& path, int checkpoint_epoch, bool quiet
                   checkpoint_epoch + 1);
     return json::array();
   }
-  const std::string way_out = "; remove it to resume with a new log, or rerun with --restart to train from scratch";
+  const std::string way_out =
+      "; remove it to resume with a new log, or rerun with --restart to train from scratch";
   json old;
   try {
     old = json::parse(common::read_text_file(path));
@@ -127,9 +134,10 @@ json read_training_log(const std::string& path, int checkpoint_epoch, bool quiet
   for (size_t i = 0; i < old.size(); ++i) {
     const json& rec = old[i];
     const json* epoch = rec.is_object() && rec.contains("epoch") ? &rec["epoch"] : nullptr;
-    if (!epoch || !epoch->is_number_integer() || epoch->get<int64_t>() <= last || epoch->get<int64_t>() > INT32_MAX)
-      throw file_error(path, "record " + std::to_string(i) + " has no epoch number following " + std::to_string(last) +
-                                 way_out);
+    if (!epoch || !epoch->is_number_integer() || epoch->get<int64_t>() <= last ||
+        epoch->get<int64_t>() > INT32_MAX)
+      throw file_error(path, "record " + std::to_string(i) + " has no epoch number following " +
+                                 std::to_string(last) + way_out);
     last = epoch->get<int>();
     if (last <= checkpoint_epoch) kept.push_back(rec);
   }
@@ -192,11 +200,13 @@ void Trainer::prepare_data() {
   audio_ = std::make_unique<SegmentAudio>(corpus_, opt_.audio_dir);
   // A fixed, evenly spread held-out set: 5 % of the segments, 1 to 50.
   const size_t n = corpus_.segments.size();
-  const size_t held = std::clamp<size_t>(static_cast<size_t>(std::lround(0.05 * static_cast<double>(n))), 1, 50);
+  const size_t held =
+      std::clamp<size_t>(static_cast<size_t>(std::lround(0.05 * static_cast<double>(n))), 1, 50);
   std::vector<bool> is_held(n, false);
   if (n > 1) {
     for (size_t i = 0; i < held; ++i) {
-      const size_t id = static_cast<size_t>((static_cast<double>(i) + 0.5) * static_cast<double>(n) / static_cast<double>(held));
+      const size_t id = static_cast<size_t>((static_cast<double>(i) + 0.5) * static_cast<double>(n) /
+                                            static_cast<double>(held));
       is_held[id] = true;
       heldout_ids_.push_back(id);
     }
@@ -213,7 +223,8 @@ void Trainer::prepare_data() {
   }
   if (train_ids_.empty())
     throw file_error(corpus_.path, "no training segment has " + std::to_string(window) + " units (" +
-                                       std::to_string(window / static_cast<double>(grid::kFrameRate)) + " s) or more");
+                                       std::to_string(window / static_cast<double>(grid::kFrameRate)) +
+                                       " s) or more");
 }
 
 void Trainer::build_or_resume() {
@@ -224,23 +235,26 @@ void Trainer::build_or_resume() {
   if (resume) {
     reader = std::make_unique<vocoder::CheckpointReader>(latest);  // optimiser states land beside the weights
     config_ = reader->config();
-    if (!reader->has_training_state()) throw file_error(latest, "not a training checkpoint (no discriminator/optimiser states)");
+    if (!reader->has_training_state())
+      throw file_error(latest, "not a training checkpoint (no discriminator/optimiser states)");
     if (opt_.config != config_.name && !quiet())
-      common::log(LogLevel::info, "vocoder train: resuming keeps the checkpoint's config '%s' (--config %s ignored)",
-                   config_.name.c_str(), opt_.config.c_str());
+      common::log(LogLevel::info,
+                  "vocoder train: resuming keeps the checkpoint's config '%s' (--config %s ignored)",
+                  config_.name.c_str(), opt_.config.c_str());
   } else {
     config_ = VocoderConfig::from_argument(opt_.config);
   }
   // Its losses and data carry no speaker and no durations: it trains unit-only generators.
   if (config_.has_speaker_table() || config_.has_speaker_embedder() || config_.has_duration_predictor())
-    throw file_error(resume ? latest : opt_.config,
-                     "vocoder train trains unit-only vocoders: num_speakers, speaker_embedding_dim and "
-                     "dur_predictor_hidden must be 0 (a speaker or duration predictor cannot be trained here)");
+    throw file_error(
+        resume ? latest : opt_.config,
+        "vocoder train trains unit-only vocoders: num_speakers, speaker_embedding_dim and "
+        "dur_predictor_hidden must be 0 (a speaker or duration predictor cannot be trained here)");
   prepare_data();
   if (resume) {
     if (config_.num_units != corpus_.k)
-      throw file_error(latest, "checkpoint was trained for k=" + std::to_string(config_.num_units) + " units but " +
-                                   corpus_.path + " has k=" + std::to_string(corpus_.k));
+      throw file_error(latest, "checkpoint was trained for k=" + std::to_string(config_.num_units) +
+                                   " units but " + corpus_.path + " has k=" + std::to_string(corpus_.k));
   } else {
     config_.num_units = corpus_.k;
     config_.validate(opt_.config);
@@ -261,7 +275,8 @@ void Trainer::build_or_resume() {
     try {
       epoch_ = s.at("epoch").get<int>();
       lr_ = s.at("lr").get<double>();
-      best_ = s.at("best_heldout").is_null() ? std::numeric_limits<double>::infinity() : s.at("best_heldout").get<double>();
+      best_ = s.at("best_heldout").is_null() ? std::numeric_limits<double>::infinity()
+                                             : s.at("best_heldout").get<double>();
       best_epoch_ = s.at("best_epoch").get<int>();
       since_best_ = s.at("since_best").get<int>();
       steps_ = s.at("steps").get<int64_t>();
@@ -285,8 +300,8 @@ void Trainer::build_or_resume() {
     // The log keeps the epochs the checkpoint has seen, nothing later.
     log_ = read_training_log(out("training_log.json"), epoch_, quiet());
     if (!quiet())
-      common::log(LogLevel::info, "vocoder train: resuming %s at epoch %d (config %s, k=%d)", latest.c_str(), epoch_,
-                   config_.name.c_str(), config_.num_units);
+      common::log(LogLevel::info, "vocoder train: resuming %s at epoch %d (config %s, k=%d)", latest.c_str(),
+                  epoch_, config_.name.c_str(), config_.num_units);
   }
   mel_ = std::make_unique<vocoder::MelLoss>(device_);
 }
@@ -310,7 +325,9 @@ json Trainer::state_json() const {
 std::vector<float> Trainer::synthesize(const std::vector<int32_t>& units) {
   torch::NoGradGuard no_grad;
   gen_->eval();
-  auto in = torch::tensor(std::vector<int64_t>(units.begin(), units.end()), torch::kInt64).view({1, -1}).to(device_);
+  auto in = torch::tensor(std::vector<int64_t>(units.begin(), units.end()), torch::kInt64)
+                .view({1, -1})
+                .to(device_);
   auto audio = gen_->forward(in).reshape({-1}).to(torch::kCPU).contiguous();
   gen_->train();
   return std::vector<float>(audio.data_ptr<float>(), audio.data_ptr<float>() + audio.numel());
@@ -331,10 +348,13 @@ Trainer::Heldout Trainer::heldout() {
     std::vector<int64_t> u(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(frames));
     auto in = torch::tensor(u, torch::kInt64).view({1, -1}).to(device_);
     auto y_hat = gen_->forward(in);
-    auto y = torch::tensor(audio_->window(id, 0, static_cast<int64_t>(frames) * grid::kHop)).view({1, 1, -1}).to(device_);
+    auto y = torch::tensor(audio_->window(id, 0, static_cast<int64_t>(frames) * grid::kHop))
+                 .view({1, 1, -1})
+                 .to(device_);
     total += kMelWeight * torch::l1_loss(mel_->mel(y_hat), mel_->mel(y)).item<double>();
     if (opt_.mcd) {
-      const auto a = y.reshape({-1}).to(torch::kCPU).contiguous(), b = y_hat.reshape({-1}).to(torch::kCPU).contiguous();
+      const auto a = y.reshape({-1}).to(torch::kCPU).contiguous(),
+                 b = y_hat.reshape({-1}).to(torch::kCPU).contiguous();
       const double m = opt_.mcd(a.data_ptr<float>(), static_cast<size_t>(a.numel()), b.data_ptr<float>(),
                                 static_cast<size_t>(b.numel()));
       if (std::isfinite(m)) {
@@ -405,25 +425,34 @@ EpochLosses Trainer::train_epoch(common::Progress& progress) {
     collapse_run_ = d < kCollapseLoss * n_disc ? collapse_run_ + 1 : 0;
     if (collapse_run_ >= kCollapseSteps && !warned) {
       warned = true;
-      common::log(LogLevel::warning, "vocoder train: warning: discriminator collapse: D loss below %.2f for %d steps; "
-                   "the generator gets no adversarial signal (lower --lr, or restart from an earlier checkpoint)",
-                   kCollapseLoss * n_disc, collapse_run_);
+      common::log(
+          LogLevel::warning,
+          "vocoder train: warning: discriminator collapse: D loss below %.2f for %d steps; "
+          "the generator gets no adversarial signal (lower --lr, or restart from an earlier checkpoint)",
+          kCollapseLoss * n_disc, collapse_run_);
     }
     progress.add(1);
   }
   if (sum.steps > 0) {
-    sum.d /= sum.steps; sum.g /= sum.steps; sum.mel /= sum.steps; sum.fm /= sum.steps; sum.adv /= sum.steps;
+    sum.d /= sum.steps;
+    sum.g /= sum.steps;
+    sum.mel /= sum.steps;
+    sum.fm /= sum.steps;
+    sum.adv /= sum.steps;
   }
   return sum;
 }
 
 void Trainer::save_latest_and_periodic(int epoch) {
   const json state = state_json();
-  vocoder::write_checkpoint(out("vocoder_latest.pt"), config_, state, {&gen_, &disc_, opt_g_.get(), opt_d_.get()});
+  vocoder::write_checkpoint(out("vocoder_latest.pt"), config_, state,
+                            {&gen_, &disc_, opt_g_.get(), opt_d_.get()});
   if (opt_.save_every > 0 && epoch % opt_.save_every == 0) {
     vocoder::write_checkpoint(out(epoch_name("vocoder_epoch_", epoch, ".pt")), config_, state, {&gen_});
     const auto& units = corpus_.segments[heldout_ids_.front()].units;
-    const std::vector<int32_t> head(units.begin(), units.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(units.size(), kHeldoutMaxFrames)));
+    const std::vector<int32_t> head(
+        units.begin(),
+        units.begin() + static_cast<std::ptrdiff_t>(std::min<size_t>(units.size(), kHeldoutMaxFrames)));
     const auto wav = synthesize(head);
     write_wav_pcm16(out(epoch_name("sample_epoch_", epoch, ".wav")), wav.data(), wav.size());
   }
@@ -441,8 +470,10 @@ void Trainer::start_over() {
         (name.rfind("sample_epoch_", 0) == 0 && e.path().extension() == ".wav"))
       fs::remove(e.path(), ec);
   }
-  if (ec) throw file_error(opt_.out_dir, "cannot remove an earlier run's files for --restart: " + ec.message());
-  if (!quiet()) common::log(LogLevel::info, "vocoder train: --restart: training %s from scratch", opt_.out_dir.c_str());
+  if (ec)
+    throw file_error(opt_.out_dir, "cannot remove an earlier run's files for --restart: " + ec.message());
+  if (!quiet())
+    common::log(LogLevel::info, "vocoder train: --restart: training %s from scratch", opt_.out_dir.c_str());
 }
 
 void Trainer::run() {
@@ -450,24 +481,28 @@ void Trainer::run() {
     throw Error("vocoder train: --early-stop-metric must be mel or mcd");
   if (opt_.early_stop_metric == "mcd" && !opt_.mcd)
     throw Error("vocoder train: --early-stop-metric mcd needs an MCD (this program has none)");
-  if (opt_.epochs < 1 || opt_.batch_size < 1 || opt_.samples_per_epoch < 1 || opt_.patience < 1 || opt_.lr <= 0 ||
-      opt_.min_delta < 0 || opt_.save_every < 0)
-    throw Error("vocoder train: --epochs, --batch-size, --samples-per-epoch, --patience and --lr must be positive");
+  if (opt_.epochs < 1 || opt_.batch_size < 1 || opt_.samples_per_epoch < 1 || opt_.patience < 1 ||
+      opt_.lr <= 0 || opt_.min_delta < 0 || opt_.save_every < 0)
+    throw Error(
+        "vocoder train: --epochs, --batch-size, --samples-per-epoch, --patience and --lr must be positive");
   const vocoder::DistributedEnv env = vocoder::distributed_env_from_environment();
   rank_ = env.rank;
   world_ = env.world;
   if (world_ > 1) {
-    if (opt_.batch_size < world_ || opt_.batch_size % world_ != 0 || opt_.samples_per_epoch % opt_.batch_size != 0)
-      throw Error("vocoder train: with " + std::to_string(world_) + " ranks, --batch-size (the global batch, " +
-                  std::to_string(opt_.batch_size) + ") must be a multiple of the world size and divide --samples-per-epoch (" +
+    if (opt_.batch_size < world_ || opt_.batch_size % world_ != 0 ||
+        opt_.samples_per_epoch % opt_.batch_size != 0)
+      throw Error("vocoder train: with " + std::to_string(world_) +
+                  " ranks, --batch-size (the global batch, " + std::to_string(opt_.batch_size) +
+                  ") must be a multiple of the world size and divide --samples-per-epoch (" +
                   std::to_string(opt_.samples_per_epoch) + ")");
     group_ = std::make_unique<vocoder::ProcessGroup>(env, std::chrono::seconds(opt_.dist_timeout));
     // One GPU per local rank when --device names CUDA without an index.
     if (device_.is_cuda() && !device_.has_index())
-      device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank % torch::cuda::device_count()));
+      device_ = torch::Device(torch::kCUDA,
+                              static_cast<c10::DeviceIndex>(env.local_rank % torch::cuda::device_count()));
     if (!quiet())
-      common::log(LogLevel::info, "vocoder train: %d ranks (%s), %d windows each per step", world_, env.source.c_str(),
-                  opt_.batch_size / world_);
+      common::log(LogLevel::info, "vocoder train: %d ranks (%s), %d windows each per step", world_,
+                  env.source.c_str(), opt_.batch_size / world_);
   }
   std::error_code ec;
   fs::create_directories(opt_.out_dir, ec);
@@ -491,11 +526,15 @@ void Trainer::run() {
   const int steps_per_epoch = (opt_.samples_per_epoch + opt_.batch_size - 1) / opt_.batch_size;
   const int todo = stopped_early_ ? 0 : std::max(0, opt_.epochs - epoch_);
   if (!quiet()) {
-    common::log(LogLevel::info, "vocoder train: %zu training / %zu held-out segments, k=%d, config %s, device %s, "
-                 "%d steps of %d windows per epoch, epochs %d..%d",
-                 train_ids_.size(), heldout_ids_.size(), config_.num_units, config_.name.c_str(),
-                 device_.str().c_str(), steps_per_epoch, opt_.batch_size, epoch_ + 1, opt_.epochs);
-    if (stopped_early_) common::log(LogLevel::info, "vocoder train: this run already stopped early at epoch %d (raise --patience to go on)", epoch_);
+    common::log(LogLevel::info,
+                "vocoder train: %zu training / %zu held-out segments, k=%d, config %s, device %s, "
+                "%d steps of %d windows per epoch, epochs %d..%d",
+                train_ids_.size(), heldout_ids_.size(), config_.num_units, config_.name.c_str(),
+                device_.str().c_str(), steps_per_epoch, opt_.batch_size, epoch_ + 1, opt_.epochs);
+    if (stopped_early_)
+      common::log(LogLevel::info,
+                  "vocoder train: this run already stopped early at epoch %d (raise --patience to go on)",
+                  epoch_);
   }
   common::Progress progress("vocoder train", static_cast<int64_t>(todo) * steps_per_epoch, !quiet());
   for (int e = 0; e < todo; ++e) {
@@ -526,12 +565,23 @@ void Trainer::run() {
     }
     if (since_best_ >= opt_.patience) stopped_early_ = true;
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    json record = {{"epoch", epoch_},          {"steps", losses.steps},  {"loss_d", losses.d},
-                   {"loss_g", losses.g},       {"loss_mel", losses.mel}, {"loss_fm", losses.fm},
-                   {"loss_adv", losses.adv},   {"heldout_mel", h.mel},   {"heldout_mcd", number_or_null(h.mcd)},
-                   {"early_stop_metric", opt_.early_stop_metric},             {"best_heldout", best_},
-                   {"best_epoch", best_epoch_}, {"improved", improved},  {"lr", lr_},
-                   {"seconds", seconds},       {"patience", since_best_}, {"patience_limit", opt_.patience}};
+    json record = {{"epoch", epoch_},
+                   {"steps", losses.steps},
+                   {"loss_d", losses.d},
+                   {"loss_g", losses.g},
+                   {"loss_mel", losses.mel},
+                   {"loss_fm", losses.fm},
+                   {"loss_adv", losses.adv},
+                   {"heldout_mel", h.mel},
+                   {"heldout_mcd", number_or_null(h.mcd)},
+                   {"early_stop_metric", opt_.early_stop_metric},
+                   {"best_heldout", best_},
+                   {"best_epoch", best_epoch_},
+                   {"improved", improved},
+                   {"lr", lr_},
+                   {"seconds", seconds},
+                   {"patience", since_best_},
+                   {"patience_limit", opt_.patience}};
     if (collapse_run_ >= kCollapseSteps) record["warning"] = "discriminator collapse";
     log_.push_back(record);
     lr_ *= kLrDecay;  // ExponentialLR(0.999) stepped per epoch
@@ -544,29 +594,34 @@ void Trainer::run() {
       save_latest_and_periodic(epoch_);
     }
     if (!quiet())
-      common::log(LogLevel::info, "epoch %d/%d: D %.3f G %.3f (mel %.3f fm %.3f adv %.3f) held-out mel %.3f MCD %.2f dB (best %s %.3f @%d, patience %d/%d) lr %.3g, %.1f s",
-                   epoch_, opt_.epochs, losses.d, losses.g, losses.mel, losses.fm, losses.adv, h.mel, h.mcd,
-                   opt_.early_stop_metric.c_str(), best_,
-                   best_epoch_, since_best_, opt_.patience, record["lr"].get<double>(), seconds);
+      common::log(LogLevel::info,
+                  "epoch %d/%d: D %.3f G %.3f (mel %.3f fm %.3f adv %.3f) held-out mel %.3f MCD %.2f dB "
+                  "(best %s %.3f @%d, patience %d/%d) lr %.3g, %.1f s",
+                  epoch_, opt_.epochs, losses.d, losses.g, losses.mel, losses.fm, losses.adv, h.mel, h.mcd,
+                  opt_.early_stop_metric.c_str(), best_, best_epoch_, since_best_, opt_.patience,
+                  record["lr"].get<double>(), seconds);
     if (stopped_early_) {
       if (!quiet())
-        common::log(LogLevel::info, "vocoder train: early stop: no held-out improvement of %.3g for %d epochs", opt_.min_delta, opt_.patience);
+        common::log(LogLevel::info,
+                    "vocoder train: early stop: no held-out improvement of %.3g for %d epochs",
+                    opt_.min_delta, opt_.patience);
       break;
     }
   }
   progress.finish();
   if (lead() && fs::exists(out("vocoder_best.pt"), ec)) {
-    fs::copy_file(out("vocoder_best.pt"), out("vocoder_final.pt.tmp"), fs::copy_options::overwrite_existing, ec);
+    fs::copy_file(out("vocoder_best.pt"), out("vocoder_final.pt.tmp"), fs::copy_options::overwrite_existing,
+                  ec);
     if (!ec) fs::rename(out("vocoder_final.pt.tmp"), out("vocoder_final.pt"), ec);
     if (ec) throw file_error(out("vocoder_final.pt"), "cannot write: " + ec.message());
   }
   if (lead() && !fs::exists(out("vocoder_final.pt"), ec))
-    throw file_error(out("vocoder_final.pt"), "not written: no epoch had a finite held-out " + opt_.early_stop_metric +
+    throw file_error(out("vocoder_final.pt"), "not written: no epoch had a finite held-out " +
+                                                  opt_.early_stop_metric +
                                                   " to keep (see training_log.json)");
   if (!quiet())
     common::log(LogLevel::info, "vocoder train: %d epochs; best held-out %s %.3f at epoch %d -> %s", epoch_,
-                opt_.early_stop_metric.c_str(), best_, best_epoch_,
-                 out("vocoder_final.pt").c_str());
+                opt_.early_stop_metric.c_str(), best_, best_epoch_, out("vocoder_final.pt").c_str());
 }
 
 }  // namespace

@@ -8,19 +8,21 @@ namespace {
 std::vector<std::pair<std::string, torch::Tensor>> gradients(torch::nn::Module& m) {
   std::vector<std::pair<std::string, torch::Tensor>> out;
   for (const auto& p : m.named_parameters(true))
-    out.emplace_back(p.key(), p.value().grad().defined() ? p.value().grad().clone() : torch::zeros_like(p.value()));
+    out.emplace_back(p.key(),
+                     p.value().grad().defined() ? p.value().grad().clone() : torch::zeros_like(p.value()));
   return out;
 }
 
 }  // namespace
 
 std::unique_ptr<torch::optim::AdamW> make_optimizer(const std::vector<torch::Tensor>& params, double lr) {
-  return std::make_unique<torch::optim::AdamW>(params, torch::optim::AdamWOptions(lr).betas({0.8, 0.99}).weight_decay(0.01));
+  return std::make_unique<torch::optim::AdamW>(
+      params, torch::optim::AdamWOptions(lr).betas({0.8, 0.99}).weight_decay(0.01));
 }
 
-StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::AdamW& opt_g, torch::optim::AdamW& opt_d,
-                      const MelLoss& mel, const torch::Tensor& units, const torch::Tensor& audio, StepTrace* trace,
-                      const GradientSync& sync) {
+StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::AdamW& opt_g,
+                      torch::optim::AdamW& opt_d, const MelLoss& mel, const torch::Tensor& units,
+                      const torch::Tensor& audio, StepTrace* trace, const GradientSync& sync) {
   TORCH_CHECK(units.dim() == 2 && audio.dim() == 3 && audio.size(2) == units.size(1) * grid::kHop,
               "train_step: units [batch, frames] and audio [batch, 1, frames * 320] expected");
   auto y_hat = gen->forward(units);  // [batch, 1, samples]
@@ -29,7 +31,8 @@ StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::AdamW& 
   auto fake = disc->forward(y_hat.detach());
   torch::Tensor loss_d = torch::zeros({}, audio.options());
   for (size_t i = 0; i < real.size(); ++i)
-    loss_d = loss_d + torch::mean(torch::pow(1.0 - real[i].score, 2)) + torch::mean(torch::pow(fake[i].score, 2));
+    loss_d =
+        loss_d + torch::mean(torch::pow(1.0 - real[i].score, 2)) + torch::mean(torch::pow(fake[i].score, 2));
   opt_d.zero_grad();
   loss_d.backward();
   if (sync) sync(*disc);

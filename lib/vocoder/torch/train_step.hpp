@@ -21,7 +21,7 @@ struct StepLosses {
 };
 
 // Everything one step computed, for the parity test against the PyTorch
-// reference (tests/torch/vocoder_parity.py): the generator's audio, the
+// reference (tests/vocoder/vocoder_parity.py): the generator's audio, the
 // discriminators' outputs in the discriminator step, both losses with their
 // terms, and the gradients before each optimiser step.
 struct StepTrace {
@@ -44,8 +44,9 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(const std::vector<torch::Ten
 // `sync`, when given, is called after each backward pass with the module
 // whose gradients are ready (data-parallel training all-reduces them there).
 using GradientSync = std::function<void(torch::nn::Module&)>;
-StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::AdamW& opt_g, torch::optim::AdamW& opt_d,
-                      const MelLoss& mel, const torch::Tensor& units, const torch::Tensor& audio,
-                      StepTrace* trace = nullptr, const GradientSync& sync = nullptr);
+StepLosses train_step(Generator& gen, Discriminator& disc, torch::optim::AdamW& opt_g,
+                      torch::optim::AdamW& opt_d, const MelLoss& mel, const torch::Tensor& units,
+                      const torch::Tensor& audio, StepTrace* trace = nullptr,
+                      const GradientSync& sync = nullptr);
 
 }  // namespace acoustok::vocoder

@@ -39,53 +39,67 @@ class TorchVocoder : public Vocoder {
     if (count == 0) return {};
     check_units_in_range(std::vector<int32_t>(units, units + count), config_.num_units, path_);
     if (needs_speaker() && !speaker_.defined())
-      throw file_error(path_, std::string("this vocoder needs a speaker: give ") +
-                                  (config_.has_speaker_table() ? "one in 0.." + std::to_string(config_.num_speakers - 1) + " (--speaker)"
-                                                               : "a speaker embedding (--speaker-embedding)"));
+      throw file_error(path_,
+                       std::string("this vocoder needs a speaker: give ") +
+                           (config_.has_speaker_table()
+                                ? "one in 0.." + std::to_string(config_.num_speakers - 1) + " (--speaker)"
+                                : "a speaker embedding (--speaker-embedding)"));
     c10::InferenceMode guard;
     const auto in = unit_tensor(units, count);
     if (cpu_) {
-      const torch::Tensor audio = cpu_->forward(in.view({-1}), speaker_.defined() ? speaker_.view({-1}) : torch::Tensor());
+      const torch::Tensor audio =
+          cpu_->forward(in.view({-1}), speaker_.defined() ? speaker_.view({-1}) : torch::Tensor());
       return std::vector<float>(audio.data_ptr<float>(), audio.data_ptr<float>() + audio.numel());
     }
-    auto audio = generator_->forward(in, speaker_).reshape({-1}).to(torch::kCPU, torch::kFloat32).contiguous();
+    auto audio =
+        generator_->forward(in, speaker_).reshape({-1}).to(torch::kCPU, torch::kFloat32).contiguous();
     return std::vector<float>(audio.data_ptr<float>(), audio.data_ptr<float>() + audio.numel());
   }
 
   void set_speaker(int id) override {
     if (!config_.has_speaker_table()) rethrow_naming_file([&] { Vocoder::set_speaker(id); });
     if (id < 0 || id >= config_.num_speakers)
-      throw file_error(path_, "speaker " + std::to_string(id) + " is out of range: this vocoder has speakers 0.." +
+      throw file_error(path_, "speaker " + std::to_string(id) +
+                                  " is out of range: this vocoder has speakers 0.." +
                                   std::to_string(config_.num_speakers - 1));
     c10::InferenceMode guard;
-    speaker_ = generator_->speaker_vector(torch::tensor({static_cast<int64_t>(id)}, torch::kInt64).to(device_));
+    speaker_ =
+        generator_->speaker_vector(torch::tensor({static_cast<int64_t>(id)}, torch::kInt64).to(device_));
   }
 
   void set_speaker_embedding(const std::vector<float>& embedding) override {
-    if (!config_.has_speaker_embedder()) rethrow_naming_file([&] { Vocoder::set_speaker_embedding(embedding); });
+    if (!config_.has_speaker_embedder())
+      rethrow_naming_file([&] { Vocoder::set_speaker_embedding(embedding); });
     if (embedding.size() != static_cast<size_t>(config_.speaker_embedding_dim))
-      throw file_error(path_, "the speaker embedding has " + std::to_string(embedding.size()) + " values; this vocoder takes " +
+      throw file_error(path_, "the speaker embedding has " + std::to_string(embedding.size()) +
+                                  " values; this vocoder takes " +
                                   std::to_string(config_.speaker_embedding_dim));
     for (float v : embedding)
       if (!std::isfinite(v)) throw file_error(path_, "the speaker embedding holds NaN or Inf");
     c10::InferenceMode guard;
-    const auto e = torch::from_blob(const_cast<float*>(embedding.data()), {1, static_cast<int64_t>(embedding.size())}, torch::kFloat32);
+    const auto e = torch::from_blob(const_cast<float*>(embedding.data()),
+                                    {1, static_cast<int64_t>(embedding.size())}, torch::kFloat32);
     speaker_ = generator_->speaker_vector(e.to(device_));
   }
 
   std::vector<int32_t> predict_durations(const int32_t* units, size_t count) override {
-    if (!config_.has_duration_predictor()) rethrow_naming_file([&] { Vocoder::predict_durations(units, count); });
+    if (!config_.has_duration_predictor())
+      rethrow_naming_file([&] { Vocoder::predict_durations(units, count); });
     if (count == 0) return {};
     check_units_in_range(std::vector<int32_t>(units, units + count), config_.num_units, path_);
     c10::InferenceMode guard;
-    const auto d = generator_->predict_durations(unit_tensor(units, count)).reshape({-1}).to(torch::kCPU).contiguous();
+    const auto d =
+        generator_->predict_durations(unit_tensor(units, count)).reshape({-1}).to(torch::kCPU).contiguous();
     std::vector<int32_t> out(count);
     for (size_t i = 0; i < count; ++i) {
       const float v = d.data_ptr<float>()[i];
       // A sane predictor gives a few frames; this bound keeps a broken one from asking for hours of audio.
       if (!(v <= kMaxDurationFrames))
-        throw file_error(path_, "the duration predictor gives unit " + std::to_string(i) + (std::isnan(v) ? " NaN frames" : " more than " +
-                                    std::to_string(kMaxDurationFrames) + " frames") + " (a broken model?)");
+        throw file_error(
+            path_, "the duration predictor gives unit " + std::to_string(i) +
+                       (std::isnan(v) ? " NaN frames"
+                                      : " more than " + std::to_string(kMaxDurationFrames) + " frames") +
+                       " (a broken model?)");
       out[i] = static_cast<int32_t>(v);
     }
     return out;
@@ -103,7 +117,8 @@ class TorchVocoder : public Vocoder {
   }
   bool needs_speaker() const { return config_.has_speaker_table() || config_.has_speaker_embedder(); }
   torch::Tensor unit_tensor(const int32_t* units, size_t count) const {
-    return torch::from_blob(const_cast<int32_t*>(units), {1, static_cast<int64_t>(count)}, torch::kInt32).to(device_, torch::kInt64);
+    return torch::from_blob(const_cast<int32_t*>(units), {1, static_cast<int64_t>(count)}, torch::kInt32)
+        .to(device_, torch::kInt64);
   }
 
   std::string path_;
