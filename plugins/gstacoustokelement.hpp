@@ -45,7 +45,7 @@
 #include <string>
 #include <string_view>
 
-#include "common.hpp"
+#include "gstacoustokformats.hpp"
 
 struct GstAcoustokAudioInput;  // the conversion state of audio input (gstacoustokelement.cpp)
 

@@ -1,6 +1,10 @@
 # SPDX-License-Identifier: MIT
 """PyTorch reference of the unit HiFi-GAN, structured like speech-resynthesis.
 
+Over 600 lines on purpose: the whole oracle (generator, both discriminators,
+losses, log-mel, one training step) in one module, to be read side by side
+with speech-resynthesis' models.py and train.py.
+
 The oracle for acoustok's LibTorch vocoder (lib/vocoder/torch/): the modules,
 names, losses, log-mel and training step follow facebookresearch/speech-
 resynthesis (models.py CodeGenerator/Generator/ResBlock1, DiscriminatorP/

@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: MIT
 """Parity of acoustok's LibTorch unit HiFi-GAN with a speech-resynthesis-style
 PyTorch reference (tests/vocoder/reference_hifigan.py).
+Over 600 lines on purpose: one command for every parity check, so that the
+shell tests and the benchmark share the same batches, dumps and tolerances.
 
 Subcommands (each exits 0 on success, 1 on any mismatch, 2 on bad usage):
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "common.hpp"
+#include "gstacoustokformats.hpp"
 
 #include <cmath>
 

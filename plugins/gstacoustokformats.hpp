@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// What the acoustok elements share: their caps (docs/formats.md), the
+// What the acoustok elements exchange and share: their caps (docs/formats.md), the
 // serialized `acoustok-segment` event, the time line of an input, and the
 // guard that keeps C++ exceptions out of GObject code.
 #pragma once
