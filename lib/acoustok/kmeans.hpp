@@ -20,6 +20,13 @@
 // resumed from a saved state continues exactly as an uninterrupted one, and
 // sums are taken over fixed blocks of rows in a fixed order, so results do
 // not depend on the thread count either.
+// With KMeansRng::numpy a fit instead draws from NumPy's RandomState(seed)
+// what scikit-learn 1.2's MiniBatchKMeans(random_state=seed).fit draws, in
+// its order, and does its arithmetic as scikit-learn does on float32 data
+// (float32 k-means++ distances from a float64 product, float32 counts,
+// centres and inertia), so its centroids are scikit-learn's up to the rare
+// label sklearn's float32 GEMM gets wrong; the generator's state is part of
+// KMeansState.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +37,12 @@
 
 namespace acoustok {
 
+// Where a fit's random draws come from.
+enum class KMeansRng {
+  streams,  // one counter-based stream per step: resumable, any thread count
+  numpy,    // NumPy's legacy RandomState(seed): scikit-learn's draws, in its order
+};
+
 struct KMeansOptions {
   int k = 100;
   int64_t batch_size = 10000;
@@ -37,9 +50,11 @@ struct KMeansOptions {
   int max_no_improvement = 30;  // steps without a better smoothed inertia; 0 = never stop early
                                 // (30: within 0.1-0.15 % of fairseq's settings, tests/bench/bench_kmeans.py)
   int n_init = 3;               // k-means++ runs, the best on the validation subset is kept
-  int64_t init_size = 0;        // rows per k-means++ run; 0 = 3 x batch_size (sklearn), at most n
+  int64_t init_size = 0;        // rows per k-means++ run; 0 = 3 x batch_size; 3 x k when below k
+                                // (as sklearn), at most n (then every row, none drawn)
   double reassignment_ratio = 0.01;
-  uint64_t seed = 0;
+  uint64_t seed = 0;  // below 2^32 with KMeansRng::numpy (NumPy's limit)
+  KMeansRng rng = KMeansRng::streams;
   int threads = 2;
 
   // Throws acoustok::Error naming the bad value.
@@ -58,6 +73,7 @@ struct KMeansState {
   double ewa_inertia = 0, ewa_min = 0;
   int no_improvement = 0;
   bool converged = false;
+  std::vector<uint32_t> rng_state;  // KMeansRng::numpy: MT19937's 624 words and position; else empty
 };
 
 // Fills out[i * dim ...] with row rows[i] of the data (float32).
@@ -75,7 +91,8 @@ class MiniBatchKMeans {
   bool initialized() const { return !st_.centroids.empty(); }
 
   // k-means++ initialisation from n rows (n >= k): n_init runs on init_size
-  // random rows each, the best by inertia on another init_size rows.
+  // random rows each (every row when init_size >= n), the best by inertia on
+  // another init_size random rows.
   void init(int64_t n, const RowReader& read);
   void init(const float* x, int64_t n);
 
@@ -94,7 +111,10 @@ class MiniBatchKMeans {
   void fit(const float* x, int64_t n);
 
  private:
-  double step_on_batch(const float* batch, int64_t n, uint64_t stream);
+  // count distinct rows of [0, n) for the centres a reassignment moves.
+  using RowPicker = std::function<std::vector<int64_t>(int64_t n, int64_t count)>;
+  double step_on_batch(const float* batch, int64_t n, const RowPicker& pick);
+  int64_t init_rows(int64_t n) const;
   bool record_inertia(double batch_inertia, int64_t batch, int64_t n_samples);
 
   int64_t dim_;

@@ -27,6 +27,7 @@ struct ProcessOptions {
   bool tune_allocator = false;
 };
 
+// Throws acoustok::Error on a bad ACOUSTOK_MAX_CPU_ISA in the environment.
 void configure_process(const ProcessOptions& options);
 
 // The CPUs this process may use: its affinity mask, lowered to the cgroup's
@@ -41,8 +42,8 @@ int available_cpus();
 int usable_threads(int requested);
 
 // One line on what the process runs with: the CPUs it may use (affinity,
-// cgroup quota) and the threads LibTorch, OpenMP and oneDNN will use (what
-// `acoustok --verbose` prints).
+// cgroup quota), the threads LibTorch, OpenMP and oneDNN will use and the
+// instruction set of the hand-written kernels (what `acoustok --verbose` prints).
 std::string process_report();
 
 }  // namespace acoustok

@@ -6,9 +6,11 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
+#include "common/cpu_isa.hpp"
 #include "common/log_printf.hpp"
 #include "common/malloc_tuning.hpp"
 #include "common/torch_backend.hpp"
@@ -73,12 +75,24 @@ int usable_threads(int requested) {
   return cpus;
 }
 
+namespace {
+// What libgomp was started with (it reads the environment once, at start).
+std::string openmp_wait_setting() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  const char* spin = std::getenv("GOMP_SPINCOUNT");
+  if (policy) return std::string("OMP_WAIT_POLICY=") + policy;
+  if (spin) return std::string("GOMP_SPINCOUNT=") + spin;
+  return "the runtime's default (spins)";
+}
+}  // namespace
+
 std::string process_report() {
   const int quota = cgroup_cpu_limit();
   return "CPUs: " + std::to_string(available_cpus()) + " usable (affinity " +
          std::to_string(affinity_cpus()) + ", cgroup quota " +
          (quota > 0 ? std::to_string(quota) : std::string("none")) + "); " + common::torch_report() +
-         "; allocator tuned: " + (common::allocator_tuned() ? "yes" : "no");
+         "; allocator tuned: " + (common::allocator_tuned() ? "yes" : "no") +
+         "; OpenMP wait: " + openmp_wait_setting() + "; kernels: " + common::cpu_isa_report();
 }
 
 namespace common {

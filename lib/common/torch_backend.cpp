@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "acoustok/error.hpp"
+#include "common/cpu_isa.hpp"
 #include "common/library_loader.hpp"
 #include "common/malloc_tuning.hpp"
 #include "config.h"
@@ -100,6 +101,7 @@ std::string torch_report() {
 }  // namespace common
 
 void configure_process(const ProcessOptions& options) {
+  common::cpu_isa();  // refuses a bad ACOUSTOK_MAX_CPU_ISA before any work
   if (options.tune_allocator) common::apply_allocator_settings();
   const int threads = usable_threads(options.threads);  // may warn: before the lock
   common::BackendState& s = common::state();

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -98,6 +99,7 @@ void run_fit(FitArgs args, const Context& ctx) {
                       {"frames", std::to_string(rows)},
                       {"steps", std::to_string(km.state().steps)},
                       {"seed", std::to_string(args.km.seed)}};
+  if (args.km.rng == KMeansRng::numpy) model.metadata()["rng"] = "numpy";
   if (feature_model_is_stand_in(args.feature_model)) model.metadata()["feature_model_stand_in"] = "true";
   OutputArg output(args.output, ".safetensors");
   model.save(output.path());
@@ -148,6 +150,20 @@ void run_predict(const PredictArgs& args) {
 
 }  // namespace
 
+CLI::Option* add_kmeans_rng_option(CLI::App* cmd, KMeansRng& rng) {
+  return cmd
+      ->add_option(
+          "--rng", rng,
+          "Random draws: streams (one counter-based stream per step), or numpy: NumPy's "
+          "RandomState(seed), drawing what scikit-learn 1.2's MiniBatchKMeans(random_state=seed) "
+          "draws, with its float32 arithmetic (seed < 2^32). Either resumes exactly, any thread count")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, KMeansRng>{{"streams", KMeansRng::streams},
+                                                                           {"numpy", KMeansRng::numpy}})
+                      .description(""))
+      ->type_name("{streams,numpy}")
+      ->default_str("streams");
+}
+
 void add_kmeans_command(CLI::App& app, Context& ctx) {
   CLI::App* cmd =
       app.add_subcommand("kmeans", "Mini-batch k-means on feature files (fit a model, or assign units)");
@@ -186,6 +202,7 @@ void add_kmeans_command(CLI::App& app, Context& ctx) {
       ->capture_default_str()
       ->check(checks::number_between(0, 1));
   f->add_option("--seed", fit->km.seed, "Random seed (same seed, same result)")->capture_default_str();
+  add_kmeans_rng_option(f, fit->km.rng);
   f->add_option("--threads", fit->km.threads, "Threads (the result does not depend on it; 0: every CPU)")
       ->capture_default_str()
       ->check(checks::threads());

@@ -158,6 +158,7 @@ void add_units_command(CLI::App& app, Context& ctx) {
       ->check(checks::int_at_least(1));
   cmd->add_option("--seed", args->job.kmeans.seed, "Random seed (same seed, same result)")
       ->capture_default_str();
+  add_kmeans_rng_option(cmd, args->job.kmeans.rng);
   args->job.kmeans.threads = 0;  // every usable CPU, as --threads is everywhere
   cmd->add_option("--threads", args->job.kmeans.threads,
                   "k-means threads (results do not depend on it; 0: every CPU)")

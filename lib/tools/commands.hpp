@@ -10,6 +10,7 @@
 
 #include "acoustok/error.hpp"
 #include "acoustok/features.hpp"
+#include "acoustok/kmeans.hpp"
 
 namespace acoustok::tools {
 
@@ -51,6 +52,9 @@ CLI::Option* add_device_option(CLI::App* cmd, std::string& device);
 
 // --precision fp32|bf16 of the feature model (acoustok/features.hpp).
 CLI::Option* add_precision_option(CLI::App* cmd, Precision& precision);
+
+// --rng streams|numpy of `kmeans fit` and `units` (acoustok/kmeans.hpp).
+CLI::Option* add_kmeans_rng_option(CLI::App* cmd, KMeansRng& rng);
 
 void add_segment_command(CLI::App& app, Context& ctx);
 #ifdef HAVE_SENTENCEPIECE

@@ -22,6 +22,8 @@
 #include "acoustok/log.hpp"
 #include "acoustok/process.hpp"
 #include "commands.hpp"
+#include "openmp_wait_policy.hpp"
+#include "common/cpu_isa.hpp"
 #include "option_checks.hpp"
 
 namespace acoustok::tools {
@@ -161,6 +163,7 @@ void add_common_flags(CLI::App& app, Context& ctx) {
       sub->add_flag("-v,--verbose", ctx.verbose, "Say on stderr what the process runs with (CPUs, threads)");
     sub->parse_complete_callback([&ctx] {
       static bool announced = false;
+      common::cpu_isa();  // a bad ACOUSTOK_MAX_CPU_ISA is refused before any work
       if (ctx.quiet) set_log_callback(quiet_sink);
       if (ctx.verbose && !announced && (announced = true))
         std::fprintf(stderr, "acoustok %s (LibTorch %s, GStreamer elements %s)\n", ACOUSTOK_VERSION,
@@ -204,6 +207,7 @@ void add_bpe_forwarder(CLI::App& app) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  acoustok::tools::use_passive_openmp_wait(argv);
   CLI::App app{"acoustok: speech to discrete units, motifs and back"};
   app.name("acoustok");
   app.formatter(

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "units/kernels.hpp"
 
-#include <cstdlib>
-#include <cstring>
+#include "common/cpu_isa.hpp"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -21,20 +20,18 @@ bool cpu_has_f16c() {
 }
 
 const Kernels& kernels() {
+  // The variant of common::cpu_isa() (ACOUSTOK_MAX_CPU_ISA caps it); its
+  // levels are what the variants are compiled for (units/meson.build).
   static const Kernels* chosen = []() {
-    // ACOUSTOK_KERNELS=generic|avx2 forces a narrower variant (tests, timing).
-    const char* force = std::getenv("ACOUSTOK_KERNELS");
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    const bool want512 = !force || std::strcmp(force, "avx512") == 0;
-    const bool want2 = want512 || std::strcmp(force, "avx2") == 0;
-    const bool f16c = cpu_has_f16c();
-    if (want512 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
-        __builtin_cpu_supports("fma") && f16c)
-      return &avx512::table;
-    if (want2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) return &avx2::table;
-#else
-    (void)force;
+    switch (common::cpu_isa()) {
+      case common::CpuIsa::avx512:
+        return &avx512::table;
+      case common::CpuIsa::avx2:
+        return &avx2::table;
+      case common::CpuIsa::generic:
+        break;
+    }
 #endif
     return &generic::table;
   }();

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The arithmetic of k-means on one block of rows, single-threaded. The same
 // source is compiled once per instruction set (kernels.cpp with
-// ACOUSTOK_KERNEL_NS = generic / avx2 / avx512) and the fastest one the CPU
-// runs is picked at start-up, so a portable binary still gets wide GEMMs.
+// ACOUSTOK_KERNEL_NS = generic / avx2 / avx512) and the one of
+// common::cpu_isa() (the CPU's, capped by ACOUSTOK_MAX_CPU_ISA) is picked at
+// first use, so a portable binary still gets wide GEMMs.
 #pragma once
 
 #include <cstdint>

@@ -2,7 +2,6 @@
 #include "acoustok/kmeans.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -10,17 +9,20 @@
 #include <limits>
 #include <numeric>
 #include <random>
-#include <thread>
 
 #include "acoustok/error.hpp"
 #include "acoustok/tensor_file.hpp"
 #include "units/joblib_kmeans.hpp"
 #include "units/kernels.hpp"
+#include "units/numpy_random.hpp"
+#include "units/parallel_for.hpp"
+#include "units/sklearn_kmeans.hpp"
 
 namespace acoustok {
 namespace {
 
 using units::kernels;
+using units::parallel_for;
 
 // Rows per block: sums and assignments are made block by block, so the
 // arithmetic (and the result) is the same for any number of threads.
@@ -51,6 +53,28 @@ int64_t uniform_index(std::mt19937_64& rng, int64_t n) {
   return static_cast<int64_t>(r % range);
 }
 
+// The partial Fisher-Yates shuffle of our own streams: distinct rows.
+std::function<std::vector<int64_t>(int64_t, int64_t)> stream_picker(uint64_t seed, uint64_t stream) {
+  return [seed, stream](int64_t n, int64_t count) {
+    std::mt19937_64 rng = stream_rng(seed, stream ^ 0x5265617373ULL);
+    std::vector<int64_t> pick(static_cast<size_t>(n));
+    std::iota(pick.begin(), pick.end(), 0);
+    for (int64_t used = 0; used < count; ++used)
+      std::swap(pick[static_cast<size_t>(used)],
+                pick[static_cast<size_t>(used + uniform_index(rng, n - used))]);
+    pick.resize(static_cast<size_t>(count));
+    return pick;
+  };
+}
+
+// The NumPy generator where the fit left it (a fresh RandomState(seed) for a
+// state set without one).
+units::NumpyRandomState numpy_rng(const KMeansOptions& o, const KMeansState& st) {
+  units::NumpyRandomState rng(static_cast<uint32_t>(o.seed));
+  if (!st.rng_state.empty()) rng.set_state(st.rng_state);
+  return rng;
+}
+
 // Sorts row indices in [0, n) ascending: LSD radix sort, 11 bits a pass
 // (two passes up to 4 M rows, three up to 8 G). Each mini-batch step sorts
 // its sample so rows are read in order; std::sort of 10000 indices was 6 %
@@ -66,24 +90,6 @@ void sort_indices(std::vector<int64_t>& idx, int64_t n) {
     for (int64_t v : idx) tmp[start[(static_cast<uint64_t>(v) >> shift) & (kBuckets - 1)]++] = v;
     idx.swap(tmp);
   }
-}
-
-// fn(task) for task in [0, tasks) on up to `threads` threads.
-template <typename Fn>
-void parallel_for(int64_t tasks, int threads, Fn fn) {
-  const int t = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, tasks)));
-  if (t == 1) {
-    for (int64_t i = 0; i < tasks; ++i) fn(i);
-    return;
-  }
-  std::atomic<int64_t> next{0};
-  auto worker = [&]() {
-    for (int64_t i = next++; i < tasks; i = next++) fn(i);
-  };
-  std::vector<std::thread> pool;
-  for (int i = 1; i < t; ++i) pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool) th.join();
 }
 
 std::vector<float> row_norms(const float* x, int64_t n, int64_t dim) {
@@ -108,6 +114,7 @@ std::vector<float> kmeans_plusplus(const float* x, int64_t m, int64_t dim, int k
                                    int threads) {
   const int trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
   const int64_t blocks = (m + kBlock - 1) / kBlock;
+  (void)kernels();  // chosen (or refused) on the caller's thread, before the workers
 
   float amax = 0;
   for (int64_t i = 0; i < m * dim; ++i) amax = std::max(amax, std::fabs(x[i]));
@@ -201,6 +208,9 @@ void KMeansOptions::validate() const {
   if (!(reassignment_ratio >= 0 && reassignment_ratio <= 1))
     throw Error("reassignment ratio must be in [0, 1]");
   if (threads < 1) throw Error("threads must be positive");
+  if (rng == KMeansRng::numpy && seed > 0xffffffffULL)
+    throw Error("seed must be below 2^32 with --rng numpy (NumPy's RandomState), not " +
+                std::to_string(seed));
 }
 
 void check_finite(const float* x, int64_t n, int64_t dim, const std::string& what) {
@@ -214,12 +224,14 @@ void check_finite(const float* x, int64_t n, int64_t dim, const std::string& wha
 
 void kmeans_assign(const float* x, int64_t n, const float* centroids, int64_t k, int64_t dim, int32_t* labels,
                    double* dist, int threads) {
+  // Chosen here, on the caller's thread: a refused ACOUSTOK_MAX_CPU_ISA
+  // throws to the caller, not inside a worker thread.
+  const units::Kernels& kern = kernels();
   const std::vector<float> norms = row_norms(centroids, k, dim);
   const int64_t blocks = (n + kBlock - 1) / kBlock;
   parallel_for(blocks, threads, [&](int64_t b) {
     const int64_t lo = b * kBlock, len = std::min(kBlock, n - lo);
-    kernels().assign(x + lo * dim, len, centroids, norms.data(), k, dim, labels + lo,
-                     dist ? dist + lo : nullptr);
+    kern.assign(x + lo * dim, len, centroids, norms.data(), k, dim, labels + lo, dist ? dist + lo : nullptr);
   });
 }
 
@@ -237,6 +249,7 @@ void MiniBatchKMeans::set_state(KMeansState state) {
       state.centroids.size() != static_cast<size_t>(state.k * state.dim) ||
       state.counts.size() != static_cast<size_t>(state.k))
     throw Error("k-means state does not match k=" + std::to_string(opt_.k) + ", dim=" + std::to_string(dim_));
+  if (!state.rng_state.empty()) units::NumpyRandomState(0).set_state(state.rng_state);  // throws if malformed
   st_ = std::move(state);
 }
 
@@ -245,34 +258,55 @@ int64_t MiniBatchKMeans::total_steps(int64_t n) const {
   return batch > 0 ? (static_cast<int64_t>(opt_.max_iter) * n) / batch : 0;
 }
 
+// sklearn's init_size: 3 x batch rows unless given, 3 x k when below k, at
+// most n.
+int64_t MiniBatchKMeans::init_rows(int64_t n) const {
+  int64_t rows = opt_.init_size > 0 ? opt_.init_size : 3 * std::min(opt_.batch_size, n);
+  if (rows < opt_.k) rows = 3 * static_cast<int64_t>(opt_.k);
+  return std::min(rows, n);
+}
+
 void MiniBatchKMeans::init(int64_t n, const RowReader& read) {
   if (n < opt_.k) {
     throw Error("k-means: k=" + std::to_string(opt_.k) + " is larger than the number of feature frames (" +
                 std::to_string(n) + ")");
   }
-  int64_t init_size = opt_.init_size > 0 ? opt_.init_size : 3 * opt_.batch_size;
-  init_size = std::max<int64_t>(std::min(init_size, n), opt_.k);
+  const int64_t init_size = init_rows(n);
+  const bool numpy = opt_.rng == KMeansRng::numpy;
+  units::NumpyRandomState np_rng(static_cast<uint32_t>(opt_.seed));
   std::mt19937_64 rng = stream_rng(opt_.seed, kInitStream);
-  auto draw = [&](std::vector<float>& rows) {
+  // Rows of a random subset (sklearn draws them in order and keeps that
+  // order; our own stream sorts them, which reads faster), or every row.
+  auto draw = [&](std::vector<float>& rows, bool all) {
     std::vector<int64_t> idx(static_cast<size_t>(init_size));
-    for (auto& i : idx) i = uniform_index(rng, n);
-    sort_indices(idx, n);
+    if (all) {
+      std::iota(idx.begin(), idx.end(), 0);
+    } else if (numpy) {
+      np_rng.randint(n, idx.data(), init_size);
+    } else {
+      for (auto& i : idx) i = uniform_index(rng, n);
+      sort_indices(idx, n);
+    }
     rows.resize(static_cast<size_t>(init_size * dim_));
     read(idx.data(), init_size, rows.data());
   };
+  // sklearn draws the validation rows even for a single initialisation.
   std::vector<float> valid, sample;
-  if (opt_.n_init > 1) draw(valid);
+  if (opt_.n_init > 1 || numpy) draw(valid, false);
   std::vector<int32_t> labels(static_cast<size_t>(init_size));
   std::vector<double> dist(static_cast<size_t>(init_size));
   double best = std::numeric_limits<double>::infinity();
   for (int r = 0; r < opt_.n_init; ++r) {
-    draw(sample);
-    std::vector<float> centers = kmeans_plusplus(sample.data(), init_size, dim_, opt_.k, rng, opt_.threads);
+    if (r == 0 || init_size < n) draw(sample, init_size == n);
+    std::vector<float> centers =
+        numpy ? units::sklearn_kmeans_plusplus(sample.data(), init_size, dim_, opt_.k, np_rng, opt_.threads)
+              : kmeans_plusplus(sample.data(), init_size, dim_, opt_.k, rng, opt_.threads);
     double inertia = 0;
     if (opt_.n_init > 1) {
       kmeans_assign(valid.data(), init_size, centers.data(), opt_.k, dim_, labels.data(), dist.data(),
                     opt_.threads);
-      for (double d : dist) inertia += d;
+      inertia = numpy ? units::sklearn_inertia(valid.data(), init_size, centers.data(), dim_, labels.data())
+                      : std::accumulate(dist.begin(), dist.end(), 0.0);
     }
     if (r == 0 || inertia < best) {
       best = inertia;
@@ -280,6 +314,7 @@ void MiniBatchKMeans::init(int64_t n, const RowReader& read) {
     }
   }
   st_.counts.assign(static_cast<size_t>(opt_.k), 0.0);
+  st_.rng_state = numpy ? np_rng.state() : std::vector<uint32_t>{};
 }
 
 void MiniBatchKMeans::init(const float* x, int64_t n) {
@@ -288,13 +323,14 @@ void MiniBatchKMeans::init(const float* x, int64_t n) {
   });
 }
 
-double MiniBatchKMeans::step_on_batch(const float* batch, int64_t n, uint64_t stream) {
+double MiniBatchKMeans::step_on_batch(const float* batch, int64_t n, const RowPicker& pick) {
   const int64_t k = opt_.k, dim = dim_;
+  const bool numpy = opt_.rng == KMeansRng::numpy;
   std::vector<int32_t> labels(static_cast<size_t>(n));
   std::vector<double> dist(static_cast<size_t>(n));
   kmeans_assign(batch, n, st_.centroids.data(), k, dim, labels.data(), dist.data(), opt_.threads);
-  double inertia = 0;
-  for (double d : dist) inertia += d;
+  const double inertia = numpy ? units::sklearn_inertia(batch, n, st_.centroids.data(), dim, labels.data())
+                               : std::accumulate(dist.begin(), dist.end(), 0.0);
 
   // sklearn checks before the update whether this step may reassign.
   st_.since_reassign += n;
@@ -316,29 +352,37 @@ double MiniBatchKMeans::step_on_batch(const float* batch, int64_t n, uint64_t st
     for (int64_t i = 0; i < n; ++i)
       order[static_cast<size_t>(fill[static_cast<size_t>(labels[static_cast<size_t>(i)])]++)] = i;
   }
-  parallel_for(k, opt_.threads, [&](int64_t c) {
-    const int64_t lo = start[static_cast<size_t>(c)], hi = start[static_cast<size_t>(c + 1)];
-    if (hi == lo) return;
-    std::vector<double> sum(static_cast<size_t>(dim), 0.0);
-    for (int64_t r = lo; r < hi; ++r) {
-      const float* row = batch + order[static_cast<size_t>(r)] * dim;
-      for (int64_t d = 0; d < dim; ++d) sum[static_cast<size_t>(d)] += row[d];
-    }
-    double& w = st_.counts[static_cast<size_t>(c)];
-    float* center = st_.centroids.data() + c * dim;
-    const double total = w + static_cast<double>(hi - lo);
-    for (int64_t d = 0; d < dim; ++d)
-      center[d] =
-          static_cast<float>((static_cast<double>(center[d]) * w + sum[static_cast<size_t>(d)]) / total);
-    w = total;
-  });
+  if (numpy) {
+    units::sklearn_update(batch, order.data(), start.data(), st_.centroids.data(), st_.counts.data(), k, dim,
+                          opt_.threads);
+  } else {
+    parallel_for(k, opt_.threads, [&](int64_t c) {
+      const int64_t lo = start[static_cast<size_t>(c)], hi = start[static_cast<size_t>(c + 1)];
+      if (hi == lo) return;
+      std::vector<double> sum(static_cast<size_t>(dim), 0.0);
+      for (int64_t r = lo; r < hi; ++r) {
+        const float* row = batch + order[static_cast<size_t>(r)] * dim;
+        for (int64_t d = 0; d < dim; ++d) sum[static_cast<size_t>(d)] += row[d];
+      }
+      double& w = st_.counts[static_cast<size_t>(c)];
+      float* center = st_.centroids.data() + c * dim;
+      const double total = w + static_cast<double>(hi - lo);
+      for (int64_t d = 0; d < dim; ++d)
+        center[d] =
+            static_cast<float>((static_cast<double>(center[d]) * w + sum[static_cast<size_t>(d)]) / total);
+      w = total;
+    });
+  }
 
   if (reassign && opt_.reassignment_ratio > 0) {
     const double max_count = *std::max_element(st_.counts.begin(), st_.counts.end());
+    // sklearn compares its float32 counts with the threshold rounded to float.
+    const double threshold =
+        numpy ? static_cast<float>(opt_.reassignment_ratio * max_count) : opt_.reassignment_ratio * max_count;
     std::vector<char> move(static_cast<size_t>(k), 0);
     int64_t moves = 0;
     for (int64_t c = 0; c < k; ++c) {
-      if (st_.counts[static_cast<size_t>(c)] < opt_.reassignment_ratio * max_count) {
+      if (st_.counts[static_cast<size_t>(c)] < threshold) {
         move[static_cast<size_t>(c)] = 1;
         ++moves;
       }
@@ -353,20 +397,14 @@ double MiniBatchKMeans::step_on_batch(const float* batch, int64_t n, uint64_t st
       moves = n / 2;
     }
     if (moves > 0) {
-      std::mt19937_64 rng = stream_rng(opt_.seed, stream ^ 0x5265617373ULL);
-      std::vector<int64_t> pick(static_cast<size_t>(n));
-      std::iota(pick.begin(), pick.end(), 0);
       double min_kept = std::numeric_limits<double>::infinity();
       for (int64_t c = 0; c < k; ++c)
         if (!move[static_cast<size_t>(c)]) min_kept = std::min(min_kept, st_.counts[static_cast<size_t>(c)]);
-      int64_t used = 0;
+      const std::vector<int64_t> rows = pick(n, moves);
+      size_t used = 0;
       for (int64_t c = 0; c < k; ++c) {
         if (!move[static_cast<size_t>(c)]) continue;
-        const int64_t j = used + uniform_index(rng, n - used);  // partial Fisher-Yates: no row twice
-        std::swap(pick[static_cast<size_t>(used)], pick[static_cast<size_t>(j)]);
-        std::memcpy(st_.centroids.data() + c * dim, batch + pick[static_cast<size_t>(used)] * dim,
-                    sizeof(float) * dim);
-        ++used;
+        std::memcpy(st_.centroids.data() + c * dim, batch + rows[used++] * dim, sizeof(float) * dim);
         // Not back to zero, or the centre would be moved again at once.
         st_.counts[static_cast<size_t>(c)] = std::isfinite(min_kept) ? min_kept : 0.0;
       }
@@ -398,7 +436,15 @@ bool MiniBatchKMeans::record_inertia(double batch_inertia, int64_t batch, int64_
 double MiniBatchKMeans::partial_fit(const float* x, int64_t n) {
   if (n < 1) throw Error("k-means: empty batch");
   if (!initialized()) init(x, n);
-  const double inertia = step_on_batch(x, n, static_cast<uint64_t>(st_.steps));
+  double inertia;
+  if (opt_.rng == KMeansRng::numpy) {
+    units::NumpyRandomState rng = numpy_rng(opt_, st_);
+    inertia = step_on_batch(
+        x, n, [&](int64_t rows, int64_t count) { return rng.choice_without_replacement(rows, count); });
+    st_.rng_state = rng.state();
+  } else {
+    inertia = step_on_batch(x, n, stream_picker(opt_.seed, static_cast<uint64_t>(st_.steps)));
+  }
   ++st_.steps;
   record_inertia(inertia, n, n);
   return inertia;
@@ -410,12 +456,26 @@ bool MiniBatchKMeans::run_steps(int64_t n, const RowReader& read, const std::fun
   const int64_t total = total_steps(n);
   std::vector<int64_t> idx(static_cast<size_t>(batch));
   std::vector<float> rows(static_cast<size_t>(batch * dim_));
+  const bool numpy = opt_.rng == KMeansRng::numpy;
   while (!st_.converged && st_.steps < total) {
-    std::mt19937_64 rng = stream_rng(opt_.seed, static_cast<uint64_t>(st_.steps));
-    for (auto& i : idx) i = uniform_index(rng, n);
-    sort_indices(idx, n);  // a batch is a multiset; sorted rows read faster
-    read(idx.data(), batch, rows.data());
-    const double inertia = step_on_batch(rows.data(), batch, static_cast<uint64_t>(st_.steps));
+    double inertia;
+    if (numpy) {
+      // sklearn's order: the batch, then the reassignment's choice; the batch
+      // keeps its drawn order, which the choice indexes.
+      units::NumpyRandomState rng = numpy_rng(opt_, st_);
+      rng.randint(n, idx.data(), batch);
+      read(idx.data(), batch, rows.data());
+      inertia = step_on_batch(rows.data(), batch, [&](int64_t rows_n, int64_t count) {
+        return rng.choice_without_replacement(rows_n, count);
+      });
+      st_.rng_state = rng.state();
+    } else {
+      std::mt19937_64 rng = stream_rng(opt_.seed, static_cast<uint64_t>(st_.steps));
+      for (auto& i : idx) i = uniform_index(rng, n);
+      sort_indices(idx, n);  // a batch is a multiset; sorted rows read faster
+      read(idx.data(), batch, rows.data());
+      inertia = step_on_batch(rows.data(), batch, stream_picker(opt_.seed, static_cast<uint64_t>(st_.steps)));
+    }
     ++st_.steps;
     st_.converged = record_inertia(inertia, batch, n);
     if (after_step && !after_step()) return st_.converged || st_.steps >= total;

@@ -83,17 +83,19 @@ bool read_cache_shape(const std::string& path, int64_t* rows, int64_t* dim) {
 }  // namespace
 
 json state_json(const KMeansState& s) {
-  return {{"k", s.k},
-          {"dim", s.dim},
-          {"centroids", s.centroids},
-          {"counts", s.counts},
-          {"steps", s.steps},
-          {"since_reassign", s.since_reassign},
-          {"have_ewa", s.have_ewa},
-          {"ewa_inertia", s.ewa_inertia},
-          {"ewa_min", s.ewa_min},
-          {"no_improvement", s.no_improvement},
-          {"converged", s.converged}};
+  json j = {{"k", s.k},
+            {"dim", s.dim},
+            {"centroids", s.centroids},
+            {"counts", s.counts},
+            {"steps", s.steps},
+            {"since_reassign", s.since_reassign},
+            {"have_ewa", s.have_ewa},
+            {"ewa_inertia", s.ewa_inertia},
+            {"ewa_min", s.ewa_min},
+            {"no_improvement", s.no_improvement},
+            {"converged", s.converged}};
+  if (!s.rng_state.empty()) j["rng_state"] = s.rng_state;  // --rng numpy: where its generator stands
+  return j;
 }
 
 json checkpoint_json(const Checkpoint& c) {
@@ -134,6 +136,7 @@ json options_json(const UnitsJobOptions& o) {
               {"init_size", k.init_size},
               {"reassignment_ratio", k.reassignment_ratio},
               {"seed", k.seed}});
+    if (k.rng == KMeansRng::numpy) j["rng"] = "numpy";  // only when set: older checkpoints still match
   } else {
     j["kmeans_model"] = fs::absolute(o.kmeans_model).lexically_normal().string();
   }
@@ -202,6 +205,14 @@ KMeansState state_from_json(const json& j) {
   s.ewa_min = number_at(j, w, "ewa_min", 0, 1e300);
   s.no_improvement = static_cast<int>(int_at(j, w, "no_improvement", 0, INT32_MAX));
   s.converged = bool_at(j, w, "converged");
+  if (j.contains("rng_state")) {
+    const json& r = j["rng_state"];
+    if (!r.is_array() || r.size() != 625)
+      bad("kmeans.rng_state", "must be an array of 625 numbers (MT19937's 624 words and its position)");
+    for (size_t i = 0; i < r.size(); ++i)
+      s.rng_state.push_back(static_cast<uint32_t>(
+          int_value(r[i], "kmeans.rng_state[" + std::to_string(i) + "]", 0, i < 624 ? 0xffffffffLL : 624)));
+  }
   return s;
 }
 

@@ -489,7 +489,9 @@ class UnitsJob {
                         {"steps", std::to_string(ck_.km.steps)},
                         {"seed", std::to_string(o_.kmeans.seed)}};
     if (o_.feature_model_stand_in) model.metadata()["feature_model_stand_in"] = "true";
+    if (o_.kmeans.rng == KMeansRng::numpy) model.metadata()["rng"] = "numpy";
     if (given_) {
+      model.metadata().erase("rng");
       model.metadata().erase("steps");
       model.metadata().erase("seed");
       model.metadata()["kmeans_model"] = o_.kmeans_model;

@@ -43,7 +43,25 @@ if [ ! -f "$build/build.ninja" ]; then
     tail -40 "${TMPDIR:-/tmp}/acoustok-$(basename "$build")-setup.log"; exit 1
   fi
 fi
-if ! ninja -C "$build" >"$build/ninja.log" 2>&1; then tail -40 "$build/ninja.log"; exit 1; fi
+# The tests of each phase below. Not here: the install and slurm suites and
+# the `external` tests (meson's refusals, the report in Chromium), whose work
+# is done by programs that are not ours; the `long` tests, end-to-end runs of
+# what other tests here reach on less data (units, vocoder training and
+# synthesis, the CodeHiFiGAN parity).
+core_tests=(--suite core --suite tools --suite torch --no-suite external --no-suite long)
+python_tests=(python_examples)
+gst_tests=(--suite gst --no-suite tools --no-suite torch)  # (tests also tagged tools or torch run with the core)
+live_tests=(test_live test_torture)
+# Only what these tests need is built (every library and plugin, and the
+# programs meson records for each test), not the programs of the tests left
+# out nor the benchmarks.
+if ! ninja -C "$build" build.ninja >"$build/ninja.log" 2>&1; then tail -40 "$build/ninja.log"; exit 1; fi
+needed=$(for args in core_tests python_tests gst_tests live_tests; do
+  declare -n list=$args
+  meson test -C "$build" --no-rebuild --list "${list[@]}" 2>/dev/null
+done | /usr/bin/python3 "$root/tests/asan/needed_targets.py" "$build")
+# shellcheck disable=SC2086
+if ! ninja -C "$build" $needed >>"$build/ninja.log" 2>&1; then tail -40 "$build/ninja.log"; exit 1; fi
 [ "${1:-}" = --build-only ] && exit 0
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -104,16 +122,11 @@ done
 wrap asan-python3 /usr/bin/python3
 export PATH=$host:$PATH ACOUSTOK_PYTHON=$host/asan-python3
 export ACOUSTOK_PARITY_PRESETS=tiny  # the vocoder parity test's small preset runs the same code as tiny
-# Every path of our code once, on the least data that reaches it. Not here:
-# the install and slurm suites and the `external` tests (meson's refusals,
-# the report in Chromium), whose work is done by programs that are not ours;
-# the `long` tests, end-to-end runs of what other tests here reach on less
-# data (units, vocoder training and synthesis, the CodeHiFiGAN parity).
-run_tests asan-core --suite core --suite tools --suite torch --no-suite external --no-suite long ||
-  fail "$build/asan-core.log"
+# Every path of our code once, on the least data that reaches it.
+run_tests asan-core "${core_tests[@]}" || fail "$build/asan-core.log"
 # The Python examples (one test, mostly one process) beside the gst suite
 # below, which leaves a core idle at its end; a log of their own.
-run_tests asan-python python_examples &
+run_tests asan-python "${python_tests[@]}" &
 python_run=$!
 trap 'kill "$python_run" 2>/dev/null || true' EXIT
 # GLib is built without frame pointers: only the slow unwinder gives its
@@ -129,12 +142,11 @@ trap 'kill "$python_run" 2>/dev/null || true' EXIT
 # host of its own, so there it is set for every process.
 export ACOUSTOK_VOCODER_CPU_PATH=module
 export ACOUSTOK_TORTURE_CYCLES=60 ACOUSTOK_LIVE_SECONDS=10 ACOUSTOK_PARALLEL_ROUNDS=1 ACOUSTOK_PARALLEL_CHAINS=4
-# (Tests also tagged tools or torch ran above.)
-run_tests asan-gst --suite gst --no-suite tools --no-suite torch || fail "$build/asan-gst.log"
+run_tests asan-gst "${gst_tests[@]}" || fail "$build/asan-gst.log"
 wait "$python_run" || fail "$build/asan-python.log"
 export ASAN_OPTIONS=$ASAN_OPTIONS:fast_unwind_on_malloc=0
 # (readme_launch_lines is left out: gst-launch-1.0 runs the README's
 # pipelines through the same element code as the gst suite above.)
-run_tests asan-live test_live test_torture || fail "$build/asan-live.log"
+run_tests asan-live "${live_tests[@]}" || fail "$build/asan-live.log"
 grep -hE "^(Ok|Fail|Skipped):" "$build"/asan-{core,python,gst,live}.log
 echo "asan: the core, tools, torch, gst and live suites clean under ASan + UBSan"

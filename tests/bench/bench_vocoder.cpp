@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Vocoder speed: synthesis real-time factor and training step time.
-// Usage: bench_vocoder [THREADS=2] [BATCH=4] [DEVICE=cpu] [CONFIGS=tiny,small,v1]
+// Usage: bench_vocoder [THREADS=2] [BATCH=4] [DEVICE=cpu] [CONFIGS=tiny,small,v1] [synthesis]
+// ("synthesis": no training step; tests/bench/bench_loaded.sh)
 // Prints one JSON object per measurement (tests/bench/bench_vocoder.py reads them).
 #include <chrono>
 #include <cstdio>
@@ -10,6 +11,7 @@
 
 #include "acoustok/process.hpp"
 #include "acoustok/vocoder_config.hpp"
+#include "tools/openmp_wait_policy.hpp"
 #include "vocoder/torch/checkpoint.hpp"
 #include "vocoder/torch/cpu_generator.hpp"
 #include "vocoder/torch/hifigan.hpp"
@@ -19,10 +21,12 @@ using namespace acoustok;
 using Clock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
+  acoustok::tools::use_passive_openmp_wait(argv);  // as acoustok synth runs
   const int threads = argc > 1 ? std::stoi(argv[1]) : 2;
   const int batch = argc > 2 ? std::stoi(argv[2]) : 4;
   const torch::Device device = vocoder::resolve_device(argc > 3 ? argv[3] : "cpu");
   std::string configs = argc > 4 ? argv[4] : "tiny,small,v1";
+  const bool synthesis_only = argc > 5 && std::string(argv[5]) == "synthesis";
   // As acoustok synth runs: its threads and allocator settings.
   acoustok::ProcessOptions process;
   process.threads = threads;
@@ -67,6 +71,7 @@ int main(int argc, char** argv) {
         "\"seconds\": %.4f, \"rtf\": %.4f, \"module_seconds\": %.4f, \"max_rel_diff_to_module\": %.2e}\n",
         name.c_str(), device.str().c_str(), threads, best, best / 10.0, module_s, max_rel);
     std::fflush(stdout);
+    if (synthesis_only) continue;
     // Training: D + G step on 1 s windows (the config's window), mean of N steps after a warm-up.
     g->train();
     vocoder::Discriminator d(c);

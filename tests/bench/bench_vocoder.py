@@ -110,6 +110,7 @@ def main():
     ap.add_argument("--configs", default="tiny,small,v1")
     a = ap.parse_args()
     exe = os.path.join(os.path.abspath(a.build), "tests", "bench_vocoder")
+    subprocess.run(["ninja", "-C", a.build, "tests/bench_vocoder"], check=True, capture_output=True)  # not built by default
     out = subprocess.run([exe, str(a.threads), str(a.batch), a.device, a.configs], check=True,
                          capture_output=True, text=True).stdout
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]

@@ -10,4 +10,5 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${ACOUSTOK_BUILD:-$root/build}
 echo "machine: $(/usr/bin/python3 "$root/tests/bench/machine.py")"
+ninja -C "$build" tests/bench_vocoder_lookahead >/dev/null  # benchmarks are not built by default
 exec "$build/tests/bench_vocoder_lookahead" "$@"

@@ -83,6 +83,15 @@ std::function<void(const std::string&)> checkpoint(const std::function<void(json
 
 void write(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::trunc) << text; }
 
+// A corruption that leaves segments.jsonl one line with these start and end.
+std::function<void(const std::string&)> one_segment_line(const std::string& start, const std::string& end) {
+  return [start, end](const std::string& root) {
+    write(root + "/segments/segments.jsonl", R"({"source": "a", "index": 0, "start": )" + start +
+                                                 R"(, "end": )" + end + R"(, "file": "rec_00000.wav"})" +
+                                                 "\n");
+  };
+}
+
 void truncate_to(const std::string& path, double share) {
   fs::resize_file(path, static_cast<uintmax_t>(static_cast<double>(fs::file_size(path)) * share));
 }
@@ -274,29 +283,17 @@ TEST(HostileState, UnitsRefusesStateThatDoesNotFitTogether) {
        1,
        {"out/processed_files.txt: line 7 (\"rec_00009.wav\")"}},
       {"segments.jsonl start 1e308",
-       [](const std::string& root) {
-         write(root + "/segments/segments.jsonl",
-               R"({"source": "a", "index": 0, "start": 1e308, "end": 1e308, "file": "rec_00000.wav"})"
-               "\n");
-       },
+       one_segment_line("1e308", "1e308"),
        "",
        1,
        {"segments/segments.jsonl: line 1: start is 1e+308"}},
       {"segments.jsonl start -1e308",
-       [](const std::string& root) {
-         write(root + "/segments/segments.jsonl",
-               R"({"source": "a", "index": 0, "start": -1e308, "end": 2, "file": "rec_00000.wav"})"
-               "\n");
-       },
+       one_segment_line("-1e308", "2"),
        "",
        1,
        {"segments/segments.jsonl: line 1: start is -1e+308"}},
       {"segments.jsonl end before start",
-       [](const std::string& root) {
-         write(root + "/segments/segments.jsonl",
-               R"({"source": "a", "index": 0, "start": 5, "end": 2, "file": "rec_00000.wav"})"
-               "\n");
-       },
+       one_segment_line("5", "2"),
        "",
        1,
        {"segments/segments.jsonl: line 1: end is 2"}},

@@ -19,6 +19,7 @@
 #include "features/torch_zip.hpp"
 #include "features/wav2vec2_config.hpp"
 #include "features/weight_source.hpp"
+#include "cpu_isa_rerun.hpp"
 #include "feature_test_util.hpp"
 #include "test_util.hpp"
 #include "features/torch/wav2vec2_loader.hpp"
@@ -89,23 +90,35 @@ std::vector<float> long_speech() {
 }
 
 // 601 frames: the CPU path's conv spans (layer-norm models), conv blocks with
-// a padded last one, query blocks and feed-forward row blocks; the same with
-// the portable softmax and layer norm instead of the AVX-512 ones; and through
-// the plain modules (the CUDA path).
-TEST(Xlsr, LongInputMatchesInEveryMatmulMode) {
+// a padded last one, query blocks and feed-forward row blocks.
+void expect_long_input_matches() {
   const std::vector<float> x = long_speech();
-  for (const auto& [matmul, no_avx512] :
-       std::vector<std::pair<const char*, bool>>{{"", false}, {"", true}, {"plain", false}}) {
-    setenv("ACOUSTOK_MATMUL", matmul, 1);
-    if (no_avx512) setenv("ACOUSTOK_NO_AVX512", "1", 1);
-    SCOPED_TRACE(std::string("ACOUSTOK_MATMUL=") + matmul + (no_avx512 ? " ACOUSTOK_NO_AVX512=1" : ""));
-    expect_matches_reference(load(model("xlsr_st"), 3)->extract(x.data(), x.size()), "xlsr_long_L3");
-    expect_matches_reference(load(model("base_bin"), 2)->extract(x.data(), x.size()), "base_long_L2");
-    expect_matches_reference(load(model("hubert_bin"), 1)->extract(speech().data(), speech().size()),
-                             "hubert_L1");
-    unsetenv("ACOUSTOK_NO_AVX512");
-  }
+  expect_matches_reference(load(model("xlsr_st"), 3)->extract(x.data(), x.size()), "xlsr_long_L3");
+  expect_matches_reference(load(model("base_bin"), 2)->extract(x.data(), x.size()), "base_long_L2");
+  expect_matches_reference(load(model("hubert_bin"), 1)->extract(speech().data(), speech().size()),
+                           "hubert_L1");
+}
+
+TEST(Xlsr, LongInputMatches) { expect_long_input_matches(); }
+
+// The same through the plain modules (the CUDA path).
+TEST(Xlsr, LongInputMatchesThroughThePlainModules) {
+  setenv("ACOUSTOK_MATMUL", "plain", 1);
+  expect_long_input_matches();
   unsetenv("ACOUSTOK_MATMUL");
+}
+
+// The same with the row kernels and oneDNN capped at each lower instruction
+// set this CPU runs (AVX2, and the portable paths).
+TEST(Xlsr, LongInputMatchesAtLowerInstructionSets) {
+  if (acoustok::test::cpu_isa_capped_run()) GTEST_SKIP() << "a capped run";
+  const auto levels = acoustok::test::cpu_isa_levels();
+  for (size_t i = 0; i + 1 < levels.size(); ++i) {
+    std::string output;
+    EXPECT_EQ(acoustok::test::rerun_at_cpu_isa(levels[i], "Xlsr.LongInputMatches", &output), 0)
+        << "ACOUSTOK_MAX_CPU_ISA=" << levels[i] << ":\n"
+        << output;
+  }
 }
 
 TEST(Xlsr, FramesFollowTheConvArithmetic) {

@@ -239,12 +239,12 @@ TEST(UnitVocoderDurations, AutoPredictsAndOffKeepsTheRunLengths) {
   gst_harness_teardown(h);
 }
 
-// One buffer whose runs stand for 6,700 frames (2 minutes): synthesised in
-// bounded slices, yet the same audio as the expanded line, on one unbroken
-// timeline.
+// One buffer whose runs stand for 3,450 frames (69 s): synthesised in
+// bounded slices (the element's are one minute: here 3,100 frames, then 350),
+// yet the same audio as the expanded line, on one unbroken timeline.
 TEST(UnitVocoderDurations, LongRunsInOneBufferEqualTheExpandedLine) {
   const std::vector<int32_t> u{7, 3, 7, 12};
-  const std::vector<int32_t> runs{2000, 1500, 700, 2500};
+  const std::vector<int32_t> runs{2000, 1100, 200, 150};
   std::vector<int32_t> expanded;
   for (size_t i = 0; i < u.size(); ++i) expanded.insert(expanded.end(), static_cast<size_t>(runs[i]), u[i]);
   const auto kept = synth_cli(write_lines("long_runs.txt", {expanded}), "--no-dur-prediction --speaker 1");

@@ -12,8 +12,10 @@
 #include "acoustok/error.hpp"
 #include "acoustok/kmeans.hpp"
 #include "acoustok/tensor_file.hpp"
+#include "cpu_isa_rerun.hpp"
 #include "test_util.hpp"
 #include "units/kernels.hpp"
+#include "units/units_checkpoint.hpp"
 
 using acoustok::KMeansModel;
 using acoustok::KMeansOptions;
@@ -205,6 +207,74 @@ TEST(KMeans, HalfConversionsAgreeAcrossKernelsAndRoundToNearestEven) {
   }
 }
 
+// Every variant this CPU runs against double-precision references: exact
+// assignments (and their distances), and the k-means++ trials' distances to
+// half rows within float rounding; dims around the 8- and 16-lane widths.
+TEST(KMeans, EveryKernelVariantMatchesTheReference) {
+  namespace u = acoustok::units;
+  const u::Kernels* by_level[] = {&u::generic::table, &u::avx2::table, &u::avx512::table};
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal;
+  for (const std::string& level : acoustok::test::cpu_isa_levels()) {
+    const u::Kernels& k = *by_level[level == "generic" ? 0 : level == "avx2" ? 1 : 2];
+    for (int64_t dim : {1, 7, 16, 33, 768}) {
+      const int64_t n = 37, kc = 11;
+      std::vector<float> x(static_cast<size_t>(n * dim)), c(static_cast<size_t>(kc * dim)),
+          cn(static_cast<size_t>(kc));
+      for (float& v : x) v = normal(rng);
+      for (float& v : c) v = normal(rng);
+      auto sq = [&](const float* a, const float* b) {
+        double s = 0;
+        for (int64_t d = 0; d < dim; ++d) s += (double(a[d]) - b[d]) * (double(a[d]) - b[d]);
+        return s;
+      };
+      const std::vector<float> zero(size_t(dim), 0.0f);
+      for (int64_t j = 0; j < kc; ++j) cn[size_t(j)] = float(sq(&c[size_t(j * dim)], zero.data()));
+      std::vector<int32_t> labels(static_cast<size_t>(n));
+      std::vector<double> dist(static_cast<size_t>(n));
+      k.assign(x.data(), n, c.data(), cn.data(), kc, dim, labels.data(), dist.data());
+      std::vector<uint16_t> xh(x.size());
+      std::vector<float> xw(x.size()), xn(static_cast<size_t>(n)), out(static_cast<size_t>(kc * n));
+      k.to_half(x.data(), int64_t(x.size()), xh.data());
+      k.from_half(xh.data(), int64_t(xh.size()), xw.data());
+      for (int64_t i = 0; i < n; ++i) xn[size_t(i)] = float(sq(&xw[size_t(i * dim)], zero.data()));
+      k.sq_distances_half(c.data(), kc, cn.data(), xh.data(), n, xn.data(), dim, out.data());
+      for (int64_t i = 0; i < n; ++i) {
+        int64_t best = 0;
+        for (int64_t j = 1; j < kc; ++j)
+          if (sq(&x[size_t(i * dim)], &c[size_t(j * dim)]) < sq(&x[size_t(i * dim)], &c[size_t(best * dim)]))
+            best = j;
+        ASSERT_EQ(labels[size_t(i)], best) << level << " dim " << dim << " row " << i;
+        EXPECT_DOUBLE_EQ(dist[size_t(i)], sq(&x[size_t(i * dim)], &c[size_t(best * dim)])) << level;
+        for (int64_t j = 0; j < kc; ++j) {
+          const double want = sq(&c[size_t(j * dim)], &xw[size_t(i * dim)]);
+          EXPECT_NEAR(out[size_t(j * n + i)], want, 1e-5 * (cn[size_t(j)] + xn[size_t(i)]) + 1e-6)
+              << level << " dim " << dim;
+        }
+      }
+    }
+  }
+}
+
+// ACOUSTOK_MAX_CPU_ISA picks the variant: each level this CPU runs, in a
+// process of its own, runs the exact-assignment test through kernels().
+TEST(KMeans, KernelsFollowTheInstructionSetCap) {
+  if (acoustok::test::cpu_isa_capped_run()) {
+    EXPECT_STREQ(acoustok::units::kernels().name,
+                 acoustok::common::cpu_isa_name(acoustok::common::cpu_isa()));
+    return;
+  }
+  for (const std::string& level : acoustok::test::cpu_isa_levels()) {
+    std::string output;
+    EXPECT_EQ(acoustok::test::rerun_at_cpu_isa(
+                  level, "KMeans.KernelsFollowTheInstructionSetCap:KMeans.AssignmentIsExactEvenForNearTies",
+                  &output),
+              0)
+        << "ACOUSTOK_MAX_CPU_ISA=" << level << ":\n"
+        << output;
+  }
+}
+
 // k-means++ streams a half copy scaled by a power of two into half's range:
 // data far below half's smallest value (or above its largest) fits exactly as
 // the same data at unit scale does.
@@ -245,6 +315,43 @@ TEST(KMeans, PausedAndResumedFitEqualsUninterrupted) {
   EXPECT_EQ(second.state().steps, whole.state().steps);
   EXPECT_EQ(second.state().centroids, whole.state().centroids);
   EXPECT_EQ(second.state().counts, whole.state().counts);
+}
+
+// --rng numpy: one generator for the whole fit, so its state travels in the
+// checkpoint; a fit resumed from checkpoint JSON ends where an uninterrupted
+// one does, with any thread count.
+TEST(KMeans, NumpyRngResumesExactlyThroughTheCheckpoint) {
+  const NpyArray x = read_npy(fixture("kmeans/mix64.npy"));
+  const int64_t dim = x.shape[1];
+  const acoustok::RowReader read = [&](const int64_t* rows, int64_t count, float* out) {
+    for (int64_t i = 0; i < count; ++i) std::copy_n(x.values.data() + rows[i] * dim, dim, out + i * dim);
+  };
+  KMeansOptions o = options(30, 400, 9);
+  o.rng = acoustok::KMeansRng::numpy;
+  o.reassignment_ratio = 0.2;  // reassignments draw from the generator too
+  o.threads = 1;
+  MiniBatchKMeans whole(dim, o);
+  EXPECT_TRUE(whole.run_steps(x.shape[0], read));
+  EXPECT_EQ(whole.state().rng_state.size(), 625u);
+
+  o.threads = 2;
+  MiniBatchKMeans first(dim, o);
+  int left = 7;
+  EXPECT_FALSE(first.run_steps(x.shape[0], read, [&]() { return --left > 0; }));
+  const json saved = json::parse(acoustok::units::state_json(first.state()).dump());
+  MiniBatchKMeans second(dim, o);
+  second.set_state(acoustok::units::state_from_json(saved));
+  EXPECT_TRUE(second.run_steps(x.shape[0], read));
+  EXPECT_EQ(second.state().steps, whole.state().steps);
+  EXPECT_EQ(second.state().centroids, whole.state().centroids);
+  EXPECT_EQ(second.state().counts, whole.state().counts);
+  EXPECT_EQ(second.state().rng_state, whole.state().rng_state);
+
+  json broken = saved;
+  broken["rng_state"][624] = 625;
+  EXPECT_THROW(acoustok::units::state_from_json(broken), acoustok::units::BadState);
+  broken["rng_state"] = json::array({1, 2, 3});
+  EXPECT_THROW(acoustok::units::state_from_json(broken), acoustok::units::BadState);
 }
 
 TEST(KMeans, ReassignmentRevivesDeadCentres) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <fstream>
 #include <set>
@@ -15,6 +16,7 @@
 #include "vocoder/torch/cpu_generator.hpp"
 #include "vocoder/torch/grouped_conv1d.hpp"
 #include "vocoder/torch/hifigan.hpp"
+#include "cpu_isa_rerun.hpp"
 #include "test_util.hpp"
 
 using namespace acoustok;
@@ -401,7 +403,11 @@ TEST(VocoderModel, GroupedConvEqualsATen) {
       {64, 64, 4, 41, 4, 20, 3, 1},  // 3 steps: shorter than the kernel, padding makes up the rest
   };
   if (!grouped_conv1d_applies(torch::zeros({1, 128, 64}), torch::zeros({128, 32, 41}), 2, 4))
-    GTEST_SKIP() << "no AVX-512 on this CPU (or ACOUSTOK_GROUPED_CONV=aten): ATen runs these convolutions";
+    GTEST_SKIP() << "no AVX2 on this CPU (or ACOUSTOK_MAX_CPU_ISA=generic, ACOUSTOK_GROUPED_CONV=aten): ATen "
+                    "runs these convolutions";
+  // Our results, for the bitwise comparison of instruction sets below.
+  std::ofstream dump;
+  if (const char* path = std::getenv("ACOUSTOK_TEST_GROUPED_CONV_DUMP")) dump.open(path, std::ios::binary);
   torch::manual_seed(7);
   for (const Case& k : cases) {
     const std::string what = std::to_string(k.in) + "->" + std::to_string(k.out) + " g" +
@@ -424,12 +430,40 @@ TEST(VocoderModel, GroupedConvEqualsATen) {
       const auto got = run(true), want = run(false);
       const char* names[] = {"output", "input gradient", "weight gradient", "bias gradient"};
       for (size_t i = 0; i < 4; ++i) {
+        const auto c = got[i].contiguous();
+        if (dump.is_open())
+          dump.write(static_cast<const char*>(c.data_ptr()), static_cast<std::streamsize>(c.nbytes()));
         ASSERT_EQ(got[i].sizes(), want[i].sizes()) << what << " " << names[i];
         const double scale = want[i].abs().max().item<double>();
         ASSERT_GT(scale, 1e-3) << what << " " << names[i];
         EXPECT_LT((got[i] - want[i]).abs().max().item<double>() / scale, 1e-5) << what << " " << names[i];
       }
     }
+  }
+}
+
+// The same at each instruction set this CPU runs our kernels at (AVX2 on an
+// AVX-512 machine too), and the AVX2 and AVX-512 kernels give the same bits.
+TEST(VocoderModel, GroupedConvAtEveryInstructionSet) {
+  if (test::cpu_isa_capped_run()) GTEST_SKIP() << "a capped run";
+  const std::string dir = test::make_temp_dir("grouped-conv");
+  std::vector<std::string> ran;
+  for (const std::string& level : test::cpu_isa_levels()) {
+    if (level == "generic") continue;  // ATen's conv1d there
+    std::string output;
+    EXPECT_EQ(test::rerun_at_cpu_isa(level, "VocoderModel.GroupedConvEqualsATen", &output,
+                                     "ACOUSTOK_TEST_GROUPED_CONV_DUMP=" + dir + "/" + level),
+              0)
+        << "ACOUSTOK_MAX_CPU_ISA=" << level << ":\n"
+        << output;
+    EXPECT_EQ(output.find("SKIPPED"), std::string::npos) << "ACOUSTOK_MAX_CPU_ISA=" << level << ":\n"
+                                                         << output;
+    ran.push_back(level);
+  }
+  if (ran.size() == 2) {
+    const std::string avx2 = test::read_file(dir + "/avx2"), avx512 = test::read_file(dir + "/avx512");
+    EXPECT_GT(avx2.size(), 0u);
+    EXPECT_TRUE(avx2 == avx512) << "the AVX2 and AVX-512 grouped convolutions differ";
   }
 }
 

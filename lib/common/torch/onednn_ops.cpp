@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "acoustok/error.hpp"
+#include "common/cpu_isa.hpp"
 #include "common/torch/onednn_compat.hpp"
 
 namespace acoustok::onednn {
@@ -33,8 +34,31 @@ using dnnl::memory;
 
 constexpr size_t kMaxCachedPrimitives = 256;
 
+// ACOUSTOK_MAX_CPU_ISA caps oneDNN's dispatch too: the JIT kernels of our
+// primitives (and of ATen's where LibTorch links this same libdnnl, as
+// Debian's does). oneDNN takes the cap only before its first primitive, so it
+// is set when this library loads and, failing that, before our engine. avx512
+// (or no cap) leaves oneDNN its own choice, AVX512_BF16 and AMX included.
+bool cap_onednn_isa() {
+  static const bool done = [] {
+    try {
+      if (!common::cpu_isa_capped()) return true;
+    } catch (const Error&) {
+      return false;  // refused where cpu_isa() is asked next
+    }
+    const bool avx2 = common::cpu_isa() == common::CpuIsa::avx2;
+    // Fails only where oneDNN dispatched already or was built without the control.
+    return dnnl_set_max_cpu_isa(avx2 ? dnnl_cpu_isa_avx2 : dnnl_cpu_isa_sse41) == dnnl_success;
+  }();
+  return done;
+}
+[[maybe_unused]] const bool kCappedAtLoad = cap_onednn_isa();
+
 dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  static dnnl::engine engine = [] {
+    cap_onednn_isa();
+    return dnnl::engine(dnnl::engine::kind::cpu, 0);
+  }();
   return engine;
 }
 
@@ -236,7 +260,8 @@ bool bf16_supported() {
     const bool avx512_bf16 = (a >> 5) & 1;
     return (avx512f && avx512_bf16) || amx_bf16;
   }();
-  return yes;
+  // Both are AVX-512 extensions, out of reach under a lower ACOUSTOK_MAX_CPU_ISA.
+  return yes && common::cpu_isa() == common::CpuIsa::avx512;
 }
 
 void matmul(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& dst,

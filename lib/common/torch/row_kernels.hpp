@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Row kernels of the wav2vec2 forward pass that oneDNN's primitives do not
 // fuse the way the model needs: layer norm with GELU, and softmax numerators
-// with their bf16 copy, each in one pass over a row in cache. AVX-512 when the
-// CPU has it (ACOUSTOK_NO_AVX512=1 takes the portable paths, as the tests do),
-// LibTorch's kernels or plain loops otherwise.
+// with their bf16 copy, each in one pass over a row in cache. AVX-512 or AVX2
+// as common::cpu_isa() says (the two give the same bits; ACOUSTOK_MAX_CPU_ISA
+// caps them, as the tests do), LibTorch's kernels or plain loops otherwise.
 #pragma once
 
 #include <torch/torch.h>
@@ -11,8 +11,9 @@
 namespace acoustok::onednn {
 
 // dst = LayerNorm(x) over each row (then exact-erf GELU if asked) in one pass
-// over a row in cache: AVX-512 when the CPU has it and C is a multiple of 16,
-// LibTorch's kernels otherwise. dst may be x.
+// over a row in cache: AVX-512 or AVX2 when C is a multiple of 16, LibTorch's
+// kernels otherwise (exact erf there; the vector paths' erf is within 1.5e-7).
+// dst may be x.
 void layer_norm_rows(const torch::Tensor& x, const torch::Tensor& gamma, const torch::Tensor& beta,
                      double eps, bool gelu, const torch::Tensor& dst);
 

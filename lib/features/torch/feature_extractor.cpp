@@ -12,6 +12,7 @@
 #include "acoustok/error.hpp"
 #include "acoustok/features.hpp"
 #include "acoustok/frame_grid.hpp"
+#include "common/cpu_isa.hpp"
 #include "common/malloc_tuning.hpp"
 #include "features/fairseq_checkpoint.hpp"
 #include "features/wav2vec2_config.hpp"
@@ -72,7 +73,12 @@ class TorchFeatureExtractor : public FeatureExtractor {
         throw Error("precision bf16 is for the CPU path; on CUDA the model runs in float32");
       if (!onednn::bf16_supported())
         throw Error(
-            "precision bf16 needs a CPU with AVX512_BF16 or AMX-BF16, and this one has neither: use fp32");
+            common::cpu_isa_capped()
+                ? "precision bf16 needs AVX512_BF16 or AMX-BF16, which " +
+                      std::string(common::kMaxCpuIsaVariable) + "=" +
+                      common::cpu_isa_name(common::cpu_isa()) + " rules out: use fp32"
+                : "precision bf16 needs a CPU with AVX512_BF16 or AMX-BF16, and this one has neither: "
+                  "use fp32");
     }
     layer_ = options.layer;
     name_ = std::filesystem::path(model_dir).filename().string();

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
-// AVX-512 kernels for the multi-scale discriminator's grouped convolutions
+// AVX-512 and AVX2 kernels for the multi-scale discriminator's grouped convolutions
 // with long kernels (41 taps, groups 4 and 16) over time-major signals: one
 // correlation kernel serves the forward pass and, phase by phase, the
 // gradient of the input; a second one reduces the gradient of the weights.
 // oneDNN 2.6 (under ATen) runs these shapes through its gemm fallback, well
 // below what its direct kernels reach elsewhere (README.md, "Speed").
-// Raw pointers only; grouped_conv1d.cpp splits the work across threads.
+// Raw pointers only; grouped_conv1d.cpp splits the work across threads. The
+// variant is common::cpu_isa()'s (ACOUSTOK_MAX_CPU_ISA caps it); both give the
+// same bits (each value sums the same products in the same order).
 #pragma once
 
 #include <cstdint>
@@ -46,7 +48,7 @@ struct WeightGradient {
 };
 void accumulate_weight_gradient(const WeightGradient& g);
 
-// Whether this CPU runs them (AVX-512F).
+// Whether this CPU runs them (common::cpu_isa() at least avx2).
 bool supported();
 
 }  // namespace acoustok::vocoder::kernels

@@ -226,8 +226,25 @@ PeriodDiscriminatorImpl::PeriodDiscriminatorImpl(int64_t p, const std::vector<in
   conv_post = register_module("conv_post", WNConv2d(WNConv2dOptions(in, 1, 3).padding(1)));
 }
 
-DiscOutput PeriodDiscriminatorImpl::forward(torch::Tensor x) {
+namespace {
+// Both discriminators' stacks: leaky ReLU after each conv (every output a
+// feature map for the matching loss), then conv_post, whose output is also the
+// flattened score.
+template <typename ConvImpl, typename Post>
+DiscOutput discriminator_layers(torch::nn::ModuleListImpl& convs, Post& conv_post, torch::Tensor x) {
   DiscOutput out;
+  for (auto& m : convs) {
+    x = F::leaky_relu(m->as<ConvImpl>()->forward(x), F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
+    out.fmaps.push_back(x);
+  }
+  x = conv_post->forward(x);
+  out.fmaps.push_back(x);
+  out.score = torch::flatten(x, 1, -1);
+  return out;
+}
+}  // namespace
+
+DiscOutput PeriodDiscriminatorImpl::forward(torch::Tensor x) {
   const int64_t b = x.size(0), c = x.size(1), t = x.size(2);
   int64_t len = t;
   if (t % period != 0) {
@@ -236,15 +253,7 @@ DiscOutput PeriodDiscriminatorImpl::forward(torch::Tensor x) {
     len = t + pad;
   }
   x = x.view({b, c, len / period, period});  // [batch, 1, time/period, period]
-  for (auto& m : *convs) {
-    x = F::leaky_relu(m->as<WNConv2dImpl>()->forward(x),
-                      F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
-    out.fmaps.push_back(x);
-  }
-  x = conv_post->forward(x);
-  out.fmaps.push_back(x);
-  out.score = torch::flatten(x, 1, -1);
-  return out;
+  return discriminator_layers<WNConv2dImpl>(*convs, conv_post, x);
 }
 
 ScaleDiscriminatorImpl::ScaleDiscriminatorImpl(const std::vector<int>& ch, const std::vector<int>& groups,
@@ -266,16 +275,7 @@ ScaleDiscriminatorImpl::ScaleDiscriminatorImpl(const std::vector<int>& ch, const
 }
 
 DiscOutput ScaleDiscriminatorImpl::forward(torch::Tensor x) {
-  DiscOutput out;
-  for (auto& m : *convs) {
-    x = F::leaky_relu(m->as<WNConv1dImpl>()->forward(x),
-                      F::LeakyReLUFuncOptions().negative_slope(kLeakySlope));
-    out.fmaps.push_back(x);
-  }
-  x = conv_post->forward(x);
-  out.fmaps.push_back(x);
-  out.score = torch::flatten(x, 1, -1);
-  return out;
+  return discriminator_layers<WNConv1dImpl>(*convs, conv_post, x);
 }
 
 DiscriminatorImpl::DiscriminatorImpl(const VocoderConfig& c) {
