@@ -17,9 +17,11 @@
 #
 #   tests/bench/bench_loaded.sh [SECONDS (20)] [THREADS (2)]
 #   env: ACOUSTOK_BUILD (build/), BENCH_DIR (/tmp/acoustok-bench-xlsr),
-#        POLICIES ("default passive"): each word is "default" (the environment
-#        as given), "passive" (OMP_WAIT_POLICY=passive), "active"
-#        (OMP_WAIT_POLICY=active) or spin=N (GOMP_SPINCOUNT=N)
+#        POLICIES ("libgomp ours"): each word is "ours" (nothing set: the
+#        command line's own choice, passive; bench_vocoder makes the same),
+#        "libgomp" (GOMP_SPINCOUNT=300000: libgomp's default spinning),
+#        "passive" (OMP_WAIT_POLICY=passive), "active" (OMP_WAIT_POLICY=active)
+#        or spin=N (GOMP_SPINCOUNT=N)
 #        WORKLOADS ("features kmeans synth")
 # Run it alone (flock /tmp/acoustok-cpu.lock), or every figure is loaded.
 set -euo pipefail
@@ -30,7 +32,7 @@ dir=${BENCH_DIR:-/tmp/acoustok-bench-xlsr}
 secs=${1:-20}
 threads=${2:-2}
 py=/usr/bin/python3
-policies=${POLICIES:-default passive}
+policies=${POLICIES:-libgomp ours}
 workloads=${WORKLOADS:-features kmeans synth}
 [ -x "$bin" ] || { echo "bench: $bin not built" >&2; exit 1; }
 [[ " $workloads " != *" synth "* ]] || ninja -C "$build" tests/bench_vocoder >/dev/null  # not built by default
@@ -66,7 +68,8 @@ workload_cmd() {
 }
 policy_env() {
   case $1 in
-    default) echo "" ;;
+    ours) echo "" ;;
+    libgomp) echo "GOMP_SPINCOUNT=300000" ;;
     passive) echo "OMP_WAIT_POLICY=passive" ;;
     active) echo "OMP_WAIT_POLICY=active" ;;
     spin=*) echo "GOMP_SPINCOUNT=${1#spin=}" ;;
