@@ -13,7 +13,8 @@ bin=$1
 # environment given.
 settings() {
   env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT OMP_DISPLAY_ENV=verbose "$@" 2>&1 |
-    sed -n "s/^ *\(OMP_WAIT_POLICY\|GOMP_SPINCOUNT\) = '\(.*\)'/\2/p" | tail -2 | tr '\n' ' ' | sed 's/ $//'
+    sed -n "s/^ *\(\[[a-z]*\] \)\?\(OMP_WAIT_POLICY\|GOMP_SPINCOUNT\) = '\(.*\)'/\3/p" | tail -2 | tr '\n' ' ' |
+    sed 's/ $//'
 }
 check() {  # check WHAT EXPECTED GOT
   if [ "$2" = "$3" ]; then echo "ok: $1: $3"; else echo "FAIL: $1: expected '$2', got '$3'"; status=1; fi

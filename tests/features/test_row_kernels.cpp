@@ -74,7 +74,10 @@ void check_layer_norm(std::ofstream* out) {
       if (gelu) want = torch::gelu(want);
       const double err = ((y.to(torch::kFloat64) - want).abs() / (want.abs() + 1)).max().item<double>();
       EXPECT_LT(err, 5e-6) << C << " channels" << (gelu ? " with GELU" : "");
-      if (out) dump(*out, y);
+      // (24 channels go to LibTorch's own kernels, whose AVX2 and AVX-512
+      // variants differ in the last bits of GELU from LibTorch 2.x on: only
+      // ours are compared bit for bit.)
+      if (out && C % 16 == 0) dump(*out, y);
     }
   }
 }
