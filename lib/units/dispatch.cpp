@@ -3,21 +3,7 @@
 
 #include "common/cpu_isa.hpp"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
-
 namespace acoustok::units {
-
-bool cpu_has_f16c() {
-#if defined(__x86_64__) || defined(__i386__)
-  // cpuid leaf 1, ECX bit 29 (clang's __builtin_cpu_supports has no "f16c").
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
-#else
-  return false;
-#endif
-}
 
 const Kernels& kernels() {
   // The variant of common::cpu_isa() (ACOUSTOK_MAX_CPU_ISA caps it); its

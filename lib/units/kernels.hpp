@@ -34,9 +34,6 @@ struct Kernels {
 
 // The kernels for this CPU.
 const Kernels& kernels();
-// Whether the CPU converts half <-> float in hardware (the avx2 and avx512
-// variants need it).
-bool cpu_has_f16c();
 
 namespace generic {
 extern const Kernels table;
