@@ -69,6 +69,14 @@ KMeansOptions options(int k, int64_t batch, uint64_t seed = 0) {
   return o;
 }
 
+// A RowReader over the rows of an array held in memory.
+acoustok::RowReader rows_of(const NpyArray& x) {
+  const int64_t dim = x.shape[1];
+  return [&x, dim](const int64_t* rows, int64_t count, float* out) {
+    for (int64_t i = 0; i < count; ++i) std::copy_n(x.values.data() + rows[i] * dim, dim, out + i * dim);
+  };
+}
+
 }  // namespace
 
 class SklearnCase : public ::testing::TestWithParam<std::string> {};
@@ -298,9 +306,7 @@ TEST(KMeans, FitScalesByPowersOfTwoExactly) {
 TEST(KMeans, PausedAndResumedFitEqualsUninterrupted) {
   const NpyArray x = read_npy(fixture("kmeans/mix64.npy"));
   const int64_t dim = x.shape[1];
-  const acoustok::RowReader read = [&](const int64_t* rows, int64_t count, float* out) {
-    for (int64_t i = 0; i < count; ++i) std::copy_n(x.values.data() + rows[i] * dim, dim, out + i * dim);
-  };
+  const acoustok::RowReader read = rows_of(x);
   KMeansOptions o = options(30, 400, 9);
   MiniBatchKMeans whole(dim, o);
   EXPECT_TRUE(whole.run_steps(x.shape[0], read));
@@ -323,9 +329,7 @@ TEST(KMeans, PausedAndResumedFitEqualsUninterrupted) {
 TEST(KMeans, NumpyRngResumesExactlyThroughTheCheckpoint) {
   const NpyArray x = read_npy(fixture("kmeans/mix64.npy"));
   const int64_t dim = x.shape[1];
-  const acoustok::RowReader read = [&](const int64_t* rows, int64_t count, float* out) {
-    for (int64_t i = 0; i < count; ++i) std::copy_n(x.values.data() + rows[i] * dim, dim, out + i * dim);
-  };
+  const acoustok::RowReader read = rows_of(x);
   KMeansOptions o = options(30, 400, 9);
   o.rng = acoustok::KMeansRng::numpy;
   o.reassignment_ratio = 0.2;  // reassignments draw from the generator too
